@@ -1,0 +1,63 @@
+/**
+ * The one error type of the project. `retryable` is decided where the error is created, so callers ask
+ * `isRetryable(err)` and never parse message text. The control service maps `code` to a gRPC status in one place.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'FAILED_PRECONDITION'
+  | 'CONFLICT'
+  | 'LEASE_LOST'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'SOURCE_UNAVAILABLE'
+  | 'SINK_UNAVAILABLE'
+  | 'SINK_REJECTED'
+  | 'SCHEMA_MISMATCH'
+  | 'DECODE_FAILED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+export interface CdcErrorOptions {
+  readonly retryable: boolean;
+  readonly cause?: unknown;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export class CdcError extends Error {
+  override readonly name = 'CdcError';
+  readonly retryable: boolean;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    opts: CdcErrorOptions = { retryable: false },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.retryable = opts.retryable;
+    this.details = opts.details ?? {};
+  }
+}
+
+export function isCdcError(err: unknown): err is CdcError {
+  return err instanceof CdcError;
+}
+
+export function isRetryable(err: unknown): boolean {
+  return isCdcError(err) && err.retryable;
+}
+
+export function invalidArgument(field: string, problem: string): CdcError {
+  return new CdcError('INVALID_ARGUMENT', `${field}: ${problem}`, {
+    retryable: false,
+    details: { field },
+  });
+}
+
+/** Message of any thrown value, for logs and status reasons. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,37 @@
+/**
+ * The BullMQ lease contract between the control service (producer) and the workers (consumers).
+ * One job per (task, channel) in queue LEASE_QUEUE_NAME; the worker's processor runs for the life of the lease.
+ */
+export const LEASE_QUEUE_NAME = 'cdc-leases';
+export const LEASE_JOB_NAME = 'lease';
+/** Default BullMQ key prefix; configurable per deployment (and per test). */
+export const DEFAULT_QUEUE_PREFIX = 'bull';
+
+/** Data of a lease job. */
+export interface LeaseJobData {
+  readonly taskId: string;
+  readonly channel: string;
+}
+
+/** jobId of the lease job of (task, channel). Task ids and channel names never contain ':'. */
+export function leaseJobId(taskId: string, channel: string): string {
+  return `${taskId}--${channel}`;
+}
+
+/** Channel names of a source Milvus (`msgChannel.chanNamePrefix.cluster` = prefix). */
+export function dmlChannelName(prefix: string, index: number): string {
+  return `${prefix}-rootcoord-dml_${index}`;
+}
+
+export function replicateChannelName(prefix: string): string {
+  return `${prefix}-replicate-msg`;
+}
+
+/** Physical ms of a Milvus hybrid timestamp (TSO): the top 46 bits. */
+export function tsoPhysicalMs(tso: bigint): number {
+  return Number(tso >> 18n);
+}
+
+export function tsoFromPhysicalMs(ms: number, logical = 0): bigint {
+  return (BigInt(ms) << 18n) | BigInt(logical);
+}

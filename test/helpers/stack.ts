@@ -1,0 +1,32 @@
+/**
+ * Addresses of the real local stack (deploy/local), overridable by env. Integration tests read them from here.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface StackEnv {
+  readonly redisUrl: string;
+  readonly etcdEndpoints: string[];
+  readonly kafkaBrokers: string[];
+  readonly sourceMilvusAddress: string;
+  readonly targetMilvusAddress: string;
+  readonly sourceEtcdRoot: string;
+  readonly sourceChannelPrefix: string;
+  readonly targetEtcdRoot: string;
+  readonly python: string;
+}
+
+export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
+  const cacheDir = env['CDC_CACHE_DIR'] ?? join(homedir(), '.cache', 'milvus-cdc-ts');
+  return {
+    redisUrl: env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    etcdEndpoints: (env['ETCD_ENDPOINTS'] ?? '127.0.0.1:2379').split(','),
+    kafkaBrokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
+    sourceMilvusAddress: env['SOURCE_MILVUS_ADDRESS'] ?? '127.0.0.1:19530',
+    targetMilvusAddress: env['TARGET_MILVUS_ADDRESS'] ?? '127.0.0.1:19540',
+    sourceEtcdRoot: env['SOURCE_ETCD_ROOT'] ?? 'source',
+    sourceChannelPrefix: env['SOURCE_CHANNEL_PREFIX'] ?? 'source',
+    targetEtcdRoot: env['TARGET_ETCD_ROOT'] ?? 'target',
+    python: env['CDC_PYTHON'] ?? join(cacheDir, 'venv', 'bin', 'python'),
+  };
+}

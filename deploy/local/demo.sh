@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The one command that shows the product: installs, brings up the real stack, and runs the replication demo.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+bash deploy/local/bootstrap.sh
+bash deploy/local/up.sh
+pnpm -s tsx test/demo/demo.ts

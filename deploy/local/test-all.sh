@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The one command that runs every test: brings up the real stack (idempotent), builds, lints, then runs the unit
+# and the integration suites against Redis, etcd, Kafka and the two Milvus servers on 127.0.0.1.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+bash deploy/local/bootstrap.sh
+bash deploy/local/up.sh
+pnpm -s lint
+pnpm -s format:check
+pnpm -s vitest run --project unit
+pnpm -s vitest run --project integration

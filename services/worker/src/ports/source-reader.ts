@@ -1,0 +1,40 @@
+import type { MessageHeaders } from '@cdc/shared';
+
+/** Where a reader starts on its channel. `after` resumes strictly after the given message id. */
+export type ReaderStart =
+  | { readonly kind: 'earliest' }
+  | { readonly kind: 'latest' }
+  | { readonly kind: 'after'; readonly msgId: Uint8Array }
+  | { readonly kind: 'timestamp'; readonly unixMs: number };
+
+/** One raw record of a source channel, exactly as the MQ delivered it (decompressed). */
+export interface ChannelRecord {
+  readonly channel: string;
+  /** Serialized MQ message id as Milvus stores it (Kafka: 8-byte LE offset; Pulsar: MessageIdData bytes). */
+  readonly msgId: Uint8Array;
+  readonly value: Uint8Array;
+  readonly headers: MessageHeaders;
+  /** Broker timestamp of the record, milliseconds (informational; ordering uses Milvus timestamps). */
+  readonly publishTimeMs: number;
+}
+
+/**
+ * Reads one source channel (a Kafka topic's partition 0 or a Pulsar topic) in order.
+ *
+ * Lifecycle: `open(start)` once, then `read()` repeatedly, then `close()` (idempotent, always safe).
+ * - `read` returns the next records in MQ order, at most `maxRecords`; it waits up to `maxWaitMs` for the first one and
+ *   returns `[]` when none arrived. It never skips or repeats a record within one open reader.
+ * - An aborted `signal` makes `read` return promptly (possibly `[]`).
+ * - Errors are `CdcError`s: `SOURCE_UNAVAILABLE` (retryable) when the MQ is unreachable; a start position that no
+ *   longer exists (retention) is `FAILED_PRECONDITION` (not retryable: a person must reset the position).
+ * - Readers do not commit anything to the MQ: progress lives only in the CDC checkpoint store.
+ */
+export interface SourceReader {
+  open(start: ReaderStart): Promise<void>;
+  read(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<ChannelRecord[]>;
+  close(): Promise<void>;
+}
+
+export interface SourceReaderFactory {
+  create(channel: string): SourceReader;
+}

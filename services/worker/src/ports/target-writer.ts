@@ -1,0 +1,67 @@
+import type { CollectionSchema, ConsistencyLevel, KeyValue, PrimaryKeys, Row } from '@cdc/shared';
+
+/** A database-qualified collection on the target (names after the task's name mapping). */
+export interface TargetCollection {
+  readonly db: string;
+  readonly collection: string;
+}
+
+export interface CreateCollectionSpec extends TargetCollection {
+  /** User fields (IDs ≥ 100) as read from the source etcd; primary keys are always created with autoID off. */
+  readonly schema: CollectionSchema;
+  readonly shardsNum: number;
+  readonly consistencyLevel: ConsistencyLevel;
+  readonly properties: readonly KeyValue[];
+  /** Partitions to create besides `_default` (partition-key collections excluded). */
+  readonly partitions: readonly string[];
+}
+
+export interface WriteResult {
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/**
+ * Applies replicated changes to one target Milvus (API mode, through the SDK).
+ *
+ * Every method is idempotent, so replaying a message after a crash is harmless: DDL that already took effect is a
+ * success (create of an existing identical object, drop of a missing one), and rows are written with `upsert`, which
+ * replaces by primary key instead of adding a duplicate. Every SDK response's status is checked.
+ *
+ * Errors are `CdcError`s: `SINK_UNAVAILABLE` (retryable: network, target down, rate limited, busy),
+ * `SINK_REJECTED` (not retryable: the target refuses this particular change; the caller quarantines it),
+ * `SCHEMA_MISMATCH` (not retryable: an existing target object conflicts with the source; a person must decide).
+ * `close()` is idempotent.
+ */
+export interface TargetWriter {
+  createDatabase(db: string, properties: readonly KeyValue[]): Promise<void>;
+  dropDatabase(db: string): Promise<void>;
+  createCollection(spec: CreateCollectionSpec): Promise<void>;
+  dropCollection(target: TargetCollection): Promise<void>;
+  hasCollection(target: TargetCollection): Promise<boolean>;
+  createPartition(target: TargetCollection, partition: string): Promise<void>;
+  dropPartition(target: TargetCollection, partition: string): Promise<void>;
+  createIndex(
+    target: TargetCollection,
+    fieldName: string,
+    indexName: string,
+    params: readonly KeyValue[],
+  ): Promise<void>;
+  dropIndex(target: TargetCollection, fieldName: string, indexName: string): Promise<void>;
+  alterIndex(
+    target: TargetCollection,
+    indexName: string,
+    params: readonly KeyValue[],
+    deleteKeys: readonly string[],
+  ): Promise<void>;
+  loadCollection(target: TargetCollection, replicaNumber: number): Promise<void>;
+  releaseCollection(target: TargetCollection): Promise<void>;
+  loadPartitions(target: TargetCollection, partitions: readonly string[], replicaNumber: number): Promise<void>;
+  releasePartitions(target: TargetCollection, partitions: readonly string[]): Promise<void>;
+  flush(db: string, collections: readonly string[]): Promise<void>;
+  /** Writes rows by primary key (upsert): replays never duplicate. */
+  upsert(target: TargetCollection, partition: string, rows: readonly Row[]): Promise<WriteResult>;
+  /** Deletes by primary key; `partition` undefined = all partitions. */
+  delete(target: TargetCollection, partition: string | undefined, keys: PrimaryKeys): Promise<WriteResult>;
+  close(): Promise<void>;
+}

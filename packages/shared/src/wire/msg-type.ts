@@ -1,0 +1,94 @@
+import type { MessageHeaders, MsgBase, ReplicateInfo } from './messages.js';
+import { P, decodeProto, protoEnum } from './proto-root.js';
+import { big, bool, num, str, strMap, sub } from './obj.js';
+import type { Obj } from './obj.js';
+
+/**
+ * Finding the `commonpb.MsgType` of an MQ record (reference §3.3): the `msg_type` header (2.4.13+, enum name) when
+ * present and known, otherwise `MsgBase.msg_type` from field 1 of the payload (`MsgHeader` trick).
+ */
+
+const MSG_TYPE_HEADER = 'msg_type';
+/** Streaming-service (2.5 with streaming, 2.6) records carry `_v`; the legacy msgstream format does not apply. */
+const STREAMING_VERSION_HEADER = '_v';
+
+let byName: Readonly<Record<string, number>> | undefined;
+let byNumber: ReadonlyMap<number, string> | undefined;
+
+function msgTypeValues(): Readonly<Record<string, number>> {
+  byName ??= protoEnum('milvus.proto.common.MsgType');
+  return byName;
+}
+
+/** The `commonpb.MsgType` enum name of a number ('' when unknown to the SDK protos). */
+export function msgTypeName(msgType: number): string {
+  byNumber ??= new Map(Object.entries(msgTypeValues()).map(([k, v]) => [v, k]));
+  return byNumber.get(msgType) ?? '';
+}
+
+/** The number of a `commonpb.MsgType` name, or `undefined`. */
+export function msgTypeFromName(name: string): number | undefined {
+  const values = msgTypeValues();
+  return Object.hasOwn(values, name) ? values[name] : undefined;
+}
+
+export function headerText(headers: MessageHeaders, key: string): string | undefined {
+  const v = headers[key];
+  if (v === undefined) return undefined;
+  return typeof v === 'string'
+    ? v
+    : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+}
+
+/** The MsgType named by the `msg_type` header, or `undefined` if absent or unknown. */
+export function msgTypeFromHeaders(headers: MessageHeaders): number | undefined {
+  const name = headerText(headers, MSG_TYPE_HEADER);
+  if (name === undefined || name === '') return undefined;
+  return msgTypeFromName(name);
+}
+
+/** The streaming-format version (`_v` header) of a record, or `undefined` for a legacy msgstream record. */
+export function streamingVersion(headers: MessageHeaders): string | undefined {
+  return headerText(headers, STREAMING_VERSION_HEADER);
+}
+
+export function baseFromObject(o: Obj | undefined): MsgBase {
+  if (o === undefined) {
+    return {
+      msgType: 0,
+      msgId: 0n,
+      timestamp: 0n,
+      sourceId: 0n,
+      targetId: 0n,
+      properties: {},
+    };
+  }
+  const ri = sub(o, 'replicateInfo');
+  const replicateInfo: ReplicateInfo | undefined =
+    ri === undefined
+      ? undefined
+      : {
+          isReplicate: bool(ri, 'isReplicate'),
+          msgTimestamp: big(ri, 'msgTimestamp'),
+          replicateId: str(ri, 'replicateID'),
+        };
+  return {
+    msgType: num(o, 'msgType'),
+    msgId: big(o, 'msgID'),
+    timestamp: big(o, 'timestamp'),
+    sourceId: big(o, 'sourceID'),
+    targetId: big(o, 'targetID'),
+    properties: strMap(o, 'properties'),
+    ...(replicateInfo === undefined ? {} : { replicateInfo }),
+  };
+}
+
+/** Decodes only `MsgBase` (field 1) of any msgstream payload. Throws `CdcError('DECODE_FAILED')`. */
+export function decodeMsgBase(payload: Uint8Array): MsgBase {
+  return baseFromObject(sub(decodeProto(P.MsgHeader, payload), 'base'));
+}
+
+/** The MsgType of a record: the header if it names a known type, else `MsgBase.msg_type` of the payload. */
+export function resolveMsgType(payload: Uint8Array, headers: MessageHeaders): number {
+  return msgTypeFromHeaders(headers) ?? decodeMsgBase(payload).msgType;
+}

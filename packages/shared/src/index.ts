@@ -77,3 +77,48 @@ export {
   tsoFromPhysicalMs,
 } from './control-api/lease-job.js';
 export type { LeaseJobData } from './control-api/lease-job.js';
+export { decodeMessage, decodeByType } from './wire/decode.js';
+export { encodeMessage, msgTypeOf } from './wire/encode.js';
+export {
+  resolveMsgType,
+  msgTypeFromHeaders,
+  msgTypeFromName,
+  msgTypeName,
+  decodeMsgBase,
+} from './wire/msg-type.js';
+export {
+  insertToRows,
+  deletePrimaryKeys,
+  primaryKeyFilter,
+  parseJsonBytes,
+  DYNAMIC_FIELD_NAME,
+} from './wire/columns.js';
+export type { DeleteKeys } from './wire/columns.js';
+export {
+  encodeKafkaMessageId,
+  decodeKafkaMessageId,
+  encodePulsarMessageId,
+  decodePulsarMessageId,
+  encodeMsgPosition,
+  decodeMsgPosition,
+  msgPositionToBase64,
+  msgPositionFromBase64,
+} from './wire/positions.js';
+export type { PulsarMessageId } from './wire/positions.js';
+export {
+  LOGICAL_BITS,
+  composeTs,
+  parseTs,
+  tsToDate,
+  tsToUnixMs,
+  dateToTs,
+  decodeTsoValue,
+  encodeTsoValue,
+} from './wire/tso.js';
+export {
+  decodeCollectionSchema,
+  encodeCollectionSchema,
+  decodeFieldSchema,
+  encodeFieldSchema,
+  typeParam,
+} from './wire/schema.js';

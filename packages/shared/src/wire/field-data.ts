@@ -1,6 +1,6 @@
 import { DataType } from './messages.js';
 import type { ColumnValues, DataTypeId, FieldColumn } from './messages.js';
-import { big, bigStrs, bool, bytes, keep, list, num, objs, pruned, str, sub } from './obj.js';
+import { asU8, big, bigStrs, bool, bytes, keep, list, num, objs, pruned, str, sub } from './obj.js';
 import type { Obj } from './obj.js';
 
 /** `schemapb.FieldData` (protobufjs object form) ↔ `FieldColumn`. */
@@ -11,7 +11,7 @@ function numbers(o: Obj | undefined): number[] {
 
 function u8s(o: Obj | undefined): Uint8Array[] {
   if (o === undefined) return [];
-  return list(o, 'data').map((x) => (x instanceof Uint8Array ? x : new Uint8Array(0)));
+  return list(o, 'data').map(asU8);
 }
 
 /** Empty values of the storage kind a data type uses (for a column whose oneof is unset). */

@@ -28,9 +28,16 @@ export function bool(o: Obj, k: string): boolean {
   return o[k] === true;
 }
 
+/** A plain `Uint8Array` view (protobufjs hands out Node `Buffer`s; callers compare and copy plain arrays). */
+export function asU8(v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array)) return new Uint8Array(0);
+  return Object.getPrototypeOf(v) === Uint8Array.prototype
+    ? v
+    : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
 export function bytes(o: Obj, k: string): Uint8Array {
-  const v = o[k];
-  return v instanceof Uint8Array ? v : new Uint8Array(0);
+  return asU8(o[k]);
 }
 
 export function sub(o: Obj, k: string): Obj | undefined {

@@ -1,0 +1,220 @@
+import { CdcError } from '../errors.js';
+import type {
+  CollectionSchema,
+  ColumnValues,
+  DeleteMessage,
+  FieldColumn,
+  InsertMessage,
+  JsonValue,
+  Row,
+  RowValue,
+} from './messages.js';
+
+/**
+ * Decoded Insert/Delete → what `@zilliz/milvus2-sdk-node` 2.6.17 accepts, losslessly:
+ * - Int64 values become decimal strings: the SDK hands row values to proto-loader `fromObject`, which parses strings
+ *   with `Long.fromString` (exact); a `bigint` would be silently encoded as 0 and a number loses precision > 2^53.
+ * - Float16/BFloat16 rows are number[] (every half/bfloat value is exact in float32, and the SDK's converters map
+ *   them back bit-exactly). Raw bytes would not survive the SDK's `JSON.parse(JSON.stringify(row))` clone that runs
+ *   for dynamic-field collections.
+ * - `$meta` (dynamic field) is passed as the `$meta` key holding the parsed object; the SDK keeps it as the dynamic field.
+ *
+ * Known limits, inherent to the SDK's row API: integers inside JSON documents beyond 2^53 lose precision (the SDK
+ * re-serializes JSON with `JSON.stringify`), and a JSON value that is falsy (`0`, `false`, `""`) is written as empty.
+ */
+
+export const DYNAMIC_FIELD_NAME = '$meta';
+
+function fail(problem: string, details: Record<string, unknown> = {}): CdcError {
+  return new CdcError('DECODE_FAILED', `converting insert to rows: ${problem}`, {
+    retryable: false,
+    details,
+  });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses a Milvus JSON cell (UTF-8 JSON text); an empty cell is `null`. */
+export function parseJsonBytes(b: Uint8Array): JsonValue {
+  if (b.length === 0) return null;
+  try {
+    return JSON.parse(utf8.decode(b)) as JsonValue;
+  } catch (err) {
+    throw new CdcError('DECODE_FAILED', 'parsing json cell', { retryable: false, cause: err });
+  }
+}
+
+/** IEEE-754 half → number (exact). */
+export function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+function u16le(b: Uint8Array, i: number): number {
+  return (b[i] ?? 0) | ((b[i + 1] ?? 0) << 8);
+}
+
+function bfloatToNumber(b: Uint8Array, i: number): number {
+  const buf = new DataView(new ArrayBuffer(4));
+  buf.setUint16(2, u16le(b, i), true);
+  buf.setUint16(0, 0, true);
+  return buf.getFloat32(0, true);
+}
+
+/** Sparse row bytes (uint32 LE index, float32 LE value)* → `{ index: value }`. */
+export function sparseRowToObject(b: Uint8Array): Record<string, number> {
+  if (b.length % 8 !== 0) throw fail('sparse row length is not a multiple of 8');
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: Record<string, number> = {};
+  for (let i = 0; i < b.length; i += 8) {
+    out[String(v.getUint32(i, true))] = v.getFloat32(i + 4, true);
+  }
+  return out;
+}
+
+function chunk<T>(data: ArrayLike<T>, size: number, rows: number): T[][] {
+  const out: T[][] = [];
+  for (let r = 0; r < rows; r++)
+    out.push(Array.from({ length: size }, (_, k) => data[r * size + k] as T));
+  return out;
+}
+
+/** One RowValue per stored element of `values` (before nullable expansion). */
+export function columnCells(values: ColumnValues, name = ''): RowValue[] {
+  switch (values.kind) {
+    case 'bool':
+    case 'int':
+    case 'float':
+    case 'double':
+    case 'string':
+      return [...values.data];
+    case 'long':
+      return values.data.map((v) => v.toString());
+    case 'json':
+      return values.data.map(parseJsonBytes);
+    case 'bytes':
+      return values.data.map((b) => Array.from(b));
+    case 'array':
+      return values.data.map((e) => columnCells(e, name));
+    case 'floatVector': {
+      if (values.dim <= 0) throw fail('float vector without dim', { field: name });
+      return chunk(values.data, values.dim, values.data.length / values.dim);
+    }
+    case 'binaryVector':
+    case 'int8Vector': {
+      const width = values.kind === 'binaryVector' ? values.dim / 8 : values.dim;
+      if (width <= 0 || !Number.isInteger(width)) throw fail('bad vector dim', { field: name });
+      const src =
+        values.kind === 'int8Vector'
+          ? new Int8Array(values.data.buffer, values.data.byteOffset, values.data.byteLength)
+          : values.data;
+      return chunk(src, width, values.data.length / width);
+    }
+    case 'float16Vector':
+    case 'bfloat16Vector': {
+      const width = values.dim * 2;
+      if (width <= 0) throw fail('bad vector dim', { field: name });
+      const rows: number[][] = [];
+      for (let off = 0; off + width <= values.data.length; off += width) {
+        const row: number[] = [];
+        for (let i = off; i < off + width; i += 2) {
+          row.push(
+            values.kind === 'float16Vector'
+              ? halfToNumber(u16le(values.data, i))
+              : bfloatToNumber(values.data, i),
+          );
+        }
+        rows.push(row);
+      }
+      return rows;
+    }
+    case 'sparseFloatVector':
+      return values.data.map(sparseRowToObject);
+    case 'unsupported':
+      throw fail(`unsupported column data (${values.detail})`, { field: name });
+  }
+}
+
+/** Cells of a column expanded to `numRows`, `null` where `valid_data` is false (full or compact layout). */
+export function columnRowValues(col: FieldColumn, numRows: number): RowValue[] {
+  const cells = columnCells(col.values, col.fieldName);
+  if (col.validData.length === 0) {
+    if (cells.length !== numRows) {
+      throw fail('column length differs from num_rows', {
+        field: col.fieldName,
+        length: cells.length,
+        numRows,
+      });
+    }
+    return cells;
+  }
+  if (col.validData.length !== numRows) {
+    throw fail('valid_data length differs from num_rows', { field: col.fieldName });
+  }
+  const validCount = col.validData.filter(Boolean).length;
+  if (cells.length === numRows) return cells.map((c, i) => (col.validData[i] ? c : null));
+  if (cells.length === validCount) {
+    let next = 0;
+    return col.validData.map((ok) => (ok ? (cells[next++] ?? null) : null));
+  }
+  throw fail('nullable column length matches neither rows nor valid count', {
+    field: col.fieldName,
+  });
+}
+
+function rowCount(msg: InsertMessage): number {
+  if (msg.numRows > 0n) return Number(msg.numRows);
+  return msg.timestamps.length;
+}
+
+/**
+ * Rows for `client.upsert({ collection_name, partition_name, data: rows })`. System fields (< 100) and fields the
+ * schema marks as function outputs (e.g. BM25 sparse vectors, recomputed by the target) are left out.
+ */
+export function insertToRows(msg: InsertMessage, schema?: CollectionSchema): Row[] {
+  if (msg.version === 0 && msg.fields.length === 0 && msg.numRows > 0n) {
+    throw fail('row-based insert (pre-2.2) is not supported');
+  }
+  const n = rowCount(msg);
+  const functionOutputs = new Set(
+    (schema?.fields ?? []).filter((f) => f.isFunctionOutput).map((f) => f.name),
+  );
+  const rows: Row[] = Array.from({ length: n }, () => ({}));
+  for (const col of msg.fields) {
+    if ((col.fieldId > 0n && col.fieldId < 100n) || functionOutputs.has(col.fieldName)) continue;
+    const values = columnRowValues(col, n);
+    const name = col.isDynamic ? DYNAMIC_FIELD_NAME : col.fieldName;
+    values.forEach((v, i) => {
+      const row = rows[i];
+      if (row !== undefined) row[name] = v;
+    });
+  }
+  return rows;
+}
+
+/** Primary keys of a Delete as the SDK's `delete({ ids })` wants them: Int64 as exact decimal strings. */
+export interface DeleteKeys {
+  readonly type: 'Int64' | 'VarChar';
+  readonly ids: readonly string[];
+}
+
+export function deletePrimaryKeys(msg: DeleteMessage): DeleteKeys {
+  const pk = msg.primaryKeys;
+  return pk.type === 'Int64'
+    ? { type: 'Int64', ids: pk.values.map((v) => v.toString()) }
+    : { type: 'VarChar', ids: [...pk.values] };
+}
+
+/**
+ * A boolean expression `pk in [...]` for `delete({ filter })`. VarChar keys are JSON-quoted (the SDK's own `ids`
+ * path does not escape quotes); Int64 keys are emitted as exact integer literals.
+ */
+export function primaryKeyFilter(pkFieldName: string, keys: DeleteKeys): string {
+  const list =
+    keys.type === 'Int64' ? keys.ids.join(',') : keys.ids.map((s) => JSON.stringify(s)).join(',');
+  return `${pkFieldName} in [${list}]`;
+}

@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 export const PROTO_ROOT: string = fileURLToPath(new URL('../../../../proto', import.meta.url));
 
 /** Files under PROTO_ROOT: the public API, the worker API and their shared messages. */
-export const CDC_PROTO_FILES = ['cdc/v1/cdc.proto', 'cdc/v1/worker.proto', 'cdc/v1/task.proto'] as const;
+export const CDC_PROTO_FILES = [
+  'cdc/v1/cdc.proto',
+  'cdc/v1/worker.proto',
+  'cdc/v1/task.proto',
+] as const;
 
 /** Fully-qualified service names. */
 export const CDC_SERVICE_NAME = 'cdc.v1.CdcService';
@@ -18,11 +22,18 @@ export const WORKER_SERVICE_NAME = 'cdc.v1.WorkerService';
  * `@grpc/proto-loader` options (the grpc-node flag set): snake_case field names as in the proto, 64-bit integers
  * as decimal strings, enums as their names, defaults filled in, oneof names set, bytes as Buffer.
  */
-export const PROTO_LOADER_OPTIONS = {
+export const PROTO_LOADER_OPTIONS: {
+  readonly keepCase: true;
+  readonly longs: StringConstructor;
+  readonly enums: StringConstructor;
+  readonly defaults: true;
+  readonly oneofs: true;
+  readonly includeDirs: string[];
+} = {
   keepCase: true,
   longs: String,
   enums: String,
   defaults: true,
   oneofs: true,
   includeDirs: [PROTO_ROOT],
-} as const;
+};

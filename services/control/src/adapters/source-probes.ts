@@ -1,0 +1,151 @@
+import { connect } from 'node:net';
+import { CdcError, errorMessage, replicateChannelName } from '@cdc/shared';
+import { Etcd3, type IOptions } from 'etcd3';
+import type { EtcdSourceSpec, TaskSpec } from '../domain/model.js';
+import type { ChannelDiscovery, Reachability } from '../tasks/ports.js';
+
+function precondition(message: string, cause?: unknown): CdcError {
+  return new CdcError('FAILED_PRECONDITION', message, { retryable: true, cause });
+}
+
+export function sourceEtcdOptions(etcd: EtcdSourceSpec, timeoutMs: number): IOptions {
+  const opts: IOptions = { hosts: etcd.endpoints, dialTimeout: timeoutMs };
+  if (etcd.username !== '') opts.auth = { username: etcd.username, password: etcd.password };
+  if (etcd.tls.enabled) {
+    opts.credentials = {
+      rootCertificate: Buffer.from(etcd.tls.ca_pem),
+      ...(etcd.tls.key_pem === ''
+        ? {}
+        : { privateKey: Buffer.from(etcd.tls.key_pem), certChain: Buffer.from(etcd.tls.cert_pem) }),
+    };
+  }
+  return opts;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} timed out after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** host:port of an address with or without scheme; `defaultPort` when none is given. */
+export function hostPort(address: string, defaultPort: number): { host: string; port: number } {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `tcp://${address}`;
+  const url = new URL(withScheme);
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : defaultPort;
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port };
+}
+
+export function tcpProbe(address: string, defaultPort: number, timeoutMs: number): Promise<void> {
+  const { host, port } = hostPort(address, defaultPort);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(new Error(`connecting to ${host}:${port} timed out after ${timeoutMs} ms`));
+    });
+    socket.once('error', (err) => {
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
+
+async function withSourceEtcd<T>(
+  etcd: EtcdSourceSpec,
+  timeoutMs: number,
+  fn: (c: Etcd3) => Promise<T>,
+): Promise<T> {
+  const client = new Etcd3(sourceEtcdOptions(etcd, timeoutMs));
+  try {
+    return await withTimeout(fn(client), timeoutMs, 'source etcd request');
+  } finally {
+    client.close();
+  }
+}
+
+/** Reachability of the source etcd (with Milvus metadata under root_path), the source MQ and the target (TCP). */
+export class NetworkReachability implements Reachability {
+  constructor(private readonly timeoutMs: number) {}
+
+  async check(spec: TaskSpec): Promise<void> {
+    const { etcd, mq } = spec.source;
+    let keys: number;
+    try {
+      keys = await withSourceEtcd(etcd, this.timeoutMs, (c) =>
+        c.getAll().prefix(`${etcd.root_path}/`).limit(1).count(),
+      );
+    } catch (err) {
+      throw precondition(
+        `source etcd ${etcd.endpoints.join(',')} is unreachable: ${errorMessage(err)}`,
+        err,
+      );
+    }
+    if (keys === 0)
+      throw precondition(`source etcd has no Milvus metadata under root_path "${etcd.root_path}/"`);
+    const brokers = mq.address.split(',').map((a) => a.trim());
+    const errors: string[] = [];
+    for (const broker of brokers) {
+      try {
+        await tcpProbe(broker, mq.type === 'MQ_TYPE_PULSAR' ? 6650 : 9092, this.timeoutMs);
+        errors.length = 0;
+        break;
+      } catch (err) {
+        errors.push(`${broker}: ${errorMessage(err)}`);
+      }
+    }
+    if (errors.length > 0) throw precondition(`source mq is unreachable: ${errors.join('; ')}`);
+    try {
+      await tcpProbe(spec.target.uri, 19530, this.timeoutMs);
+    } catch (err) {
+      throw precondition(`target ${spec.target.uri} is unreachable: ${errorMessage(err)}`, err);
+    }
+  }
+}
+
+/**
+ * Channels of a task: every DML pchannel named in the source's collection metadata ("{prefix}-rootcoord-dml_{i}",
+ * found in the values under "{root_path}/meta/root-coord/"), plus the replicate channel. Scheduling every used
+ * pchannel makes new collections followed without rescheduling; the worker filters by scope.
+ * TODO: switch to SourceMetadata.listCollections() (packages/shared/src/meta) once its etcd adapter lands.
+ */
+export class EtcdChannelDiscovery implements ChannelDiscovery {
+  constructor(private readonly timeoutMs: number) {}
+
+  async discover(spec: TaskSpec): Promise<string[]> {
+    const { etcd, channel_prefix: prefix } = spec.source;
+    const pattern = new RegExp(
+      `${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-rootcoord-dml_\\d+`,
+      'g',
+    );
+    let values: Buffer[];
+    try {
+      values = await withSourceEtcd(etcd, this.timeoutMs, async (c) =>
+        Object.values(await c.getAll().prefix(`${etcd.root_path}/meta/root-coord/`).buffers()),
+      );
+    } catch (err) {
+      throw precondition(`reading source etcd metadata: ${errorMessage(err)}`, err);
+    }
+    const channels = new Set<string>();
+    for (const value of values)
+      for (const m of value.toString('latin1').matchAll(pattern)) channels.add(m[0]);
+    const dml = [...channels].sort((a, b) => dmlIndex(a) - dmlIndex(b));
+    return [...dml, replicateChannelName(prefix)];
+  }
+}
+
+function dmlIndex(channel: string): number {
+  return Number(channel.slice(channel.lastIndexOf('_') + 1));
+}

@@ -1,0 +1,142 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  )
+  .pipe(z.array(z.string()).min(1));
+const intMs = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/** Environment of the control service. Parsed once in main.ts; everything else gets the typed result. */
+export const ControlConfigSchema = z
+  .object({
+    CONTROL_GRPC_ADDRESS: z
+      .string()
+      .default('0.0.0.0:50051')
+      .describe('host:port of the gRPC server (port 0: any free port)'),
+    CONTROL_ETCD_ENDPOINTS: csv
+      .default('http://127.0.0.1:2379')
+      .describe('etcd endpoints of the task store, comma separated'),
+    CONTROL_ETCD_USERNAME: z.string().default('').describe('etcd user of the task store'),
+    CONTROL_ETCD_PASSWORD: z
+      .string()
+      .default('')
+      .describe('etcd password of the task store (secret)'),
+    CONTROL_ETCD_ROOT: z
+      .string()
+      .default('cdc/')
+      .transform((s) => (s.endsWith('/') ? s : `${s}/`))
+      .describe('key prefix of tasks, checkpoints and the leader election'),
+    CONTROL_REDIS_URL: z
+      .string()
+      .url()
+      .default('redis://127.0.0.1:6379')
+      .describe('Redis for the BullMQ lease queue'),
+    CONTROL_QUEUE_PREFIX: z
+      .string()
+      .min(1)
+      .default('bull')
+      .describe('BullMQ key prefix of queue "cdc-leases"'),
+    CONTROL_SECRET_KEY: z
+      .string()
+      .default('')
+      .describe('base64 of 32 bytes: AES-256-GCM key for task secrets (secret)'),
+    CONTROL_DEV_EPHEMERAL_KEY: flag.describe(
+      'dev only: generate a throwaway secret key when CONTROL_SECRET_KEY is empty',
+    ),
+    CONTROL_INSTANCE_ID: z
+      .string()
+      .min(1)
+      .default(`${hostname()}-${process.pid}`)
+      .describe('id of this replica (election value)'),
+    CONTROL_RECONCILE_INTERVAL_MS: intMs(1500, 100, 60_000).describe(
+      'leader: period of the lease reconcile loop',
+    ),
+    CONTROL_DISCOVERY_INTERVAL_MS: intMs(30_000, 1000, 3_600_000).describe(
+      'leader: period of channel re-discovery',
+    ),
+    CONTROL_ELECTION_TTL_S: z.coerce
+      .number()
+      .int()
+      .min(2)
+      .max(60)
+      .default(5)
+      .describe('etcd lease TTL of the leader, seconds'),
+    CONTROL_LIVE_WINDOW_MS: intMs(15_000, 1000, 600_000).describe(
+      'a worker is live if it reported within this window',
+    ),
+    CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(
+      'checkpoint report interval recommended to workers',
+    ),
+    CONTROL_PROBE_TIMEOUT_MS: intMs(3000, 100, 60_000).describe(
+      'timeout of reachability checks and source etcd reads',
+    ),
+    CONTROL_CHECK_REACHABILITY: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true')
+      .describe('probe source and target on create'),
+    CONTROL_QUARANTINE_PAYLOAD_CAP: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(4_194_304)
+      .default(65_536)
+      .describe('bytes kept of a quarantined message'),
+    CONTROL_SHUTDOWN_GRACE_MS: intMs(10_000, 0, 600_000).describe(
+      'SIGTERM: time for in-flight calls before force shutdown',
+    ),
+  })
+  .superRefine((c, ctx) => {
+    if (c.CONTROL_SECRET_KEY === '' && !c.CONTROL_DEV_EPHEMERAL_KEY)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_SECRET_KEY'],
+        message:
+          'is required (base64 of 32 bytes), or set CONTROL_DEV_EPHEMERAL_KEY=true for development',
+      });
+    if (c.CONTROL_SECRET_KEY !== '' && Buffer.from(c.CONTROL_SECRET_KEY, 'base64').length !== 32)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_SECRET_KEY'],
+        message: 'must be base64 of exactly 32 bytes',
+      });
+  });
+
+export type ControlConfig = z.infer<typeof ControlConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration: ${issues.join('; ')}`);
+  }
+}
+
+export function loadControlConfig(env: NodeJS.ProcessEnv = process.env): ControlConfig {
+  const relevant = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k.startsWith('CONTROL_') && v !== undefined),
+  );
+  const parsed = ControlConfigSchema.safeParse(relevant);
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  return parsed.data;
+}
+
+/** Config for the startup log line, secrets removed. */
+export function redactedConfig(c: ControlConfig): Record<string, unknown> {
+  return {
+    ...c,
+    CONTROL_SECRET_KEY: c.CONTROL_SECRET_KEY === '' ? '' : '[redacted]',
+    CONTROL_ETCD_PASSWORD: c.CONTROL_ETCD_PASSWORD === '' ? '' : '[redacted]',
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The task model. The spec keeps the snake_case field names of `proto/cdc/v1/task.proto`: it is a wire document
+ * that is stored as JSON and handed to workers unchanged, so one shape avoids a lossy mapping. Records owned by the
+ * control service (TaskRecord, ChannelRecord) are camelCase. 64-bit integers are decimal strings, bytes are base64.
+ */
+export type MqType = 'MQ_TYPE_UNSPECIFIED' | 'MQ_TYPE_KAFKA' | 'MQ_TYPE_PULSAR';
+export type TargetMode = 'TARGET_MODE_UNSPECIFIED' | 'TARGET_MODE_API' | 'TARGET_MODE_REPLICATE';
+export type StartKind =
+  | 'START_KIND_UNSPECIFIED'
+  | 'START_KIND_LATEST'
+  | 'START_KIND_EARLIEST'
+  | 'START_KIND_TIMESTAMP'
+  | 'START_KIND_POSITIONS';
+export type TaskState =
+  | 'TASK_STATE_CREATING'
+  | 'TASK_STATE_RUNNING'
+  | 'TASK_STATE_PAUSED'
+  | 'TASK_STATE_FAILED'
+  | 'TASK_STATE_DELETING';
+
+export interface TlsSpec {
+  enabled: boolean;
+  ca_pem: string;
+  cert_pem: string;
+  key_pem: string;
+  server_name: string;
+  insecure_skip_verify: boolean;
+}
+
+export interface EtcdSourceSpec {
+  endpoints: string[];
+  root_path: string;
+  username: string;
+  password: string;
+  tls: TlsSpec;
+}
+
+export interface SaslSpec {
+  mechanism: string;
+  username: string;
+  password: string;
+}
+
+export interface MqSourceSpec {
+  type: MqType;
+  address: string;
+  tls: TlsSpec;
+  sasl: SaslSpec;
+  token: string;
+}
+
+export interface SourceSpec {
+  etcd: EtcdSourceSpec;
+  mq: MqSourceSpec;
+  channel_prefix: string;
+}
+
+export interface TargetSpec {
+  uri: string;
+  token: string;
+  username: string;
+  password: string;
+  tls: TlsSpec;
+  mode: TargetMode;
+}
+
+export interface CollectionPattern {
+  database: string;
+  collection: string;
+}
+
+export interface ScopeSpec {
+  include: CollectionPattern[];
+  exclude: CollectionPattern[];
+}
+
+export interface NameMappingSpec {
+  source_database: string;
+  target_database: string;
+  collections: Record<string, string>;
+}
+
+/** A channel position. `msg_id` is base64; `timestamp` a decimal hybrid TSO. */
+export interface Position {
+  msg_id: string;
+  timestamp: string;
+  batch_index: number;
+}
+
+export interface StartPoint {
+  kind: StartKind;
+  timestamp: string;
+  positions: Record<string, Position>;
+}
+
+export interface TaskSpec {
+  source: SourceSpec;
+  target: TargetSpec;
+  scope: ScopeSpec;
+  name_mapping: NameMappingSpec[];
+  start: StartPoint;
+}
+
+/** Who paused a task: a person through the API, a worker error that needs a person, or create with start_paused. */
+export type PauseOrigin = '' | 'user' | 'worker';
+
+/** A task as stored. `spec` has every secret blanked; the secrets live only in `sealedSecrets` (encrypted). */
+export interface TaskRecord {
+  taskId: string;
+  spec: TaskSpec;
+  /** Encrypted JSON of {dotted path: value} for every non-empty secret field. */
+  sealedSecrets: string;
+  /** Dotted paths of the secret fields that are set. */
+  secretFieldsSet: string[];
+  /** Keyed digest of the full spec (secrets included), to make create idempotent. */
+  specDigest: string;
+  state: TaskState;
+  reason: string;
+  pausedBy: PauseOrigin;
+  createTimeMs: number;
+  updateTimeMs: number;
+  channels: string[];
+}
+
+/** Progress and lease of one (task, channel). */
+export interface ChannelRecord {
+  /** Current lease epoch, decimal. "0": never leased. */
+  epoch: string;
+  workerId: string;
+  position?: Position;
+  sourceHeadTimestamp: string;
+  appliedRows: string;
+  appliedBytes: string;
+  updateTimeMs: number;
+  /** Set by ResetTaskPositions; used by the next lease until a checkpoint replaces it. */
+  pendingStart?: StartPoint;
+  lastError: string;
+  /** True after ReleaseLease or keep_lease=false: the epoch holder no longer runs. */
+  released?: boolean;
+}
+
+export interface QuarantineRecord {
+  quarantineId: string;
+  channel: string;
+  epoch: string;
+  position?: Position;
+  reason: string;
+  payload: string;
+  truncated: boolean;
+  createTimeMs: number;
+}
+
+/** A value with the store's version (etcd mod revision), for compare-and-set writes. */
+export interface Versioned<T> {
+  readonly value: T;
+  readonly version: string;
+}
+
+export function emptyChannelRecord(): ChannelRecord {
+  return {
+    epoch: '0',
+    workerId: '',
+    sourceHeadTimestamp: '0',
+    appliedRows: '0',
+    appliedBytes: '0',
+    updateTimeMs: 0,
+    lastError: '',
+  };
+}

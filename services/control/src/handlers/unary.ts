@@ -1,0 +1,30 @@
+import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Logger } from '@cdc/shared';
+import { isCdcError } from '@cdc/shared';
+import { toServiceError } from '../grpc-status.js';
+
+export type UnaryHandler = (
+  call: ServerUnaryCall<unknown, unknown>,
+  callback: sendUnaryData<unknown>,
+) => void;
+
+/** Wraps an async handler: resolves → callback(null, value); rejects → callback(toServiceError(err)). */
+export function unary(
+  log: Logger,
+  method: string,
+  fn: (req: unknown) => Promise<unknown>,
+): UnaryHandler {
+  return (call, callback) => {
+    fn(call.request).then(
+      (value) => {
+        callback(null, value);
+      },
+      (err: unknown) => {
+        if (!isCdcError(err) || err.code === 'INTERNAL')
+          log.error({ err, method }, 'request failed');
+        else log.debug({ code: err.code, method }, 'request rejected');
+        callback(toServiceError(err));
+      },
+    );
+  };
+}

@@ -1,0 +1,98 @@
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { invalidArgument, type Logger } from '@cdc/shared';
+import type { LeaseService } from '../tasks/lease-service.js';
+import {
+  bool,
+  dec,
+  field,
+  leaseStartToProto,
+  obj,
+  positionFromProto,
+  specToProto,
+} from './codec.js';
+import { unary } from './unary.js';
+
+function epochOf(req: unknown): string {
+  const epoch = dec(obj(req)['epoch']);
+  if (epoch === '0')
+    throw invalidArgument('epoch', 'is required (the epoch returned by AcquireLease)');
+  return epoch;
+}
+
+function ids(req: unknown): { taskId: string; channel: string } {
+  const taskId = field(req, 'task_id');
+  const channel = field(req, 'channel');
+  if (taskId === '') throw invalidArgument('task_id', 'is required');
+  if (channel === '') throw invalidArgument('channel', 'is required');
+  return { taskId, channel };
+}
+
+/** WorkerService handlers (internal lease protocol). Never log the task spec returned by AcquireLease. */
+export function workerHandlers(
+  leases: LeaseService,
+  log: Logger,
+  reportIntervalMs: number,
+): UntypedServiceImplementation {
+  return {
+    AcquireLease: unary(log, 'AcquireLease', async (req) => {
+      const { taskId, channel } = ids(req);
+      const workerId = field(req, 'worker_id');
+      const lease = await leases.acquire(taskId, channel, workerId);
+      log.info({ taskId, channel, workerId, epoch: lease.epoch }, 'lease acquired');
+      return {
+        epoch: lease.epoch,
+        task: { task_id: taskId, spec: specToProto(lease.spec) },
+        start: leaseStartToProto(lease.start),
+        report_interval_ms: reportIntervalMs,
+      };
+    }),
+    ReportCheckpoint: unary(log, 'ReportCheckpoint', async (req) => {
+      const r = obj(req);
+      const position = positionFromProto(r['position']);
+      const result = await leases.report({
+        ...ids(req),
+        epoch: epochOf(req),
+        workerId: field(req, 'worker_id'),
+        ...(position === undefined ? {} : { position }),
+        sourceHeadTimestamp: dec(r['source_head_timestamp']),
+        appliedRows: dec(r['applied_rows']),
+        appliedBytes: dec(r['applied_bytes']),
+      });
+      if (!result.keepLease) log.info({ ...ids(req), reason: result.reason }, 'lease ending');
+      return { keep_lease: result.keepLease, reason: result.reason };
+    }),
+    ReportQuarantine: unary(log, 'ReportQuarantine', async (req) => {
+      const r = obj(req);
+      const position = positionFromProto(r['position']);
+      const payload = r['payload'];
+      const quarantineId = await leases.quarantine({
+        ...ids(req),
+        epoch: epochOf(req),
+        ...(position === undefined ? {} : { position }),
+        reason: field(req, 'reason'),
+        payload: Buffer.isBuffer(payload) ? payload : Buffer.alloc(0),
+      });
+      log.warn({ ...ids(req), quarantineId }, 'message quarantined');
+      return { quarantine_id: quarantineId };
+    }),
+    ReportFailure: unary(log, 'ReportFailure', async (req) => {
+      const needsPerson = bool(obj(req)['needs_person']);
+      await leases.failure({
+        ...ids(req),
+        epoch: epochOf(req),
+        reason: field(req, 'reason'),
+        needsPerson,
+      });
+      log.warn({ ...ids(req), needsPerson }, 'worker reported failure');
+      return {};
+    }),
+    ReleaseLease: unary(log, 'ReleaseLease', async (req) => {
+      await leases.release(ids(req).taskId, ids(req).channel, epochOf(req));
+      return {};
+    }),
+    Heartbeat: unary(log, 'Heartbeat', async (req) => {
+      await leases.heartbeat(field(req, 'worker_id'));
+      return {};
+    }),
+  };
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import {
+  createLogger,
+  DEFAULT_QUEUE_PREFIX,
+  LEASE_QUEUE_NAME,
+  type LeaseJobData,
+} from '@cdc/shared';
+import { Queue } from 'bullmq';
+import { Etcd3 } from 'etcd3';
+import { AesSecretBox } from './adapters/aes-secret-box.js';
+import { EtcdChannelStore, EtcdKeys, EtcdTaskStore } from './adapters/etcd-stores.js';
+import { EtcdChannelDiscovery, NetworkReachability } from './adapters/source-probes.js';
+import { ConfigError, loadControlConfig, redactedConfig, type ControlConfig } from './config.js';
+import { cdcHandlers } from './handlers/cdc-handlers.js';
+import { workerHandlers } from './handlers/worker-handlers.js';
+import { LeaderElection } from './scheduling/leader-election.js';
+import { LeaseScheduler } from './scheduling/lease-scheduler.js';
+import { ControlServer } from './server.js';
+import { LeaseService } from './tasks/lease-service.js';
+import { systemClock } from './tasks/ports.js';
+import { TaskService } from './tasks/task-service.js';
+
+const EX_CONFIG = 78;
+const log = createLogger({ service: 'cdc-control' });
+
+function secretKey(config: ControlConfig): Buffer {
+  if (config.CONTROL_SECRET_KEY !== '') return Buffer.from(config.CONTROL_SECRET_KEY, 'base64');
+  log.warn(
+    'CONTROL_SECRET_KEY not set: using an ephemeral key (dev only); stored task secrets become unreadable after restart',
+  );
+  return randomBytes(32);
+}
+
+async function main(): Promise<void> {
+  let config: ControlConfig;
+  try {
+    config = loadControlConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const issue of err.issues) log.fatal({ issue }, 'invalid configuration');
+      process.exit(EX_CONFIG);
+    }
+    throw err;
+  }
+  log.info({ config: redactedConfig(config) }, 'starting');
+
+  const etcd = new Etcd3({
+    hosts: config.CONTROL_ETCD_ENDPOINTS,
+    ...(config.CONTROL_ETCD_USERNAME === ''
+      ? {}
+      : {
+          auth: { username: config.CONTROL_ETCD_USERNAME, password: config.CONTROL_ETCD_PASSWORD },
+        }),
+  });
+  const keys = new EtcdKeys(config.CONTROL_ETCD_ROOT);
+  const taskStore = new EtcdTaskStore(etcd, keys);
+  const channelStore = new EtcdChannelStore(etcd, keys);
+  const discovery = new EtcdChannelDiscovery(config.CONTROL_PROBE_TIMEOUT_MS);
+  const probes = new NetworkReachability(config.CONTROL_PROBE_TIMEOUT_MS);
+  const tasks = new TaskService({
+    tasks: taskStore,
+    channels: channelStore,
+    secrets: new AesSecretBox(secretKey(config)),
+    reachability: config.CONTROL_CHECK_REACHABILITY ? probes : { check: () => Promise.resolve() },
+    discovery,
+    clock: systemClock,
+    staleReportMs: 5_000,
+  });
+  const leases = new LeaseService({
+    tasks,
+    channels: channelStore,
+    clock: systemClock,
+    liveWindowMs: config.CONTROL_LIVE_WINDOW_MS,
+    reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
+    quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
+  });
+  const redisUrl = new URL(config.CONTROL_REDIS_URL);
+  const queue = new Queue<LeaseJobData>(LEASE_QUEUE_NAME, {
+    prefix: config.CONTROL_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
+    connection: {
+      host: redisUrl.hostname,
+      port: Number(redisUrl.port || 6379),
+      ...(redisUrl.password === '' ? {} : { password: decodeURIComponent(redisUrl.password) }),
+      ...(redisUrl.username === '' ? {} : { username: decodeURIComponent(redisUrl.username) }),
+    },
+  });
+  queue.on('error', (err) => {
+    log.warn({ err }, 'redis error');
+  });
+  const scheduler = new LeaseScheduler(
+    queue,
+    taskStore,
+    tasks,
+    discovery,
+    log.child({ component: 'lease-scheduler' }),
+    {
+      reconcileIntervalMs: config.CONTROL_RECONCILE_INTERVAL_MS,
+      discoveryIntervalMs: config.CONTROL_DISCOVERY_INTERVAL_MS,
+      creatingTimeoutMs: 30_000,
+      deletingGraceMs: 30_000,
+    },
+  );
+  const election = new LeaderElection(
+    etcd,
+    keys.election(),
+    config.CONTROL_INSTANCE_ID,
+    config.CONTROL_ELECTION_TTL_S,
+    (leader) => {
+      if (leader) scheduler.start();
+      else void scheduler.stop();
+    },
+    log.child({ component: 'leader-election' }),
+  );
+  const server = new ControlServer(
+    {
+      cdc: cdcHandlers(tasks, log.child({ component: 'cdc-service' })),
+      worker: workerHandlers(
+        leases,
+        log.child({ component: 'worker-service' }),
+        config.CONTROL_REPORT_INTERVAL_MS,
+      ),
+    },
+    log,
+  );
+  const port = await server.listen(config.CONTROL_GRPC_ADDRESS);
+  election.start();
+  // One machine-readable line for scripts and tests that bind port 0.
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'control ready', port, instanceId: config.CONTROL_INSTANCE_ID })}\n`,
+  );
+
+  let shutdown: Promise<void> | undefined;
+  const stop = (signal: string): void => {
+    shutdown ??= (async () => {
+      log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => {
+        log.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, config.CONTROL_SHUTDOWN_GRACE_MS + 5_000);
+      force.unref();
+      const results = await Promise.allSettled([
+        server.stop(config.CONTROL_SHUTDOWN_GRACE_MS),
+        election.stop(),
+        scheduler.stop(),
+      ]);
+      await Promise.allSettled([queue.close()]);
+      etcd.close();
+      for (const r of results)
+        if (r.status === 'rejected') log.warn({ err: r.reason as unknown }, 'cleanup step failed');
+      log.info('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    stop('SIGINT');
+  });
+  process.on('unhandledRejection', (err) => {
+    log.error({ err }, 'unhandled rejection');
+    stop('unhandledRejection');
+  });
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, 'failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import type { ChannelStore, Clock } from './ports.js';
+
+interface View {
+  readonly atMs: number;
+  /** workerId → lease keys ("taskId/channel"), sorted. */
+  readonly held: Map<string, string[]>;
+  readonly live: Set<string>;
+}
+
+const VIEW_TTL_MS = 2_000;
+
+/**
+ * Rebalancing rule: fair share = ceil(active leases / live workers). A worker above its share gives up the leases
+ * past its share (in key order) when another live worker is below the share. Workers are live when they reported
+ * a checkpoint or a heartbeat within the window. The view is cached for ~2 s per replica.
+ */
+export class FairShare {
+  private view: View | undefined;
+
+  constructor(
+    private readonly channels: ChannelStore,
+    private readonly clock: Clock,
+    private readonly liveWindowMs: number,
+  ) {}
+
+  noteLease(key: string, workerId: string): void {
+    if (this.view === undefined) return;
+    for (const keys of this.view.held.values()) {
+      const i = keys.indexOf(key);
+      if (i >= 0) keys.splice(i, 1);
+    }
+    const mine = this.view.held.get(workerId) ?? [];
+    mine.push(key);
+    mine.sort();
+    this.view.held.set(workerId, mine);
+    this.view.live.add(workerId);
+  }
+
+  async shouldRelease(key: string, workerId: string): Promise<boolean> {
+    const view = await this.current();
+    const held = view.held.get(workerId) ?? [];
+    const total = [...view.held.values()].reduce((n, keys) => n + keys.length, 0);
+    if (view.live.size <= 1 || total === 0) return false;
+    const share = Math.ceil(total / view.live.size);
+    if (held.length <= share) return false;
+    const someoneBelow = [...view.live].some(
+      (w) => w !== workerId && (view.held.get(w)?.length ?? 0) < share,
+    );
+    if (!someoneBelow) return false;
+    const index = held.indexOf(key);
+    if (index < share) return false;
+    held.splice(index, 1);
+    return true;
+  }
+
+  private async current(): Promise<View> {
+    const now = this.clock.now();
+    if (this.view !== undefined && now - this.view.atMs < VIEW_TTL_MS) return this.view;
+    const held = new Map<string, string[]>();
+    const live = new Set<string>();
+    for (const [key, rec] of await this.channels.listAll()) {
+      if (
+        rec.released === true ||
+        rec.workerId === '' ||
+        now - rec.updateTimeMs > this.liveWindowMs
+      )
+        continue;
+      live.add(rec.workerId);
+      held.set(rec.workerId, [...(held.get(rec.workerId) ?? []), key]);
+    }
+    for (const [workerId, seen] of await this.channels.listWorkers())
+      if (now - seen <= this.liveWindowMs) live.add(workerId);
+    for (const keys of held.values()) keys.sort();
+    this.view = { atMs: now, held, live };
+    return this.view;
+  }
+}

@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { CdcError, invalidArgument } from '@cdc/shared';
+import type {
+  ChannelRecord,
+  Position,
+  StartKind,
+  StartPoint,
+  TaskRecord,
+  TaskSpec,
+} from '../domain/model.js';
+import { emptyChannelRecord } from '../domain/model.js';
+import { stateLabel } from '../domain/state-machine.js';
+import { FairShare } from './fair-share.js';
+import type { ChannelStore, Clock } from './ports.js';
+import { notFound, type TaskService } from './task-service.js';
+
+export interface LeaseServiceDeps {
+  readonly tasks: TaskService;
+  readonly channels: ChannelStore;
+  readonly clock: Clock;
+  /** A worker is live when it reported within this window. */
+  readonly liveWindowMs: number;
+  readonly reportIntervalMs: number;
+  readonly quarantinePayloadCap: number;
+}
+
+export interface LeaseStart {
+  kind: StartKind;
+  position?: Position;
+  timestamp: string;
+  fromCheckpoint: boolean;
+}
+
+export interface CheckpointReport {
+  taskId: string;
+  channel: string;
+  epoch: string;
+  workerId: string;
+  position?: Position;
+  sourceHeadTimestamp: string;
+  appliedRows: string;
+  appliedBytes: string;
+}
+
+const REBALANCE_HOLD_MS = 30_000;
+
+export function staleEpoch(
+  taskId: string,
+  channel: string,
+  epoch: string,
+  current: string,
+): CdcError {
+  return new CdcError('FAILED_PRECONDITION', 'stale lease epoch', {
+    retryable: false,
+    details: { taskId, channel, epoch, currentEpoch: current },
+  });
+}
+
+/** The worker side of the lease protocol (proto/cdc/v1/worker.proto). Epochs are fenced with compare-and-set. */
+export class LeaseService {
+  private readonly fairShare: FairShare;
+
+  constructor(private readonly deps: LeaseServiceDeps) {
+    this.fairShare = new FairShare(deps.channels, deps.clock, deps.liveWindowMs);
+  }
+
+  async acquire(
+    taskId: string,
+    channel: string,
+    workerId: string,
+  ): Promise<{ epoch: string; spec: TaskSpec; start: LeaseStart }> {
+    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    const task = await this.runningTask(taskId, channel);
+    const key = `${taskId}/${channel}`;
+    const record = await this.cas(taskId, channel, (rec) => {
+      const heldBack =
+        rec.released === true && rec.lastError === 'rebalancing' && rec.workerId === workerId;
+      if (heldBack && this.deps.clock.now() - rec.updateTimeMs < REBALANCE_HOLD_MS)
+        throw new CdcError(
+          'FAILED_PRECONDITION',
+          'rebalancing: channel was moved away from this worker',
+          { retryable: true },
+        );
+      return {
+        ...rec,
+        epoch: (BigInt(rec.epoch) + 1n).toString(),
+        workerId,
+        appliedRows: '0',
+        appliedBytes: '0',
+        updateTimeMs: this.deps.clock.now(),
+        released: false,
+        lastError: rec.lastError === 'rebalancing' ? '' : rec.lastError,
+      };
+    });
+    this.fairShare.noteLease(key, workerId);
+    return {
+      epoch: record.epoch,
+      spec: this.deps.tasks.fullSpec(task),
+      start: startFor(record, task.spec.start, channel),
+    };
+  }
+
+  async report(r: CheckpointReport): Promise<{ keepLease: boolean; reason: string }> {
+    if (r.workerId === '') throw invalidArgument('worker_id', 'is required');
+    const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
+      if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    });
+    let reason = '';
+    if (found === undefined) reason = 'task deleted';
+    else if (found.state !== 'TASK_STATE_RUNNING') reason = `task ${stateLabel(found.state)}`;
+    else if (!found.channels.includes(r.channel)) reason = 'channel removed from task';
+    else if (await this.fairShare.shouldRelease(`${r.taskId}/${r.channel}`, r.workerId))
+      reason = 'rebalancing';
+    if (found === undefined) {
+      const rec = await this.deps.channels.get(r.taskId, r.channel);
+      if (rec !== undefined && rec.value.epoch !== r.epoch)
+        throw staleEpoch(r.taskId, r.channel, r.epoch, rec.value.epoch);
+      return { keepLease: false, reason };
+    }
+    const now = this.deps.clock.now();
+    await this.cas(r.taskId, r.channel, (rec) => {
+      if (rec.epoch !== r.epoch || rec.released === true)
+        throw staleEpoch(r.taskId, r.channel, r.epoch, rec.epoch);
+      const next: ChannelRecord = {
+        ...rec,
+        workerId: r.workerId,
+        sourceHeadTimestamp: maxDecimal(rec.sourceHeadTimestamp, r.sourceHeadTimestamp),
+        appliedRows: r.appliedRows,
+        appliedBytes: r.appliedBytes,
+        updateTimeMs: now,
+        released: reason !== '',
+        lastError: reason === 'rebalancing' ? 'rebalancing' : rec.lastError,
+      };
+      if (r.position !== undefined) {
+        next.position = r.position;
+        delete next.pendingStart;
+      }
+      return next;
+    });
+    return { keepLease: reason === '', reason };
+  }
+
+  async quarantine(input: {
+    taskId: string;
+    channel: string;
+    epoch: string;
+    position?: Position;
+    reason: string;
+    payload: Buffer;
+  }): Promise<string> {
+    await this.assertCurrent(input.taskId, input.channel, input.epoch);
+    const now = this.deps.clock.now();
+    const quarantineId = `${now.toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
+    const truncated = input.payload.length > this.deps.quarantinePayloadCap;
+    await this.deps.channels.addQuarantine(input.taskId, {
+      quarantineId,
+      channel: input.channel,
+      epoch: input.epoch,
+      ...(input.position === undefined ? {} : { position: input.position }),
+      reason: input.reason,
+      payload: input.payload.subarray(0, this.deps.quarantinePayloadCap).toString('base64'),
+      truncated,
+      createTimeMs: now,
+    });
+    return quarantineId;
+  }
+
+  async failure(input: {
+    taskId: string;
+    channel: string;
+    epoch: string;
+    reason: string;
+    needsPerson: boolean;
+  }): Promise<void> {
+    await this.cas(input.taskId, input.channel, (rec) => {
+      if (rec.epoch !== input.epoch)
+        throw staleEpoch(input.taskId, input.channel, input.epoch, rec.epoch);
+      return {
+        ...rec,
+        lastError: input.reason,
+        released: true,
+        updateTimeMs: this.deps.clock.now(),
+      };
+    });
+    if (!input.needsPerson) return;
+    const task = await this.deps.tasks.get(input.taskId);
+    if (task.state === 'TASK_STATE_RUNNING' || task.state === 'TASK_STATE_FAILED')
+      await this.deps.tasks.pause(input.taskId, `${input.channel}: ${input.reason}`, 'worker');
+  }
+
+  async release(taskId: string, channel: string, epoch: string): Promise<void> {
+    await this.cas(taskId, channel, (rec) => {
+      if (rec.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, rec.epoch);
+      return { ...rec, released: true };
+    });
+  }
+
+  async heartbeat(workerId: string): Promise<void> {
+    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    await this.deps.channels.touchWorker(workerId, this.deps.clock.now());
+  }
+
+  private async runningTask(taskId: string, channel: string): Promise<TaskRecord> {
+    const task = await this.deps.tasks.get(taskId);
+    if (task.state !== 'TASK_STATE_RUNNING')
+      throw new CdcError('FAILED_PRECONDITION', `task ${taskId} is ${stateLabel(task.state)}`, {
+        retryable: false,
+        details: { taskId },
+      });
+    if (channel === '') throw invalidArgument('channel', 'is required');
+    if (!task.channels.includes(channel))
+      throw new CdcError('NOT_FOUND', `channel ${channel} is not a channel of task ${taskId}`, {
+        retryable: false,
+      });
+    return task;
+  }
+
+  private async assertCurrent(taskId: string, channel: string, epoch: string): Promise<void> {
+    const found = await this.deps.channels.get(taskId, channel);
+    if (found === undefined) throw notFound(taskId);
+    if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
+  }
+
+  private async cas(
+    taskId: string,
+    channel: string,
+    fn: (r: ChannelRecord) => ChannelRecord,
+  ): Promise<ChannelRecord> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const found = await this.deps.channels.get(taskId, channel);
+      const next = fn(found?.value ?? emptyChannelRecord());
+      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
+    }
+    throw new CdcError(
+      'CONFLICT',
+      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
+      { retryable: true },
+    );
+  }
+}
+
+function startFor(record: ChannelRecord, taskStart: StartPoint, channel: string): LeaseStart {
+  if (record.pendingStart !== undefined) return fromStartPoint(record.pendingStart, channel);
+  if (record.position !== undefined)
+    return {
+      kind: 'START_KIND_POSITIONS',
+      position: record.position,
+      timestamp: '0',
+      fromCheckpoint: true,
+    };
+  return fromStartPoint(taskStart, channel);
+}
+
+function fromStartPoint(start: StartPoint, channel: string): LeaseStart {
+  if (start.kind === 'START_KIND_POSITIONS') {
+    const position = start.positions[channel];
+    if (position === undefined)
+      return { kind: 'START_KIND_LATEST', timestamp: '0', fromCheckpoint: false };
+    return { kind: 'START_KIND_POSITIONS', position, timestamp: '0', fromCheckpoint: false };
+  }
+  const kind = start.kind === 'START_KIND_UNSPECIFIED' ? 'START_KIND_LATEST' : start.kind;
+  return { kind, timestamp: start.timestamp, fromCheckpoint: false };
+}
+
+function maxDecimal(a: string, b: string): string {
+  return BigInt(a) >= BigInt(b) ? a : b;
+}

@@ -1,0 +1,77 @@
+import type {
+  ChannelRecord,
+  QuarantineRecord,
+  TaskRecord,
+  TaskSpec,
+  Versioned,
+} from '../domain/model.js';
+
+/**
+ * Port: durable task records. Writes are compare-and-set on the version returned by reads, so two control replicas
+ * never lose each other's updates. `create` returns false when the id exists. Store failures reject with a retryable
+ * CdcError('UNAVAILABLE'). The store owns its connection; it does not know task rules.
+ */
+export interface TaskStore {
+  get(taskId: string): Promise<Versioned<TaskRecord> | undefined>;
+  /** Every task, ordered by id. */
+  list(): Promise<TaskRecord[]>;
+  create(record: TaskRecord): Promise<boolean>;
+  /** False when the stored version differs (someone else wrote first). */
+  update(record: TaskRecord, version: string): Promise<boolean>;
+  /** Removes the task and every channel record and quarantine record of it. */
+  remove(taskId: string): Promise<void>;
+}
+
+/**
+ * Port: per-(task, channel) lease epoch, checkpoint and counters, plus the quarantine list. `put` is compare-and-set:
+ * `version` undefined means "only if absent". Reads are linearizable.
+ */
+export interface ChannelStore {
+  get(taskId: string, channel: string): Promise<Versioned<ChannelRecord> | undefined>;
+  /** Channel → record for one task. */
+  list(taskId: string): Promise<Map<string, ChannelRecord>>;
+  /** Every channel record of every task, keyed "taskId/channel" (for rebalancing). */
+  listAll(): Promise<Map<string, ChannelRecord>>;
+  put(
+    taskId: string,
+    channel: string,
+    record: ChannelRecord,
+    version: string | undefined,
+  ): Promise<boolean>;
+  addQuarantine(taskId: string, record: QuarantineRecord): Promise<void>;
+  /** Records ordered by id, after `afterId` (exclusive). */
+  listQuarantine(taskId: string, afterId: string, limit: number): Promise<QuarantineRecord[]>;
+  /** Worker liveness for workers that hold no lease. */
+  touchWorker(workerId: string, nowMs: number): Promise<void>;
+  /** workerId → last seen ms. */
+  listWorkers(): Promise<Map<string, number>>;
+}
+
+/** Port: encryption of secrets at rest and a keyed digest (for idempotent create). */
+export interface SecretBox {
+  seal(plaintext: string): string;
+  open(sealed: string): string;
+  digest(data: string): string;
+}
+
+/**
+ * Port: checks that a task's source and target answer. Rejects with CdcError('FAILED_PRECONDITION') whose message
+ * names the unreachable component and the reason.
+ */
+export interface Reachability {
+  check(spec: TaskSpec): Promise<void>;
+}
+
+/**
+ * Port: the channels a task must lease: the source DML pchannels used by collections plus the replicate channel.
+ * Rejects with CdcError('FAILED_PRECONDITION') when the source metadata can't be read.
+ */
+export interface ChannelDiscovery {
+  discover(spec: TaskSpec): Promise<string[]>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

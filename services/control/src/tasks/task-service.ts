@@ -1,0 +1,383 @@
+import { randomUUID } from 'node:crypto';
+import { CdcError, errorMessage, invalidArgument, tsoPhysicalMs } from '@cdc/shared';
+import type {
+  ChannelRecord,
+  PauseOrigin,
+  QuarantineRecord,
+  StartPoint,
+  TaskRecord,
+  TaskSpec,
+  TaskState,
+} from '../domain/model.js';
+import { emptyChannelRecord } from '../domain/model.js';
+import { scopeOverlap, patternText } from '../domain/scope.js';
+import { canonicalJson, mergeSecrets, splitSecrets } from '../domain/secrets.js';
+import { assertTransition, stateLabel } from '../domain/state-machine.js';
+import {
+  targetKey,
+  validateStartPoint,
+  validateTaskId,
+  validateTaskSpec,
+} from '../domain/validation.js';
+import type {
+  ChannelDiscovery,
+  ChannelStore,
+  Clock,
+  Reachability,
+  SecretBox,
+  TaskStore,
+} from './ports.js';
+
+export interface TaskServiceDeps {
+  readonly tasks: TaskStore;
+  readonly channels: ChannelStore;
+  readonly secrets: SecretBox;
+  readonly reachability: Reachability;
+  readonly discovery: ChannelDiscovery;
+  readonly clock: Clock;
+  /** A lease silent for longer than this adds its silence to the lag. */
+  readonly staleReportMs: number;
+}
+
+export interface ChannelStatus {
+  channel: string;
+  record: ChannelRecord;
+  lagMs: number;
+}
+
+export interface ChannelResetInput {
+  channel: string;
+  start: StartPoint;
+}
+
+const MAX_CAS_ATTEMPTS = 8;
+
+export function notFound(taskId: string): CdcError {
+  return new CdcError('NOT_FOUND', `task ${taskId} not found`, {
+    retryable: false,
+    details: { taskId },
+  });
+}
+
+/** Task rules: create, state changes, positions. No transport or storage technology here (ports only). */
+export class TaskService {
+  constructor(private readonly deps: TaskServiceDeps) {}
+
+  async create(input: {
+    taskId: string;
+    spec: TaskSpec | undefined;
+    startPaused: boolean;
+  }): Promise<{ task: TaskRecord; created: boolean }> {
+    const taskId =
+      input.taskId === '' ? randomUUID().replaceAll('-', '') : validateTaskId(input.taskId);
+    const spec = validateTaskSpec(input.spec);
+    const digest = this.deps.secrets.digest(canonicalJson(spec));
+    const existing = await this.existingWithSameSpec(taskId, digest);
+    if (existing !== undefined) return { task: existing, created: false };
+    await this.assertNoOverlap(taskId, spec);
+    await this.deps.reachability.check(spec);
+
+    const { redacted, secrets } = splitSecrets(spec);
+    const now = this.deps.clock.now();
+    const record: TaskRecord = {
+      taskId,
+      spec: redacted,
+      sealedSecrets: this.deps.secrets.seal(JSON.stringify(secrets)),
+      secretFieldsSet: Object.keys(secrets),
+      specDigest: digest,
+      state: 'TASK_STATE_CREATING',
+      reason: '',
+      pausedBy: '',
+      createTimeMs: now,
+      updateTimeMs: now,
+      channels: [],
+    };
+    if (!(await this.deps.tasks.create(record))) {
+      const raced = await this.existingWithSameSpec(taskId, digest);
+      if (raced !== undefined) return { task: raced, created: false };
+      throw new CdcError('ALREADY_EXISTS', `task_id: task ${taskId} already exists`, {
+        retryable: false,
+      });
+    }
+    const task = await this.start(taskId, input.startPaused ? 'user' : undefined);
+    return { task, created: true };
+  }
+
+  /** Discovers channels and moves a CREATING task to RUNNING (or PAUSED when `pauseAs` is set), or FAILED. */
+  async start(taskId: string, pauseAs?: PauseOrigin): Promise<TaskRecord> {
+    const current = await this.get(taskId);
+    let channels: string[] = [];
+    let failure: string | undefined;
+    try {
+      channels = await this.deps.discovery.discover(this.fullSpec(current));
+    } catch (err) {
+      failure = `discovering channels: ${errorMessage(err)}`;
+    }
+    return this.mutate(taskId, (t) => {
+      if (t.state !== 'TASK_STATE_CREATING') return undefined;
+      if (failure !== undefined) return this.withState(t, 'TASK_STATE_FAILED', failure, '');
+      const next =
+        pauseAs === undefined
+          ? this.withState(t, 'TASK_STATE_RUNNING', '', '')
+          : this.withState(t, 'TASK_STATE_PAUSED', 'created paused', pauseAs);
+      return { ...next, channels };
+    });
+  }
+
+  async get(taskId: string): Promise<TaskRecord> {
+    validateTaskId(taskId);
+    const found = await this.deps.tasks.get(taskId);
+    if (found === undefined) throw notFound(taskId);
+    return found.value;
+  }
+
+  async list(
+    pageSize: number,
+    pageToken: string,
+  ): Promise<{ tasks: TaskRecord[]; nextPageToken: string }> {
+    if (pageSize > 500) throw invalidArgument('page_size', 'must be at most 500');
+    const size = pageSize === 0 ? 50 : pageSize;
+    const after = decodeToken(pageToken, 'page_token');
+    const all = (await this.deps.tasks.list()).filter((t) => t.taskId > after);
+    const page = all.slice(0, size);
+    const last = page[page.length - 1];
+    return {
+      tasks: page,
+      nextPageToken: all.length > size && last !== undefined ? encodeToken(last.taskId) : '',
+    };
+  }
+
+  async pause(taskId: string, reason: string, origin: PauseOrigin = 'user'): Promise<TaskRecord> {
+    return this.mutate(taskId, (t) => {
+      if (t.state === 'TASK_STATE_PAUSED') return undefined;
+      assertTransition(taskId, t.state, 'TASK_STATE_PAUSED');
+      return this.withState(
+        t,
+        'TASK_STATE_PAUSED',
+        reason === '' ? 'paused by user' : reason,
+        origin,
+      );
+    });
+  }
+
+  async resume(taskId: string): Promise<TaskRecord> {
+    return this.mutate(taskId, (t) => {
+      if (t.state === 'TASK_STATE_RUNNING') return undefined;
+      assertTransition(taskId, t.state, 'TASK_STATE_RUNNING');
+      return this.withState(t, 'TASK_STATE_RUNNING', '', '');
+    });
+  }
+
+  async delete(taskId: string, ignoreNotFound: boolean): Promise<TaskRecord | undefined> {
+    try {
+      return await this.mutate(taskId, (t) => {
+        if (t.state === 'TASK_STATE_DELETING') return undefined;
+        return this.withState(t, 'TASK_STATE_DELETING', 'deleted by user', '');
+      });
+    } catch (err) {
+      if (ignoreNotFound && err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  /** Marks a task FAILED with a reason (control-side problems such as discovery failures). */
+  async fail(taskId: string, reason: string): Promise<TaskRecord> {
+    return this.mutate(taskId, (t) =>
+      t.state === 'TASK_STATE_RUNNING' || t.state === 'TASK_STATE_CREATING'
+        ? this.withState(t, 'TASK_STATE_FAILED', reason, '')
+        : undefined,
+    );
+  }
+
+  /** Replaces a task's channel list (periodic re-discovery). */
+  async setChannels(taskId: string, channels: string[]): Promise<TaskRecord> {
+    return this.mutate(taskId, (t) =>
+      t.channels.join(',') === channels.join(',')
+        ? undefined
+        : { ...t, channels, updateTimeMs: this.deps.clock.now() },
+    );
+  }
+
+  async positions(taskId: string): Promise<{ task: TaskRecord; channels: ChannelStatus[] }> {
+    const task = await this.get(taskId);
+    const records = await this.deps.channels.list(taskId);
+    const names = [...new Set([...task.channels, ...records.keys()])].sort();
+    const now = this.deps.clock.now();
+    const channels = names.map((channel) => {
+      const record = records.get(channel) ?? emptyChannelRecord();
+      return { channel, record, lagMs: this.lagMs(task.state, record, now) };
+    });
+    return { task, channels };
+  }
+
+  async resetPositions(taskId: string, resets: ChannelResetInput[]): Promise<void> {
+    const task = await this.get(taskId);
+    if (task.state !== 'TASK_STATE_PAUSED')
+      throw new CdcError(
+        'FAILED_PRECONDITION',
+        `task ${taskId} is ${stateLabel(task.state)}; ResetTaskPositions needs a paused task`,
+        {
+          retryable: false,
+        },
+      );
+    if (resets.length === 0) throw invalidArgument('resets', 'needs at least one channel');
+    const checked = resets.map((r, i) => {
+      if (!task.channels.includes(r.channel))
+        throw invalidArgument(
+          `resets[${i}].channel`,
+          `"${r.channel}" is not a channel of task ${taskId}`,
+        );
+      const start = validateStartPoint(
+        `resets[${i}].start`,
+        r.start,
+        task.spec.source.channel_prefix,
+      );
+      const position = start.positions[r.channel];
+      if (start.kind === 'START_KIND_POSITIONS' && position === undefined)
+        throw invalidArgument(`resets[${i}].start.positions`, `needs an entry for "${r.channel}"`);
+      return {
+        channel: r.channel,
+        start: { ...start, positions: position === undefined ? {} : { [r.channel]: position } },
+      };
+    });
+    for (const { channel, start } of checked) {
+      await this.casChannel(taskId, channel, (rec) => {
+        const next: ChannelRecord = {
+          ...rec,
+          epoch: (BigInt(rec.epoch) + 1n).toString(),
+          pendingStart: start,
+          released: true,
+        };
+        delete next.position;
+        return next;
+      });
+    }
+  }
+
+  async listQuarantine(
+    taskId: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<{ records: QuarantineRecord[]; nextPageToken: string }> {
+    await this.get(taskId);
+    if (pageSize > 500) throw invalidArgument('page_size', 'must be at most 500');
+    const size = pageSize === 0 ? 50 : pageSize;
+    const after = decodeToken(pageToken, 'page_token');
+    const rows = await this.deps.channels.listQuarantine(taskId, after, size + 1);
+    const page = rows.slice(0, size);
+    const last = page[page.length - 1];
+    return {
+      records: page,
+      nextPageToken: rows.length > size && last !== undefined ? encodeToken(last.quarantineId) : '',
+    };
+  }
+
+  /** The spec with secrets decrypted. Only for workers and for reachability checks. */
+  fullSpec(task: TaskRecord): TaskSpec {
+    const secrets = JSON.parse(this.deps.secrets.open(task.sealedSecrets)) as Record<
+      string,
+      string
+    >;
+    return mergeSecrets(task.spec, secrets);
+  }
+
+  private lagMs(state: TaskState, r: ChannelRecord, now: number): number {
+    const head = BigInt(r.sourceHeadTimestamp);
+    const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
+    let lag =
+      head > 0n && applied > 0n ? Math.max(0, tsoPhysicalMs(head) - tsoPhysicalMs(applied)) : 0;
+    const silentMs = now - r.updateTimeMs;
+    if (state === 'TASK_STATE_RUNNING' && r.updateTimeMs > 0 && silentMs > this.deps.staleReportMs)
+      lag += silentMs;
+    return lag;
+  }
+
+  private async existingWithSameSpec(
+    taskId: string,
+    digest: string,
+  ): Promise<TaskRecord | undefined> {
+    const found = await this.deps.tasks.get(taskId);
+    if (found === undefined) return undefined;
+    if (found.value.specDigest === digest && found.value.state !== 'TASK_STATE_DELETING')
+      return found.value;
+    throw new CdcError(
+      'ALREADY_EXISTS',
+      `task_id: task ${taskId} already exists with a different spec`,
+      {
+        retryable: false,
+        details: { taskId },
+      },
+    );
+  }
+
+  private async assertNoOverlap(taskId: string, spec: TaskSpec): Promise<void> {
+    const target = targetKey(spec.target.uri);
+    for (const other of await this.deps.tasks.list()) {
+      if (other.taskId === taskId || other.state === 'TASK_STATE_DELETING') continue;
+      if (targetKey(other.spec.target.uri) !== target) continue;
+      const hit = scopeOverlap(spec.scope, other.spec.scope);
+      if (hit !== undefined)
+        throw new CdcError(
+          'ALREADY_EXISTS',
+          `spec.scope: ${patternText(hit.a)} overlaps ${patternText(hit.b)} of task ${other.taskId} on the same target ${target}`,
+          { retryable: false, details: { conflictingTaskId: other.taskId } },
+        );
+    }
+  }
+
+  private withState(
+    t: TaskRecord,
+    state: TaskState,
+    reason: string,
+    pausedBy: PauseOrigin,
+  ): TaskRecord {
+    return { ...t, state, reason, pausedBy, updateTimeMs: this.deps.clock.now() };
+  }
+
+  /** Read-modify-write with compare-and-set. `fn` returns undefined for "no change". */
+  private async mutate(
+    taskId: string,
+    fn: (t: TaskRecord) => TaskRecord | undefined,
+  ): Promise<TaskRecord> {
+    validateTaskId(taskId);
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const found = await this.deps.tasks.get(taskId);
+      if (found === undefined) throw notFound(taskId);
+      const next = fn(found.value);
+      if (next === undefined) return found.value;
+      if (await this.deps.tasks.update(next, found.version)) return next;
+    }
+    throw new CdcError('CONFLICT', `updating task ${taskId}: too many concurrent writers`, {
+      retryable: true,
+    });
+  }
+
+  private async casChannel(
+    taskId: string,
+    channel: string,
+    fn: (r: ChannelRecord) => ChannelRecord,
+  ): Promise<ChannelRecord> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const found = await this.deps.channels.get(taskId, channel);
+      const next = fn(found?.value ?? emptyChannelRecord());
+      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
+    }
+    throw new CdcError(
+      'CONFLICT',
+      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
+      { retryable: true },
+    );
+  }
+}
+
+function encodeToken(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string, field: string): string {
+  if (token === '') return '';
+  const id = Buffer.from(token, 'base64url').toString('utf8');
+  if (id === '' || encodeToken(id) !== token)
+    throw invalidArgument(field, 'is not a token returned by this API');
+  return id;
+}

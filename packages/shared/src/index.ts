@@ -122,3 +122,17 @@ export {
   encodeFieldSchema,
   typeParam,
 } from './wire/schema.js';
+export { EtcdSourceMetadata, createEtcdSourceMetadata } from './meta/etcd-source-metadata.js';
+export type { EtcdSourceMetadataOptions } from './meta/etcd-source-metadata.js';
+export {
+  TOMBSTONE,
+  isTombstone,
+  decodeDatabaseInfo,
+  encodeDatabaseInfo,
+  decodeCollectionInfo,
+  encodeCollectionInfo,
+  decodePartitionInfo,
+  encodePartitionInfo,
+} from './meta/etcd-codec.js';
+export { sourceKeys } from './meta/keys.js';
+export type { SourceKeys } from './meta/keys.js';

@@ -1,0 +1,46 @@
+/**
+ * One KafkaJS client for the worker's source readers: the zstd codec registered and KafkaJS's own logs routed
+ * into pino. The client itself holds no sockets; each reader's consumer and admin own theirs.
+ */
+import kafkajs from 'kafkajs';
+import type { Kafka, LogEntry, logCreator } from 'kafkajs';
+import type { Logger } from '@cdc/shared';
+import { registerKafkaZstdCodec } from './kafka-zstd-codec.js';
+
+const { Kafka: KafkaClass, logLevel: KafkaLogLevel } = kafkajs;
+
+export interface KafkaClientOptions {
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  readonly logger?: Logger;
+  /** Per-connection timeout; KafkaJS retries with backoff on top of it. */
+  readonly connectionTimeoutMs?: number;
+  /** KafkaJS retries before an operation fails (and a reader reports SOURCE_UNAVAILABLE). */
+  readonly retries?: number;
+}
+
+/** KafkaJS logs connection churn at error level even when it recovers, so everything below ERROR is debug. */
+function pinoLogCreator(logger: Logger): logCreator {
+  return () => (entry: LogEntry) => {
+    const { message, ...fields } = entry.log;
+    const obj = { kafkajs: entry.namespace, ...fields };
+    if (entry.level === KafkaLogLevel.ERROR) logger.warn(obj, message);
+    else logger.debug(obj, message);
+  };
+}
+
+export function createKafkaClient(opts: KafkaClientOptions): Kafka {
+  registerKafkaZstdCodec();
+  return new KafkaClass({
+    brokers: [...opts.brokers],
+    clientId: opts.clientId ?? 'cdc-worker',
+    connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
+    retry: { retries: opts.retries ?? 5 },
+    ...(opts.logger === undefined
+      ? { logLevel: KafkaLogLevel.NOTHING }
+      : {
+          logLevel: KafkaLogLevel.INFO,
+          logCreator: pinoLogCreator(opts.logger.child({ component: 'kafkajs' })),
+        }),
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * Bridges a push-based MQ client to the pull-based `SourceReader.read()`: a bounded FIFO with one waiting reader.
+ * The producer side asks `full` after each push and pauses its consumer; the reader side resumes it once the
+ * queue has drained to half (`canResume`), so a slow target does not make the consumer flap.
+ */
+import type { ChannelRecord } from '../ports/source-reader.js';
+
+export interface RecordQueueLimits {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+
+export class RecordQueue {
+  private items: ChannelRecord[] = [];
+  private bytes = 0;
+  private wake: (() => void) | undefined;
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(private readonly limits: RecordQueueLimits) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  get full(): boolean {
+    return this.items.length >= this.limits.maxRecords || this.bytes >= this.limits.maxBytes;
+  }
+
+  get canResume(): boolean {
+    return (
+      this.items.length <= this.limits.maxRecords / 2 && this.bytes <= this.limits.maxBytes / 2
+    );
+  }
+
+  /** The error that ended the stream; `read` raises it once the records queued before it are taken. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  push(record: ChannelRecord): void {
+    if (this.closed || this.failure !== undefined) return;
+    this.items.push(record);
+    this.bytes += record.value.byteLength;
+    this.notify();
+  }
+
+  /** Keeps the first failure: later ones are usually consequences of it. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.notify();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.items = [];
+    this.bytes = 0;
+    this.notify();
+  }
+
+  take(max: number): ChannelRecord[] {
+    const out = this.items.splice(0, max);
+    for (const r of out) this.bytes -= r.value.byteLength;
+    return out;
+  }
+
+  /** Resolves when a record or a failure is available, on close, after `maxWaitMs`, or when `signal` aborts. */
+  wait(maxWaitMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.items.length > 0 || this.failure !== undefined || this.closed || signal?.aborted) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      signal?.addEventListener('abort', done, { once: true });
+      this.wake?.();
+      this.wake = done;
+    });
+  }
+
+  private notify(): void {
+    this.wake?.();
+  }
+}

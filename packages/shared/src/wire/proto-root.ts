@@ -76,7 +76,8 @@ export function decodeProto(fullName: string, bytes: Uint8Array): Record<string,
 export function encodeProto(fullName: string, obj: Record<string, unknown>): Uint8Array {
   try {
     const t = protoType(fullName);
-    return t.encode(t.fromObject(obj)).finish();
+    const out = t.encode(t.fromObject(obj)).finish();
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (err) {
     throw new CdcError('DECODE_FAILED', `encoding ${fullName}`, { retryable: false, cause: err });
   }

@@ -1,0 +1,414 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CdcError } from '../errors.js';
+import { decodeMessage } from './decode.js';
+import { encodeMessage } from './encode.js';
+import type {
+  CollectionSchema,
+  ColumnValues,
+  DecodedMessage,
+  FieldColumn,
+  FieldSchema,
+  KnownMessage,
+  MsgBase,
+} from './messages.js';
+import { MsgType } from './messages.js';
+import {
+  decodeMsgPosition,
+  encodeMsgPosition,
+  msgPositionFromBase64,
+  msgPositionToBase64,
+} from './positions.js';
+import { encodeCollectionSchema } from './schema.js';
+
+const i64 = fc.bigInt(-(1n << 63n), (1n << 63n) - 1n);
+const u64 = fc.bigInt(0n, (1n << 64n) - 1n);
+const text = fc.string({ unit: 'grapheme', maxLength: 12 });
+const names = fc.array(text, { maxLength: 4 });
+const u8 = fc.uint8Array({ maxLength: 24 });
+const i32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
+const f32 = fc.float({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0));
+const f64 = fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0));
+const kv = fc.record({ key: text, value: text });
+const kvs = fc.array(kv, { maxLength: 3 });
+const dict = fc.dictionary(text, text, { maxKeys: 3 });
+
+const base = (msgType: number): fc.Arbitrary<MsgBase> =>
+  fc.record(
+    {
+      msgType: fc.constant(msgType),
+      msgId: i64,
+      timestamp: u64,
+      sourceId: i64,
+      targetId: i64,
+      properties: dict,
+      replicateInfo: fc.record({ isReplicate: fc.boolean(), msgTimestamp: u64, replicateId: text }),
+    },
+    { requiredKeys: ['msgType', 'msgId', 'timestamp', 'sourceId', 'targetId', 'properties'] },
+  );
+
+const scalar: fc.Arbitrary<ColumnValues> = fc.oneof(
+  fc.record({ kind: fc.constant('bool' as const), data: fc.array(fc.boolean(), { maxLength: 5 }) }),
+  fc.record({ kind: fc.constant('int' as const), data: fc.array(i32, { maxLength: 5 }) }),
+  fc.record({ kind: fc.constant('long' as const), data: fc.array(i64, { maxLength: 5 }) }),
+  fc.record({ kind: fc.constant('float' as const), data: fc.array(f32, { maxLength: 5 }) }),
+  fc.record({ kind: fc.constant('double' as const), data: fc.array(f64, { maxLength: 5 }) }),
+  fc.record({ kind: fc.constant('string' as const), data: fc.array(text, { maxLength: 5 }) }),
+  fc.record({ kind: fc.constant('json' as const), data: fc.array(u8, { maxLength: 3 }) }),
+  fc.record({ kind: fc.constant('bytes' as const), data: fc.array(u8, { maxLength: 3 }) }),
+);
+
+const dim = fc.integer({ min: 1, max: 64 });
+const column: fc.Arbitrary<ColumnValues> = fc.oneof(
+  scalar,
+  fc.record({
+    kind: fc.constant('array' as const),
+    elementType: fc.integer({ min: 1, max: 21 }),
+    data: fc.array(scalar, { maxLength: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant('floatVector' as const),
+    dim,
+    data: fc.array(f32, { maxLength: 8 }),
+  }),
+  fc.record({
+    kind: fc.constantFrom(
+      'binaryVector' as const,
+      'float16Vector' as const,
+      'bfloat16Vector' as const,
+      'int8Vector' as const,
+    ),
+    dim,
+    data: u8,
+  }),
+  fc.record({
+    kind: fc.constant('sparseFloatVector' as const),
+    dim,
+    data: fc.array(u8, { maxLength: 3 }),
+  }),
+);
+
+const fieldColumn: fc.Arbitrary<FieldColumn> = fc.record({
+  fieldId: i64,
+  fieldName: text,
+  dataType: fc.integer({ min: 0, max: 300 }),
+  isDynamic: fc.boolean(),
+  validData: fc.array(fc.boolean(), { maxLength: 5 }),
+  values: column,
+});
+
+const fieldSchema: fc.Arbitrary<FieldSchema> = fc.record(
+  {
+    fieldId: i64,
+    name: text,
+    description: text,
+    dataType: fc.integer({ min: 0, max: 300 }),
+    elementType: fc.integer({ min: 0, max: 300 }),
+    typeParams: kvs,
+    indexParams: kvs,
+    isPrimaryKey: fc.boolean(),
+    autoId: fc.boolean(),
+    isDynamic: fc.boolean(),
+    isPartitionKey: fc.boolean(),
+    isClusteringKey: fc.boolean(),
+    nullable: fc.boolean(),
+    isFunctionOutput: fc.boolean(),
+    state: fc.integer({ min: 0, max: 3 }),
+    defaultValue: fc.oneof(
+      fc.record({ kind: fc.constant('long' as const), value: i64 }),
+      fc.record({ kind: fc.constant('string' as const), value: text }),
+      fc.record({ kind: fc.constant('bool' as const), value: fc.boolean() }),
+    ),
+  },
+  {
+    requiredKeys: [
+      'fieldId',
+      'name',
+      'description',
+      'dataType',
+      'elementType',
+      'typeParams',
+      'indexParams',
+      'isPrimaryKey',
+      'autoId',
+      'isDynamic',
+      'isPartitionKey',
+      'isClusteringKey',
+      'nullable',
+      'isFunctionOutput',
+      'state',
+    ],
+  },
+);
+
+const schema: fc.Arbitrary<CollectionSchema> = fc.record({
+  name: text,
+  description: text,
+  autoId: fc.boolean(),
+  enableDynamicField: fc.boolean(),
+  fields: fc.array(fieldSchema, { maxLength: 3 }),
+  properties: kvs,
+  functions: fc.array(
+    fc.record({
+      id: i64,
+      name: text,
+      description: text,
+      type: fc.integer({ min: 0, max: 3 }),
+      inputFieldNames: names,
+      inputFieldIds: fc.array(i64, { maxLength: 2 }),
+      outputFieldNames: names,
+      outputFieldIds: fc.array(i64, { maxLength: 2 }),
+      params: kvs,
+    }),
+    { maxLength: 2 },
+  ),
+  dbName: text,
+});
+
+const common = { dbName: text, collectionName: text };
+
+const message: fc.Arbitrary<KnownMessage> = fc.oneof(
+  fc.record({
+    type: fc.constant('Insert' as const),
+    base: base(MsgType.Insert),
+    shardName: text,
+    ...common,
+    partitionName: text,
+    dbId: i64,
+    collectionId: i64,
+    partitionId: i64,
+    segmentId: i64,
+    timestamps: fc.array(u64, { maxLength: 4 }),
+    rowIds: fc.array(i64, { maxLength: 4 }),
+    numRows: u64,
+    version: fc.integer({ min: 0, max: 1 }),
+    fields: fc.array(fieldColumn, { maxLength: 4 }),
+  }),
+  fc.record({
+    type: fc.constant('Delete' as const),
+    base: base(MsgType.Delete),
+    shardName: text,
+    ...common,
+    partitionName: text,
+    dbId: i64,
+    collectionId: i64,
+    partitionId: i64,
+    timestamps: fc.array(u64, { maxLength: 4 }),
+    numRows: i64,
+    primaryKeys: fc.oneof(
+      fc.record({ type: fc.constant('Int64' as const), values: fc.array(i64, { maxLength: 4 }) }),
+      fc.record({
+        type: fc.constant('VarChar' as const),
+        values: fc.array(text, { maxLength: 4 }),
+      }),
+    ),
+    segmentId: i64,
+  }),
+  fc.record({ type: fc.constant('TimeTick' as const), base: base(MsgType.TimeTick) }),
+  schema.chain((s) =>
+    fc.record({
+      type: fc.constant('CreateCollection' as const),
+      base: base(MsgType.CreateCollection),
+      ...common,
+      partitionName: text,
+      dbId: i64,
+      collectionId: i64,
+      partitionId: i64,
+      schemaBytes: fc.constant(encodeCollectionSchema(s)),
+      schema: fc.constant(s),
+      virtualChannelNames: names,
+      physicalChannelNames: names,
+      partitionIds: fc.array(i64, { maxLength: 3 }),
+      partitionNames: names,
+    }),
+  ),
+  fc.record({
+    type: fc.constant('DropCollection' as const),
+    base: base(MsgType.DropCollection),
+    ...common,
+    dbId: i64,
+    collectionId: i64,
+  }),
+  fc.record({
+    type: fc.constantFrom('CreatePartition' as const, 'DropPartition' as const),
+    base: base(0),
+    ...common,
+    partitionName: text,
+    dbId: i64,
+    collectionId: i64,
+    partitionId: i64,
+  }),
+  fc.record({
+    type: fc.constant('CreateIndex' as const),
+    base: base(MsgType.CreateIndex),
+    ...common,
+    fieldName: text,
+    indexName: text,
+    extraParams: kvs,
+  }),
+  fc.record({
+    type: fc.constant('DropIndex' as const),
+    base: base(MsgType.DropIndex),
+    ...common,
+    fieldName: text,
+    indexName: text,
+  }),
+  fc.record({
+    type: fc.constant('AlterIndex' as const),
+    base: base(MsgType.AlterIndex),
+    ...common,
+    indexName: text,
+    extraParams: kvs,
+    deleteKeys: names,
+  }),
+  fc.record({
+    type: fc.constant('LoadCollection' as const),
+    base: base(MsgType.LoadCollection),
+    ...common,
+    replicaNumber: i32,
+    resourceGroups: names,
+    refresh: fc.boolean(),
+    loadFields: names,
+    skipLoadDynamicField: fc.boolean(),
+    loadParams: dict,
+  }),
+  fc.record({
+    type: fc.constant('LoadPartitions' as const),
+    base: base(MsgType.LoadPartitions),
+    ...common,
+    partitionNames: names,
+    replicaNumber: i32,
+    resourceGroups: names,
+    refresh: fc.boolean(),
+    loadFields: names,
+    skipLoadDynamicField: fc.boolean(),
+    loadParams: dict,
+  }),
+  fc.record({
+    type: fc.constant('ReleaseCollection' as const),
+    base: base(MsgType.ReleaseCollection),
+    ...common,
+  }),
+  fc.record({
+    type: fc.constant('ReleasePartitions' as const),
+    base: base(MsgType.ReleasePartitions),
+    ...common,
+    partitionNames: names,
+  }),
+  fc.record({
+    type: fc.constant('Flush' as const),
+    base: base(MsgType.Flush),
+    dbName: text,
+    collectionNames: names,
+  }),
+  fc.record({
+    type: fc.constant('CreateDatabase' as const),
+    base: base(MsgType.CreateDatabase),
+    dbName: text,
+    properties: kvs,
+  }),
+  fc.record({
+    type: fc.constant('DropDatabase' as const),
+    base: base(MsgType.DropDatabase),
+    dbName: text,
+  }),
+  fc.record({
+    type: fc.constant('AlterDatabase' as const),
+    base: base(MsgType.AlterDatabase),
+    dbName: text,
+    dbId: text,
+    properties: kvs,
+    deleteKeys: names,
+  }),
+);
+
+/** The base's msgType always follows the message type (encode sets it). */
+function normalized(m: KnownMessage): DecodedMessage {
+  return { ...m, base: { ...m.base, msgType: MsgType[m.type] } } as DecodedMessage;
+}
+
+describe('codec properties', () => {
+  it('decode(encode(m)) is m for generated messages', () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        expect(decodeMessage(encodeMessage(m), {})).toEqual(normalized(m));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('encode(decode(encode(m))) is byte-identical when no map fields are set', () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        const bytes = encodeMessage({ ...m, base: { ...m.base, properties: {} } } as KnownMessage);
+        const again = encodeMessage(decodeMessage(bytes) as KnownMessage);
+        if (!('loadParams' in m) || Object.keys(m.loadParams).length <= 1) {
+          expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('MsgPosition round-trips through bytes and base64', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          channelName: text,
+          msgId: u8,
+          msgGroup: text,
+          timestamp: u64,
+          walName: fc.integer({ min: 0, max: 4 }),
+        }),
+        (p) => {
+          expect(decodeMsgPosition(encodeMsgPosition(p))).toEqual(p);
+          expect(msgPositionFromBase64(msgPositionToBase64(p))).toEqual(p);
+        },
+      ),
+    );
+  });
+});
+
+describe('fuzz: random and truncated bytes', () => {
+  const onlyCdcError = (bytes: Uint8Array, headers: Record<string, string> = {}): void => {
+    try {
+      decodeMessage(bytes, headers);
+    } catch (err) {
+      expect(err).toBeInstanceOf(CdcError);
+      expect((err as CdcError).code).toBe('DECODE_FAILED');
+    }
+  };
+
+  it('random bytes never throw anything but CdcError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (b) => onlyCdcError(b)),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('random bytes under every known msg_type header never throw anything but CdcError', () => {
+    const types = Object.keys(MsgType);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 128 }), fc.constantFrom(...types), (b, t) =>
+        onlyCdcError(b, { msg_type: t }),
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('truncated and bit-flipped valid messages never throw anything but CdcError', () => {
+    fc.assert(
+      fc.property(message, fc.nat(), fc.nat(), (m, cut, flip) => {
+        const bytes = encodeMessage(m);
+        onlyCdcError(bytes.subarray(0, cut % (bytes.length + 1)));
+        const flipped = new Uint8Array(bytes);
+        if (flipped.length > 0) {
+          const i = flip % flipped.length;
+          flipped[i] = (flipped[i] ?? 0) ^ (1 << (flip % 8));
+        }
+        onlyCdcError(flipped);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,574 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- gRPC clients from proto-loader are untyped in tests */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { Queue } from 'bullmq';
+import { Etcd3 } from 'etcd3';
+import { leaseJobId } from '@cdc/shared';
+import {
+  clients,
+  ETCD,
+  REDIS_URL,
+  SECRET_KEY,
+  seedSourceMetadata,
+  startControl,
+  stopControl,
+  tcpListener,
+  uniq,
+  waitFor,
+  type Clients,
+  type ControlProcess,
+} from './control-harness.js';
+
+const etcd = new Etcd3({ hosts: ETCD });
+const ROOT = `${uniq('ctltest')}/`;
+const SOURCE_ROOT = uniq('src');
+const PREFIX = 'srcpfx';
+const QUEUE_PREFIX = uniq('bullctl');
+let target: Awaited<ReturnType<typeof tcpListener>>;
+let control: ControlProcess;
+let c: Clients;
+let queue: Queue;
+
+const env = (): Record<string, string> => ({
+  CONTROL_ETCD_ENDPOINTS: ETCD,
+  CONTROL_ETCD_ROOT: ROOT,
+  CONTROL_REDIS_URL: REDIS_URL,
+  CONTROL_QUEUE_PREFIX: QUEUE_PREFIX,
+  CONTROL_SECRET_KEY: SECRET_KEY,
+  CONTROL_RECONCILE_INTERVAL_MS: '300',
+  CONTROL_ELECTION_TTL_S: '2',
+});
+
+function spec(
+  over: { db?: string; coll?: string; uri?: string; root?: string; start?: unknown } = {},
+): Record<string, unknown> {
+  return {
+    source: {
+      etcd: { endpoints: [ETCD], root_path: over.root ?? SOURCE_ROOT, username: '', password: '' },
+      mq: { type: 'MQ_TYPE_KAFKA', address: `127.0.0.1:${target.port}` },
+      channel_prefix: PREFIX,
+    },
+    target: { uri: over.uri ?? `http://127.0.0.1:${target.port}`, token: 'root:TopSecret-42' },
+    scope: { include: [{ database: over.db ?? 'db1', collection: over.coll ?? '*' }] },
+    ...(over.start === undefined ? {} : { start: over.start }),
+  };
+}
+
+async function expectCode(p: Promise<unknown>, code: status, message: RegExp): Promise<void> {
+  await expect(p).rejects.toMatchObject({ code, details: expect.stringMatching(message) });
+}
+
+beforeAll(async () => {
+  target = await tcpListener();
+  await seedSourceMetadata(etcd, SOURCE_ROOT, PREFIX, [0, 1, 3]);
+  control = await startControl(env());
+  c = clients(control.port);
+  queue = new Queue('cdc-leases', {
+    prefix: QUEUE_PREFIX,
+    connection: { host: '127.0.0.1', port: 6379 },
+  });
+});
+
+afterAll(async () => {
+  c.close();
+  await stopControl(control);
+  await queue.obliterate({ force: true }).catch(() => undefined);
+  await queue.close();
+  await etcd.delete().prefix(ROOT);
+  await etcd.delete().prefix(`${SOURCE_ROOT}/`);
+  etcd.close();
+  await target.close();
+});
+
+describe('control service: API', () => {
+  it('reports SERVING through the standard health service', async () => {
+    expect(await c.health.Check({ service: '' })).toEqual({ status: 'SERVING' });
+    expect(await c.health.Check({ service: 'cdc.v1.CdcService' })).toEqual({ status: 'SERVING' });
+  });
+
+  it.each([
+    ['bad task id', () => ({ task_id: 'a:b' }), /^task_id: /],
+    ['missing spec', () => ({ spec: null }), /^spec: is required/],
+    [
+      'no etcd endpoint',
+      () => ({
+        spec: { ...spec(), source: { ...(spec().source as object), etcd: { endpoints: [] } } },
+      }),
+      /^spec\.source\.etcd\.endpoints: /,
+    ],
+    [
+      'mq type',
+      () => ({
+        spec: { ...spec(), source: { ...(spec().source as object), mq: { address: 'x:1' } } },
+      }),
+      /^spec\.source\.mq\.type: /,
+    ],
+    [
+      'mq address',
+      () => ({
+        spec: {
+          ...spec(),
+          source: { ...(spec().source as object), mq: { type: 'MQ_TYPE_KAFKA' } },
+        },
+      }),
+      /^spec\.source\.mq\.address: /,
+    ],
+    [
+      'sasl mechanism',
+      () => ({
+        spec: {
+          ...spec(),
+          source: {
+            ...(spec().source as object),
+            mq: { type: 'MQ_TYPE_KAFKA', address: 'x:1', sasl: { mechanism: 'gssapi' } },
+          },
+        },
+      }),
+      /^spec\.source\.mq\.sasl\.mechanism: /,
+    ],
+    [
+      'pulsar token on kafka',
+      () => ({
+        spec: {
+          ...spec(),
+          source: {
+            ...(spec().source as object),
+            mq: { type: 'MQ_TYPE_KAFKA', address: 'x:1', token: 't' },
+          },
+        },
+      }),
+      /^spec\.source\.mq\.token: /,
+    ],
+    [
+      'channel prefix',
+      () => ({
+        spec: { ...spec(), source: { ...(spec().source as object), channel_prefix: 'a:b' } },
+      }),
+      /^spec\.source\.channel_prefix: /,
+    ],
+    [
+      'target uri',
+      () => ({ spec: { ...spec(), target: { uri: '' } } }),
+      /^spec\.target\.uri: is required/,
+    ],
+    [
+      'token and password',
+      () => ({
+        spec: { ...spec(), target: { uri: 'h:1', token: 't', username: 'u', password: 'p' } },
+      }),
+      /^spec\.target\.token: /,
+    ],
+    [
+      'user without password',
+      () => ({ spec: { ...spec(), target: { uri: 'h:1', username: 'u' } } }),
+      /^spec\.target\.password: /,
+    ],
+    [
+      'tls key without cert',
+      () => ({
+        spec: {
+          ...spec(),
+          target: { uri: 'h:1', tls: { enabled: true, key_pem: '-----BEGIN KEY' } },
+        },
+      }),
+      /^spec\.target\.tls\.key_pem: /,
+    ],
+    [
+      'empty scope',
+      () => ({ spec: { ...spec(), scope: { include: [] } } }),
+      /^spec\.scope\.include: /,
+    ],
+    [
+      'bad pattern',
+      () => ({ spec: { ...spec(), scope: { include: [{ database: 'd b' }] } } }),
+      /^spec\.scope\.include\[0\]\.database: /,
+    ],
+    [
+      'bad exclude',
+      () => ({
+        spec: {
+          ...spec(),
+          scope: { include: [{ database: '*' }], exclude: [{ collection: 'x.y' }] },
+        },
+      }),
+      /^spec\.scope\.exclude\[0\]\.collection: /,
+    ],
+    [
+      'mapping wildcard',
+      () => ({ spec: { ...spec(), name_mapping: [{ source_database: '*' }] } }),
+      /^spec\.name_mapping\[0\]\.source_database: /,
+    ],
+    [
+      'mapping twice',
+      () => ({
+        spec: { ...spec(), name_mapping: [{ source_database: 'a' }, { source_database: 'a' }] },
+      }),
+      /^spec\.name_mapping\[1\]\.source_database: .*twice/,
+    ],
+    [
+      'mapping collection',
+      () => ({
+        spec: { ...spec(), name_mapping: [{ source_database: 'a', collections: { c: 'x y' } }] },
+      }),
+      /^spec\.name_mapping\[0\]\.collections\["c"\]: /,
+    ],
+    [
+      'timestamp missing',
+      () => ({ spec: spec({ start: { kind: 'START_KIND_TIMESTAMP' } }) }),
+      /^spec\.start\.timestamp: is required/,
+    ],
+    [
+      'timestamp on latest',
+      () => ({ spec: spec({ start: { kind: 'START_KIND_LATEST', timestamp: '5' } }) }),
+      /^spec\.start\.timestamp: is only allowed/,
+    ],
+    [
+      'positions empty',
+      () => ({ spec: spec({ start: { kind: 'START_KIND_POSITIONS' } }) }),
+      /^spec\.start\.positions: needs at least one/,
+    ],
+    [
+      'position channel',
+      () => ({
+        spec: spec({
+          start: { kind: 'START_KIND_POSITIONS', positions: { other: { msg_id: 'AQ==' } } },
+        }),
+      }),
+      /^spec\.start\.positions\["other"\]: /,
+    ],
+    [
+      'position msg id',
+      () => ({
+        spec: spec({
+          start: {
+            kind: 'START_KIND_POSITIONS',
+            positions: { [`${PREFIX}-rootcoord-dml_0`]: { timestamp: '1' } },
+          },
+        }),
+      }),
+      /\.msg_id: is required/,
+    ],
+  ])('rejects %s with INVALID_ARGUMENT naming the field', async (_name, req, message) => {
+    await expectCode(
+      c.cdc.CreateTask({ task_id: uniq('v'), spec: spec(), ...(req as () => object)() }),
+      status.INVALID_ARGUMENT,
+      message,
+    );
+  });
+
+  it('rejects unreachable source and target with FAILED_PRECONDITION', async () => {
+    await expectCode(
+      c.cdc.CreateTask({ task_id: uniq('u'), spec: spec({ root: 'no-such-root' }) }),
+      status.FAILED_PRECONDITION,
+      /no Milvus metadata under root_path/,
+    );
+    await expectCode(
+      c.cdc.CreateTask({ task_id: uniq('u'), spec: spec({ uri: 'http://127.0.0.1:1' }) }),
+      status.FAILED_PRECONDITION,
+      /^target .* is unreachable/,
+    );
+    const bad = spec();
+    (bad['source'] as any).mq.address = '127.0.0.1:1';
+    await expectCode(
+      c.cdc.CreateTask({ task_id: uniq('u'), spec: bad }),
+      status.FAILED_PRECONDITION,
+      /^source mq is unreachable/,
+    );
+    const badEtcd = spec();
+    (badEtcd['source'] as any).etcd.endpoints = ['127.0.0.1:1'];
+    await expectCode(
+      c.cdc.CreateTask({ task_id: uniq('u'), spec: badEtcd }),
+      status.FAILED_PRECONDITION,
+      /^source etcd .* is unreachable/,
+    );
+  });
+
+  it('creates idempotently, never returns or stores secrets in clear, rejects overlaps', async () => {
+    const id = uniq('t');
+    const first = await c.cdc.CreateTask({ task_id: id, spec: spec({ db: 'ov' }) });
+    expect(first.created).toBe(true);
+    expect(first.task.state).toBe('TASK_STATE_RUNNING');
+    expect(first.task.channels).toEqual([
+      `${PREFIX}-rootcoord-dml_0`,
+      `${PREFIX}-rootcoord-dml_1`,
+      `${PREFIX}-rootcoord-dml_3`,
+      `${PREFIX}-replicate-msg`,
+    ]);
+    expect(first.task.spec.target.token).toBe('');
+    expect(first.task.secret_fields_set).toEqual(['target.token']);
+    const again = await c.cdc.CreateTask({ task_id: id, spec: spec({ db: 'ov' }) });
+    expect(again).toMatchObject({ created: false, task: { task_id: id } });
+    await expectCode(
+      c.cdc.CreateTask({ task_id: id, spec: spec({ db: 'ov', coll: 'other' }) }),
+      status.ALREADY_EXISTS,
+      /different spec/,
+    );
+    await expectCode(
+      c.cdc.CreateTask({ task_id: uniq('t'), spec: spec({ db: 'o*', coll: 'c1' }) }),
+      status.ALREADY_EXISTS,
+      new RegExp(`overlaps .* of task ${id}`),
+    );
+    const stored = (await etcd.get(`${ROOT}tasks/${id}`).string()) ?? '';
+    expect(stored).not.toContain('TopSecret-42');
+    expect(stored).toContain('sealedSecrets');
+    await c.cdc.DeleteTask({ task_id: id });
+  });
+
+  it('gets, lists with pages, and 404s', async () => {
+    const ids = [uniq('la'), uniq('lb'), uniq('lc')];
+    for (const [i, id] of ids.entries())
+      await c.cdc.CreateTask({ task_id: id, spec: spec({ db: `list${i}` }), start_paused: true });
+    expect((await c.cdc.GetTask({ task_id: ids[0] })).state).toBe('TASK_STATE_PAUSED');
+    await expectCode(c.cdc.GetTask({ task_id: 'nope' }), status.NOT_FOUND, /task nope not found/);
+    const seen: string[] = [];
+    let token = '';
+    do {
+      const page = await c.cdc.ListTasks({ page_size: 1, page_token: token });
+      expect(page.tasks.length).toBeLessThanOrEqual(1);
+      seen.push(...(page.tasks as { task_id: string }[]).map((t) => t.task_id));
+      token = page.next_page_token;
+    } while (token !== '');
+    for (const id of ids) expect(seen).toContain(id);
+    await expectCode(
+      c.cdc.ListTasks({ page_token: '!!' }),
+      status.INVALID_ARGUMENT,
+      /^page_token: /,
+    );
+    await expectCode(c.cdc.ListTasks({ page_size: 501 }), status.INVALID_ARGUMENT, /^page_size: /);
+    for (const id of ids) await c.cdc.DeleteTask({ task_id: id });
+  });
+});
+
+describe('control service: leases, checkpoints and state', () => {
+  const id = uniq('lease');
+  const ch0 = `${PREFIX}-rootcoord-dml_0`;
+  const pos = (ts: number, idx = 0) => ({
+    msg_id: Buffer.from([ts, 0, 0, 0, 0, 0, 0, 0]),
+    timestamp: String(BigInt(Date.now()) << 18n),
+    batch_index: idx,
+  });
+
+  it('keeps one lease job per channel', async () => {
+    await c.cdc.CreateTask({ task_id: id, spec: spec({ db: 'lease' }) });
+    const task = await c.cdc.GetTask({ task_id: id });
+    await waitFor(
+      async () => {
+        const jobs = await queue.getJobs(['waiting', 'active']);
+        const mine = jobs.filter((j) => j.data.taskId === id);
+        return mine.length === task.channels.length ? mine : undefined;
+      },
+      10_000,
+      'lease jobs',
+    );
+    const job = await queue.getJob(leaseJobId(id, ch0));
+    expect(job?.name).toBe('lease');
+    expect(job?.data).toEqual({ taskId: id, channel: ch0 });
+  });
+
+  it('fences checkpoints by epoch and reports positions and lag', async () => {
+    const a = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wa' });
+    expect(a.epoch).toBe('1');
+    expect(a.task.spec.target.token).toBe('root:TopSecret-42');
+    expect(a.start).toMatchObject({ kind: 'START_KIND_LATEST', from_checkpoint: false });
+    const p = pos(7, 3);
+    const head = String((BigInt(Date.now()) + 2000n) << 18n);
+    expect(
+      await c.worker.ReportCheckpoint({
+        task_id: id,
+        channel: ch0,
+        epoch: a.epoch,
+        worker_id: 'wa',
+        position: p,
+        source_head_timestamp: head,
+        applied_rows: 10,
+        applied_bytes: 100,
+      }),
+    ).toEqual({ keep_lease: true, reason: '' });
+    const b = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wb' });
+    expect(b.epoch).toBe('2');
+    expect(b.start).toMatchObject({
+      kind: 'START_KIND_POSITIONS',
+      from_checkpoint: true,
+      position: { batch_index: 3 },
+    });
+    await expectCode(
+      c.worker.ReportCheckpoint({
+        task_id: id,
+        channel: ch0,
+        epoch: a.epoch,
+        worker_id: 'wa',
+        position: pos(9),
+      }),
+      status.FAILED_PRECONDITION,
+      /^stale lease epoch$/,
+    );
+    await expectCode(
+      c.worker.ReportQuarantine({ task_id: id, channel: ch0, epoch: a.epoch, reason: 'x' }),
+      status.FAILED_PRECONDITION,
+      /stale lease epoch/,
+    );
+    await expectCode(
+      c.worker.AcquireLease({ task_id: id, channel: 'nope', worker_id: 'wb' }),
+      status.NOT_FOUND,
+      /not a channel/,
+    );
+    await expectCode(
+      c.worker.ReportCheckpoint({ task_id: id, channel: ch0, worker_id: 'wb' }),
+      status.INVALID_ARGUMENT,
+      /^epoch: /,
+    );
+    const positions = await c.cdc.GetTaskPositions({ task_id: id });
+    const row = positions.channels.find((x: any) => x.channel === ch0);
+    expect(row).toMatchObject({
+      epoch: '2',
+      worker_id: 'wb',
+      applied_rows: '0',
+      position: { batch_index: 3 },
+    });
+    expect(Number(row.lag_ms)).toBeGreaterThanOrEqual(1500);
+    const q = await c.worker.ReportQuarantine({
+      task_id: id,
+      channel: ch0,
+      epoch: b.epoch,
+      position: p,
+      reason: 'bad row',
+      payload: Buffer.alloc(70_000, 1),
+    });
+    const list = await c.cdc.ListQuarantine({ task_id: id });
+    expect(list.records).toHaveLength(1);
+    expect(list.records[0]).toMatchObject({
+      quarantine_id: q.quarantine_id,
+      reason: 'bad row',
+      truncated: true,
+    });
+    expect(list.records[0].payload.length).toBe(65_536);
+  });
+
+  it('streams status with WatchTask', async () => {
+    const call = (c.cdc.raw as any).WatchTask({ task_id: id, interval_ms: 200 });
+    const first = await new Promise<any>((resolve, reject) => {
+      call.once('data', resolve);
+      call.once('error', reject);
+    });
+    call.cancel();
+    expect(first.task.task_id).toBe(id);
+    expect(first.channels.length).toBe(4);
+  });
+
+  it('pauses (leases stop), resets positions only while paused, resumes from the reset', async () => {
+    await expectCode(
+      c.cdc.ResetTaskPositions({
+        task_id: id,
+        resets: [{ channel: ch0, start: { kind: 'START_KIND_EARLIEST' } }],
+      }),
+      status.FAILED_PRECONDITION,
+      /needs a paused task/,
+    );
+    const paused = await c.cdc.PauseTask({ task_id: id, reason: 'maintenance' });
+    expect(paused).toMatchObject({ state: 'TASK_STATE_PAUSED', reason: 'maintenance' });
+    expect(
+      await c.worker.ReportCheckpoint({ task_id: id, channel: ch0, epoch: '2', worker_id: 'wb' }),
+    ).toEqual({ keep_lease: false, reason: 'task paused' });
+    await expectCode(
+      c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wb' }),
+      status.FAILED_PRECONDITION,
+      /is paused/,
+    );
+    await waitFor(
+      async () =>
+        (await queue.getJobs(['waiting'])).some((j) => j.data.taskId === id) ? undefined : true,
+      10_000,
+      'jobs removed',
+    );
+    await expectCode(
+      c.cdc.ResetTaskPositions({ task_id: id, resets: [{ channel: 'zz', start: {} }] }),
+      status.INVALID_ARGUMENT,
+      /^resets\[0\]\.channel: /,
+    );
+    await expectCode(
+      c.cdc.ResetTaskPositions({ task_id: id, resets: [] }),
+      status.INVALID_ARGUMENT,
+      /^resets: /,
+    );
+    const reset = await c.cdc.ResetTaskPositions({
+      task_id: id,
+      resets: [{ channel: ch0, start: { kind: 'START_KIND_TIMESTAMP', timestamp: '12345' } }],
+    });
+    const row = reset.channels.find((x: any) => x.channel === ch0);
+    expect(row).toMatchObject({
+      epoch: '3',
+      position: null,
+      pending_start: { kind: 'START_KIND_TIMESTAMP', timestamp: '12345' },
+    });
+    expect((await c.cdc.ResumeTask({ task_id: id })).state).toBe('TASK_STATE_RUNNING');
+    const lease = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wc' });
+    expect(lease.epoch).toBe('4');
+    expect(lease.start).toMatchObject({
+      kind: 'START_KIND_TIMESTAMP',
+      timestamp: '12345',
+      from_checkpoint: false,
+    });
+    await waitFor(
+      async () =>
+        (await queue.getJobs(['waiting'])).some((j) => j.data.taskId === id) ? true : undefined,
+      10_000,
+      'jobs back',
+    );
+  });
+
+  it('pauses the task when a worker reports a failure that needs a person', async () => {
+    const lease = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wd' });
+    await c.worker.ReportFailure({
+      task_id: id,
+      channel: ch0,
+      epoch: lease.epoch,
+      reason: 'target schema conflict',
+      needs_person: true,
+    });
+    const t = await c.cdc.GetTask({ task_id: id });
+    expect(t).toMatchObject({
+      state: 'TASK_STATE_PAUSED',
+      reason: `${ch0}: target schema conflict`,
+    });
+  });
+
+  it('keeps tasks and the pause across a restart of the control service', async () => {
+    expect(await stopControl(control)).toBe(0);
+    c.close();
+    control = await startControl(env());
+    c = clients(control.port);
+    const t = await c.cdc.GetTask({ task_id: id });
+    expect(t.state).toBe('TASK_STATE_PAUSED');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await queue.getJobs(['waiting'])).some((j) => j.data.taskId === id)).toBe(false);
+    // Secrets still open with the same key after the restart.
+    await c.cdc.ResumeTask({ task_id: id });
+    const lease = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'we' });
+    expect(lease.task.spec.target.token).toBe('root:TopSecret-42');
+  });
+
+  it('deletes: leases end, then the task and its checkpoints disappear', async () => {
+    const del = await c.cdc.DeleteTask({ task_id: id });
+    expect(del.task.state).toBe('TASK_STATE_DELETING');
+    await expectCode(
+      c.cdc.PauseTask({ task_id: id }),
+      status.FAILED_PRECONDITION,
+      /deleting; cannot move to paused/,
+    );
+    await waitFor(
+      async () => {
+        try {
+          await c.cdc.GetTask({ task_id: id });
+          return undefined;
+        } catch (err: any) {
+          return err.code === status.NOT_FOUND ? true : undefined;
+        }
+      },
+      40_000,
+      'task removed',
+    );
+    expect(await etcd.getAll().prefix(`${ROOT}channels/${id}/`).count()).toBe(0);
+    expect(await c.cdc.DeleteTask({ task_id: id, ignore_not_found: true })).toEqual({ task: null });
+    await expectCode(c.cdc.DeleteTask({ task_id: id }), status.NOT_FOUND, /not found/);
+  });
+});

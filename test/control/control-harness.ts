@@ -1,0 +1,196 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- gRPC clients from proto-loader are untyped in tests */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { CDC_PROTO_FILES, PROTO_LOADER_OPTIONS } from '@cdc/shared';
+import type { Etcd3 } from 'etcd3';
+
+/** Real-service handles for control-service tests: etcd and Redis on loopback, the built control binary. */
+export const ETCD = process.env['ETCD_ENDPOINTS'] ?? 'http://127.0.0.1:2379';
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const MAIN = fileURLToPath(new URL('../../services/control/dist/main.js', import.meta.url));
+
+export interface ControlProcess {
+  readonly proc: ChildProcess;
+  readonly port: number;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+export async function startControl(env: Record<string, string>): Promise<ControlProcess> {
+  const proc = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, LOG_LEVEL: 'info', CONTROL_GRPC_ADDRESS: '127.0.0.1:0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      resolve(code);
+    }),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`control did not start:\n${out}`));
+    }, 15_000);
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"msg":"control ready","port":(\d+)/.exec(out);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    void exited.then((code) => {
+      reject(new Error(`control exited ${code}:\n${out}`));
+    });
+  });
+  return { proc, port, output: () => out, exited };
+}
+
+export async function stopControl(
+  c: ControlProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<number | null> {
+  if (c.proc.exitCode === null && c.proc.pid !== undefined) process.kill(c.proc.pid, signal);
+  return c.exited;
+}
+
+type Unary = (req: unknown) => Promise<any>;
+type CdcMethods =
+  | 'CreateTask'
+  | 'GetTask'
+  | 'ListTasks'
+  | 'PauseTask'
+  | 'ResumeTask'
+  | 'DeleteTask'
+  | 'GetTaskPositions'
+  | 'ResetTaskPositions'
+  | 'ListQuarantine';
+type WorkerMethods =
+  | 'AcquireLease'
+  | 'ReportCheckpoint'
+  | 'ReportQuarantine'
+  | 'ReportFailure'
+  | 'ReleaseLease'
+  | 'Heartbeat';
+type Api<K extends string> = Record<K, Unary> & { raw: grpc.Client };
+export interface Clients {
+  cdc: Api<CdcMethods>;
+  worker: Api<WorkerMethods>;
+  health: Api<'Check'>;
+  close(): void;
+}
+
+const definition = loadSync([...CDC_PROTO_FILES], PROTO_LOADER_OPTIONS);
+const root = grpc.loadPackageDefinition(definition) as any;
+
+function wrap<K extends string>(client: grpc.Client): Api<K> {
+  const out: Record<string, unknown> = { raw: client };
+  return new Proxy(out, {
+    get: (target, name: string) =>
+      target[name] ??
+      ((req: unknown) =>
+        new Promise((resolve, reject) => {
+          (client as any)[name](
+            req,
+            { deadline: Date.now() + 10_000 },
+            (err: Error | null, res: unknown) => {
+              if (err) reject(err);
+              else resolve(res);
+            },
+          );
+        })),
+  }) as Api<K>;
+}
+
+export function clients(port: number): Clients {
+  const address = `127.0.0.1:${port}`;
+  const creds = grpc.credentials.createInsecure();
+  const cdc = new root.cdc.v1.CdcService(address, creds);
+  const worker = new root.cdc.v1.WorkerService(address, creds);
+  const healthDef = grpc.loadPackageDefinition(
+    loadSync(require_health(), PROTO_LOADER_OPTIONS),
+  ) as any;
+  const health = new healthDef.grpc.health.v1.Health(address, creds);
+  return {
+    cdc: wrap(cdc),
+    worker: wrap(worker),
+    health: wrap(health),
+    close: () => {
+      cdc.close();
+      worker.close();
+      health.close();
+    },
+  };
+}
+
+function require_health(): string {
+  return fileURLToPath(
+    new URL(
+      '../../services/control/node_modules/grpc-health-check/proto/health/v1/health.proto',
+      import.meta.url,
+    ),
+  );
+}
+
+/** A TCP listener standing in as a reachable endpoint (target URI, MQ broker) for reachability probes. */
+export async function tcpListener(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server: Server = createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    port,
+    close: () =>
+      new Promise((r) =>
+        server.close(() => {
+          r();
+        }),
+      ),
+  };
+}
+
+/** Writes a minimal source-Milvus metadata tree: gid timestamp and collections naming DML pchannels. */
+export async function seedSourceMetadata(
+  etcd: Etcd3,
+  rootPath: string,
+  prefix: string,
+  pchannels: number[],
+): Promise<void> {
+  await etcd.put(`${rootPath}/kv/gid/timestamp`).value(Buffer.alloc(8));
+  for (const i of pchannels)
+    await etcd
+      .put(`${rootPath}/meta/root-coord/database/collection-info/1/${1000 + i}`)
+      .value(Buffer.from(`\x0a\x05coll${i}\x42\x17${prefix}-rootcoord-dml_${i}\x0a`, 'latin1'));
+}
+
+export function uniq(label: string): string {
+  return `${label}-${randomUUID().slice(0, 8)}`;
+}
+
+export const SECRET_KEY = randomBytes(32).toString('base64');
+
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(
+    `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+  );
+}

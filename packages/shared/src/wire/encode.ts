@@ -1,5 +1,12 @@
 import { CdcError, isCdcError } from '../errors.js';
-import type { DecodedMessage, KnownMessage, MsgBase, PrimaryKeys } from './messages.js';
+import protobuf from 'protobufjs';
+import type {
+  DecodedMessage,
+  InsertMessage,
+  KnownMessage,
+  MsgBase,
+  PrimaryKeys,
+} from './messages.js';
 import { MsgType } from './messages.js';
 import { P, encodeProto } from './proto-root.js';
 import { bigStrs, kvs, pruned } from './obj.js';
@@ -18,6 +25,7 @@ export function encodeMessage(msg: DecodedMessage): Uint8Array {
     });
   }
   try {
+    if (msg.type === 'Insert') return encodeInsert(msg);
     const [name, obj] = toProtoObject(msg);
     return encodeProto(name, obj);
   } catch (err) {
@@ -55,6 +63,33 @@ export function baseToObject(b: MsgBase, msgType: number): Record<string, unknow
           }),
         }),
   };
+}
+
+/**
+ * Go marshals a message's oneof members after its regular fields, so a Go `FieldData` is
+ * `type, field_name, field_id, is_dynamic, valid_data, <scalars|vectors>`; protobufjs would write strictly by number.
+ * To stay byte-identical with the source, each FieldData is written as two concatenated encodings (regular fields,
+ * then the oneof), which protobuf parsers merge, inside an InsertRequest assembled in field order.
+ */
+function encodeInsert(msg: InsertMessage): Uint8Array {
+  const [, obj] = toProtoObject(msg);
+  const { fieldsData: _fields, numRows, version, ...head } = obj;
+  const parts: Uint8Array[] = [encodeProto(P.InsertRequest, head)];
+  for (const col of msg.fields) {
+    const { scalars, vectors, ...regular } = fieldColumnToObject(col);
+    const a = encodeProto(P.FieldData, regular);
+    const b = encodeProto(P.FieldData, scalars === undefined ? { vectors } : { scalars });
+    parts.push(
+      protobuf.Writer.create()
+        .uint32((13 << 3) | 2)
+        .uint32(a.length + b.length)
+        .finish(),
+      a,
+      b,
+    );
+  }
+  parts.push(encodeProto(P.InsertRequest, { numRows, version }));
+  return new Uint8Array(Buffer.concat(parts));
 }
 
 function primaryKeysToObject(pk: PrimaryKeys): Record<string, unknown> {

@@ -96,6 +96,7 @@ export const P = {
   DropPartitionRequest: 'milvus.proto.msg.DropPartitionRequest',
   CollectionSchema: 'milvus.proto.schema.CollectionSchema',
   FieldSchema: 'milvus.proto.schema.FieldSchema',
+  FieldData: 'milvus.proto.schema.FieldData',
   FunctionSchema: 'milvus.proto.schema.FunctionSchema',
   CreateIndexRequest: 'milvus.proto.milvus.CreateIndexRequest',
   DropIndexRequest: 'milvus.proto.milvus.DropIndexRequest',

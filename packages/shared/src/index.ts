@@ -77,7 +77,7 @@ export {
   tsoFromPhysicalMs,
 } from './control-api/lease-job.js';
 export type { LeaseJobData } from './control-api/lease-job.js';
-export { decodeMessage, decodeByType } from './wire/decode.js';
+export { decodeMessage, decodeByType, messageTimeRange } from './wire/decode.js';
 export { encodeMessage, msgTypeOf } from './wire/encode.js';
 export {
   resolveMsgType,

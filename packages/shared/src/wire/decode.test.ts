@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CdcError } from '../errors.js';
-import { decodeMessage } from './decode.js';
+import { decodeMessage, messageTimeRange } from './decode.js';
 import { encodeMessage } from './encode.js';
 import { DataType } from './messages.js';
 import type { CollectionSchema, DecodedMessage, InsertMessage, MsgBase } from './messages.js';
@@ -259,5 +259,24 @@ describe('decodeMessage', () => {
     } catch (err) {
       expect(err).toMatchObject({ code: 'DECODE_FAILED', retryable: false });
     }
+  });
+});
+
+describe('messageTimeRange', () => {
+  it('uses row timestamps for DML (base.timestamp can be 0) and base.timestamp otherwise', () => {
+    const ins = {
+      ...sampleInsert,
+      base: { ...sampleInsert.base, timestamp: 0n },
+      timestamps: [9n, 7n, 8n],
+    };
+    expect(messageTimeRange(ins)).toEqual({ beginTs: 7n, endTs: 9n });
+    expect(messageTimeRange({ type: 'TimeTick', base: base(1200) })).toEqual({
+      beginTs: 449123456789012345n,
+      endTs: 449123456789012345n,
+    });
+    expect(messageTimeRange({ type: 'Unknown', msgType: 5, msgTypeName: '' })).toEqual({
+      beginTs: 0n,
+      endTs: 0n,
+    });
   });
 });

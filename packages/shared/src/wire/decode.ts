@@ -247,3 +247,23 @@ function decodeReplicateOp(msgType: number, value: Uint8Array): DecodedMessage {
     }
   }
 }
+
+/**
+ * `TsMsg.BeginTs/EndTs` (reference §5): Insert/Delete use min/max of the per-row `timestamps` (`base.timestamp` may be
+ * 0, as in the Insert half of an upsert on 2.3); every other message uses `base.timestamp`. Unknown → 0n.
+ */
+export function messageTimeRange(msg: DecodedMessage): { beginTs: bigint; endTs: bigint } {
+  if (msg.type === 'Insert' || msg.type === 'Delete') {
+    if (msg.timestamps.length === 0)
+      return { beginTs: msg.base.timestamp, endTs: msg.base.timestamp };
+    let lo = msg.timestamps[0] ?? 0n;
+    let hi = lo;
+    for (const t of msg.timestamps) {
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+    }
+    return { beginTs: lo, endTs: hi };
+  }
+  const ts = msg.type === 'Unknown' ? (msg.base?.timestamp ?? 0n) : msg.base.timestamp;
+  return { beginTs: ts, endTs: ts };
+}

@@ -73,7 +73,11 @@ export function baseToObject(b: MsgBase, msgType: number): Record<string, unknow
  */
 function encodeInsert(msg: InsertMessage): Uint8Array {
   const [, obj] = toProtoObject(msg);
-  const { fieldsData: _fields, numRows, version, ...head } = obj;
+  const head = { ...obj };
+  const { numRows, version } = obj;
+  delete head['fieldsData'];
+  delete head['numRows'];
+  delete head['version'];
   const parts: Uint8Array[] = [encodeProto(P.InsertRequest, head)];
   for (const col of msg.fields) {
     const { scalars, vectors, ...regular } = fieldColumnToObject(col);

@@ -106,39 +106,35 @@ async function seedCollection(id = C): Promise<void> {
     .value(
       Buffer.from(encodeFieldSchema(field(102n, '$meta', DataType.JSON, { isDynamic: true }))),
     );
-  await client
-    .put(`${m}/partitions/${id}/${id + 1n}`)
-    .value(
-      Buffer.from(
-        encodePartitionInfo({
-          id: id + 1n,
-          name: '_default',
-          collectionId: id,
-          createdTimestamp: 5n,
-          state: 'Created',
-        }),
-      ),
-    );
+  await client.put(`${m}/partitions/${id}/${id + 1n}`).value(
+    Buffer.from(
+      encodePartitionInfo({
+        id: id + 1n,
+        name: '_default',
+        collectionId: id,
+        createdTimestamp: 5n,
+        state: 'Created',
+      }),
+    ),
+  );
   await client
     .put(`${m}/database/collection-info/${D}/${id}`)
     .value(Buffer.from(encodeCollectionInfo(collection('Created', id))));
 }
 
 async function seedDb(): Promise<void> {
-  await client
-    .put(`${root}/meta/root-coord/database/db-info/${D}`)
-    .value(
-      Buffer.from(
-        encodeDatabaseInfo({
-          id: D,
-          name: 'db1',
-          tenantId: '',
-          state: 'Created',
-          createdTimeNanos: 1n,
-          properties: [],
-        }),
-      ),
-    );
+  await client.put(`${root}/meta/root-coord/database/db-info/${D}`).value(
+    Buffer.from(
+      encodeDatabaseInfo({
+        id: D,
+        name: 'db1',
+        tenantId: '',
+        state: 'Created',
+        createdTimeNanos: 1n,
+        properties: [],
+      }),
+    ),
+  );
 }
 
 describe('EtcdSourceMetadata (real etcd)', () => {
@@ -155,19 +151,17 @@ describe('EtcdSourceMetadata (real etcd)', () => {
     await client
       .put(`${root}/meta/root-coord/database/collection-info/${D}/9`)
       .value(Buffer.from(TOMBSTONE));
-    await client
-      .put(`${root}/meta/datacoord-meta/channel-cp/p0_${C}v0`)
-      .value(
-        Buffer.from(
-          encodeMsgPosition({
-            channelName: `p0_${C}v0`,
-            msgId: encodeKafkaMessageId(3n),
-            msgGroup: '',
-            timestamp: 8n,
-            walName: 0,
-          }),
-        ),
-      );
+    await client.put(`${root}/meta/datacoord-meta/channel-cp/p0_${C}v0`).value(
+      Buffer.from(
+        encodeMsgPosition({
+          channelName: `p0_${C}v0`,
+          msgId: encodeKafkaMessageId(3n),
+          msgGroup: '',
+          timestamp: 8n,
+          walName: 0,
+        }),
+      ),
+    );
     await client
       .put(`${root}/kv/gid/timestamp`)
       .value(Buffer.from(encodeTsoValue(1_700_000_000_000_000_000n)));

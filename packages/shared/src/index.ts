@@ -40,6 +40,7 @@ export type {
   DecodedMessageType,
   KnownMessage,
   MessageHeaders,
+  HeaderValue,
   JsonValue,
   RowValue,
   Row,

@@ -239,3 +239,20 @@ describe('helpers', () => {
     expect(() => sparseRowToObject(new Uint8Array(3))).toThrow(CdcError);
   });
 });
+
+describe('why Int64 row values are decimal strings', () => {
+  it('protobufjs (the SDK encoder) keeps strings exact; JS numbers lose precision', async () => {
+    const { protoType } = await import('./proto-root.js');
+    const t = protoType('milvus.proto.schema.LongArray');
+    const roundTrip = (data: unknown[]) =>
+      t.toObject(t.decode(t.encode(t.fromObject({ data })).finish()), { longs: String })['data'];
+    expect(roundTrip(['9223372036854775807', '-9007199254740993'])).toEqual([
+      '9223372036854775807',
+      '-9007199254740993',
+    ]);
+    // eslint-disable-next-line @typescript-eslint/no-loss-of-precision
+    expect(roundTrip([9007199254740993])).toEqual(['9007199254740992']);
+    // bigint is not JSON-serializable, and the SDK JSON-clones rows of dynamic-field collections
+    expect(() => JSON.stringify({ id: 1n })).toThrow(TypeError);
+  });
+});

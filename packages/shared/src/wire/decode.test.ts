@@ -280,3 +280,12 @@ describe('messageTimeRange', () => {
     });
   });
 });
+
+describe('KafkaJS header arrays', () => {
+  it('takes the first value of an array header', () => {
+    const tt = encodeMessage({ type: 'TimeTick', base: base(1200) });
+    expect(decodeMessage(tt, { msg_type: [Buffer.from('DropDatabase'), 'Insert'] }).type).toBe(
+      'DropDatabase',
+    );
+  });
+});

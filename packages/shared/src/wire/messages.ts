@@ -411,7 +411,11 @@ export type DecodedMessageType = DecodedMessage['type'];
 export type KnownMessage = Exclude<DecodedMessage, UnknownMessage>;
 
 /** Kafka headers / Pulsar properties as the MQ client gives them. */
-export type MessageHeaders = Readonly<Record<string, Buffer | Uint8Array | string | undefined>>;
+export type HeaderValue = Buffer | Uint8Array | string;
+/** Kafka headers (KafkaJS `IHeaders`, arrays allowed: the first value counts) or Pulsar properties. */
+export type MessageHeaders = Readonly<
+  Record<string, HeaderValue | readonly HeaderValue[] | undefined>
+>;
 
 /* ---- rows for the SDK ---- */
 

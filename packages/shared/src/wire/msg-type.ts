@@ -1,4 +1,8 @@
-import type { MessageHeaders, MsgBase, ReplicateInfo } from './messages.js';
+import type { HeaderValue, MessageHeaders, MsgBase, ReplicateInfo } from './messages.js';
+
+function isHeaderList(v: unknown): v is readonly HeaderValue[] {
+  return Array.isArray(v);
+}
 import { P, decodeProto, protoEnum } from './proto-root.js';
 import { big, bool, num, str, strMap, sub } from './obj.js';
 import type { Obj } from './obj.js';
@@ -33,7 +37,8 @@ export function msgTypeFromName(name: string): number | undefined {
 }
 
 export function headerText(headers: MessageHeaders, key: string): string | undefined {
-  const v = headers[key];
+  const raw = headers[key];
+  const v: HeaderValue | undefined = isHeaderList(raw) ? raw[0] : raw;
   if (v === undefined) return undefined;
   return typeof v === 'string'
     ? v

@@ -1,0 +1,62 @@
+import {
+  MilvusClient,
+  type ClientConfig,
+  type DescribeCollectionReq,
+  type DescribeCollectionResponse,
+} from '@zilliz/milvus2-sdk-node';
+import { isStatusOk } from './milvus-status.js';
+
+const MAX_CACHED_SCHEMAS = 1024;
+
+export function schemaCacheKey(db: string, collection: string): string {
+  return `${db}\u0000${collection}`;
+}
+
+/**
+ * The SDK client with two fixes the writer relies on:
+ * - Schema cache per database. `upsert` describes the collection through `describeCollection({ cache: true })`, and
+ *   the SDK keys that cache by the *client's* database, so `a.c` and `b.c` would share one schema. This override keys
+ *   by the request's `db_name` and lets the writer forget an entry when the collection changes.
+ * - Explicit connect. The SDK connects from its constructor and leaves the promise unobserved: with the target down
+ *   that is an unhandled rejection, and database calls keep awaiting the failed promise forever. The writer builds the
+ *   client with `__SKIP_CONNECT__` and calls `ensureConnected()`, which reconnects after a failure.
+ */
+export class TargetMilvusClient extends MilvusClient {
+  private readonly schemas = new Map<string, DescribeCollectionResponse>();
+  private connecting: Promise<void> | undefined;
+
+  constructor(config: ClientConfig) {
+    super({ ...config, __SKIP_CONNECT__: true });
+  }
+
+  ensureConnected(): Promise<void> {
+    if (this.connecting === undefined) {
+      this.connect(MilvusClient.sdkInfo.version);
+      this.connecting = this.connectPromise.catch((err: unknown) => {
+        this.connecting = undefined;
+        throw err;
+      });
+    }
+    return this.connecting;
+  }
+
+  override async describeCollection(
+    data: DescribeCollectionReq,
+  ): Promise<DescribeCollectionResponse> {
+    const key = schemaCacheKey(data.db_name ?? '', data.collection_name);
+    const cached = data.cache === true ? this.schemas.get(key) : undefined;
+    if (cached !== undefined) return cached;
+    const res = await super.describeCollection({ ...data, cache: false });
+    if (isStatusOk(res.status)) {
+      if (this.schemas.size >= MAX_CACHED_SCHEMAS) this.schemas.clear();
+      this.schemas.set(key, res);
+    } else {
+      this.schemas.delete(key);
+    }
+    return res;
+  }
+
+  forgetSchema(db: string, collection: string): void {
+    this.schemas.delete(schemaCacheKey(db, collection));
+  }
+}

@@ -1,0 +1,324 @@
+import { CdcError, type KeyValue, type Logger, type PrimaryKeys, type Row } from '@cdc/shared';
+import type {
+  ClientConfig,
+  CreateIndexParam,
+  DescribeCollectionResponse,
+} from '@zilliz/milvus2-sdk-node';
+import type {
+  CreateCollectionSpec,
+  TargetCollection,
+  TargetWriter,
+  WriteResult,
+} from '../ports/target-writer.js';
+import {
+  doneOrGone,
+  failure,
+  MilvusCalls,
+  nestedStatus,
+  plainStatus,
+  type Outcome,
+} from './milvus-calls.js';
+import { TargetMilvusClient } from './milvus-client.js';
+import { deleteRows, upsertRows } from './milvus-dml.js';
+import { indexDifferences } from './milvus-index.js';
+import { kvRecord, schemaDifferences, toCreateCollectionRequest } from './milvus-schema.js';
+import type { MilvusStatusLike } from './milvus-status.js';
+
+export interface MilvusTargetWriterOptions {
+  /** `host:port` of the target's proxy. */
+  readonly address: string;
+  readonly token?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ssl?: boolean;
+  /** Deadline of each RPC (default 30 s). */
+  readonly timeoutMs?: number;
+  readonly logger: Logger;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_PARTITION = '_default';
+
+/**
+ * `TargetWriter` over `@zilliz/milvus2-sdk-node` (API mode). One writer serves every database of the target: each
+ * request names its `db_name`, nothing switches shared client state.
+ *
+ * Idempotency without parsing messages: creates look before or after they act (describe / list / hasPartition /
+ * describeIndex), drops and releases treat a not-found code as done. Collections and databases that are already gone
+ * also make drop*, release*, dropIndex and flush succeed: replicate-channel ops can arrive after the DML channel
+ * dropped the collection. Creates, loads and writes on a missing collection are `SINK_REJECTED` with
+ * `details.notFound` ('collection' | 'partition' | 'database' | 'index') so the caller can tell them apart.
+ * Status mapping: see `milvus-status.ts`.
+ */
+export class MilvusTargetWriter implements TargetWriter {
+  private readonly client: TargetMilvusClient;
+  private readonly calls: MilvusCalls;
+  private readonly log: Logger;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: MilvusTargetWriterOptions) {
+    const config: ClientConfig = { address: opts.address, logLevel: 'warn' };
+    if (opts.token !== undefined) config.token = opts.token;
+    if (opts.username !== undefined) config.username = opts.username;
+    if (opts.password !== undefined) config.password = opts.password;
+    if (opts.ssl !== undefined) config.ssl = opts.ssl;
+    this.client = new TargetMilvusClient(config);
+    this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.log = opts.logger.child({ component: 'milvus-target-writer' });
+  }
+
+  async createDatabase(db: string, properties: readonly KeyValue[]): Promise<void> {
+    const req = { db_name: db, properties: kvRecord(properties), timeout: this.calls.timeout };
+    const o = await this.calls.attempt(() => this.client.createDatabase(req), plainStatus);
+    if (o.cls.kind === 'ok') return;
+    // 2.3 reports "already exists" only as UnexpectedError text: look instead of parsing it.
+    if (o.cls.kind === 'rejected' && (await this.databaseExists(db))) return;
+    throw failure('creating database', o, { db });
+  }
+
+  async dropDatabase(db: string): Promise<void> {
+    const req = { db_name: db, timeout: this.calls.timeout };
+    const o = await this.calls.attempt(() => this.client.dropDatabase(req), plainStatus);
+    if (!doneOrGone(o)) throw failure('dropping database', o, { db });
+  }
+
+  async createCollection(spec: CreateCollectionSpec): Promise<void> {
+    const where = { db: spec.db, collection: spec.collection };
+    this.client.forgetSchema(spec.db, spec.collection);
+    let existing = await this.describeFresh(spec);
+    if (existing === undefined) {
+      const req = { ...toCreateCollectionRequest(spec), timeout: this.calls.timeout };
+      const o = await this.calls.attempt(() => this.client.createCollection(req), plainStatus);
+      if (o.cls.kind !== 'ok') {
+        // Lost a race with another writer, or 2.3's "duplicate collection with different parameters": look again.
+        existing = o.cls.kind === 'rejected' ? await this.describeFresh(spec) : undefined;
+        if (existing === undefined) throw failure('creating collection', o, where);
+      }
+    }
+    if (existing !== undefined) {
+      const differences = schemaDifferences(spec.schema, existing.schema);
+      if (differences.length > 0) {
+        throw new CdcError(
+          'SCHEMA_MISMATCH',
+          'creating collection: target has a different schema',
+          {
+            retryable: false,
+            details: { ...where, differences },
+          },
+        );
+      }
+      this.log.debug(where, 'collection exists with a compatible schema');
+    }
+    // Also after a skip: a crash between the collection and its partitions must not leave them missing.
+    for (const partition of spec.partitions) await this.createPartition(spec, partition);
+  }
+
+  async dropCollection(target: TargetCollection): Promise<void> {
+    const o = await this.calls.attempt(
+      () => this.client.dropCollection(this.calls.req(target)),
+      plainStatus,
+    );
+    this.client.forgetSchema(target.db, target.collection);
+    if (!doneOrGone(o)) throw failure('dropping collection', o, { ...target });
+  }
+
+  async hasCollection(target: TargetCollection): Promise<boolean> {
+    const o = await this.calls.attempt(
+      () => this.client.hasCollection(this.calls.req(target)),
+      nestedStatus,
+    );
+    if (o.cls.kind === 'ok') return o.res?.value === true;
+    if (o.cls.notFound !== undefined) return false;
+    throw failure('checking collection', o, { ...target });
+  }
+
+  async createPartition(target: TargetCollection, partition: string): Promise<void> {
+    if (partition === DEFAULT_PARTITION) return;
+    const req = { ...this.calls.req(target), partition_name: partition };
+    const o = await this.calls.attempt(() => this.client.createPartition(req), plainStatus);
+    if (o.cls.kind === 'ok') return;
+    if (o.cls.kind === 'rejected' && o.cls.notFound === undefined) {
+      const has = await this.calls.attempt(() => this.client.hasPartition(req), nestedStatus);
+      if (has.cls.kind === 'ok' && has.res?.value === true) return;
+    }
+    throw failure('creating partition', o, { ...target, partition });
+  }
+
+  async dropPartition(target: TargetCollection, partition: string): Promise<void> {
+    const req = { ...this.calls.req(target), partition_name: partition };
+    const o = await this.calls.attempt(() => this.client.dropPartition(req), plainStatus);
+    if (!doneOrGone(o)) throw failure('dropping partition', o, { ...target, partition });
+  }
+
+  async createIndex(
+    target: TargetCollection,
+    fieldName: string,
+    indexName: string,
+    params: readonly KeyValue[],
+  ): Promise<void> {
+    const where = { ...target, fieldName, indexName };
+    // The source's params go through verbatim (index_type, metric_type, params JSON, …): the SDK turns whatever
+    // keys extra_params has into key/value pairs, CreateIndexParam only names the common ones.
+    const extra = kvRecord(params) as unknown as CreateIndexParam;
+    const req = {
+      ...this.calls.req(target),
+      field_name: fieldName,
+      index_name: indexName,
+      extra_params: extra,
+    };
+    const o = await this.calls.attempt(() => this.client.createIndex(req), plainStatus);
+    if (o.cls.kind === 'ok') return;
+    if (o.cls.kind === 'rejected' && o.cls.notFound === undefined) {
+      // 2.3 answers an existing different index with UnexpectedError text: compare with what is there instead.
+      const described = await this.calls.attempt(
+        () => this.client.describeIndex(this.calls.req(target)),
+        nestedStatus,
+      );
+      const existing = described.res?.index_descriptions.find((d) => d.field_name === fieldName);
+      if (described.cls.kind === 'ok' && existing !== undefined) {
+        const differences = indexDifferences(indexName, params, existing);
+        if (differences.length === 0) return;
+        throw new CdcError(
+          'SCHEMA_MISMATCH',
+          'creating index: target field has a different index',
+          {
+            retryable: false,
+            details: { ...where, differences },
+          },
+        );
+      }
+    }
+    throw failure('creating index', o, where);
+  }
+
+  async dropIndex(target: TargetCollection, fieldName: string, indexName: string): Promise<void> {
+    const req = { ...this.calls.req(target), field_name: fieldName, index_name: indexName };
+    const o = await this.calls.attempt(() => this.client.dropIndex(req), plainStatus);
+    if (!doneOrGone(o)) throw failure('dropping index', o, { ...target, fieldName, indexName });
+  }
+
+  async alterIndex(
+    target: TargetCollection,
+    indexName: string,
+    params: readonly KeyValue[],
+    deleteKeys: readonly string[],
+  ): Promise<void> {
+    const where = { ...target, indexName };
+    const base = { ...this.calls.req(target), index_name: indexName };
+    if (params.length > 0) {
+      const req = { ...base, params: kvRecord(params) };
+      await this.must('altering index', where, () => this.client.alterIndexProperties(req));
+    }
+    if (deleteKeys.length > 0) {
+      const req = { ...base, properties: [...deleteKeys] };
+      await this.must('altering index', where, () => this.client.dropIndexProperties(req));
+    }
+  }
+
+  async loadCollection(target: TargetCollection, replicaNumber: number): Promise<void> {
+    // Asynchronous on the server: replication does not wait for segments to load.
+    const base = this.calls.req(target);
+    const req = replicaNumber > 0 ? { ...base, replica_number: replicaNumber } : base;
+    await this.must('loading collection', { ...target }, () => this.client.loadCollection(req));
+  }
+
+  async releaseCollection(target: TargetCollection): Promise<void> {
+    const o = await this.calls.attempt(
+      () => this.client.releaseCollection(this.calls.req(target)),
+      plainStatus,
+    );
+    if (!doneOrGone(o)) throw failure('releasing collection', o, { ...target });
+  }
+
+  async loadPartitions(
+    target: TargetCollection,
+    partitions: readonly string[],
+    replicaNumber: number,
+  ): Promise<void> {
+    if (partitions.length === 0) return;
+    const base = { ...this.calls.req(target), partition_names: [...partitions] };
+    const req = replicaNumber > 0 ? { ...base, replica_number: replicaNumber } : base;
+    const where = { ...target, partitions };
+    await this.must('loading partitions', where, () => this.client.loadPartitions(req));
+  }
+
+  async releasePartitions(target: TargetCollection, partitions: readonly string[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const req = { ...this.calls.req(target), partition_names: [...partitions] };
+    const o = await this.calls.attempt(() => this.client.releasePartitions(req), plainStatus);
+    if (!doneOrGone(o)) throw failure('releasing partitions', o, { ...target, partitions });
+  }
+
+  async flush(db: string, collections: readonly string[]): Promise<void> {
+    if (collections.length === 0) return;
+    const flushSome = (names: readonly string[]): Promise<Outcome<unknown>> => {
+      const req = { db_name: db, collection_names: [...names], timeout: this.calls.timeout };
+      return this.calls.attempt(() => this.client.flush(req), nestedStatus);
+    };
+    const o = await flushSome(collections);
+    if (o.cls.kind === 'ok') return;
+    if (doneOrGone(o) && (collections.length === 1 || o.cls.notFound === 'database')) return;
+    if (o.cls.notFound !== 'collection') throw failure('flushing', o, { db, collections });
+    // One dropped collection fails the whole call: flush the others one by one.
+    for (const name of collections) {
+      const one = await flushSome([name]);
+      if (!doneOrGone(one)) throw failure('flushing', one, { db, collection: name });
+    }
+  }
+
+  upsert(target: TargetCollection, partition: string, rows: readonly Row[]): Promise<WriteResult> {
+    return upsertRows(this.calls, target, partition, rows);
+  }
+
+  delete(
+    target: TargetCollection,
+    partition: string | undefined,
+    keys: PrimaryKeys,
+  ): Promise<WriteResult> {
+    return deleteRows(this.calls, target, partition, keys);
+  }
+
+  close(): Promise<void> {
+    this.calls.markClosed();
+    this.closing ??= this.client.closeConnection().then(
+      () => undefined,
+      (err: unknown) => {
+        this.log.warn({ err }, 'closing milvus connection failed');
+      },
+    );
+    return this.closing;
+  }
+
+  private async must(
+    action: string,
+    where: Record<string, unknown>,
+    call: () => Promise<MilvusStatusLike>,
+  ): Promise<void> {
+    await this.calls.must(action, where, call, plainStatus);
+  }
+
+  private async databaseExists(db: string): Promise<boolean> {
+    const o = await this.calls.attempt(
+      () => this.client.listDatabases({ timeout: this.calls.timeout }),
+      nestedStatus,
+    );
+    return o.cls.kind === 'ok' && (o.res?.db_names.includes(db) ?? false);
+  }
+
+  /** The target collection as it is now; undefined when it (or its database) does not exist. */
+  private async describeFresh(
+    target: TargetCollection,
+  ): Promise<DescribeCollectionResponse | undefined> {
+    const o = await this.calls.attempt(
+      () => this.client.describeCollection({ ...this.calls.req(target), cache: false }),
+      nestedStatus,
+    );
+    if (o.cls.kind === 'ok') return o.res;
+    if (o.cls.notFound === 'collection' || o.cls.notFound === 'database') return undefined;
+    throw failure('describing collection', o, { ...target });
+  }
+}
+
+export function createMilvusTargetWriter(opts: MilvusTargetWriterOptions): MilvusTargetWriter {
+  return new MilvusTargetWriter(opts);
+}

@@ -55,7 +55,8 @@ export async function stopControl(
   c: ControlProcess,
   signal: NodeJS.Signals = 'SIGTERM',
 ): Promise<number | null> {
-  if (c.proc.exitCode === null && c.proc.signalCode === null && c.proc.pid !== undefined) process.kill(c.proc.pid, signal);
+  if (c.proc.exitCode === null && c.proc.signalCode === null && c.proc.pid !== undefined)
+    process.kill(c.proc.pid, signal);
   return c.exited;
 }
 

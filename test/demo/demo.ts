@@ -28,12 +28,21 @@ try {
   if (res.status.error_code !== 'Success') throw new Error(`insert failed: ${res.status.reason}`);
   await new Promise((r) => setTimeout(r, 1_000));
   const after = await topicHighWatermarks(kafka, env.sourceChannelPrefix);
-  console.log(`source collection ${collection} (id ${info.collectionID}) on ${info.physical_channel_names.join(', ')}`);
+  console.log(
+    `source collection ${collection} (id ${info.collectionID}) on ${info.physical_channel_names.join(', ')}`,
+  );
   for (const channel of info.physical_channel_names) {
-    console.log(`  ${channel}: ${String((after.get(channel) ?? 0n) - (before.get(channel) ?? 0n))} new Kafka records`);
+    console.log(
+      `  ${channel}: ${String((after.get(channel) ?? 0n) - (before.get(channel) ?? 0n))} new Kafka records`,
+    );
   }
-  const fields = await etcd.getAll().prefix(`${env.sourceEtcdRoot}/meta/root-coord/fields/${info.collectionID}/`).keys();
-  console.log(`  etcd: ${fields.length} field keys under ${env.sourceEtcdRoot}/meta/root-coord/fields/${info.collectionID}/`);
+  const fields = await etcd
+    .getAll()
+    .prefix(`${env.sourceEtcdRoot}/meta/root-coord/fields/${info.collectionID}/`)
+    .keys();
+  console.log(
+    `  etcd: ${fields.length} field keys under ${env.sourceEtcdRoot}/meta/root-coord/fields/${info.collectionID}/`,
+  );
   await source.dropCollection({ collection_name: collection });
 } finally {
   etcd.close();

@@ -26,7 +26,10 @@ export function connectKafka(brokers: string[]): KafkaClient {
 }
 
 /** High watermark (next offset) of partition 0 of every topic whose name starts with `prefix`. */
-export async function topicHighWatermarks(kafka: KafkaClient, prefix: string): Promise<Map<string, bigint>> {
+export async function topicHighWatermarks(
+  kafka: KafkaClient,
+  prefix: string,
+): Promise<Map<string, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -59,7 +62,9 @@ export async function readTopicRange(
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`reading ${topic} [${from}, ${to}) timed out with ${records.length} records`));
+        reject(
+          new Error(`reading ${topic} [${from}, ${to}) timed out with ${records.length} records`),
+        );
       }, timeoutMs);
       consumer
         .run({
@@ -71,7 +76,13 @@ export async function readTopicRange(
               for (const [k, v] of Object.entries(message.headers ?? {})) {
                 if (v !== undefined) headers[k] = Buffer.from(v as Buffer).toString('base64');
               }
-              records.push({ topic, partition, offset: message.offset, headers, value: message.value?.toString('base64') ?? '' });
+              records.push({
+                topic,
+                partition,
+                offset: message.offset,
+                headers,
+                value: message.value?.toString('base64') ?? '',
+              });
             }
             if (offset >= to - 1n) {
               clearTimeout(timer);

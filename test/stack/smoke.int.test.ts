@@ -87,7 +87,16 @@ describe('local stack smoke test', () => {
       .prefix(`${env.sourceEtcdRoot}/meta/root-coord/database/collection-info/`)
       .keys();
     expect(infoKeys.some((k) => k.endsWith(`/${collectionId}`))).toBe(true);
-    const fieldKeys = await etcd.getAll().prefix(`${env.sourceEtcdRoot}/meta/root-coord/fields/${collectionId}/`).keys();
-    expect(fieldKeys.map((k) => k.split('/').pop()).sort()).toEqual(['0', '1', '100', '101', '102']);
+    const fieldKeys = await etcd
+      .getAll()
+      .prefix(`${env.sourceEtcdRoot}/meta/root-coord/fields/${collectionId}/`)
+      .keys();
+    expect(fieldKeys.map((k) => k.split('/').pop()).sort()).toEqual([
+      '0',
+      '1',
+      '100',
+      '101',
+      '102',
+    ]);
   });
 });

@@ -324,7 +324,7 @@ const message: fc.Arbitrary<KnownMessage> = fc.oneof(
 
 /** The base's msgType always follows the message type (encode sets it). */
 function normalized(m: KnownMessage): DecodedMessage {
-  return { ...m, base: { ...m.base, msgType: MsgType[m.type] } } as DecodedMessage;
+  return { ...m, base: { ...m.base, msgType: MsgType[m.type] } };
 }
 
 describe('codec properties', () => {
@@ -340,8 +340,8 @@ describe('codec properties', () => {
   it('encode(decode(encode(m))) is byte-identical when no map fields are set', () => {
     fc.assert(
       fc.property(message, (m) => {
-        const bytes = encodeMessage({ ...m, base: { ...m.base, properties: {} } } as KnownMessage);
-        const again = encodeMessage(decodeMessage(bytes) as KnownMessage);
+        const bytes = encodeMessage({ ...m, base: { ...m.base, properties: {} } });
+        const again = encodeMessage(decodeMessage(bytes));
         if (!('loadParams' in m) || Object.keys(m.loadParams).length <= 1) {
           expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
         }
@@ -381,7 +381,9 @@ describe('fuzz: random and truncated bytes', () => {
 
   it('random bytes never throw anything but CdcError', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 256 }), (b) => onlyCdcError(b)),
+      fc.property(fc.uint8Array({ maxLength: 256 }), (b) => {
+        onlyCdcError(b);
+      }),
       { numRuns: 2000 },
     );
   });
@@ -389,9 +391,9 @@ describe('fuzz: random and truncated bytes', () => {
   it('random bytes under every known msg_type header never throw anything but CdcError', () => {
     const types = Object.keys(MsgType);
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 128 }), fc.constantFrom(...types), (b, t) =>
-        onlyCdcError(b, { msg_type: t }),
-      ),
+      fc.property(fc.uint8Array({ maxLength: 128 }), fc.constantFrom(...types), (b, t) => {
+        onlyCdcError(b, { msg_type: t });
+      }),
       { numRuns: 2000 },
     );
   });

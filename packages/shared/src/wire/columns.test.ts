@@ -244,13 +244,13 @@ describe('why Int64 row values are decimal strings', () => {
   it('protobufjs (the SDK encoder) keeps strings exact; JS numbers lose precision', async () => {
     const { protoType } = await import('./proto-root.js');
     const t = protoType('milvus.proto.schema.LongArray');
-    const roundTrip = (data: unknown[]) =>
+    const roundTrip = (data: unknown[]): unknown =>
       t.toObject(t.decode(t.encode(t.fromObject({ data })).finish()), { longs: String })['data'];
     expect(roundTrip(['9223372036854775807', '-9007199254740993'])).toEqual([
       '9223372036854775807',
       '-9007199254740993',
     ]);
-    // eslint-disable-next-line @typescript-eslint/no-loss-of-precision
+    // eslint-disable-next-line no-loss-of-precision -- the point: a JS number cannot hold this value
     expect(roundTrip([9007199254740993])).toEqual(['9007199254740992']);
     // bigint is not JSON-serializable, and the SDK JSON-clones rows of dynamic-field collections
     expect(() => JSON.stringify({ id: 1n })).toThrow(TypeError);

@@ -56,12 +56,20 @@ export interface TargetWriter {
   ): Promise<void>;
   loadCollection(target: TargetCollection, replicaNumber: number): Promise<void>;
   releaseCollection(target: TargetCollection): Promise<void>;
-  loadPartitions(target: TargetCollection, partitions: readonly string[], replicaNumber: number): Promise<void>;
+  loadPartitions(
+    target: TargetCollection,
+    partitions: readonly string[],
+    replicaNumber: number,
+  ): Promise<void>;
   releasePartitions(target: TargetCollection, partitions: readonly string[]): Promise<void>;
   flush(db: string, collections: readonly string[]): Promise<void>;
   /** Writes rows by primary key (upsert): replays never duplicate. */
   upsert(target: TargetCollection, partition: string, rows: readonly Row[]): Promise<WriteResult>;
   /** Deletes by primary key; `partition` undefined = all partitions. */
-  delete(target: TargetCollection, partition: string | undefined, keys: PrimaryKeys): Promise<WriteResult>;
+  delete(
+    target: TargetCollection,
+    partition: string | undefined,
+    keys: PrimaryKeys,
+  ): Promise<WriteResult>;
   close(): Promise<void>;
 }

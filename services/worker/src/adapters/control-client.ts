@@ -1,0 +1,169 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { CDC_PROTO_FILES, CdcError, PROTO_LOADER_OPTIONS, PROTO_ROOT } from '@cdc/shared';
+import { join } from 'node:path';
+import type { LeaseGrant, ReportCheckpointInput, WorkerControl } from '../ports/worker-control.js';
+import type { TaskSpecWire } from '../task-spec.js';
+
+type Callback = (err: grpc.ServiceError | null, res?: Record<string, unknown>) => void;
+type UnaryMethod = (
+  req: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  cb: Callback,
+) => void;
+
+export interface ControlClientOptions {
+  readonly address: string;
+  /** Credential of the workers (sent as `authorization: Bearer …`); empty = none. */
+  readonly token?: string;
+  readonly tls?: boolean;
+  readonly deadlineMs?: number;
+}
+
+/** gRPC status → CdcError, so callers classify by code, not by text. */
+function toCdcError(method: string, err: grpc.ServiceError): CdcError {
+  const msg = `${method}: ${err.details || err.message}`;
+  switch (err.code) {
+    case grpc.status.FAILED_PRECONDITION:
+      return new CdcError('FAILED_PRECONDITION', msg, { retryable: false, cause: err });
+    case grpc.status.NOT_FOUND:
+      return new CdcError('NOT_FOUND', msg, { retryable: false, cause: err });
+    case grpc.status.INVALID_ARGUMENT:
+      return new CdcError('INVALID_ARGUMENT', msg, { retryable: false, cause: err });
+    case grpc.status.UNAUTHENTICATED:
+    case grpc.status.PERMISSION_DENIED:
+      return new CdcError('UNAUTHENTICATED', msg, { retryable: false, cause: err });
+    default:
+      return new CdcError('UNAVAILABLE', msg, { retryable: true, cause: err });
+  }
+}
+
+/** The worker's client of the control service's WorkerService. */
+export class GrpcWorkerControl implements WorkerControl {
+  private readonly client: grpc.Client & Record<string, UnaryMethod>;
+  private readonly metadata = new grpc.Metadata();
+
+  constructor(private readonly opts: ControlClientOptions) {
+    const definition = protoLoader.loadSync(
+      CDC_PROTO_FILES.map((f) => join(PROTO_ROOT, f)),
+      PROTO_LOADER_OPTIONS,
+    );
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+      cdc: { v1: { WorkerService: grpc.ServiceClientConstructor } };
+    };
+    const credentials = opts.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+    this.client = new pkg.cdc.v1.WorkerService(
+      opts.address,
+      credentials,
+    ) as unknown as grpc.Client & Record<string, UnaryMethod>;
+    if (opts.token) this.metadata.set('authorization', `Bearer ${opts.token}`);
+  }
+
+  private call(method: string, req: unknown): Promise<Record<string, unknown>> {
+    const fn = this.client[method];
+    if (typeof fn !== 'function')
+      return Promise.reject(new CdcError('INTERNAL', `no RPC ${method}`));
+    const deadline = new Date(Date.now() + (this.opts.deadlineMs ?? 10_000));
+    return new Promise((resolve, reject) => {
+      fn.call(this.client, req, this.metadata, { deadline }, (err, res) => {
+        if (err) reject(toCdcError(method, err));
+        else resolve(res ?? {});
+      });
+    });
+  }
+
+  async acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant> {
+    const res = await this.call('AcquireLease', { task_id: taskId, channel, worker_id: workerId });
+    const task = res['task'] as { spec?: TaskSpecWire } | undefined;
+    const start = (res['start'] ?? {}) as LeaseGrant['start'];
+    if (!task?.spec)
+      throw new CdcError('INTERNAL', 'AcquireLease returned no task spec', { retryable: true });
+    return {
+      epoch: String(res['epoch']),
+      spec: task.spec,
+      start,
+      reportIntervalMs: Number(res['report_interval_ms'] ?? 1000) || 1000,
+    };
+  }
+
+  async reportCheckpoint(
+    input: ReportCheckpointInput,
+  ): Promise<{ keepLease: boolean; reason: string }> {
+    const res = await this.call('ReportCheckpoint', {
+      task_id: input.taskId,
+      channel: input.channel,
+      epoch: input.epoch,
+      worker_id: input.workerId,
+      ...(input.position
+        ? {
+            position: {
+              msg_id: Buffer.from(input.position.msgId),
+              timestamp: input.position.timestamp.toString(),
+              batch_index: 0,
+            },
+          }
+        : {}),
+      source_head_timestamp: input.sourceHeadTimestamp.toString(),
+      applied_rows: String(input.appliedRows),
+      applied_bytes: String(input.appliedBytes),
+    });
+    return {
+      keepLease: Boolean(res['keep_lease']),
+      reason: typeof res['reason'] === 'string' ? res['reason'] : '',
+    };
+  }
+
+  async reportQuarantine(
+    lease: { taskId: string; channel: string; epoch: string },
+    entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
+  ): Promise<void> {
+    await this.call('ReportQuarantine', {
+      task_id: lease.taskId,
+      channel: lease.channel,
+      epoch: lease.epoch,
+      position: {
+        msg_id: Buffer.from(entry.msgId),
+        timestamp: entry.timestamp.toString(),
+        batch_index: 0,
+      },
+      reason: entry.reason,
+      payload: Buffer.from(entry.payload),
+    });
+  }
+
+  async reportFailure(
+    lease: { taskId: string; channel: string; epoch: string },
+    reason: string,
+    needsPerson: boolean,
+  ): Promise<void> {
+    await this.call('ReportFailure', {
+      task_id: lease.taskId,
+      channel: lease.channel,
+      epoch: lease.epoch,
+      reason,
+      needs_person: needsPerson,
+    });
+  }
+
+  async releaseLease(
+    lease: { taskId: string; channel: string; epoch: string },
+    workerId: string,
+  ): Promise<void> {
+    await this.call('ReleaseLease', {
+      task_id: lease.taskId,
+      channel: lease.channel,
+      epoch: lease.epoch,
+      worker_id: workerId,
+    });
+  }
+
+  async heartbeat(workerId: string): Promise<void> {
+    await this.call('Heartbeat', { worker_id: workerId });
+  }
+
+  close(): Promise<void> {
+    this.client.close();
+    return Promise.resolve();
+  }
+}

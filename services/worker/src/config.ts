@@ -1,0 +1,70 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const int = (def: number, min: number, desc: string) =>
+  z.coerce.number().int().min(min).default(def).describe(desc);
+
+/** Worker configuration from the environment (WORKER_*, REDIS_*, CONTROL_*). Parsed once in main.ts. */
+export const WorkerConfigSchema = z.object({
+  WORKER_ID: z
+    .string()
+    .min(1)
+    .default(`${hostname()}-${process.pid}`)
+    .describe('Stable id of this worker process'),
+  CONTROL_ADDRESS: z
+    .string()
+    .min(1)
+    .default('127.0.0.1:50051')
+    .describe('host:port of the control service'),
+  CONTROL_WORKER_TOKEN: z
+    .string()
+    .default('')
+    .describe('Credential workers present to the control service'),
+  CONTROL_TLS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis for BullMQ'),
+  QUEUE_PREFIX: z
+    .string()
+    .min(1)
+    .default('bull')
+    .describe('BullMQ key prefix (same as the control service)'),
+  WORKER_CONCURRENCY: int(
+    64,
+    1,
+    'Leases held at once; leases are I/O bound, and drop barriers need every channel held',
+  ),
+  WORKER_LOCK_MS: int(
+    15_000,
+    2_000,
+    'BullMQ lock duration: a crashed worker loses its leases after this',
+  ),
+  WORKER_STALLED_CHECK_MS: int(5_000, 1_000, 'How often stalled (crashed) leases are looked for'),
+  WORKER_MAX_BATCH_ROWS: int(5_000, 1, 'Rows per target upsert/delete call'),
+  WORKER_READ_BATCH: int(2_000, 1, 'Records read from the MQ per poll'),
+  WORKER_OBJECT_WAIT_MS: int(
+    120_000,
+    0,
+    'How long an op waits for its collection/index on the target',
+  ),
+  WORKER_SHUTDOWN_GRACE_MS: int(
+    20_000,
+    0,
+    'SIGTERM: time to finish the current batch and report before exiting',
+  ),
+  METRICS_PORT: int(9400, 0, 'HTTP port of /metrics and /healthz (0 = off)'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+});
+
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = WorkerConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    process.stderr.write(`invalid worker configuration:\n${issues}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  return parsed.data;
+}

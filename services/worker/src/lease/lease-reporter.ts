@@ -1,0 +1,129 @@
+import { CdcError, errorMessage } from '@cdc/shared';
+import type { Logger } from '@cdc/shared';
+import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
+import type { LeaseRef, WorkerControl } from '../ports/worker-control.js';
+import { sleep, withRetry } from '../replication/retry.js';
+
+export interface LeaseReporterOptions {
+  readonly control: WorkerControl;
+  readonly lease: LeaseRef;
+  readonly workerId: string;
+  readonly intervalMs: number;
+  readonly log: Logger;
+  /** Called once when the control plane ends the lease (pause, delete, rebalancing, stale epoch). */
+  readonly onLeaseEnd: (reason: string) => void;
+  readonly onQuarantine?: () => void;
+}
+
+/**
+ * Sends the lease's checkpoint and liveness to the control plane every `intervalMs`, and relays the control plane's
+ * answer: `keep_lease=false` or a stale epoch end the lease. Checkpoints are recorded by the replicator only after the
+ * target acknowledged them, so whatever is reported here is safe to resume after.
+ */
+export class LeaseReporter implements LeaseProgress {
+  private position: { msgId: Uint8Array; timestamp: bigint } | undefined;
+  private reportedPosition: typeof this.position;
+  private head = 0n;
+  private rows = 0;
+  private bytes = 0;
+  private ended = false;
+  private loop: Promise<void> | undefined;
+  private readonly stopper = new AbortController();
+
+  constructor(private readonly opts: LeaseReporterOptions) {}
+
+  get appliedRows(): number {
+    return this.rows;
+  }
+
+  get lastPosition(): { msgId: Uint8Array; timestamp: bigint } | undefined {
+    return this.position;
+  }
+
+  checkpoint(msgId: Uint8Array, timestamp: bigint): void {
+    const ts = timestamp > 0n ? timestamp : (this.position?.timestamp ?? 0n);
+    this.position = { msgId, timestamp: ts };
+  }
+
+  observeHead(timestamp: bigint): void {
+    if (timestamp > this.head) this.head = timestamp;
+  }
+
+  addApplied(rows: number, bytes: number): void {
+    this.rows += rows;
+    this.bytes += bytes;
+  }
+
+  async quarantine(entry: QuarantinedMessage): Promise<void> {
+    this.opts.onQuarantine?.();
+    this.opts.log.warn({ reason: entry.reason }, 'message quarantined');
+    await withRetry(() => this.opts.control.reportQuarantine(this.opts.lease, entry), {
+      signal: this.stopper.signal,
+      log: this.opts.log,
+      action: 'reporting quarantine',
+    });
+  }
+
+  async needsPerson(reason: string): Promise<void> {
+    await this.opts.control.reportFailure(this.opts.lease, reason, true);
+    this.end(reason);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.opts.onLeaseEnd(reason);
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopper.signal;
+    while (!signal.aborted) {
+      try {
+        await this.reportOnce();
+      } catch (err) {
+        if (err instanceof CdcError && err.code === 'FAILED_PRECONDITION') {
+          this.end(errorMessage(err));
+        } else {
+          this.opts.log.warn({ err: errorMessage(err) }, 'checkpoint report failed; will retry');
+        }
+      }
+      try {
+        await sleep(this.opts.intervalMs, signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** One report; exposed for the final report at the end of a lease. */
+  async reportOnce(): Promise<void> {
+    const position = this.position !== this.reportedPosition ? this.position : undefined;
+    const res = await this.opts.control.reportCheckpoint({
+      ...this.opts.lease,
+      workerId: this.opts.workerId,
+      ...(position ? { position } : {}),
+      sourceHeadTimestamp: this.head,
+      appliedRows: this.rows,
+      appliedBytes: this.bytes,
+    });
+    if (position) this.reportedPosition = position;
+    if (!res.keepLease) this.end(res.reason || 'lease ended by the control plane');
+  }
+
+  /** Stops the periodic reports and sends the last checkpoint (best effort: a stale epoch is simply dropped). */
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    await this.loop;
+    if (this.position !== this.reportedPosition) {
+      try {
+        await this.reportOnce();
+      } catch (err) {
+        this.opts.log.warn({ err: errorMessage(err) }, 'final checkpoint report failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { LEASE_QUEUE_NAME, errorMessage } from '@cdc/shared';
+import type { LeaseJobData, Logger } from '@cdc/shared';
+import type { LeaseRunner } from './lease-runner.js';
+
+export interface LeaseWorkerOptions {
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly concurrency: number;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly log: Logger;
+}
+
+/**
+ * Takes lease jobs from BullMQ. One job = one (task, channel) lease; the processor runs for the life of the lease and
+ * BullMQ renews the job lock meanwhile. If this process dies, the lock expires and BullMQ's stalled-job check hands the
+ * job to another worker, which acquires a new epoch from the control plane.
+ */
+export class LeaseWorker {
+  private readonly worker: Worker<LeaseJobData>;
+  private readonly stopping = new AbortController();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly runner: LeaseRunner,
+    private readonly opts: LeaseWorkerOptions,
+  ) {
+    this.worker = new Worker<LeaseJobData>(LEASE_QUEUE_NAME, (job) => this.process(job), {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency,
+      lockDuration: opts.lockDurationMs,
+      stalledInterval: opts.stalledIntervalMs,
+      // A stalled lease job is a crashed worker, not a poison job: hand it over however often that happens.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      autorun: false,
+    });
+    this.worker.on('error', (err) => {
+      opts.log.warn({ err: errorMessage(err) }, 'bullmq worker error');
+    });
+  }
+
+  start(): void {
+    void this.worker.run().catch((err: unknown) => {
+      this.opts.log.error({ err: errorMessage(err) }, 'bullmq worker stopped');
+    });
+  }
+
+  get activeLeases(): number {
+    return (this.worker as unknown as { running?: number }).running ?? 0;
+  }
+
+  private async process(job: Job<LeaseJobData>): Promise<string> {
+    return this.runner.run(job.data, this.stopping.signal);
+  }
+
+  /**
+   * Soft stop: take no new lease, end every held lease (each finishes or abandons its batch, reports its last
+   * checkpoint and releases), then close. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const done = this.worker.close();
+      this.stopping.abort(new Error('worker shutting down'));
+      await done;
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,114 @@
+import { Etcd3 } from 'etcd3';
+import type { Redis } from 'ioredis';
+import { createEtcdSourceMetadata } from '@cdc/shared';
+import type { Logger, SourceMetadata } from '@cdc/shared';
+import { MilvusTargetWriter } from '../adapters/milvus-target-writer.js';
+import { RedisDropBarrier } from '../adapters/redis-drop-barrier.js';
+import { createSourceReader } from '../adapters/source-readers.js';
+import type { DropBarrier } from '../ports/drop-barrier.js';
+import type { SourceReader } from '../ports/source-reader.js';
+import type { TargetWriter } from '../ports/target-writer.js';
+import type { TaskSpecWire } from '../task-spec.js';
+import type { Borrowed, LeaseFactories } from './lease-runner.js';
+
+interface Shared<T> {
+  readonly value: Promise<T>;
+  refs: number;
+  readonly close: (v: T) => Promise<void>;
+}
+
+/**
+ * Builds the connections a lease needs and shares them between the leases of one task in this process (all channels
+ * of a task talk to the same source etcd and target Milvus); the last lease to release one closes it.
+ */
+export class TaskResources implements LeaseFactories {
+  private readonly shared = new Map<string, Shared<unknown>>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly queuePrefix: string,
+    private readonly log: Logger,
+  ) {}
+
+  private async borrow<T>(
+    key: string,
+    open: () => Promise<T>,
+    close: (v: T) => Promise<void>,
+  ): Promise<Borrowed<T>> {
+    let entry = this.shared.get(key) as Shared<T> | undefined;
+    if (!entry) {
+      entry = { value: open(), refs: 0, close };
+      this.shared.set(key, entry as Shared<unknown>);
+    }
+    entry.refs++;
+    const e = entry;
+    let value: T;
+    try {
+      value = await e.value;
+    } catch (err) {
+      if (--e.refs === 0) this.shared.delete(key);
+      throw err;
+    }
+    let released = false;
+    return {
+      value,
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (--e.refs === 0) {
+          this.shared.delete(key);
+          await e.close(value);
+        }
+      },
+    };
+  }
+
+  sourceMetadata(taskId: string, spec: TaskSpecWire): Promise<Borrowed<SourceMetadata>> {
+    const etcd = spec.source?.etcd;
+    return this.borrow(
+      `meta:${taskId}`,
+      () => {
+        const client = new Etcd3({
+          hosts: [...(etcd?.endpoints ?? [])],
+          ...(etcd?.username
+            ? { auth: { username: etcd.username, password: etcd.password ?? '' } }
+            : {}),
+        });
+        return Promise.resolve({
+          client,
+          meta: createEtcdSourceMetadata({ client, rootPath: etcd?.root_path || 'by-dev' }),
+        });
+      },
+      async ({ client, meta }) => {
+        await meta.close();
+        client.close();
+      },
+    ).then((b) => ({ value: b.value.meta, release: () => b.release() }));
+  }
+
+  targetWriter(taskId: string, spec: TaskSpecWire): Promise<Borrowed<TargetWriter>> {
+    const t = spec.target;
+    return this.borrow<TargetWriter>(
+      `target:${taskId}`,
+      () =>
+        Promise.resolve(
+          new MilvusTargetWriter({
+            address: t?.uri ?? '',
+            ...(t?.token ? { token: t.token } : {}),
+            ...(t?.username ? { username: t.username, password: t.password ?? '' } : {}),
+            ...(t?.tls?.enabled ? { ssl: true } : {}),
+            logger: this.log,
+          }),
+        ),
+      (w) => w.close(),
+    );
+  }
+
+  sourceReader(spec: TaskSpecWire, channel: string): SourceReader {
+    return createSourceReader(spec, channel, this.log);
+  }
+
+  dropBarrier(taskId: string): DropBarrier {
+    return new RedisDropBarrier(this.redis, `${this.queuePrefix}:cdc:${taskId}`);
+  }
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+/**
+ * Worker composition root: config → logger → connections → lease worker. SIGTERM/SIGINT drain the held leases
+ * (finish or abandon the batch, report the checkpoint, release), then exit; a second signal or the grace period
+ * expiring exits at once.
+ */
+import { Redis } from 'ioredis';
+import { createLogger, errorMessage } from '@cdc/shared';
+import { GrpcWorkerControl } from './adapters/control-client.js';
+import { loadWorkerConfig } from './config.js';
+import { LeaseRunner } from './lease/lease-runner.js';
+import { LeaseWorker } from './lease/lease-worker.js';
+import { TaskResources } from './lease/task-resources.js';
+import { WorkerMetrics } from './metrics.js';
+
+const config = loadWorkerConfig();
+const log = createLogger({ service: 'cdc-worker', level: config.LOG_LEVEL });
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const control = new GrpcWorkerControl({
+  address: config.CONTROL_ADDRESS,
+  ...(config.CONTROL_WORKER_TOKEN ? { token: config.CONTROL_WORKER_TOKEN } : {}),
+  tls: config.CONTROL_TLS,
+});
+const metrics = new WorkerMetrics();
+const runner = new LeaseRunner({
+  control,
+  factories: new TaskResources(redis, config.QUEUE_PREFIX, log),
+  workerId: config.WORKER_ID,
+  log,
+  settings: {
+    maxBatchRows: config.WORKER_MAX_BATCH_ROWS,
+    readBatchSize: config.WORKER_READ_BATCH,
+    objectWaitMs: config.WORKER_OBJECT_WAIT_MS,
+  },
+  hooks: metrics.hooks(),
+});
+const leaseWorker = new LeaseWorker(runner, {
+  connection: redis,
+  prefix: config.QUEUE_PREFIX,
+  concurrency: config.WORKER_CONCURRENCY,
+  lockDurationMs: config.WORKER_LOCK_MS,
+  stalledIntervalMs: config.WORKER_STALLED_CHECK_MS,
+  log,
+});
+
+let stopping = false;
+const metricsServer =
+  config.METRICS_PORT > 0 ? metrics.serve(config.METRICS_PORT, () => !stopping) : undefined;
+// Idle workers still count for rebalancing: tell the control plane this one is alive.
+const heartbeat = setInterval(() => {
+  control.heartbeat(config.WORKER_ID).catch(() => undefined);
+}, 1_000);
+
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) {
+    log.warn({ signal }, 'second signal; exiting now');
+    process.exit(1);
+  }
+  stopping = true;
+  log.info({ signal }, 'shutting down: draining leases');
+  const force = setTimeout(() => {
+    log.error('shutdown grace period expired; exiting');
+    process.exit(1);
+  }, config.WORKER_SHUTDOWN_GRACE_MS);
+  clearInterval(heartbeat);
+  const steps = [
+    () => leaseWorker.close(),
+    () => control.close(),
+    () => redis.quit().then(() => undefined),
+    () =>
+      new Promise<void>((resolve) => {
+        if (metricsServer)
+          metricsServer.close(() => {
+            resolve();
+          });
+        else resolve();
+      }),
+  ];
+  for (const step of steps) {
+    await step().catch((err: unknown) => {
+      log.warn({ err: errorMessage(err) }, 'cleanup step failed');
+    });
+  }
+  clearTimeout(force);
+  log.info('stopped');
+  process.exit(0);
+}
+
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('unhandledRejection', (err) => {
+  log.error({ err: errorMessage(err) }, 'unhandled rejection');
+  void shutdown('unhandledRejection');
+});
+
+leaseWorker.start();
+log.info({ workerId: config.WORKER_ID, concurrency: config.WORKER_CONCURRENCY }, 'worker started');

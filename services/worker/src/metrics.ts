@@ -1,0 +1,80 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LeaseHooks } from './lease/lease-runner.js';
+
+/** Prometheus metrics of a worker. Labels stay low-cardinality: task and channel, never data. */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private readonly leases = new Gauge({
+    name: 'cdc_worker_leases_held',
+    help: 'Channel leases held',
+    registers: [this.registry],
+  });
+  private readonly applied = new Gauge({
+    name: 'cdc_worker_applied_rows',
+    help: 'Rows applied to the target in the current lease',
+    labelNames: ['task', 'channel'],
+    registers: [this.registry],
+  });
+  private readonly retries = new Counter({
+    name: 'cdc_worker_retries_total',
+    help: 'Retryable failures that were retried',
+    labelNames: ['task', 'channel'],
+    registers: [this.registry],
+  });
+  private readonly quarantined = new Counter({
+    name: 'cdc_worker_quarantined_total',
+    help: 'Messages quarantined',
+    labelNames: ['task', 'channel'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  hooks(): LeaseHooks {
+    return {
+      onLeaseStart: () => {
+        this.leases.inc();
+      },
+      onLeaseEnd: (l) => {
+        this.leases.dec();
+        this.applied.remove(l.taskId, l.channel);
+      },
+      onRetry: (l) => {
+        this.retries.inc({ task: l.taskId, channel: l.channel });
+      },
+      onQuarantine: (l) => {
+        this.quarantined.inc({ task: l.taskId, channel: l.channel });
+      },
+      onProgress: (l, rows) => {
+        this.applied.set({ task: l.taskId, channel: l.channel }, rows);
+      },
+    };
+  }
+
+  /** Serves /metrics and /healthz on 127.0.0.1-or-all interfaces as configured. */
+  serve(port: number, healthy: () => boolean): Server {
+    const server = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        void this.registry.metrics().then((body) => {
+          res.writeHead(200, { 'content-type': this.registry.contentType });
+          res.end(body);
+        });
+        return;
+      }
+      if (req.url === '/healthz') {
+        const ok = healthy();
+        res.writeHead(ok ? 200 : 503);
+        res.end(ok ? 'ok' : 'stopping');
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    server.listen(port);
+    return server;
+  }
+}

@@ -1,0 +1,22 @@
+/** A message that could not be applied and was skipped (dead-letter list). */
+export interface QuarantinedMessage {
+  readonly msgId: Uint8Array;
+  readonly timestamp: bigint;
+  readonly reason: string;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * What a replicator tells the control plane while it holds a lease. Implementations batch checkpoints and send them
+ * with the periodic heartbeat; `checkpoint` must be called only once the target acknowledged everything up to it.
+ */
+export interface LeaseProgress {
+  /** Everything at or before (msgId, timestamp) is applied on the target. */
+  checkpoint(msgId: Uint8Array, timestamp: bigint): void;
+  /** Latest source time tick seen on the channel (for lag). */
+  observeHead(timestamp: bigint): void;
+  addApplied(rows: number, bytes: number): void;
+  quarantine(entry: QuarantinedMessage): Promise<void>;
+  /** Pauses the task with a reason a person must act on; the lease then ends. */
+  needsPerson(reason: string): Promise<void>;
+}

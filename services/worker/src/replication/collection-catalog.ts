@@ -1,0 +1,166 @@
+import type {
+  CollectionInfo,
+  CollectionSchema,
+  CreateCollectionMessage,
+  SourceMetadata,
+} from '@cdc/shared';
+import type { TargetCollection, TargetWriter } from '../ports/target-writer.js';
+import { sleep } from './retry.js';
+import type { TaskScope } from './task-scope.js';
+
+/** A source collection the task replicates, with its target name and what is needed to write rows. */
+export interface ReplicatedCollection {
+  readonly id: bigint;
+  readonly sourceDb: string;
+  readonly sourceName: string;
+  readonly target: TargetCollection;
+  readonly schema: CollectionSchema;
+  readonly primaryKeyField: string;
+  /** The source pchannels of the collection: a drop is applied once every one of them reached it. */
+  readonly physicalChannels: readonly string[];
+  readonly info: CollectionInfo;
+}
+
+/** User fields only: system fields (< 100) and `$meta` are not created explicitly on the target. */
+function userSchema(schema: CollectionSchema): CollectionSchema {
+  const hasMeta = schema.fields.some((f) => f.isDynamic);
+  return {
+    ...schema,
+    enableDynamicField: schema.enableDynamicField || hasMeta,
+    fields: schema.fields.filter((f) => f.fieldId >= 100n && !f.isDynamic),
+  };
+}
+
+/**
+ * Resolves source collection ids to target collections and makes sure they exist on the target before rows are
+ * written. Metadata comes from the source etcd; a CreateCollection message's schema is preferred when available since
+ * it is exactly what the stream was written with.
+ *
+ * A collection that is gone from the source etcd resolves to `undefined`: its messages are history whose net effect
+ * is nothing (its DropCollection follows in the stream), so they are skipped rather than replayed into a collection
+ * whose database and settings can no longer be known.
+ */
+export class CollectionCatalog {
+  private readonly byId = new Map<bigint, ReplicatedCollection | null>();
+  private readonly ensured = new Set<bigint>();
+  private readonly partitions = new Set<string>();
+
+  constructor(
+    private readonly metadata: SourceMetadata,
+    private readonly scope: TaskScope,
+    private readonly writer: TargetWriter,
+  ) {}
+
+  /** `undefined` when the collection is out of scope or no longer exists in the source. */
+  async resolve(
+    collectionId: bigint,
+    created?: CreateCollectionMessage,
+  ): Promise<ReplicatedCollection | undefined> {
+    const cached = this.byId.get(collectionId);
+    if (cached !== undefined) return cached ?? undefined;
+    const info = await this.metadata.getCollection(collectionId);
+    const resolved = info === undefined ? undefined : this.fromInfo(info, created);
+    this.byId.set(collectionId, resolved ?? null);
+    return resolved;
+  }
+
+  /** Looks a collection up by its source names (replicate-channel ops carry names, not ids). */
+  async resolveByName(db: string, name: string): Promise<ReplicatedCollection | undefined> {
+    for (const entry of this.byId.values()) {
+      if (entry && entry.sourceDb === db && entry.sourceName === name) return entry;
+    }
+    const all = await this.metadata.listCollections();
+    const info = all.find((c) => (c.dbName || 'default') === db && c.name === name);
+    if (info === undefined) return undefined;
+    return this.resolve(info.id);
+  }
+
+  /**
+   * For a CreateCollection message: Milvus broadcasts the message before it saves the collection in etcd, so wait
+   * (bounded) until etcd shows it Created. Still absent afterwards means it was dropped since: skip it.
+   */
+  async resolveCreated(
+    msg: CreateCollectionMessage,
+    signal: AbortSignal,
+    waitMs = 15_000,
+  ): Promise<ReplicatedCollection | undefined> {
+    this.forget(msg.collectionId);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const info = await this.metadata.getCollection(msg.collectionId);
+      if (info !== undefined && info.state === 'Created') {
+        const resolved = this.fromInfo(info, msg);
+        this.byId.set(msg.collectionId, resolved ?? null);
+        return resolved;
+      }
+      if (Date.now() > deadline) return undefined;
+      await sleep(250, signal);
+    }
+  }
+
+  private fromInfo(
+    info: CollectionInfo,
+    created?: CreateCollectionMessage,
+  ): ReplicatedCollection | undefined {
+    const sourceDb = info.dbName || 'default';
+    if (!this.scope.includesCollection(sourceDb, info.name)) return undefined;
+    const schema = userSchema(created?.schema ?? info.schema);
+    const pk = schema.fields.find((f) => f.isPrimaryKey);
+    return {
+      id: info.id,
+      sourceDb,
+      sourceName: info.name,
+      target: this.scope.mapCollection(sourceDb, info.name),
+      schema,
+      primaryKeyField: pk?.name ?? '',
+      physicalChannels: [...new Set(created?.physicalChannelNames ?? info.physicalChannels)],
+      info,
+    };
+  }
+
+  /** Creates the target database and collection (with the source's partitions) once per lease; idempotent. */
+  async ensureOnTarget(c: ReplicatedCollection): Promise<void> {
+    if (this.ensured.has(c.id)) return;
+    await this.writer.createDatabase(c.target.db, []);
+    const partitions = c.schema.fields.some((f) => f.isPartitionKey)
+      ? []
+      : (await this.metadata.listPartitions(c.id))
+          .map((p) => p.name)
+          .filter((n) => n !== '_default');
+    await this.writer.createCollection({
+      ...c.target,
+      schema: c.schema,
+      shardsNum: c.info.shardsNum,
+      consistencyLevel: c.info.consistencyLevel,
+      properties: c.info.properties,
+      partitions,
+    });
+    for (const p of partitions) this.partitions.add(`${c.id}/${p}`);
+    this.ensured.add(c.id);
+  }
+
+  /** Partitions are created in 2.3–2.5 without an MQ message, so the first row written to one creates it. */
+  async ensurePartition(c: ReplicatedCollection, partition: string): Promise<void> {
+    if (
+      partition === '' ||
+      partition === '_default' ||
+      c.schema.fields.some((f) => f.isPartitionKey)
+    )
+      return;
+    const key = `${c.id}/${partition}`;
+    if (this.partitions.has(key)) return;
+    await this.writer.createPartition(c.target, partition);
+    this.partitions.add(key);
+  }
+
+  forgetPartition(c: ReplicatedCollection, partition: string): void {
+    this.partitions.delete(`${c.id}/${partition}`);
+  }
+
+  forget(collectionId: bigint): void {
+    this.byId.delete(collectionId);
+    this.ensured.delete(collectionId);
+    for (const key of [...this.partitions])
+      if (key.startsWith(`${collectionId}/`)) this.partitions.delete(key);
+  }
+}

@@ -1,0 +1,269 @@
+import { CdcError, decodeMessage, errorMessage } from '@cdc/shared';
+import type {
+  CreateCollectionMessage,
+  DeleteMessage,
+  DropCollectionMessage,
+  InsertMessage,
+  Logger,
+  PartitionMessage,
+} from '@cdc/shared';
+import type { DropBarrier } from '../ports/drop-barrier.js';
+import type { LeaseProgress } from '../ports/lease-progress.js';
+import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
+import type { TargetWriter } from '../ports/target-writer.js';
+import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
+import { PackBuffer } from './pack-buffer.js';
+import type { ChannelMessage, Pack } from './pack-buffer.js';
+import { sleep, withRetry } from './retry.js';
+import { targetRows } from './target-rows.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export interface DmlReplicatorDeps {
+  readonly channel: string;
+  readonly reader: SourceReader;
+  readonly writer: TargetWriter;
+  readonly catalog: CollectionCatalog;
+  readonly barrier: DropBarrier;
+  readonly progress: LeaseProgress;
+  readonly log: Logger;
+  readonly maxBatchRows: number;
+  readonly readBatchSize: number;
+  readonly onRetry?: (err: unknown) => void;
+}
+
+/**
+ * Replicates one source DML pchannel: Insert/Delete (upserts included) and the collection DDL that Milvus broadcasts
+ * into it (CreateCollection, DropCollection, DropPartition). Messages are applied pack by pack (see PackBuffer), and
+ * the closing time tick of a pack becomes the checkpoint only after the target acknowledged the whole pack.
+ *
+ * Exactly-once effect: rows are written with upsert (replace by primary key), deletes and DDL are idempotent, so the
+ * part of the channel replayed after a crash or lease handover (everything after the last checkpoint) leaves the target
+ * exactly as if it had been applied once.
+ */
+export class DmlChannelReplicator {
+  private readonly buffer = new PackBuffer();
+
+  constructor(private readonly deps: DmlReplicatorDeps) {}
+
+  /** Runs until `signal` aborts (the lease ended); rejects on errors that need a person. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { reader, readBatchSize } = this.deps;
+    while (!signal.aborted) {
+      const records = await reader.read(readBatchSize, 500, signal);
+      for (const record of records) {
+        if (signal.aborted) return;
+        await this.onRecord(record, signal);
+      }
+    }
+  }
+
+  private async onRecord(record: ChannelRecord, signal: AbortSignal): Promise<void> {
+    let message;
+    try {
+      message = decodeMessage(record.value, record.headers);
+    } catch (err) {
+      await this.deps.progress.quarantine({
+        msgId: record.msgId,
+        timestamp: 0n,
+        reason: `undecodable record: ${errorMessage(err)}`,
+        payload: record.value,
+      });
+      return;
+    }
+    if (message.type === 'Unknown') return; // other MsgTypes on DML channels (e.g. DataNodeTt) carry no changes
+    if (message.type === 'TimeTick') {
+      this.deps.progress.observeHead(message.base.timestamp);
+      await this.applyPack(this.buffer.close(record.msgId, message.base.timestamp), signal);
+      return;
+    }
+    this.buffer.add({ message, msgId: record.msgId, payload: record.value });
+  }
+
+  private async applyPack(pack: Pack, signal: AbortSignal): Promise<void> {
+    const batcher = new WriteBatcher({
+      writer: this.deps.writer,
+      progress: this.deps.progress,
+      signal,
+      log: this.deps.log,
+      maxBatchRows: this.deps.maxBatchRows,
+      ...(this.deps.onRetry ? { onRetry: this.deps.onRetry } : {}),
+    });
+    for (const item of pack.messages) {
+      const m = item.message;
+      switch (m.type) {
+        case 'Insert':
+          await this.onInsert(m, item, batcher, signal);
+          break;
+        case 'Delete':
+          await this.onDelete(m, item, batcher, signal);
+          break;
+        case 'CreateCollection':
+          await batcher.flush();
+          await this.onCreateCollection(m, signal);
+          break;
+        case 'DropCollection':
+          await batcher.flush();
+          await this.onDropCollection(m, signal);
+          break;
+        case 'CreatePartition':
+        case 'DropPartition':
+          await batcher.flush();
+          await this.onPartition(m, signal);
+          break;
+        default:
+          this.deps.log.debug(
+            { type: m.type },
+            'message type not expected on a DML channel; skipped',
+          );
+      }
+    }
+    await batcher.flush();
+    if (pack.checkpointable) this.deps.progress.checkpoint(pack.endMsgId, pack.endTimestamp);
+  }
+
+  private retry<T>(action: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const { log, onRetry } = this.deps;
+    return withRetry(fn, { signal, log, action, ...(onRetry ? { onRetry } : {}) });
+  }
+
+  private async collectionFor(
+    collectionId: bigint,
+    signal: AbortSignal,
+  ): Promise<ReplicatedCollection | undefined> {
+    const { catalog } = this.deps;
+    const c = await this.retry('resolving collection', () => catalog.resolve(collectionId), signal);
+    if (c) await this.retry('creating target collection', () => catalog.ensureOnTarget(c), signal);
+    return c;
+  }
+
+  private async onInsert(
+    m: InsertMessage,
+    item: ChannelMessage,
+    batcher: WriteBatcher,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const c = await this.collectionFor(m.collectionId, signal);
+    if (!c) return;
+    let rows;
+    try {
+      rows = targetRows(m, c);
+    } catch (err) {
+      await this.deps.progress.quarantine({
+        msgId: item.msgId,
+        timestamp: m.base.timestamp,
+        reason: `insert rows could not be decoded: ${errorMessage(err)}`,
+        payload: item.payload,
+      });
+      return;
+    }
+    const partition = m.partitionName || '_default';
+    await this.retry(
+      'creating target partition',
+      () => this.deps.catalog.ensurePartition(c, partition),
+      signal,
+    );
+    await batcher.upsert(c, partition, rows, item);
+  }
+
+  private async onDelete(
+    m: DeleteMessage,
+    item: ChannelMessage,
+    batcher: WriteBatcher,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const c = await this.collectionFor(m.collectionId, signal);
+    if (!c) return;
+    // partitionID -1 means "all partitions"; a named partition restricts the delete.
+    const partition = m.partitionId === -1n || m.partitionName === '' ? undefined : m.partitionName;
+    await batcher.delete(c, partition, m.primaryKeys, item);
+  }
+
+  private async onCreateCollection(m: CreateCollectionMessage, signal: AbortSignal): Promise<void> {
+    const { catalog } = this.deps;
+    const c = await this.retry(
+      'resolving created collection',
+      () => catalog.resolveCreated(m, signal),
+      signal,
+    );
+    if (!c) return;
+    await this.retry('creating target collection', () => catalog.ensureOnTarget(c), signal);
+  }
+
+  private async onDropCollection(m: DropCollectionMessage, signal: AbortSignal): Promise<void> {
+    const { catalog, writer } = this.deps;
+    const c = await this.retry(
+      'resolving dropped collection',
+      () => catalog.resolve(m.collectionId),
+      signal,
+    );
+    if (!c) return;
+    await this.atBarrier(`drop-collection-${m.collectionId}`, c.physicalChannels, signal, () =>
+      this.retry('dropping target collection', () => writer.dropCollection(c.target), signal),
+    );
+    catalog.forget(m.collectionId);
+  }
+
+  private async onPartition(m: PartitionMessage, signal: AbortSignal): Promise<void> {
+    const { catalog, writer } = this.deps;
+    const c = await this.collectionFor(m.collectionId, signal);
+    if (!c) return;
+    if (m.type === 'CreatePartition') {
+      await this.retry(
+        'creating target partition',
+        () => catalog.ensurePartition(c, m.partitionName),
+        signal,
+      );
+      return;
+    }
+    await this.atBarrier(
+      `drop-partition-${m.collectionId}-${m.partitionId}`,
+      c.physicalChannels,
+      signal,
+      async () => {
+        // Milvus refuses to drop a loaded partition; the source released it before dropping, so do the same.
+        await this.retry(
+          'releasing target partition',
+          () => writer.releasePartitions(c.target, [m.partitionName]),
+          signal,
+        );
+        await this.retry(
+          'dropping target partition',
+          () => writer.dropPartition(c.target, m.partitionName),
+          signal,
+        );
+      },
+    );
+    catalog.forgetPartition(c, m.partitionName);
+  }
+
+  /**
+   * Waits until every pchannel of the collection reached the drop, applies it once, and only then lets this channel
+   * continue (see DropBarrier for why).
+   */
+  private async atBarrier(
+    key: string,
+    channels: readonly string[],
+    signal: AbortSignal,
+    apply: () => Promise<void>,
+  ): Promise<void> {
+    const { barrier, channel, log } = this.deps;
+    const expected = channels.length > 0 ? channels : [channel];
+    for (;;) {
+      const arrived = await this.retry(
+        'joining drop barrier',
+        () => barrier.arrive(key, channel),
+        signal,
+      );
+      if (await barrier.isDone(key)) return;
+      if (expected.every((ch) => arrived.has(ch))) {
+        await apply();
+        await this.retry('completing drop barrier', () => barrier.markDone(key), signal);
+        log.info({ barrier: key }, 'drop applied after every channel reached it');
+        return;
+      }
+      await sleep(250, signal);
+      if (signal.aborted)
+        throw new CdcError('LEASE_LOST', 'lease ended at a drop barrier', { retryable: false });
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import { CdcError, decodeMessage, errorMessage } from '@cdc/shared';
+import type { KnownMessage, Logger } from '@cdc/shared';
+import type { LeaseProgress } from '../ports/lease-progress.js';
+import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
+import type { TargetCollection, TargetWriter } from '../ports/target-writer.js';
+import type { CollectionCatalog } from './collection-catalog.js';
+import { withRetry } from './retry.js';
+import type { TaskScope } from './task-scope.js';
+import { normalizeDb } from './task-scope.js';
+
+export interface ReplicateChannelDeps {
+  readonly reader: SourceReader;
+  readonly writer: TargetWriter;
+  readonly catalog: CollectionCatalog;
+  readonly scope: TaskScope;
+  readonly progress: LeaseProgress;
+  readonly log: Logger;
+  /** How long an op waits for its collection to appear on the target before it is quarantined. */
+  readonly objectWaitMs: number;
+  readonly onRetry?: (err: unknown) => void;
+}
+
+/**
+ * Replicates the source's replicate channel (`{prefix}-replicate-msg`): database, index, load/release and flush ops,
+ * one message at a time and in order, each checkpointed once the target applied it.
+ *
+ * This channel is not ordered with the DML channels, so an op may arrive before the DML channel created its
+ * collection on the target. The op then creates the collection from the source metadata itself (idempotent), or waits
+ * for it (bounded by `objectWaitMs`) before it is quarantined with the reason.
+ */
+export class ReplicateChannelReplicator {
+  constructor(private readonly deps: ReplicateChannelDeps) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const records = await this.deps.reader.read(100, 500, signal);
+      for (const record of records) {
+        if (signal.aborted) return;
+        await this.onRecord(record, signal);
+      }
+    }
+  }
+
+  private async onRecord(record: ChannelRecord, signal: AbortSignal): Promise<void> {
+    const { progress } = this.deps;
+    let message;
+    try {
+      message = decodeMessage(record.value, record.headers);
+    } catch (err) {
+      await progress.quarantine({
+        msgId: record.msgId,
+        timestamp: 0n,
+        reason: `undecodable record: ${errorMessage(err)}`,
+        payload: record.value,
+      });
+      progress.checkpoint(record.msgId, 0n);
+      return;
+    }
+    if (message.type === 'Unknown') {
+      this.deps.log.debug({ msgType: message.msgType }, 'op not replicated; skipped');
+      progress.checkpoint(record.msgId, message.base?.timestamp ?? 0n);
+      return;
+    }
+    try {
+      await this.apply(message, signal);
+    } catch (err) {
+      if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED') throw err;
+      await progress.quarantine({
+        msgId: record.msgId,
+        timestamp: message.base.timestamp,
+        reason: `target rejected ${message.type}: ${errorMessage(err)}`,
+        payload: record.value,
+      });
+    }
+    progress.observeHead(message.base.timestamp);
+    progress.checkpoint(record.msgId, message.base.timestamp);
+  }
+
+  private retry<T>(action: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const { log, onRetry } = this.deps;
+    return withRetry(fn, { signal, log, action, ...(onRetry ? { onRetry } : {}) });
+  }
+
+  /** The target collection of an op, created from source metadata if needed; undefined when out of scope or gone. */
+  private async target(
+    db: string,
+    collection: string,
+    signal: AbortSignal,
+  ): Promise<TargetCollection | undefined> {
+    const { catalog, scope } = this.deps;
+    const sourceDb = normalizeDb(db);
+    if (!scope.includesCollection(sourceDb, collection)) return undefined;
+    const c = await this.retry(
+      'resolving collection',
+      () => catalog.resolveByName(sourceDb, collection),
+      signal,
+    );
+    if (c) {
+      await this.retry('creating target collection', () => catalog.ensureOnTarget(c), signal);
+      return c.target;
+    }
+    // Gone from the source already: apply to the target only if the collection is there.
+    const mapped = scope.mapCollection(sourceDb, collection);
+    const exists = await this.retry(
+      'checking target collection',
+      () => this.deps.writer.hasCollection(mapped),
+      signal,
+    );
+    return exists ? mapped : undefined;
+  }
+
+  /** Retries an op whose failure may be "not there yet" (index not built, collection being created) for a while. */
+  private async patient(
+    action: string,
+    fn: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const deadline = Date.now() + this.deps.objectWaitMs;
+    for (;;) {
+      try {
+        await this.retry(action, fn, signal);
+        return;
+      } catch (err) {
+        if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED' || Date.now() > deadline)
+          throw err;
+        this.deps.log.debug({ err: errorMessage(err), action }, 'op not applicable yet; waiting');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private async apply(m: KnownMessage, signal: AbortSignal): Promise<void> {
+    const { writer, scope } = this.deps;
+    switch (m.type) {
+      case 'CreateDatabase':
+        if (scope.includesDatabase(m.dbName)) {
+          await this.retry(
+            'creating database',
+            () => writer.createDatabase(scope.mapDatabase(m.dbName), m.properties),
+            signal,
+          );
+        }
+        return;
+      case 'DropDatabase':
+        if (scope.includesDatabase(m.dbName)) {
+          // The DML channels drop the database's collections at their own pace; wait for them.
+          await this.patient(
+            'dropping database',
+            () => writer.dropDatabase(scope.mapDatabase(m.dbName)),
+            signal,
+          );
+        }
+        return;
+      case 'AlterDatabase':
+        this.deps.log.debug(
+          { db: m.dbName },
+          'AlterDatabase is not replicated in API mode; skipped',
+        );
+        return;
+      case 'Flush':
+        for (const name of m.collectionNames) {
+          const t = await this.target(m.dbName, name, signal);
+          if (t) await this.patient('flushing', () => writer.flush(t.db, [t.collection]), signal);
+        }
+        return;
+      default:
+        await this.applyCollectionOp(m, signal);
+    }
+  }
+
+  private async applyCollectionOp(m: KnownMessage, signal: AbortSignal): Promise<void> {
+    const { writer } = this.deps;
+    if (!('collectionName' in m) || !('dbName' in m)) return;
+    const t = await this.target(m.dbName, m.collectionName, signal);
+    if (!t) return;
+    switch (m.type) {
+      case 'CreateIndex':
+        return this.patient(
+          'creating index',
+          () => writer.createIndex(t, m.fieldName, m.indexName, m.extraParams),
+          signal,
+        );
+      case 'DropIndex':
+        return this.patient(
+          'dropping index',
+          () => writer.dropIndex(t, m.fieldName, m.indexName),
+          signal,
+        );
+      case 'AlterIndex':
+        return this.patient(
+          'altering index',
+          () => writer.alterIndex(t, m.indexName, m.extraParams, m.deleteKeys),
+          signal,
+        );
+      case 'LoadCollection':
+        return this.patient(
+          'loading collection',
+          () => writer.loadCollection(t, m.replicaNumber || 1),
+          signal,
+        );
+      case 'ReleaseCollection':
+        return this.patient('releasing collection', () => writer.releaseCollection(t), signal);
+      case 'LoadPartitions':
+        return this.patient(
+          'loading partitions',
+          () => writer.loadPartitions(t, m.partitionNames, m.replicaNumber || 1),
+          signal,
+        );
+      case 'ReleasePartitions':
+        return this.patient(
+          'releasing partitions',
+          () => writer.releasePartitions(t, m.partitionNames),
+          signal,
+        );
+      default:
+        this.deps.log.debug(
+          { type: m.type },
+          'message type not expected on the replicate channel; skipped',
+        );
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Which source collections a task replicates and what they are called on the target.
+ * Patterns use `*` as a wildcard (any run of characters); an empty include list means everything.
+ */
+export interface CollectionPattern {
+  readonly database: string;
+  readonly collection: string;
+}
+
+export interface ScopeSpec {
+  readonly include: readonly CollectionPattern[];
+  readonly exclude: readonly CollectionPattern[];
+}
+
+export interface NameMapping {
+  readonly sourceDatabase: string;
+  readonly targetDatabase: string;
+  /** source collection name → target collection name, within `sourceDatabase`. */
+  readonly collections: Readonly<Record<string, string>>;
+}
+
+export interface MappedName {
+  readonly db: string;
+  readonly collection: string;
+}
+
+const DEFAULT_DB = 'default';
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
+interface CompiledPattern {
+  readonly db: RegExp;
+  readonly collection: RegExp;
+}
+
+function compile(p: CollectionPattern): CompiledPattern {
+  return {
+    db: globToRegExp(p.database === '' ? DEFAULT_DB : p.database),
+    collection: globToRegExp(p.collection === '' ? '*' : p.collection),
+  };
+}
+
+/** Milvus sends '' for the default database in many requests. */
+export function normalizeDb(db: string): string {
+  return db === '' ? DEFAULT_DB : db;
+}
+
+export class TaskScope {
+  private readonly include: readonly CompiledPattern[];
+  private readonly exclude: readonly CompiledPattern[];
+
+  constructor(
+    spec: ScopeSpec,
+    private readonly mappings: readonly NameMapping[] = [],
+  ) {
+    this.include = spec.include.map(compile);
+    this.exclude = spec.exclude.map(compile);
+  }
+
+  includesCollection(db: string, collection: string): boolean {
+    const d = normalizeDb(db);
+    const hit = (p: CompiledPattern): boolean => p.db.test(d) && p.collection.test(collection);
+    if (this.exclude.some(hit)) return false;
+    return this.include.length === 0 || this.include.some(hit);
+  }
+
+  /** True when some collection of `db` may be in scope (database-level DDL is replicated then). */
+  includesDatabase(db: string): boolean {
+    const d = normalizeDb(db);
+    if (this.include.length === 0) return true;
+    return this.include.some((p) => p.db.test(d));
+  }
+
+  mapDatabase(db: string): string {
+    const d = normalizeDb(db);
+    return this.mappings.find((m) => normalizeDb(m.sourceDatabase) === d)?.targetDatabase || d;
+  }
+
+  mapCollection(db: string, collection: string): MappedName {
+    const d = normalizeDb(db);
+    const mapping = this.mappings.find((m) => normalizeDb(m.sourceDatabase) === d);
+    return {
+      db: mapping?.targetDatabase || d,
+      collection: mapping?.collections[collection] ?? collection,
+    };
+  }
+}

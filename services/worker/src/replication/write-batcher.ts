@@ -1,0 +1,155 @@
+import { CdcError, errorMessage } from '@cdc/shared';
+import type { Logger, PrimaryKeys, Row } from '@cdc/shared';
+import type { LeaseProgress } from '../ports/lease-progress.js';
+import type { TargetWriter } from '../ports/target-writer.js';
+import type { ReplicatedCollection } from './collection-catalog.js';
+import type { ChannelMessage } from './pack-buffer.js';
+import { withRetry } from './retry.js';
+
+type Change =
+  | { readonly kind: 'upsert'; readonly rows: readonly Row[]; readonly source: ChannelMessage }
+  | { readonly kind: 'delete'; readonly keys: PrimaryKeys; readonly source: ChannelMessage };
+
+interface Batch {
+  readonly kind: Change['kind'];
+  readonly collection: ReplicatedCollection;
+  readonly partition: string | undefined;
+  readonly changes: Change[];
+  rowCount: number;
+}
+
+export interface BatcherContext {
+  readonly writer: TargetWriter;
+  readonly progress: LeaseProgress;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly maxBatchRows: number;
+  readonly onRetry?: (err: unknown) => void;
+}
+
+/**
+ * Merges consecutive changes of one kind to one (collection, partition) into a single SDK call, for throughput,
+ * without ever reordering: a change of another kind or target flushes what is pending first.
+ * Within an upsert batch the last row per primary key wins, so one call never carries a key twice.
+ */
+export class WriteBatcher {
+  private batch: Batch | undefined;
+
+  constructor(private readonly ctx: BatcherContext) {}
+
+  async upsert(
+    collection: ReplicatedCollection,
+    partition: string,
+    rows: readonly Row[],
+    source: ChannelMessage,
+  ): Promise<void> {
+    await this.add(collection, partition, { kind: 'upsert', rows, source }, rows.length);
+  }
+
+  async delete(
+    collection: ReplicatedCollection,
+    partition: string | undefined,
+    keys: PrimaryKeys,
+    source: ChannelMessage,
+  ): Promise<void> {
+    await this.add(collection, partition, { kind: 'delete', keys, source }, keys.values.length);
+  }
+
+  private async add(
+    collection: ReplicatedCollection,
+    partition: string | undefined,
+    change: Change,
+    rows: number,
+  ): Promise<void> {
+    const b = this.batch;
+    if (
+      b &&
+      (b.kind !== change.kind || b.collection.id !== collection.id || b.partition !== partition)
+    ) {
+      await this.flush();
+    }
+    this.batch ??= { kind: change.kind, collection, partition, changes: [], rowCount: 0 };
+    this.batch.changes.push(change);
+    this.batch.rowCount += rows;
+    if (this.batch.rowCount >= this.ctx.maxBatchRows) await this.flush();
+  }
+
+  /** Applies what is pending. Resolves once the target acknowledged it (or quarantined what it rejected). */
+  async flush(): Promise<void> {
+    const b = this.batch;
+    this.batch = undefined;
+    if (!b || b.changes.length === 0) return;
+    try {
+      await this.apply(b, b.changes);
+    } catch (err) {
+      if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED') throw err;
+      // Find the message(s) the target refuses: apply each alone, quarantine the refused ones, keep going.
+      for (const change of b.changes) {
+        try {
+          await this.apply(b, [change]);
+        } catch (inner) {
+          if (!(inner instanceof CdcError) || inner.code !== 'SINK_REJECTED') throw inner;
+          await this.ctx.progress.quarantine({
+            msgId: change.source.msgId,
+            timestamp: change.source.message.base.timestamp,
+            reason: `target rejected ${change.source.message.type}: ${errorMessage(inner)}`,
+            payload: change.source.payload,
+          });
+        }
+      }
+    }
+  }
+
+  private async apply(b: Batch, changes: readonly Change[]): Promise<void> {
+    const { writer, signal, log, onRetry } = this.ctx;
+    const target = b.collection.target;
+    if (b.kind === 'upsert') {
+      const rows = dedupeByPrimaryKey(changes, b.collection.primaryKeyField);
+      const res = await withRetry(() => writer.upsert(target, b.partition ?? '_default', rows), {
+        signal,
+        log,
+        action: 'upsert',
+        ...(onRetry ? { onRetry } : {}),
+      });
+      this.ctx.progress.addApplied(res.rows, res.bytes);
+    } else {
+      const keys = mergeKeys(changes);
+      const res = await withRetry(() => writer.delete(target, b.partition, keys), {
+        signal,
+        log,
+        action: 'delete',
+        ...(onRetry ? { onRetry } : {}),
+      });
+      this.ctx.progress.addApplied(res.rows, res.bytes);
+    }
+  }
+}
+
+function dedupeByPrimaryKey(changes: readonly Change[], pk: string): Row[] {
+  const byKey = new Map<string, Row>();
+  const unkeyed: Row[] = [];
+  for (const c of changes) {
+    if (c.kind !== 'upsert') continue;
+    for (const row of c.rows) {
+      const key = row[pk];
+      if (typeof key === 'string' || typeof key === 'number') {
+        byKey.delete(String(key)); // re-insert so the map keeps last-write order
+        byKey.set(String(key), row);
+      } else {
+        unkeyed.push(row);
+      }
+    }
+  }
+  return [...byKey.values(), ...unkeyed];
+}
+
+function mergeKeys(changes: readonly Change[]): PrimaryKeys {
+  const ints: bigint[] = [];
+  const strs: string[] = [];
+  for (const c of changes) {
+    if (c.kind !== 'delete') continue;
+    if (c.keys.type === 'Int64') ints.push(...c.keys.values);
+    else strs.push(...c.keys.values);
+  }
+  return strs.length > 0 ? { type: 'VarChar', values: strs } : { type: 'Int64', values: ints };
+}

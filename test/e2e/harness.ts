@@ -1,0 +1,185 @@
+/**
+ * End-to-end harness: a real control service and real workers (child processes from the builds) against the real
+ * stack, a task created through gRPC, the pymilvus workload on the source, and convergence checks on the target.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { CdcTestClient } from '../helpers/cdc-client.js';
+import {
+  compareCollection,
+  countRows,
+  isConverged,
+  milvusClient,
+} from '../helpers/milvus-compare.js';
+import type { CollectionDiff, CollectionRef } from '../helpers/milvus-compare.js';
+import { REPO_ROOT, freePort, startNodeProcess, waitUntil } from '../helpers/processes.js';
+import type { RunningProcess } from '../helpers/processes.js';
+import { stackEnv } from '../helpers/stack.js';
+
+export const env = stackEnv();
+
+export class E2eHarness {
+  readonly id = randomUUID().slice(0, 8);
+  /** Prefix of every database/collection the workload creates, so runs never collide. */
+  readonly prefix = `e2e_${this.id}`;
+  readonly etcdRoot = `cdc-test-${this.id}/`;
+  readonly queuePrefix = `cdc-test-${this.id}`;
+  private readonly secretKey = randomBytes(32).toString('base64');
+  controlAddress = '';
+  control: RunningProcess | undefined;
+  readonly workers: RunningProcess[] = [];
+  client: CdcTestClient | undefined;
+  readonly source = milvusClient(env.sourceMilvusAddress);
+  readonly target = milvusClient(env.targetMilvusAddress);
+
+  async startControl(): Promise<void> {
+    const port = await freePort();
+    this.controlAddress = `127.0.0.1:${port}`;
+    this.control = startNodeProcess('control', 'services/control/dist/main.js', {
+      CONTROL_GRPC_ADDRESS: this.controlAddress,
+      CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
+      CONTROL_ETCD_ROOT: this.etcdRoot,
+      CONTROL_REDIS_URL: env.redisUrl,
+      CONTROL_QUEUE_PREFIX: this.queuePrefix,
+      CONTROL_SECRET_KEY: this.secretKey,
+      CONTROL_RECONCILE_INTERVAL_MS: '500',
+      CONTROL_DISCOVERY_INTERVAL_MS: '2000',
+      LOG_LEVEL: 'info',
+    });
+    this.client = new CdcTestClient(this.controlAddress);
+    await waitUntil(
+      'control service to answer ListTasks',
+      async () => {
+        await this.client?.call('ListTasks', {});
+        return true;
+      },
+      30_000,
+    );
+  }
+
+  async startWorker(name = `worker-${this.workers.length}`): Promise<RunningProcess> {
+    const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
+      WORKER_ID: `${name}-${this.id}`,
+      CONTROL_ADDRESS: this.controlAddress,
+      REDIS_URL: env.redisUrl,
+      QUEUE_PREFIX: this.queuePrefix,
+      METRICS_PORT: String(await freePort()),
+      WORKER_LOCK_MS: '8000',
+      WORKER_STALLED_CHECK_MS: '2000',
+      LOG_LEVEL: 'info',
+    });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** A task replicating the workload's databases and collections from the source to the target. */
+  async createTask(taskId = `task-${this.id}`): Promise<string> {
+    await this.client!.call('CreateTask', {
+      task_id: taskId,
+      spec: {
+        source: {
+          etcd: { endpoints: env.etcdEndpoints, root_path: env.sourceEtcdRoot },
+          mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
+          channel_prefix: env.sourceChannelPrefix,
+        },
+        target: { uri: env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
+        scope: {
+          include: [
+            { database: `${this.prefix}_db*`, collection: '*' },
+            { database: 'default', collection: `${this.prefix}_*` },
+          ],
+          exclude: [],
+        },
+        start: { kind: 'START_KIND_LATEST' },
+      },
+    });
+    return taskId;
+  }
+
+  /** Runs a workload step with pymilvus (asynchronously, so workers can be killed while it runs). */
+  runWorkload(step: string): Promise<void> {
+    const child = spawn(
+      env.python,
+      [
+        '-W',
+        'ignore',
+        join(REPO_ROOT, 'test/e2e/workload.py'),
+        env.sourceMilvusAddress,
+        this.prefix,
+        step,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 600_000,
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    return new Promise((resolve, reject) => {
+      child.on('exit', (code) => {
+        if (code === 0) resolve();
+        else reject(new Error(`workload ${step} failed (${String(code)}): ${stderr}`));
+      });
+    });
+  }
+
+  /** Every collection the workload leaves on the source. */
+  expectedCollections(): CollectionRef[] {
+    return [
+      { db: `${this.prefix}_db`, collection: 'all_types' },
+      { db: 'default', collection: `${this.prefix}_strpk` },
+      { db: 'default', collection: `${this.prefix}_recreate` },
+      { db: 'default', collection: `${this.prefix}_droppart` },
+      { db: `${this.prefix}_db2`, collection: 'second' },
+    ];
+  }
+
+  /** Waits until every expected collection matches on the target; returns the last diffs either way. */
+  async waitForConvergence(timeoutMs: number): Promise<CollectionDiff[]> {
+    let diffs: CollectionDiff[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        diffs = await Promise.all(
+          this.expectedCollections().map((ref) => compareCollection(this.source, this.target, ref)),
+        );
+        if (diffs.every(isConverged)) return diffs;
+      } catch (err) {
+        diffs = [];
+        if (Date.now() + 2_000 > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+    return diffs;
+  }
+
+  async duplicateCounts(): Promise<{ ref: CollectionRef; source: number; target: number }[]> {
+    return Promise.all(
+      this.expectedCollections().map(async (ref) => ({
+        ref,
+        source: await countRows(this.source, ref),
+        target: await countRows(this.target, ref),
+      })),
+    );
+  }
+
+  async cleanup(): Promise<void> {
+    for (const w of this.workers) await w.stop(5_000);
+    await this.control?.stop(5_000);
+    this.client?.close();
+    for (const client of [this.source, this.target]) {
+      const dbs = await client.listDatabases();
+      for (const db of dbs.db_names.filter((d) => d.startsWith(this.prefix) || d === 'default')) {
+        const colls = await client.showCollections({ db_name: db });
+        for (const c of colls.data.filter(
+          (c) => db !== 'default' || c.name.startsWith(this.prefix),
+        )) {
+          await client.dropCollection({ db_name: db, collection_name: c.name });
+        }
+        if (db !== 'default') await client.dropDatabase({ db_name: db });
+      }
+      await client.closeConnection();
+    }
+  }
+}

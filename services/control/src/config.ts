@@ -78,6 +78,13 @@ export const ControlConfigSchema = z
     CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(
       'checkpoint report interval recommended to workers',
     ),
+    CONTROL_ASSUMED_DML_CHANNELS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1024)
+      .default(16)
+      .describe("DML pchannels always scheduled (the source's rootCoord.dmlChannelNum)"),
     CONTROL_PROBE_TIMEOUT_MS: intMs(3000, 100, 60_000).describe(
       'timeout of reachability checks and source etcd reads',
     ),

@@ -56,7 +56,10 @@ async function main(): Promise<void> {
   const keys = new EtcdKeys(config.CONTROL_ETCD_ROOT);
   const taskStore = new EtcdTaskStore(etcd, keys);
   const channelStore = new EtcdChannelStore(etcd, keys);
-  const discovery = new EtcdChannelDiscovery(config.CONTROL_PROBE_TIMEOUT_MS);
+  const discovery = new EtcdChannelDiscovery(
+    config.CONTROL_PROBE_TIMEOUT_MS,
+    config.CONTROL_ASSUMED_DML_CHANNELS,
+  );
   const probes = new NetworkReachability(config.CONTROL_PROBE_TIMEOUT_MS);
   const tasks = new TaskService({
     tasks: taskStore,

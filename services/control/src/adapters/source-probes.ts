@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { CdcError, errorMessage, replicateChannelName } from '@cdc/shared';
+import { CdcError, dmlChannelName, errorMessage, replicateChannelName } from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdSourceSpec, TaskSpec } from '../domain/model.js';
 import type { ChannelDiscovery, Reachability } from '../tasks/ports.js';
@@ -119,10 +119,15 @@ export class NetworkReachability implements Reachability {
  * Channels of a task: every DML pchannel named in the source's collection metadata ("{prefix}-rootcoord-dml_{i}",
  * found in the values under "{root_path}/meta/root-coord/"), plus the replicate channel. Scheduling every used
  * pchannel makes new collections followed without rescheduling; the worker filters by scope.
- * TODO: switch to SourceMetadata.listCollections() (packages/shared/src/meta) once its etcd adapter lands.
+ * The first `assumedDmlChannels` pchannels (Milvus' `rootCoord.dmlChannelNum`, 16 by default) are always scheduled, so
+ * a collection created on a pchannel no collection used before is followed at once, not at the next re-discovery.
+ * (Even then nothing would be lost: a new channel starts at the task's start point.)
  */
 export class EtcdChannelDiscovery implements ChannelDiscovery {
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly assumedDmlChannels = 16,
+  ) {}
 
   async discover(spec: TaskSpec): Promise<string[]> {
     const { etcd, channel_prefix: prefix } = spec.source;
@@ -139,6 +144,7 @@ export class EtcdChannelDiscovery implements ChannelDiscovery {
       throw precondition(`reading source etcd metadata: ${errorMessage(err)}`, err);
     }
     const channels = new Set<string>();
+    for (let i = 0; i < this.assumedDmlChannels; i++) channels.add(dmlChannelName(prefix, i));
     for (const value of values)
       for (const m of value.toString('latin1').matchAll(pattern)) channels.add(m[0]);
     const dml = [...channels].sort((a, b) => dmlIndex(a) - dmlIndex(b));

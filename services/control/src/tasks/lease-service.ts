@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CdcError, invalidArgument } from '@cdc/shared';
+import { CdcError, invalidArgument, tsoFromPhysicalMs } from '@cdc/shared';
 import type {
   ChannelRecord,
   Position,
@@ -96,7 +96,7 @@ export class LeaseService {
     return {
       epoch: record.epoch,
       spec: this.deps.tasks.fullSpec(task),
-      start: startFor(record, task.spec.start, channel),
+      start: startFor(record, task.spec.start, channel, task.createTimeMs),
     };
   }
 
@@ -240,8 +240,19 @@ export class LeaseService {
   }
 }
 
-function startFor(record: ChannelRecord, taskStart: StartPoint, channel: string): LeaseStart {
-  if (record.pendingStart !== undefined) return fromStartPoint(record.pendingStart, channel);
+/**
+ * "Latest" means latest when the task was created (or the position reset), not when a worker happens to take the
+ * lease: it becomes a timestamp start, so writes between task creation and the first lease are not skipped, and a
+ * restart before the first checkpoint starts at the same place again.
+ */
+function startFor(
+  record: ChannelRecord,
+  taskStart: StartPoint,
+  channel: string,
+  taskCreateTimeMs: number,
+): LeaseStart {
+  if (record.pendingStart !== undefined)
+    return fromStartPoint(record.pendingStart, channel, record.updateTimeMs);
   if (record.position !== undefined)
     return {
       kind: 'START_KIND_POSITIONS',
@@ -249,18 +260,22 @@ function startFor(record: ChannelRecord, taskStart: StartPoint, channel: string)
       timestamp: '0',
       fromCheckpoint: true,
     };
-  return fromStartPoint(taskStart, channel);
+  return fromStartPoint(taskStart, channel, taskCreateTimeMs);
 }
 
-function fromStartPoint(start: StartPoint, channel: string): LeaseStart {
+function fromStartPoint(start: StartPoint, channel: string, latestAtMs: number): LeaseStart {
+  const latest: LeaseStart = {
+    kind: 'START_KIND_TIMESTAMP',
+    timestamp: tsoFromPhysicalMs(latestAtMs).toString(),
+    fromCheckpoint: false,
+  };
   if (start.kind === 'START_KIND_POSITIONS') {
     const position = start.positions[channel];
-    if (position === undefined)
-      return { kind: 'START_KIND_LATEST', timestamp: '0', fromCheckpoint: false };
+    if (position === undefined) return latest;
     return { kind: 'START_KIND_POSITIONS', position, timestamp: '0', fromCheckpoint: false };
   }
-  const kind = start.kind === 'START_KIND_UNSPECIFIED' ? 'START_KIND_LATEST' : start.kind;
-  return { kind, timestamp: start.timestamp, fromCheckpoint: false };
+  if (start.kind === 'START_KIND_UNSPECIFIED' || start.kind === 'START_KIND_LATEST') return latest;
+  return { kind: start.kind, timestamp: start.timestamp, fromCheckpoint: false };
 }
 
 function maxDecimal(a: string, b: string): string {

@@ -13,6 +13,7 @@ import {
   type FieldType,
   type FunctionObject,
 } from '@zilliz/milvus2-sdk-node';
+import { SOURCE_COLLECTION_ID_PROPERTY } from '../ports/target-writer.js';
 import type { CreateCollectionSpec } from '../ports/target-writer.js';
 
 /**
@@ -117,7 +118,12 @@ export function toCreateCollectionRequest(
     shards_num: spec.shardsNum,
     consistency_level: spec.consistencyLevel,
     enable_dynamic_field: hasDynamicField(spec.schema),
-    properties: kvRecord(spec.properties),
+    properties: {
+      ...kvRecord(spec.properties),
+      ...(spec.sourceCollectionId === undefined
+        ? {}
+        : { [SOURCE_COLLECTION_ID_PROPERTY]: spec.sourceCollectionId }),
+    },
   };
   if (spec.schema.functions.length > 0) req.functions = spec.schema.functions.map(toFunctionObject);
   return req;

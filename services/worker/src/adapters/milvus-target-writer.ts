@@ -4,6 +4,7 @@ import type {
   CreateIndexParam,
   DescribeCollectionResponse,
 } from '@zilliz/milvus2-sdk-node';
+import { SOURCE_COLLECTION_ID_PROPERTY } from '../ports/target-writer.js';
 import type {
   CreateCollectionSpec,
   TargetCollection,
@@ -96,6 +97,21 @@ export class MilvusTargetWriter implements TargetWriter {
       }
     }
     if (existing !== undefined) {
+      const owner = sourceIdOf(existing);
+      if (
+        spec.sourceCollectionId !== undefined &&
+        owner !== undefined &&
+        owner !== spec.sourceCollectionId
+      ) {
+        throw new CdcError(
+          'CONFLICT',
+          'creating collection: target holds an earlier incarnation of this name',
+          {
+            retryable: false,
+            details: { ...where, targetSourceId: owner, sourceId: spec.sourceCollectionId },
+          },
+        );
+      }
       const differences = schemaDifferences(spec.schema, existing.schema);
       if (differences.length > 0) {
         throw new CdcError(
@@ -113,7 +129,18 @@ export class MilvusTargetWriter implements TargetWriter {
     for (const partition of spec.partitions) await this.createPartition(spec, partition);
   }
 
-  async dropCollection(target: TargetCollection): Promise<void> {
+  async dropCollection(target: TargetCollection, sourceCollectionId?: string): Promise<void> {
+    if (sourceCollectionId !== undefined) {
+      const existing = await this.describeFresh(target);
+      const owner = existing === undefined ? undefined : sourceIdOf(existing);
+      if (existing === undefined || (owner !== undefined && owner !== sourceCollectionId)) {
+        this.log.debug(
+          { ...target, owner, sourceCollectionId },
+          'drop skipped: gone or a newer incarnation',
+        );
+        return;
+      }
+    }
     const o = await this.calls.attempt(
       () => this.client.dropCollection(this.calls.req(target)),
       plainStatus,
@@ -317,6 +344,12 @@ export class MilvusTargetWriter implements TargetWriter {
     if (o.cls.notFound === 'collection' || o.cls.notFound === 'database') return undefined;
     throw failure('describing collection', o, { ...target });
   }
+}
+
+/** The source collection id recorded on a target collection, if any. */
+function sourceIdOf(d: DescribeCollectionResponse): string | undefined {
+  const value = d.properties.find((p) => p.key === SOURCE_COLLECTION_ID_PROPERTY)?.value;
+  return value === undefined ? undefined : String(value);
 }
 
 export function createMilvusTargetWriter(opts: MilvusTargetWriterOptions): MilvusTargetWriter {

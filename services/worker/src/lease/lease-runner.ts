@@ -7,7 +7,7 @@ import type { LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { CollectionCatalog } from '../replication/collection-catalog.js';
 import { DmlChannelReplicator } from '../replication/dml-channel-replicator.js';
 import { ReplicateChannelReplicator } from '../replication/replicate-channel-replicator.js';
-import { sleep } from '../replication/retry.js';
+import { sleep, withRetry } from '../replication/retry.js';
 import { TaskScope } from '../replication/task-scope.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import { mappingsOf, scopeOf } from '../task-spec.js';
@@ -164,15 +164,38 @@ export class LeaseRunner {
       await metadata.release();
       throw err;
     });
-    const reader = factories.sourceReader(spec, job.channel);
+    let reader: SourceReader | undefined;
     const onRetry = hooks?.onRetry ? () => hooks.onRetry?.(lease) : undefined;
     const progressTimer = setInterval(
       () => hooks?.onProgress?.(lease, reporter.appliedRows),
       1_000,
     );
     try {
-      await reader.open(start);
       reporter.start();
+      // A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear.
+      await withRetry(
+        async () => {
+          const candidate = factories.sourceReader(spec, job.channel);
+          try {
+            await candidate.open(start);
+            reader = candidate;
+          } catch (err) {
+            await candidate.close();
+            throw err;
+          }
+        },
+        {
+          signal,
+          log,
+          action: 'opening channel',
+          maxDelayMs: 5_000,
+          quiet: true,
+        },
+      ).catch((err: unknown) => {
+        if (signal.aborted) return;
+        throw err;
+      });
+      if (signal.aborted || reader === undefined) return;
       const scope = new TaskScope(scopeOf(spec), mappingsOf(spec));
       const catalog = new CollectionCatalog(metadata.value, scope, writer.value);
       const common = {
@@ -198,7 +221,7 @@ export class LeaseRunner {
       });
     } finally {
       clearInterval(progressTimer);
-      await reader.close();
+      await reader?.close();
       await writer.release();
       await metadata.release();
     }

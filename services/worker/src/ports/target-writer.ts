@@ -6,7 +6,15 @@ export interface TargetCollection {
   readonly collection: string;
 }
 
+/**
+ * Property that records on a target collection which source collection (by id) it replicates. Names are reused
+ * across drop-and-recreate, ids never are, so this tells an old incarnation from the current one.
+ */
+export const SOURCE_COLLECTION_ID_PROPERTY = 'cdc.source.collection_id';
+
 export interface CreateCollectionSpec extends TargetCollection {
+  /** Id of the source collection; stored as SOURCE_COLLECTION_ID_PROPERTY on the target collection. */
+  readonly sourceCollectionId?: string;
   /** User fields (IDs ≥ 100) as read from the source etcd; primary keys are always created with autoID off. */
   readonly schema: CollectionSchema;
   readonly shardsNum: number;
@@ -30,14 +38,20 @@ export interface WriteResult {
  *
  * Errors are `CdcError`s: `SINK_UNAVAILABLE` (retryable: network, target down, rate limited, busy),
  * `SINK_REJECTED` (not retryable: the target refuses this particular change; the caller quarantines it),
- * `SCHEMA_MISMATCH` (not retryable: an existing target object conflicts with the source; a person must decide).
+ * `SCHEMA_MISMATCH` (not retryable: an existing target object conflicts with the source; a person must decide),
+ * `CONFLICT` (not retryable by itself: the target collection replicates another source collection of the same name,
+ * an earlier incarnation whose drop has not been applied yet; the caller waits for that drop).
  * `close()` is idempotent.
  */
 export interface TargetWriter {
   createDatabase(db: string, properties: readonly KeyValue[]): Promise<void>;
   dropDatabase(db: string): Promise<void>;
   createCollection(spec: CreateCollectionSpec): Promise<void>;
-  dropCollection(target: TargetCollection): Promise<void>;
+  /**
+   * Drops the collection. With `sourceCollectionId`, only if the target collection replicates that source collection
+   * (or carries no marker): a replayed drop of an old incarnation must never drop its successor.
+   */
+  dropCollection(target: TargetCollection, sourceCollectionId?: string): Promise<void>;
   hasCollection(target: TargetCollection): Promise<boolean>;
   createPartition(target: TargetCollection, partition: string): Promise<void>;
   dropPartition(target: TargetCollection, partition: string): Promise<void>;

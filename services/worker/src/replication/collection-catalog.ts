@@ -1,3 +1,4 @@
+import { CdcError } from '@cdc/shared';
 import type {
   CollectionInfo,
   CollectionSchema,
@@ -49,6 +50,7 @@ export class CollectionCatalog {
     private readonly metadata: SourceMetadata,
     private readonly scope: TaskScope,
     private readonly writer: TargetWriter,
+    private readonly incarnationWaitMs = 120_000,
   ) {}
 
   /** `undefined` when the collection is out of scope or no longer exists in the source. */
@@ -118,9 +120,35 @@ export class CollectionCatalog {
     };
   }
 
-  /** Creates the target database and collection (with the source's partitions) once per lease; idempotent. */
-  async ensureOnTarget(c: ReplicatedCollection): Promise<void> {
+  /**
+   * Creates the target database and collection (with the source's partitions) once per lease; idempotent.
+   *
+   * If the target still holds an earlier incarnation of the name (dropped on the source, but that drop is not applied
+   * yet because another channel has not reached it), wait for it to go: writing into it now would put this
+   * incarnation's rows into the old collection, to be dropped with it. Waits at most `incarnationWaitMs`, then reports
+   * a schema mismatch for a person to look at.
+   */
+  async ensureOnTarget(c: ReplicatedCollection, signal?: AbortSignal): Promise<void> {
     if (this.ensured.has(c.id)) return;
+    const deadline = Date.now() + this.incarnationWaitMs;
+    for (;;) {
+      try {
+        await this.createOnTarget(c);
+        return;
+      } catch (err) {
+        if (!(err instanceof CdcError) || err.code !== 'CONFLICT') throw err;
+        if (Date.now() > deadline) {
+          throw new CdcError('SCHEMA_MISMATCH', `${err.message} and its drop never arrived`, {
+            retryable: false,
+            cause: err,
+          });
+        }
+        await sleep(500, signal);
+      }
+    }
+  }
+
+  private async createOnTarget(c: ReplicatedCollection): Promise<void> {
     await this.writer.createDatabase(c.target.db, []);
     const partitions = c.schema.fields.some((f) => f.isPartitionKey)
       ? []
@@ -129,6 +157,7 @@ export class CollectionCatalog {
           .filter((n) => n !== '_default');
     await this.writer.createCollection({
       ...c.target,
+      sourceCollectionId: c.id.toString(),
       schema: c.schema,
       shardsNum: c.info.shardsNum,
       consistencyLevel: c.info.consistencyLevel,

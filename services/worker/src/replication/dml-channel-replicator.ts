@@ -132,7 +132,12 @@ export class DmlChannelReplicator {
   ): Promise<ReplicatedCollection | undefined> {
     const { catalog } = this.deps;
     const c = await this.retry('resolving collection', () => catalog.resolve(collectionId), signal);
-    if (c) await this.retry('creating target collection', () => catalog.ensureOnTarget(c), signal);
+    if (c)
+      await this.retry(
+        'creating target collection',
+        () => catalog.ensureOnTarget(c, signal),
+        signal,
+      );
     return c;
   }
 
@@ -186,7 +191,7 @@ export class DmlChannelReplicator {
       signal,
     );
     if (!c) return;
-    await this.retry('creating target collection', () => catalog.ensureOnTarget(c), signal);
+    await this.retry('creating target collection', () => catalog.ensureOnTarget(c, signal), signal);
   }
 
   private async onDropCollection(m: DropCollectionMessage, signal: AbortSignal): Promise<void> {
@@ -198,7 +203,11 @@ export class DmlChannelReplicator {
     );
     if (!c) return;
     await this.atBarrier(`drop-collection-${m.collectionId}`, c.physicalChannels, signal, () =>
-      this.retry('dropping target collection', () => writer.dropCollection(c.target), signal),
+      this.retry(
+        'dropping target collection',
+        () => writer.dropCollection(c.target, c.id.toString()),
+        signal,
+      ),
     );
     catalog.forget(m.collectionId);
   }

@@ -96,7 +96,11 @@ export class ReplicateChannelReplicator {
       signal,
     );
     if (c) {
-      await this.retry('creating target collection', () => catalog.ensureOnTarget(c), signal);
+      await this.retry(
+        'creating target collection',
+        () => catalog.ensureOnTarget(c, signal),
+        signal,
+      );
       return c.target;
     }
     // Gone from the source already: apply to the target only if the collection is there.

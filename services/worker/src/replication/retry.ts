@@ -40,6 +40,8 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
   /** Called on each retryable failure (metrics). */
   readonly onRetry?: (err: unknown) => void;
+  /** Log retries at debug instead of warn (expected waits, e.g. a channel whose topic does not exist yet). */
+  readonly quiet?: boolean;
 }
 
 /**
@@ -57,10 +59,9 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions): Pr
     } catch (err) {
       if (!isRetryable(err) || opts.signal.aborted) throw err;
       opts.onRetry?.(err);
-      opts.log.warn(
-        { err: errorMessage(err), attempt, action: opts.action },
-        'retryable failure; backing off',
-      );
+      const fields = { err: errorMessage(err), attempt, action: opts.action };
+      if (opts.quiet) opts.log.debug(fields, 'retryable failure; backing off');
+      else opts.log.warn(fields, 'retryable failure; backing off');
       await sleep(delay * (0.75 + Math.random() / 2), opts.signal);
       delay = Math.min(maxDelay, delay * 2);
     }

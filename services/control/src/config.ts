@@ -72,7 +72,7 @@ export const ControlConfigSchema = z
       .max(60)
       .default(5)
       .describe('etcd lease TTL of the leader, seconds'),
-    CONTROL_LIVE_WINDOW_MS: intMs(15_000, 1000, 600_000).describe(
+    CONTROL_LIVE_WINDOW_MS: intMs(5_000, 1000, 600_000).describe(
       'a worker is live if it reported within this window',
     ),
     CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(

@@ -42,7 +42,12 @@ export interface CheckpointReport {
   appliedBytes: string;
 }
 
-const REBALANCE_HOLD_MS = 30_000;
+/**
+ * A worker that gave a channel up for rebalancing may not take it straight back, so that a less loaded worker can.
+ * Kept short: the peer it was given up for may have died (it counts as live for the live window), and then this
+ * worker must resume the channel soon.
+ */
+const REBALANCE_HOLD_MS = 6_000;
 
 export function staleEpoch(
   taskId: string,

@@ -1,50 +1,145 @@
 /**
- * Stack demo (placeholder until the worker replicates end to end): writes rows into the source Milvus and shows
- * that they reached the source's Kafka DML topic and that the collection's metadata is in the source etcd.
+ * The replication demo (`bash deploy/local/demo.sh`): starts the control service and a worker, creates a task through
+ * the gRPC API, writes to the source Milvus (database, collection, inserts, an upsert, deletes, an index, a load), and
+ * shows the target Milvus converge to exactly the same rows. Leaves the stack running; stops its own processes.
  */
-import { randomUUID } from 'node:crypto';
-import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
-import { Etcd3 } from 'etcd3';
-import { connectKafka, topicHighWatermarks } from '../helpers/kafka.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DataType } from '@zilliz/milvus2-sdk-node';
+import { CdcTestClient } from '../helpers/cdc-client.js';
+import { compareCollection, isConverged, milvusClient } from '../helpers/milvus-compare.js';
+import { freePort, startNodeProcess, waitUntil } from '../helpers/processes.js';
 import { stackEnv } from '../helpers/stack.js';
 
 const env = stackEnv();
-const source = new MilvusClient({ address: env.sourceMilvusAddress, logLevel: 'warn' });
-const etcd = new Etcd3({ hosts: env.etcdEndpoints });
-const collection = `demo_${randomUUID().slice(0, 8)}`;
+const id = randomUUID().slice(0, 8);
+const db = `demo_${id}`;
+const collection = 'products';
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+const port = await freePort();
+const control = startNodeProcess('demo-control', 'services/control/dist/main.js', {
+  CONTROL_GRPC_ADDRESS: `127.0.0.1:${port}`,
+  CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
+  CONTROL_ETCD_ROOT: `cdc-demo-${id}/`,
+  CONTROL_QUEUE_PREFIX: `cdc-demo-${id}`,
+  CONTROL_REDIS_URL: env.redisUrl,
+  CONTROL_SECRET_KEY: randomBytes(32).toString('base64'),
+});
+const worker = startNodeProcess('demo-worker', 'services/worker/dist/main.js', {
+  CONTROL_ADDRESS: `127.0.0.1:${port}`,
+  QUEUE_PREFIX: `cdc-demo-${id}`,
+  REDIS_URL: env.redisUrl,
+  METRICS_PORT: String(await freePort()),
+});
+const cdc = new CdcTestClient(`127.0.0.1:${port}`);
+const source = milvusClient(env.sourceMilvusAddress);
+const target = milvusClient(env.targetMilvusAddress);
+
 try {
+  await waitUntil(
+    'the control service',
+    async () => {
+      await cdc.call('ListTasks', {});
+      return true;
+    },
+    30_000,
+  );
+  say(
+    `control service on 127.0.0.1:${port}, worker started (logs: ${control.logFile}, ${worker.logFile})`,
+  );
+  await cdc.call('CreateTask', {
+    task_id: `demo-${id}`,
+    spec: {
+      source: {
+        etcd: { endpoints: env.etcdEndpoints, root_path: env.sourceEtcdRoot },
+        mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
+        channel_prefix: env.sourceChannelPrefix,
+      },
+      target: { uri: env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
+      scope: { include: [{ database: db, collection: '*' }] },
+      start: { kind: 'START_KIND_LATEST' },
+    },
+  });
+  say(`task demo-${id}: ${env.sourceMilvusAddress} (db ${db}) → ${env.targetMilvusAddress}`);
+
+  await source.createDatabase({ db_name: db });
   await source.createCollection({
+    db_name: db,
     collection_name: collection,
+    shards_num: 2,
     fields: [
-      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-      { name: 'vec', data_type: DataType.FloatVector, dim: 4 },
+      { name: 'sku', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'title', data_type: DataType.VarChar, max_length: 64 },
+      { name: 'price', data_type: DataType.Double },
+      { name: 'embedding', data_type: DataType.FloatVector, dim: 8 },
     ],
   });
-  const info = await source.describeCollection({ collection_name: collection });
-  const kafka = connectKafka(env.kafkaBrokers);
-  const before = await topicHighWatermarks(kafka, env.sourceChannelPrefix);
-  const rows = Array.from({ length: 100 }, (_, i) => ({ id: String(i), vec: [i, i, i, i] }));
-  const res = await source.insert({ collection_name: collection, data: rows });
-  if (res.status.error_code !== 'Success') throw new Error(`insert failed: ${res.status.reason}`);
-  await new Promise((r) => setTimeout(r, 1_000));
-  const after = await topicHighWatermarks(kafka, env.sourceChannelPrefix);
-  console.log(
-    `source collection ${collection} (id ${info.collectionID}) on ${info.physical_channel_names.join(', ')}`,
-  );
-  for (const channel of info.physical_channel_names) {
-    console.log(
-      `  ${channel}: ${String((after.get(channel) ?? 0n) - (before.get(channel) ?? 0n))} new Kafka records`,
-    );
+  const rows = Array.from({ length: 2_000 }, (_, i) => ({
+    sku: String(9_007_199_254_740_993n + BigInt(i)), // beyond 2^53: int64 keys must stay exact
+    title: `product ${i}`,
+    price: i * 1.25,
+    embedding: Array.from({ length: 8 }, (_, d) => Math.sin(i + d)),
+  }));
+  for (let i = 0; i < rows.length; i += 500) {
+    await source.insert({ db_name: db, collection_name: collection, data: rows.slice(i, i + 500) });
   }
-  const fields = await etcd
-    .getAll()
-    .prefix(`${env.sourceEtcdRoot}/meta/root-coord/fields/${info.collectionID}/`)
-    .keys();
-  console.log(
-    `  etcd: ${fields.length} field keys under ${env.sourceEtcdRoot}/meta/root-coord/fields/${info.collectionID}/`,
+  await source.upsert({
+    db_name: db,
+    collection_name: collection,
+    data: [{ ...rows[7]!, title: 'product 7 (updated)' }],
+  });
+  await source.delete({
+    db_name: db,
+    collection_name: collection,
+    filter: `sku in [${rows
+      .slice(0, 5)
+      .map((r) => r.sku)
+      .join(',')}]`,
+  });
+  await source.createIndex({
+    db_name: db,
+    collection_name: collection,
+    field_name: 'embedding',
+    index_type: 'FLAT',
+    metric_type: 'L2',
+  });
+  await source.loadCollectionSync({ db_name: db, collection_name: collection });
+  say(
+    'source: created the database and collection, inserted 2000 rows, upserted 1, deleted 5, indexed, loaded',
   );
-  await source.dropCollection({ collection_name: collection });
+
+  const started = Date.now();
+  let diff = await compareCollection(source, target, { db, collection }).catch(() => undefined);
+  while (!(diff && isConverged(diff)) && Date.now() - started < 120_000) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    diff = await compareCollection(source, target, { db, collection }).catch(() => undefined);
+  }
+  if (!diff || !isConverged(diff))
+    throw new Error(`target did not converge: ${JSON.stringify(diff)}`);
+  say(
+    `target: ${diff.targetRows} rows, identical to the source by primary key and content (${Date.now() - started} ms)`,
+  );
+  const positions = await cdc.call<{
+    channels?: { channel: string; lag_ms?: string; applied_rows?: string }[];
+  }>('GetTaskPositions', { task_id: `demo-${id}` });
+  for (const c of positions.channels ?? []) {
+    if (Number(c.applied_rows ?? 0) > 0) {
+      say(`  ${c.channel}: ${c.applied_rows ?? 0} rows applied, lag ${c.lag_ms ?? '?'} ms`);
+    }
+  }
+  say('drive your own tasks with grpcurl: see docs/grpcurl.md');
 } finally {
-  etcd.close();
-  await source.closeConnection();
+  await source.dropDatabase({ db_name: db }).catch(() => undefined);
+  for (const client of [source, target]) {
+    await client
+      .dropCollection({ db_name: db, collection_name: collection })
+      .catch(() => undefined);
+    await client.dropDatabase({ db_name: db }).catch(() => undefined);
+    await client.closeConnection();
+  }
+  cdc.close();
+  await worker.stop();
+  await control.stop();
 }

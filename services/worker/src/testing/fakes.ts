@@ -1,0 +1,640 @@
+/**
+ * In-memory implementations of the worker's ports and builders of real wire messages, for unit tests only
+ * (excluded from the build by tsconfig.build.json). No I/O: messages are encoded with the shared codec, so the
+ * replicators decode exactly what Milvus would write.
+ */
+import {
+  CdcError,
+  DataType,
+  createLogger,
+  encodeCollectionSchema,
+  encodeKafkaMessageId,
+  encodeMessage,
+} from '@cdc/shared';
+import type {
+  CollectionInfo,
+  CollectionSchema,
+  DatabaseInfo,
+  CreateCollectionMessage,
+  DeleteMessage,
+  DropCollectionMessage,
+  InsertMessage,
+  PartitionMessage,
+  TimeTickMessage,
+  FieldSchema,
+  KnownMessage,
+  Logger,
+  MetadataEvent,
+  MsgBase,
+  MsgPosition,
+  PartitionInfo,
+  PrimaryKeys,
+  Row,
+  SourceMetadata,
+  SourceTso,
+} from '@cdc/shared';
+import type { DropBarrier } from '../ports/drop-barrier.js';
+import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
+import type { ChannelRecord, ReaderStart, SourceReader } from '../ports/source-reader.js';
+import type {
+  CreateCollectionSpec,
+  TargetCollection,
+  TargetWriter,
+  WriteResult,
+} from '../ports/target-writer.js';
+import type {
+  LeaseGrant,
+  LeaseRef,
+  ReportCheckpointInput,
+  WorkerControl,
+} from '../ports/worker-control.js';
+
+/** A logger that writes nothing. */
+export function silentLogger(): Logger {
+  return createLogger({ service: 'test', level: 'silent' });
+}
+
+/* ---------------------------------------------------------------- messages ---- */
+
+export const DEFAULT_CHANNEL = 'by-dev-rootcoord-dml_0';
+
+export function msgBase(timestamp: bigint, extra: Partial<MsgBase> = {}): MsgBase {
+  return {
+    msgType: 0,
+    msgId: 0n,
+    timestamp,
+    sourceId: 0n,
+    targetId: 0n,
+    properties: {},
+    ...extra,
+  };
+}
+
+export function field(
+  f: Partial<FieldSchema> & Pick<FieldSchema, 'fieldId' | 'name'>,
+): FieldSchema {
+  return {
+    description: '',
+    dataType: DataType.Int64,
+    elementType: 0,
+    typeParams: [],
+    indexParams: [],
+    isPrimaryKey: false,
+    autoId: false,
+    isDynamic: false,
+    isPartitionKey: false,
+    isClusteringKey: false,
+    nullable: false,
+    isFunctionOutput: false,
+    state: 0,
+    ...f,
+  };
+}
+
+/** `id` Int64 primary key (100) and `vec` FloatVector dim 2 (101), plus extra fields. */
+export function testSchema(name: string, extra: readonly FieldSchema[] = []): CollectionSchema {
+  return {
+    name,
+    description: '',
+    autoId: false,
+    enableDynamicField: false,
+    fields: [
+      field({ fieldId: 100n, name: 'id', isPrimaryKey: true }),
+      field({
+        fieldId: 101n,
+        name: 'vec',
+        dataType: DataType.FloatVector,
+        typeParams: [{ key: 'dim', value: '2' }],
+      }),
+      ...extra,
+    ],
+    properties: [],
+    functions: [],
+    dbName: '',
+  };
+}
+
+export function collectionInfo(
+  c: Partial<CollectionInfo> & Pick<CollectionInfo, 'id' | 'name'>,
+): CollectionInfo {
+  return {
+    dbId: 1n,
+    dbName: 'default',
+    schema: testSchema(c.name),
+    shardsNum: 1,
+    consistencyLevel: 'Bounded',
+    properties: [],
+    virtualChannels: [`${DEFAULT_CHANNEL}_${c.id}v0`],
+    physicalChannels: [DEFAULT_CHANNEL],
+    startPositions: [],
+    state: 'Created',
+    createTime: 1n,
+    updateTimestamp: 0n,
+    ...c,
+  };
+}
+
+export function partitionInfo(collectionId: bigint, id: bigint, name: string): PartitionInfo {
+  return { id, name, collectionId, createdTimestamp: 1n, state: 'Created' };
+}
+
+export interface InsertSpec {
+  readonly collectionId: bigint;
+  readonly ids: readonly bigint[];
+  readonly ts: bigint;
+  readonly partition?: string;
+  /** MsgBase timestamp; 2.3.5 upserts write 0 there and only fill the per-row timestamps. */
+  readonly baseTs?: bigint;
+  /** Per-row timestamps (default: `ts` for every row). */
+  readonly rowTs?: readonly bigint[];
+}
+
+export function insertMsg(s: InsertSpec): InsertMessage {
+  const n = s.ids.length;
+  return {
+    type: 'Insert',
+    base: msgBase(s.baseTs ?? s.ts),
+    shardName: `${DEFAULT_CHANNEL}_${s.collectionId}v0`,
+    dbName: '',
+    collectionName: '',
+    partitionName: s.partition ?? '_default',
+    dbId: 1n,
+    collectionId: s.collectionId,
+    partitionId: 1n,
+    segmentId: 1n,
+    timestamps: s.rowTs ?? s.ids.map(() => s.ts),
+    rowIds: s.ids.map((_, i) => BigInt(i + 1)),
+    numRows: BigInt(n),
+    version: 1,
+    fields: [
+      {
+        fieldId: 100n,
+        fieldName: 'id',
+        dataType: DataType.Int64,
+        isDynamic: false,
+        validData: [],
+        values: { kind: 'long', data: [...s.ids] },
+      },
+      {
+        fieldId: 101n,
+        fieldName: 'vec',
+        dataType: DataType.FloatVector,
+        isDynamic: false,
+        validData: [],
+        values: { kind: 'floatVector', dim: 2, data: s.ids.flatMap((id) => [Number(id), 0.5]) },
+      },
+    ],
+  };
+}
+
+/** The row `insertMsg` produces for `id` on the target. */
+export function rowOf(id: bigint): Row {
+  return { id: id.toString(), vec: [Number(id), 0.5] };
+}
+
+export function deleteMsg(s: {
+  readonly collectionId: bigint;
+  readonly ids: readonly bigint[];
+  readonly ts: bigint;
+  readonly partition?: string;
+}): DeleteMessage {
+  return {
+    type: 'Delete',
+    base: msgBase(s.ts),
+    shardName: `${DEFAULT_CHANNEL}_${s.collectionId}v0`,
+    dbName: '',
+    collectionName: '',
+    partitionName: s.partition ?? '',
+    dbId: 1n,
+    collectionId: s.collectionId,
+    partitionId: s.partition === undefined ? -1n : 1n,
+    timestamps: s.ids.map(() => s.ts),
+    numRows: BigInt(s.ids.length),
+    primaryKeys: { type: 'Int64', values: [...s.ids] },
+    segmentId: 0n,
+  };
+}
+
+export function int64Keys(...ids: bigint[]): PrimaryKeys {
+  return { type: 'Int64', values: ids };
+}
+
+export function timeTickMsg(ts: bigint): TimeTickMessage {
+  return { type: 'TimeTick', base: msgBase(ts) };
+}
+
+export function createCollectionMsg(info: CollectionInfo, ts: bigint): CreateCollectionMessage {
+  return {
+    type: 'CreateCollection',
+    base: msgBase(ts),
+    dbName: '',
+    collectionName: '',
+    partitionName: '',
+    dbId: info.dbId,
+    collectionId: info.id,
+    partitionId: 0n,
+    schemaBytes: encodeCollectionSchema(info.schema),
+    schema: info.schema,
+    virtualChannelNames: info.virtualChannels,
+    physicalChannelNames: info.physicalChannels,
+    partitionIds: [],
+    partitionNames: [],
+  };
+}
+
+export function dropCollectionMsg(collectionId: bigint, ts: bigint): DropCollectionMessage {
+  return {
+    type: 'DropCollection',
+    base: msgBase(ts),
+    dbName: '',
+    collectionName: '',
+    dbId: 1n,
+    collectionId,
+  };
+}
+
+export function dropPartitionMsg(
+  collectionId: bigint,
+  partitionId: bigint,
+  partitionName: string,
+  ts: bigint,
+): PartitionMessage {
+  return {
+    type: 'DropPartition',
+    base: msgBase(ts),
+    dbName: '',
+    collectionName: '',
+    partitionName,
+    dbId: 1n,
+    collectionId,
+    partitionId,
+  };
+}
+
+/** A payload whose MsgBase names a MsgType the codec does not handle (108 = CreateAlias). */
+export const UNKNOWN_TYPE_PAYLOAD = new Uint8Array([0x0a, 0x04, 0x08, 0x6c, 0x18, 0x07]);
+
+/** Bytes that do not parse as the message their header names. */
+export const GARBAGE_PAYLOAD = new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]);
+
+/** Sequential Kafka records of one channel, ids = offsets from `firstOffset`. */
+export class RecordLog {
+  readonly records: ChannelRecord[] = [];
+  private offset: bigint;
+
+  constructor(
+    readonly channel = DEFAULT_CHANNEL,
+    firstOffset = 0n,
+  ) {
+    this.offset = firstOffset;
+  }
+
+  add(...messages: KnownMessage[]): this {
+    for (const m of messages) this.raw(encodeMessage(m));
+    return this;
+  }
+
+  raw(value: Uint8Array, headers: ChannelRecord['headers'] = {}): this {
+    this.records.push({
+      channel: this.channel,
+      msgId: encodeKafkaMessageId(this.offset++),
+      value,
+      headers,
+      publishTimeMs: 0,
+    });
+    return this;
+  }
+}
+
+export function offsetId(offset: bigint): Uint8Array {
+  return encodeKafkaMessageId(offset);
+}
+
+/* ---------------------------------------------------------------- ports ---- */
+
+/**
+ * Serves a fixed list of records; once they are all read, the next `read` calls `onDrained` (typically aborting the
+ * lease so the replicator returns) and returns `[]`.
+ */
+export class FakeSourceReader implements SourceReader {
+  opened: ReaderStart | undefined;
+  closed = false;
+  private next = 0;
+
+  constructor(
+    private readonly records: readonly ChannelRecord[],
+    private readonly onDrained: () => void = () => undefined,
+  ) {}
+
+  open(start: ReaderStart): Promise<void> {
+    this.opened = start;
+    return Promise.resolve();
+  }
+
+  read(maxRecords: number): Promise<ChannelRecord[]> {
+    if (this.next >= this.records.length) {
+      this.onDrained();
+      return Promise.resolve([]);
+    }
+    const batch = this.records.slice(this.next, this.next + maxRecords);
+    this.next += batch.length;
+    return Promise.resolve(batch);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+type WriterMethod = Exclude<keyof TargetWriter, 'close'>;
+
+export interface WriterCall {
+  readonly op: WriterMethod;
+  readonly args: readonly unknown[];
+}
+
+/** Decides whether the n-th call (1-based) of an op fails; returns the error to throw, or undefined to succeed. */
+export type FailureRule = (args: readonly unknown[], n: number) => Error | undefined;
+
+/**
+ * Records every call in order. `failWith(op, rule)` injects errors; `existing` answers `hasCollection`
+ * (keys `db.collection`). upsert/delete acknowledge every row, 10 bytes each.
+ */
+export class FakeTargetWriter implements TargetWriter {
+  readonly calls: WriterCall[] = [];
+  readonly existing = new Set<string>();
+  closed = false;
+  private readonly rules = new Map<WriterMethod, FailureRule>();
+  private readonly counts = new Map<WriterMethod, number>();
+
+  failWith(op: WriterMethod, rule: FailureRule): this {
+    this.rules.set(op, rule);
+    return this;
+  }
+
+  /** Op names in call order, optionally without the given ones. */
+  ops(...without: WriterMethod[]): WriterMethod[] {
+    return this.calls.map((c) => c.op).filter((op) => !without.includes(op));
+  }
+
+  callsOf(op: WriterMethod): (readonly unknown[])[] {
+    return this.calls.filter((c) => c.op === op).map((c) => c.args);
+  }
+
+  private record(op: WriterMethod, args: readonly unknown[]): Promise<void> {
+    const n = (this.counts.get(op) ?? 0) + 1;
+    this.counts.set(op, n);
+    const err = this.rules.get(op)?.(args, n);
+    if (err) return Promise.reject(err);
+    this.calls.push({ op, args });
+    return Promise.resolve();
+  }
+
+  createDatabase(db: string, properties: readonly unknown[]): Promise<void> {
+    return this.record('createDatabase', [db, properties]);
+  }
+  dropDatabase(db: string): Promise<void> {
+    return this.record('dropDatabase', [db]);
+  }
+  async createCollection(spec: CreateCollectionSpec): Promise<void> {
+    await this.record('createCollection', [spec]);
+    this.existing.add(`${spec.db}.${spec.collection}`);
+  }
+  async dropCollection(target: TargetCollection, sourceCollectionId?: string): Promise<void> {
+    await this.record('dropCollection', [target, sourceCollectionId]);
+    this.existing.delete(`${target.db}.${target.collection}`);
+  }
+  async hasCollection(target: TargetCollection): Promise<boolean> {
+    await this.record('hasCollection', [target]);
+    return this.existing.has(`${target.db}.${target.collection}`);
+  }
+  createPartition(target: TargetCollection, partition: string): Promise<void> {
+    return this.record('createPartition', [target, partition]);
+  }
+  dropPartition(target: TargetCollection, partition: string): Promise<void> {
+    return this.record('dropPartition', [target, partition]);
+  }
+  createIndex(
+    target: TargetCollection,
+    fieldName: string,
+    indexName: string,
+    params: readonly unknown[],
+  ): Promise<void> {
+    return this.record('createIndex', [target, fieldName, indexName, params]);
+  }
+  dropIndex(target: TargetCollection, fieldName: string, indexName: string): Promise<void> {
+    return this.record('dropIndex', [target, fieldName, indexName]);
+  }
+  alterIndex(
+    target: TargetCollection,
+    indexName: string,
+    params: readonly unknown[],
+    deleteKeys: readonly string[],
+  ): Promise<void> {
+    return this.record('alterIndex', [target, indexName, params, deleteKeys]);
+  }
+  loadCollection(target: TargetCollection, replicaNumber: number): Promise<void> {
+    return this.record('loadCollection', [target, replicaNumber]);
+  }
+  releaseCollection(target: TargetCollection): Promise<void> {
+    return this.record('releaseCollection', [target]);
+  }
+  loadPartitions(
+    target: TargetCollection,
+    partitions: readonly string[],
+    replicaNumber: number,
+  ): Promise<void> {
+    return this.record('loadPartitions', [target, partitions, replicaNumber]);
+  }
+  releasePartitions(target: TargetCollection, partitions: readonly string[]): Promise<void> {
+    return this.record('releasePartitions', [target, partitions]);
+  }
+  flush(db: string, collections: readonly string[]): Promise<void> {
+    return this.record('flush', [db, collections]);
+  }
+  async upsert(
+    target: TargetCollection,
+    partition: string,
+    rows: readonly Row[],
+  ): Promise<WriteResult> {
+    await this.record('upsert', [target, partition, rows]);
+    return { rows: rows.length, bytes: rows.length * 10 };
+  }
+  async delete(
+    target: TargetCollection,
+    partition: string | undefined,
+    keys: PrimaryKeys,
+  ): Promise<WriteResult> {
+    await this.record('delete', [target, partition, keys]);
+    return { rows: keys.values.length, bytes: keys.values.length * 10 };
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+export const sinkRejected = (msg = 'refused'): CdcError =>
+  new CdcError('SINK_REJECTED', msg, { retryable: false });
+export const sinkUnavailable = (msg = 'target down'): CdcError =>
+  new CdcError('SINK_UNAVAILABLE', msg, { retryable: true });
+export const conflict = (msg = 'earlier incarnation'): CdcError =>
+  new CdcError('CONFLICT', msg, { retryable: false });
+
+/** What a replicator reported, in order. */
+export class FakeLeaseProgress implements LeaseProgress {
+  readonly checkpoints: { msgId: Uint8Array; timestamp: bigint }[] = [];
+  readonly heads: bigint[] = [];
+  readonly quarantined: QuarantinedMessage[] = [];
+  readonly needsPersonReasons: string[] = [];
+  rows = 0;
+  bytes = 0;
+
+  checkpoint(msgId: Uint8Array, timestamp: bigint): void {
+    this.checkpoints.push({ msgId, timestamp });
+  }
+  observeHead(timestamp: bigint): void {
+    this.heads.push(timestamp);
+  }
+  addApplied(rows: number, bytes: number): void {
+    this.rows += rows;
+    this.bytes += bytes;
+  }
+  quarantine(entry: QuarantinedMessage): Promise<void> {
+    this.quarantined.push(entry);
+    return Promise.resolve();
+  }
+  needsPerson(reason: string): Promise<void> {
+    this.needsPersonReasons.push(reason);
+    return Promise.resolve();
+  }
+}
+
+/** The shared in-memory barrier; give the same instance to replicators of different channels. */
+export class FakeDropBarrier implements DropBarrier {
+  readonly arrivals = new Map<string, Set<string>>();
+  readonly done = new Set<string>();
+
+  arrive(key: string, channel: string): Promise<ReadonlySet<string>> {
+    const set = this.arrivals.get(key) ?? new Set<string>();
+    set.add(channel);
+    this.arrivals.set(key, set);
+    return Promise.resolve(new Set(set));
+  }
+  isDone(key: string): Promise<boolean> {
+    return Promise.resolve(this.done.has(key));
+  }
+  markDone(key: string): Promise<void> {
+    this.done.add(key);
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Source metadata held in maps. `getCollectionHook` (if set) answers `getCollection` instead, with the 1-based call
+ * number, e.g. to report a collection as Creating for the first calls.
+ */
+export class FakeSourceMetadata implements SourceMetadata {
+  readonly collections = new Map<bigint, CollectionInfo>();
+  readonly partitions = new Map<bigint, PartitionInfo[]>();
+  getCollectionCalls = 0;
+  listCollectionsCalls = 0;
+  getCollectionHook: ((id: bigint, n: number) => CollectionInfo | undefined) | undefined;
+
+  constructor(...infos: CollectionInfo[]) {
+    for (const i of infos) this.collections.set(i.id, i);
+  }
+
+  listDatabases(): Promise<DatabaseInfo[]> {
+    return Promise.resolve([]);
+  }
+  listCollections(): Promise<CollectionInfo[]> {
+    this.listCollectionsCalls++;
+    return Promise.resolve([...this.collections.values()]);
+  }
+  getCollection(collectionId: bigint): Promise<CollectionInfo | undefined> {
+    this.getCollectionCalls++;
+    if (this.getCollectionHook)
+      return Promise.resolve(this.getCollectionHook(collectionId, this.getCollectionCalls));
+    return Promise.resolve(this.collections.get(collectionId));
+  }
+  listPartitions(collectionId: bigint): Promise<PartitionInfo[]> {
+    return Promise.resolve(this.partitions.get(collectionId) ?? []);
+  }
+  getChannelCheckpoint(): Promise<MsgPosition | undefined> {
+    return Promise.resolve(undefined);
+  }
+  readTso(): Promise<SourceTso> {
+    return Promise.resolve({ unixNanos: 0n, hybridTs: 0n });
+  }
+  currentRevision(): Promise<bigint> {
+    return Promise.resolve(0n);
+  }
+  // eslint-disable-next-line require-yield
+  async *watch(): AsyncIterable<MetadataEvent> {
+    await Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export type CheckpointAnswer = { keepLease: boolean; reason: string } | Error;
+
+/**
+ * The control plane: `reportCheckpoint` answers from `answers` in order (the last one repeats; default keep the
+ * lease); an Error answer is thrown.
+ */
+export class FakeWorkerControl implements WorkerControl {
+  readonly reports: ReportCheckpointInput[] = [];
+  readonly quarantines: { lease: LeaseRef; entry: { reason: string; msgId: Uint8Array } }[] = [];
+  readonly failures: { lease: LeaseRef; reason: string; needsPerson: boolean }[] = [];
+  readonly releases: LeaseRef[] = [];
+  answers: CheckpointAnswer[] = [];
+  grant: LeaseGrant | Error = new CdcError('NOT_FOUND', 'no such task', { retryable: false });
+
+  acquireLease(): Promise<LeaseGrant> {
+    const g = this.grant;
+    return g instanceof Error ? Promise.reject(g) : Promise.resolve(g);
+  }
+  reportCheckpoint(input: ReportCheckpointInput): Promise<{ keepLease: boolean; reason: string }> {
+    this.reports.push(input);
+    const answer =
+      this.answers.length > 1
+        ? this.answers.shift()
+        : (this.answers[0] ?? { keepLease: true, reason: '' });
+    if (answer instanceof Error) return Promise.reject(answer);
+    return Promise.resolve(answer ?? { keepLease: true, reason: '' });
+  }
+  reportQuarantine(
+    lease: LeaseRef,
+    entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
+  ): Promise<void> {
+    this.quarantines.push({ lease, entry });
+    return Promise.resolve();
+  }
+  reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void> {
+    this.failures.push({ lease, reason, needsPerson });
+    return Promise.resolve();
+  }
+  releaseLease(lease: LeaseRef): Promise<void> {
+    this.releases.push(lease);
+    return Promise.resolve();
+  }
+  heartbeat(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Resolves once `cond()` holds, polling every few ms; rejects after `timeoutMs`. */
+export async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

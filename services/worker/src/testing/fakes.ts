@@ -34,6 +34,7 @@ import type {
   SourceTso,
 } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
+import type { ReplicatedCollection } from '../replication/collection-catalog.js';
 import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { ChannelRecord, ReaderStart, SourceReader } from '../ports/source-reader.js';
 import type {
@@ -131,6 +132,23 @@ export function collectionInfo(
     createTime: 1n,
     updateTimestamp: 0n,
     ...c,
+  };
+}
+
+/** A resolved collection as CollectionCatalog builds it (target = source names unless given). */
+export function replicatedCollection(
+  info: CollectionInfo,
+  target: TargetCollection = { db: info.dbName || 'default', collection: info.name },
+): ReplicatedCollection {
+  return {
+    id: info.id,
+    sourceDb: info.dbName || 'default',
+    sourceName: info.name,
+    target,
+    schema: info.schema,
+    primaryKeyField: info.schema.fields.find((f) => f.isPrimaryKey)?.name ?? '',
+    physicalChannels: info.physicalChannels,
+    info,
   };
 }
 

@@ -369,7 +369,9 @@ describe('control service: leases, checkpoints and state', () => {
     const a = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wa' });
     expect(a.epoch).toBe('1');
     expect(a.task.spec.target.token).toBe('root:TopSecret-42');
-    expect(a.start).toMatchObject({ kind: 'START_KIND_LATEST', from_checkpoint: false });
+    // "latest" is pinned to the task's creation time, so writes before the first lease are not skipped
+    expect(a.start).toMatchObject({ kind: 'START_KIND_TIMESTAMP', from_checkpoint: false });
+    expect(Number(BigInt(a.start.timestamp) >> 18n)).toBeGreaterThan(Date.now() - 600_000);
     const p = pos(7, 3);
     const head = String((BigInt(Date.now()) + 2000n) << 18n);
     expect(

@@ -22,7 +22,14 @@ export interface ControlProcess {
 
 export async function startControl(env: Record<string, string>): Promise<ControlProcess> {
   const proc = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, LOG_LEVEL: 'info', CONTROL_GRPC_ADDRESS: '127.0.0.1:0', ...env },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      CONTROL_GRPC_ADDRESS: '127.0.0.1:0',
+      // These tests seed their own source metadata: schedule exactly the channels it names.
+      CONTROL_ASSUMED_DML_CHANNELS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -28,6 +29,8 @@ export class LeaseWorker {
     private readonly runner: LeaseRunner,
     private readonly opts: LeaseWorkerOptions,
   ) {
+    // Every held lease listens on the shutdown signal; dozens per process are normal.
+    setMaxListeners(0, this.stopping.signal);
     this.worker = new Worker<LeaseJobData>(LEASE_QUEUE_NAME, (job) => this.process(job), {
       connection: opts.connection,
       prefix: opts.prefix,

@@ -3,7 +3,7 @@
  * into pino. The client itself holds no sockets; each reader's consumer and admin own theirs.
  */
 import kafkajs from 'kafkajs';
-import type { Kafka, LogEntry, logCreator } from 'kafkajs';
+import type { Kafka, LogEntry, SASLOptions, logCreator } from 'kafkajs';
 import type { Logger } from '@cdc/shared';
 import { registerKafkaZstdCodec } from './kafka-zstd-codec.js';
 
@@ -17,6 +17,22 @@ export interface KafkaClientOptions {
   readonly connectionTimeoutMs?: number;
   /** KafkaJS retries before an operation fails (and a reader reports SOURCE_UNAVAILABLE). */
   readonly retries?: number;
+  /** TLS to the brokers; PEM strings. `true` = TLS with the system CAs. */
+  readonly tls?:
+    | true
+    | {
+        readonly ca?: string;
+        readonly cert?: string;
+        readonly key?: string;
+        readonly servername?: string;
+        readonly rejectUnauthorized?: boolean;
+      };
+  /** SASL authentication (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512). */
+  readonly sasl?: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: string;
+  };
 }
 
 /** KafkaJS logs connection churn at error level even when it recovers, so everything below ERROR is debug. */
@@ -36,6 +52,8 @@ export function createKafkaClient(opts: KafkaClientOptions): Kafka {
     clientId: opts.clientId ?? 'cdc-worker',
     connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
     retry: { retries: opts.retries ?? 5 },
+    ...(opts.tls === undefined ? {} : { ssl: opts.tls === true ? true : { ...opts.tls } }),
+    ...(opts.sasl === undefined ? {} : { sasl: opts.sasl as SASLOptions }),
     ...(opts.logger === undefined
       ? { logLevel: KafkaLogLevel.NOTHING }
       : {

@@ -2,7 +2,36 @@ import { CdcError } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { SourceReader } from '../ports/source-reader.js';
 import type { TaskSpecWire } from '../task-spec.js';
+import type { KafkaClientOptions } from './kafka-client.js';
 import { createKafkaSourceReaderFactory } from './kafka-source-reader.js';
+import { createPulsarSourceReaderFactory } from './pulsar-source-reader.js';
+
+type MqWire = NonNullable<NonNullable<TaskSpecWire['source']>['mq']>;
+
+/** Kafka TLS and SASL from the task spec (secrets arrive decrypted from AcquireLease; never logged). */
+function kafkaSecurity(mq: MqWire): Pick<KafkaClientOptions, 'tls' | 'sasl'> {
+  const out: { -readonly [K in 'tls' | 'sasl']?: NonNullable<KafkaClientOptions[K]> } = {};
+  if (mq.tls?.enabled) {
+    out.tls = {
+      ...(mq.tls.ca_pem ? { ca: mq.tls.ca_pem } : {}),
+      ...(mq.tls.cert_pem ? { cert: mq.tls.cert_pem } : {}),
+      ...(mq.tls.key_pem ? { key: mq.tls.key_pem } : {}),
+      ...(mq.tls.server_name ? { servername: mq.tls.server_name } : {}),
+      rejectUnauthorized: !mq.tls.insecure_skip_verify,
+    };
+  }
+  const sasl = mq.sasl;
+  if (sasl?.username) {
+    const mechanism = (sasl.mechanism ?? 'PLAIN').toLowerCase();
+    if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
+      throw new CdcError('INVALID_ARGUMENT', `unsupported SASL mechanism: ${mechanism}`, {
+        retryable: false,
+      });
+    }
+    out.sasl = { mechanism, username: sasl.username, password: sasl.password ?? '' };
+  }
+  return out;
+}
 
 /** The reader for a task's message queue. */
 export function createSourceReader(spec: TaskSpecWire, channel: string, log: Logger): SourceReader {
@@ -15,6 +44,12 @@ export function createSourceReader(spec: TaskSpecWire, channel: string, log: Log
           .map((b) => b.trim())
           .filter(Boolean),
         clientId: 'milvus-cdc-worker',
+        logger: log,
+        ...kafkaSecurity(mq),
+      }).create(channel);
+    case 'MQ_TYPE_PULSAR':
+      return createPulsarSourceReaderFactory({
+        serviceUrl: mq.address ?? '',
         logger: log,
       }).create(channel);
     default:

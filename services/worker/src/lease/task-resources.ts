@@ -68,10 +68,20 @@ export class TaskResources implements LeaseFactories {
     return this.borrow(
       `meta:${taskId}`,
       () => {
+        const tls = etcd?.tls;
         const client = new Etcd3({
           hosts: [...(etcd?.endpoints ?? [])],
           ...(etcd?.username
             ? { auth: { username: etcd.username, password: etcd.password ?? '' } }
+            : {}),
+          ...(tls?.enabled && tls.ca_pem
+            ? {
+                credentials: {
+                  rootCertificate: Buffer.from(tls.ca_pem),
+                  ...(tls.key_pem ? { privateKey: Buffer.from(tls.key_pem) } : {}),
+                  ...(tls.cert_pem ? { certChain: Buffer.from(tls.cert_pem) } : {}),
+                },
+              }
             : {}),
         });
         return Promise.resolve({

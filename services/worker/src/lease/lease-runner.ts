@@ -6,6 +6,7 @@ import type { TargetWriter } from '../ports/target-writer.js';
 import type { LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { CollectionCatalog } from '../replication/collection-catalog.js';
 import { DmlChannelReplicator } from '../replication/dml-channel-replicator.js';
+import { PartitionFollower } from '../replication/partition-follower.js';
 import { ReplicateChannelReplicator } from '../replication/replicate-channel-replicator.js';
 import { sleep, withRetry } from '../replication/retry.js';
 import { TaskScope } from '../replication/task-scope.js';
@@ -206,7 +207,16 @@ export class LeaseRunner {
         log,
         ...(onRetry ? { onRetry } : {}),
       };
-      const replicator = job.channel.endsWith('-replicate-msg')
+      const isReplicateChannel = job.channel.endsWith('-replicate-msg');
+      const followerStop = new AbortController();
+      const stopFollower = (): void => {
+        followerStop.abort();
+      };
+      signal.addEventListener('abort', stopFollower, { once: true });
+      const follower = isReplicateChannel
+        ? new PartitionFollower(metadata.value, catalog, writer.value, log).run(followerStop.signal)
+        : Promise.resolve();
+      const replicator = isReplicateChannel
         ? new ReplicateChannelReplicator({ ...common, scope, objectWaitMs: settings.objectWaitMs })
         : new DmlChannelReplicator({
             ...common,
@@ -215,10 +225,16 @@ export class LeaseRunner {
             maxBatchRows: settings.maxBatchRows,
             readBatchSize: settings.readBatchSize,
           });
-      await replicator.run(signal).catch((err: unknown) => {
-        if (signal.aborted && err instanceof CdcError && err.code === 'LEASE_LOST') return;
-        throw err;
-      });
+      try {
+        await replicator.run(signal).catch((err: unknown) => {
+          if (signal.aborted && err instanceof CdcError && err.code === 'LEASE_LOST') return;
+          throw err;
+        });
+      } finally {
+        signal.removeEventListener('abort', stopFollower);
+        followerStop.abort();
+        await follower;
+      }
     } finally {
       clearInterval(progressTimer);
       await reader?.close();

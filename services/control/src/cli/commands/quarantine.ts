@@ -1,0 +1,41 @@
+import type { Message } from '../client.js';
+import { stringOpt, taskIdArg, type Command } from '../command.js';
+import { usage } from '../errors.js';
+import { jsonText, list, obj, str } from '../format.js';
+import { quarantineTable } from '../views.js';
+
+export const quarantine: Command = {
+  name: 'quarantine',
+  args: 'ID [--limit N]',
+  summary:
+    'list poison messages that workers skipped (oldest first; JSON has the payloads, base64)',
+  options: { limit: { type: 'string' } },
+  async run(ctx) {
+    const taskId = taskIdArg(ctx);
+    const limitText = stringOpt(ctx, 'limit') ?? '1000';
+    const limit = Number(limitText);
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw usage('--limit must be a positive integer');
+    const records: Message[] = [];
+    let token = '';
+    let more = false;
+    do {
+      const page = await ctx.client.call('ListQuarantine', {
+        task_id: taskId,
+        page_size: Math.min(500, limit - records.length),
+        page_token: token,
+      });
+      records.push(...list(page['records']).map(obj));
+      token = str(page['next_page_token']);
+      more = token !== '';
+    } while (more && records.length < limit);
+    if (ctx.output === 'json') {
+      ctx.print(jsonText({ task_id: taskId, records, truncated: more }));
+      return 0;
+    }
+    if (records.length === 0) ctx.print(`no quarantined messages for task ${taskId}`);
+    else ctx.print(quarantineTable(records));
+    if (more) ctx.print(`(first ${limit} records; raise --limit for more)`);
+    return 0;
+  },
+};

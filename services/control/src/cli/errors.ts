@@ -1,0 +1,67 @@
+import { status } from '@grpc/grpc-js';
+
+/**
+ * A failure detected by the CLI itself, reported like a gRPC error (`error: <code>: <message>`). `code` is a gRPC
+ * status name, so scripts see the same codes and exit codes whether the CLI or the server rejected the input.
+ */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    readonly code: keyof typeof status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Wrong flags or arguments: exit code 2 with a hint to read the usage. */
+export function usage(message: string): CliError {
+  return new CliError('INVALID_ARGUMENT', `${message} (see "cdcctl help")`);
+}
+
+export interface GrpcFailure {
+  readonly code: number;
+  readonly details: string;
+}
+
+export function isGrpcFailure(err: unknown): err is GrpcFailure {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<GrpcFailure>).code === 'number' &&
+    typeof (err as Partial<GrpcFailure>).details === 'string'
+  );
+}
+
+/** Statuses caused by the request itself (fix the input, do not retry): exit code 2. Everything else: 1. */
+const CALLER_ERRORS = new Set<string>([
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'FAILED_PRECONDITION',
+  'OUT_OF_RANGE',
+  'PERMISSION_DENIED',
+  'UNAUTHENTICATED',
+]);
+
+export function statusName(code: number): string {
+  return (status as unknown as Record<number, string | undefined>)[code] ?? `STATUS_${code}`;
+}
+
+/** The stderr line and exit code for any error thrown by a command. */
+export function describeFailure(err: unknown): { line: string; exitCode: number } {
+  let code = 'UNKNOWN';
+  let details: string;
+  if (err instanceof CliError) {
+    code = err.code;
+    details = err.message;
+  } else if (isGrpcFailure(err)) {
+    code = statusName(err.code);
+    details = err.details;
+  } else {
+    details = err instanceof Error ? err.message : String(err);
+  }
+  return {
+    line: `error: ${code}: ${details || '(no details)'}`,
+    exitCode: CALLER_ERRORS.has(code) ? 2 : 1,
+  };
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { CdcClient } from './client.js';
+import { parseDuration, type Command, type OptionSpecs } from './command.js';
+import { positions, resetPositions } from './commands/positions.js';
+import { quarantine } from './commands/quarantine.js';
+import { create, get, listTasks, pause, remove, resume } from './commands/tasks.js';
+import { watch } from './commands/watch.js';
+import { describeFailure, usage } from './errors.js';
+
+const COMMANDS: readonly Command[] = [
+  create,
+  listTasks,
+  get,
+  pause,
+  resume,
+  remove,
+  positions,
+  resetPositions,
+  quarantine,
+  watch,
+];
+
+const GLOBAL_OPTIONS: OptionSpecs = {
+  address: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  token: { type: 'string' },
+  timeout: { type: 'string' },
+  tls: { type: 'boolean' },
+  'ca-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+function helpText(): string {
+  return [
+    'cdcctl: manage Milvus CDC replication tasks over the control service gRPC API',
+    '',
+    'usage: cdcctl [global flags] COMMAND [args]',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name} ${c.args}`.trimEnd() + `\n      ${c.summary}`),
+    '',
+    'global flags:',
+    '  --address HOST:PORT   control service (env CDC_ADDRESS; default 127.0.0.1:50051)',
+    '  -o, --output FORMAT   table (default) or json: API field names, every field, 64-bit integers as',
+    '                        strings, bytes base64; watch prints one JSON object per line',
+    '  --token TOKEN         sent as "authorization: Bearer TOKEN" (prefer env CDC_TOKEN: flags show in ps)',
+    '  --timeout DURATION    deadline of each call, e.g. 10s (default 10s; watch streams have none)',
+    '  --tls                 use TLS (env CDC_TLS=true); --ca-file PEM for a private CA',
+    '',
+    'exit codes: 0 ok; 2 the request was rejected (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,',
+    'FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED) or bad usage; 1 anything else (UNAVAILABLE, ...).',
+    'Errors go to stderr as "error: <STATUS>: <details>".',
+  ].join('\n');
+}
+
+/** The first positional, skipping values of global flags that take one. */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--') return argv[i + 1];
+    if (!a.startsWith('-')) return a;
+    const name = a.replace(/^--?/, '');
+    const spec = Object.entries(GLOBAL_OPTIONS).find(([k, s]) => k === name || s.short === name);
+    if (spec?.[1].type === 'string' && !a.includes('=')) i++;
+  }
+  return undefined;
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const name = commandName(argv);
+  if (name === undefined || name === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return name === undefined && !argv.includes('-h') && !argv.includes('--help') ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) throw usage(`unknown command "${name}"`);
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  const { values } = parsed;
+  const positionals = parsed.positionals.filter((p, i) => !(i === 0 && p === name));
+  if (values['help'] === true) {
+    process.stdout.write(`usage: cdcctl ${command.name} ${command.args}\n  ${command.summary}\n`);
+    return 0;
+  }
+  const str = (k: string): string | undefined =>
+    typeof values[k] === 'string' ? values[k] : undefined;
+  const output = str('output') ?? 'table';
+  if (output !== 'table' && output !== 'json') throw usage('--output must be table or json');
+  const client = new CdcClient({
+    address: str('address') ?? (env['CDC_ADDRESS'] || '127.0.0.1:50051'),
+    token: str('token') ?? env['CDC_TOKEN'] ?? '',
+    timeoutMs: parseDuration('--timeout', str('timeout') ?? '10s'),
+    tls: values['tls'] === true || env['CDC_TLS'] === 'true',
+    caFile: str('ca-file') ?? '',
+  });
+  try {
+    const code = await command.run({
+      client,
+      output,
+      values,
+      positionals,
+      print: (text) => process.stdout.write(`${text}\n`),
+    });
+    return code ?? 0;
+  } finally {
+    client.close();
+  }
+}
+
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // A closed pipe (`cdcctl watch ID | head`) ends the command quietly.
+  process.exit(err.code === 'EPIPE' ? 0 : 1);
+});
+
+run(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const { line, exitCode } = describeFailure(err);
+    process.stderr.write(`${line}\n`);
+    process.exitCode = exitCode;
+  },
+);

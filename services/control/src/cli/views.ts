@@ -1,0 +1,127 @@
+import type { Message } from './client.js';
+import {
+  duration,
+  enumLabel,
+  fields,
+  list,
+  num,
+  obj,
+  orDash,
+  str,
+  table,
+  time,
+  tsoMs,
+} from './format.js';
+
+/** Human-readable views of API messages (table output). Secrets are never in the messages. */
+
+export function stateOf(task: Message): string {
+  return enumLabel(task['state'], 'TASK_STATE_');
+}
+
+function pattern(p: unknown): string {
+  const o = obj(p);
+  return `${str(o['database']) || 'default'}.${str(o['collection']) || '*'}`;
+}
+
+function startText(s: unknown): string {
+  const o = obj(s);
+  const kind = enumLabel(o['kind'], 'START_KIND_') || 'LATEST';
+  if (kind === 'TIMESTAMP')
+    return `TIMESTAMP ${str(o['timestamp'])} (${time(tsoMs(o['timestamp']))})`;
+  if (kind === 'POSITIONS') return `POSITIONS (${Object.keys(obj(o['positions'])).join(', ')})`;
+  return kind === 'UNSPECIFIED' ? 'LATEST' : kind;
+}
+
+export function tasksTable(tasks: Message[], now = Date.now()): string {
+  return table(
+    ['ID', 'STATE', 'CHANNELS', 'TARGET', 'UPDATED', 'REASON'],
+    tasks.map((t) => [
+      str(t['task_id']),
+      stateOf(t),
+      String(list(t['channels']).length),
+      str(obj(obj(t['spec'])['target'])['uri']),
+      `${duration(Math.max(0, now - num(t['update_time_ms'])))} ago`,
+      orDash(str(t['reason'])),
+    ]),
+  );
+}
+
+export function taskDetail(t: Message): string {
+  const spec = obj(t['spec']);
+  const source = obj(spec['source']);
+  const etcd = obj(source['etcd']);
+  const mq = obj(source['mq']);
+  const target = obj(spec['target']);
+  const scope = obj(spec['scope']);
+  const mappings = list(spec['name_mapping']).map((m) => {
+    const o = obj(m);
+    const colls = Object.entries(obj(o['collections'])).map(([k, v]) => `${k}→${str(v)}`);
+    const db = `${str(o['source_database'])}→${str(o['target_database']) || str(o['source_database'])}`;
+    return colls.length === 0 ? db : `${db} (${colls.join(', ')})`;
+  });
+  return fields([
+    ['ID', str(t['task_id'])],
+    ['State', stateOf(t)],
+    ['Reason', orDash(str(t['reason']))],
+    ['Created', time(num(t['create_time_ms']))],
+    ['Updated', time(num(t['update_time_ms']))],
+    [
+      'Source etcd',
+      `${list(etcd['endpoints']).map(str).join(',')} root=${orDash(str(etcd['root_path']))}`,
+    ],
+    ['Source MQ', `${enumLabel(mq['type'], 'MQ_TYPE_')} ${str(mq['address'])}`],
+    ['Channel prefix', orDash(str(source['channel_prefix']))],
+    ['Target', `${str(target['uri'])} mode=${enumLabel(target['mode'], 'TARGET_MODE_')}`],
+    ['Include', orDash(list(scope['include']).map(pattern).join(', '))],
+    ['Exclude', orDash(list(scope['exclude']).map(pattern).join(', '))],
+    ['Name mapping', orDash(mappings.join('; '))],
+    ['Start', startText(spec['start'])],
+    ['Channels', orDash(list(t['channels']).map(str).join(', '))],
+    ['Secrets set', orDash(list(t['secret_fields_set']).map(str).join(', '))],
+  ]);
+}
+
+export function positionsTable(channels: Message[]): string {
+  return table(
+    ['CHANNEL', 'EPOCH', 'WORKER', 'CHECKPOINT', 'LAG', 'ROWS', 'REPORTED', 'NOTE'],
+    channels.map((c) => {
+      const pos = c['position'] === null ? undefined : obj(c['position']);
+      const pending = c['pending_start'] === null ? undefined : c['pending_start'];
+      const note = [
+        pending === undefined ? '' : `next start: ${startText(pending)}`,
+        str(c['last_error']),
+      ].filter((s) => s !== '');
+      return [
+        str(c['channel']),
+        str(c['epoch']) || '0',
+        orDash(str(c['worker_id'])),
+        pos === undefined ? '-' : time(tsoMs(pos['timestamp'])),
+        duration(num(c['lag_ms'])),
+        str(c['applied_rows']) || '0',
+        time(num(c['update_time_ms'])),
+        orDash(note.join('; ')),
+      ];
+    }),
+  );
+}
+
+export function quarantineTable(records: Message[]): string {
+  return table(
+    ['ID', 'CHANNEL', 'EPOCH', 'TIME', 'MESSAGE TIME', 'BYTES', 'REASON'],
+    records.map((r) => {
+      const payload = r['payload'];
+      const size = Buffer.isBuffer(payload) ? payload.length : 0;
+      const pos = obj(r['position']);
+      return [
+        str(r['quarantine_id']),
+        str(r['channel']),
+        str(r['epoch']),
+        time(num(r['create_time_ms'])),
+        time(tsoMs(pos['timestamp'])),
+        `${size}${r['truncated'] === true ? '+' : ''}`,
+        str(r['reason']),
+      ];
+    }),
+  );
+}

@@ -73,4 +73,27 @@ describe('replication end to end', () => {
     for (const c of await h.duplicateCounts())
       expect(c.target, `${c.ref.db}.${c.ref.collection}`).toBe(c.source);
   }, 400_000);
+
+  it('drains on SIGTERM: the worker exits in its grace period and another resumes without loss', async () => {
+    const draining = h.workers.at(-1)!;
+    await h.startWorker('worker-c');
+    const load = h.runWorkload('more2');
+    await new Promise((r) => setTimeout(r, 3_000));
+    const stoppedAt = Date.now();
+    await draining.stop(30_000);
+    expect(draining.child.exitCode, `see ${draining.logFile}`).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(25_000);
+    await load;
+    const diffs = await h.waitForConvergence(CONVERGE_MS);
+    for (const d of diffs) {
+      expect({
+        ref: d.ref,
+        missing: d.missingOnTarget.length,
+        extra: d.extraOnTarget.length,
+        changed: d.changed.length,
+      }).toEqual({ ref: d.ref, missing: 0, extra: 0, changed: 0 });
+    }
+    for (const c of await h.duplicateCounts())
+      expect(c.target, `${c.ref.db}.${c.ref.collection}`).toBe(c.source);
+  }, 400_000);
 });

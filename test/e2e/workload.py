@@ -6,6 +6,7 @@ loaded so that both sides can be queried for comparison):
   base     databases, collections of every field type, inserts, upserts, deletes (int and string PKs), partitions,
            indexes, load/release/flush, a dropped partition, a dropped-and-recreated collection
   more     more inserts/upserts/deletes into the base collections (the load a worker is killed under)
+  more2    the same on another key range (the load a worker is stopped gracefully under)
 Prints a JSON summary of the collections it expects on the target.
 """
 import json
@@ -108,10 +109,10 @@ def base(p):
     use('default')
 
 
-def more(p):
+def more(p, first=300):
     use(f'{p}_db')
     at = Collection('all_types')
-    for start in range(300, 3300, 150):
+    for start in range(first, first + 3000, 150):
         at.insert(all_types_rows(range(start, start + 150), 'more'))
         at.upsert(all_types_rows(range(start - 50, start - 40), 'more-ups'))
         at.delete(f'id in [{start - 100}, {start - 99}]')
@@ -122,7 +123,7 @@ def main():
     host, port = sys.argv[1].split(':')
     prefix, step = sys.argv[2], sys.argv[3]
     connections.connect(host=host, port=port)
-    {'base': base, 'more': more}[step](prefix)
+    {'base': base, 'more': more, 'more2': lambda p: more(p, 20_000)}[step](prefix)
     print(json.dumps({'ok': True, 'step': step}))
 
 

@@ -100,6 +100,18 @@ export const ControlConfigSchema = z
       .max(4_194_304)
       .default(65_536)
       .describe('bytes kept of a quarantined message'),
+    CONTROL_METRICS_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .default(9401)
+      .describe('HTTP port of /metrics (Prometheus) and /healthz; 0 turns it off'),
+    CONTROL_METRICS_HOST: z
+      .string()
+      .min(1)
+      .default('0.0.0.0')
+      .describe('interface the metrics HTTP server binds'),
     CONTROL_SHUTDOWN_GRACE_MS: intMs(10_000, 0, 600_000).describe(
       'SIGTERM: time for in-flight calls before force shutdown',
     ),

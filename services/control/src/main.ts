@@ -14,6 +14,7 @@ import { EtcdChannelDiscovery, NetworkReachability } from './adapters/source-pro
 import { ConfigError, loadControlConfig, redactedConfig, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
+import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
 import { LeaderElection } from './scheduling/leader-election.js';
 import { LeaseScheduler } from './scheduling/lease-scheduler.js';
 import { ControlServer } from './server.js';
@@ -104,12 +105,22 @@ async function main(): Promise<void> {
       deletingGraceMs: 30_000,
     },
   );
+  const metrics = new ControlMetrics(
+    {
+      tasks: () => taskStore.list(),
+      channels: async (taskId) => (await tasks.positions(taskId)).channels,
+      quarantineCount: (taskId) => etcd.getAll().prefix(keys.quarantine(taskId)).count(),
+      leaseJobCounts: () => queue.getJobCounts(...LEASE_JOB_STATES),
+    },
+    log.child({ component: 'metrics' }),
+  );
   const election = new LeaderElection(
     etcd,
     keys.election(),
     config.CONTROL_INSTANCE_ID,
     config.CONTROL_ELECTION_TTL_S,
     (leader) => {
+      metrics.setLeader(leader);
       if (leader) scheduler.start();
       else void scheduler.stop();
     },
@@ -122,11 +133,29 @@ async function main(): Promise<void> {
         leases,
         log.child({ component: 'worker-service' }),
         config.CONTROL_REPORT_INTERVAL_MS,
+        metrics,
       ),
     },
     log,
   );
   const port = await server.listen(config.CONTROL_GRPC_ADDRESS);
+  let stopping = false;
+  // /metrics is auxiliary: a port clash (several replicas on one host) is logged, not fatal.
+  const metricsServer =
+    config.CONTROL_METRICS_PORT === 0
+      ? undefined
+      : await metrics
+          .serve(config.CONTROL_METRICS_HOST, config.CONTROL_METRICS_PORT, () => !stopping)
+          .then(
+            (s) => {
+              log.info({ port: config.CONTROL_METRICS_PORT }, 'metrics listening');
+              return s;
+            },
+            (err: unknown) => {
+              log.error({ err, port: config.CONTROL_METRICS_PORT }, 'metrics server not started');
+              return undefined;
+            },
+          );
   election.start();
   // One machine-readable line for scripts and tests that bind port 0.
   process.stdout.write(
@@ -136,6 +165,7 @@ async function main(): Promise<void> {
   let shutdown: Promise<void> | undefined;
   const stop = (signal: string): void => {
     shutdown ??= (async () => {
+      stopping = true;
       log.info({ signal }, 'shutting down');
       const force = setTimeout(() => {
         log.error('shutdown took too long; exiting');
@@ -147,7 +177,18 @@ async function main(): Promise<void> {
         election.stop(),
         scheduler.stop(),
       ]);
-      await Promise.allSettled([queue.close()]);
+      await Promise.allSettled([
+        queue.close(),
+        new Promise<void>((resolve) => {
+          if (metricsServer === undefined) resolve();
+          else {
+            metricsServer.close(() => {
+              resolve();
+            });
+            metricsServer.closeAllConnections();
+          }
+        }),
+      ]);
       etcd.close();
       for (const r of results)
         if (r.status === 'rejected') log.warn({ err: r.reason as unknown }, 'cleanup step failed');

@@ -1,6 +1,6 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { invalidArgument, type Logger } from '@cdc/shared';
-import type { LeaseService } from '../tasks/lease-service.js';
+import { isStaleEpoch, type LeaseService } from '../tasks/lease-service.js';
 import {
   bool,
   dec,
@@ -27,12 +27,36 @@ function ids(req: unknown): { taskId: string; channel: string } {
   return { taskId, channel };
 }
 
+/** Told about accepted and fenced worker calls (metrics). Must not throw. */
+export interface WorkerRpcObserver {
+  checkpointReported(taskId: string, channel: string): void;
+  staleEpochRejected(taskId: string, channel: string): void;
+  quarantineReported(taskId: string, channel: string): void;
+}
+
+const noObserver: WorkerRpcObserver = {
+  checkpointReported: () => undefined,
+  staleEpochRejected: () => undefined,
+  quarantineReported: () => undefined,
+};
+
 /** WorkerService handlers (internal lease protocol). Never log the task spec returned by AcquireLease. */
 export function workerHandlers(
   leases: LeaseService,
   log: Logger,
   reportIntervalMs: number,
+  observer: WorkerRpcObserver = noObserver,
 ): UntypedServiceImplementation {
+  /** Runs a fenced call, counting stale-epoch rejections. */
+  const fenced = async <T>(req: unknown, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isStaleEpoch(err))
+        observer.staleEpochRejected(field(req, 'task_id'), field(req, 'channel'));
+      throw err;
+    }
+  };
   return {
     AcquireLease: unary(log, 'AcquireLease', async (req) => {
       const { taskId, channel } = ids(req);
@@ -49,7 +73,7 @@ export function workerHandlers(
     ReportCheckpoint: unary(log, 'ReportCheckpoint', async (req) => {
       const r = obj(req);
       const position = positionFromProto(r['position']);
-      const result = await leases.report({
+      const report = {
         ...ids(req),
         epoch: epochOf(req),
         workerId: field(req, 'worker_id'),
@@ -57,7 +81,9 @@ export function workerHandlers(
         sourceHeadTimestamp: dec(r['source_head_timestamp']),
         appliedRows: dec(r['applied_rows']),
         appliedBytes: dec(r['applied_bytes']),
-      });
+      };
+      const result = await fenced(req, () => leases.report(report));
+      observer.checkpointReported(report.taskId, report.channel);
       if (!result.keepLease) log.info({ ...ids(req), reason: result.reason }, 'lease ending');
       return { keep_lease: result.keepLease, reason: result.reason };
     }),
@@ -65,29 +91,34 @@ export function workerHandlers(
       const r = obj(req);
       const position = positionFromProto(r['position']);
       const payload = r['payload'];
-      const quarantineId = await leases.quarantine({
-        ...ids(req),
-        epoch: epochOf(req),
-        ...(position === undefined ? {} : { position }),
-        reason: field(req, 'reason'),
-        payload: Buffer.isBuffer(payload) ? payload : Buffer.alloc(0),
-      });
+      const quarantineId = await fenced(req, () =>
+        leases.quarantine({
+          ...ids(req),
+          epoch: epochOf(req),
+          ...(position === undefined ? {} : { position }),
+          reason: field(req, 'reason'),
+          payload: Buffer.isBuffer(payload) ? payload : Buffer.alloc(0),
+        }),
+      );
+      observer.quarantineReported(ids(req).taskId, ids(req).channel);
       log.warn({ ...ids(req), quarantineId }, 'message quarantined');
       return { quarantine_id: quarantineId };
     }),
     ReportFailure: unary(log, 'ReportFailure', async (req) => {
       const needsPerson = bool(obj(req)['needs_person']);
-      await leases.failure({
-        ...ids(req),
-        epoch: epochOf(req),
-        reason: field(req, 'reason'),
-        needsPerson,
-      });
+      await fenced(req, () =>
+        leases.failure({
+          ...ids(req),
+          epoch: epochOf(req),
+          reason: field(req, 'reason'),
+          needsPerson,
+        }),
+      );
       log.warn({ ...ids(req), needsPerson }, 'worker reported failure');
       return {};
     }),
     ReleaseLease: unary(log, 'ReleaseLease', async (req) => {
-      await leases.release(ids(req).taskId, ids(req).channel, epochOf(req));
+      await fenced(req, () => leases.release(ids(req).taskId, ids(req).channel, epochOf(req)));
       return {};
     }),
     Heartbeat: unary(log, 'Heartbeat', async (req) => {

@@ -61,6 +61,15 @@ export function staleEpoch(
   });
 }
 
+/** True for the error `staleEpoch` creates (a call fenced off because its lease epoch is no longer current). */
+export function isStaleEpoch(err: unknown): boolean {
+  return (
+    err instanceof CdcError &&
+    err.code === 'FAILED_PRECONDITION' &&
+    typeof err.details['currentEpoch'] === 'string'
+  );
+}
+
 /** The worker side of the lease protocol (proto/cdc/v1/worker.proto). Epochs are fenced with compare-and-set. */
 export class LeaseService {
   private readonly fairShare: FairShare;

@@ -1,5 +1,18 @@
 #!/usr/bin/env bash
-# Stops every component started by up.sh. Add --purge to delete their data too.
+# Stops components started by up.sh (all by default). Add --purge to delete their data too.
+# Usage: down.sh [--purge] [component ...]   components: redis etcd kafka milvus milvus-source milvus-target
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-for c in milvus-target milvus-source kafka etcd redis; do stop_component "$c"; done
-if [[ "${1:-}" == "--purge" ]]; then rm -rf "$STACK_DIR"; log "purged $STACK_DIR"; fi
+purge=false
+components=()
+for arg in "$@"; do
+  if [[ "$arg" == "--purge" ]]; then purge=true; else components+=("$arg"); fi
+done
+((${#components[@]})) || components=(milvus kafka etcd redis)
+for c in "${components[@]}"; do
+  case "$c" in
+    milvus) stop_component milvus-target; stop_component milvus-source ;;
+    redis | etcd | kafka | milvus-source | milvus-target) stop_component "$c" ;;
+    *) die "unknown component: $c" ;;
+  esac
+done
+if $purge; then rm -rf "$STACK_DIR"; log "purged $STACK_DIR"; fi

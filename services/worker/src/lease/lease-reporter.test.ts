@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import { CdcError } from '@cdc/shared';
+import type { LeaseRef } from '../ports/worker-control.js';
+import { FakeWorkerControl, offsetId, silentLogger, waitFor } from '../testing/fakes.js';
+import { LeaseReporter } from './lease-reporter.js';
+
+const lease: LeaseRef = { taskId: 't1', channel: 'dml_0', epoch: '7' };
+
+function setup(intervalMs = 60_000) {
+  const control = new FakeWorkerControl();
+  const ended: string[] = [];
+  let quarantines = 0;
+  const reporter = new LeaseReporter({
+    control,
+    lease,
+    workerId: 'w1',
+    intervalMs,
+    log: silentLogger(),
+    onLeaseEnd: (reason) => ended.push(reason),
+    onQuarantine: () => {
+      quarantines++;
+    },
+  });
+  return { control, reporter, ended, quarantines: () => quarantines };
+}
+
+const stale = () => new CdcError('FAILED_PRECONDITION', 'stale epoch 7', { retryable: false });
+
+describe('LeaseReporter', () => {
+  it('reports the lease, head, totals and the position', async () => {
+    const { control, reporter } = setup();
+    reporter.observeHead(50n);
+    reporter.observeHead(40n); // never goes back
+    reporter.addApplied(3, 30);
+    reporter.addApplied(2, 20);
+    reporter.checkpoint(offsetId(5n), 45n);
+    await reporter.reportOnce();
+    expect(control.reports).toEqual([
+      {
+        ...lease,
+        workerId: 'w1',
+        position: { msgId: offsetId(5n), timestamp: 45n },
+        sourceHeadTimestamp: 50n,
+        appliedRows: 5,
+        appliedBytes: 50,
+      },
+    ]);
+    expect(reporter.appliedRows).toBe(5);
+    expect(reporter.lastPosition).toEqual({ msgId: offsetId(5n), timestamp: 45n });
+  });
+
+  it('sends the position only when it changed since the last report', async () => {
+    const { control, reporter } = setup();
+    await reporter.reportOnce();
+    reporter.checkpoint(offsetId(1n), 10n);
+    await reporter.reportOnce();
+    await reporter.reportOnce();
+    reporter.checkpoint(offsetId(2n), 20n);
+    await reporter.reportOnce();
+    expect(control.reports.map((r) => r.position?.timestamp)).toEqual([
+      undefined,
+      10n,
+      undefined,
+      20n,
+    ]);
+  });
+
+  it('keeps the last timestamp for a checkpoint without one (replicate-channel records)', () => {
+    const { reporter } = setup();
+    reporter.checkpoint(offsetId(1n), 10n);
+    reporter.checkpoint(offsetId(2n), 0n);
+    expect(reporter.lastPosition).toEqual({ msgId: offsetId(2n), timestamp: 10n });
+  });
+
+  it('resends a position whose report failed', async () => {
+    const { control, reporter } = setup();
+    reporter.checkpoint(offsetId(1n), 10n);
+    control.answers = [
+      new CdcError('UNAVAILABLE', 'down', { retryable: true }),
+      { keepLease: true, reason: '' },
+    ];
+    await expect(reporter.reportOnce()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await reporter.reportOnce();
+    expect(control.reports.map((r) => r.position?.timestamp)).toEqual([10n, 10n]);
+  });
+
+  it('ends the lease once when the control plane says keep_lease=false', async () => {
+    const { control, reporter, ended } = setup();
+    control.answers = [{ keepLease: false, reason: 'task paused' }];
+    await reporter.reportOnce();
+    await reporter.reportOnce();
+    expect(ended).toEqual(['task paused']);
+  });
+
+  it('gives a reason when the control plane ends the lease without one', async () => {
+    const { control, reporter, ended } = setup();
+    control.answers = [{ keepLease: false, reason: '' }];
+    await reporter.reportOnce();
+    expect(ended).toEqual(['lease ended by the control plane']);
+  });
+
+  it('reports periodically and ends the lease once on FAILED_PRECONDITION', async () => {
+    const { control, reporter, ended } = setup(1);
+    control.answers = [{ keepLease: true, reason: '' }, stale()];
+    reporter.start();
+    reporter.start(); // idempotent
+    await waitFor(() => control.reports.length >= 4);
+    await reporter.stop();
+    expect(ended).toEqual(['stale epoch 7']);
+  });
+
+  it('keeps the lease and keeps reporting through other report failures', async () => {
+    const { control, reporter, ended } = setup(1);
+    control.answers = [new CdcError('UNAVAILABLE', 'control down', { retryable: true })];
+    reporter.start();
+    await waitFor(() => control.reports.length >= 3);
+    await reporter.stop();
+    expect(ended).toEqual([]);
+  });
+
+  it('sends a final report with the last position on stop', async () => {
+    const { control, reporter } = setup();
+    reporter.start();
+    await waitFor(() => control.reports.length === 1);
+    reporter.checkpoint(offsetId(9n), 90n);
+    await reporter.stop();
+    expect(control.reports).toHaveLength(2);
+    expect(control.reports[1]?.position).toEqual({ msgId: offsetId(9n), timestamp: 90n });
+  });
+
+  it('sends no final report when the position was already reported', async () => {
+    const { control, reporter } = setup();
+    reporter.checkpoint(offsetId(9n), 90n);
+    reporter.start();
+    await waitFor(() => control.reports.length === 1);
+    await reporter.stop();
+    expect(control.reports).toHaveLength(1);
+  });
+
+  it('swallows a failed final report (stale epoch: the next owner resumes from its checkpoint)', async () => {
+    const { control, reporter, ended } = setup();
+    control.answers = [stale()];
+    reporter.checkpoint(offsetId(9n), 90n);
+    await expect(reporter.stop()).resolves.toBeUndefined();
+    expect(control.reports).toHaveLength(1);
+    expect(ended).toEqual([]);
+  });
+
+  it('relays quarantined messages to the control plane', async () => {
+    const { control, reporter, quarantines } = setup();
+    await reporter.quarantine({
+      msgId: offsetId(3n),
+      timestamp: 30n,
+      reason: 'target rejected Insert',
+      payload: new Uint8Array([1]),
+    });
+    expect(control.quarantines).toEqual([
+      {
+        lease,
+        entry: {
+          msgId: offsetId(3n),
+          timestamp: 30n,
+          reason: 'target rejected Insert',
+          payload: new Uint8Array([1]),
+        },
+      },
+    ]);
+    expect(quarantines()).toBe(1);
+  });
+
+  it('reports a failure that needs a person and ends the lease', async () => {
+    const { control, reporter, ended } = setup();
+    await reporter.needsPerson('schema differs');
+    await reporter.needsPerson('schema differs');
+    expect(control.failures).toEqual([
+      { lease, reason: 'schema differs', needsPerson: true },
+      { lease, reason: 'schema differs', needsPerson: true },
+    ]);
+    expect(ended).toEqual(['schema differs']);
+  });
+});

@@ -1,0 +1,73 @@
+# syntax=docker/dockerfile:1.7
+# Control service image (gRPC API, scheduler leader election through etcd).
+# Build from the repository root:
+#   docker build -f deploy/docker/control.Dockerfile -t milvus-cdc-ts/control:dev .
+#
+# Layout inside the image mirrors the repository (/app/packages/shared/dist, /app/services/control/dist, /app/proto):
+# @cdc/shared resolves the proto/ dir as ../../../../proto from packages/shared/dist/control-api, so the tree must
+# keep that shape. That is also why this is a filtered `pnpm install --prod` rather than `pnpm deploy`: deploy copies
+# @cdc/shared into node_modules/.pnpm/, where that relative path no longer reaches /app/proto.
+
+ARG NODE_IMAGE=node:20-slim
+ARG PNPM_VERSION=10.34.8
+
+# ---- base: node + pinned pnpm ----------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS base
+ARG PNPM_VERSION
+ENV CI=true
+RUN npm install --global --no-fund --no-audit "pnpm@${PNPM_VERSION}"
+WORKDIR /src
+
+# ---- build: full install from the lockfile, compile every workspace project ----------------------------------------
+FROM base AS build
+# Every workspace manifest is needed for --frozen-lockfile (the lockfile lists all importers).
+COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+COPY packages/shared/package.json packages/shared/
+COPY services/control/package.json services/control/
+COPY services/worker/package.json services/worker/
+COPY test/package.json test/
+RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
+    pnpm install --frozen-lockfile --store-dir /pnpm/store
+COPY tsconfig.base.json tsconfig.json ./
+COPY proto ./proto
+COPY packages/shared ./packages/shared
+COPY services/control ./services/control
+COPY services/worker ./services/worker
+RUN pnpm build
+
+# ---- prod: production dependencies of @cdc/control and @cdc/shared only, plus the compiled output ------------------
+FROM base AS prod
+WORKDIR /app
+COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+COPY packages/shared/package.json packages/shared/
+COPY services/control/package.json services/control/
+COPY services/worker/package.json services/worker/
+COPY test/package.json test/
+RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
+    pnpm install --frozen-lockfile --prod --filter "@cdc/control..." --store-dir /pnpm/store \
+ && rm -rf services/worker test
+COPY --from=build /src/proto ./proto
+COPY --from=build /src/packages/shared/dist ./packages/shared/dist
+COPY --from=build /src/services/control/dist ./services/control/dist
+COPY deploy/docker/grpc-health.mjs ./services/control/grpc-health.mjs
+
+# ---- runtime ---------------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# tini as PID 1: forwards SIGTERM to node (the service drains on it) and reaps zombies.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    CONTROL_GRPC_ADDRESS=0.0.0.0:50051
+WORKDIR /app
+# Files stay owned by root and read-only for the runtime user; the service writes nothing to disk.
+COPY --from=prod /app /app
+# Numeric user (the image's "node" user) so Kubernetes runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 50051 9401
+# Standard gRPC health service (grpc.health.v1.Health/Check, service ""): SERVING after bind, NOT_SERVING on SIGTERM.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "services/control/grpc-health.mjs"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "services/control/dist/main.js"]

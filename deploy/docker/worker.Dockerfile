@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1.7
+# Worker image (stateless BullMQ lease worker; scale = replica count).
+# Build from the repository root:
+#   docker build -f deploy/docker/worker.Dockerfile -t milvus-cdc-ts/worker:dev .
+#
+# Layout inside the image mirrors the repository (/app/packages/shared/dist, /app/services/worker/dist, /app/proto):
+# @cdc/shared resolves the proto/ dir as ../../../../proto from packages/shared/dist/control-api, so the tree must
+# keep that shape. That is also why this is a filtered `pnpm install --prod` rather than `pnpm deploy`: deploy copies
+# @cdc/shared into node_modules/.pnpm/, where that relative path no longer reaches /app/proto.
+# The build stages are identical to control.Dockerfile's, so building both images reuses one build.
+#
+# Pulsar: the optional pulsar-client dependency is installed, but its native install script is not allowed to run
+# (pnpm-workspace.yaml onlyBuiltDependencies), so this image replicates Kafka-backed sources only.
+
+ARG NODE_IMAGE=node:20-slim
+ARG PNPM_VERSION=10.34.8
+
+# ---- base: node + pinned pnpm ----------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS base
+ARG PNPM_VERSION
+ENV CI=true
+RUN npm install --global --no-fund --no-audit "pnpm@${PNPM_VERSION}"
+WORKDIR /src
+
+# ---- build: full install from the lockfile, compile every workspace project ----------------------------------------
+FROM base AS build
+# Every workspace manifest is needed for --frozen-lockfile (the lockfile lists all importers).
+COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+COPY packages/shared/package.json packages/shared/
+COPY services/control/package.json services/control/
+COPY services/worker/package.json services/worker/
+COPY test/package.json test/
+RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
+    pnpm install --frozen-lockfile --store-dir /pnpm/store
+COPY tsconfig.base.json tsconfig.json ./
+COPY proto ./proto
+COPY packages/shared ./packages/shared
+COPY services/control ./services/control
+COPY services/worker ./services/worker
+RUN pnpm build
+
+# ---- prod: production dependencies of @cdc/worker and @cdc/shared only, plus the compiled output -------------------
+FROM base AS prod
+WORKDIR /app
+COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+COPY packages/shared/package.json packages/shared/
+COPY services/control/package.json services/control/
+COPY services/worker/package.json services/worker/
+COPY test/package.json test/
+RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
+    pnpm install --frozen-lockfile --prod --filter "@cdc/worker..." --store-dir /pnpm/store \
+ && rm -rf services/control test
+COPY --from=build /src/proto ./proto
+COPY --from=build /src/packages/shared/dist ./packages/shared/dist
+COPY --from=build /src/services/worker/dist ./services/worker/dist
+
+# ---- runtime ---------------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# tini as PID 1: forwards SIGTERM to node (the worker drains its leases on it) and reaps zombies.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    METRICS_PORT=9400
+WORKDIR /app
+# Files stay owned by root and read-only for the runtime user; the worker writes nothing to disk.
+COPY --from=prod /app /app
+# Numeric user (the image's "node" user) so Kubernetes runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 9400
+# /healthz answers 200 while running and 503 once draining (METRICS_PORT=0 turns the endpoint, and so this check, off).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9400)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "services/worker/dist/main.js"]

@@ -67,7 +67,7 @@ COPY --from=prod /app /app
 USER 1000:1000
 EXPOSE 50051 9401
 # Standard gRPC health service (grpc.health.v1.Health/Check, service ""): SERVING after bind, NOT_SERVING on SIGTERM.
-HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "services/control/grpc-health.mjs"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "services/control/dist/main.js"]

@@ -70,7 +70,7 @@ COPY --from=prod /app /app
 USER 1000:1000
 EXPOSE 9400
 # /healthz answers 200 while running and 503 once draining (METRICS_PORT=0 turns the endpoint, and so this check, off).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9400)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "services/worker/dist/main.js"]

@@ -7,5 +7,6 @@ bash deploy/local/bootstrap.sh
 bash deploy/local/up.sh
 pnpm -s lint
 pnpm -s format:check
+bash deploy/validate-manifests.sh
 pnpm -s vitest run --project unit
 pnpm -s vitest run --project integration

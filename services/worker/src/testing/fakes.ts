@@ -332,11 +332,13 @@ export function offsetId(offset: bigint): Uint8Array {
 
 /**
  * Serves a fixed list of records; once they are all read, the next `read` calls `onDrained` (typically aborting the
- * lease so the replicator returns) and returns `[]`.
+ * lease so the replicator returns) and returns `[]`. `failOpen` makes `open` reject (e.g. a topic that does not exist
+ * yet).
  */
 export class FakeSourceReader implements SourceReader {
   opened: ReaderStart | undefined;
   closed = false;
+  failOpen: Error | undefined;
   private next = 0;
 
   constructor(
@@ -345,18 +347,21 @@ export class FakeSourceReader implements SourceReader {
   ) {}
 
   open(start: ReaderStart): Promise<void> {
+    if (this.failOpen) return Promise.reject(this.failOpen);
     this.opened = start;
     return Promise.resolve();
   }
 
-  read(maxRecords: number): Promise<ChannelRecord[]> {
+  /** When nothing is left: calls `onDrained`, then waits a little (at most `maxWaitMs`) like a real reader. */
+  async read(maxRecords: number, maxWaitMs = 5, signal?: AbortSignal): Promise<ChannelRecord[]> {
     if (this.next >= this.records.length) {
       this.onDrained();
-      return Promise.resolve([]);
+      if (!signal?.aborted) await new Promise((r) => setTimeout(r, Math.min(maxWaitMs, 5)));
+      return [];
     }
     const batch = this.records.slice(this.next, this.next + maxRecords);
     this.next += batch.length;
-    return Promise.resolve(batch);
+    return batch;
   }
 
   close(): Promise<void> {

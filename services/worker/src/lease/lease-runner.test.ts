@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import { CdcError, decodeKafkaMessageId } from '@cdc/shared';
+import type { SourceMetadata } from '@cdc/shared';
+import type { LeaseGrant, LeaseRef } from '../ports/worker-control.js';
+import {
+  FakeDropBarrier,
+  FakeSourceMetadata,
+  FakeSourceReader,
+  FakeTargetWriter,
+  FakeWorkerControl,
+  RecordLog,
+  collectionInfo,
+  insertMsg,
+  msgBase,
+  offsetId,
+  silentLogger,
+  timeTickMsg,
+} from '../testing/fakes.js';
+import type { TargetWriter } from '../ports/target-writer.js';
+import type { Borrowed, LeaseFactories } from './lease-runner.js';
+import { LeaseRunner } from './lease-runner.js';
+
+const books = collectionInfo({
+  id: 10n,
+  name: 'books',
+  physicalChannels: ['by-dev-rootcoord-dml_0'],
+});
+
+function grant(extra: Partial<LeaseGrant> = {}): LeaseGrant {
+  return {
+    epoch: '3',
+    spec: {},
+    start: { kind: 'START_KIND_EARLIEST', position: { msg_id: Buffer.from(offsetId(4n)) } },
+    reportIntervalMs: 60_000,
+    ...extra,
+  };
+}
+
+class Factories implements LeaseFactories {
+  readonly readers: FakeSourceReader[] = [];
+  released = { metadata: 0, writer: 0 };
+  openFailures: Error[] = [];
+  constructor(
+    readonly metadata: FakeSourceMetadata,
+    readonly writer: FakeTargetWriter,
+    private readonly records: RecordLog,
+    private readonly onDrained: () => void,
+  ) {}
+  sourceMetadata(): Promise<Borrowed<SourceMetadata>> {
+    return Promise.resolve({
+      value: this.metadata,
+      release: () => {
+        this.released.metadata++;
+        return Promise.resolve();
+      },
+    });
+  }
+  targetWriter(): Promise<Borrowed<TargetWriter>> {
+    return Promise.resolve({
+      value: this.writer,
+      release: () => {
+        this.released.writer++;
+        return Promise.resolve();
+      },
+    });
+  }
+  sourceReader(): FakeSourceReader {
+    const reader = new FakeSourceReader(this.records.records, this.onDrained);
+    reader.failOpen = this.openFailures.shift();
+    this.readers.push(reader);
+    return reader;
+  }
+  dropBarrier(): FakeDropBarrier {
+    return new FakeDropBarrier();
+  }
+}
+
+function setup(channel: string, log: RecordLog, opts: { writer?: FakeTargetWriter } = {}) {
+  const shutdown = new AbortController();
+  const control = new FakeWorkerControl();
+  control.grant = grant();
+  const factories = new Factories(
+    new FakeSourceMetadata(books),
+    opts.writer ?? new FakeTargetWriter(),
+    log,
+    () => {
+      shutdown.abort();
+    },
+  );
+  const events: string[] = [];
+  const runner = new LeaseRunner({
+    control,
+    factories,
+    workerId: 'w1',
+    log: silentLogger(),
+    settings: { maxBatchRows: 100, readBatchSize: 10, objectWaitMs: 0 },
+    hooks: {
+      onLeaseStart: (l: LeaseRef) => events.push(`start ${l.epoch}`),
+      onLeaseEnd: (_l: LeaseRef, reason: string) => events.push(`end ${reason}`),
+    },
+  });
+  return {
+    control,
+    factories,
+    events,
+    shutdown,
+    run: () => runner.run({ taskId: 't1', channel }, shutdown.signal),
+  };
+}
+
+const DML = 'by-dev-rootcoord-dml_0';
+
+describe('LeaseRunner', () => {
+  it('refuses a lease the control plane does not grant', async () => {
+    for (const code of ['NOT_FOUND', 'FAILED_PRECONDITION'] as const) {
+      const h = setup(DML, new RecordLog(DML));
+      h.control.grant = new CdcError(code, 'no', { retryable: false });
+      expect(await h.run()).toBe('refused');
+      expect(h.control.releases).toEqual([]);
+      expect(h.events).toEqual([]);
+    }
+  });
+
+  it('passes other acquisition errors on (after a pause cut short by shutdown)', async () => {
+    const h = setup(DML, new RecordLog(DML));
+    h.control.grant = new CdcError('UNAVAILABLE', 'control down', { retryable: true });
+    h.shutdown.abort();
+    await expect(h.run()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  it('replicates a DML channel from the checkpoint, then reports, releases and closes everything', async () => {
+    const log = new RecordLog(DML, 5n).add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),
+      timeTickMsg(30n),
+    );
+    const h = setup(DML, log);
+    expect(await h.run()).toBe('ended');
+
+    const reader = h.factories.readers[0]!;
+    expect(reader.opened).toEqual({ kind: 'after', msgId: offsetId(4n) });
+    expect(reader.closed).toBe(true);
+    expect(h.factories.writer.ops()).toEqual(['createDatabase', 'createCollection', 'upsert']);
+    const last = h.control.reports[h.control.reports.length - 1]!;
+    expect(last).toMatchObject({
+      taskId: 't1',
+      channel: DML,
+      epoch: '3',
+      workerId: 'w1',
+      appliedRows: 1,
+    });
+    expect(decodeKafkaMessageId(last.position!.msgId)).toBe(6n);
+    expect(last.position!.timestamp).toBe(30n);
+    expect(h.control.releases).toEqual([{ taskId: 't1', channel: DML, epoch: '3' }]);
+    expect(h.factories.released).toEqual({ metadata: 1, writer: 1 });
+    expect(h.events).toEqual(['start 3', 'end worker shutting down']);
+    expect(h.control.failures).toEqual([]);
+  });
+
+  it('runs the replicate channel with the replicate-channel replicator', async () => {
+    const channel = 'by-dev-replicate-msg';
+    const log = new RecordLog(channel).add({
+      type: 'CreateDatabase',
+      base: msgBase(9n),
+      dbName: 'media',
+      properties: [],
+    });
+    const h = setup(channel, log);
+    await h.run();
+    expect(h.factories.writer.callsOf('createDatabase')).toEqual([['media', []]]);
+    expect(decodeKafkaMessageId(h.control.reports.at(-1)!.position!.msgId)).toBe(0n);
+  });
+
+  it('ends the lease when the control plane says so', async () => {
+    const log = new RecordLog(DML);
+    const h = setup(DML, log);
+    // never drains into a shutdown: only the control plane can end this lease
+    h.factories.sourceReader = () => {
+      const r = new FakeSourceReader([]);
+      h.factories.readers.push(r);
+      return r;
+    };
+    h.control.answers = [{ keepLease: false, reason: 'task paused' }];
+    expect(await h.run()).toBe('ended');
+    expect(h.events).toEqual(['start 3', 'end task paused']);
+    expect(h.control.releases).toHaveLength(1);
+    expect(h.factories.readers[0]!.closed).toBe(true);
+  });
+
+  it('waits for a channel whose topic does not exist yet, closing each failed reader', async () => {
+    const log = new RecordLog(DML).add(timeTickMsg(30n));
+    const h = setup(DML, log);
+    h.factories.openFailures = [
+      new CdcError('SOURCE_UNAVAILABLE', 'no topic', { retryable: true }),
+    ];
+    expect(await h.run()).toBe('ended');
+    expect(h.factories.readers).toHaveLength(2);
+    expect(h.factories.readers.map((r) => r.closed)).toEqual([true, true]);
+    expect(h.control.reports.at(-1)?.position?.timestamp).toBe(30n);
+  });
+
+  it('pauses the task with the reason on an error a person must act on', async () => {
+    const log = new RecordLog(DML).add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),
+      timeTickMsg(30n),
+    );
+    const writer = new FakeTargetWriter().failWith(
+      'upsert',
+      () => new CdcError('SCHEMA_MISMATCH', 'vec dim differs', { retryable: false }),
+    );
+    const h = setup(DML, log, { writer });
+    expect(await h.run()).toBe('ended');
+    expect(h.control.failures).toEqual([
+      {
+        lease: { taskId: 't1', channel: DML, epoch: '3' },
+        reason: 'vec dim differs',
+        needsPerson: true,
+      },
+    ]);
+    expect(h.control.reports.every((r) => r.position === undefined)).toBe(true);
+    expect(h.control.releases).toHaveLength(1);
+    expect(h.events).toEqual(['start 3', 'end vec dim differs']);
+  });
+
+  it('reports other failures as not needing a person', async () => {
+    const log = new RecordLog(DML).add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),
+      timeTickMsg(30n),
+    );
+    const writer = new FakeTargetWriter().failWith('upsert', () => new Error('bug'));
+    const h = setup(DML, log, { writer });
+    await h.run();
+    expect(h.control.failures.map((f) => [f.reason, f.needsPerson])).toEqual([['bug', false]]);
+  });
+});

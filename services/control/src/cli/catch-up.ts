@@ -5,7 +5,7 @@ export interface CatchUpSummary {
   /** Task lag (largest channel lag), ms. */
   readonly lagMs: number;
   readonly channels: number;
-  /** Channels with a checkpoint and lag at or below the sync threshold. */
+  /** Channels with a worker, a checkpoint and lag at or below the sync threshold. */
   readonly inSync: number;
   /** Channels no worker has taken yet (or since a position reset). */
   readonly unleased: number;
@@ -44,8 +44,12 @@ export class CatchUpTracker {
     return {
       lagMs,
       channels: channels.length,
-      inSync: channels.filter((c) => c['position'] !== null && num(c['lag_ms']) <= this.syncLagMs)
-        .length,
+      inSync: channels.filter(
+        (c) =>
+          c['position'] !== null &&
+          str(c['worker_id']) !== '' &&
+          num(c['lag_ms']) <= this.syncLagMs,
+      ).length,
       unleased: channels.filter((c) => str(c['worker_id']) === '').length,
       progress: lagMs <= this.syncLagMs || span <= 0 ? 1 : 1 - (lagMs - this.syncLagMs) / span,
       etaMs,

@@ -1,0 +1,135 @@
+/** Pure parts of cdcctl: task files, error lines and exit codes, the catch-up summary. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CatchUpTracker, summaryLine } from './catch-up.js';
+import { CliError, describeFailure } from './errors.js';
+import { readTaskFile } from './task-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'task-file-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('readTaskFile', () => {
+  it('normalizes names, short enums, maps and 64-bit integers', () => {
+    const path = file(
+      'ok.yaml',
+      [
+        'taskId: t1',
+        'start_paused: true',
+        'spec:',
+        '  source: {mq: {type: kafka, address: "h:9092"}, channelPrefix: 2024}',
+        '  target: {uri: "http://h:19530", mode: replicate}',
+        '  name_mapping: [{source_database: a, collections: {x: y}}]',
+        '  start:',
+        '    kind: positions',
+        '    timestamp: 449999999999999999',
+        '    positions: {source-rootcoord-dml_0: {msg_id: AQAAAAAAAAA=, batch_index: 3}}',
+      ].join('\n'),
+    );
+    expect(readTaskFile(path)).toEqual({
+      task_id: 't1',
+      start_paused: true,
+      spec: {
+        source: { mq: { type: 'MQ_TYPE_KAFKA', address: 'h:9092' }, channel_prefix: '2024' },
+        target: { uri: 'http://h:19530', mode: 'TARGET_MODE_REPLICATE' },
+        name_mapping: [{ source_database: 'a', collections: { x: 'y' } }],
+        start: {
+          kind: 'START_KIND_POSITIONS',
+          timestamp: '449999999999999999',
+          positions: { 'source-rootcoord-dml_0': { msg_id: 'AQAAAAAAAAA=', batch_index: 3 } },
+        },
+      },
+    });
+  });
+
+  it('takes a bare TaskSpec (JSON too)', () => {
+    const path = file('bare.json', '{"target": {"uri": "http://h"}, "scope": {"include": [{}]}}');
+    expect(readTaskFile(path)).toEqual({
+      spec: { target: { uri: 'http://h' }, scope: { include: [{}] } },
+    });
+  });
+
+  it.each([
+    ['unknown.yaml', 'spec: {target: {tokn: S3CRET}}', /spec\.target\.tokn: unknown field/],
+    [
+      'enum.yaml',
+      'spec: {source: {mq: {type: S3CRET}}}',
+      /mq\.type: must be one of: kafka, pulsar$/,
+    ],
+    ['int.yaml', 'spec: {start: {timestamp: -1}}', /start\.timestamp: must be a non-negative/],
+    ['list.yaml', 'spec: {scope: {include: S3CRET}}', /scope\.include: must be a list$/],
+    ['top.yaml', '- a', /\(top level\): must be a mapping$/],
+    ['syntax.yaml', 'a: [', /syntax\.yaml: /],
+  ])('rejects %s naming the field, never the value', (name, text, message) => {
+    let err: unknown;
+    try {
+      readTaskFile(file(name, text));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CliError);
+    const { line, exitCode } = describeFailure(err);
+    expect(exitCode).toBe(2);
+    expect(line).toMatch(/^error: INVALID_ARGUMENT: /);
+    expect(line).toMatch(message);
+    expect(line).not.toContain('S3CRET');
+  });
+});
+
+describe('describeFailure', () => {
+  it('maps gRPC statuses to exit codes', () => {
+    const grpc = (code: number, details: string): Error =>
+      Object.assign(new Error(details), { code, details });
+    expect(describeFailure(grpc(5, 'task x not found'))).toEqual({
+      line: 'error: NOT_FOUND: task x not found',
+      exitCode: 2,
+    });
+    expect(describeFailure(grpc(14, 'down')).exitCode).toBe(1);
+    expect(describeFailure(grpc(13, '')).line).toBe('error: INTERNAL: (no details)');
+  });
+});
+
+describe('CatchUpTracker', () => {
+  const status = (lagMs: number, channels: { lag: number; worker?: string }[]) => ({
+    lag_ms: String(lagMs),
+    channels: channels.map((c) => ({
+      lag_ms: String(c.lag),
+      worker_id: c.worker ?? 'w',
+      position: {},
+      epoch: '1',
+    })),
+  });
+
+  it('reports progress and an ETA while the lag shrinks, then in sync', () => {
+    const t = new CatchUpTracker(5000);
+    const first = t.update(status(65_000, [{ lag: 65_000 }, { lag: 1000 }]), 0);
+    expect(first).toMatchObject({ progress: 0, inSync: 1, channels: 2, etaMs: undefined });
+    const later = t.update(status(35_000, [{ lag: 35_000 }, { lag: 1000 }]), 10_000);
+    expect(later.progress).toBeCloseTo(0.5);
+    expect(later.etaMs).toBeCloseTo(10_000);
+    expect(summaryLine('RUNNING', '', later, 5000)).toBe(
+      'catching up [##########----------] 50% lag 35.0s, 1/2 channels in sync, ~10.0s left',
+    );
+    const done = t.update(status(500, [{ lag: 500 }, { lag: 100 }]), 20_000);
+    expect(summaryLine('RUNNING', '', done, 5000)).toBe('in sync: lag 500ms, 2 channels');
+    expect(summaryLine('PAUSED', 'by user', done, 5000)).toBe(
+      'PAUSED: by user (lag 500ms, 2/2 channels in sync)',
+    );
+  });
+
+  it('says which channels wait for a worker', () => {
+    const s = new CatchUpTracker(5000).update(status(0, [{ lag: 0, worker: '' }, { lag: 0 }]), 0);
+    expect(summaryLine('RUNNING', '', s, 5000)).toBe(
+      'starting: lag 0ms, 1/2 channels in sync, 1 waiting for a worker',
+    );
+  });
+});

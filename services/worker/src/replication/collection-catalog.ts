@@ -68,9 +68,8 @@ export class CollectionCatalog {
 
   /** Looks a collection up by its source names (replicate-channel ops carry names, not ids). */
   async resolveByName(db: string, name: string): Promise<ReplicatedCollection | undefined> {
-    for (const entry of this.byId.values()) {
-      if (entry && entry.sourceDb === db && entry.sourceName === name) return entry;
-    }
+    // Always ask the source: the name may belong to a newer incarnation than a cached entry (ops on this channel
+    // never see the DropCollection that would evict it). Ops are rare, so the listing is cheap enough.
     const all = await this.metadata.listCollections();
     const info = all.find((c) => (c.dbName || 'default') === db && c.name === name);
     if (info === undefined) return undefined;

@@ -390,48 +390,45 @@ describe('DmlChannelReplicator', () => {
     expect(checkpoints(ch.progress)).toEqual([[2n, 20n]]);
   });
 
-  // BUG (dml-channel-replicator.ts onDropCollection, ~L208): a channel that cannot resolve the dropped collection
+  // Regression (dml-channel-replicator.ts onDropCollection, ~L208, fixed): a channel that cannot resolve the dropped collection
   // (Milvus deletes its etcd meta shortly after the drop; a lease that starts or restarts after that resolves it to
   // undefined) returns without arriving at the barrier. A channel that did resolve it then waits at the barrier
   // forever (atBarrier has no bound), holding its lease and never checkpointing, and the drop never reaches the
   // target. The unresolved channel should still `arrive` at `drop-collection-{id}` (without applying).
-  it.fails(
-    'completes a drop when another channel no longer finds the collection in the source metadata',
-    async () => {
-      const twoShards = collectionInfo({
-        id: 10n,
-        name: 'books',
-        physicalChannels: ['dml_0', 'dml_1'],
-      });
-      const writer = new FakeTargetWriter();
-      const metadata = new FakeSourceMetadata(twoShards);
-      const barrier = new FakeDropBarrier();
-      const a = channel(
-        'dml_0',
-        new RecordLog('dml_0').add(
-          insertMsg({ collectionId: 10n, ids: [1n], ts: 10n }),
-          dropCollectionMsg(10n, 20n),
-          timeTickMsg(20n),
-        ),
+  it('completes a drop when another channel no longer finds the collection in the source metadata', async () => {
+    const twoShards = collectionInfo({
+      id: 10n,
+      name: 'books',
+      physicalChannels: ['dml_0', 'dml_1'],
+    });
+    const writer = new FakeTargetWriter();
+    const metadata = new FakeSourceMetadata(twoShards);
+    const barrier = new FakeDropBarrier();
+    const a = channel(
+      'dml_0',
+      new RecordLog('dml_0').add(
+        insertMsg({ collectionId: 10n, ids: [1n], ts: 10n }),
+        dropCollectionMsg(10n, 20n),
+        timeTickMsg(20n),
+      ),
+      { writer, metadata, barrier },
+    );
+    const runA = a.run().catch(() => undefined);
+    try {
+      await waitFor(() => barrier.arrivals.has('drop-collection-10'));
+      metadata.collections.delete(10n); // the source GC removed the dropped collection's meta
+      const b = channel(
+        'dml_1',
+        new RecordLog('dml_1').add(dropCollectionMsg(10n, 20n), timeTickMsg(20n)),
         { writer, metadata, barrier },
       );
-      const runA = a.run().catch(() => undefined);
-      try {
-        await waitFor(() => barrier.arrivals.has('drop-collection-10'));
-        metadata.collections.delete(10n); // the source GC removed the dropped collection's meta
-        const b = channel(
-          'dml_1',
-          new RecordLog('dml_1').add(dropCollectionMsg(10n, 20n), timeTickMsg(20n)),
-          { writer, metadata, barrier },
-        );
-        await b.run();
-        await waitFor(() => writer.ops().includes('dropCollection'), 1_000);
-      } finally {
-        a.lease.abort(new Error('test over'));
-        await runA;
-      }
-    },
-  );
+      await b.run();
+      await waitFor(() => writer.ops().includes('dropCollection'), 1_000);
+    } finally {
+      a.lease.abort(new Error('test over'));
+      await runA;
+    }
+  });
 
   it('ends with LEASE_LOST when the lease ends while waiting at a barrier', async () => {
     const twoShards = collectionInfo({

@@ -12,7 +12,7 @@ import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
-import { PackBuffer } from './pack-buffer.js';
+import { PackBuffer, messageTimestamp } from './pack-buffer.js';
 import type { ChannelMessage, Pack } from './pack-buffer.js';
 import { sleep, withRetry } from './retry.js';
 import { targetRows } from './target-rows.js';
@@ -155,7 +155,7 @@ export class DmlChannelReplicator {
     } catch (err) {
       await this.deps.progress.quarantine({
         msgId: item.msgId,
-        timestamp: m.base.timestamp,
+        timestamp: messageTimestamp(m),
         reason: `insert rows could not be decoded: ${errorMessage(err)}`,
         payload: item.payload,
       });
@@ -201,8 +201,12 @@ export class DmlChannelReplicator {
       () => catalog.resolve(m.collectionId),
       signal,
     );
-    if (!c) return;
-    await this.atBarrier(`drop-collection-${m.collectionId}`, c.physicalChannels, signal, () =>
+    const key = `drop-collection-${m.collectionId}`;
+    if (!c) {
+      await this.passBarrier(key, signal);
+      return;
+    }
+    await this.atBarrier(key, c.physicalChannels, signal, () =>
       this.retry(
         'dropping target collection',
         () => writer.dropCollection(c.target, c.id.toString()),
@@ -215,7 +219,12 @@ export class DmlChannelReplicator {
   private async onPartition(m: PartitionMessage, signal: AbortSignal): Promise<void> {
     const { catalog, writer } = this.deps;
     const c = await this.collectionFor(m.collectionId, signal);
-    if (!c) return;
+    if (!c) {
+      if (m.type === 'DropPartition') {
+        await this.passBarrier(`drop-partition-${m.collectionId}-${m.partitionId}`, signal);
+      }
+      return;
+    }
     if (m.type === 'CreatePartition') {
       await this.retry(
         'creating target partition',
@@ -243,6 +252,15 @@ export class DmlChannelReplicator {
       },
     );
     catalog.forgetPartition(c, m.partitionName);
+  }
+
+  /**
+   * A channel that cannot resolve the collection (out of scope, or its metadata already garbage-collected after a
+   * restart) still reports that it reached the drop, so channels that did resolve it are not left waiting for it.
+   */
+  private async passBarrier(key: string, signal: AbortSignal): Promise<void> {
+    const { barrier, channel } = this.deps;
+    await this.retry('joining drop barrier', () => barrier.arrive(key, channel), signal);
   }
 
   /**

@@ -70,6 +70,10 @@ export class TaskScope {
   /** True when some collection of `db` may be in scope (database-level DDL is replicated then). */
   includesDatabase(db: string): boolean {
     const d = normalizeDb(db);
+    // A database whose every collection is excluded is out of scope, its own DDL included.
+    if (this.exclude.some((p) => p.db.test(d) && p.collection.source === '^.*$')) {
+      return false;
+    }
     if (this.include.length === 0) return true;
     return this.include.some((p) => p.db.test(d));
   }
@@ -84,7 +88,11 @@ export class TaskScope {
     const mapping = this.mappings.find((m) => normalizeDb(m.sourceDatabase) === d);
     return {
       db: mapping?.targetDatabase || d,
-      collection: mapping?.collections[collection] ?? collection,
+      // own properties only: 'constructor' or 'toString' are valid collection names
+      collection:
+        mapping !== undefined && Object.hasOwn(mapping.collections, collection)
+          ? (mapping.collections[collection] ?? collection)
+          : collection,
     };
   }
 }

@@ -254,18 +254,15 @@ describe('WriteBatcher', () => {
     expect(retries).toHaveLength(1);
   });
 
-  // BUG (write-batcher.ts ~L94, same in dml-channel-replicator.ts onInsert): the quarantine entry takes
+  // Regression (write-batcher.ts ~L94, same in dml-channel-replicator.ts onInsert, fixed): the quarantine entry takes
   // `message.base.timestamp`, which is 0 for the Inserts of 2.3.5 upserts (only per-row timestamps are set), so the
   // dead-letter list shows timestamp 0. It should use messageTimestamp(message).
-  it.fails(
-    'quarantines an upsert Insert with its per-row timestamp (2.3.5 base ts is 0)',
-    async () => {
-      const { writer, progress, batcher } = setup();
-      writer.failWith('upsert', () => sinkRejected());
-      const bad = source(insertMsg({ collectionId: 1n, ids: [1n], ts: 77n, baseTs: 0n }));
-      await batcher.upsert(books, '_default', rows(1n), bad);
-      await batcher.flush();
-      expect(progress.quarantined[0]?.timestamp).toBe(77n);
-    },
-  );
+  it('quarantines an upsert Insert with its per-row timestamp (2.3.5 base ts is 0)', async () => {
+    const { writer, progress, batcher } = setup();
+    writer.failWith('upsert', () => sinkRejected());
+    const bad = source(insertMsg({ collectionId: 1n, ids: [1n], ts: 77n, baseTs: 0n }));
+    await batcher.upsert(books, '_default', rows(1n), bad);
+    await batcher.flush();
+    expect(progress.quarantined[0]?.timestamp).toBe(77n);
+  });
 });

@@ -3,6 +3,7 @@ import type { Logger, PrimaryKeys, Row } from '@cdc/shared';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { ReplicatedCollection } from './collection-catalog.js';
+import { messageTimestamp } from './pack-buffer.js';
 import type { ChannelMessage } from './pack-buffer.js';
 import { withRetry } from './retry.js';
 
@@ -91,7 +92,7 @@ export class WriteBatcher {
           if (!(inner instanceof CdcError) || inner.code !== 'SINK_REJECTED') throw inner;
           await this.ctx.progress.quarantine({
             msgId: change.source.msgId,
-            timestamp: change.source.message.base.timestamp,
+            timestamp: messageTimestamp(change.source.message),
             reason: `target rejected ${change.source.message.type}: ${errorMessage(inner)}`,
             payload: change.source.payload,
           });

@@ -45,7 +45,15 @@ const leaseWorker = new LeaseWorker(runner, {
 
 let stopping = false;
 const metricsServer =
-  config.METRICS_PORT > 0 ? metrics.serve(config.METRICS_PORT, () => !stopping) : undefined;
+  config.METRICS_PORT > 0
+    ? metrics.serve(
+        config.METRICS_PORT,
+        () => !stopping,
+        (err) => {
+          log.error({ err: errorMessage(err), port: config.METRICS_PORT }, 'metrics server failed');
+        },
+      )
+    : undefined;
 // Idle workers still count for rebalancing: tell the control plane this one is alive.
 const heartbeat = setInterval(() => {
   control.heartbeat(config.WORKER_ID).catch(() => undefined);

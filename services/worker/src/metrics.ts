@@ -56,7 +56,7 @@ export class WorkerMetrics {
   }
 
   /** Serves /metrics and /healthz on 127.0.0.1-or-all interfaces as configured. */
-  serve(port: number, healthy: () => boolean): Server {
+  serve(port: number, healthy: () => boolean, onError: (err: Error) => void): Server {
     const server = createServer((req, res) => {
       if (req.url === '/metrics') {
         void this.registry.metrics().then((body) => {
@@ -73,6 +73,10 @@ export class WorkerMetrics {
       }
       res.writeHead(404);
       res.end();
+    });
+    // A taken port must not take the worker down: replication matters more than its metrics.
+    server.on('error', (err) => {
+      onError(err);
     });
     server.listen(port);
     return server;

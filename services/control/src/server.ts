@@ -5,7 +5,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import {
   CDC_PROTO_FILES,
@@ -16,6 +16,14 @@ import {
 } from '@cdc/shared';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { fixMapEntryNames } from './reflection-descriptors.js';
+import { undecodable } from './handlers/codec.js';
+import { checkWire, type MessageDescriptor } from './handlers/wire-check.js';
+
+/**
+ * Largest request accepted (gRPC's usual default, set explicitly): a bigger one ends with RESOURCE_EXHAUSTED before
+ * it is decoded. No valid request comes close (validation caps every field far lower).
+ */
+export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export interface ControlServerHandlers {
   readonly cdc: UntypedServiceImplementation;
@@ -26,10 +34,57 @@ interface ServiceCtor {
   service: ServiceDefinition;
 }
 
-function serviceOf(root: unknown, fullName: string): ServiceDefinition {
+function serviceOf(
+  root: unknown,
+  definition: PackageDefinition,
+  fullName: string,
+): ServiceDefinition {
   let node: unknown = root;
   for (const part of fullName.split('.')) node = (node as Record<string, unknown>)[part];
-  return (node as ServiceCtor).service;
+  return strictDecoding((node as ServiceCtor).service, definition, fullName);
+}
+
+/** The DescriptorProto (object form) proto-loader keeps for a message type, by full name. */
+function descriptorOf(definition: PackageDefinition, name: string): MessageDescriptor | undefined {
+  const entry = definition[name] as { type?: unknown } | undefined;
+  return entry !== undefined && 'format' in entry && typeof entry.type === 'object'
+    ? (entry.type as MessageDescriptor)
+    : undefined;
+}
+
+/**
+ * Requests whose bytes are not a well-formed message are the caller's fault. grpc-js answers a decode failure with
+ * INTERNAL, and protobufjs accepts much that is malformed (see wire-check.ts). The deserializer checks the bytes
+ * first and hands the handlers a marker instead of throwing, which they turn into INVALID_ARGUMENT.
+ */
+function strictDecoding(
+  service: ServiceDefinition,
+  definition: PackageDefinition,
+  serviceName: string,
+): ServiceDefinition {
+  const pkg = serviceName.slice(0, serviceName.lastIndexOf('.') + 1);
+  const lookup = (typeName: string): MessageDescriptor | undefined => {
+    const name = typeName.replace(/^\./, '');
+    return descriptorOf(definition, name) ?? descriptorOf(definition, `${pkg}${name}`);
+  };
+  const methods = definition[serviceName] as Record<string, { requestType: { type: unknown } }>;
+  const out: Record<string, ServiceDefinition[string]> = {};
+  for (const [name, method] of Object.entries(service)) {
+    const decode = method.requestDeserialize;
+    const desc = methods[name]?.requestType.type as MessageDescriptor | undefined;
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer): unknown => {
+        try {
+          if (desc !== undefined) checkWire(bytes, desc, lookup);
+          return decode(bytes);
+        } catch (err) {
+          return undecodable(err);
+        }
+      },
+    };
+  }
+  return out as ServiceDefinition;
 }
 
 /**
@@ -37,7 +92,9 @@ function serviceOf(root: unknown, fullName: string): ServiceDefinition {
  * without proto files). Health: "" and both services; SERVING after bind, NOT_SERVING when shutting down.
  */
 export class ControlServer {
-  private readonly server = new Server();
+  private readonly server = new Server({
+    'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+  });
   private readonly health = new HealthImplementation({
     '': 'NOT_SERVING',
     [CDC_SERVICE_NAME]: 'NOT_SERVING',
@@ -52,8 +109,8 @@ export class ControlServer {
   ) {
     const definition = loadSync([...CDC_PROTO_FILES], PROTO_LOADER_OPTIONS);
     const root = loadPackageDefinition(definition);
-    this.server.addService(serviceOf(root, CDC_SERVICE_NAME), handlers.cdc);
-    this.server.addService(serviceOf(root, WORKER_SERVICE_NAME), handlers.worker);
+    this.server.addService(serviceOf(root, definition, CDC_SERVICE_NAME), handlers.cdc);
+    this.server.addService(serviceOf(root, definition, WORKER_SERVICE_NAME), handlers.worker);
     this.health.addToServer(this.server);
     const healthDefinition = loadSync(healthProtoPath, PROTO_LOADER_OPTIONS);
     new ReflectionService(fixMapEntryNames({ ...definition, ...healthDefinition })).addToServer(

@@ -3,13 +3,23 @@ import {
   type ServerWritableStream,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { invalidArgument, type Logger } from '@cdc/shared';
+import { CdcError, invalidArgument, type Logger } from '@cdc/shared';
+import type { TaskSpec } from '../domain/model.js';
+import { patternText, scopeOverlap } from '../domain/scope.js';
+import {
+  checkLength,
+  targetKey,
+  targetScope,
+  validateTaskId,
+  validateTaskSpec,
+} from '../domain/validation.js';
 import { toServiceError } from '../grpc-status.js';
 import type { TaskService } from '../tasks/task-service.js';
 import {
   arr,
   bool,
   channelToProto,
+  decodeError,
   field,
   num,
   obj,
@@ -19,6 +29,45 @@ import {
   taskToProto,
 } from './codec.js';
 import { unary } from './unary.js';
+
+/** PauseTask's free-text reason is stored in the task record; keep it a sentence, not a payload. */
+const MAX_REASON_CHARS = 1024;
+/** Longer than any channel name ("{prefix of ≤128}-rootcoord-dml_{n}"). */
+const MAX_CHANNEL_CHARS = 256;
+const MAX_RESETS = 1024;
+
+/**
+ * ALREADY_EXISTS when, after name_mapping renames, the new task would write collections another task writes on the
+ * same target. TaskService's overlap check compares source-side scopes only, so `db y → x` next to a task
+ * replicating `x` went through and both tasks wrote target database x. Validation errors keep TaskService's order.
+ */
+async function assertNoRenamedOverlap(
+  tasks: TaskService,
+  taskId: string,
+  raw: TaskSpec | undefined,
+): Promise<void> {
+  if (taskId !== '') validateTaskId(taskId);
+  const spec = validateTaskSpec(raw);
+  const target = targetKey(spec.target.uri);
+  const mine = targetScope(spec);
+  let token = '';
+  do {
+    const page = await tasks.list(500, token);
+    for (const other of page.tasks) {
+      if (other.taskId === taskId || other.state === 'TASK_STATE_DELETING') continue;
+      if (spec.name_mapping.length === 0 && other.spec.name_mapping.length === 0) continue;
+      if (targetKey(other.spec.target.uri) !== target) continue;
+      const hit = scopeOverlap(mine, targetScope(other.spec));
+      if (hit !== undefined)
+        throw new CdcError(
+          'ALREADY_EXISTS',
+          `spec.name_mapping: renamed, ${patternText(hit.a)} overlaps ${patternText(hit.b)} of task ${other.taskId} on the same target ${target}`,
+          { retryable: false, details: { conflictingTaskId: other.taskId } },
+        );
+    }
+    token = page.nextPageToken;
+  } while (token !== '');
+}
 
 /** CdcService handlers: decode → TaskService → encode. */
 export function cdcHandlers(tasks: TaskService, log: Logger): UntypedServiceImplementation {
@@ -30,9 +79,12 @@ export function cdcHandlers(tasks: TaskService, log: Logger): UntypedServiceImpl
   return {
     CreateTask: unary(log, 'CreateTask', async (req) => {
       const r = obj(req);
+      const taskId = field(req, 'task_id');
+      const spec = specFromProto(r['spec']);
+      await assertNoRenamedOverlap(tasks, taskId, spec);
       const { task, created } = await tasks.create({
-        taskId: field(req, 'task_id'),
-        spec: specFromProto(r['spec']),
+        taskId,
+        spec,
         startPaused: bool(r['start_paused']),
       });
       if (created) log.info({ taskId: task.taskId, state: task.state }, 'task created');
@@ -46,6 +98,7 @@ export function cdcHandlers(tasks: TaskService, log: Logger): UntypedServiceImpl
       return { tasks: page.tasks.map(taskToProto), next_page_token: page.nextPageToken };
     }),
     PauseTask: unary(log, 'PauseTask', async (req) => {
+      checkLength('reason', field(req, 'reason'), MAX_REASON_CHARS);
       const task = await tasks.pause(field(req, 'task_id'), field(req, 'reason'));
       log.info({ taskId: task.taskId }, 'task paused');
       return taskToProto(task);
@@ -66,10 +119,14 @@ export function cdcHandlers(tasks: TaskService, log: Logger): UntypedServiceImpl
     }),
     ResetTaskPositions: unary(log, 'ResetTaskPositions', async (req) => {
       const taskId = field(req, 'task_id');
-      const resets = arr(obj(req)['resets']).map((r) => ({
-        channel: field(r, 'channel'),
-        start: startFromProto(obj(r)['start']),
-      }));
+      const raw = arr(obj(req)['resets']);
+      if (raw.length > MAX_RESETS)
+        throw invalidArgument('resets', `has ${raw.length} entries; at most ${MAX_RESETS} allowed`);
+      const resets = raw.map((r, i) => {
+        // The channel is quoted in "not a channel" errors: bound it before TaskService sees it.
+        checkLength(`resets[${i}].channel`, field(r, 'channel'), MAX_CHANNEL_CHARS);
+        return { channel: field(r, 'channel'), start: startFromProto(obj(r)['start']) };
+      });
       await tasks.resetPositions(taskId, resets);
       log.info({ taskId, channels: resets.map((r) => r.channel) }, 'task positions reset');
       const { channels } = await tasks.positions(taskId);
@@ -96,7 +153,10 @@ async function watch(
 ): Promise<void> {
   const taskId = field(call.request, 'task_id');
   const requested = num(obj(call.request)['interval_ms']);
+  let sent = false;
   try {
+    const bad = decodeError(call.request);
+    if (bad !== undefined) throw bad;
     if (requested !== 0 && (requested < 200 || requested > 60_000))
       throw invalidArgument('interval_ms', 'must be between 200 and 60000');
     const intervalMs = requested === 0 ? 1000 : requested;
@@ -108,6 +168,7 @@ async function watch(
       // Send on change, and at least every 5 intervals (lag keeps moving even when nothing else does).
       if (key !== last || Date.now() - lastSentAt >= intervalMs * 5) {
         call.write(update);
+        sent = true;
         last = key;
         lastSentAt = Date.now();
       }
@@ -116,11 +177,15 @@ async function watch(
   } catch (err) {
     if (call.cancelled) return;
     const e = toServiceError(err);
-    if (e.code === grpcStatus.NOT_FOUND && taskId !== '') {
+    // A task deleted while watched ends the stream normally; one that never existed is NOT_FOUND (it used to end
+    // with OK and no message, indistinguishable from a typo'd id).
+    if (e.code === grpcStatus.NOT_FOUND && sent) {
       log.debug({ taskId }, 'watched task is gone; ending stream');
       call.end();
       return;
     }
-    call.destroy(Object.assign(new Error(e.details ?? 'error'), e));
+    // emit('error') is how grpc-js ends a server stream with a status: destroy(err) tore the stream down without
+    // sending one, so a bad WatchTask request hung until the client's deadline (forever without one).
+    call.emit('error', Object.assign(new Error(e.details ?? 'error'), e));
   }
 }

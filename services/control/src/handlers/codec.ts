@@ -1,3 +1,4 @@
+import { invalidArgument, type CdcError } from '@cdc/shared';
 import type {
   ChannelRecord,
   CollectionPattern,
@@ -20,6 +21,20 @@ import type { LeaseStart } from '../tasks/lease-service.js';
  * null) and the domain model. Decoding never throws: validation happens in the domain.
  */
 type Raw = Record<string, unknown>;
+
+const UNDECODABLE = Symbol('undecodable request');
+
+/** Stands in for a request whose bytes did not decode as the method's message (see server.ts). */
+export function undecodable(err: unknown): Raw {
+  return { [UNDECODABLE]: err instanceof Error ? err.message : String(err) };
+}
+
+/** The INVALID_ARGUMENT for an undecodable request, or undefined for a decoded one. */
+export function decodeError(req: unknown): CdcError | undefined {
+  if (req === null || typeof req !== 'object' || !(UNDECODABLE in req)) return undefined;
+  const reason = String((req as Record<symbol, unknown>)[UNDECODABLE]).slice(0, 200);
+  return invalidArgument('request', `is not a valid protobuf message for this method (${reason})`);
+}
 
 const obj = (v: unknown): Raw => (v !== null && typeof v === 'object' ? (v as Raw) : {});
 const str = (v: unknown): string =>

@@ -2,6 +2,7 @@ import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from '@cdc/shared';
 import { isCdcError } from '@cdc/shared';
 import { toServiceError } from '../grpc-status.js';
+import { decodeError } from './codec.js';
 
 export type UnaryHandler = (
   call: ServerUnaryCall<unknown, unknown>,
@@ -15,7 +16,9 @@ export function unary(
   fn: (req: unknown) => Promise<unknown>,
 ): UnaryHandler {
   return (call, callback) => {
-    fn(call.request).then(
+    const bad = decodeError(call.request);
+    // Bytes that did not decode never reach `fn` (it would see an empty request).
+    (bad === undefined ? fn(call.request) : Promise.reject(bad)).then(
       (value) => {
         callback(null, value);
       },

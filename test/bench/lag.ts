@@ -1,0 +1,112 @@
+/**
+ * End-to-end lag under a steady load: small batches written to the source at a fixed rate, each batch's last id
+ * looked up on the target with Strong-consistency queries. A batch's lag is (issue time of the first query that saw
+ * its last id) − (time the source acknowledged the insert): a Strong query issued at t sees every write the target
+ * acknowledged before t, so this bounds the true lag from above by at most one poll interval.
+ */
+import { ConsistencyLevelEnum } from '@zilliz/milvus2-sdk-node';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { makeRows } from './data.js';
+
+export interface LagResult {
+  readonly batches: number;
+  readonly rows: number;
+  readonly achievedRowsPerSec: number;
+  /** Per batch, ms; missing batches (never seen before the deadline) are not included. */
+  readonly lagsMs: number[];
+  readonly missing: number;
+}
+
+export interface LagLoad {
+  readonly source: MilvusClient;
+  readonly target: MilvusClient;
+  readonly sourceDb: string;
+  readonly targetDb: string;
+  readonly collection: string;
+  readonly rowsPerSec: number;
+  readonly seconds: number;
+  readonly dim: number;
+  /** First id to write (ids continue from here). */
+  readonly firstId: number;
+  readonly batchesPerSec?: number;
+  readonly drainMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runLagLoad(o: LagLoad): Promise<LagResult> {
+  const perSec = o.batchesPerSec ?? 10;
+  const batch = Math.max(1, Math.round(o.rowsPerSec / perSec));
+  const total = Math.max(1, Math.floor((o.rowsPerSec * o.seconds) / batch));
+  const pending = new Map<number, number>(); // last id → acked at (ms)
+  const lags: number[] = [];
+  let writing = true;
+  let inFlight = 0;
+
+  const poll = async (): Promise<void> => {
+    const ids = [...pending.keys()];
+    if (ids.length === 0) return;
+    const issued = Date.now();
+    const res = await o.target.query({
+      db_name: o.targetDb,
+      collection_name: o.collection,
+      filter: `id in [${ids.join(',')}]`,
+      output_fields: ['id'],
+      consistency_level: ConsistencyLevelEnum.Strong,
+    });
+    if (res.status.error_code !== 'Success') return;
+    for (const row of res.data) {
+      const id = Number(row['id']);
+      const acked = pending.get(id);
+      if (acked === undefined) continue;
+      pending.delete(id);
+      lags.push(Math.max(0, issued - acked));
+    }
+  };
+  const poller = (async () => {
+    const drainUntil = () => (writing ? Infinity : drainDeadline);
+    let drainDeadline = Infinity;
+    while (writing || (pending.size > 0 && Date.now() < drainUntil())) {
+      if (!writing && drainDeadline === Infinity)
+        drainDeadline = Date.now() + (o.drainMs ?? 60_000);
+      if (inFlight < 4 && pending.size > 0) {
+        inFlight++;
+        void poll()
+          .catch(() => undefined)
+          .finally(() => inFlight--);
+      }
+      await sleep(50);
+    }
+    while (inFlight > 0) await sleep(20);
+  })();
+
+  const started = Date.now();
+  let written = 0;
+  try {
+    for (let k = 0; k < total; k++) {
+      const due = started + (k * batch * 1000) / o.rowsPerSec;
+      const wait = due - Date.now();
+      if (wait > 0) await sleep(wait);
+      const from = o.firstId + k * batch;
+      const res = await o.source.insert({
+        db_name: o.sourceDb,
+        collection_name: o.collection,
+        data: makeRows(from, batch, o.dim, Date.now()),
+      });
+      if (res.status.error_code !== 'Success') throw new Error(`lag insert: ${res.status.reason}`);
+      pending.set(from + batch - 1, Date.now());
+      written += batch;
+    }
+  } finally {
+    writing = false;
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  await poller;
+  return {
+    batches: total,
+    rows: written,
+    achievedRowsPerSec: written / elapsed,
+    lagsMs: lags,
+    missing: pending.size,
+  };
+}

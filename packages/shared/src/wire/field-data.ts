@@ -6,7 +6,11 @@ import type { Obj } from './obj.js';
 /** `schemapb.FieldData` (protobufjs object form) ↔ `FieldColumn`. */
 
 function numbers(o: Obj | undefined): number[] {
-  return o === undefined ? [] : list(o, 'data').map((x) => Number(x));
+  if (o === undefined) return [];
+  const data = list(o, 'data');
+  // Float columns (vectors above all) arrive as numbers already: reuse the decoded array instead of copying it.
+  if (data.every((x) => typeof x === 'number')) return data as number[];
+  return data.map((x) => Number(x));
 }
 
 function u8s(o: Obj | undefined): Uint8Array[] {

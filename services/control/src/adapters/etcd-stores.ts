@@ -1,4 +1,5 @@
 import { CdcError } from '@cdc/shared';
+import { Range } from 'etcd3';
 import type { Etcd3 } from 'etcd3';
 import type { ChannelRecord, QuarantineRecord, TaskRecord, Versioned } from '../domain/model.js';
 import type { ChannelStore, TaskStore } from '../tasks/ports.js';
@@ -173,8 +174,17 @@ export class EtcdChannelStore implements ChannelStore {
 
   listQuarantine(taskId: string, afterId: string, limit: number): Promise<QuarantineRecord[]> {
     return guarded('listing quarantine', async () => {
-      const rows = await listJson<QuarantineRecord>(this.client, this.keys.quarantine(taskId));
-      return [...rows.values()].filter((r) => r.quarantineId > afterId).slice(0, limit);
+      // Read one page straight from etcd (keys sort like ids): a task can hold many thousands of records, and
+      // loading them all per page exceeded etcd's response size.
+      const prefix = this.keys.quarantine(taskId);
+      const start = afterId === '' ? prefix : `${prefix}${afterId}\u0000`;
+      const values = await this.client
+        .getAll()
+        .inRange({ start, end: Range.prefix(prefix).end })
+        .sort('Key', 'Ascend')
+        .limit(limit)
+        .strings();
+      return Object.values(values).map((v) => JSON.parse(v) as QuarantineRecord);
     });
   }
 

@@ -43,6 +43,16 @@ describe('classifyStatus', () => {
       undefined,
     ],
     [
+      'restarting server without a rootcoord (seen when the target restarts)',
+      status(
+        'UnexpectedError',
+        65535,
+        'empty grpc client: find no available rootcoord, check rootcoord state',
+      ),
+      'unavailable',
+      undefined,
+    ],
+    [
       'collection not found',
       status('UnexpectedError', 100, 'collection not found'),
       'rejected',

@@ -132,10 +132,11 @@ const NOT_FOUND_ERROR_CODES: Readonly<Record<string, NotFoundKind>> = {
 
 /**
  * Only for the generic code: Milvus 2.3 reports several transient conditions as 'UnexpectedError' (65535), where the
- * reason is the only signal. Never consulted when a specific code is present.
+ * reason is the only signal. Never consulted when a specific code is present. A restarting server answers e.g.
+ * "empty grpc client: find no available rootcoord": rejecting that would quarantine good data.
  */
 const TRANSIENT_REASON =
-  /rate limit|quota|deny to write|too many requests|server is busy|not ready|service unavailable|deadline exceeded|context canceled|timed? ?out/i;
+  /rate limit|quota|deny to write|too many requests|server is busy|not ready|service unavailable|deadline exceeded|context canceled|timed? ?out|no available|empty grpc client|not healthy|is stopping|initializing|connection refused/i;
 
 function errorCodeName(status: MilvusStatusLike): string | undefined {
   const ec = status.error_code;

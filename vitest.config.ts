@@ -24,6 +24,17 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        extends: true,
+        test: {
+          // Restarts shared components: run alone (bash deploy/local/fault-suite.sh), never beside other suites.
+          name: 'fault',
+          include: ['test/fault/**/*.fault.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

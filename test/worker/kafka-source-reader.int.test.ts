@@ -3,6 +3,7 @@
  * (zstd records written by the real Milvus, backpressure, bad positions, unreachable broker, clean close).
  */
 import { randomUUID } from 'node:crypto';
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaClient } from '../../services/worker/src/adapters/kafka-client.js';
@@ -76,6 +77,19 @@ describe('KafkaSourceReader on the real broker', () => {
   });
 
   it('reads zstd records written by the real Milvus: raw protos that start with MsgBase', async (ctx) => {
+    // Make sure the real source has written something, whatever ran before (a fresh stack has no DML topic yet).
+    const milvus = new MilvusClient({ address: env.sourceMilvusAddress, logLevel: 'error' });
+    const collection = `zstd_${randomUUID().replaceAll('-', '')}`;
+    await milvus.createCollection({
+      collection_name: collection,
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'vec', data_type: DataType.FloatVector, dim: 4 },
+      ],
+    });
+    await milvus.insert({ collection_name: collection, data: [{ id: '1', vec: [1, 2, 3, 4] }] });
+    await milvus.dropCollection({ collection_name: collection });
+    await milvus.closeConnection();
     const a = await sharedAdmin();
     const topics = (await a.listTopics()).filter((t) =>
       t.startsWith(`${env.sourceChannelPrefix}-rootcoord-dml_`),

@@ -6,10 +6,11 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CdcTestClient } from '../helpers/cdc-client.js';
-import { REPO_ROOT, freePort, startNodeProcess, waitUntil } from '../helpers/processes.js';
+import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
+import { REPO_ROOT, freePort, startNodeProcess } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import type { StackEnv } from '../helpers/stack.js';
+import { kafkaSourceSpec } from '../helpers/stack.js';
 
 export interface ChannelStatus {
   channel: string;
@@ -115,14 +116,7 @@ export class CdcDeployment {
       },
     );
     this.client = new CdcTestClient(this.address);
-    await waitUntil(
-      'control service to answer ListTasks',
-      async () => {
-        await this.client?.call('ListTasks', {});
-        return true;
-      },
-      30_000,
-    );
+    await waitForControl(this.client);
     for (let i = 0; i < workers; i++) {
       this.workers.push(
         startWithNodeArgs(
@@ -154,11 +148,7 @@ export class CdcDeployment {
     await this.client!.call('CreateTask', {
       task_id: this.taskId,
       spec: {
-        source: {
-          etcd: { endpoints: this.env.etcdEndpoints, root_path: this.env.sourceEtcdRoot },
-          mq: { type: 'MQ_TYPE_KAFKA', address: this.env.kafkaBrokers.join(',') },
-          channel_prefix: this.env.sourceChannelPrefix,
-        },
+        source: kafkaSourceSpec(this.env),
         target: { uri: this.env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
         scope: { include: [{ database: sourceDb, collection }], exclude: [] },
         name_mapping: [{ source_database: sourceDb, target_database: targetDb }],

@@ -5,10 +5,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataType } from '@zilliz/milvus2-sdk-node';
-import { CdcTestClient } from '../helpers/cdc-client.js';
+import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
 import { compareCollection, isConverged, milvusClient } from '../helpers/milvus-compare.js';
-import { freePort, startNodeProcess, waitUntil } from '../helpers/processes.js';
-import { stackEnv } from '../helpers/stack.js';
+import { freePort, startNodeProcess } from '../helpers/processes.js';
+import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
 
 const env = stackEnv();
 const id = randomUUID().slice(0, 8);
@@ -38,25 +38,14 @@ const source = milvusClient(env.sourceMilvusAddress);
 const target = milvusClient(env.targetMilvusAddress);
 
 try {
-  await waitUntil(
-    'the control service',
-    async () => {
-      await cdc.call('ListTasks', {});
-      return true;
-    },
-    30_000,
-  );
+  await waitForControl(cdc);
   say(
     `control service on 127.0.0.1:${port}, worker started (logs: ${control.logFile}, ${worker.logFile})`,
   );
   await cdc.call('CreateTask', {
     task_id: `demo-${id}`,
     spec: {
-      source: {
-        etcd: { endpoints: env.etcdEndpoints, root_path: env.sourceEtcdRoot },
-        mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
-        channel_prefix: env.sourceChannelPrefix,
-      },
+      source: kafkaSourceSpec(env),
       target: { uri: env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
       scope: { include: [{ database: db, collection: '*' }] },
       start: { kind: 'START_KIND_LATEST' },

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { CdcTestClient } from '../helpers/cdc-client.js';
+import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
 import {
   compareCollection,
   countRows,
@@ -13,9 +13,9 @@ import {
   milvusClient,
 } from '../helpers/milvus-compare.js';
 import type { CollectionDiff, CollectionRef } from '../helpers/milvus-compare.js';
-import { REPO_ROOT, freePort, startNodeProcess, waitUntil } from '../helpers/processes.js';
+import { REPO_ROOT, freePort, startNodeProcess } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
-import { stackEnv } from '../helpers/stack.js';
+import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
 
 export const env = stackEnv();
 
@@ -48,14 +48,7 @@ export class E2eHarness {
       LOG_LEVEL: 'info',
     });
     this.client = new CdcTestClient(this.controlAddress);
-    await waitUntil(
-      'control service to answer ListTasks',
-      async () => {
-        await this.client?.call('ListTasks', {});
-        return true;
-      },
-      30_000,
-    );
+    await waitForControl(this.client);
   }
 
   async startWorker(name = `worker-${this.workers.length}`): Promise<RunningProcess> {
@@ -78,11 +71,7 @@ export class E2eHarness {
     await this.client!.call('CreateTask', {
       task_id: taskId,
       spec: {
-        source: {
-          etcd: { endpoints: env.etcdEndpoints, root_path: env.sourceEtcdRoot },
-          mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
-          channel_prefix: env.sourceChannelPrefix,
-        },
+        source: kafkaSourceSpec(env),
         target: { uri: env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
         scope: {
           include: [

@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CdcTestClient } from '../helpers/cdc-client.js';
+import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
 import {
   compareCollection,
   countRows,
@@ -20,7 +20,7 @@ import {
 import type { CollectionDiff } from '../helpers/milvus-compare.js';
 import { freePort, startNodeProcess, waitUntil } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
-import { stackEnv } from '../helpers/stack.js';
+import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
 import { ContinuousLoad } from './continuous-load.js';
 import { injectMalformed } from './inject.js';
 import { startComponent, stopComponent } from './stack-control.js';
@@ -129,24 +129,13 @@ describe('fault suite', () => {
     await new Promise((r) => setTimeout(r, 1_000)); // the first replica becomes the leader
     startControl(controlPorts[1]!);
     client = new CdcTestClient(`127.0.0.1:${controlPorts[0]!}`);
-    await waitUntil(
-      'control',
-      async () => {
-        await client.call('ListTasks', {});
-        return true;
-      },
-      30_000,
-    );
+    await waitForControl(client);
     startWorker();
     startWorker();
     await client.call('CreateTask', {
       task_id: `fault-${id}`,
       spec: {
-        source: {
-          etcd: { endpoints: env.etcdEndpoints, root_path: env.sourceEtcdRoot },
-          mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
-          channel_prefix: env.sourceChannelPrefix,
-        },
+        source: kafkaSourceSpec(env),
         target: { uri: env.targetMilvusAddress },
         scope: { include: [{ database: db, collection: '*' }] },
         start: { kind: 'START_KIND_LATEST' },

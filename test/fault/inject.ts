@@ -11,6 +11,7 @@ import { connectKafka, readTopicRange, topicHighWatermarks } from '../helpers/ka
 import { compareCollection, isConverged, milvusClient } from '../helpers/milvus-compare.js';
 import { waitUntil } from '../helpers/processes.js';
 import type { StackEnv } from '../helpers/stack.js';
+import { kafkaSourceSpec } from '../helpers/stack.js';
 
 export interface InjectOptions {
   readonly client: CdcTestClient;
@@ -66,11 +67,7 @@ export async function injectMalformed(o: InjectOptions): Promise<InjectResult> {
   await o.client.call('CreateTask', {
     task_id: taskId,
     spec: {
-      source: {
-        etcd: { endpoints: o.env.etcdEndpoints, root_path: o.env.sourceEtcdRoot },
-        mq: { type: 'MQ_TYPE_KAFKA', address: o.env.kafkaBrokers.join(',') },
-        channel_prefix: prefix,
-      },
+      source: kafkaSourceSpec(o.env, prefix),
       target: { uri: o.env.targetMilvusAddress },
       scope: { include: [{ database: db, collection: 'good' }] },
       start: { kind: 'START_KIND_EARLIEST' },

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { CDC_PROTO_FILES, PROTO_LOADER_OPTIONS, PROTO_ROOT } from '@cdc/shared';
+import { waitUntil } from './processes.js';
 
 type Unary = (
   req: unknown,
@@ -50,4 +51,16 @@ export class CdcTestClient {
   close(): void {
     this.client.close();
   }
+}
+
+/** Waits until a freshly started control service answers (ListTasks), at most `timeoutMs`. */
+export async function waitForControl(client: CdcTestClient, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(
+    'control service to answer ListTasks',
+    async () => {
+      await client.call('ListTasks', {});
+      return true;
+    },
+    timeoutMs,
+  );
 }

@@ -2,16 +2,14 @@
  * Test-side Kafka access with a zstd codec (Milvus writes zstd-compressed batches). Reads exact offset ranges.
  */
 import { randomUUID } from 'node:crypto';
-import { decompress } from 'fzstd';
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient } from 'kafkajs';
+import { registerKafkaZstdCodec } from '../../services/worker/src/adapters/kafka-zstd-codec.js';
 
-const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = kafkajs;
+const { Kafka, logLevel } = kafkajs;
 
-CompressionCodecs[CompressionTypes.ZSTD] = () => ({
-  compress: () => Promise.reject(new Error('zstd compression is not needed by the tests')),
-  decompress: (buffer: Buffer) => Promise.resolve(Buffer.from(decompress(buffer))),
-});
+// The worker's own codec: the tests read what Milvus writes exactly as the worker does.
+registerKafkaZstdCodec();
 
 export interface CapturedRecord {
   topic: string;

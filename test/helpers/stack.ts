@@ -30,3 +30,15 @@ export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
     python: env['CDC_PYTHON'] ?? join(cacheDir, 'venv', 'bin', 'python'),
   };
 }
+
+/** The `spec.source` of a task reading the local stack's source Milvus (etcd + Kafka), in proto-loader form. */
+export function kafkaSourceSpec(
+  env: StackEnv,
+  channelPrefix = env.sourceChannelPrefix,
+): Record<string, unknown> {
+  return {
+    etcd: { endpoints: env.etcdEndpoints, root_path: env.sourceEtcdRoot },
+    mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
+    channel_prefix: channelPrefix,
+  };
+}

@@ -90,7 +90,6 @@ export {
 export {
   insertToRows,
   deletePrimaryKeys,
-  primaryKeyFilter,
   parseJsonBytes,
   DYNAMIC_FIELD_NAME,
 } from './wire/columns.js';
@@ -137,3 +136,16 @@ export {
 } from './meta/etcd-codec.js';
 export { sourceKeys } from './meta/keys.js';
 export type { SourceKeys } from './meta/keys.js';
+export { FIELD_NAME, primaryKeyFilter, stringLiteral } from './milvus/expr.js';
+export { MAX_PAGE_SIZE, rowKey, scanRows } from './milvus/row-scan.js';
+export type { QueryPage, RowScanOptions, ScannedRow } from './milvus/row-scan.js';
+export {
+  classifyStatus,
+  classifyThrown,
+  errorFromClass,
+  isStatusOk,
+  statusDetails,
+  statusError,
+  thrownError,
+} from './milvus/status.js';
+export type { MilvusStatusLike, NotFoundKind, StatusClass, StatusKind } from './milvus/status.js';

@@ -217,13 +217,3 @@ export function deletePrimaryKeys(msg: DeleteMessage): DeleteKeys {
     ? { type: 'Int64', ids: pk.values.map((v) => v.toString()) }
     : { type: 'VarChar', ids: [...pk.values] };
 }
-
-/**
- * A boolean expression `pk in [...]` for `delete({ filter })`. VarChar keys are JSON-quoted (the SDK's own `ids`
- * path does not escape quotes); Int64 keys are emitted as exact integer literals.
- */
-export function primaryKeyFilter(pkFieldName: string, keys: DeleteKeys): string {
-  const list =
-    keys.type === 'Int64' ? keys.ids.join(',') : keys.ids.map((s) => JSON.stringify(s)).join(',');
-  return `${pkFieldName} in [${list}]`;
-}

@@ -1,14 +1,14 @@
-import { CdcError } from '@cdc/shared';
-import type { TargetCollection } from '../ports/target-writer.js';
-import type { TargetMilvusClient } from './milvus-client.js';
 import {
+  CdcError,
   classifyStatus,
   classifyThrown,
   errorFromClass,
   statusDetails,
   type MilvusStatusLike,
   type StatusClass,
-} from './milvus-status.js';
+} from '@cdc/shared';
+import type { TargetCollection } from '../ports/target-writer.js';
+import type { TargetMilvusClient } from './milvus-client.js';
 
 /** What one SDK call came to: the response (when there is one) and its classified status. */
 export interface Outcome<T> {

@@ -4,7 +4,7 @@ import {
   type DescribeCollectionReq,
   type DescribeCollectionResponse,
 } from '@zilliz/milvus2-sdk-node';
-import { isStatusOk } from './milvus-status.js';
+import { isStatusOk } from '@cdc/shared';
 
 const MAX_CACHED_SCHEMAS = 1024;
 

@@ -1,8 +1,8 @@
-import { CdcError, type PrimaryKeys, type Row } from '@cdc/shared';
+import { CdcError, primaryKeyFilter, type PrimaryKeys, type Row } from '@cdc/shared';
 import type { DeleteByFilterReq, RowData, UpsertReq } from '@zilliz/milvus2-sdk-node';
 import type { TargetCollection, WriteResult } from '../ports/target-writer.js';
 import { failure, nestedStatus, type MilvusCalls, type Outcome } from './milvus-calls.js';
-import { keysBytes, primaryKeyFilter, rowsBytes } from './milvus-rows.js';
+import { keysBytes, rowsBytes } from './milvus-rows.js';
 
 /** Rows by primary key: `upsert` replaces, so a replayed batch never duplicates; `delete` by an exact key filter. */
 

@@ -1,4 +1,11 @@
-import { CdcError, type KeyValue, type Logger, type PrimaryKeys, type Row } from '@cdc/shared';
+import {
+  CdcError,
+  type KeyValue,
+  type Logger,
+  type MilvusStatusLike,
+  type PrimaryKeys,
+  type Row,
+} from '@cdc/shared';
 import type {
   ClientConfig,
   CreateIndexParam,
@@ -23,7 +30,6 @@ import { TargetMilvusClient } from './milvus-client.js';
 import { deleteRows, upsertRows } from './milvus-dml.js';
 import { indexDifferences } from './milvus-index.js';
 import { kvRecord, schemaDifferences, toCreateCollectionRequest } from './milvus-schema.js';
-import type { MilvusStatusLike } from './milvus-status.js';
 
 export interface MilvusTargetWriterOptions {
   /** `host:port` of the target's proxy. */

@@ -1,6 +1,6 @@
-import { CdcError } from '@cdc/shared';
+import { CdcError } from '../errors.js';
 import { describe, expect, it } from 'vitest';
-import { classifyStatus, isStatusOk, statusError, thrownError } from './milvus-status.js';
+import { classifyStatus, isStatusOk, statusError, thrownError } from './status.js';
 
 const status = (error_code: string | number, code?: number, reason = '', retriable = false) =>
   code === undefined ? { error_code, reason, retriable } : { error_code, code, reason, retriable };

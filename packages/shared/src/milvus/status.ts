@@ -1,4 +1,4 @@
-import { CdcError, type ErrorCode } from '@cdc/shared';
+import { CdcError, type ErrorCode } from '../errors.js';
 
 /**
  * Turns Milvus SDK outcomes into `CdcError`s. The SDK resolves most failures as a status object (never trust a resolved

@@ -189,6 +189,20 @@ const CASES: Case[] = [
     'is required',
   ),
   invalid(
+    'source milvus credentials without uri',
+    'CreateTask',
+    () => create(withSource({ milvus: { token: SECRET } })),
+    'spec.source.milvus.uri',
+    'is required when credentials are set',
+  ),
+  invalid(
+    'source milvus with a ftp uri',
+    'CreateTask',
+    () => create(withSource({ milvus: { uri: 'ftp://127.0.0.1:19530' } })),
+    'spec.source.milvus.uri',
+    'is not supported',
+  ),
+  invalid(
     'no scope',
     'CreateTask',
     () => create(spec({ scope: null })),

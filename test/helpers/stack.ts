@@ -31,7 +31,10 @@ export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
   };
 }
 
-/** The `spec.source` of a task reading the local stack's source Milvus (etcd + Kafka), in proto-loader form. */
+/**
+ * The `spec.source` of a task reading the local stack's source Milvus (etcd + Kafka, plus the server itself for the
+ * features that read rows), in proto-loader form.
+ */
 export function kafkaSourceSpec(
   env: StackEnv,
   channelPrefix = env.sourceChannelPrefix,
@@ -40,5 +43,6 @@ export function kafkaSourceSpec(
     etcd: { endpoints: env.etcdEndpoints, root_path: env.sourceEtcdRoot },
     mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
     channel_prefix: channelPrefix,
+    milvus: { uri: `http://${env.sourceMilvusAddress}` },
   };
 }

@@ -18,6 +18,15 @@ export interface TlsWire {
   readonly insecure_skip_verify?: boolean;
 }
 
+/** How to reach a Milvus server: the task's target, or the source server for initial sync and verification. */
+export interface MilvusEndpointWire {
+  readonly uri?: string;
+  readonly token?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls?: TlsWire | null;
+}
+
 export interface TaskSpecWire {
   readonly source?: {
     readonly etcd?: {
@@ -39,6 +48,7 @@ export interface TaskSpecWire {
       readonly token?: string;
     } | null;
     readonly channel_prefix?: string;
+    readonly milvus?: MilvusEndpointWire | null;
   } | null;
   readonly target?: {
     readonly uri?: string;

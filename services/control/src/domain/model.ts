@@ -49,10 +49,20 @@ export interface MqSourceSpec {
   token: string;
 }
 
+/** The source server's SDK endpoint; `uri` empty when the task never reads rows from it. */
+export interface SourceMilvusSpec {
+  uri: string;
+  token: string;
+  username: string;
+  password: string;
+  tls: TlsSpec;
+}
+
 export interface SourceSpec {
   etcd: EtcdSourceSpec;
   mq: MqSourceSpec;
   channel_prefix: string;
+  milvus: SourceMilvusSpec;
 }
 
 export interface TargetSpec {

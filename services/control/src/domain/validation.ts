@@ -5,7 +5,9 @@ import type {
   NameMappingSpec,
   Position,
   ScopeSpec,
+  SourceMilvusSpec,
   StartPoint,
+  TargetSpec,
   TaskSpec,
   TlsSpec,
 } from './model.js';
@@ -94,6 +96,19 @@ function checkHostPort(field: string, value: string, schemes: readonly string[])
   if (url.hostname === '') throw invalidArgument(field, `${quote(value)} has no host`);
   // URL() rejects ports above 65535 but takes 0, which no server listens on.
   if (url.port === '0') throw invalidArgument(field, `${quote(value)}: port must be 1-65535`);
+}
+
+/** A Milvus server address with its credentials: the target, or the source server. */
+function checkMilvusEndpoint(field: string, m: SourceMilvusSpec | TargetSpec): void {
+  checkHostPort(`${field}.uri`, m.uri, TARGET_SCHEMES);
+  checkLength(`${field}.token`, m.token, MAX_SECRET_CHARS);
+  checkLength(`${field}.username`, m.username, MAX_SHORT_CHARS);
+  checkLength(`${field}.password`, m.password, MAX_SECRET_CHARS);
+  if (m.token !== '' && (m.username !== '' || m.password !== ''))
+    throw invalidArgument(`${field}.token`, 'cannot be combined with username/password');
+  if ((m.username === '') !== (m.password === ''))
+    throw invalidArgument(`${field}.password`, 'username and password must be set together');
+  checkTls(`${field}.tls`, m.tls);
 }
 
 function checkTls(field: string, tls: TlsSpec): void {
@@ -314,15 +329,15 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     );
 
   if (target.uri === '') throw invalidArgument('spec.target.uri', 'is required');
-  checkHostPort('spec.target.uri', target.uri, TARGET_SCHEMES);
-  checkLength('spec.target.token', target.token, MAX_SECRET_CHARS);
-  checkLength('spec.target.username', target.username, MAX_SHORT_CHARS);
-  checkLength('spec.target.password', target.password, MAX_SECRET_CHARS);
-  if (target.token !== '' && (target.username !== '' || target.password !== ''))
-    throw invalidArgument('spec.target.token', 'cannot be combined with username/password');
-  if ((target.username === '') !== (target.password === ''))
-    throw invalidArgument('spec.target.password', 'username and password must be set together');
-  checkTls('spec.target.tls', target.tls);
+  checkMilvusEndpoint('spec.target', target);
+  const sourceMilvus = source.milvus;
+  if (sourceMilvus.uri !== '') checkMilvusEndpoint('spec.source.milvus', sourceMilvus);
+  else if (
+    sourceMilvus.token !== '' ||
+    sourceMilvus.username !== '' ||
+    sourceMilvus.password !== ''
+  )
+    throw invalidArgument('spec.source.milvus.uri', 'is required when credentials are set');
   if (!TARGET_MODES.has(target.mode))
     throw invalidArgument('spec.target.mode', `${quote(target.mode)} is not a TargetMode`);
   const mode = target.mode === 'TARGET_MODE_UNSPECIFIED' ? 'TARGET_MODE_API' : target.mode;
@@ -342,6 +357,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
       etcd,
       mq: { ...mq, sasl: { ...mq.sasl, mechanism: mq.sasl.mechanism.toLowerCase() } },
       channel_prefix: prefix,
+      milvus: sourceMilvus,
     },
     target: { ...target, mode },
     scope: { include, exclude },

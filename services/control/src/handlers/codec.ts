@@ -97,6 +97,7 @@ export function specFromProto(v: unknown): TaskSpec | undefined {
   const etcd = obj(source['etcd']);
   const mq = obj(source['mq']);
   const sasl = obj(mq['sasl']);
+  const sourceMilvus = obj(source['milvus']);
   const target = obj(s['target']);
   const scope = obj(s['scope']);
   return {
@@ -120,6 +121,13 @@ export function specFromProto(v: unknown): TaskSpec | undefined {
         token: str(mq['token']),
       },
       channel_prefix: str(source['channel_prefix']),
+      milvus: {
+        uri: str(sourceMilvus['uri']),
+        token: str(sourceMilvus['token']),
+        username: str(sourceMilvus['username']),
+        password: str(sourceMilvus['password']),
+        tls: tls(sourceMilvus['tls']),
+      },
     },
     target: {
       uri: str(target['uri']),

@@ -149,3 +149,4 @@ export {
   thrownError,
 } from './milvus/status.js';
 export type { MilvusStatusLike, NotFoundKind, StatusClass, StatusKind } from './milvus/status.js';
+export { globCovers, globMatch, globsIntersect } from './scope/glob.js';

@@ -2,6 +2,8 @@
  * Which source collections a task replicates and what they are called on the target.
  * Patterns use `*` as a wildcard (any run of characters); an empty include list means everything.
  */
+import { globMatch } from '@cdc/shared';
+
 export interface CollectionPattern {
   readonly database: string;
   readonly collection: string;
@@ -26,20 +28,15 @@ export interface MappedName {
 
 const DEFAULT_DB = 'default';
 
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*');
-  return new RegExp(`^${escaped}$`);
-}
-
 interface CompiledPattern {
-  readonly db: RegExp;
-  readonly collection: RegExp;
+  readonly db: string;
+  readonly collection: string;
 }
 
 function compile(p: CollectionPattern): CompiledPattern {
   return {
-    db: globToRegExp(p.database === '' ? DEFAULT_DB : p.database),
-    collection: globToRegExp(p.collection === '' ? '*' : p.collection),
+    db: p.database === '' ? DEFAULT_DB : p.database,
+    collection: p.collection === '' ? '*' : p.collection,
   };
 }
 
@@ -62,7 +59,8 @@ export class TaskScope {
 
   includesCollection(db: string, collection: string): boolean {
     const d = normalizeDb(db);
-    const hit = (p: CompiledPattern): boolean => p.db.test(d) && p.collection.test(collection);
+    const hit = (p: CompiledPattern): boolean =>
+      globMatch(p.db, d) && globMatch(p.collection, collection);
     if (this.exclude.some(hit)) return false;
     return this.include.length === 0 || this.include.some(hit);
   }
@@ -71,11 +69,11 @@ export class TaskScope {
   includesDatabase(db: string): boolean {
     const d = normalizeDb(db);
     // A database whose every collection is excluded is out of scope, its own DDL included.
-    if (this.exclude.some((p) => p.db.test(d) && p.collection.source === '^.*$')) {
+    if (this.exclude.some((p) => globMatch(p.db, d) && p.collection === '*')) {
       return false;
     }
     if (this.include.length === 0) return true;
-    return this.include.some((p) => p.db.test(d));
+    return this.include.some((p) => globMatch(p.db, d));
   }
 
   mapDatabase(db: string): string {

@@ -167,15 +167,4 @@ describe('LeaseReporter', () => {
     ]);
     expect(quarantines()).toBe(1);
   });
-
-  it('reports a failure that needs a person and ends the lease', async () => {
-    const { control, reporter, ended } = setup();
-    await reporter.needsPerson('schema differs');
-    await reporter.needsPerson('schema differs');
-    expect(control.failures).toEqual([
-      { lease, reason: 'schema differs', needsPerson: true },
-      { lease, reason: 'schema differs', needsPerson: true },
-    ]);
-    expect(ended).toEqual(['schema differs']);
-  });
 });

@@ -64,11 +64,6 @@ export class LeaseReporter implements LeaseProgress {
     });
   }
 
-  async needsPerson(reason: string): Promise<void> {
-    await this.opts.control.reportFailure(this.opts.lease, reason, true);
-    this.end(reason);
-  }
-
   start(): void {
     this.loop ??= this.run();
   }

@@ -17,6 +17,4 @@ export interface LeaseProgress {
   observeHead(timestamp: bigint): void;
   addApplied(rows: number, bytes: number): void;
   quarantine(entry: QuarantinedMessage): Promise<void>;
-  /** Pauses the task with a reason a person must act on; the lease then ends. */
-  needsPerson(reason: string): Promise<void>;
 }

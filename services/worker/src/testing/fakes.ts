@@ -510,7 +510,6 @@ export class FakeLeaseProgress implements LeaseProgress {
   readonly checkpoints: { msgId: Uint8Array; timestamp: bigint }[] = [];
   readonly heads: bigint[] = [];
   readonly quarantined: QuarantinedMessage[] = [];
-  readonly needsPersonReasons: string[] = [];
   rows = 0;
   bytes = 0;
 
@@ -526,10 +525,6 @@ export class FakeLeaseProgress implements LeaseProgress {
   }
   quarantine(entry: QuarantinedMessage): Promise<void> {
     this.quarantined.push(entry);
-    return Promise.resolve();
-  }
-  needsPerson(reason: string): Promise<void> {
-    this.needsPersonReasons.push(reason);
     return Promise.resolve();
   }
 }

@@ -189,6 +189,13 @@ const CASES: Case[] = [
     'is required',
   ),
   invalid(
+    'replicate mode (not available)',
+    'CreateTask',
+    () => create(withTarget({ mode: 'TARGET_MODE_REPLICATE' })),
+    'spec.target.mode',
+    'not available in this version',
+  ),
+  invalid(
     'source milvus credentials without uri',
     'CreateTask',
     () => create(withSource({ milvus: { token: SECRET } })),

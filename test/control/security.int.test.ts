@@ -120,7 +120,15 @@ beforeAll(async () => {
   const workerTokensFile = join(pki.dir, 'worker-tokens');
   writeFileSync(workerTokensFile, `# workers\n${WORKER_TOKEN}\n`);
   metricsPort = await freePort();
-  control = await startControl({
+  // Worker tokens from a file here, from the env in the start-up failure cases below.
+  control = await startControl(
+    controlEnv({ CONTROL_WORKER_TOKENS: '', CONTROL_WORKER_TOKENS_FILE: workerTokensFile }),
+  );
+});
+
+/** TLS with client certificates and both token lists; `over` replaces settings. */
+function controlEnv(over: Record<string, string> = {}): Record<string, string> {
+  return {
     CONTROL_ETCD_ENDPOINTS: ETCD,
     CONTROL_ETCD_ROOT: ROOT,
     CONTROL_REDIS_URL: REDIS_URL,
@@ -135,9 +143,10 @@ beforeAll(async () => {
     CONTROL_TLS_KEY_FILE: pki.serverKey,
     CONTROL_TLS_CLIENT_CA_FILE: pki.caCert,
     CONTROL_API_TOKENS: `${API_TOKEN}, ${SECOND_API_TOKEN}`,
-    CONTROL_WORKER_TOKENS_FILE: workerTokensFile,
-  });
-});
+    CONTROL_WORKER_TOKENS: WORKER_TOKEN,
+    ...over,
+  };
+}
 
 afterAll(async () => {
   for (const c of opened) c.close();
@@ -296,6 +305,25 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
     const plaintext = await cdcctl(['--token', API_TOKEN, '--timeout', '3s', 'list']);
     expect(plaintext.code).toBe(1);
     expect(plaintext.stderr).toMatch(/^error: UNAVAILABLE: /);
+  });
+
+  it('refuses to start (exit 78) with an unreadable certificate or a key of another certificate', async () => {
+    const failed = async (over: Record<string, string>): Promise<string> => {
+      const err = await startControl(controlEnv({ CONTROL_METRICS_PORT: '0', ...over })).then(
+        () => expect.fail('the control service started'),
+        (e: unknown) => (e as Error).message,
+      );
+      printed.push(err);
+      expect(err).toMatch(/^control exited 78:/);
+      return err;
+    };
+    const missing = join(pki.dir, 'missing.crt');
+    expect(await failed({ CONTROL_TLS_CERT_FILE: missing })).toContain(
+      `CONTROL_TLS_CERT_FILE: cannot read ${missing} (ENOENT)`,
+    );
+    expect(await failed({ CONTROL_TLS_KEY_FILE: pki.clientKey })).toContain(
+      `CONTROL_TLS_KEY_FILE: ${pki.clientKey} is not the key of ${pki.serverCert}`,
+    );
   });
 
   it('no secret appears in any output or metric', async () => {

@@ -44,7 +44,8 @@ const etcd = new Etcd3({ hosts: ETCD });
 let pki: TestPki;
 let control: ControlProcess;
 let metricsPort: number;
-const workers: RunningProcess[] = [];
+/** Workers and failed control starts (by pid, in afterAll); their log files are searched for secrets. */
+const children: RunningProcess[] = [];
 const opened: Clients[] = [];
 const printed: string[] = [];
 
@@ -109,11 +110,25 @@ async function startWorker(name: string, token: string): Promise<RunningProcess>
     WORKER_STALLED_CHECK_MS: '2000',
     LOG_LEVEL: 'info',
   });
-  workers.push(worker);
+  children.push(worker);
   return worker;
 }
 
 const logOf = (w: RunningProcess): string => readFileSync(w.logFile, 'utf8');
+
+/** The exit code of a process expected to stop on its own, within 60 s (start-up is slow on a busy machine). */
+function exitCode(p: RunningProcess): Promise<number | null> {
+  if (p.child.exitCode !== null) return Promise.resolve(p.child.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`${p.name} did not exit within 60 s`));
+    }, 60_000);
+    p.child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
 
 beforeAll(async () => {
   pki = createTestPki();
@@ -150,7 +165,7 @@ function controlEnv(over: Record<string, string> = {}): Record<string, string> {
 
 afterAll(async () => {
   for (const c of opened) c.close();
-  await Promise.all(workers.map((w) => w.stop()));
+  await Promise.all(children.map((w) => w.stop()));
   if (control !== undefined) await stopControl(control);
   const queue = new Queue('cdc-leases', {
     prefix: QUEUE_PREFIX,
@@ -273,6 +288,23 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
     expect(logOf(good)).toContain('control service accepted this worker');
   });
 
+  it('a worker with an unreadable CA file exits 78 naming the variable and path', async () => {
+    const missing = join(pki.dir, 'missing-ca.crt');
+    const worker = startNodeProcess(uniq('w-noca'), 'services/worker/dist/main.js', {
+      CONTROL_ADDRESS: `127.0.0.1:${control.port}`,
+      CONTROL_TLS_CA_FILE: missing,
+      METRICS_PORT: '0',
+    });
+    children.push(worker);
+    expect(await exitCode(worker)).toBe(78);
+    const expected = `CONTROL_TLS_CA_FILE: cannot read ${missing} (ENOENT)`;
+    await waitFor(
+      () => Promise.resolve(logOf(worker).includes(expected) ? true : undefined),
+      5_000,
+      'the config error in the worker log',
+    );
+  });
+
   it('cdcctl lists tasks with a token and CA; without one it prints UNAUTHENTICATED and exits 2', async () => {
     const tls = [
       '--ca-file',
@@ -308,20 +340,26 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
   });
 
   it('refuses to start (exit 78) with an unreadable certificate or a key of another certificate', async () => {
-    const failed = async (over: Record<string, string>): Promise<string> => {
-      const err = await startControl(controlEnv({ CONTROL_METRICS_PORT: '0', ...over })).then(
-        () => expect.fail('the control service started'),
-        (e: unknown) => (e as Error).message,
+    const failed = async (over: Record<string, string>, expected: string): Promise<void> => {
+      const proc = startNodeProcess(uniq('control-bad-tls'), 'services/control/dist/main.js', {
+        ...controlEnv({ CONTROL_GRPC_ADDRESS: '127.0.0.1:0', CONTROL_METRICS_PORT: '0' }),
+        ...over,
+      });
+      children.push(proc); // stopped in afterAll should it not exit
+      expect(await exitCode(proc)).toBe(78);
+      await waitFor(
+        () => Promise.resolve(logOf(proc).includes(expected) ? true : undefined),
+        5_000,
+        `"${expected}" in the control log`,
       );
-      printed.push(err);
-      expect(err).toMatch(/^control exited 78:/);
-      return err;
     };
     const missing = join(pki.dir, 'missing.crt');
-    expect(await failed({ CONTROL_TLS_CERT_FILE: missing })).toContain(
+    await failed(
+      { CONTROL_TLS_CERT_FILE: missing },
       `CONTROL_TLS_CERT_FILE: cannot read ${missing} (ENOENT)`,
     );
-    expect(await failed({ CONTROL_TLS_KEY_FILE: pki.clientKey })).toContain(
+    await failed(
+      { CONTROL_TLS_KEY_FILE: pki.clientKey },
       `CONTROL_TLS_KEY_FILE: ${pki.clientKey} is not the key of ${pki.serverCert}`,
     );
   });
@@ -331,7 +369,7 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
     await api.cdc.DeleteTask({ task_id: TASK_ID });
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toContain('cdc_control');
-    const outputs = [control.output(), metrics, ...workers.map(logOf), ...printed];
+    const outputs = [control.output(), metrics, ...children.map(logOf), ...printed];
     expect(control.output()).toContain('refused: unauthenticated'); // the refusals were logged...
     for (const secret of [...SECRETS, ...pki.keyLines()])
       for (const out of outputs) expect(out).not.toContain(secret); // ...without what was presented

@@ -15,9 +15,9 @@ import { TaskResources } from './lease/task-resources.js';
 import { WorkerMetrics } from './metrics.js';
 
 const config = loadWorkerConfig();
+const tls = controlTls(config); // exits 78 on an unreadable file, before any connection is made
 const log = createLogger({ service: 'cdc-worker', level: config.LOG_LEVEL });
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-const tls = controlTls(config);
 const control = new GrpcWorkerControl({
   address: config.CONTROL_ADDRESS,
   ...(config.CONTROL_WORKER_TOKEN ? { token: config.CONTROL_WORKER_TOKEN } : {}),

@@ -96,7 +96,7 @@ export interface Clients {
 const definition = loadSync([...CDC_PROTO_FILES], PROTO_LOADER_OPTIONS);
 const root = grpc.loadPackageDefinition(definition) as any;
 
-function wrap<K extends string>(client: grpc.Client): Api<K> {
+function wrap<K extends string>(client: grpc.Client, metadata: grpc.Metadata): Api<K> {
   const out: Record<string, unknown> = { raw: client };
   return new Proxy(out, {
     get: (target, name: string) =>
@@ -105,6 +105,7 @@ function wrap<K extends string>(client: grpc.Client): Api<K> {
         new Promise((resolve, reject) => {
           (client as any)[name](
             req,
+            metadata,
             { deadline: Date.now() + 10_000 },
             (err: Error | null, res: unknown) => {
               if (err) reject(err);
@@ -115,9 +116,17 @@ function wrap<K extends string>(client: grpc.Client): Api<K> {
   }) as Api<K>;
 }
 
-export function clients(port: number): Clients {
+/** Transport credentials (default plaintext) and a bearer token sent on every call (default none). */
+export interface ClientAuth {
+  readonly credentials?: grpc.ChannelCredentials;
+  readonly token?: string;
+}
+
+export function clients(port: number, auth: ClientAuth = {}): Clients {
   const address = `127.0.0.1:${port}`;
-  const creds = grpc.credentials.createInsecure();
+  const creds = auth.credentials ?? grpc.credentials.createInsecure();
+  const metadata = new grpc.Metadata();
+  if (auth.token !== undefined) metadata.set('authorization', `Bearer ${auth.token}`);
   const cdc = new root.cdc.v1.CdcService(address, creds);
   const worker = new root.cdc.v1.WorkerService(address, creds);
   const healthDef = grpc.loadPackageDefinition(
@@ -125,9 +134,9 @@ export function clients(port: number): Clients {
   ) as any;
   const health = new healthDef.grpc.health.v1.Health(address, creds);
   return {
-    cdc: wrap(cdc),
-    worker: wrap(worker),
-    health: wrap(health),
+    cdc: wrap(cdc, metadata),
+    worker: wrap(worker, metadata),
+    health: wrap(health, metadata),
     close: () => {
       cdc.close();
       worker.close();

@@ -115,6 +115,36 @@ export const ControlConfigSchema = z
     CONTROL_SHUTDOWN_GRACE_MS: intMs(10_000, 0, 600_000).describe(
       'SIGTERM: time for in-flight calls before force shutdown',
     ),
+    CONTROL_TLS_CERT_FILE: z
+      .string()
+      .default('')
+      .describe(
+        'PEM certificate (chain) of the gRPC server; with CONTROL_TLS_KEY_FILE turns TLS on',
+      ),
+    CONTROL_TLS_KEY_FILE: z
+      .string()
+      .default('')
+      .describe('PEM private key of CONTROL_TLS_CERT_FILE (secret)'),
+    CONTROL_TLS_CLIENT_CA_FILE: z
+      .string()
+      .default('')
+      .describe('PEM CA bundle: mutual TLS, every client must present a certificate it signed'),
+    CONTROL_API_TOKENS: z
+      .string()
+      .default('')
+      .describe('bearer tokens of CdcService callers, comma separated (secret)'),
+    CONTROL_API_TOKENS_FILE: z
+      .string()
+      .default('')
+      .describe('file with the CdcService tokens instead (one per line or comma separated)'),
+    CONTROL_WORKER_TOKENS: z
+      .string()
+      .default('')
+      .describe('bearer tokens of workers (WorkerService), comma separated (secret)'),
+    CONTROL_WORKER_TOKENS_FILE: z
+      .string()
+      .default('')
+      .describe('file with the WorkerService tokens instead (one per line or comma separated)'),
   })
   .superRefine((c, ctx) => {
     if (c.CONTROL_SECRET_KEY === '' && !c.CONTROL_DEV_EPHEMERAL_KEY)
@@ -130,6 +160,26 @@ export const ControlConfigSchema = z
         path: ['CONTROL_SECRET_KEY'],
         message: 'must be base64 of exactly 32 bytes',
       });
+    if ((c.CONTROL_TLS_CERT_FILE === '') !== (c.CONTROL_TLS_KEY_FILE === ''))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_TLS_KEY_FILE'],
+        message:
+          'CONTROL_TLS_CERT_FILE and CONTROL_TLS_KEY_FILE are set together (both or neither)',
+      });
+    if (c.CONTROL_TLS_CLIENT_CA_FILE !== '' && c.CONTROL_TLS_CERT_FILE === '')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_TLS_CLIENT_CA_FILE'],
+        message: 'mutual TLS needs server TLS: set CONTROL_TLS_CERT_FILE and CONTROL_TLS_KEY_FILE',
+      });
+    for (const kind of ['API', 'WORKER'] as const)
+      if (c[`CONTROL_${kind}_TOKENS`] !== '' && c[`CONTROL_${kind}_TOKENS_FILE`] !== '')
+        ctx.addIssue({
+          code: 'custom',
+          path: [`CONTROL_${kind}_TOKENS_FILE`],
+          message: `set CONTROL_${kind}_TOKENS or CONTROL_${kind}_TOKENS_FILE, not both`,
+        });
   });
 
 export type ControlConfig = z.infer<typeof ControlConfigSchema>;
@@ -157,5 +207,7 @@ export function redactedConfig(c: ControlConfig): Record<string, unknown> {
     ...c,
     CONTROL_SECRET_KEY: c.CONTROL_SECRET_KEY === '' ? '' : '[redacted]',
     CONTROL_ETCD_PASSWORD: c.CONTROL_ETCD_PASSWORD === '' ? '' : '[redacted]',
+    CONTROL_API_TOKENS: c.CONTROL_API_TOKENS === '' ? '' : '[redacted]',
+    CONTROL_WORKER_TOKENS: c.CONTROL_WORKER_TOKENS === '' ? '' : '[redacted]',
   };
 }

@@ -17,6 +17,7 @@ import { workerHandlers } from './handlers/worker-handlers.js';
 import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
 import { LeaderElection } from './scheduling/leader-election.js';
 import { LeaseScheduler } from './scheduling/lease-scheduler.js';
+import { loadServerSecurity, type ServerSecurity } from './security/server-security.js';
 import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
 import { systemClock } from './tasks/ports.js';
@@ -33,10 +34,24 @@ function secretKey(config: ControlConfig): Buffer {
   return randomBytes(32);
 }
 
+/** One line on how the API is protected; a warning when it is open or sends tokens in plaintext. */
+function logSecurity(security: ServerSecurity): void {
+  const tokens = security.api === undefined ? 'off' : 'required';
+  log.info({ tls: security.tls, tokens }, 'grpc api security');
+  if (security.api === undefined)
+    log.warn(
+      'no CONTROL_API_TOKENS / CONTROL_WORKER_TOKENS configured: the gRPC API (CdcService and WorkerService) accepts unauthenticated calls',
+    );
+  else if (security.tls === 'off')
+    log.warn('tokens are required but TLS is off: bearer tokens cross the network in plaintext');
+}
+
 async function main(): Promise<void> {
   let config: ControlConfig;
+  let security: ServerSecurity;
   try {
     config = loadControlConfig();
+    security = loadServerSecurity(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const issue of err.issues) log.fatal({ issue }, 'invalid configuration');
@@ -45,6 +60,7 @@ async function main(): Promise<void> {
     throw err;
   }
   log.info({ config: redactedConfig(config) }, 'starting');
+  logSecurity(security);
 
   const etcd = new Etcd3({
     hosts: config.CONTROL_ETCD_ENDPOINTS,
@@ -137,6 +153,7 @@ async function main(): Promise<void> {
       ),
     },
     log,
+    security,
   );
   const port = await server.listen(config.CONTROL_GRPC_ADDRESS);
   let stopping = false;

@@ -18,6 +18,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { fixMapEntryNames } from './reflection-descriptors.js';
 import { undecodable } from './handlers/codec.js';
 import { checkWire, type MessageDescriptor } from './handlers/wire-check.js';
+import { requireToken, type TokenPolicy } from './security/auth.js';
 
 /**
  * Largest request accepted (gRPC's usual default, set explicitly): a bigger one ends with RESOURCE_EXHAUSTED before
@@ -28,6 +29,13 @@ export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
 export interface ControlServerHandlers {
   readonly cdc: UntypedServiceImplementation;
   readonly worker: UntypedServiceImplementation;
+}
+
+/** Transport credentials (default: plaintext) and the token policy of each service (default: open). */
+export interface ControlServerSecurity {
+  readonly credentials?: ServerCredentials;
+  readonly api?: TokenPolicy;
+  readonly worker?: TokenPolicy;
 }
 
 interface ServiceCtor {
@@ -90,6 +98,8 @@ function strictDecoding(
 /**
  * gRPC server with CdcService, WorkerService, the standard health service and server reflection (grpcurl works
  * without proto files). Health: "" and both services; SERVING after bind, NOT_SERVING when shutting down.
+ * Tokens guard CdcService and WorkerService only: health and reflection stay open for probes and `grpcurl list`
+ * (they reveal the service names and schema, nothing about tasks).
  */
 export class ControlServer {
   private readonly server = new Server({
@@ -106,11 +116,20 @@ export class ControlServer {
   constructor(
     handlers: ControlServerHandlers,
     private readonly log: Logger,
+    private readonly security: ControlServerSecurity = {},
   ) {
     const definition = loadSync([...CDC_PROTO_FILES], PROTO_LOADER_OPTIONS);
     const root = loadPackageDefinition(definition);
-    this.server.addService(serviceOf(root, definition, CDC_SERVICE_NAME), handlers.cdc);
-    this.server.addService(serviceOf(root, definition, WORKER_SERVICE_NAME), handlers.worker);
+    const guarded = (
+      name: string,
+      impl: UntypedServiceImplementation,
+      policy: TokenPolicy | undefined,
+    ): [ServiceDefinition, UntypedServiceImplementation] => {
+      const service = serviceOf(root, definition, name);
+      return [service, policy === undefined ? impl : requireToken(service, impl, policy, log)];
+    };
+    this.server.addService(...guarded(CDC_SERVICE_NAME, handlers.cdc, security.api));
+    this.server.addService(...guarded(WORKER_SERVICE_NAME, handlers.worker, security.worker));
     this.health.addToServer(this.server);
     const healthDefinition = loadSync(healthProtoPath, PROTO_LOADER_OPTIONS);
     new ReflectionService(fixMapEntryNames({ ...definition, ...healthDefinition })).addToServer(
@@ -120,7 +139,8 @@ export class ControlServer {
 
   async listen(address: string): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
+      const credentials = this.security.credentials ?? ServerCredentials.createInsecure();
+      this.server.bindAsync(address, credentials, (err, port) => {
         if (err === null) resolve(port);
         else reject(err);
       });

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import type { ControlTls } from './adapters/control-client.js';
 
 const int = (def: number, min: number, desc: string) =>
   z.coerce.number().int().min(min).default(def).describe(desc);
@@ -23,7 +25,28 @@ export const WorkerConfigSchema = z.object({
   CONTROL_TLS: z
     .enum(['true', 'false'])
     .default('false')
-    .transform((v) => v === 'true'),
+    .transform((v) => v === 'true')
+    .describe(
+      'TLS to the control service (implied by CONTROL_TLS_CA_FILE or a client certificate)',
+    ),
+  CONTROL_TLS_CA_FILE: z
+    .string()
+    .default('')
+    .describe('PEM CA bundle that signed the control certificate (default: the system roots)'),
+  CONTROL_TLS_CERT_FILE: z
+    .string()
+    .default('')
+    .describe('PEM client certificate for mutual TLS (with CONTROL_TLS_KEY_FILE)'),
+  CONTROL_TLS_KEY_FILE: z
+    .string()
+    .default('')
+    .describe('PEM key of CONTROL_TLS_CERT_FILE (secret)'),
+  CONTROL_TLS_SERVER_NAME: z
+    .string()
+    .default('')
+    .describe(
+      'name the control certificate is checked against, if not the host of CONTROL_ADDRESS',
+    ),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis for BullMQ'),
   QUEUE_PREFIX: z
     .string()
@@ -59,12 +82,56 @@ export const WorkerConfigSchema = z.object({
 
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 
+function exitInvalid(issues: string[]): never {
+  process.stderr.write(
+    `invalid worker configuration:\n${issues.map((i) => `  ${i}`).join('\n')}\n`,
+  );
+  process.exit(78); // EX_CONFIG
+}
+
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const parsed = WorkerConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
-    process.stderr.write(`invalid worker configuration:\n${issues}\n`);
-    process.exit(78); // EX_CONFIG
-  }
+  if (!parsed.success)
+    exitInvalid(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   return parsed.data;
+}
+
+/**
+ * TLS settings for the control client, files read now so a missing one stops the start (exit 78) with the variable
+ * and path, never the content. Undefined: plaintext.
+ */
+export function controlTls(
+  config: WorkerConfig,
+  read: (path: string) => Buffer = (path) => readFileSync(path),
+): ControlTls | undefined {
+  const issues: string[] = [];
+  const file = (variable: string, path: string): Buffer | undefined => {
+    if (path === '') return undefined;
+    try {
+      return read(path);
+    } catch (err) {
+      issues.push(
+        `${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      );
+      return undefined;
+    }
+  };
+  if ((config.CONTROL_TLS_CERT_FILE === '') !== (config.CONTROL_TLS_KEY_FILE === ''))
+    issues.push(
+      'CONTROL_TLS_CERT_FILE and CONTROL_TLS_KEY_FILE are set together (both or neither)',
+    );
+  const ca = file('CONTROL_TLS_CA_FILE', config.CONTROL_TLS_CA_FILE);
+  const cert = file('CONTROL_TLS_CERT_FILE', config.CONTROL_TLS_CERT_FILE);
+  const key = file('CONTROL_TLS_KEY_FILE', config.CONTROL_TLS_KEY_FILE);
+  if (issues.length > 0) exitInvalid(issues);
+  const enabled =
+    config.CONTROL_TLS || config.CONTROL_TLS_CA_FILE !== '' || config.CONTROL_TLS_CERT_FILE !== '';
+  if (!enabled) return undefined;
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined || key === undefined ? {} : { cert, key }),
+    ...(config.CONTROL_TLS_SERVER_NAME === ''
+      ? {}
+      : { serverName: config.CONTROL_TLS_SERVER_NAME }),
+  };
 }

@@ -7,19 +7,21 @@
 import { Redis } from 'ioredis';
 import { createLogger, errorMessage } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
-import { loadWorkerConfig } from './config.js';
+import { controlTls, loadWorkerConfig } from './config.js';
+import { ControlHeartbeat } from './lease/control-heartbeat.js';
 import { LeaseRunner } from './lease/lease-runner.js';
 import { LeaseWorker } from './lease/lease-worker.js';
 import { TaskResources } from './lease/task-resources.js';
 import { WorkerMetrics } from './metrics.js';
 
 const config = loadWorkerConfig();
+const tls = controlTls(config); // exits 78 on an unreadable file, before any connection is made
 const log = createLogger({ service: 'cdc-worker', level: config.LOG_LEVEL });
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 const control = new GrpcWorkerControl({
   address: config.CONTROL_ADDRESS,
   ...(config.CONTROL_WORKER_TOKEN ? { token: config.CONTROL_WORKER_TOKEN } : {}),
-  tls: config.CONTROL_TLS,
+  ...(tls === undefined ? {} : { tls }),
 });
 const metrics = new WorkerMetrics();
 const runner = new LeaseRunner({
@@ -54,10 +56,13 @@ const metricsServer =
         },
       )
     : undefined;
-// Idle workers still count for rebalancing: tell the control plane this one is alive.
-const heartbeat = setInterval(() => {
-  control.heartbeat(config.WORKER_ID).catch(() => undefined);
-}, 1_000);
+const heartbeat = new ControlHeartbeat({
+  control,
+  workerId: config.WORKER_ID,
+  log,
+  intervalMs: 1_000,
+  maxBackoffMs: 30_000,
+});
 
 async function shutdown(signal: string): Promise<void> {
   if (stopping) {
@@ -70,7 +75,7 @@ async function shutdown(signal: string): Promise<void> {
     log.error('shutdown grace period expired; exiting');
     process.exit(1);
   }, config.WORKER_SHUTDOWN_GRACE_MS);
-  clearInterval(heartbeat);
+  heartbeat.stop();
   const steps = [
     () => leaseWorker.close(),
     () => control.close(),
@@ -101,5 +106,12 @@ process.on('unhandledRejection', (err) => {
   void shutdown('unhandledRejection');
 });
 
-leaseWorker.start();
-log.info({ workerId: config.WORKER_ID, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+heartbeat.start();
+log.info(
+  { workerId: config.WORKER_ID, concurrency: config.WORKER_CONCURRENCY, tls: tls !== undefined },
+  'worker started',
+);
+// Leases only once the control service accepts this worker (its credential, its certificate).
+void heartbeat.accepted.then(() => {
+  if (!stopping) leaseWorker.start();
+});

@@ -96,6 +96,14 @@ describe('describeFailure', () => {
     expect(describeFailure(grpc(14, 'down')).exitCode).toBe(1);
     expect(describeFailure(grpc(13, '')).line).toBe('error: INTERNAL: (no details)');
   });
+
+  it('says how to give a token when the server answers UNAUTHENTICATED', () => {
+    const err = Object.assign(new Error('x'), { code: 16, details: 'missing credentials: …' });
+    expect(describeFailure(err)).toEqual({
+      line: 'error: UNAUTHENTICATED: missing credentials: … (give an API token with --token or env CDCCTL_TOKEN)',
+      exitCode: 2,
+    });
+  });
 });
 
 describe('CatchUpTracker', () => {

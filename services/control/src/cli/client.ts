@@ -3,6 +3,8 @@ import {
   credentials,
   loadPackageDefinition,
   Metadata,
+  type ChannelCredentials,
+  type ChannelOptions,
   type Client,
   type ClientReadableStream,
   type ServiceClientConstructor,
@@ -10,6 +12,7 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { CDC_PROTO_FILES, CDC_SERVICE_NAME, PROTO_LOADER_OPTIONS } from '@cdc/shared';
+import { usage } from './errors.js';
 
 /** Message objects as @grpc/proto-loader gives them: snake_case keys, 64-bit integers and enums as strings. */
 export type Message = Record<string, unknown>;
@@ -24,6 +27,42 @@ export interface ClientOptions {
   readonly tls: boolean;
   /** PEM file of the CA bundle (TLS only). Empty: the system roots. */
   readonly caFile: string;
+  /** PEM client certificate and key for mutual TLS; both or neither. */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Name the server certificate is checked against, when not the host of `address`. Empty: that host. */
+  readonly serverName: string;
+}
+
+function readPem(flag: string, path: string): Buffer | null {
+  if (path === '') return null;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw usage(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** Channel credentials and options from the TLS flags; a client certificate or CA file implies TLS. */
+function channelOf(opts: ClientOptions): { creds: ChannelCredentials; options: ChannelOptions } {
+  if ((opts.certFile === '') !== (opts.keyFile === ''))
+    throw usage('--cert-file and --key-file go together');
+  if (!opts.tls && opts.caFile === '' && opts.certFile === '')
+    return { creds: credentials.createInsecure(), options: {} };
+  return {
+    creds: credentials.createSsl(
+      readPem('--ca-file', opts.caFile),
+      readPem('--key-file', opts.keyFile),
+      readPem('--cert-file', opts.certFile),
+    ),
+    options:
+      opts.serverName === ''
+        ? {}
+        : {
+            'grpc.ssl_target_name_override': opts.serverName,
+            'grpc.default_authority': opts.serverName,
+          },
+  };
 }
 
 type UnaryMethod = (
@@ -50,10 +89,8 @@ export class CdcClient {
     let node: unknown = loadPackageDefinition(cdcDefinition());
     for (const part of CDC_SERVICE_NAME.split('.')) node = (node as Record<string, unknown>)[part];
     const Ctor = node as ServiceClientConstructor;
-    const creds = opts.tls
-      ? credentials.createSsl(opts.caFile === '' ? null : readFileSync(opts.caFile))
-      : credentials.createInsecure();
-    this.stub = new Ctor(opts.address, creds);
+    const { creds, options } = channelOf(opts);
+    this.stub = new Ctor(opts.address, creds, options);
   }
 
   private metadata(): Metadata {

@@ -60,8 +60,11 @@ export function describeFailure(err: unknown): { line: string; exitCode: number 
   } else {
     details = err instanceof Error ? err.message : String(err);
   }
+  // The server's message says what is wrong with the credential; the hint says how to give one.
+  const hint =
+    code === 'UNAUTHENTICATED' ? ' (give an API token with --token or env CDCCTL_TOKEN)' : '';
   return {
-    line: `error: ${code}: ${details || '(no details)'}`,
+    line: `error: ${code}: ${details || '(no details)'}${hint}`,
     exitCode: CALLER_ERRORS.has(code) ? 2 : 1,
   };
 }

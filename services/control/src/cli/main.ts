@@ -28,6 +28,9 @@ const GLOBAL_OPTIONS: OptionSpecs = {
   timeout: { type: 'string' },
   tls: { type: 'boolean' },
   'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
+  'server-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -41,12 +44,18 @@ function helpText(): string {
     ...COMMANDS.map((c) => `  ${c.name} ${c.args}`.trimEnd() + `\n      ${c.summary}`),
     '',
     'global flags:',
-    '  --address HOST:PORT   control service (env CDC_ADDRESS; default 127.0.0.1:50051)',
+    '  --address HOST:PORT   control service (env CDCCTL_ADDRESS; default 127.0.0.1:50051)',
     '  -o, --output FORMAT   table (default) or json: API field names, every field, 64-bit integers as',
     '                        strings, bytes base64; watch prints one JSON object per line',
-    '  --token TOKEN         sent as "authorization: Bearer TOKEN" (prefer env CDC_TOKEN: flags show in ps)',
+    '  --token TOKEN         API token, sent as "authorization: Bearer TOKEN" (prefer env CDCCTL_TOKEN:',
+    '                        flags show in ps)',
     '  --timeout DURATION    deadline of each call, e.g. 10s (default 10s; watch streams have none)',
-    '  --tls                 use TLS (env CDC_TLS=true); --ca-file PEM for a private CA',
+    '  --tls                 use TLS (env CDCCTL_TLS=true), with the system CA roots unless --ca-file',
+    '  --ca-file PEM         CA bundle of the control certificate (env CDCCTL_CA_FILE; implies --tls)',
+    '  --cert-file PEM       client certificate for mutual TLS, with --key-file PEM (env CDCCTL_CERT_FILE,',
+    '                        CDCCTL_KEY_FILE; implies --tls)',
+    '  --server-name NAME    name to verify the control certificate against (env CDCCTL_SERVER_NAME)',
+    'Environment variables are also read with the older prefix CDC_ (CDC_ADDRESS, CDC_TOKEN, ...).',
     '',
     'exit codes: 0 ok; 2 the request was rejected (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,',
     'FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED) or bad usage; 1 anything else (UNAVAILABLE, ...).',
@@ -96,12 +105,16 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     typeof values[k] === 'string' ? values[k] : undefined;
   const output = str('output') ?? 'table';
   if (output !== 'table' && output !== 'json') throw usage('--output must be table or json');
+  const fromEnv = (name: string): string => env[`CDCCTL_${name}`] || env[`CDC_${name}`] || '';
   const client = new CdcClient({
-    address: str('address') ?? (env['CDC_ADDRESS'] || '127.0.0.1:50051'),
-    token: str('token') ?? env['CDC_TOKEN'] ?? '',
+    address: str('address') ?? (fromEnv('ADDRESS') || '127.0.0.1:50051'),
+    token: str('token') ?? fromEnv('TOKEN'),
     timeoutMs: parseDuration('--timeout', str('timeout') ?? '10s'),
-    tls: values['tls'] === true || env['CDC_TLS'] === 'true',
-    caFile: str('ca-file') ?? '',
+    tls: values['tls'] === true || fromEnv('TLS') === 'true',
+    caFile: str('ca-file') ?? fromEnv('CA_FILE'),
+    certFile: str('cert-file') ?? fromEnv('CERT_FILE'),
+    keyFile: str('key-file') ?? fromEnv('KEY_FILE'),
+    serverName: str('server-name') ?? fromEnv('SERVER_NAME'),
   });
   try {
     const code = await command.run({
@@ -116,6 +129,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     client.close();
   }
 }
+
+// grpc-js passes an IP address as the TLS server name (--address 127.0.0.1:50051 --tls), which makes Node print
+// DEP0123 on stderr. Deprecation notices are for the CLI's developers, not its users: stderr carries errors only.
+process.noDeprecation = true;
 
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   // A closed pipe (`cdcctl watch ID | head`) ends the command quietly.

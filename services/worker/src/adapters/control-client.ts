@@ -13,12 +13,39 @@ type UnaryMethod = (
   cb: Callback,
 ) => void;
 
+/** TLS to the control service: PEM contents, not paths. No `ca`: the system roots. `cert` + `key`: mutual TLS. */
+export interface ControlTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** Name to verify the server certificate against, when it differs from the address' host. */
+  readonly serverName?: string;
+}
+
 export interface ControlClientOptions {
   readonly address: string;
   /** Credential of the workers (sent as `authorization: Bearer …`); empty = none. */
   readonly token?: string;
-  readonly tls?: boolean;
+  /** Absent: plaintext. */
+  readonly tls?: ControlTls;
   readonly deadlineMs?: number;
+}
+
+function channel(tls: ControlTls | undefined): {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+} {
+  if (tls === undefined) return { credentials: grpc.credentials.createInsecure(), options: {} };
+  return {
+    credentials: grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null),
+    options:
+      tls.serverName === undefined
+        ? {}
+        : {
+            'grpc.ssl_target_name_override': tls.serverName,
+            'grpc.default_authority': tls.serverName,
+          },
+  };
 }
 
 /** gRPC status → CdcError, so callers classify by code, not by text. */
@@ -52,10 +79,11 @@ export class GrpcWorkerControl implements WorkerControl {
     const pkg = grpc.loadPackageDefinition(definition) as unknown as {
       cdc: { v1: { WorkerService: grpc.ServiceClientConstructor } };
     };
-    const credentials = opts.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+    const { credentials, options } = channel(opts.tls);
     this.client = new pkg.cdc.v1.WorkerService(
       opts.address,
       credentials,
+      options,
     ) as unknown as grpc.Client & Record<string, UnaryMethod>;
     if (opts.token) this.metadata.set('authorization', `Bearer ${opts.token}`);
   }

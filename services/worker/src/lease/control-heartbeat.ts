@@ -1,0 +1,72 @@
+import { CdcError, errorMessage, type Logger } from '@cdc/shared';
+import type { WorkerControl } from '../ports/worker-control.js';
+import { sleep } from '../replication/retry.js';
+
+export interface ControlHeartbeatOptions {
+  readonly control: Pick<WorkerControl, 'heartbeat'>;
+  readonly workerId: string;
+  readonly log: Logger;
+  /** Between accepted heartbeats, and the first retry delay. */
+  readonly intervalMs: number;
+  /** Retry delays double up to this. */
+  readonly maxBackoffMs: number;
+}
+
+const refused = (err: unknown): boolean =>
+  err instanceof CdcError && (err.code === 'UNAUTHENTICATED' || err.code === 'PERMISSION_DENIED');
+
+/**
+ * Tells the control service this worker is alive (idle workers count for rebalancing) and is the worker's check of
+ * its credential: `accepted` resolves on the first heartbeat the control service takes, and main.ts takes leases only
+ * after that. A refused credential is logged as an error on every attempt (the reason names no token), retried with
+ * exponential backoff: a misconfigured worker waits visibly instead of crash-looping or failing lease jobs.
+ */
+export class ControlHeartbeat {
+  private readonly stopping = new AbortController();
+  private accept: () => void = () => undefined;
+  readonly accepted = new Promise<void>((resolve) => {
+    this.accept = resolve;
+  });
+
+  constructor(private readonly opts: ControlHeartbeatOptions) {}
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopping.abort(new Error('worker shutting down'));
+  }
+
+  private async loop(): Promise<void> {
+    const { control, workerId, log, intervalMs, maxBackoffMs } = this.opts;
+    let failures = 0;
+    let state: 'ok' | 'refused' | 'unreachable' | 'starting' = 'starting';
+    while (!this.stopping.signal.aborted) {
+      let delay = intervalMs;
+      try {
+        await control.heartbeat(workerId);
+        if (state !== 'ok')
+          log.info({ after: state }, 'control service accepted this worker; taking leases');
+        state = 'ok';
+        failures = 0;
+        this.accept();
+      } catch (err) {
+        failures++;
+        delay = Math.min(intervalMs * 2 ** (failures - 1), maxBackoffMs);
+        const reason = errorMessage(err);
+        if (refused(err)) {
+          state = 'refused';
+          log.error(
+            { reason, retryInMs: delay },
+            "control service refused this worker's credential: CONTROL_WORKER_TOKEN must be one of the control's CONTROL_WORKER_TOKENS; no leases are taken until it is accepted",
+          );
+        } else if (state !== 'unreachable') {
+          state = 'unreachable';
+          log.warn({ reason, retryInMs: delay }, 'control service unreachable; retrying');
+        }
+      }
+      await sleep(delay, this.stopping.signal).catch(() => undefined);
+    }
+  }
+}

@@ -12,7 +12,7 @@ import {
 } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareCollection, isConverged, type CollectionRef } from '../helpers/milvus-compare.js';
-import { waitUntil } from '../helpers/processes.js';
+import { runNodeScript, waitUntil } from '../helpers/processes.js';
 import { E2eHarness } from './harness.js';
 
 interface Keys {
@@ -254,6 +254,19 @@ describe('VerifyTask on the real stack', () => {
       caught_up: true,
     });
 
+    // cdcctl: a table with the keys, and exit code 3 while differences remain.
+    const cli = await runNodeScript('services/control/dist/cli/main.js', [
+      '--address',
+      h.controlAddress,
+      'verify',
+      taskId,
+      '--collection',
+      `${db}.ints`,
+    ]);
+    expect(cli.code, cli.stderr).toBe(3);
+    expect(cli.stdout).toContain('DIFFERENCES REMAIN');
+    expect(cli.stdout).toContain(`${db}.ints missing on target: ${sorted(deleted).join(', ')}`);
+
     // Repair reports what it found (here only the first 2 keys of each kind), then what is left.
     const repaired = await verify({ repair: true, max_keys_reported: 2 });
     expect(repaired.clean).toBe(true);
@@ -272,9 +285,18 @@ describe('VerifyTask on the real stack', () => {
     });
     expect(byName(repaired, 'strs')).toMatchObject({ repaired: false, remaining: null });
 
-    const after = await verify({});
-    expect(after.clean).toBe(true);
-    expect(after.collections.every((c) => c.differences.content_differs === '0')).toBe(true);
+    const after = await runNodeScript('services/control/dist/cli/main.js', [
+      '--address',
+      h.controlAddress,
+      'verify',
+      taskId,
+      '-o',
+      'json',
+    ]);
+    expect(after.code, after.stderr).toBe(0);
+    const afterJson = JSON.parse(after.stdout) as VerifyResult;
+    expect(afterJson.clean).toBe(true);
+    expect(afterJson.collections.map((c) => c.differences)).toEqual([noKeys, noKeys]);
     for (const ref of [INTS, STRS]) {
       const diff = await compareCollection(h.source, h.target, ref);
       expect({

@@ -5,6 +5,7 @@ import { parseDuration, type Command, type OptionSpecs } from './command.js';
 import { positions, resetPositions } from './commands/positions.js';
 import { quarantine } from './commands/quarantine.js';
 import { create, get, listTasks, pause, remove, resume } from './commands/tasks.js';
+import { verify } from './commands/verify.js';
 import { watch } from './commands/watch.js';
 import { describeFailure, usage } from './errors.js';
 
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   resetPositions,
   quarantine,
   watch,
+  verify,
 ];
 
 const GLOBAL_OPTIONS: OptionSpecs = {
@@ -45,11 +47,12 @@ function helpText(): string {
     '  -o, --output FORMAT   table (default) or json: API field names, every field, 64-bit integers as',
     '                        strings, bytes base64; watch prints one JSON object per line',
     '  --token TOKEN         sent as "authorization: Bearer TOKEN" (prefer env CDC_TOKEN: flags show in ps)',
-    '  --timeout DURATION    deadline of each call, e.g. 10s (default 10s; watch streams have none)',
+    '  --timeout DURATION    deadline of each call, e.g. 10s (default 10s; verify 30m; watch streams have none)',
     '  --tls                 use TLS (env CDC_TLS=true); --ca-file PEM for a private CA',
     '',
     'exit codes: 0 ok; 2 the request was rejected (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,',
-    'FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED) or bad usage; 1 anything else (UNAVAILABLE, ...).',
+    'FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED) or bad usage; 1 anything else (UNAVAILABLE, ...);',
+    '3 verify ran and differences remain.',
     'Errors go to stderr as "error: <STATUS>: <details>".',
   ].join('\n');
 }

@@ -33,6 +33,12 @@ const QUEUE_PREFIX = uniq('bullbad');
 const SECRET = 'S3cret-Marker-77';
 const RUNNING_ID = uniq('base-run');
 const PAUSED_ID = uniq('base-paused');
+/** Tasks with spec.source.milvus for VerifyTask: the source server down; the target down; both up (real stack). */
+const SOURCE_DOWN_ID = uniq('base-srcdown');
+const TARGET_DOWN_ID = uniq('base-tgtdown');
+const BOTH_UP_ID = uniq('base-bothup');
+const SOURCE_MILVUS = 'http://127.0.0.1:19530';
+const TARGET_MILVUS = 'http://127.0.0.1:19540';
 const MiB = 1024 * 1024;
 const huge = (n = MiB): string => 'a'.repeat(n);
 
@@ -113,13 +119,15 @@ type Method =
   | 'GetTaskPositions'
   | 'ResetTaskPositions'
   | 'ListQuarantine'
-  | 'WatchTask';
+  | 'WatchTask'
+  | 'VerifyTask';
 type Code =
   | 'INVALID_ARGUMENT'
   | 'RESOURCE_EXHAUSTED'
   | 'NOT_FOUND'
   | 'ALREADY_EXISTS'
-  | 'FAILED_PRECONDITION';
+  | 'FAILED_PRECONDITION'
+  | 'UNAVAILABLE';
 
 interface Case {
   name: string;
@@ -898,6 +906,109 @@ const CASES: Case[] = [
     code: 'ALREADY_EXISTS',
     message: `of task ${RUNNING_ID}`,
   },
+
+  // ---- VerifyTask ----
+  invalid('verify without id', 'VerifyTask', () => ({}), 'task_id', 'is required'),
+  invalid(
+    'verify with a path as id',
+    'VerifyTask',
+    () => ({ task_id: 'a/b' }),
+    'task_id',
+    'must be 1-64',
+  ),
+  {
+    name: 'VerifyTask unknown id',
+    method: 'VerifyTask',
+    request: () => ({ task_id: 'no-such-task' }),
+    code: 'NOT_FOUND',
+    message: 'task no-such-task not found',
+  },
+  {
+    name: 'verify a task without source.milvus',
+    method: 'VerifyTask',
+    request: () => ({ task_id: RUNNING_ID }),
+    code: 'FAILED_PRECONDITION',
+    message: `task ${RUNNING_ID} has no spec.source.milvus`,
+  },
+  invalid(
+    'verify: collection without a name',
+    'VerifyTask',
+    () => ({ task_id: RUNNING_ID, collections: [{ database: 'basedb' }] }),
+    'collections[0].collection',
+    'is required',
+  ),
+  invalid(
+    'verify: collection name with a quote',
+    'VerifyTask',
+    () => ({ task_id: RUNNING_ID, collections: [{ database: 'basedb', collection: 'c"1' }] }),
+    'collections[0].collection',
+    'is not a Milvus name',
+  ),
+  invalid(
+    'verify: database pattern instead of a name',
+    'VerifyTask',
+    () => ({ task_id: RUNNING_ID, collections: [{ database: 'base*', collection: 'c1' }] }),
+    'collections[0].database',
+    'is not a Milvus name',
+  ),
+  invalid(
+    'verify: 1 MiB collection name',
+    'VerifyTask',
+    () => ({ task_id: RUNNING_ID, collections: [{ collection: huge() }] }),
+    'collections[0].collection',
+    'at most 255 allowed',
+  ),
+  invalid(
+    'verify: 101 collections',
+    'VerifyTask',
+    () => ({
+      task_id: RUNNING_ID,
+      collections: Array.from({ length: 101 }, (_, i) => ({
+        database: 'basedb',
+        collection: `c${i}`,
+      })),
+    }),
+    'collections',
+    'at most 100 allowed',
+  ),
+  invalid(
+    'verify: max_keys_reported above 10000',
+    'VerifyTask',
+    () => ({ task_id: RUNNING_ID, max_keys_reported: 10_001 }),
+    'max_keys_reported',
+    'must be at most 10000',
+  ),
+  invalid(
+    'verify: collection outside the task scope',
+    'VerifyTask',
+    () => ({ task_id: RUNNING_ID, collections: [{ database: 'otherdb', collection: 'c1' }] }),
+    'collections[0]',
+    `otherdb.c1 is not in the scope of task ${RUNNING_ID}`,
+  ),
+  {
+    name: 'verify: source server down',
+    method: 'VerifyTask',
+    request: () => ({ task_id: SOURCE_DOWN_ID }),
+    code: 'UNAVAILABLE',
+    message: 'source Milvus 127.0.0.1:1 is unreachable',
+  },
+  {
+    name: 'verify: target server down',
+    method: 'VerifyTask',
+    request: () => ({ task_id: TARGET_DOWN_ID }),
+    code: 'UNAVAILABLE',
+    message: 'target Milvus 127.0.0.1:',
+  },
+  {
+    name: 'verify: collection missing on the source',
+    method: 'VerifyTask',
+    request: () => ({
+      task_id: BOTH_UP_ID,
+      collections: [{ database: 'verifydb3', collection: 'nope' }],
+    }),
+    code: 'NOT_FOUND',
+    message: 'collections[0]: source collection verifydb3.nope not found',
+  },
 ];
 
 // ---- transport ----
@@ -979,6 +1090,17 @@ beforeAll(async () => {
     start_paused: true,
   });
   expect(paused.task.channels).toContain(CH0);
+  const verifyTasks: [string, string, Record<string, unknown>, Record<string, unknown>][] = [
+    [SOURCE_DOWN_ID, 'verifydb1', { uri: 'http://127.0.0.1:1', token: SECRET }, spec()['target']],
+    [TARGET_DOWN_ID, 'verifydb2', { uri: SOURCE_MILVUS }, spec()['target']],
+    [BOTH_UP_ID, 'verifydb3', { uri: SOURCE_MILVUS }, { uri: TARGET_MILVUS }],
+  ];
+  for (const [taskId, database, milvus, targetSpec] of verifyTasks)
+    await c.cdc.CreateTask({
+      task_id: taskId,
+      spec: { ...withSource({ milvus }), target: targetSpec, scope: { include: [{ database }] } },
+      start_paused: true,
+    });
   baseline = await snapshot();
 });
 
@@ -1035,7 +1157,11 @@ describe('control service: bad input', () => {
     expect(keys.length).toBeGreaterThan(0);
     for (const k of keys) expect(k.startsWith(ROOT), k).toBe(true);
     const taskKeys = keys.filter((k) => k.startsWith(`${ROOT}tasks/`));
-    expect(taskKeys.sort()).toEqual([`${ROOT}tasks/${PAUSED_ID}`, `${ROOT}tasks/${RUNNING_ID}`]);
+    expect(taskKeys.sort()).toEqual(
+      [PAUSED_ID, RUNNING_ID, SOURCE_DOWN_ID, TARGET_DOWN_ID, BOTH_UP_ID]
+        .map((id) => `${ROOT}tasks/${id}`)
+        .sort(),
+    );
     for (const k of keys)
       for (const [, id] of INJECTION_IDS) expect(k.includes(`/${id}`), k).toBe(false);
     // A traversal that an etcd key layer resolved would land beside or above the root.

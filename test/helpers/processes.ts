@@ -2,7 +2,7 @@
  * Starts the real control service and workers as child processes (from their builds: run `pnpm build` first) and
  * stops them by pid. Each process logs to a file under .stack/test-logs/ so a failing test can point at it.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -97,4 +97,23 @@ export async function waitUntil(
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
   );
+}
+
+/** Runs a built script to completion (e.g. cdcctl) and returns its exit code and output; never rejects on a code. */
+export function runNodeScript(
+  script: string,
+  args: readonly string[],
+  timeoutMs = 120_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, script), ...args],
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }

@@ -88,6 +88,9 @@ export const ControlConfigSchema = z
     CONTROL_PROBE_TIMEOUT_MS: intMs(3000, 100, 60_000).describe(
       'timeout of reachability checks and source etcd reads',
     ),
+    CONTROL_VERIFY_CALL_TIMEOUT_MS: intMs(60_000, 1000, 600_000).describe(
+      'deadline of each Milvus call of VerifyTask (connecting uses CONTROL_PROBE_TIMEOUT_MS)',
+    ),
     CONTROL_CHECK_REACHABILITY: z
       .enum(['true', 'false'])
       .default('true')

@@ -22,6 +22,9 @@ import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
 import { systemClock } from './tasks/ports.js';
 import { TaskService } from './tasks/task-service.js';
+import { SdkRowSide } from './adapters/milvus-row-side.js';
+import { appliedCheckpoints } from './verify/applied-checkpoints.js';
+import { VerifyService } from './verify/verify-service.js';
 
 const EX_CONFIG = 78;
 const log = createLogger({ service: 'cdc-control' });
@@ -95,6 +98,18 @@ async function main(): Promise<void> {
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
     quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
   });
+  const verify = new VerifyService({
+    task: async (taskId) => {
+      const record = await tasks.get(taskId);
+      return { record, spec: tasks.fullSpec(record) };
+    },
+    openSide: (side, endpoint) =>
+      SdkRowSide.open(side, endpoint, {
+        connectTimeoutMs: config.CONTROL_PROBE_TIMEOUT_MS,
+        callTimeoutMs: config.CONTROL_VERIFY_CALL_TIMEOUT_MS,
+      }),
+    applied: appliedCheckpoints(tasks),
+  });
   const redisUrl = new URL(config.CONTROL_REDIS_URL);
   const queue = new Queue<LeaseJobData>(LEASE_QUEUE_NAME, {
     prefix: config.CONTROL_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
@@ -144,7 +159,7 @@ async function main(): Promise<void> {
   );
   const server = new ControlServer(
     {
-      cdc: cdcHandlers(tasks, log.child({ component: 'cdc-service' })),
+      cdc: cdcHandlers(tasks, verify, log.child({ component: 'cdc-service' })),
       worker: workerHandlers(
         leases,
         log.child({ component: 'worker-service' }),

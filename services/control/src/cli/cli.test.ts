@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CatchUpTracker, summaryLine } from './catch-up.js';
 import { CliError, describeFailure } from './errors.js';
+import { parseCollection } from './commands/verify.js';
 import { readTaskFile } from './task-file.js';
+import { verifyView } from './views.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'task-file-'));
 afterAll(() => {
@@ -139,5 +141,69 @@ describe('CatchUpTracker', () => {
     expect(summaryLine('RUNNING', '', s, 5000)).toBe(
       'starting: lag 0ms, 1/2 channels in sync, 1 waiting for a worker',
     );
+  });
+});
+
+describe('verify', () => {
+  const keys = (n: [string, string, string], shown: string[][]) => ({
+    missing_on_target: n[0],
+    extra_on_target: n[1],
+    content_differs: n[2],
+    missing_keys: shown[0] ?? [],
+    extra_keys: shown[1] ?? [],
+    differing_keys: shown[2] ?? [],
+  });
+
+  it('parses --collection as DATABASE.COLLECTION or a default-database name', () => {
+    expect(parseCollection('shop.orders')).toEqual({ database: 'shop', collection: 'orders' });
+    expect(parseCollection('orders')).toEqual({ database: '', collection: 'orders' });
+    for (const bad of ['a.b.c', '.x', 'x.', ''])
+      expect(() => parseCollection(bad), bad).toThrow(CliError);
+  });
+
+  it('shows counts per collection and the differing keys that remain', () => {
+    const text = verifyView({
+      task_id: 't1',
+      clean: false,
+      rows_compared: '8000',
+      duration_ms: '2000',
+      collections: [
+        {
+          source_database: 'db',
+          source_collection: 'a',
+          target_database: 'dr',
+          target_collection: 'a',
+          source_rows: '3000',
+          target_rows: '2999',
+          differences: keys(['3', '2', '5'], [['1', '2'], ['7'], ['9']]),
+          caught_up: true,
+          rows_recopied: '0',
+          rows_deleted: '0',
+          remaining: null,
+          error: '',
+        },
+        {
+          source_database: 'db',
+          source_collection: 'b',
+          target_database: 'dr',
+          target_collection: 'b',
+          source_rows: '0',
+          target_rows: '0',
+          differences: keys(['0', '0', '0'], []),
+          caught_up: true,
+          remaining: null,
+          error: 'target collection dr.b not found',
+        },
+      ],
+    });
+    expect(text.split('\n')).toEqual([
+      'task t1: DIFFERENCES REMAIN (8000 rows compared in 2.0s, 4000 rows/s)',
+      'SOURCE  TARGET  ROWS (SRC/TGT)  MISSING/EXTRA/DIFFERS                    CAUGHT UP  REPAIR',
+      'db.a    dr.a    3000/2999       3/2/5                                    yes        -',
+      'db.b    dr.b    0/0             error: target collection dr.b not found  yes        -',
+      '  db.a missing on target: 1, 2, … (3 in all)',
+      '  db.a extra on target: 7, … (2 in all)',
+      '  db.a content differs: 9, … (5 in all)',
+    ]);
   });
 });

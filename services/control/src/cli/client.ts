@@ -99,21 +99,15 @@ export class CdcClient {
     return md;
   }
 
-  /** Calls a unary CdcService method; rejects with the grpc ServiceError. */
-  call(method: string, req: Message): Promise<Message> {
+  /** Calls a unary CdcService method; rejects with the grpc ServiceError. `timeoutMs` overrides the deadline. */
+  call(method: string, req: Message, timeoutMs = this.opts.timeoutMs): Promise<Message> {
     const fn = (this.stub as unknown as Record<string, UnaryMethod>)[method];
     if (fn === undefined) return Promise.reject(new Error(`no such method ${method}`));
     return new Promise((resolve, reject) => {
-      fn.call(
-        this.stub,
-        req,
-        this.metadata(),
-        { deadline: Date.now() + this.opts.timeoutMs },
-        (err, res) => {
-          if (err === null) resolve(res);
-          else reject(err);
-        },
-      );
+      fn.call(this.stub, req, this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err === null) resolve(res);
+        else reject(err);
+      });
     });
   }
 

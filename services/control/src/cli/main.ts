@@ -5,6 +5,7 @@ import { parseDuration, type Command, type OptionSpecs } from './command.js';
 import { positions, resetPositions } from './commands/positions.js';
 import { quarantine } from './commands/quarantine.js';
 import { create, get, listTasks, pause, remove, resume } from './commands/tasks.js';
+import { verify } from './commands/verify.js';
 import { watch } from './commands/watch.js';
 import { describeFailure, usage } from './errors.js';
 
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   resetPositions,
   quarantine,
   watch,
+  verify,
 ];
 
 const GLOBAL_OPTIONS: OptionSpecs = {
@@ -49,7 +51,7 @@ function helpText(): string {
     '                        strings, bytes base64; watch prints one JSON object per line',
     '  --token TOKEN         API token, sent as "authorization: Bearer TOKEN" (prefer env CDCCTL_TOKEN:',
     '                        flags show in ps)',
-    '  --timeout DURATION    deadline of each call, e.g. 10s (default 10s; watch streams have none)',
+    '  --timeout DURATION    deadline of each call, e.g. 10s (default 10s; verify 30m; watch streams have none)',
     '  --tls                 use TLS (env CDCCTL_TLS=true), with the system CA roots unless --ca-file',
     '  --ca-file PEM         CA bundle of the control certificate (env CDCCTL_CA_FILE; implies --tls)',
     '  --cert-file PEM       client certificate for mutual TLS, with --key-file PEM (env CDCCTL_CERT_FILE,',
@@ -58,7 +60,8 @@ function helpText(): string {
     'Environment variables are also read with the older prefix CDC_ (CDC_ADDRESS, CDC_TOKEN, ...).',
     '',
     'exit codes: 0 ok; 2 the request was rejected (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,',
-    'FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED) or bad usage; 1 anything else (UNAVAILABLE, ...).',
+    'FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED) or bad usage; 1 anything else (UNAVAILABLE, ...);',
+    '3 verify ran and differences remain.',
     'Errors go to stderr as "error: <STATUS>: <details>".',
   ].join('\n');
 }

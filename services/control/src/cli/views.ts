@@ -125,3 +125,53 @@ export function quarantineTable(records: Message[]): string {
     }),
   );
 }
+
+function keyCounts(k: Message): string {
+  return `${str(k['missing_on_target']) || '0'}/${str(k['extra_on_target']) || '0'}/${str(k['content_differs']) || '0'}`;
+}
+
+function keyLines(name: string, k: Message): string[] {
+  const line = (label: string, count: string, keys: unknown): string[] => {
+    const shown = list(keys).map(str);
+    if (shown.length === 0) return [];
+    const more = num(count) > shown.length ? `, … (${count} in all)` : '';
+    return [`  ${name} ${label}: ${shown.join(', ')}${more}`];
+  };
+  return [
+    ...line('missing on target', str(k['missing_on_target']), k['missing_keys']),
+    ...line('extra on target', str(k['extra_on_target']), k['extra_keys']),
+    ...line('content differs', str(k['content_differs']), k['differing_keys']),
+  ];
+}
+
+/** VerifyTask: one summary line, a row per collection, then the differing keys and errors. */
+export function verifyView(res: Message): string {
+  const collections = list(res['collections']).map(obj);
+  const ms = num(res['duration_ms']);
+  const rows = num(res['rows_compared']);
+  const rate = ms > 0 ? `, ${Math.round((rows * 1000) / ms)} rows/s` : '';
+  const head = `task ${str(res['task_id'])}: ${res['clean'] === true ? 'clean' : 'DIFFERENCES REMAIN'} (${rows} rows compared in ${duration(ms)}${rate})`;
+  const name = (c: Message, side: 'source' | 'target'): string =>
+    `${str(c[`${side}_database`])}.${str(c[`${side}_collection`])}`;
+  const body = table(
+    ['SOURCE', 'TARGET', 'ROWS (SRC/TGT)', 'MISSING/EXTRA/DIFFERS', 'CAUGHT UP', 'REPAIR'],
+    collections.map((c) => {
+      const remaining = c['remaining'] === null ? undefined : obj(c['remaining']);
+      return [
+        name(c, 'source'),
+        name(c, 'target'),
+        `${str(c['source_rows'])}/${str(c['target_rows'])}`,
+        str(c['error']) === '' ? keyCounts(obj(c['differences'])) : `error: ${str(c['error'])}`,
+        c['caught_up'] === true ? 'yes' : 'no',
+        remaining === undefined
+          ? '-'
+          : `${str(c['rows_recopied'])} re-copied, ${str(c['rows_deleted'])} deleted; left ${keyCounts(remaining)}`,
+      ];
+    }),
+  );
+  const details = collections.flatMap((c) => {
+    const remaining = c['remaining'] === null ? undefined : obj(c['remaining']);
+    return keyLines(name(c, 'source'), remaining ?? obj(c['differences']));
+  });
+  return [head, body, ...details].join('\n');
+}

@@ -15,6 +15,7 @@ import {
 } from '../domain/validation.js';
 import { toServiceError } from '../grpc-status.js';
 import type { TaskService } from '../tasks/task-service.js';
+import type { VerifyService } from '../verify/verify-service.js';
 import {
   arr,
   bool,
@@ -29,6 +30,7 @@ import {
   taskToProto,
 } from './codec.js';
 import { unary } from './unary.js';
+import { verifyReportToProto, verifyRequestFromProto } from './verify-codec.js';
 
 /** PauseTask's free-text reason is stored in the task record; keep it a sentence, not a payload. */
 const MAX_REASON_CHARS = 1024;
@@ -70,7 +72,11 @@ async function assertNoRenamedOverlap(
 }
 
 /** CdcService handlers: decode → TaskService → encode. */
-export function cdcHandlers(tasks: TaskService, log: Logger): UntypedServiceImplementation {
+export function cdcHandlers(
+  tasks: TaskService,
+  verify: VerifyService,
+  log: Logger,
+): UntypedServiceImplementation {
   const status = async (taskId: string): Promise<Record<string, unknown>> => {
     const { task, channels } = await tasks.positions(taskId);
     const lag = channels.reduce((m, c) => Math.max(m, c.lagMs), 0);
@@ -139,6 +145,21 @@ export function cdcHandlers(tasks: TaskService, log: Logger): UntypedServiceImpl
         field(req, 'page_token'),
       );
       return { records: page.records.map(quarantineToProto), next_page_token: page.nextPageToken };
+    }),
+    VerifyTask: unary(log, 'VerifyTask', async (req) => {
+      const { maxKeys, ...request } = verifyRequestFromProto(req);
+      const report = await verify.verify(request);
+      log.info(
+        {
+          taskId: report.taskId,
+          repair: request.repair,
+          clean: report.clean,
+          rows: report.rowsCompared,
+          ms: report.durationMs,
+        },
+        'task verified',
+      );
+      return verifyReportToProto(report, maxKeys);
     }),
     WatchTask: (call: ServerWritableStream<unknown, unknown>) => {
       void watch(call, status, log);

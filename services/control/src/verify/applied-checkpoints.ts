@@ -1,0 +1,17 @@
+import { tsoPhysicalMs } from '@cdc/shared';
+import type { TaskService } from '../tasks/task-service.js';
+import type { AppliedCheckpoints } from './ports.js';
+
+/** The task's applied point on `channels`: the oldest checkpoint time among them (0 when one has none). */
+export function appliedCheckpoints(tasks: Pick<TaskService, 'positions'>): AppliedCheckpoints {
+  return async (taskId, channels) => {
+    const { channels: all } = await tasks.positions(taskId);
+    const byName = new Map(all.map((c) => [c.channel, c.record.position?.timestamp]));
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const channel of channels) {
+      const ts = byName.get(channel);
+      oldest = Math.min(oldest, ts === undefined ? 0 : tsoPhysicalMs(BigInt(ts)));
+    }
+    return channels.length === 0 ? 0 : oldest;
+  };
+}

@@ -1,0 +1,67 @@
+import type { ScannedRow } from '@cdc/shared';
+import type { SourceMilvusSpec } from '../domain/model.js';
+import type { RowKey } from './key-diff.js';
+import type { HashedField } from './row-hash.js';
+
+export interface CollectionRef {
+  readonly db: string;
+  readonly collection: string;
+}
+
+/** What verification needs to know about one collection on one side. */
+export interface CollectionLayout {
+  readonly pkField: string;
+  readonly pkType: 'Int64' | 'VarChar';
+  readonly fields: readonly HashedField[];
+  readonly partitions: readonly string[];
+  /** Partition-key collections route rows themselves: writes name no partition. */
+  readonly partitionKey: boolean;
+  /** The source pchannels the collection's changes travel on (checkpoints are per pchannel). */
+  readonly channels: readonly string[];
+}
+
+/**
+ * Port: one Milvus server (source or target) as verification and repair use it. Every failure is a CdcError whose
+ * message names the side: SINK_UNAVAILABLE when the server does not answer, SINK_REJECTED when it refuses (e.g. a
+ * collection that is not loaded).
+ */
+export interface RowSide {
+  listCollections(): Promise<CollectionRef[]>;
+  /** Undefined when the collection does not exist. */
+  describe(ref: CollectionRef): Promise<CollectionLayout | undefined>;
+  /** Every row of one partition, page by page in ascending key order, all fields (vectors and `$meta` included). */
+  scan(
+    ref: CollectionRef,
+    layout: CollectionLayout,
+    partition: string,
+  ): AsyncIterable<readonly ScannedRow[]>;
+  /** The rows of one partition with these keys (absent keys are simply not returned). */
+  rowsByKeys(
+    ref: CollectionRef,
+    layout: CollectionLayout,
+    partition: string,
+    keys: readonly RowKey[],
+  ): Promise<ScannedRow[]>;
+  /** Upserts rows; `partition` undefined lets the server route them (partition-key collections). */
+  upsert(
+    ref: CollectionRef,
+    partition: string | undefined,
+    rows: readonly ScannedRow[],
+  ): Promise<void>;
+  delete(
+    ref: CollectionRef,
+    layout: CollectionLayout,
+    partition: string | undefined,
+    keys: readonly RowKey[],
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Port: opens a side. Rejects with CdcError('UNAVAILABLE') naming the side when the server does not answer. */
+export type RowSideFactory = (
+  side: 'source' | 'target',
+  endpoint: SourceMilvusSpec,
+) => Promise<RowSide>;
+
+/** Port: how far the task has applied: the smallest checkpoint time (physical ms) over `channels`; 0 if any has none. */
+export type AppliedCheckpoints = (taskId: string, channels: readonly string[]) => Promise<number>;

@@ -73,6 +73,14 @@ describe('scanRows', () => {
     expect(exprs).toEqual(['id >= ""', String.raw`id > "a\"b"`]);
   });
 
+  it('accepts varchar keys in UTF-8 byte order, as the server sorts them', async () => {
+    // U+FFFD sorts before U+1F600 in UTF-8 but after it in UTF-16 code units.
+    const pages: ScannedRow[][] = [[{ pk: 'a' }, { pk: '\uFFFD' }, { pk: '\u{1F600}' }], []];
+    const query: QueryPage = () => Promise.resolve(pages.shift() ?? []);
+    const got = await collect(scanRows(query, { pkField: 'pk', pkType: 'VarChar', pageSize: 3 }));
+    expect(got).toEqual(['a', '\uFFFD', '\u{1F600}']);
+  });
+
   it('refuses a primary key name that is not an identifier', async () => {
     const { query } = fakeServer(keys);
     await expect(collect(scanRows(query, { pkField: 'pk or 1', pkType: 'Int64' }))).rejects.toThrow(

@@ -51,6 +51,15 @@ function badKey(pkField: string, v: unknown): CdcError {
   });
 }
 
+/**
+ * Server key order: Int64 numerically, VarChar by UTF-8 bytes (Go string comparison). JavaScript compares strings by
+ * UTF-16 code units, which orders characters beyond U+FFFF before U+E000–U+FFFF: the reverse of the server.
+ */
+function keyAfter(key: Key, last: Key): boolean {
+  if (typeof key === 'bigint' || typeof last === 'bigint') return key > last;
+  return Buffer.compare(Buffer.from(key, 'utf8'), Buffer.from(last, 'utf8')) > 0;
+}
+
 function keyLiteral(key: Key): string {
   return typeof key === 'bigint' ? key.toString() : stringLiteral(key);
 }
@@ -80,7 +89,7 @@ export async function* scanRows(
     if (page.length === 0) return;
     for (const row of page) {
       const key = rowKey(row, opts.pkField, opts.pkType);
-      if (last !== undefined && !(key > last)) {
+      if (last !== undefined && !keyAfter(key, last)) {
         throw new CdcError('INTERNAL', 'scanning rows: the server returned keys out of order', {
           retryable: false,
           details: { pkField: opts.pkField },

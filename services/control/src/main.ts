@@ -4,13 +4,24 @@ import {
   createLogger,
   DEFAULT_QUEUE_PREFIX,
   LEASE_QUEUE_NAME,
+  SNAPSHOT_QUEUE_NAME,
   type LeaseJobData,
+  type SnapshotJobData,
 } from '@cdc/shared';
 import { Queue } from 'bullmq';
 import { Etcd3 } from 'etcd3';
 import { AesSecretBox } from './adapters/aes-secret-box.js';
-import { EtcdChannelStore, EtcdKeys, EtcdTaskStore } from './adapters/etcd-stores.js';
-import { EtcdChannelDiscovery, NetworkReachability } from './adapters/source-probes.js';
+import {
+  EtcdChannelStore,
+  EtcdKeys,
+  EtcdSnapshotStore,
+  EtcdTaskStore,
+} from './adapters/etcd-stores.js';
+import {
+  EtcdChannelDiscovery,
+  EtcdSnapshotPlanner,
+  NetworkReachability,
+} from './adapters/source-probes.js';
 import { ConfigError, loadControlConfig, redactedConfig, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
@@ -20,6 +31,7 @@ import { LeaseScheduler } from './scheduling/lease-scheduler.js';
 import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
 import { systemClock } from './tasks/ports.js';
+import { SnapshotService } from './tasks/snapshot-service.js';
 import { TaskService } from './tasks/task-service.js';
 
 const EX_CONFIG = 78;
@@ -79,8 +91,14 @@ async function main(): Promise<void> {
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
     quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
   });
+  const snapshots = new SnapshotService({
+    tasks,
+    store: new EtcdSnapshotStore(etcd, keys),
+    planner: new EtcdSnapshotPlanner(config.CONTROL_PROBE_TIMEOUT_MS),
+    clock: systemClock,
+  });
   const redisUrl = new URL(config.CONTROL_REDIS_URL);
-  const queue = new Queue<LeaseJobData>(LEASE_QUEUE_NAME, {
+  const queueOptions = {
     prefix: config.CONTROL_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
     connection: {
       host: redisUrl.hostname,
@@ -88,10 +106,13 @@ async function main(): Promise<void> {
       ...(redisUrl.password === '' ? {} : { password: decodeURIComponent(redisUrl.password) }),
       ...(redisUrl.username === '' ? {} : { username: decodeURIComponent(redisUrl.username) }),
     },
-  });
-  queue.on('error', (err) => {
-    log.warn({ err }, 'redis error');
-  });
+  };
+  const queue = new Queue<LeaseJobData>(LEASE_QUEUE_NAME, queueOptions);
+  const snapshotQueue = new Queue<SnapshotJobData>(SNAPSHOT_QUEUE_NAME, queueOptions);
+  for (const q of [queue, snapshotQueue])
+    q.on('error', (err) => {
+      log.warn({ err }, 'redis error');
+    });
   const scheduler = new LeaseScheduler(
     queue,
     taskStore,
@@ -104,6 +125,7 @@ async function main(): Promise<void> {
       creatingTimeoutMs: 30_000,
       deletingGraceMs: 30_000,
     },
+    { queue: snapshotQueue, service: snapshots },
   );
   const metrics = new ControlMetrics(
     {
@@ -128,12 +150,13 @@ async function main(): Promise<void> {
   );
   const server = new ControlServer(
     {
-      cdc: cdcHandlers(tasks, log.child({ component: 'cdc-service' })),
+      cdc: cdcHandlers(tasks, log.child({ component: 'cdc-service' }), snapshots),
       worker: workerHandlers(
         leases,
         log.child({ component: 'worker-service' }),
         config.CONTROL_REPORT_INTERVAL_MS,
         metrics,
+        snapshots,
       ),
     },
     log,
@@ -179,6 +202,7 @@ async function main(): Promise<void> {
       ]);
       await Promise.allSettled([
         queue.close(),
+        snapshotQueue.close(),
         new Promise<void>((resolve) => {
           if (metricsServer === undefined) resolve();
           else {

@@ -5,13 +5,14 @@
  * expiring exits at once.
  */
 import { Redis } from 'ioredis';
-import { createLogger, errorMessage } from '@cdc/shared';
+import { createLogger, errorMessage, SNAPSHOT_QUEUE_NAME, type SnapshotJobData } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
 import { loadWorkerConfig } from './config.js';
 import { LeaseRunner } from './lease/lease-runner.js';
 import { LeaseWorker } from './lease/lease-worker.js';
 import { TaskResources } from './lease/task-resources.js';
 import { WorkerMetrics } from './metrics.js';
+import { SnapshotRunner } from './snapshot/snapshot-runner.js';
 
 const config = loadWorkerConfig();
 const log = createLogger({ service: 'cdc-worker', level: config.LOG_LEVEL });
@@ -22,9 +23,10 @@ const control = new GrpcWorkerControl({
   tls: config.CONTROL_TLS,
 });
 const metrics = new WorkerMetrics();
+const resources = new TaskResources(redis, config.QUEUE_PREFIX, log);
 const runner = new LeaseRunner({
   control,
-  factories: new TaskResources(redis, config.QUEUE_PREFIX, log),
+  factories: resources,
   workerId: config.WORKER_ID,
   log,
   settings: {
@@ -42,6 +44,20 @@ const leaseWorker = new LeaseWorker(runner, {
   stalledIntervalMs: config.WORKER_STALLED_CHECK_MS,
   log,
 });
+
+// Initial sync: collection copies come from their own queue, one job per (task, collection).
+const snapshotWorker = new LeaseWorker<SnapshotJobData>(
+  new SnapshotRunner({ control, factories: resources, workerId: config.WORKER_ID, log }),
+  {
+    queueName: SNAPSHOT_QUEUE_NAME,
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_SNAPSHOT_CONCURRENCY,
+    lockDurationMs: config.WORKER_LOCK_MS,
+    stalledIntervalMs: config.WORKER_STALLED_CHECK_MS,
+    log,
+  },
+);
 
 let stopping = false;
 const metricsServer =
@@ -72,7 +88,7 @@ async function shutdown(signal: string): Promise<void> {
   }, config.WORKER_SHUTDOWN_GRACE_MS);
   clearInterval(heartbeat);
   const steps = [
-    () => leaseWorker.close(),
+    () => Promise.all([leaseWorker.close(), snapshotWorker.close()]).then(() => undefined),
     () => control.close(),
     () => redis.quit().then(() => undefined),
     () =>
@@ -102,4 +118,5 @@ process.on('unhandledRejection', (err) => {
 });
 
 leaseWorker.start();
+snapshotWorker.start();
 log.info({ workerId: config.WORKER_ID, concurrency: config.WORKER_CONCURRENCY }, 'worker started');

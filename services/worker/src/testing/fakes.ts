@@ -47,6 +47,8 @@ import type {
   LeaseGrant,
   LeaseRef,
   ReportCheckpointInput,
+  ReportSnapshotInput,
+  SnapshotGrant,
   WorkerControl,
 } from '../ports/worker-control.js';
 
@@ -648,10 +650,33 @@ export class FakeWorkerControl implements WorkerControl {
   heartbeat(): Promise<void> {
     return Promise.resolve();
   }
+
+  // Initial sync: `reportSnapshot` answers from `snapshotAnswers` like `reportCheckpoint` does.
+  readonly snapshotReports: ReportSnapshotInput[] = [];
+  snapshotAnswers: SnapshotAnswer[] = [];
+  snapshotGrant: SnapshotGrant | Error = new CdcError('NOT_FOUND', 'no such snapshot', {
+    retryable: false,
+  });
+
+  acquireSnapshot(): Promise<SnapshotGrant> {
+    const g = this.snapshotGrant;
+    return g instanceof Error ? Promise.reject(g) : Promise.resolve(g);
+  }
+  reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }> {
+    this.snapshotReports.push(input);
+    const answer =
+      this.snapshotAnswers.length > 1
+        ? this.snapshotAnswers.shift()
+        : (this.snapshotAnswers[0] ?? { keepGoing: true, reason: '' });
+    if (answer instanceof Error) return Promise.reject(answer);
+    return Promise.resolve(answer ?? { keepGoing: true, reason: '' });
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
 }
+
+export type SnapshotAnswer = { keepGoing: boolean; reason: string } | Error;
 
 /** Resolves once `cond()` holds, polling every few ms; rejects after `timeoutMs`. */
 export async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {

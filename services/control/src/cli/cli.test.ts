@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CatchUpTracker, summaryLine } from './catch-up.js';
 import { CliError, describeFailure } from './errors.js';
 import { readTaskFile } from './task-file.js';
+import { initialSyncSummary, snapshotLines, taskDetail } from './views.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'task-file-'));
 afterAll(() => {
@@ -131,5 +132,52 @@ describe('CatchUpTracker', () => {
     expect(summaryLine('RUNNING', '', s, 5000)).toBe(
       'starting: lag 0ms, 1/2 channels in sync, 1 waiting for a worker',
     );
+  });
+});
+
+describe('initial sync views', () => {
+  const task = {
+    task_id: 't1',
+    initial_sync: {
+      copying: true,
+      snapshot_timestamp: String(1_700_000_000_000 * 2 ** 18),
+      collections: [
+        {
+          database: 'shop',
+          collection: 'orders',
+          state: 'SNAPSHOT_STATE_COPYING',
+          rows_copied: '84000',
+          rows_total: '200000',
+          partition: '_default',
+          last_error: '',
+        },
+        {
+          database: 'shop',
+          collection: 'users',
+          state: 'SNAPSHOT_STATE_DONE',
+          rows_copied: '10',
+          rows_total: '10',
+          partition: '',
+          last_error: '',
+        },
+      ],
+    },
+  };
+
+  it('prints a summary and one progress line per collection', () => {
+    expect(initialSyncSummary(task)).toMatch(
+      /^copying: 1\/2 collections done; streaming starts after them, from /,
+    );
+    expect(snapshotLines(task)).toEqual([
+      '  shop.orders COPYING 84000/200000 rows (42%) partition=_default',
+      '  shop.users DONE 10/10 rows (100%)',
+    ]);
+    expect(taskDetail(task)).toContain('\n  shop.orders COPYING 84000/200000 rows (42%)');
+  });
+
+  it('prints nothing for a task without initial sync', () => {
+    expect(initialSyncSummary({ initial_sync: null })).toBe('');
+    expect(snapshotLines({})).toEqual([]);
+    expect(taskDetail({ task_id: 't2', initial_sync: null })).not.toContain('Initial sync');
   });
 });

@@ -111,7 +111,17 @@ export class LeaseScheduler {
       switch (task.state) {
         case 'TASK_STATE_RUNNING': {
           if (this.snapshots !== undefined && task.initialSync?.copying === true) {
-            const left = await this.snapshots.service.pending(task);
+            const left = await this.snapshots.service.pending(task).catch((err: unknown) => {
+              // One task's unreadable source must not stop the pass for the others; its jobs stay as they are.
+              this.log.warn(
+                { taskId: task.taskId, err: errorMessage(err) },
+                'initial sync planning failed; retrying',
+              );
+              for (const j of snapshotJobs)
+                if (j.data.taskId === task.taskId && j.id !== undefined) wanted.add(j.id);
+              return undefined;
+            });
+            if (left === undefined) break;
             for (const collectionId of left) {
               const jobId = snapshotJobId(task.taskId, collectionId);
               wanted.add(jobId);

@@ -245,7 +245,15 @@ class CollectionCopy {
           : { after: pkType === 'Int64' ? BigInt(resumeKey) : resumeKey }),
       },
     );
-    for await (const page of pages) {
+    // Read the next page while the current one is written: the source and the target are different servers. A read
+    // still in flight when the copy ends is dropped (a closed connection ends its retries).
+    let next = pages.next();
+    for (;;) {
+      const result = await next;
+      if (result.done === true) return;
+      const page = result.value;
+      next = pages.next();
+      next.catch(() => undefined); // awaited on the next turn; unobserved only when this turn fails
       const last = page[page.length - 1];
       if (last === undefined) continue;
       const targetRows = page.map(snapshotRow);

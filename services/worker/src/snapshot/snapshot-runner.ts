@@ -65,8 +65,9 @@ function scanKeyType(c: ReplicatedCollection): 'Int64' | 'VarChar' {
  * control service (a new epoch), creates the target collection as the stream would (schema, partitions, incarnation
  * marker), then its indexes, then reads every partition in primary-key order at Strong consistency and upserts each
  * page, reporting (partition, last key, rows) after every page. A copy taken over by another worker (this one died or
- * stalled) resumes after the last reported key; rewriting a page is harmless (upserts by key). The source's load state
- * is applied last. Streaming of the task starts only when every collection reported DONE (snapshot-service.ts).
+ * stalled) resumes after the last reported key; rewriting a page is harmless (upserts by key). The target collection
+ * is loaded last, like the source (which must be loaded: queries need it). Shutdown stops the copy at its next call.
+ * Streaming of the task starts only when every collection reported DONE (snapshot-service.ts).
  */
 export class SnapshotRunner {
   constructor(private readonly deps: SnapshotRunnerDeps) {}

@@ -218,6 +218,36 @@ const CASES: Case[] = [
     'is not supported',
   ),
   invalid(
+    'initial sync without the source server',
+    'CreateTask',
+    () => create(spec({ initial_sync: { enabled: true } })),
+    'spec.source.milvus.uri',
+    'is required with initial_sync',
+  ),
+  invalid(
+    'initial sync with an earliest start',
+    'CreateTask',
+    () =>
+      create({
+        ...withSource({ milvus: { uri: 'http://127.0.0.1:19530' } }),
+        initial_sync: { enabled: true },
+        start: { kind: 'START_KIND_EARLIEST' },
+      }),
+    'spec.start.kind',
+    'must be START_KIND_LATEST',
+  ),
+  invalid(
+    'initial sync pages beyond the query window',
+    'CreateTask',
+    () =>
+      create({
+        ...withSource({ milvus: { uri: 'http://127.0.0.1:19530' } }),
+        initial_sync: { enabled: true, batch_rows: 20_000 },
+      }),
+    'spec.initial_sync.batch_rows',
+    'at most 16384',
+  ),
+  invalid(
     'no scope',
     'CreateTask',
     () => create(spec({ scope: null })),

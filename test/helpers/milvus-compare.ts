@@ -2,6 +2,7 @@
  * Compares a collection on the source and the target Milvus: schema, partitions, indexes, load state and every row
  * (by primary key and full content, vectors included). Used by the end-to-end tests to assert convergence.
  */
+import { createHash } from 'node:crypto';
 import { ConsistencyLevelEnum, MilvusClient } from '@zilliz/milvus2-sdk-node';
 
 export interface CollectionRef {
@@ -63,6 +64,11 @@ async function queryRows(
   return res.data;
 }
 
+export interface CompareOptions {
+  /** Keep a SHA-1 of each row's canonical JSON instead of the JSON itself (large collections with vectors). */
+  readonly digest?: boolean;
+}
+
 /**
  * All rows keyed by primary key. Milvus answers at most 16384 rows per query, so larger Int64-keyed collections are
  * read in slices `pk % n == r`, each below the window (a slice that fills the window would mean rows were missed).
@@ -70,6 +76,7 @@ async function queryRows(
 export async function allRows(
   client: MilvusClient,
   ref: CollectionRef,
+  opts: CompareOptions = {},
 ): Promise<Map<string, string>> {
   const d = await describe(client, ref);
   const pk = d.schema.fields.find((f) => f.is_primary_key);
@@ -88,7 +95,13 @@ export async function allRows(
     const data = await queryRows(client, ref, filter);
     if (data.length >= QUERY_WINDOW)
       throw new Error(`query window full for ${filter}: rows would be missed`);
-    for (const row of data) rows.set(String(row[pk.name]), canonical(row));
+    for (const row of data) {
+      const text = canonical(row);
+      rows.set(
+        String(row[pk.name]),
+        opts.digest === true ? createHash('sha1').update(text).digest('base64') : text,
+      );
+    }
   }
   return rows;
 }
@@ -136,6 +149,7 @@ export async function compareCollection(
   source: MilvusClient,
   target: MilvusClient,
   ref: CollectionRef,
+  opts: CompareOptions = {},
 ): Promise<CollectionDiff> {
   const [s, t] = await Promise.all([describe(source, ref), describe(target, ref)]);
   const schemaDiff: string[] = [];
@@ -143,7 +157,10 @@ export async function compareCollection(
   const tSchema = schemaSummary(t).concat(await ddlSummary(target, ref));
   for (const line of sSchema) if (!tSchema.includes(line)) schemaDiff.push(`source only: ${line}`);
   for (const line of tSchema) if (!sSchema.includes(line)) schemaDiff.push(`target only: ${line}`);
-  const [sRows, tRows] = await Promise.all([allRows(source, ref), allRows(target, ref)]);
+  const [sRows, tRows] = await Promise.all([
+    allRows(source, ref, opts),
+    allRows(target, ref, opts),
+  ]);
   const missingOnTarget = [...sRows.keys()].filter((k) => !tRows.has(k));
   const extraOnTarget = [...tRows.keys()].filter((k) => !sRows.has(k));
   const changed = [...sRows.keys()].filter((k) => tRows.has(k) && tRows.get(k) !== sRows.get(k));

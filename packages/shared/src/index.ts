@@ -76,8 +76,11 @@ export {
   replicateChannelName,
   tsoPhysicalMs,
   tsoFromPhysicalMs,
+  SNAPSHOT_QUEUE_NAME,
+  SNAPSHOT_JOB_NAME,
+  snapshotJobId,
 } from './control-api/lease-job.js';
-export type { LeaseJobData } from './control-api/lease-job.js';
+export type { LeaseJobData, SnapshotJobData } from './control-api/lease-job.js';
 export { decodeMessage, decodeByType, messageTimeRange } from './wire/decode.js';
 export { encodeMessage, msgTypeOf } from './wire/encode.js';
 export {

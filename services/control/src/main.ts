@@ -4,13 +4,24 @@ import {
   createLogger,
   DEFAULT_QUEUE_PREFIX,
   LEASE_QUEUE_NAME,
+  SNAPSHOT_QUEUE_NAME,
   type LeaseJobData,
+  type SnapshotJobData,
 } from '@cdc/shared';
 import { Queue } from 'bullmq';
 import { Etcd3 } from 'etcd3';
 import { AesSecretBox } from './adapters/aes-secret-box.js';
-import { EtcdChannelStore, EtcdKeys, EtcdTaskStore } from './adapters/etcd-stores.js';
-import { EtcdChannelDiscovery, NetworkReachability } from './adapters/source-probes.js';
+import {
+  EtcdChannelStore,
+  EtcdKeys,
+  EtcdSnapshotStore,
+  EtcdTaskStore,
+} from './adapters/etcd-stores.js';
+import {
+  EtcdChannelDiscovery,
+  EtcdSnapshotPlanner,
+  NetworkReachability,
+} from './adapters/source-probes.js';
 import { ConfigError, loadControlConfig, redactedConfig, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
@@ -21,6 +32,7 @@ import { loadServerSecurity, type ServerSecurity } from './security/server-secur
 import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
 import { systemClock } from './tasks/ports.js';
+import { SnapshotService } from './tasks/snapshot-service.js';
 import { TaskService } from './tasks/task-service.js';
 import { SdkRowSide } from './adapters/milvus-row-side.js';
 import { appliedCheckpoints } from './verify/applied-checkpoints.js';
@@ -110,8 +122,14 @@ async function main(): Promise<void> {
       }),
     applied: appliedCheckpoints(tasks),
   });
+  const snapshots = new SnapshotService({
+    tasks,
+    store: new EtcdSnapshotStore(etcd, keys),
+    planner: new EtcdSnapshotPlanner(config.CONTROL_PROBE_TIMEOUT_MS),
+    clock: systemClock,
+  });
   const redisUrl = new URL(config.CONTROL_REDIS_URL);
-  const queue = new Queue<LeaseJobData>(LEASE_QUEUE_NAME, {
+  const queueOptions = {
     prefix: config.CONTROL_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
     connection: {
       host: redisUrl.hostname,
@@ -119,10 +137,13 @@ async function main(): Promise<void> {
       ...(redisUrl.password === '' ? {} : { password: decodeURIComponent(redisUrl.password) }),
       ...(redisUrl.username === '' ? {} : { username: decodeURIComponent(redisUrl.username) }),
     },
-  });
-  queue.on('error', (err) => {
-    log.warn({ err }, 'redis error');
-  });
+  };
+  const queue = new Queue<LeaseJobData>(LEASE_QUEUE_NAME, queueOptions);
+  const snapshotQueue = new Queue<SnapshotJobData>(SNAPSHOT_QUEUE_NAME, queueOptions);
+  for (const q of [queue, snapshotQueue])
+    q.on('error', (err) => {
+      log.warn({ err }, 'redis error');
+    });
   const scheduler = new LeaseScheduler(
     queue,
     taskStore,
@@ -135,6 +156,7 @@ async function main(): Promise<void> {
       creatingTimeoutMs: 30_000,
       deletingGraceMs: 30_000,
     },
+    { queue: snapshotQueue, service: snapshots },
   );
   const metrics = new ControlMetrics(
     {
@@ -159,12 +181,13 @@ async function main(): Promise<void> {
   );
   const server = new ControlServer(
     {
-      cdc: cdcHandlers(tasks, verify, log.child({ component: 'cdc-service' })),
+      cdc: cdcHandlers(tasks, verify, log.child({ component: 'cdc-service' }), snapshots),
       worker: workerHandlers(
         leases,
         log.child({ component: 'worker-service' }),
         config.CONTROL_REPORT_INTERVAL_MS,
         metrics,
+        snapshots,
       ),
     },
     log,
@@ -211,6 +234,7 @@ async function main(): Promise<void> {
       ]);
       await Promise.allSettled([
         queue.close(),
+        snapshotQueue.close(),
         new Promise<void>((resolve) => {
           if (metricsServer === undefined) resolve();
           else {

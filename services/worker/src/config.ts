@@ -58,6 +58,11 @@ export const WorkerConfigSchema = z.object({
     1,
     'Leases held at once; leases are I/O bound, and drop barriers need every channel held',
   ),
+  WORKER_SNAPSHOT_CONCURRENCY: int(
+    1,
+    1,
+    'Initial-sync collection copies run at once (each reads and writes at full speed)',
+  ),
   WORKER_LOCK_MS: int(
     15_000,
     2_000,

@@ -5,7 +5,7 @@
  * expiring exits at once.
  */
 import { Redis } from 'ioredis';
-import { createLogger, errorMessage } from '@cdc/shared';
+import { createLogger, errorMessage, SNAPSHOT_QUEUE_NAME, type SnapshotJobData } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
 import { controlTls, loadWorkerConfig } from './config.js';
 import { ControlHeartbeat } from './lease/control-heartbeat.js';
@@ -13,6 +13,7 @@ import { LeaseRunner } from './lease/lease-runner.js';
 import { LeaseWorker } from './lease/lease-worker.js';
 import { TaskResources } from './lease/task-resources.js';
 import { WorkerMetrics } from './metrics.js';
+import { SnapshotRunner } from './snapshot/snapshot-runner.js';
 
 const config = loadWorkerConfig();
 const tls = controlTls(config); // exits 78 on an unreadable file, before any connection is made
@@ -24,9 +25,10 @@ const control = new GrpcWorkerControl({
   ...(tls === undefined ? {} : { tls }),
 });
 const metrics = new WorkerMetrics();
+const resources = new TaskResources(redis, config.QUEUE_PREFIX, log);
 const runner = new LeaseRunner({
   control,
-  factories: new TaskResources(redis, config.QUEUE_PREFIX, log),
+  factories: resources,
   workerId: config.WORKER_ID,
   log,
   settings: {
@@ -44,6 +46,20 @@ const leaseWorker = new LeaseWorker(runner, {
   stalledIntervalMs: config.WORKER_STALLED_CHECK_MS,
   log,
 });
+
+// Initial sync: collection copies come from their own queue, one job per (task, collection).
+const snapshotWorker = new LeaseWorker<SnapshotJobData>(
+  new SnapshotRunner({ control, factories: resources, workerId: config.WORKER_ID, log }),
+  {
+    queueName: SNAPSHOT_QUEUE_NAME,
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_SNAPSHOT_CONCURRENCY,
+    lockDurationMs: config.WORKER_LOCK_MS,
+    stalledIntervalMs: config.WORKER_STALLED_CHECK_MS,
+    log,
+  },
+);
 
 let stopping = false;
 const metricsServer =
@@ -77,7 +93,7 @@ async function shutdown(signal: string): Promise<void> {
   }, config.WORKER_SHUTDOWN_GRACE_MS);
   heartbeat.stop();
   const steps = [
-    () => leaseWorker.close(),
+    () => Promise.all([leaseWorker.close(), snapshotWorker.close()]).then(() => undefined),
     () => control.close(),
     () => redis.quit().then(() => undefined),
     () =>
@@ -113,5 +129,7 @@ log.info(
 );
 // Leases only once the control service accepts this worker (its credential, its certificate).
 void heartbeat.accepted.then(() => {
-  if (!stopping) leaseWorker.start();
+  if (stopping) return;
+  leaseWorker.start();
+  snapshotWorker.start();
 });

@@ -67,6 +67,7 @@ export interface TaskSpecWire {
     readonly target_database?: string;
     readonly collections?: Readonly<Record<string, string>>;
   }[];
+  readonly initial_sync?: { readonly enabled?: boolean; readonly batch_rows?: number } | null;
 }
 
 export function scopeOf(spec: TaskSpecWire): ScopeSpec {

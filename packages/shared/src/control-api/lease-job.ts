@@ -35,3 +35,20 @@ export function tsoPhysicalMs(tso: bigint): number {
 export function tsoFromPhysicalMs(ms: number, logical = 0): bigint {
   return (BigInt(ms) << 18n) | BigInt(logical);
 }
+
+/**
+ * Initial sync: one job per (task, source collection) in its own queue, so snapshot copies and channel leases never
+ * compete for the same worker slots or get confused by the scheduler.
+ */
+export const SNAPSHOT_QUEUE_NAME = 'cdc-snapshots';
+export const SNAPSHOT_JOB_NAME = 'snapshot';
+
+/** Data of a snapshot job; `collectionId` is the decimal source collection id. */
+export interface SnapshotJobData {
+  readonly taskId: string;
+  readonly collectionId: string;
+}
+
+export function snapshotJobId(taskId: string, collectionId: string): string {
+  return `${taskId}--snapshot-${collectionId}`;
+}

@@ -1,8 +1,14 @@
 import { CdcError } from '@cdc/shared';
 import { Range } from 'etcd3';
 import type { Etcd3 } from 'etcd3';
-import type { ChannelRecord, QuarantineRecord, TaskRecord, Versioned } from '../domain/model.js';
-import type { ChannelStore, TaskStore } from '../tasks/ports.js';
+import type {
+  ChannelRecord,
+  QuarantineRecord,
+  SnapshotRecord,
+  TaskRecord,
+  Versioned,
+} from '../domain/model.js';
+import type { ChannelStore, SnapshotStore, TaskStore } from '../tasks/ports.js';
 
 /**
  * etcd layout under the configured root (default "cdc/"):
@@ -10,6 +16,7 @@ import type { ChannelStore, TaskStore } from '../tasks/ports.js';
  *   {root}channels/{taskId}/{channel}    ChannelRecord JSON (epoch, checkpoint, counters)
  *   {root}quarantine/{taskId}/{id}       QuarantineRecord JSON
  *   {root}workers/{workerId}             last heartbeat, unix ms
+ *   {root}snapshots/{taskId}/{collId}    SnapshotRecord JSON (initial-sync progress per source collection)
  * Writes are transactions comparing the key's mod revision (the `version` of reads); create compares create revision 0.
  */
 export class EtcdKeys {
@@ -28,6 +35,9 @@ export class EtcdKeys {
   }
   quarantine(taskId: string): string {
     return `${this.root}quarantine/${taskId}/`;
+  }
+  snapshots(taskId: string): string {
+    return `${this.root}snapshots/${taskId}/`;
   }
   workers(): string {
     return `${this.root}workers/`;
@@ -119,10 +129,12 @@ export class EtcdTaskStore implements TaskStore {
           this.client.delete().key(this.keys.task(taskId)),
           this.client.delete().prefix(this.keys.channels(taskId)),
           this.client.delete().prefix(this.keys.quarantine(taskId)),
+          this.client.delete().prefix(this.keys.snapshots(taskId)),
         )
         .else(
           this.client.delete().prefix(this.keys.channels(taskId)),
           this.client.delete().prefix(this.keys.quarantine(taskId)),
+          this.client.delete().prefix(this.keys.snapshots(taskId)),
         )
         .commit();
     });
@@ -196,5 +208,35 @@ export class EtcdChannelStore implements ChannelStore {
 
   listWorkers(): Promise<Map<string, number>> {
     return guarded('listing workers', () => listJson<number>(this.client, this.keys.workers()));
+  }
+}
+
+export class EtcdSnapshotStore implements SnapshotStore {
+  constructor(
+    private readonly client: Etcd3,
+    private readonly keys: EtcdKeys,
+  ) {}
+
+  get(taskId: string, collectionId: string): Promise<Versioned<SnapshotRecord> | undefined> {
+    return guarded('reading snapshot progress', () =>
+      getVersioned<SnapshotRecord>(this.client, `${this.keys.snapshots(taskId)}${collectionId}`),
+    );
+  }
+
+  list(taskId: string): Promise<SnapshotRecord[]> {
+    return guarded('listing snapshot progress', async () =>
+      [...(await listJson<SnapshotRecord>(this.client, this.keys.snapshots(taskId))).values()].sort(
+        (a, b) =>
+          a.database === b.database
+            ? a.collection.localeCompare(b.collection)
+            : a.database.localeCompare(b.database),
+      ),
+    );
+  }
+
+  put(taskId: string, record: SnapshotRecord, version: string | undefined): Promise<boolean> {
+    return guarded('writing snapshot progress', () =>
+      casPut(this.client, `${this.keys.snapshots(taskId)}${record.collectionId}`, record, version),
+    );
   }
 }

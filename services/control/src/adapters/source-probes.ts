@@ -1,8 +1,20 @@
 import { connect } from 'node:net';
-import { CdcError, dmlChannelName, errorMessage, replicateChannelName } from '@cdc/shared';
+import {
+  CdcError,
+  createEtcdSourceMetadata,
+  dmlChannelName,
+  errorMessage,
+  replicateChannelName,
+} from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdSourceSpec, TaskSpec } from '../domain/model.js';
-import type { ChannelDiscovery, Reachability } from '../tasks/ports.js';
+import { scopeMatches } from '../domain/scope.js';
+import type {
+  ChannelDiscovery,
+  Reachability,
+  SnapshotCollection,
+  SnapshotPlanner,
+} from '../tasks/ports.js';
 
 function precondition(message: string, cause?: unknown): CdcError {
   return new CdcError('FAILED_PRECONDITION', message, { retryable: true, cause });
@@ -154,4 +166,32 @@ export class EtcdChannelDiscovery implements ChannelDiscovery {
 
 function dmlIndex(channel: string): number {
   return Number(channel.slice(channel.lastIndexOf('_') + 1));
+}
+
+/** The in-scope collections of the source, read from its etcd metadata (what an initial sync copies). */
+export class EtcdSnapshotPlanner implements SnapshotPlanner {
+  constructor(private readonly timeoutMs: number) {}
+
+  async collections(spec: TaskSpec): Promise<SnapshotCollection[]> {
+    const { etcd } = spec.source;
+    try {
+      return await withSourceEtcd(etcd, this.timeoutMs, async (client) => {
+        const meta = createEtcdSourceMetadata({ client, rootPath: etcd.root_path });
+        try {
+          return (await meta.listCollections())
+            .filter((c) => c.state === 'Created' && c.dbName !== '')
+            .filter((c) => scopeMatches(spec.scope, c.dbName, c.name))
+            .map((c) => ({
+              collectionId: c.id.toString(),
+              database: c.dbName,
+              collection: c.name,
+            }));
+        } finally {
+          await meta.close();
+        }
+      });
+    } catch (err) {
+      throw precondition(`listing source collections: ${errorMessage(err)}`, err);
+    }
+  }
 }

@@ -7,7 +7,7 @@ import { CatchUpTracker, summaryLine } from './catch-up.js';
 import { CliError, describeFailure } from './errors.js';
 import { parseCollection } from './commands/verify.js';
 import { readTaskFile } from './task-file.js';
-import { verifyView } from './views.js';
+import { initialSyncSummary, snapshotLines, taskDetail, verifyView } from './views.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'task-file-'));
 afterAll(() => {
@@ -205,5 +205,52 @@ describe('verify', () => {
       '  db.a extra on target: 7, … (2 in all)',
       '  db.a content differs: 9, … (5 in all)',
     ]);
+  });
+});
+
+describe('initial sync views', () => {
+  const task = {
+    task_id: 't1',
+    initial_sync: {
+      copying: true,
+      snapshot_timestamp: String(1_700_000_000_000 * 2 ** 18),
+      collections: [
+        {
+          database: 'shop',
+          collection: 'orders',
+          state: 'SNAPSHOT_STATE_COPYING',
+          rows_copied: '84000',
+          rows_total: '200000',
+          partition: '_default',
+          last_error: '',
+        },
+        {
+          database: 'shop',
+          collection: 'users',
+          state: 'SNAPSHOT_STATE_DONE',
+          rows_copied: '10',
+          rows_total: '10',
+          partition: '',
+          last_error: '',
+        },
+      ],
+    },
+  };
+
+  it('prints a summary and one progress line per collection', () => {
+    expect(initialSyncSummary(task)).toMatch(
+      /^copying: 1\/2 collections done; streaming starts after them, from /,
+    );
+    expect(snapshotLines(task)).toEqual([
+      '  shop.orders COPYING 84000/200000 rows (42%) partition=_default',
+      '  shop.users DONE 10/10 rows (100%)',
+    ]);
+    expect(taskDetail(task)).toContain('\n  shop.orders COPYING 84000/200000 rows (42%)');
+  });
+
+  it('prints nothing for a task without initial sync', () => {
+    expect(initialSyncSummary({ initial_sync: null })).toBe('');
+    expect(snapshotLines({})).toEqual([]);
+    expect(taskDetail({ task_id: 't2', initial_sync: null })).not.toContain('Initial sync');
   });
 });

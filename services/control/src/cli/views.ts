@@ -79,7 +79,42 @@ export function taskDetail(t: Message): string {
     ['Start', startText(spec['start'])],
     ['Channels', orDash(list(t['channels']).map(str).join(', '))],
     ['Secrets set', orDash(list(t['secret_fields_set']).map(str).join(', '))],
-  ]);
+    ...(t['initial_sync'] === null || t['initial_sync'] === undefined
+      ? []
+      : ([['Initial sync', initialSyncSummary(t)]] as [string, string][])),
+  ]).concat(
+    snapshotLines(t)
+      .map((l) => `\n${l}`)
+      .join(''),
+  );
+}
+
+/** "copying 1/3 collections, from T0 …" or "done …"; '' for a task without initial sync. */
+export function initialSyncSummary(t: Message): string {
+  const sync = t['initial_sync'];
+  if (sync === null || sync === undefined) return '';
+  const o = obj(sync);
+  const colls = list(o['collections']).map(obj);
+  const done = colls.filter((c) => c['state'] === 'SNAPSHOT_STATE_DONE').length;
+  const at = time(tsoMs(o['snapshot_timestamp']));
+  return o['copying'] === true
+    ? `copying: ${done}/${colls.length} collections done; streaming starts after them, from ${at}`
+    : `done (${colls.length} collections copied as of ${at}); streaming`;
+}
+
+/** One progress line per collection of the initial sync. */
+export function snapshotLines(t: Message): string[] {
+  const sync = t['initial_sync'];
+  if (sync === null || sync === undefined) return [];
+  return list(obj(sync)['collections']).map((raw) => {
+    const c = obj(raw);
+    const copied = num(c['rows_copied']);
+    const total = num(c['rows_total']);
+    const pct = total > 0 ? ` (${Math.min(100, Math.floor((copied / total) * 100))}%)` : '';
+    const where = str(c['partition']) === '' ? '' : ` partition=${str(c['partition'])}`;
+    const error = str(c['last_error']) === '' ? '' : ` error=${str(c['last_error'])}`;
+    return `  ${str(c['database'])}.${str(c['collection'])} ${enumLabel(c['state'], 'SNAPSHOT_STATE_')} ${copied}/${total} rows${pct}${where}${error}`;
+  });
 }
 
 export function positionsTable(channels: Message[]): string {

@@ -103,12 +103,20 @@ export interface StartPoint {
   positions: Record<string, Position>;
 }
 
+/** Copy of the pre-existing rows before streaming. Absent unless enabled, so older specs keep their digest. */
+export interface InitialSyncSpec {
+  enabled: boolean;
+  /** Rows per page; 0 means the default. */
+  batch_rows: number;
+}
+
 export interface TaskSpec {
   source: SourceSpec;
   target: TargetSpec;
   scope: ScopeSpec;
   name_mapping: NameMappingSpec[];
   start: StartPoint;
+  initial_sync?: InitialSyncSpec;
 }
 
 /** Who paused a task: a person through the API, a worker error that needs a person, or create with start_paused. */
@@ -130,6 +138,37 @@ export interface TaskRecord {
   createTimeMs: number;
   updateTimeMs: number;
   channels: string[];
+  /**
+   * Initial sync phase, set at create when the spec asks for it: `copying` until every collection's snapshot is DONE
+   * (no channel is leased meanwhile), then false for good. `planned` once the collections to copy are recorded.
+   */
+  initialSync?: InitialSyncPhase;
+}
+
+export interface InitialSyncPhase {
+  copying: boolean;
+  planned: boolean;
+}
+
+export type SnapshotState =
+  'SNAPSHOT_STATE_PENDING' | 'SNAPSHOT_STATE_COPYING' | 'SNAPSHOT_STATE_DONE';
+
+/** Copy progress of one source collection of a task with initial sync (epoch-fenced like a channel lease). */
+export interface SnapshotRecord {
+  /** Decimal source collection id. */
+  collectionId: string;
+  database: string;
+  collection: string;
+  state: SnapshotState;
+  rowsCopied: string;
+  rowsTotal: string;
+  partition: string;
+  lastKey: string;
+  lastError: string;
+  workerId: string;
+  /** Decimal; "0": never taken. */
+  epoch: string;
+  updateTimeMs: number;
 }
 
 /** Progress and lease of one (task, channel). */

@@ -2,6 +2,7 @@ import { invalidArgument } from '@cdc/shared';
 import { globMatch } from './scope.js';
 import type {
   CollectionPattern,
+  InitialSyncSpec,
   NameMappingSpec,
   Position,
   ScopeSpec,
@@ -358,6 +359,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
   const exclude = checkPatterns('spec.scope.exclude', spec.scope.exclude);
   const start = validateStartPoint('spec.start', spec.start, prefix);
   if (mq.type === 'MQ_TYPE_KAFKA') checkKafkaMsgIds('spec.start', start);
+  const initialSync = checkInitialSync(spec.initial_sync, sourceMilvus.uri, start);
 
   return {
     source: {
@@ -370,7 +372,39 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     scope: { include, exclude },
     name_mapping: checkNameMapping(spec.name_mapping),
     start,
+    ...(initialSync === undefined ? {} : { initial_sync: initialSync }),
   };
+}
+
+/** Largest page Milvus 2.3 answers (its query window). */
+const MAX_SNAPSHOT_BATCH_ROWS = 16_384;
+
+/**
+ * Initial sync copies what exists at the task's creation (T0) and then streams from T0, so it needs the source
+ * server (to read rows) and a LATEST start (any other start would stream from a point the copy does not match).
+ */
+function checkInitialSync(
+  sync: InitialSyncSpec | undefined,
+  sourceUri: string,
+  start: StartPoint,
+): InitialSyncSpec | undefined {
+  if (sync === undefined || !sync.enabled) return undefined;
+  if (sourceUri === '')
+    throw invalidArgument(
+      'spec.source.milvus.uri',
+      'is required with initial_sync (the copy reads rows from the source server)',
+    );
+  if (start.kind !== 'START_KIND_LATEST')
+    throw invalidArgument(
+      'spec.start.kind',
+      'must be START_KIND_LATEST (or unset) with initial_sync: the copy is taken when the task is created',
+    );
+  if (sync.batch_rows > MAX_SNAPSHOT_BATCH_ROWS)
+    throw invalidArgument(
+      'spec.initial_sync.batch_rows',
+      `is ${sync.batch_rows}; at most ${MAX_SNAPSHOT_BATCH_ROWS} allowed`,
+    );
+  return { enabled: true, batch_rows: sync.batch_rows };
 }
 
 /** Kafka message ids are the 8-byte little-endian offset; any other length cannot be a Kafka position. */

@@ -4,7 +4,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { CdcError, invalidArgument, type Logger } from '@cdc/shared';
-import type { TaskSpec } from '../domain/model.js';
+import type { TaskRecord, TaskSpec } from '../domain/model.js';
 import { patternText, scopeOverlap } from '../domain/scope.js';
 import {
   checkLength,
@@ -14,6 +14,7 @@ import {
   validateTaskSpec,
 } from '../domain/validation.js';
 import { toServiceError } from '../grpc-status.js';
+import type { SnapshotService } from '../tasks/snapshot-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { VerifyService } from '../verify/verify-service.js';
 import {
@@ -76,11 +77,19 @@ export function cdcHandlers(
   tasks: TaskService,
   verify: VerifyService,
   log: Logger,
+  snapshots?: SnapshotService,
 ): UntypedServiceImplementation {
+  /** The task with its initial-sync progress, when it has one. */
+  const taskMessage = async (task: TaskRecord): Promise<Record<string, unknown>> =>
+    taskToProto(task, await snapshots?.status(task));
   const status = async (taskId: string): Promise<Record<string, unknown>> => {
     const { task, channels } = await tasks.positions(taskId);
     const lag = channels.reduce((m, c) => Math.max(m, c.lagMs), 0);
-    return { task: taskToProto(task), channels: channels.map(channelToProto), lag_ms: String(lag) };
+    return {
+      task: await taskMessage(task),
+      channels: channels.map(channelToProto),
+      lag_ms: String(lag),
+    };
   };
   return {
     CreateTask: unary(log, 'CreateTask', async (req) => {
@@ -94,25 +103,26 @@ export function cdcHandlers(
         startPaused: bool(r['start_paused']),
       });
       if (created) log.info({ taskId: task.taskId, state: task.state }, 'task created');
-      return { task: taskToProto(task), created };
+      return { task: await taskMessage(task), created };
     }),
     GetTask: unary(log, 'GetTask', async (req) =>
-      taskToProto(await tasks.get(field(req, 'task_id'))),
+      taskMessage(await tasks.get(field(req, 'task_id'))),
     ),
     ListTasks: unary(log, 'ListTasks', async (req) => {
       const page = await tasks.list(num(obj(req)['page_size']), field(req, 'page_token'));
-      return { tasks: page.tasks.map(taskToProto), next_page_token: page.nextPageToken };
+      const messages = await Promise.all(page.tasks.map(taskMessage));
+      return { tasks: messages, next_page_token: page.nextPageToken };
     }),
     PauseTask: unary(log, 'PauseTask', async (req) => {
       checkLength('reason', field(req, 'reason'), MAX_REASON_CHARS);
       const task = await tasks.pause(field(req, 'task_id'), field(req, 'reason'));
       log.info({ taskId: task.taskId }, 'task paused');
-      return taskToProto(task);
+      return taskMessage(task);
     }),
     ResumeTask: unary(log, 'ResumeTask', async (req) => {
       const task = await tasks.resume(field(req, 'task_id'));
       log.info({ taskId: task.taskId }, 'task resumed');
-      return taskToProto(task);
+      return taskMessage(task);
     }),
     DeleteTask: unary(log, 'DeleteTask', async (req) => {
       const task = await tasks.delete(field(req, 'task_id'), bool(obj(req)['ignore_not_found']));

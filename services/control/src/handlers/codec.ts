@@ -6,6 +6,7 @@ import type {
   NameMappingSpec,
   Position,
   QuarantineRecord,
+  SnapshotRecord,
   StartKind,
   StartPoint,
   TargetMode,
@@ -15,6 +16,7 @@ import type {
 } from '../domain/model.js';
 import type { ChannelStatus } from '../tasks/task-service.js';
 import type { LeaseStart } from '../tasks/lease-service.js';
+import type { InitialSyncStatus } from '../tasks/snapshot-service.js';
 
 /**
  * Conversion between proto-loader objects (keepCase, longs and enums as strings, bytes as Buffer, unset messages
@@ -100,6 +102,7 @@ export function specFromProto(v: unknown): TaskSpec | undefined {
   const sourceMilvus = obj(source['milvus']);
   const target = obj(s['target']);
   const scope = obj(s['scope']);
+  const initialSync = obj(s['initial_sync']);
   return {
     source: {
       etcd: {
@@ -152,6 +155,9 @@ export function specFromProto(v: unknown): TaskSpec | undefined {
       };
     }),
     start: startFromProto(s['start']),
+    ...(bool(initialSync['enabled'])
+      ? { initial_sync: { enabled: true, batch_rows: num(initialSync['batch_rows']) } }
+      : {}),
   };
 }
 
@@ -174,8 +180,35 @@ export function specToProto(spec: TaskSpec): Raw {
   return { ...spec, start: startToProto(spec.start) };
 }
 
-export function taskToProto(t: TaskRecord): Raw {
+export function snapshotToProto(r: SnapshotRecord): Raw {
   return {
+    database: r.database,
+    collection: r.collection,
+    collection_id: r.collectionId,
+    state: r.state,
+    rows_copied: r.rowsCopied,
+    rows_total: r.rowsTotal,
+    partition: r.partition,
+    last_key: r.lastKey,
+    last_error: r.lastError,
+    worker_id: r.workerId,
+    epoch: r.epoch,
+    update_time_ms: String(r.updateTimeMs),
+  };
+}
+
+/** The task; with `initialSync` (the task's copy progress) when it has initial sync. */
+export function taskToProto(t: TaskRecord, initialSync?: InitialSyncStatus): Raw {
+  return {
+    ...(initialSync === undefined
+      ? {}
+      : {
+          initial_sync: {
+            copying: initialSync.copying,
+            snapshot_timestamp: initialSync.snapshotTimestamp,
+            collections: initialSync.collections.map(snapshotToProto),
+          },
+        }),
     task_id: t.taskId,
     spec: specToProto(t.spec),
     state: t.state,

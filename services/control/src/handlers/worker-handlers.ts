@@ -1,6 +1,7 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import { invalidArgument, type Logger } from '@cdc/shared';
+import { CdcError, invalidArgument, type Logger } from '@cdc/shared';
 import { isStaleEpoch, type LeaseService } from '../tasks/lease-service.js';
+import type { SnapshotService } from '../tasks/snapshot-service.js';
 import {
   bool,
   dec,
@@ -8,6 +9,7 @@ import {
   leaseStartToProto,
   obj,
   positionFromProto,
+  snapshotToProto,
   specToProto,
 } from './codec.js';
 import { unary } from './unary.js';
@@ -46,7 +48,22 @@ export function workerHandlers(
   log: Logger,
   reportIntervalMs: number,
   observer: WorkerRpcObserver = noObserver,
+  snapshots?: SnapshotService,
 ): UntypedServiceImplementation {
+  const snapshotService = (): SnapshotService => {
+    if (snapshots === undefined)
+      throw new CdcError('FAILED_PRECONDITION', 'initial sync is not served here', {
+        retryable: false,
+      });
+    return snapshots;
+  };
+  const snapshotIds = (req: unknown): { taskId: string; collectionId: string } => {
+    const taskId = field(req, 'task_id');
+    const collectionId = dec(obj(req)['collection_id']);
+    if (taskId === '') throw invalidArgument('task_id', 'is required');
+    if (collectionId === '0') throw invalidArgument('collection_id', 'is required');
+    return { taskId, collectionId };
+  };
   /** Runs a fenced call, counting stale-epoch rejections. */
   const fenced = async <T>(req: unknown, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -124,6 +141,37 @@ export function workerHandlers(
     Heartbeat: unary(log, 'Heartbeat', async (req) => {
       await leases.heartbeat(field(req, 'worker_id'));
       return {};
+    }),
+    AcquireSnapshot: unary(log, 'AcquireSnapshot', async (req) => {
+      const { taskId, collectionId } = snapshotIds(req);
+      const workerId = field(req, 'worker_id');
+      const grant = await snapshotService().acquire(taskId, collectionId, workerId);
+      log.info({ taskId, collectionId, workerId, epoch: grant.epoch }, 'snapshot acquired');
+      return {
+        epoch: grant.epoch,
+        task: { task_id: taskId, spec: specToProto(grant.spec) },
+        progress: snapshotToProto(grant.progress),
+      };
+    }),
+    ReportSnapshot: unary(log, 'ReportSnapshot', async (req) => {
+      const r = obj(req);
+      const state = field(req, 'state');
+      if (state !== 'SNAPSHOT_STATE_COPYING' && state !== 'SNAPSHOT_STATE_DONE')
+        throw invalidArgument('state', 'must be SNAPSHOT_STATE_COPYING or SNAPSHOT_STATE_DONE');
+      const result = await snapshotService().report({
+        ...snapshotIds(req),
+        epoch: epochOf(req),
+        workerId: field(req, 'worker_id'),
+        state,
+        rowsCopied: dec(r['rows_copied']),
+        rowsTotal: dec(r['rows_total']),
+        partition: field(req, 'partition'),
+        lastKey: field(req, 'last_key'),
+        error: field(req, 'error'),
+        needsPerson: bool(r['needs_person']),
+      });
+      if (state === 'SNAPSHOT_STATE_DONE') log.info(snapshotIds(req), 'collection copied');
+      return { keep_going: result.keepGoing, reason: result.reason };
     }),
   };
 }

@@ -2,12 +2,16 @@ import {
   errorMessage,
   LEASE_JOB_NAME,
   leaseJobId,
+  SNAPSHOT_JOB_NAME,
+  snapshotJobId,
   type LeaseJobData,
   type Logger,
+  type SnapshotJobData,
 } from '@cdc/shared';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { TaskRecord } from '../domain/model.js';
 import type { ChannelDiscovery, TaskStore } from '../tasks/ports.js';
+import type { SnapshotService } from '../tasks/snapshot-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 
 export interface LeaseSchedulerOptions {
@@ -28,11 +32,18 @@ const LIVE_STATES = [
   'waiting-children',
 ] as const;
 
+/** Initial sync: its job queue and the service that plans copies and says which collections are left. */
+export interface SnapshotScheduling {
+  readonly queue: Queue<SnapshotJobData>;
+  readonly service: SnapshotService;
+}
+
 /**
  * Leader-only loop keeping exactly one BullMQ lease job per (running task, channel): adds the missing ones,
  * removes waiting jobs of paused/failed/deleted tasks and of channels no longer in a task, re-discovers channels,
  * restarts stuck creates and finishes deletes. Active jobs are stopped by the workers themselves
- * (ReportCheckpoint answers keep_lease=false).
+ * (ReportCheckpoint answers keep_lease=false). A task copying initial data gets one snapshot job per collection left
+ * to copy instead, and no lease job until every copy is done.
  */
 export class LeaseScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -47,6 +58,7 @@ export class LeaseScheduler {
     private readonly discovery: ChannelDiscovery,
     private readonly log: Logger,
     private readonly opts: LeaseSchedulerOptions,
+    private readonly snapshots?: SnapshotScheduling,
   ) {}
 
   start(): void {
@@ -79,8 +91,17 @@ export class LeaseScheduler {
   /** One pass. Public for tests. */
   async reconcile(): Promise<void> {
     const tasks = await this.store.list();
-    const jobs = await this.queue.getJobs([...LIVE_STATES]);
-    const active = new Set((await this.queue.getJobs(['active'])).map((j) => j.id));
+    const leaseJobs = await this.queue.getJobs([...LIVE_STATES]);
+    const snapshotQueue = this.snapshots?.queue;
+    const snapshotJobs =
+      snapshotQueue === undefined ? [] : await snapshotQueue.getJobs([...LIVE_STATES]);
+    const jobs: Job<LeaseJobData | SnapshotJobData>[] = [...leaseJobs, ...snapshotJobs];
+    const active = new Set(
+      [
+        ...(await this.queue.getJobs(['active'])),
+        ...(snapshotQueue === undefined ? [] : await snapshotQueue.getJobs(['active'])),
+      ].map((j) => j.id),
+    );
     const byId = new Map(jobs.map((j) => [j.id ?? '', j]));
     const wanted = new Set<string>();
     const now = Date.now();
@@ -89,6 +110,33 @@ export class LeaseScheduler {
       if (this.state !== 'running') return;
       switch (task.state) {
         case 'TASK_STATE_RUNNING': {
+          if (this.snapshots !== undefined && task.initialSync?.copying === true) {
+            const left = await this.snapshots.service.pending(task).catch((err: unknown) => {
+              // One task's unreadable source must not stop the pass for the others; its jobs stay as they are.
+              this.log.warn(
+                { taskId: task.taskId, err: errorMessage(err) },
+                'initial sync planning failed; retrying',
+              );
+              for (const j of snapshotJobs)
+                if (j.data.taskId === task.taskId && j.id !== undefined) wanted.add(j.id);
+              return undefined;
+            });
+            if (left === undefined) break;
+            for (const collectionId of left) {
+              const jobId = snapshotJobId(task.taskId, collectionId);
+              wanted.add(jobId);
+              if (!byId.has(jobId)) {
+                await this.snapshots.queue.add(
+                  SNAPSHOT_JOB_NAME,
+                  { taskId: task.taskId, collectionId },
+                  { jobId, removeOnComplete: true, removeOnFail: true },
+                );
+                this.log.debug({ taskId: task.taskId, collectionId }, 'snapshot job added');
+              }
+            }
+            // Channels stream only once every copy is done (pending() then ended the copy phase).
+            if (left.length > 0) break;
+          }
           const current = await this.maybeRediscover(task, now);
           for (const channel of current.channels) {
             const jobId = leaseJobId(task.taskId, channel);

@@ -123,6 +123,7 @@ export class LeaseService {
     let reason = '';
     if (found === undefined) reason = 'task deleted';
     else if (found.state !== 'TASK_STATE_RUNNING') reason = `task ${stateLabel(found.state)}`;
+    else if (found.initialSync?.copying === true) reason = 'task is copying initial data';
     else if (!found.channels.includes(r.channel)) reason = 'channel removed from task';
     else if (await this.fairShare.shouldRelease(`${r.taskId}/${r.channel}`, r.workerId))
       reason = 'rebalancing';
@@ -223,6 +224,12 @@ export class LeaseService {
         details: { taskId },
       });
     if (channel === '') throw invalidArgument('channel', 'is required');
+    // Streaming during the copy could let a stale copied row resurrect a row the stream deleted (snapshot-service.ts).
+    if (task.initialSync?.copying === true)
+      throw new CdcError('FAILED_PRECONDITION', `task ${taskId} is copying initial data`, {
+        retryable: false,
+        details: { taskId },
+      });
     if (!task.channels.includes(channel))
       throw new CdcError('NOT_FOUND', `channel ${channel} is not a channel of task ${taskId}`, {
         retryable: false,

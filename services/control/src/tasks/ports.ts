@@ -1,6 +1,7 @@
 import type {
   ChannelRecord,
   QuarantineRecord,
+  SnapshotRecord,
   TaskRecord,
   TaskSpec,
   Versioned,
@@ -45,6 +46,32 @@ export interface ChannelStore {
   touchWorker(workerId: string, nowMs: number): Promise<void>;
   /** workerId → last seen ms. */
   listWorkers(): Promise<Map<string, number>>;
+}
+
+/**
+ * Port: initial-sync progress per (task, source collection). `put` is compare-and-set like ChannelStore's; records
+ * are removed with their task (TaskStore.remove).
+ */
+export interface SnapshotStore {
+  get(taskId: string, collectionId: string): Promise<Versioned<SnapshotRecord> | undefined>;
+  /** Records of one task, ordered by database and collection name. */
+  list(taskId: string): Promise<SnapshotRecord[]>;
+  put(taskId: string, record: SnapshotRecord, version: string | undefined): Promise<boolean>;
+}
+
+/** A source collection an initial sync copies. */
+export interface SnapshotCollection {
+  readonly collectionId: string;
+  readonly database: string;
+  readonly collection: string;
+}
+
+/**
+ * Port: the in-scope collections that exist in the source now (from its etcd metadata). Rejects with
+ * CdcError('FAILED_PRECONDITION') when the metadata can't be read.
+ */
+export interface SnapshotPlanner {
+  collections(spec: TaskSpec): Promise<SnapshotCollection[]>;
 }
 
 /** Port: encryption of secrets at rest and a keyed digest (for idempotent create). */

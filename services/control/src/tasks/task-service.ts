@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CdcError, errorMessage, invalidArgument, tsoPhysicalMs } from '@cdc/shared';
 import type {
   ChannelRecord,
+  InitialSyncPhase,
   PauseOrigin,
   QuarantineRecord,
   StartPoint,
@@ -91,6 +92,9 @@ export class TaskService {
       createTimeMs: now,
       updateTimeMs: now,
       channels: [],
+      ...(spec.initial_sync?.enabled === true
+        ? { initialSync: { copying: true, planned: false } }
+        : {}),
     };
     if (!(await this.deps.tasks.create(record))) {
       const raced = await this.existingWithSameSpec(taskId, digest);
@@ -195,6 +199,16 @@ export class TaskService {
       t.channels.join(',') === channels.join(',')
         ? undefined
         : { ...t, channels, updateTimeMs: this.deps.clock.now() },
+    );
+  }
+
+  /** Moves the initial-sync phase on (SnapshotService: planned, then done copying). */
+  async setInitialSync(taskId: string, phase: InitialSyncPhase): Promise<TaskRecord> {
+    return this.mutate(taskId, (t) =>
+      t.initialSync === undefined ||
+      (t.initialSync.copying === phase.copying && t.initialSync.planned === phase.planned)
+        ? undefined
+        : { ...t, initialSync: phase, updateTimeMs: this.deps.clock.now() },
     );
   }
 

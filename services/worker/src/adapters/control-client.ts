@@ -2,7 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { CDC_PROTO_FILES, CdcError, PROTO_LOADER_OPTIONS, PROTO_ROOT } from '@cdc/shared';
 import { join } from 'node:path';
-import type { LeaseGrant, ReportCheckpointInput, WorkerControl } from '../ports/worker-control.js';
+import type {
+  LeaseGrant,
+  ReportCheckpointInput,
+  ReportSnapshotInput,
+  SnapshotGrant,
+  WorkerControl,
+} from '../ports/worker-control.js';
 import type { TaskSpecWire } from '../task-spec.js';
 
 type Callback = (err: grpc.ServiceError | null, res?: Record<string, unknown>) => void;
@@ -188,6 +194,54 @@ export class GrpcWorkerControl implements WorkerControl {
 
   async heartbeat(workerId: string): Promise<void> {
     await this.call('Heartbeat', { worker_id: workerId });
+  }
+
+  async acquireSnapshot(
+    taskId: string,
+    collectionId: string,
+    workerId: string,
+  ): Promise<SnapshotGrant> {
+    const res = await this.call('AcquireSnapshot', {
+      task_id: taskId,
+      collection_id: collectionId,
+      worker_id: workerId,
+    });
+    const task = res['task'] as { spec?: TaskSpecWire } | undefined;
+    const p = (res['progress'] ?? {}) as Record<string, unknown>;
+    if (!task?.spec)
+      throw new CdcError('INTERNAL', 'AcquireSnapshot returned no task spec', { retryable: true });
+    return {
+      epoch: String(res['epoch']),
+      spec: task.spec,
+      progress: {
+        rowsCopied: Number(p['rows_copied'] ?? 0),
+        rowsTotal: Number(p['rows_total'] ?? 0),
+        partition: typeof p['partition'] === 'string' ? p['partition'] : '',
+        lastKey: typeof p['last_key'] === 'string' ? p['last_key'] : '',
+      },
+    };
+  }
+
+  async reportSnapshot(
+    input: ReportSnapshotInput,
+  ): Promise<{ keepGoing: boolean; reason: string }> {
+    const res = await this.call('ReportSnapshot', {
+      task_id: input.taskId,
+      collection_id: input.collectionId,
+      epoch: input.epoch,
+      worker_id: input.workerId,
+      state: input.done ? 'SNAPSHOT_STATE_DONE' : 'SNAPSHOT_STATE_COPYING',
+      rows_copied: String(input.rowsCopied),
+      rows_total: String(input.rowsTotal),
+      partition: input.partition,
+      last_key: input.lastKey,
+      error: input.error ?? '',
+      needs_person: input.needsPerson ?? false,
+    });
+    return {
+      keepGoing: Boolean(res['keep_going']),
+      reason: typeof res['reason'] === 'string' ? res['reason'] : '',
+    };
   }
 
   close(): Promise<void> {

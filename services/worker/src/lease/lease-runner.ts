@@ -13,6 +13,7 @@ import { TaskScope } from '../replication/task-scope.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import { mappingsOf, scopeOf } from '../task-spec.js';
 import { LeaseReporter } from './lease-reporter.js';
+import { needsPerson } from './needs-person.js';
 import { readerStartOf } from './lease-start.js';
 
 /** Connections a lease borrows; released with `release()` (shared per task by the factory). */
@@ -53,20 +54,6 @@ export interface LeaseRunnerDeps {
 }
 
 export type LeaseOutcome = 'ended' | 'refused';
-
-/** Errors a person has to act on: the task is paused with the reason instead of retrying forever. */
-function needsPerson(err: unknown): boolean {
-  return (
-    err instanceof CdcError &&
-    [
-      'SCHEMA_MISMATCH',
-      'FAILED_PRECONDITION',
-      'INVALID_ARGUMENT',
-      'UNAUTHENTICATED',
-      'PERMISSION_DENIED',
-    ].includes(err.code)
-  );
-}
 
 /**
  * Runs one channel lease from acquisition to release: takes a new epoch from the control plane, opens the channel at

@@ -4,9 +4,15 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LEASE_QUEUE_NAME, errorMessage } from '@cdc/shared';
 import type { LeaseJobData, Logger } from '@cdc/shared';
-import type { LeaseRunner } from './lease-runner.js';
+
+/** Runs one job for as long as it lasts (a channel lease, or a snapshot copy); ends early when `signal` aborts. */
+export interface JobRunner<T> {
+  run(job: T, signal: AbortSignal): Promise<string>;
+}
 
 export interface LeaseWorkerOptions {
+  /** Queue to take jobs from; default the lease queue. */
+  readonly queueName?: string;
   readonly connection: Redis;
   readonly prefix: string;
   readonly concurrency: number;
@@ -18,20 +24,21 @@ export interface LeaseWorkerOptions {
 /**
  * Takes lease jobs from BullMQ. One job = one (task, channel) lease; the processor runs for the life of the lease and
  * BullMQ renews the job lock meanwhile. If this process dies, the lock expires and BullMQ's stalled-job check hands the
- * job to another worker, which acquires a new epoch from the control plane.
+ * job to another worker, which acquires a new epoch from the control plane. Snapshot jobs (initial sync) run the same
+ * way from their own queue.
  */
-export class LeaseWorker {
-  private readonly worker: Worker<LeaseJobData>;
+export class LeaseWorker<T = LeaseJobData> {
+  private readonly worker: Worker<T>;
   private readonly stopping = new AbortController();
   private closing: Promise<void> | undefined;
 
   constructor(
-    private readonly runner: LeaseRunner,
+    private readonly runner: JobRunner<T>,
     private readonly opts: LeaseWorkerOptions,
   ) {
     // Every held lease listens on the shutdown signal; dozens per process are normal.
     setMaxListeners(0, this.stopping.signal);
-    this.worker = new Worker<LeaseJobData>(LEASE_QUEUE_NAME, (job) => this.process(job), {
+    this.worker = new Worker<T>(opts.queueName ?? LEASE_QUEUE_NAME, (job) => this.process(job), {
       connection: opts.connection,
       prefix: opts.prefix,
       concurrency: opts.concurrency,
@@ -56,7 +63,7 @@ export class LeaseWorker {
     return (this.worker as unknown as { running?: number }).running ?? 0;
   }
 
-  private async process(job: Job<LeaseJobData>): Promise<string> {
+  private async process(job: Job<T>): Promise<string> {
     return this.runner.run(job.data, this.stopping.signal);
   }
 

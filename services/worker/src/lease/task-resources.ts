@@ -2,11 +2,13 @@ import { Etcd3 } from 'etcd3';
 import type { Redis } from 'ioredis';
 import { createEtcdSourceMetadata } from '@cdc/shared';
 import type { Logger, SourceMetadata } from '@cdc/shared';
+import { MilvusSourceRows, missingSourceMilvus } from '../adapters/milvus-source-rows.js';
 import { MilvusTargetWriter } from '../adapters/milvus-target-writer.js';
 import { RedisDropBarrier } from '../adapters/redis-drop-barrier.js';
 import { createSourceReader } from '../adapters/source-readers.js';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { SourceReader } from '../ports/source-reader.js';
+import type { SourceRows } from '../ports/source-rows.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import type { Borrowed, LeaseFactories } from './lease-runner.js';
@@ -111,6 +113,26 @@ export class TaskResources implements LeaseFactories {
           }),
         ),
       (w) => w.close(),
+    );
+  }
+
+  /** The source server's rows (initial sync), shared by the task's copies in this process. */
+  sourceRows(taskId: string, spec: TaskSpecWire): Promise<Borrowed<SourceRows>> {
+    const m = spec.source?.milvus;
+    if (!m?.uri) return Promise.reject(missingSourceMilvus());
+    return this.borrow<SourceRows>(
+      `source-rows:${taskId}`,
+      () =>
+        Promise.resolve(
+          new MilvusSourceRows({
+            address: m.uri ?? '',
+            ...(m.token ? { token: m.token } : {}),
+            ...(m.username ? { username: m.username, password: m.password ?? '' } : {}),
+            ...(m.tls?.enabled ? { ssl: true } : {}),
+            logger: this.log,
+          }),
+        ),
+      (r) => r.close(),
     );
   }
 

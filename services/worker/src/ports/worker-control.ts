@@ -34,6 +34,37 @@ export interface ReportCheckpointInput extends LeaseRef {
   readonly appliedBytes: number;
 }
 
+/** Copy progress of one collection (initial sync); a retried copy resumes after (`partition`, `lastKey`). */
+export interface SnapshotProgress {
+  readonly rowsCopied: number;
+  readonly rowsTotal: number;
+  /** Partition being copied; '' for a whole partition-key collection. */
+  readonly partition: string;
+  /** Last primary key copied in `partition` (decimal for Int64); '' before the first page. */
+  readonly lastKey: string;
+}
+
+export interface SnapshotRef {
+  readonly taskId: string;
+  /** Decimal source collection id. */
+  readonly collectionId: string;
+  readonly epoch: string;
+}
+
+export interface SnapshotGrant {
+  readonly epoch: string;
+  readonly spec: TaskSpecWire;
+  readonly progress: SnapshotProgress;
+}
+
+export interface ReportSnapshotInput extends SnapshotRef, SnapshotProgress {
+  readonly workerId: string;
+  readonly done: boolean;
+  /** A failure that ends the copy; `needsPerson` pauses the task with it. */
+  readonly error?: string;
+  readonly needsPerson?: boolean;
+}
+
 /**
  * The control plane as a worker sees it (WorkerService). Errors are CdcErrors: FAILED_PRECONDITION means the lease is
  * not (or no longer) ours — stop at once; UNAVAILABLE is retryable.
@@ -48,5 +79,8 @@ export interface WorkerControl {
   reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void>;
   releaseLease(lease: LeaseRef, workerId: string): Promise<void>;
   heartbeat(workerId: string): Promise<void>;
+  acquireSnapshot(taskId: string, collectionId: string, workerId: string): Promise<SnapshotGrant>;
+  /** FAILED_PRECONDITION when another worker took the copy over (stale epoch). */
+  reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }>;
   close(): Promise<void>;
 }

@@ -30,10 +30,12 @@ import type {
   PartitionInfo,
   PrimaryKeys,
   Row,
+  ScannedRow,
   SourceMetadata,
   SourceTso,
 } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
+import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
 import type { ReplicatedCollection } from '../replication/collection-catalog.js';
 import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { ChannelRecord, ReaderStart, SourceReader } from '../ports/source-reader.js';
@@ -47,6 +49,8 @@ import type {
   LeaseGrant,
   LeaseRef,
   ReportCheckpointInput,
+  ReportSnapshotInput,
+  SnapshotGrant,
   WorkerControl,
 } from '../ports/worker-control.js';
 
@@ -643,10 +647,33 @@ export class FakeWorkerControl implements WorkerControl {
   heartbeat(): Promise<void> {
     return Promise.resolve();
   }
+
+  // Initial sync: `reportSnapshot` answers from `snapshotAnswers` like `reportCheckpoint` does.
+  readonly snapshotReports: ReportSnapshotInput[] = [];
+  snapshotAnswers: SnapshotAnswer[] = [];
+  snapshotGrant: SnapshotGrant | Error = new CdcError('NOT_FOUND', 'no such snapshot', {
+    retryable: false,
+  });
+
+  acquireSnapshot(): Promise<SnapshotGrant> {
+    const g = this.snapshotGrant;
+    return g instanceof Error ? Promise.reject(g) : Promise.resolve(g);
+  }
+  reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }> {
+    this.snapshotReports.push(input);
+    const answer =
+      this.snapshotAnswers.length > 1
+        ? this.snapshotAnswers.shift()
+        : (this.snapshotAnswers[0] ?? { keepGoing: true, reason: '' });
+    if (answer instanceof Error) return Promise.reject(answer);
+    return Promise.resolve(answer ?? { keepGoing: true, reason: '' });
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
 }
+
+export type SnapshotAnswer = { keepGoing: boolean; reason: string } | Error;
 
 /** Resolves once `cond()` holds, polling every few ms; rejects after `timeoutMs`. */
 export async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -654,5 +681,57 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<v
   while (!cond()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * The source server's rows in memory, per partition, with Int64 keys in `id`. `query` understands the keyset
+ * filters `scanRows` sends (`id > N`, or everything on the first page) and answers in key order like Milvus.
+ */
+export class FakeSourceRows implements SourceRows {
+  readonly rows = new Map<string, ScannedRow[]>();
+  readonly queries: { partition: string | undefined; expr: string }[] = [];
+  loaded = true;
+  indexList: SourceIndex[] = [];
+  closed = false;
+
+  add(
+    partition: string,
+    ids: readonly number[],
+    extra: (id: number) => ScannedRow = () => ({}),
+  ): this {
+    const list = this.rows.get(partition) ?? [];
+    for (const id of ids) list.push({ id: String(id), vec: [id, id], ...extra(id) });
+    list.sort((a, b) => Number(a['id']) - Number(b['id']));
+    this.rows.set(partition, list);
+    return this;
+  }
+  count(): Promise<number> {
+    return Promise.resolve([...this.rows.values()].reduce((n, l) => n + l.length, 0));
+  }
+  query(
+    _c: SourceCollectionRef,
+    partition: string | undefined,
+    expr: string,
+    limit: number,
+  ): Promise<readonly ScannedRow[]> {
+    this.queries.push({ partition, expr });
+    const after = /^id > (-?\d+)$/.exec(expr)?.[1];
+    const source =
+      partition === undefined ? [...this.rows.values()].flat() : (this.rows.get(partition) ?? []);
+    const rows = source
+      .filter((r) => after === undefined || Number(r['id']) > Number(after))
+      .sort((a, b) => Number(a['id']) - Number(b['id']));
+    return Promise.resolve(rows.slice(0, limit));
+  }
+  indexes(): Promise<SourceIndex[]> {
+    return Promise.resolve(this.indexList);
+  }
+  isLoaded(): Promise<boolean> {
+    return Promise.resolve(this.loaded);
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
   }
 }

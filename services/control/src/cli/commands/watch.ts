@@ -9,7 +9,7 @@ import {
 } from '../command.js';
 import { isGrpcFailure, statusName, usage } from '../errors.js';
 import { duration, jsonText, list, num, obj, str, time } from '../format.js';
-import { positionsTable, stateOf } from '../views.js';
+import { initialSyncSummary, positionsTable, snapshotLines, stateOf } from '../views.js';
 
 function render(ctx: CommandContext, tracker: CatchUpTracker, update: Message, tty: boolean): void {
   if (ctx.output === 'json') {
@@ -24,10 +24,14 @@ function render(ctx: CommandContext, tracker: CatchUpTracker, update: Message, t
     // Redraw in place, like watch(1).
     process.stdout.write('\x1b[H\x1b[2J');
     ctx.print(`task ${str(task['task_id'])}  ${time(Date.now())}  (Ctrl-C to stop)\n${line}\n`);
+    const sync = initialSyncSummary(task);
+    if (sync !== '') ctx.print(`initial sync ${sync}\n${snapshotLines(task).join('\n')}\n`);
     ctx.print(positionsTable(channels));
     return;
   }
   ctx.print(`${time(Date.now())} ${str(task['task_id'])} ${line}`);
+  const sync = initialSyncSummary(task);
+  if (sync !== '') ctx.print([`  initial sync ${sync}`, ...snapshotLines(task)].join('\n'));
   for (const c of channels)
     ctx.print(
       `  ${str(c['channel'])} lag=${duration(num(c['lag_ms']))} epoch=${str(c['epoch']) || '0'} rows=${str(c['applied_rows']) || '0'}${str(c['last_error']) === '' ? '' : ` error=${str(c['last_error'])}`}`,

@@ -1,0 +1,124 @@
+import { CdcError, type Logger, type ScannedRow } from '@cdc/shared';
+import { ConsistencyLevelEnum, type ClientConfig } from '@zilliz/milvus2-sdk-node';
+import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
+import { failure, MilvusCalls, nestedStatus } from './milvus-calls.js';
+import { TargetMilvusClient } from './milvus-client.js';
+
+export interface MilvusSourceRowsOptions {
+  readonly address: string;
+  readonly token?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ssl?: boolean;
+  /** Deadline of each RPC (default 60 s: a Strong query waits for the server's time tick). */
+  readonly timeoutMs?: number;
+  readonly logger: Logger;
+}
+
+/**
+ * `SourceRows` over the SDK. The same client class as the target writer (explicit connect, per-database schema cache)
+ * and the same status classification; it only reads.
+ */
+export class MilvusSourceRows implements SourceRows {
+  private readonly client: TargetMilvusClient;
+  private readonly calls: MilvusCalls;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: MilvusSourceRowsOptions) {
+    const config: ClientConfig = { address: opts.address, logLevel: 'warn' };
+    if (opts.token !== undefined) config.token = opts.token;
+    if (opts.username !== undefined) config.username = opts.username;
+    if (opts.password !== undefined) config.password = opts.password;
+    if (opts.ssl !== undefined) config.ssl = opts.ssl;
+    this.client = new TargetMilvusClient(config);
+    this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? 60_000);
+  }
+
+  async count(c: SourceCollectionRef): Promise<number> {
+    const res = await this.calls.must(
+      'counting source rows',
+      { ...c },
+      () =>
+        this.client.query({
+          ...this.req(c),
+          expr: '',
+          output_fields: ['count(*)'],
+          consistency_level: ConsistencyLevelEnum.Strong,
+        }),
+      nestedStatus,
+    );
+    return Number(res?.data[0]?.['count(*)'] ?? 0);
+  }
+
+  async query(
+    c: SourceCollectionRef,
+    partition: string | undefined,
+    expr: string,
+    limit: number,
+  ): Promise<readonly ScannedRow[]> {
+    const res = await this.calls.must(
+      'reading source rows',
+      { ...c, partition },
+      () =>
+        this.client.query({
+          ...this.req(c),
+          expr,
+          limit,
+          output_fields: ['*'],
+          consistency_level: ConsistencyLevelEnum.Strong,
+          ...(partition === undefined ? {} : { partition_names: [partition] }),
+        }),
+      nestedStatus,
+    );
+    return res?.data ?? [];
+  }
+
+  async indexes(c: SourceCollectionRef): Promise<SourceIndex[]> {
+    const o = await this.calls.attempt(() => this.client.describeIndex(this.req(c)), nestedStatus);
+    if (o.cls.kind !== 'ok') {
+      if (o.cls.notFound === 'index') return [];
+      throw failure('describing source indexes', o, { ...c });
+    }
+    return (o.res?.index_descriptions ?? []).map((d) => ({
+      fieldName: d.field_name,
+      indexName: d.index_name,
+      params: d.params.map((kv) => ({ key: kv.key, value: String(kv.value) })),
+    }));
+  }
+
+  async isLoaded(c: SourceCollectionRef): Promise<boolean> {
+    const res = await this.calls.must(
+      'reading source load state',
+      { ...c },
+      () => this.client.getLoadState(this.req(c)),
+      nestedStatus,
+    );
+    return String(res?.state) === 'LoadStateLoaded';
+  }
+
+  close(): Promise<void> {
+    this.calls.markClosed();
+    this.closing ??= this.client.closeConnection().then(
+      () => undefined,
+      (err: unknown) => {
+        this.opts.logger.warn({ err }, 'closing source milvus connection failed');
+      },
+    );
+    return this.closing;
+  }
+
+  private req(c: SourceCollectionRef): {
+    db_name: string;
+    collection_name: string;
+    timeout: number;
+  } {
+    return { db_name: c.db, collection_name: c.collection, timeout: this.calls.timeout };
+  }
+}
+
+/** The source server is required for initial sync (validated at create); this guards a spec without it. */
+export function missingSourceMilvus(): CdcError {
+  return new CdcError('FAILED_PRECONDITION', 'initial sync needs spec.source.milvus.uri', {
+    retryable: false,
+  });
+}

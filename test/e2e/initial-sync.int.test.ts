@@ -326,6 +326,20 @@ describe('initial sync end to end', () => {
     expect(dst.keys_sha256).toBe(src.keys_sha256);
     expect(Object.keys(src.sample).length).toBe(Math.ceil(src.keys / 397));
     expect(dst.sample).toEqual(src.sample);
+
+    // And through the product's own check: VerifyTask compares every key and row hash and finds nothing.
+    const started = Date.now();
+    const verified = await h.client!.call<{
+      clean: boolean;
+      rows_compared: string;
+      collections: { differences: Record<string, unknown>; error: string }[];
+    }>('VerifyTask', { task_id: taskId }, 300_000);
+    console.log(
+      `VerifyTask: ${verified.rows_compared} rows compared in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    expect(verified.collections.map((c) => c.error)).toEqual(['']);
+    expect(verified.clean, JSON.stringify(verified.collections[0]?.differences)).toBe(true);
+    expect(Number(verified.rows_compared)).toBe(2 * src.count);
     expect(workerB.child.exitCode).toBeNull();
   }, 900_000);
 });

@@ -552,10 +552,13 @@ describe('control service: leases, checkpoints and state', () => {
   it('deletes: leases end, then the task and its checkpoints disappear', async () => {
     const del = await c.cdc.DeleteTask({ task_id: id });
     expect(del.task.state).toBe('TASK_STATE_DELETING');
-    await expectCode(
-      c.cdc.PauseTask({ task_id: id }),
-      status.FAILED_PRECONDITION,
-      /deleting; cannot move to paused/,
+    // Deletion is asynchronous: with no worker holding a channel, the scheduler's next pass may remove the task
+    // before this call lands (the DELETING → PAUSED refusal itself is unit-tested in state-machine.test.ts).
+    await expect(c.cdc.PauseTask({ task_id: id })).rejects.toSatisfy(
+      (err: { code: status; details: string }) =>
+        (err.code === status.FAILED_PRECONDITION &&
+          /deleting; cannot move to paused/.test(err.details)) ||
+        (err.code === status.NOT_FOUND && /not found/.test(err.details)),
     );
     await waitFor(
       async () => {

@@ -18,6 +18,27 @@ const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+/** Runs a source DDL call until it succeeds (or reports that an earlier attempt did), for at most 2 minutes. */
+async function whenSourceReady(
+  call: () => Promise<{ error_code?: string | number; reason?: string }>,
+): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    let reason: string;
+    try {
+      const status = await call();
+      if (status.error_code === 'Success' || status.error_code === 0) return;
+      reason = status.reason ?? String(status.error_code);
+    } catch (err) {
+      reason = (err as { reason?: string; message?: string }).reason ?? String(err);
+    }
+    if (/already exist/i.test(reason)) return;
+    if (Date.now() > deadline) throw new Error(`source Milvus is not ready: ${reason}`);
+    say(`source Milvus not ready yet (${reason}); retrying`);
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
 const port = await freePort();
 const control = startNodeProcess('demo-control', 'services/control/dist/main.js', {
   CONTROL_GRPC_ADDRESS: `127.0.0.1:${port}`,
@@ -53,18 +74,23 @@ try {
   });
   say(`task demo-${id}: ${env.sourceMilvusAddress} (db ${db}) → ${env.targetMilvusAddress}`);
 
-  await source.createDatabase({ db_name: db });
-  await source.createCollection({
-    db_name: db,
-    collection_name: collection,
-    shards_num: 2,
-    fields: [
-      { name: 'sku', data_type: DataType.Int64, is_primary_key: true },
-      { name: 'title', data_type: DataType.VarChar, max_length: 64 },
-      { name: 'price', data_type: DataType.Double },
-      { name: 'embedding', data_type: DataType.FloatVector, dim: 8 },
-    ],
-  });
+  // A Milvus that has just started passes its health check before its DDL path works (the first create can end with
+  // "proxy TaskCondition context Done"), so the first two creates are retried for a while; "already exists" means an
+  // earlier attempt went through.
+  await whenSourceReady(() => source.createDatabase({ db_name: db }));
+  await whenSourceReady(() =>
+    source.createCollection({
+      db_name: db,
+      collection_name: collection,
+      shards_num: 2,
+      fields: [
+        { name: 'sku', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'title', data_type: DataType.VarChar, max_length: 64 },
+        { name: 'price', data_type: DataType.Double },
+        { name: 'embedding', data_type: DataType.FloatVector, dim: 8 },
+      ],
+    }),
+  );
   const rows = Array.from({ length: 2_000 }, (_, i) => ({
     sku: String(9_007_199_254_740_993n + BigInt(i)), // beyond 2^53: int64 keys must stay exact
     title: `product ${i}`,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Source and target Milvus: the real standalone server shipped in the PyPI package `milvus` (embedded Milvus 2.3.x),
 # run as plain processes with generated config. The source uses the external etcd (root `source`) and Kafka as its
-# message queue; the target has its own etcd root and channel prefix. TARGET_TT_MSG_ENABLED=false starts the target
-# for replicate mode (`common.ttMsgEnabled=false`).
+# message queue; each target has its own etcd root and channel prefix. `milvus-target` is an ordinary Milvus (API
+# mode); `milvus-replica` runs with `common.ttMsgEnabled=false`, the setting replicate mode (ReplicateMessage) needs.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 milvus_venv() {
@@ -43,8 +43,11 @@ milvus_up() {
     mq.type=kafka "kafka.brokerList=127.0.0.1:$KAFKA_PORT"
   start_milvus milvus-target "$TARGET_MILVUS_PORT" "$TARGET_MILVUS_METRICS_PORT" \
     etcd.rootPath=target common.chanNamePrefix.cluster=target \
+    mq.type=kafka "kafka.brokerList=127.0.0.1:$KAFKA_PORT"
+  start_milvus milvus-replica "$REPLICA_MILVUS_PORT" "$REPLICA_MILVUS_METRICS_PORT" \
+    etcd.rootPath=replica common.chanNamePrefix.cluster=replica \
     mq.type=kafka "kafka.brokerList=127.0.0.1:$KAFKA_PORT" \
-    "common.ttMsgEnabled=${TARGET_TT_MSG_ENABLED:-true}"
+    common.ttMsgEnabled=false
 }
 
-milvus_down() { stop_component milvus-target; stop_component milvus-source; }
+milvus_down() { stop_component milvus-replica; stop_component milvus-target; stop_component milvus-source; }

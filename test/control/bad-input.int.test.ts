@@ -197,11 +197,16 @@ const CASES: Case[] = [
     'is required',
   ),
   invalid(
-    'replicate mode (not available)',
+    'replicate mode with initial sync',
     'CreateTask',
-    () => create(withTarget({ mode: 'TARGET_MODE_REPLICATE' })),
-    'spec.target.mode',
-    'not available in this version',
+    () =>
+      create({
+        ...withSource({ milvus: { uri: 'http://127.0.0.1:19530' } }),
+        target: { ...spec()['target'], mode: 'TARGET_MODE_REPLICATE' },
+        initial_sync: { enabled: true },
+      }),
+    'spec.initial_sync',
+    'not available with TARGET_MODE_REPLICATE',
   ),
   invalid(
     'source milvus credentials without uri',

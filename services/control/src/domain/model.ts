@@ -178,6 +178,8 @@ export interface ChannelRecord {
   workerId: string;
   position?: Position;
   sourceHeadTimestamp: string;
+  /** When `sourceHeadTimestamp` last grew (ms): a channel the source stopped ticking is idle, not behind. */
+  headAdvancedMs?: number;
   appliedRows: string;
   appliedBytes: string;
   updateTimeMs: number;

@@ -341,13 +341,6 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     throw invalidArgument('spec.source.milvus.uri', 'is required when credentials are set');
   if (!TARGET_MODES.has(target.mode))
     throw invalidArgument('spec.target.mode', `${quote(target.mode)} is not a TargetMode`);
-  // Refused rather than silently run in API mode: a replicate-mode target runs with ttMsgEnabled=false and would
-  // never see time ticks from API writes.
-  if (target.mode === 'TARGET_MODE_REPLICATE')
-    throw invalidArgument(
-      'spec.target.mode',
-      'TARGET_MODE_REPLICATE is not available in this version; use TARGET_MODE_API',
-    );
   const mode = target.mode === 'TARGET_MODE_UNSPECIFIED' ? 'TARGET_MODE_API' : target.mode;
 
   if (spec.scope.include.length === 0)
@@ -360,6 +353,12 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
   const start = validateStartPoint('spec.start', spec.start, prefix);
   if (mq.type === 'MQ_TYPE_KAFKA') checkKafkaMsgIds('spec.start', start);
   const initialSync = checkInitialSync(spec.initial_sync, sourceMilvus.uri, start);
+  // The copy writes rows through ordinary SDK calls, which a target running with ttMsgEnabled=false refuses.
+  if (initialSync !== undefined && mode === 'TARGET_MODE_REPLICATE')
+    throw invalidArgument(
+      'spec.initial_sync',
+      'is not available with TARGET_MODE_REPLICATE (the target refuses ordinary writes); copy existing data in API mode first',
+    );
 
   return {
     source: {

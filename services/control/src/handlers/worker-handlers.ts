@@ -102,7 +102,11 @@ export function workerHandlers(
       const result = await fenced(req, () => leases.report(report));
       observer.checkpointReported(report.taskId, report.channel);
       if (!result.keepLease) log.info({ ...ids(req), reason: result.reason }, 'lease ending');
-      return { keep_lease: result.keepLease, reason: result.reason };
+      return {
+        keep_lease: result.keepLease,
+        reason: result.reason,
+        replicate_watermark: result.replicateWatermark,
+      };
     }),
     ReportQuarantine: unary(log, 'ReportQuarantine', async (req) => {
       const r = obj(req);

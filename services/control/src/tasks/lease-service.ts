@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CdcError, invalidArgument, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, invalidArgument, replicateChannelName, tsoFromPhysicalMs } from '@cdc/shared';
 import type {
   ChannelRecord,
   Position,
@@ -11,6 +11,7 @@ import type {
 import { emptyChannelRecord } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { FairShare } from './fair-share.js';
+import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
 import { notFound, type TaskService } from './task-service.js';
 
@@ -114,7 +115,9 @@ export class LeaseService {
     };
   }
 
-  async report(r: CheckpointReport): Promise<{ keepLease: boolean; reason: string }> {
+  async report(
+    r: CheckpointReport,
+  ): Promise<{ keepLease: boolean; reason: string; replicateWatermark: string }> {
     if (r.workerId === '') throw invalidArgument('worker_id', 'is required');
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
       if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
@@ -131,7 +134,7 @@ export class LeaseService {
       const rec = await this.deps.channels.get(r.taskId, r.channel);
       if (rec !== undefined && rec.value.epoch !== r.epoch)
         throw staleEpoch(r.taskId, r.channel, r.epoch, rec.value.epoch);
-      return { keepLease: false, reason };
+      return { keepLease: false, reason, replicateWatermark: '0' };
     }
     const now = this.deps.clock.now();
     await this.cas(r.taskId, r.channel, (rec) => {
@@ -141,6 +144,10 @@ export class LeaseService {
         ...rec,
         workerId: r.workerId,
         sourceHeadTimestamp: maxDecimal(rec.sourceHeadTimestamp, r.sourceHeadTimestamp),
+        headAdvancedMs:
+          BigInt(r.sourceHeadTimestamp) > BigInt(rec.sourceHeadTimestamp)
+            ? now
+            : (rec.headAdvancedMs ?? now),
         appliedRows: r.appliedRows,
         appliedBytes: r.appliedBytes,
         updateTimeMs: now,
@@ -153,7 +160,25 @@ export class LeaseService {
       }
       return next;
     });
-    return { keepLease: reason === '', reason };
+    const replicateWatermark =
+      found.spec.target.mode === 'TARGET_MODE_REPLICATE' && reason === ''
+        ? await this.replicateWatermark(
+            r.taskId,
+            found.channels,
+            replicateChannelName(found.spec.source.channel_prefix),
+          )
+        : '0';
+    return { keepLease: reason === '', reason, replicateWatermark };
+  }
+
+  private async replicateWatermark(
+    taskId: string,
+    channels: readonly string[],
+    opsChannel: string,
+  ): Promise<string> {
+    const records = await this.deps.channels.list(taskId);
+    const dml = channels.filter((c) => c !== opsChannel).map((c) => records.get(c));
+    return replicateWatermark(dml, this.deps.clock.now()).toString();
   }
 
   async quarantine(input: {

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { emptyChannelRecord, type ChannelRecord } from '../domain/model.js';
+import { IDLE_CHANNEL_MS, replicateWatermark } from './replicate-watermark.js';
+
+const NOW = 1_000_000;
+
+function channel(position: bigint | undefined, over: Partial<ChannelRecord> = {}): ChannelRecord {
+  return {
+    ...emptyChannelRecord(),
+    ...(position === undefined
+      ? {}
+      : { position: { msg_id: '', timestamp: position.toString(), batch_index: 0 } }),
+    sourceHeadTimestamp: (position ?? 0n).toString(),
+    headAdvancedMs: NOW - 100,
+    updateTimeMs: NOW - 100,
+    ...over,
+  };
+}
+
+describe('replicateWatermark', () => {
+  it('is the lowest checkpoint of the channels', () => {
+    expect(replicateWatermark([channel(500n), channel(300n), channel(900n)], NOW)).toBe(300n);
+  });
+
+  it('leaves out channels with no checkpoint and unknown channels; 0n when none is left', () => {
+    expect(replicateWatermark([channel(undefined), undefined, channel(700n)], NOW)).toBe(700n);
+    expect(replicateWatermark([channel(undefined), undefined], NOW)).toBe(0n);
+  });
+
+  it('leaves out a live channel the source stopped ticking', () => {
+    const idle = channel(100n, { headAdvancedMs: NOW - IDLE_CHANNEL_MS - 1 });
+    expect(replicateWatermark([idle, channel(800n)], NOW)).toBe(800n);
+  });
+
+  it('keeps a quiet channel that is behind its head, or whose worker stopped reporting', () => {
+    const behind = channel(100n, {
+      sourceHeadTimestamp: '150',
+      headAdvancedMs: NOW - IDLE_CHANNEL_MS - 1,
+    });
+    const silent = channel(200n, {
+      headAdvancedMs: NOW - IDLE_CHANNEL_MS - 1,
+      updateTimeMs: NOW - 60_000,
+    });
+    expect(replicateWatermark([behind, channel(800n)], NOW)).toBe(100n);
+    expect(replicateWatermark([silent, channel(800n)], NOW)).toBe(200n);
+  });
+});

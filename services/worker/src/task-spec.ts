@@ -70,6 +70,11 @@ export interface TaskSpecWire {
   readonly initial_sync?: { readonly enabled?: boolean; readonly batch_rows?: number } | null;
 }
 
+/** The target is in replicate mode: changes go through ReplicateMessage (see ReplicateForwarder). */
+export function isReplicateMode(spec: TaskSpecWire): boolean {
+  return spec.target?.mode === 'TARGET_MODE_REPLICATE';
+}
+
 export function scopeOf(spec: TaskSpecWire): ScopeSpec {
   const patterns = (list: readonly PatternWire[] | undefined) =>
     (list ?? []).map((p) => ({ database: p.database ?? '', collection: p.collection ?? '' }));

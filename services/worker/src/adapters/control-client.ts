@@ -3,6 +3,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { CDC_PROTO_FILES, CdcError, PROTO_LOADER_OPTIONS, PROTO_ROOT } from '@cdc/shared';
 import { join } from 'node:path';
 import type {
+  CheckpointAnswer,
   LeaseGrant,
   ReportCheckpointInput,
   ReportSnapshotInput,
@@ -121,9 +122,7 @@ export class GrpcWorkerControl implements WorkerControl {
     };
   }
 
-  async reportCheckpoint(
-    input: ReportCheckpointInput,
-  ): Promise<{ keepLease: boolean; reason: string }> {
+  async reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer> {
     const res = await this.call('ReportCheckpoint', {
       task_id: input.taskId,
       channel: input.channel,
@@ -145,6 +144,9 @@ export class GrpcWorkerControl implements WorkerControl {
     return {
       keepLease: Boolean(res['keep_lease']),
       reason: typeof res['reason'] === 'string' ? res['reason'] : '',
+      replicateWatermark: BigInt(
+        typeof res['replicate_watermark'] === 'string' ? res['replicate_watermark'] || '0' : '0',
+      ),
     };
   }
 

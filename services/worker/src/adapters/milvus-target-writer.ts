@@ -40,6 +40,11 @@ export interface MilvusTargetWriterOptions {
   readonly ssl?: boolean;
   /** Deadline of each RPC (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * The target runs in replicate mode (`common.ttMsgEnabled=false`): collections are created as replicated, at the
+   * source's creation timestamp (`MsgBase.replicateInfo`).
+   */
+  readonly replicateMode?: boolean;
   readonly logger: Logger;
 }
 
@@ -61,6 +66,7 @@ export class MilvusTargetWriter implements TargetWriter {
   private readonly client: TargetMilvusClient;
   private readonly calls: MilvusCalls;
   private readonly log: Logger;
+  private readonly replicateMode: boolean;
   private closing: Promise<void> | undefined;
 
   constructor(opts: MilvusTargetWriterOptions) {
@@ -72,6 +78,7 @@ export class MilvusTargetWriter implements TargetWriter {
     this.client = new TargetMilvusClient(config);
     this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.log = opts.logger.child({ component: 'milvus-target-writer' });
+    this.replicateMode = opts.replicateMode ?? false;
   }
 
   async createDatabase(db: string, properties: readonly KeyValue[]): Promise<void> {
@@ -94,7 +101,11 @@ export class MilvusTargetWriter implements TargetWriter {
     this.client.forgetSchema(spec.db, spec.collection);
     let existing = await this.describeFresh(spec);
     if (existing === undefined) {
-      const req = { ...toCreateCollectionRequest(spec), timeout: this.calls.timeout };
+      const req = {
+        ...toCreateCollectionRequest(spec),
+        ...this.replicatedCreate(spec),
+        timeout: this.calls.timeout,
+      };
       const o = await this.calls.attempt(() => this.client.createCollection(req), plainStatus);
       if (o.cls.kind !== 'ok') {
         // Lost a race with another writer, or 2.3's "duplicate collection with different parameters": look again.
@@ -133,6 +144,16 @@ export class MilvusTargetWriter implements TargetWriter {
     }
     // Also after a skip: a crash between the collection and its partitions must not leave them missing.
     for (const partition of spec.partitions) await this.createPartition(spec, partition);
+  }
+
+  /** Replicate mode: `base.replicateInfo` makes the target take the source's creation time (the SDK passes `base`). */
+  private replicatedCreate(spec: CreateCollectionSpec): { base?: unknown } {
+    if (!this.replicateMode || spec.sourceCreateTimestamp === undefined) return {};
+    return {
+      base: {
+        replicateInfo: { isReplicate: true, msgTimestamp: spec.sourceCreateTimestamp.toString() },
+      },
+    };
   }
 
   async dropCollection(target: TargetCollection, sourceCollectionId?: string): Promise<void> {

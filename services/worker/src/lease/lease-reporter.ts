@@ -24,6 +24,7 @@ export class LeaseReporter implements LeaseProgress {
   private position: { msgId: Uint8Array; timestamp: bigint } | undefined;
   private reportedPosition: typeof this.position;
   private head = 0n;
+  private watermark = 0n;
   private rows = 0;
   private bytes = 0;
   private ended = false;
@@ -34,6 +35,10 @@ export class LeaseReporter implements LeaseProgress {
 
   get appliedRows(): number {
     return this.rows;
+  }
+
+  get replicateWatermark(): bigint {
+    return this.watermark;
   }
 
   get lastPosition(): { msgId: Uint8Array; timestamp: bigint } | undefined {
@@ -106,6 +111,7 @@ export class LeaseReporter implements LeaseProgress {
       appliedBytes: this.bytes,
     });
     if (position) this.reportedPosition = position;
+    if (res.replicateWatermark > this.watermark) this.watermark = res.replicateWatermark;
     if (!res.keepLease) this.end(res.reason || 'lease ended by the control plane');
   }
 

@@ -3,6 +3,7 @@ import { CdcError, decodeKafkaMessageId } from '@cdc/shared';
 import type { SourceMetadata } from '@cdc/shared';
 import type { LeaseGrant, LeaseRef } from '../ports/worker-control.js';
 import {
+  FakeReplicateTarget,
   FakeDropBarrier,
   FakeSourceMetadata,
   FakeSourceReader,
@@ -17,6 +18,7 @@ import {
   timeTickMsg,
 } from '../testing/fakes.js';
 import type { TargetWriter } from '../ports/target-writer.js';
+import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { Borrowed, LeaseFactories } from './lease-runner.js';
 import { LeaseRunner } from './lease-runner.js';
 
@@ -63,6 +65,10 @@ class Factories implements LeaseFactories {
         return Promise.resolve();
       },
     });
+  }
+  readonly replicate = new FakeReplicateTarget();
+  replicateTarget(): Promise<Borrowed<ReplicateTarget>> {
+    return Promise.resolve({ value: this.replicate, release: () => Promise.resolve() });
   }
   sourceReader(): FakeSourceReader {
     const reader = new FakeSourceReader(this.records.records, this.onDrained);

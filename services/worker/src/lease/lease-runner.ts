@@ -6,12 +6,14 @@ import type { TargetWriter } from '../ports/target-writer.js';
 import type { LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { CollectionCatalog } from '../replication/collection-catalog.js';
 import { DmlChannelReplicator } from '../replication/dml-channel-replicator.js';
+import { TargetTicker } from '../replication/target-ticker.js';
+import type { ReplicateTarget } from '../ports/replicate-target.js';
 import { PartitionFollower } from '../replication/partition-follower.js';
 import { ReplicateChannelReplicator } from '../replication/replicate-channel-replicator.js';
 import { sleep, withRetry } from '../replication/retry.js';
 import { TaskScope } from '../replication/task-scope.js';
 import type { TaskSpecWire } from '../task-spec.js';
-import { mappingsOf, scopeOf } from '../task-spec.js';
+import { isReplicateMode, mappingsOf, scopeOf } from '../task-spec.js';
 import { LeaseReporter } from './lease-reporter.js';
 import { needsPerson } from './needs-person.js';
 import { readerStartOf } from './lease-start.js';
@@ -25,6 +27,8 @@ export interface Borrowed<T> {
 export interface LeaseFactories {
   sourceMetadata(taskId: string, spec: TaskSpecWire): Promise<Borrowed<SourceMetadata>>;
   targetWriter(taskId: string, spec: TaskSpecWire): Promise<Borrowed<TargetWriter>>;
+  /** Replicate mode only: the target's ReplicateMessage side. */
+  replicateTarget(taskId: string, spec: TaskSpecWire): Promise<Borrowed<ReplicateTarget>>;
   sourceReader(spec: TaskSpecWire, channel: string): SourceReader;
   dropBarrier(taskId: string): DropBarrier;
 }
@@ -152,6 +156,13 @@ export class LeaseRunner {
       await metadata.release();
       throw err;
     });
+    const replicateTarget = isReplicateMode(spec)
+      ? await factories.replicateTarget(job.taskId, spec).catch(async (err: unknown) => {
+          await writer.release();
+          await metadata.release();
+          throw err;
+        })
+      : undefined;
     let reader: SourceReader | undefined;
     const onRetry = hooks?.onRetry ? () => hooks.onRetry?.(lease) : undefined;
     const progressTimer = setInterval(
@@ -203,6 +214,17 @@ export class LeaseRunner {
       const follower = isReplicateChannel
         ? new PartitionFollower(metadata.value, catalog, writer.value, log).run(followerStop.signal)
         : Promise.resolve();
+      const ticker =
+        isReplicateChannel && replicateTarget
+          ? new TargetTicker({
+              target: replicateTarget.value,
+              progress: reporter,
+              metadata: metadata.value,
+              scope,
+              channel: job.channel,
+              log,
+            }).run(followerStop.signal)
+          : Promise.resolve();
       const replicator = isReplicateChannel
         ? new ReplicateChannelReplicator({ ...common, scope, objectWaitMs: settings.objectWaitMs })
         : new DmlChannelReplicator({
@@ -211,6 +233,7 @@ export class LeaseRunner {
             barrier: factories.dropBarrier(job.taskId),
             maxBatchRows: settings.maxBatchRows,
             readBatchSize: settings.readBatchSize,
+            ...(replicateTarget ? { replicateTarget: replicateTarget.value } : {}),
           });
       try {
         await replicator.run(signal).catch((err: unknown) => {
@@ -221,10 +244,12 @@ export class LeaseRunner {
         signal.removeEventListener('abort', stopFollower);
         followerStop.abort();
         await follower;
+        await ticker;
       }
     } finally {
       clearInterval(progressTimer);
       await reader?.close();
+      await replicateTarget?.release();
       await writer.release();
       await metadata.release();
     }

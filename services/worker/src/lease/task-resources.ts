@@ -3,14 +3,16 @@ import type { Redis } from 'ioredis';
 import { createEtcdSourceMetadata } from '@cdc/shared';
 import type { Logger, SourceMetadata } from '@cdc/shared';
 import { MilvusSourceRows, missingSourceMilvus } from '../adapters/milvus-source-rows.js';
+import { MilvusReplicateTarget } from '../adapters/milvus-replicate-target.js';
 import { MilvusTargetWriter } from '../adapters/milvus-target-writer.js';
 import { RedisDropBarrier } from '../adapters/redis-drop-barrier.js';
 import { createSourceReader } from '../adapters/source-readers.js';
 import type { DropBarrier } from '../ports/drop-barrier.js';
+import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { SourceReader } from '../ports/source-reader.js';
 import type { SourceRows } from '../ports/source-rows.js';
 import type { TargetWriter } from '../ports/target-writer.js';
-import type { TaskSpecWire } from '../task-spec.js';
+import { isReplicateMode, type TaskSpecWire } from '../task-spec.js';
 import type { Borrowed, LeaseFactories } from './lease-runner.js';
 
 interface Shared<T> {
@@ -109,10 +111,31 @@ export class TaskResources implements LeaseFactories {
             ...(t?.token ? { token: t.token } : {}),
             ...(t?.username ? { username: t.username, password: t.password ?? '' } : {}),
             ...(t?.tls?.enabled ? { ssl: true } : {}),
+            replicateMode: isReplicateMode(spec),
             logger: this.log,
           }),
         ),
       (w) => w.close(),
+    );
+  }
+
+  replicateTarget(taskId: string, spec: TaskSpecWire): Promise<Borrowed<ReplicateTarget>> {
+    const t = spec.target;
+    return this.borrow<ReplicateTarget>(
+      `replicate-target:${taskId}`,
+      () =>
+        Promise.resolve(
+          new MilvusReplicateTarget({
+            config: {
+              address: t?.uri ?? '',
+              ...(t?.token ? { token: t.token } : {}),
+              ...(t?.username ? { username: t.username, password: t.password ?? '' } : {}),
+              ...(t?.tls?.enabled ? { ssl: true } : {}),
+            },
+            logger: this.log,
+          }),
+        ),
+      (r) => r.close(),
     );
   }
 

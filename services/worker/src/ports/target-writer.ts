@@ -15,6 +15,11 @@ export const SOURCE_COLLECTION_ID_PROPERTY = 'cdc.source.collection_id';
 export interface CreateCollectionSpec extends TargetCollection {
   /** Id of the source collection; stored as SOURCE_COLLECTION_ID_PROPERTY on the target collection. */
   readonly sourceCollectionId?: string;
+  /**
+   * Creation timestamp (TSO) of the source collection. Replicate mode creates the target collection at this time, so
+   * the replicated messages, which keep their source timestamps, are never older than the collection.
+   */
+  readonly sourceCreateTimestamp?: bigint;
   /** User fields (IDs ≥ 100) as read from the source etcd; primary keys are always created with autoID off. */
   readonly schema: CollectionSchema;
   readonly shardsNum: number;

@@ -65,13 +65,20 @@ export interface ReportSnapshotInput extends SnapshotRef, SnapshotProgress {
   readonly needsPerson?: boolean;
 }
 
+export interface CheckpointAnswer {
+  readonly keepLease: boolean;
+  readonly reason: string;
+  /** Replicate mode: see `LeaseProgress.replicateWatermark`; 0n otherwise. */
+  readonly replicateWatermark: bigint;
+}
+
 /**
  * The control plane as a worker sees it (WorkerService). Errors are CdcErrors: FAILED_PRECONDITION means the lease is
  * not (or no longer) ours — stop at once; UNAVAILABLE is retryable.
  */
 export interface WorkerControl {
   acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant>;
-  reportCheckpoint(input: ReportCheckpointInput): Promise<{ keepLease: boolean; reason: string }>;
+  reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer>;
   reportQuarantine(
     lease: LeaseRef,
     entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },

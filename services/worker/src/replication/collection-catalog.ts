@@ -124,24 +124,38 @@ export class CollectionCatalog {
    *
    * If the target still holds an earlier incarnation of the name (dropped on the source, but that drop is not applied
    * yet because another channel has not reached it), wait for it to go: writing into it now would put this
-   * incarnation's rows into the old collection, to be dropped with it. Waits at most `incarnationWaitMs`, then reports
-   * a schema mismatch for a person to look at.
+   * incarnation's rows into the old collection, to be dropped with it. `whileWaiting` is called with the earlier
+   * incarnation's source id on every round, so the caller can help that drop along (see DmlChannelReplicator).
+   * Waits at most `incarnationWaitMs`, then reports a schema mismatch for a person to look at.
+   *
+   * False when the target already holds a *later* incarnation (Milvus allocates collection ids in increasing order):
+   * this one was dropped on the source and replaced, so its remaining messages are history to skip.
    */
-  async ensureOnTarget(c: ReplicatedCollection, signal?: AbortSignal): Promise<void> {
-    if (this.ensured.has(c.id)) return;
+  async ensureOnTarget(
+    c: ReplicatedCollection,
+    signal?: AbortSignal,
+    whileWaiting?: (earlierSourceId: string) => Promise<void>,
+  ): Promise<boolean> {
+    if (this.ensured.has(c.id)) return true;
     const deadline = Date.now() + this.incarnationWaitMs;
     for (;;) {
       try {
         await this.createOnTarget(c);
-        return;
+        return true;
       } catch (err) {
         if (!(err instanceof CdcError) || err.code !== 'CONFLICT') throw err;
+        const held = err.details['targetSourceId'];
+        if (typeof held === 'string' && /^\d+$/.test(held) && BigInt(held) > c.id) {
+          this.byId.set(c.id, null);
+          return false;
+        }
         if (Date.now() > deadline) {
           throw new CdcError('SCHEMA_MISMATCH', `${err.message} and its drop never arrived`, {
             retryable: false,
             cause: err,
           });
         }
+        if (whileWaiting && typeof held === 'string') await whileWaiting(held);
         await sleep(500, signal);
       }
     }
@@ -157,6 +171,7 @@ export class CollectionCatalog {
     await this.writer.createCollection({
       ...c.target,
       sourceCollectionId: c.id.toString(),
+      sourceCreateTimestamp: c.info.createTime,
       schema: c.schema,
       shardsNum: c.info.shardsNum,
       consistencyLevel: c.info.consistencyLevel,

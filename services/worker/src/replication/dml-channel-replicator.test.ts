@@ -304,6 +304,96 @@ describe('DmlChannelReplicator', () => {
     expect(barrier.done).toEqual(new Set(['drop-partition-10-5']));
   });
 
+  // Regression: Milvus writes DropCollection when it garbage-collects, with a fresh timestamp, so on a pchannel shared
+  // by both incarnations the new create came first and the channel waited for its own drop until the task paused.
+  it('drops an earlier incarnation whose DropCollection comes after the new create on the same pchannel', async () => {
+    const old = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
+    const reborn = collectionInfo({ id: 20n, name: 'books', physicalChannels: ['dml_0'] });
+    const writer = new FakeTargetWriter();
+    const owner = new Map<string, string>();
+    writer.failWith('createCollection', ([spec]) => {
+      const s = spec as CreateCollectionSpec;
+      const held = owner.get(s.collection);
+      if (held !== undefined && held !== s.sourceCollectionId) {
+        return new CdcError('CONFLICT', 'target holds an earlier incarnation of this name', {
+          retryable: false,
+          details: { targetSourceId: held },
+        });
+      }
+      owner.set(s.collection, s.sourceCollectionId ?? '');
+      return undefined;
+    });
+    writer.failWith('dropCollection', ([t]) => {
+      owner.delete((t as TargetCollection).collection);
+      return undefined;
+    });
+    const barrier = new FakeDropBarrier();
+    const a = channel(
+      'dml_0',
+      new RecordLog('dml_0').add(
+        createCollectionMsg(old, 5n),
+        insertMsg({ collectionId: 10n, ids: [1n], ts: 10n }),
+        timeTickMsg(15n), // 2
+        createCollectionMsg(reborn, 30n),
+        insertMsg({ collectionId: 20n, ids: [7n], ts: 31n }),
+        timeTickMsg(40n), // 5
+        dropCollectionMsg(10n, 50n),
+        timeTickMsg(60n), // 7
+      ),
+      { writer, metadata: new FakeSourceMetadata(old, reborn), barrier },
+    );
+    await a.run();
+
+    const ops = writer.ops();
+    expect(writer.callsOf('dropCollection')).toEqual([[target, '10']]);
+    expect(ops.lastIndexOf('createCollection')).toBeGreaterThan(ops.indexOf('dropCollection'));
+    expect(writes(writer)).toEqual(['upsert:1', 'upsert:7']);
+    expect(ops.lastIndexOf('upsert')).toBeGreaterThan(ops.indexOf('dropCollection'));
+    expect(checkpoints(a.progress)).toEqual([
+      [2n, 15n],
+      [5n, 40n],
+      [7n, 60n],
+    ]);
+    expect(barrier.done).toEqual(new Set(['drop-collection-10']));
+  });
+
+  // Regression: a collection dropped right after creation, and re-created on other pchannels, is already replaced on
+  // the target when its own channel gets to it; the channel used to wait for the later incarnation to be dropped.
+  it('skips an incarnation the target already replaced with a later one', async () => {
+    const old = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
+    const later = collectionInfo({ id: 20n, name: 'books', physicalChannels: ['dml_1'] });
+    const writer = new FakeTargetWriter();
+    writer.failWith('createCollection', ([spec]) =>
+      (spec as CreateCollectionSpec).sourceCollectionId === '10'
+        ? new CdcError('CONFLICT', 'target holds an earlier incarnation of this name', {
+            retryable: false,
+            details: { targetSourceId: '20' },
+          })
+        : undefined,
+    );
+    const barrier = new FakeDropBarrier();
+    const a = channel(
+      'dml_0',
+      new RecordLog('dml_0').add(
+        createCollectionMsg(old, 5n),
+        insertMsg({ collectionId: 10n, ids: [1n], ts: 10n }),
+        timeTickMsg(15n), // 2
+        dropCollectionMsg(10n, 50n),
+        timeTickMsg(60n), // 4
+      ),
+      { writer, metadata: new FakeSourceMetadata(old, later), barrier },
+    );
+    await a.run();
+
+    expect(writes(writer)).toEqual([]);
+    expect(writer.ops()).not.toContain('dropCollection');
+    expect(checkpoints(a.progress)).toEqual([
+      [2n, 15n],
+      [4n, 60n],
+    ]);
+    expect(barrier.arrivals.get('drop-collection-10')).toEqual(new Set(['dml_0']));
+  });
+
   it('holds a drop until every pchannel of the collection reached it, applies it once, then re-creates', async () => {
     const twoShards = collectionInfo({
       id: 10n,

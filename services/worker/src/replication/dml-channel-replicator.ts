@@ -9,10 +9,12 @@ import type {
 } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
+import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
 import { PackBuffer, messageTimestamp } from './pack-buffer.js';
+import { ReplicateForwarder } from './replicate-forwarder.js';
 import type { ChannelMessage, Pack } from './pack-buffer.js';
 import { sleep, withRetry } from './retry.js';
 import { targetRows } from './target-rows.js';
@@ -28,6 +30,8 @@ export interface DmlReplicatorDeps {
   readonly log: Logger;
   readonly maxBatchRows: number;
   readonly readBatchSize: number;
+  /** Replicate mode: Insert/Delete are forwarded as messages through this target instead of written as rows. */
+  readonly replicateTarget?: ReplicateTarget;
   readonly onRetry?: (err: unknown) => void;
 }
 
@@ -42,8 +46,20 @@ export interface DmlReplicatorDeps {
  */
 export class DmlChannelReplicator {
   private readonly buffer = new PackBuffer();
+  private readonly forwarder: ReplicateForwarder | undefined;
 
-  constructor(private readonly deps: DmlReplicatorDeps) {}
+  constructor(private readonly deps: DmlReplicatorDeps) {
+    const { replicateTarget, progress, channel, log, onRetry } = deps;
+    this.forwarder = replicateTarget
+      ? new ReplicateForwarder({
+          target: replicateTarget,
+          progress,
+          channel,
+          log,
+          ...(onRetry ? { onRetry } : {}),
+        })
+      : undefined;
+  }
 
   /** Runs until `signal` aborts (the lease ended); rejects on errors that need a person. */
   async run(signal: AbortSignal): Promise<void> {
@@ -88,6 +104,11 @@ export class DmlChannelReplicator {
       maxBatchRows: this.deps.maxBatchRows,
       ...(this.deps.onRetry ? { onRetry: this.deps.onRetry } : {}),
     });
+    // Everything before a DDL message reaches the target before the DDL does.
+    const flush = async (): Promise<void> => {
+      await batcher.flush();
+      await this.forwarder?.flush(signal);
+    };
     for (const item of pack.messages) {
       const m = item.message;
       switch (m.type) {
@@ -98,16 +119,16 @@ export class DmlChannelReplicator {
           await this.onDelete(m, item, batcher, signal);
           break;
         case 'CreateCollection':
-          await batcher.flush();
+          await flush();
           await this.onCreateCollection(m, signal);
           break;
         case 'DropCollection':
-          await batcher.flush();
+          await flush();
           await this.onDropCollection(m, signal);
           break;
         case 'CreatePartition':
         case 'DropPartition':
-          await batcher.flush();
+          await flush();
           await this.onPartition(m, signal);
           break;
         default:
@@ -117,7 +138,7 @@ export class DmlChannelReplicator {
           );
       }
     }
-    await batcher.flush();
+    await flush();
     if (pack.checkpointable) this.deps.progress.checkpoint(pack.endMsgId, pack.endTimestamp);
   }
 
@@ -132,13 +153,18 @@ export class DmlChannelReplicator {
   ): Promise<ReplicatedCollection | undefined> {
     const { catalog } = this.deps;
     const c = await this.retry('resolving collection', () => catalog.resolve(collectionId), signal);
-    if (c)
-      await this.retry(
-        'creating target collection',
-        () => catalog.ensureOnTarget(c, signal),
-        signal,
-      );
-    return c;
+    if (c === undefined) return undefined;
+    return (await this.ensureOnTarget(c, signal)) ? c : undefined;
+  }
+
+  /** False: a later incarnation of the name replaced this collection, whose messages are then skipped. */
+  private ensureOnTarget(c: ReplicatedCollection, signal: AbortSignal): Promise<boolean> {
+    return this.retry(
+      'creating target collection',
+      () =>
+        this.deps.catalog.ensureOnTarget(c, signal, this.leftEarlierIncarnation(c.target, signal)),
+      signal,
+    );
   }
 
   private async onInsert(
@@ -149,6 +175,12 @@ export class DmlChannelReplicator {
   ): Promise<void> {
     const c = await this.collectionFor(m.collectionId, signal);
     if (!c) return;
+    const partition = m.partitionName || '_default';
+    if (this.forwarder) {
+      await this.ensurePartition(c, partition, signal);
+      await this.forwarder.add(c, m, item, signal);
+      return;
+    }
     let rows;
     try {
       rows = targetRows(m, c);
@@ -161,13 +193,20 @@ export class DmlChannelReplicator {
       });
       return;
     }
-    const partition = m.partitionName || '_default';
-    await this.retry(
+    await this.ensurePartition(c, partition, signal);
+    await batcher.upsert(c, partition, rows, item);
+  }
+
+  private ensurePartition(
+    c: ReplicatedCollection,
+    partition: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return this.retry(
       'creating target partition',
       () => this.deps.catalog.ensurePartition(c, partition),
       signal,
     );
-    await batcher.upsert(c, partition, rows, item);
   }
 
   private async onDelete(
@@ -178,6 +217,10 @@ export class DmlChannelReplicator {
   ): Promise<void> {
     const c = await this.collectionFor(m.collectionId, signal);
     if (!c) return;
+    if (this.forwarder) {
+      await this.forwarder.add(c, m, item, signal);
+      return;
+    }
     // partitionID -1 means "all partitions"; a named partition restricts the delete.
     const partition = m.partitionId === -1n || m.partitionName === '' ? undefined : m.partitionName;
     await batcher.delete(c, partition, m.primaryKeys, item);
@@ -190,8 +233,7 @@ export class DmlChannelReplicator {
       () => catalog.resolveCreated(m, signal),
       signal,
     );
-    if (!c) return;
-    await this.retry('creating target collection', () => catalog.ensureOnTarget(c, signal), signal);
+    if (c) await this.ensureOnTarget(c, signal);
   }
 
   private async onDropCollection(m: DropCollectionMessage, signal: AbortSignal): Promise<void> {
@@ -214,6 +256,7 @@ export class DmlChannelReplicator {
       ),
     );
     catalog.forget(m.collectionId);
+    this.forwarder?.forgetCollection(m.collectionId);
   }
 
   private async onPartition(m: PartitionMessage, signal: AbortSignal): Promise<void> {
@@ -252,6 +295,44 @@ export class DmlChannelReplicator {
       },
     );
     catalog.forgetPartition(c, m.partitionName);
+  }
+
+  /**
+   * A new incarnation of a name is waiting for the old one's drop. Milvus writes a DropCollection message only when it
+   * garbage-collects the collection, with a fresh timestamp, so on a pchannel both incarnations use the old one's drop
+   * can come after the new one's create, and the channel would wait for itself. It need not: the old collection's
+   * rows were all written before the drop request, hence before the create being applied now, so this channel has
+   * passed all of them and joins the old drop's barrier now. If that completes the barrier, or the old collection is
+   * gone from the source altogether (no channel resolves it, so none writes its rows any more), the drop is applied
+   * here.
+   */
+  private leftEarlierIncarnation(
+    target: ReplicatedCollection['target'],
+    signal: AbortSignal,
+  ): (earlierSourceId: string) => Promise<void> {
+    const { barrier, catalog, channel, writer, log } = this.deps;
+    return async (earlier) => {
+      const key = `drop-collection-${earlier}`;
+      const arrived = await this.retry(
+        'joining drop barrier',
+        () => barrier.arrive(key, channel),
+        signal,
+      );
+      if (await barrier.isDone(key)) return;
+      const old = await this.retry(
+        'resolving earlier incarnation',
+        () => catalog.resolve(BigInt(earlier)),
+        signal,
+      );
+      if (old !== undefined && !old.physicalChannels.every((ch) => arrived.has(ch))) return;
+      await this.retry(
+        'dropping earlier incarnation',
+        () => writer.dropCollection(target, earlier),
+        signal,
+      );
+      await this.retry('completing drop barrier', () => barrier.markDone(key), signal);
+      log.info({ barrier: key }, 'earlier incarnation dropped before its DropCollection message');
+    };
   }
 
   /**

@@ -38,6 +38,7 @@ import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
 import type { ReplicatedCollection } from '../replication/collection-catalog.js';
 import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
+import type { ForwardedFrom, ReplicateTarget, TargetLayout } from '../ports/replicate-target.js';
 import type { ChannelRecord, ReaderStart, SourceReader } from '../ports/source-reader.js';
 import type {
   CreateCollectionSpec,
@@ -46,6 +47,7 @@ import type {
   WriteResult,
 } from '../ports/target-writer.js';
 import type {
+  CheckpointAnswer,
   LeaseGrant,
   LeaseRef,
   ReportCheckpointInput,
@@ -516,6 +518,7 @@ export class FakeLeaseProgress implements LeaseProgress {
   readonly quarantined: QuarantinedMessage[] = [];
   rows = 0;
   bytes = 0;
+  replicateWatermark = 0n;
 
   checkpoint(msgId: Uint8Array, timestamp: bigint): void {
     this.checkpoints.push({ msgId, timestamp });
@@ -602,7 +605,8 @@ export class FakeSourceMetadata implements SourceMetadata {
   }
 }
 
-export type CheckpointAnswer = { keepLease: boolean; reason: string } | Error;
+export type FakeCheckpointAnswer =
+  { keepLease: boolean; reason: string; replicateWatermark?: bigint } | Error;
 
 /**
  * The control plane: `reportCheckpoint` answers from `answers` in order (the last one repeats; default keep the
@@ -613,21 +617,21 @@ export class FakeWorkerControl implements WorkerControl {
   readonly quarantines: { lease: LeaseRef; entry: { reason: string; msgId: Uint8Array } }[] = [];
   readonly failures: { lease: LeaseRef; reason: string; needsPerson: boolean }[] = [];
   readonly releases: LeaseRef[] = [];
-  answers: CheckpointAnswer[] = [];
+  answers: FakeCheckpointAnswer[] = [];
   grant: LeaseGrant | Error = new CdcError('NOT_FOUND', 'no such task', { retryable: false });
 
   acquireLease(): Promise<LeaseGrant> {
     const g = this.grant;
     return g instanceof Error ? Promise.reject(g) : Promise.resolve(g);
   }
-  reportCheckpoint(input: ReportCheckpointInput): Promise<{ keepLease: boolean; reason: string }> {
+  reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer> {
     this.reports.push(input);
     const answer =
       this.answers.length > 1
         ? this.answers.shift()
         : (this.answers[0] ?? { keepLease: true, reason: '' });
     if (answer instanceof Error) return Promise.reject(answer);
-    return Promise.resolve(answer ?? { keepLease: true, reason: '' });
+    return Promise.resolve({ replicateWatermark: 0n, keepLease: true, reason: '', ...answer });
   }
   reportQuarantine(
     lease: LeaseRef,
@@ -729,6 +733,55 @@ export class FakeSourceRows implements SourceRows {
   }
   isLoaded(): Promise<boolean> {
     return Promise.resolve(this.loaded);
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+/** A replicate-mode target: records every append; `layouts` answers `layout`, `failures` are thrown in order. */
+export class FakeReplicateTarget implements ReplicateTarget {
+  readonly appended: {
+    pchannel: string;
+    messages: Uint8Array[];
+    beginTs: bigint;
+    endTs: bigint;
+    from: ForwardedFrom;
+  }[] = [];
+  readonly layouts = new Map<string, TargetLayout>();
+  readonly layoutCalls: string[] = [];
+  failures: Error[] = [];
+  closed = false;
+
+  layout(target: TargetCollection): Promise<TargetLayout> {
+    const key = `${target.db}.${target.collection}`;
+    this.layoutCalls.push(key);
+    const layout = this.layouts.get(key);
+    if (layout === undefined) {
+      return Promise.reject(
+        new CdcError('SINK_REJECTED', `no collection ${key}`, {
+          retryable: false,
+          details: { notFound: 'collection' },
+        }),
+      );
+    }
+    return Promise.resolve(layout);
+  }
+  forget(): void {
+    // nothing cached
+  }
+  append(
+    pchannel: string,
+    messages: readonly Uint8Array[],
+    beginTs: bigint,
+    endTs: bigint,
+    from: ForwardedFrom,
+  ): Promise<void> {
+    const failure = this.failures.shift();
+    if (failure !== undefined) return Promise.reject(failure);
+    this.appended.push({ pchannel, messages: [...messages], beginTs, endTs, from });
+    return Promise.resolve();
   }
   close(): Promise<void> {
     this.closed = true;

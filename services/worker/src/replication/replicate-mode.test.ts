@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { decodeKafkaMessageId, decodeMessage } from '@cdc/shared';
+import type { DeleteMessage, InsertMessage } from '@cdc/shared';
+import type { TargetLayout } from '../ports/replicate-target.js';
+import {
+  FakeDropBarrier,
+  FakeLeaseProgress,
+  FakeReplicateTarget,
+  FakeSourceMetadata,
+  FakeSourceReader,
+  FakeTargetWriter,
+  RecordLog,
+  collectionInfo,
+  createCollectionMsg,
+  deleteMsg,
+  insertMsg,
+  silentLogger,
+  sinkUnavailable,
+  timeTickMsg,
+} from '../testing/fakes.js';
+import { CollectionCatalog } from './collection-catalog.js';
+import { DmlChannelReplicator } from './dml-channel-replicator.js';
+import { TargetTicker } from './target-ticker.js';
+import { TaskScope } from './task-scope.js';
+
+const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
+const booksOnTarget: TargetLayout = {
+  collectionId: 900n,
+  virtualChannels: ['t-dml_7_900v0'],
+  physicalChannels: ['t-dml_7'],
+  partitionIds: new Map([
+    ['_default', 901n],
+    ['p1', 902n],
+  ]),
+};
+
+async function replicateIn(log: RecordLog, replica: FakeReplicateTarget) {
+  const writer = new FakeTargetWriter();
+  const progress = new FakeLeaseProgress();
+  const lease = new AbortController();
+  const scope = new TaskScope({ include: [], exclude: [] });
+  const replicator = new DmlChannelReplicator({
+    channel: log.channel,
+    reader: new FakeSourceReader(log.records, () => {
+      lease.abort(new Error('drained'));
+    }),
+    writer,
+    catalog: new CollectionCatalog(new FakeSourceMetadata(books), scope, writer),
+    barrier: new FakeDropBarrier(),
+    progress,
+    log: silentLogger(),
+    maxBatchRows: 1000,
+    readBatchSize: 3,
+    replicateTarget: replica,
+  });
+  await replicator.run(lease.signal);
+  return { writer, progress };
+}
+
+const decoded = (bytes: Uint8Array | undefined) => {
+  if (bytes === undefined) throw new Error('no message');
+  return decodeMessage(bytes, {}) as InsertMessage | DeleteMessage;
+};
+
+describe('replicate mode (DmlChannelReplicator with a ReplicateTarget)', () => {
+  it('forwards inserts and deletes rewritten to the target ids and shard, keeping source ids and timestamps', async () => {
+    const replica = new FakeReplicateTarget();
+    replica.layouts.set('default.books', booksOnTarget);
+    const log = new RecordLog('dml_0').add(
+      createCollectionMsg(books, 10n),
+      timeTickMsg(10n),
+      insertMsg({ collectionId: 10n, ids: [1n, 2n], ts: 20n, partition: 'p1' }),
+      deleteMsg({ collectionId: 10n, ids: [1n], ts: 30n }),
+      timeTickMsg(40n),
+    );
+    const { writer, progress } = await replicateIn(log, replica);
+
+    // DDL still goes through the API (created at the source's creation time); rows never do.
+    expect(writer.ops()).toEqual(['createDatabase', 'createCollection', 'createPartition']);
+    expect(writer.callsOf('createCollection')[0]?.[0]).toMatchObject({
+      sourceCreateTimestamp: books.createTime,
+    });
+    expect(replica.appended).toHaveLength(1);
+    const call = replica.appended[0]!;
+    expect(call).toMatchObject({ pchannel: 't-dml_7', beginTs: 20n, endTs: 30n });
+    const [insert, del] = call.messages.map(decoded);
+    expect(insert).toMatchObject({
+      type: 'Insert',
+      collectionId: 900n,
+      partitionId: 902n,
+      shardName: 't-dml_7_900v0',
+      collectionName: 'books',
+      dbName: 'default',
+      timestamps: [20n, 20n],
+      rowIds: [1n, 2n],
+    });
+    expect(del).toMatchObject({
+      type: 'Delete',
+      collectionId: 900n,
+      partitionId: -1n,
+      shardName: 't-dml_7_900v0',
+      timestamps: [30n],
+    });
+    expect(progress.checkpoints.map((c) => [decodeKafkaMessageId(c.msgId), c.timestamp])).toEqual([
+      [1n, 10n],
+      [4n, 40n],
+    ]);
+    expect(progress.rows).toBe(3);
+  });
+
+  it('retries a target that is down and checkpoints only after the messages were accepted', async () => {
+    const replica = new FakeReplicateTarget();
+    replica.layouts.set('default.books', booksOnTarget);
+    replica.failures = [sinkUnavailable(), sinkUnavailable()];
+    const log = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [5n], ts: 20n }),
+      timeTickMsg(25n),
+    );
+    const { progress } = await replicateIn(log, replica);
+    expect(replica.appended).toHaveLength(1);
+    expect(progress.checkpoints.map((c) => c.timestamp)).toEqual([25n]);
+  });
+
+  it('quarantines a message for a shard the target collection does not have', async () => {
+    const replica = new FakeReplicateTarget();
+    replica.layouts.set('default.books', {
+      ...booksOnTarget,
+      virtualChannels: [],
+      physicalChannels: [],
+    });
+    const log = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [5n], ts: 20n }),
+      timeTickMsg(25n),
+    );
+    const { progress } = await replicateIn(log, replica);
+    expect(replica.appended).toHaveLength(0);
+    expect(progress.quarantined.map((q) => q.reason)).toEqual([
+      expect.stringContaining('has no counterpart'),
+    ]);
+    expect(progress.checkpoints.map((c) => c.timestamp)).toEqual([25n]);
+  });
+});
+
+describe('TargetTicker', () => {
+  function ticker(replica: FakeReplicateTarget, progress: { replicateWatermark: bigint }) {
+    return new TargetTicker({
+      target: replica,
+      progress,
+      metadata: new FakeSourceMetadata(books, collectionInfo({ id: 11n, name: 'not_there' })),
+      scope: new TaskScope({ include: [], exclude: [] }),
+      channel: 'src-replicate-msg',
+      log: silentLogger(),
+    });
+  }
+
+  it('ticks every target pchannel of the task once per new watermark, never before the first one', async () => {
+    const replica = new FakeReplicateTarget();
+    replica.layouts.set('default.books', {
+      ...booksOnTarget,
+      physicalChannels: ['t-dml_7', 't-dml_8'],
+    });
+    const progress = { replicateWatermark: 0n };
+    const t = ticker(replica, progress);
+
+    await t.tickOnce();
+    expect(replica.appended).toHaveLength(0);
+
+    progress.replicateWatermark = 100n;
+    await t.tickOnce();
+    await t.tickOnce();
+    progress.replicateWatermark = 150n;
+    await t.tickOnce();
+
+    expect(replica.appended.map((a) => [a.pchannel, a.beginTs, a.endTs])).toEqual([
+      ['t-dml_7', 100n, 100n],
+      ['t-dml_8', 100n, 100n],
+      ['t-dml_7', 150n, 150n],
+      ['t-dml_8', 150n, 150n],
+    ]);
+    const tick = decodeMessage(replica.appended[0]!.messages[0]!, {});
+    expect(tick).toMatchObject({ type: 'TimeTick', base: { timestamp: 100n } });
+  });
+});

@@ -19,6 +19,8 @@ import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
 
 export const env = stackEnv();
 
+export type TargetMode = 'TARGET_MODE_API' | 'TARGET_MODE_REPLICATE';
+
 export class E2eHarness {
   readonly id = randomUUID().slice(0, 8);
   /** Prefix of every database/collection the workload creates, so runs never collide. */
@@ -31,7 +33,15 @@ export class E2eHarness {
   readonly workers: RunningProcess[] = [];
   client: CdcTestClient | undefined;
   readonly source = milvusClient(env.sourceMilvusAddress);
-  readonly target = milvusClient(env.targetMilvusAddress);
+  /** API mode replicates into the ordinary target; replicate mode into the one with ttMsgEnabled=false. */
+  readonly targetAddress: string;
+  readonly target;
+
+  constructor(readonly targetMode: TargetMode = 'TARGET_MODE_API') {
+    this.targetAddress =
+      targetMode === 'TARGET_MODE_REPLICATE' ? env.replicaMilvusAddress : env.targetMilvusAddress;
+    this.target = milvusClient(this.targetAddress);
+  }
 
   async startControl(): Promise<void> {
     const port = await freePort();
@@ -72,7 +82,7 @@ export class E2eHarness {
       task_id: taskId,
       spec: {
         source: kafkaSourceSpec(env),
-        target: { uri: env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
+        target: { uri: this.targetAddress, mode: this.targetMode },
         scope: {
           include: [
             { database: `${this.prefix}_db*`, collection: '*' },

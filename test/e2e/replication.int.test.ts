@@ -4,15 +4,21 @@
  * dropped-and-recreated collection, a second database) from the source Milvus to the target Milvus. The target must
  * end with exactly the source's rows (by primary key and full content) and the same DDL; then a worker is SIGKILLed
  * under load and another takes over with zero missing and zero duplicate rows.
+ *
+ * It runs twice: in API mode against the ordinary target, and in replicate mode (raw messages through
+ * ReplicateMessage, source ids and timestamps kept, time ticks from the CDC) against the target started with
+ * common.ttMsgEnabled=false.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConverged } from '../helpers/milvus-compare.js';
-import { E2eHarness } from './harness.js';
+import { E2eHarness, type TargetMode } from './harness.js';
 
 const CONVERGE_MS = 180_000;
 
-describe('replication end to end', () => {
-  const h = new E2eHarness();
+const MODES: TargetMode[] = ['TARGET_MODE_API', 'TARGET_MODE_REPLICATE'];
+
+describe.each(MODES)('replication end to end (%s)', (mode) => {
+  const h = new E2eHarness(mode);
 
   beforeAll(async () => {
     await h.startControl();

@@ -10,6 +10,8 @@ export interface StackEnv {
   readonly kafkaBrokers: string[];
   readonly sourceMilvusAddress: string;
   readonly targetMilvusAddress: string;
+  /** The target started with common.ttMsgEnabled=false, for replicate mode. */
+  readonly replicaMilvusAddress: string;
   readonly sourceEtcdRoot: string;
   readonly sourceChannelPrefix: string;
   readonly targetEtcdRoot: string;
@@ -24,6 +26,7 @@ export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
     kafkaBrokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
     sourceMilvusAddress: env['SOURCE_MILVUS_ADDRESS'] ?? '127.0.0.1:19530',
     targetMilvusAddress: env['TARGET_MILVUS_ADDRESS'] ?? '127.0.0.1:19540',
+    replicaMilvusAddress: env['REPLICA_MILVUS_ADDRESS'] ?? '127.0.0.1:19550',
     sourceEtcdRoot: env['SOURCE_ETCD_ROOT'] ?? 'source',
     sourceChannelPrefix: env['SOURCE_CHANNEL_PREFIX'] ?? 'source',
     targetEtcdRoot: env['TARGET_ETCD_ROOT'] ?? 'target',

@@ -1,7 +1,12 @@
 import type { ChannelRecord } from '../domain/model.js';
 
-/** A live channel whose source head has not moved for this long is one the source stopped ticking (no collection). */
-export const IDLE_CHANNEL_MS = 10_000;
+/**
+ * A live channel whose source head has not moved for this long is one the source stopped ticking (no collection
+ * left on it): Milvus ticks a channel in use every 200 ms and workers report every second, so three reports without
+ * a new tick are not a pause between ticks. Kept short because such a channel holds every target pchannel's time back
+ * until it is recognised.
+ */
+export const IDLE_CHANNEL_MS = 3_000;
 /** A channel whose worker reported this recently is live. */
 export const LIVE_REPORT_MS = 5_000;
 
@@ -11,9 +16,11 @@ export const LIVE_REPORT_MS = 5_000;
  *
  * The lowest checkpoint timestamp over the DML channels, leaving out:
  * - channels without a checkpoint: nothing read yet (a pchannel no collection used has no topic);
- * - idle channels: caught up (checkpoint at the head), their worker reporting, and the head still for
- *   IDLE_CHANNEL_MS. Milvus stops ticking a pchannel once its last collection is dropped, so such a checkpoint would
- *   hold every target channel back forever; whatever it carries next is written after now.
+ * - idle channels: caught up (checkpoint at the head, so not in the middle of applying a pack), their worker
+ *   reporting, and the head still for IDLE_CHANNEL_MS. Milvus stops ticking a pchannel once its last collection is
+ *   dropped, so such a checkpoint would hold every target channel back forever; what it carries next is written
+ *   after now. (The first message it then carries may reach the target just after a tick newer than itself; Milvus
+ *   still delivers it, in the next tick window.)
  * A channel whose worker stopped reporting still counts: it may hold unread older messages.
  * Returns 0n when no channel qualifies.
  */

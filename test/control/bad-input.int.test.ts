@@ -197,6 +197,25 @@ const CASES: Case[] = [
     'is required',
   ),
   invalid(
+    'fan-out target without uri',
+    'CreateTask',
+    () => create(spec({ fan_out: [{ token: SECRET }] })),
+    'spec.fan_out[0].uri',
+    'is required',
+  ),
+  invalid(
+    'fan-out with initial sync',
+    'CreateTask',
+    () =>
+      create({
+        ...withSource({ milvus: { uri: 'http://127.0.0.1:19530' } }),
+        fan_out: [{ uri: 'http://127.0.0.1:19550' }],
+        initial_sync: { enabled: true },
+      }),
+    'spec.initial_sync',
+    'not available with spec.fan_out',
+  ),
+  invalid(
     'replicate mode with initial sync',
     'CreateTask',
     () =>

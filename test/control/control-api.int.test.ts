@@ -314,6 +314,60 @@ describe('control service: API', () => {
     await c.cdc.DeleteTask({ task_id: id });
   });
 
+  it('fan-out: seals the secrets of every target, gives each target its checkpoint and reads from the earliest', async () => {
+    const id = uniq('fan');
+    const second = await tcpListener();
+    const other = `127.0.0.1:${second.port}`;
+    const created = await c.cdc.CreateTask({
+      task_id: id,
+      spec: { ...spec({ db: 'fan' }), fan_out: [{ uri: other, token: 'root:FanSecret-7' }] },
+      start_paused: true,
+    });
+    expect(created.task.spec.fan_out).toMatchObject([{ uri: other, token: '' }]);
+    expect(created.task.secret_fields_set).toEqual(['target.token', 'fan_out.0.token']);
+    const stored = (await etcd.get(`${ROOT}tasks/${id}`).string()) ?? '';
+    expect(stored).not.toContain('FanSecret-7');
+    await c.cdc.ResumeTask({ task_id: id });
+    const ch = `${PREFIX}-rootcoord-dml_0`;
+    const a = await c.worker.AcquireLease({ task_id: id, channel: ch, worker_id: 'wa' });
+    expect(a.task.spec.fan_out[0].token).toBe('root:FanSecret-7');
+    expect(a.target_positions).toEqual({});
+    const at = (offset: number, ts: bigint) => ({
+      msg_id: Buffer.from([offset, 0, 0, 0, 0, 0, 0, 0]),
+      timestamp: String(ts),
+      batch_index: 0,
+    });
+    const now = BigInt(Date.now()) << 18n;
+    await c.worker.ReportCheckpoint({
+      task_id: id,
+      channel: ch,
+      epoch: a.epoch,
+      worker_id: 'wa',
+      position: at(9, now),
+      fan_out_positions: { [other]: at(4, now - 1000n) },
+      source_head_timestamp: String(now),
+    });
+    const b = await c.worker.AcquireLease({ task_id: id, channel: ch, worker_id: 'wb' });
+    expect(b.start).toMatchObject({
+      kind: 'START_KIND_POSITIONS',
+      position: { msg_id: at(4, 0n).msg_id },
+    });
+    expect(Object.keys(b.target_positions).sort()).toEqual(
+      [other, `http://127.0.0.1:${target.port}`].sort(),
+    );
+    expect(b.target_positions[other].msg_id).toEqual(at(4, 0n).msg_id);
+    await expectCode(
+      c.cdc.CreateTask({
+        task_id: uniq('fan'),
+        spec: { ...spec({ db: 'fan2' }), fan_out: [{ uri: `http://127.0.0.1:${target.port}` }] },
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.fan_out\[0\]\.uri: .* is the same server as spec\.target/,
+    );
+    await c.cdc.DeleteTask({ task_id: id });
+    await second.close();
+  });
+
   it('gets, lists with pages, and 404s', async () => {
     const ids = [uniq('la'), uniq('lb'), uniq('lc')];
     for (const [i, id] of ids.entries())
@@ -385,7 +439,7 @@ describe('control service: leases, checkpoints and state', () => {
         applied_rows: 10,
         applied_bytes: 100,
       }),
-    ).toEqual({ keep_lease: true, reason: '' });
+    ).toEqual({ keep_lease: true, reason: '', replicate_watermark: '0' });
     const b = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wb' });
     expect(b.epoch).toBe('2');
     expect(b.start).toMatchObject({
@@ -470,7 +524,7 @@ describe('control service: leases, checkpoints and state', () => {
     expect(paused).toMatchObject({ state: 'TASK_STATE_PAUSED', reason: 'maintenance' });
     expect(
       await c.worker.ReportCheckpoint({ task_id: id, channel: ch0, epoch: '2', worker_id: 'wb' }),
-    ).toEqual({ keep_lease: false, reason: 'task paused' });
+    ).toEqual({ keep_lease: false, reason: 'task paused', replicate_watermark: '0' });
     await expectCode(
       c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wb' }),
       status.FAILED_PRECONDITION,

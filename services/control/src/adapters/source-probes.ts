@@ -8,6 +8,7 @@ import {
 } from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdSourceSpec, TaskSpec } from '../domain/model.js';
+import { targetsOf } from '../domain/model.js';
 import { scopeMatches } from '../domain/scope.js';
 import type {
   ChannelDiscovery,
@@ -119,10 +120,12 @@ export class NetworkReachability implements Reachability {
       }
     }
     if (errors.length > 0) throw precondition(`source mq is unreachable: ${errors.join('; ')}`);
-    try {
-      await tcpProbe(spec.target.uri, 19530, this.timeoutMs);
-    } catch (err) {
-      throw precondition(`target ${spec.target.uri} is unreachable: ${errorMessage(err)}`, err);
+    for (const target of targetsOf(spec)) {
+      try {
+        await tcpProbe(target.uri, 19530, this.timeoutMs);
+      } catch (err) {
+        throw precondition(`target ${target.uri} is unreachable: ${errorMessage(err)}`, err);
+      }
     }
   }
 }

@@ -117,6 +117,13 @@ export interface TaskSpec {
   name_mapping: NameMappingSpec[];
   start: StartPoint;
   initial_sync?: InitialSyncSpec;
+  /** Fan-out targets (absent or empty: none). */
+  fan_out?: TargetSpec[];
+}
+
+/** Every target of a task: the main one, then the fan-out targets. */
+export function targetsOf(spec: TaskSpec): TargetSpec[] {
+  return [spec.target, ...(spec.fan_out ?? [])];
 }
 
 /** Who paused a task: a person through the API, a worker error that needs a person, or create with start_paused. */
@@ -183,6 +190,8 @@ export interface ChannelRecord {
   appliedRows: string;
   appliedBytes: string;
   updateTimeMs: number;
+  /** Fan-out: each `spec.fan_out` target's checkpoint on this channel, by target URI. */
+  fanOutPositions?: Record<string, Position>;
   /** Set by ResetTaskPositions; used by the next lease until a checkpoint replaces it. */
   pendingStart?: StartPoint;
   lastError: string;

@@ -1,6 +1,6 @@
 import type { TaskSpec } from './model.js';
 
-/** Dotted paths of every secret field of a TaskSpec. */
+/** Dotted paths of the secret fields every TaskSpec has (fan-out targets add theirs: see `secretPaths`). */
 export const SECRET_PATHS = [
   'source.etcd.password',
   'source.etcd.tls.key_pem',
@@ -17,6 +17,16 @@ export const SECRET_PATHS = [
 
 type Obj = Record<string, unknown>;
 
+const TARGET_SECRETS = ['token', 'password', 'tls.key_pem'] as const;
+
+/** Dotted paths of every secret field of this spec, fan-out targets included (`fan_out.0.token`, ...). */
+export function secretPaths(spec: TaskSpec): string[] {
+  const fanOut = (spec.fan_out ?? []).flatMap((_, i) =>
+    TARGET_SECRETS.map((field) => `fan_out.${i}.${field}`),
+  );
+  return [...SECRET_PATHS, ...fanOut];
+}
+
 function walk(root: Obj, path: string): { parent: Obj; key: string } {
   const parts = path.split('.');
   const key = parts.pop() ?? '';
@@ -32,7 +42,7 @@ export function splitSecrets(spec: TaskSpec): {
 } {
   const redacted = structuredClone(spec);
   const secrets: Record<string, string> = {};
-  for (const path of SECRET_PATHS) {
+  for (const path of secretPaths(spec)) {
     const { parent, key } = walk(redacted as unknown as Obj, path);
     const value = parent[key];
     if (typeof value === 'string' && value !== '') secrets[path] = value;

@@ -339,9 +339,8 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     sourceMilvus.password !== ''
   )
     throw invalidArgument('spec.source.milvus.uri', 'is required when credentials are set');
-  if (!TARGET_MODES.has(target.mode))
-    throw invalidArgument('spec.target.mode', `${quote(target.mode)} is not a TargetMode`);
-  const mode = target.mode === 'TARGET_MODE_UNSPECIFIED' ? 'TARGET_MODE_API' : target.mode;
+  const mode = checkTargetMode('spec.target', target);
+  const fanOut = checkFanOut(spec.fan_out ?? [], target);
 
   if (spec.scope.include.length === 0)
     throw invalidArgument(
@@ -359,6 +358,8 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
       'spec.initial_sync',
       'is not available with TARGET_MODE_REPLICATE (the target refuses ordinary writes); copy existing data in API mode first',
     );
+  if (initialSync !== undefined && fanOut.length > 0)
+    throw invalidArgument('spec.initial_sync', 'is not available with spec.fan_out');
 
   return {
     source: {
@@ -372,7 +373,33 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     name_mapping: checkNameMapping(spec.name_mapping),
     start,
     ...(initialSync === undefined ? {} : { initial_sync: initialSync }),
+    ...(fanOut.length === 0 ? {} : { fan_out: fanOut }),
   };
+}
+
+function checkTargetMode(field: string, target: TargetSpec): TargetSpec['mode'] {
+  if (!TARGET_MODES.has(target.mode))
+    throw invalidArgument(`${field}.mode`, `${quote(target.mode)} is not a TargetMode`);
+  return target.mode === 'TARGET_MODE_UNSPECIFIED' ? 'TARGET_MODE_API' : target.mode;
+}
+
+const MAX_FAN_OUT_TARGETS = 4;
+
+/** Fan-out targets: each a valid endpoint, none the same server as the main target or another fan-out target. */
+function checkFanOut(fanOut: readonly TargetSpec[], main: TargetSpec): TargetSpec[] {
+  checkCount('spec.fan_out', fanOut.length, MAX_FAN_OUT_TARGETS);
+  const seen = new Map<string, string>([[targetKey(main.uri), 'spec.target']]);
+  return fanOut.map((t, i) => {
+    const field = `spec.fan_out[${i}]`;
+    if (t.uri === '') throw invalidArgument(`${field}.uri`, 'is required');
+    checkMilvusEndpoint(field, t);
+    const key = targetKey(t.uri);
+    const twin = seen.get(key);
+    if (twin !== undefined)
+      throw invalidArgument(`${field}.uri`, `${quote(t.uri)} is the same server as ${twin}`);
+    seen.set(key, field);
+    return { ...t, mode: checkTargetMode(field, t) };
+  });
 }
 
 /** Largest page Milvus 2.3 answers (its query window). */

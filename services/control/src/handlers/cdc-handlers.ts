@@ -5,6 +5,7 @@ import {
 } from '@grpc/grpc-js';
 import { CdcError, invalidArgument, type Logger } from '@cdc/shared';
 import type { TaskRecord, TaskSpec } from '../domain/model.js';
+import { targetsOf } from '../domain/model.js';
 import { patternText, scopeOverlap } from '../domain/scope.js';
 import {
   checkLength,
@@ -51,7 +52,7 @@ async function assertNoRenamedOverlap(
 ): Promise<void> {
   if (taskId !== '') validateTaskId(taskId);
   const spec = validateTaskSpec(raw);
-  const target = targetKey(spec.target.uri);
+  const targets = new Set(targetsOf(spec).map((t) => targetKey(t.uri)));
   const mine = targetScope(spec);
   let token = '';
   do {
@@ -59,7 +60,10 @@ async function assertNoRenamedOverlap(
     for (const other of page.tasks) {
       if (other.taskId === taskId || other.state === 'TASK_STATE_DELETING') continue;
       if (spec.name_mapping.length === 0 && other.spec.name_mapping.length === 0) continue;
-      if (targetKey(other.spec.target.uri) !== target) continue;
+      const target = targetsOf(other.spec)
+        .map((t) => targetKey(t.uri))
+        .find((k) => targets.has(k));
+      if (target === undefined) continue;
       const hit = scopeOverlap(mine, targetScope(other.spec));
       if (hit !== undefined)
         throw new CdcError(

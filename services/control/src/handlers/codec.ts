@@ -10,6 +10,7 @@ import type {
   StartKind,
   StartPoint,
   TargetMode,
+  TargetSpec,
   TaskRecord,
   TaskSpec,
   TlsSpec,
@@ -132,14 +133,7 @@ export function specFromProto(v: unknown): TaskSpec | undefined {
         tls: tls(sourceMilvus['tls']),
       },
     },
-    target: {
-      uri: str(target['uri']),
-      token: str(target['token']),
-      username: str(target['username']),
-      password: str(target['password']),
-      tls: tls(target['tls']),
-      mode: (str(target['mode']) || 'TARGET_MODE_UNSPECIFIED') as TargetMode,
-    },
+    target: targetFromProto(target),
     scope: {
       include: arr(scope['include']).map(pattern),
       exclude: arr(scope['exclude']).map(pattern),
@@ -158,6 +152,20 @@ export function specFromProto(v: unknown): TaskSpec | undefined {
     ...(bool(initialSync['enabled'])
       ? { initial_sync: { enabled: true, batch_rows: num(initialSync['batch_rows']) } }
       : {}),
+    ...(arr(s['fan_out']).length > 0
+      ? { fan_out: arr(s['fan_out']).map((t) => targetFromProto(obj(t))) }
+      : {}),
+  };
+}
+
+function targetFromProto(target: Raw): TargetSpec {
+  return {
+    uri: str(target['uri']),
+    token: str(target['token']),
+    username: str(target['username']),
+    password: str(target['password']),
+    tls: tls(target['tls']),
+    mode: (str(target['mode']) || 'TARGET_MODE_UNSPECIFIED') as TargetMode,
   };
 }
 
@@ -234,6 +242,7 @@ export function channelToProto(c: ChannelStatus): Raw {
     update_time_ms: String(r.updateTimeMs),
     pending_start: r.pendingStart === undefined ? null : startToProto(r.pendingStart),
     last_error: r.lastError,
+    fan_out_positions: positionsToProto(r.fanOutPositions ?? {}),
   };
 }
 
@@ -248,6 +257,21 @@ export function quarantineToProto(q: QuarantineRecord): Raw {
     truncated: q.truncated,
     create_time_ms: String(q.createTimeMs),
   };
+}
+
+export function positionsToProto(positions: Record<string, Position>): Record<string, Raw | null> {
+  const out: Record<string, Raw | null> = {};
+  for (const [key, p] of Object.entries(positions)) out[key] = positionToProto(p);
+  return out;
+}
+
+export function positionsFromProto(v: unknown): Record<string, Position> {
+  const out: Record<string, Position> = {};
+  for (const [key, p] of Object.entries(obj(v))) {
+    const pos = positionFromProto(p);
+    if (pos !== undefined) out[key] = pos;
+  }
+  return out;
 }
 
 export function leaseStartToProto(s: LeaseStart): Raw {

@@ -9,6 +9,8 @@ import {
   leaseStartToProto,
   obj,
   positionFromProto,
+  positionsFromProto,
+  positionsToProto,
   snapshotToProto,
   specToProto,
 } from './codec.js';
@@ -85,6 +87,7 @@ export function workerHandlers(
         task: { task_id: taskId, spec: specToProto(lease.spec) },
         start: leaseStartToProto(lease.start),
         report_interval_ms: reportIntervalMs,
+        target_positions: positionsToProto(lease.targetPositions),
       };
     }),
     ReportCheckpoint: unary(log, 'ReportCheckpoint', async (req) => {
@@ -95,6 +98,7 @@ export function workerHandlers(
         epoch: epochOf(req),
         workerId: field(req, 'worker_id'),
         ...(position === undefined ? {} : { position }),
+        fanOutPositions: positionsFromProto(r['fan_out_positions']),
         sourceHeadTimestamp: dec(r['source_head_timestamp']),
         appliedRows: dec(r['applied_rows']),
         appliedBytes: dec(r['applied_bytes']),

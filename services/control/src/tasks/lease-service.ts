@@ -8,7 +8,7 @@ import type {
   TaskRecord,
   TaskSpec,
 } from '../domain/model.js';
-import { emptyChannelRecord } from '../domain/model.js';
+import { emptyChannelRecord, targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { FairShare } from './fair-share.js';
 import { replicateWatermark } from './replicate-watermark.js';
@@ -38,6 +38,8 @@ export interface CheckpointReport {
   epoch: string;
   workerId: string;
   position?: Position;
+  /** Fan-out targets' checkpoints that moved, by target URI. */
+  fanOutPositions?: Record<string, Position>;
   sourceHeadTimestamp: string;
   appliedRows: string;
   appliedBytes: string;
@@ -83,7 +85,12 @@ export class LeaseService {
     taskId: string,
     channel: string,
     workerId: string,
-  ): Promise<{ epoch: string; spec: TaskSpec; start: LeaseStart }> {
+  ): Promise<{
+    epoch: string;
+    spec: TaskSpec;
+    start: LeaseStart;
+    targetPositions: Record<string, Position>;
+  }> {
     if (workerId === '') throw invalidArgument('worker_id', 'is required');
     const task = await this.runningTask(taskId, channel);
     const key = `${taskId}/${channel}`;
@@ -111,7 +118,7 @@ export class LeaseService {
     return {
       epoch: record.epoch,
       spec: this.deps.tasks.fullSpec(task),
-      start: startFor(record, task.spec.start, channel, task.createTimeMs),
+      ...leaseStartFor(record, task, channel),
     };
   }
 
@@ -158,10 +165,12 @@ export class LeaseService {
         next.position = r.position;
         delete next.pendingStart;
       }
+      if (r.fanOutPositions !== undefined && Object.keys(r.fanOutPositions).length > 0)
+        next.fanOutPositions = { ...rec.fanOutPositions, ...r.fanOutPositions };
       return next;
     });
     const replicateWatermark =
-      found.spec.target.mode === 'TARGET_MODE_REPLICATE' && reason === ''
+      targetsOf(found.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE') && reason === ''
         ? await this.replicateWatermark(
             r.taskId,
             found.channels,
@@ -291,6 +300,42 @@ export class LeaseService {
  * lease: it becomes a timestamp start, so writes between task creation and the first lease are not skipped, and a
  * restart before the first checkpoint starts at the same place again.
  */
+/**
+ * Where a lease starts reading, and (fan-out) each target's own checkpoint. With fan-out the channel is read once for
+ * every target, so reading starts at the earliest checkpoint; a target that has none yet starts where the task does,
+ * and so does the read.
+ */
+export function leaseStartFor(
+  record: ChannelRecord,
+  task: TaskRecord,
+  channel: string,
+): { start: LeaseStart; targetPositions: Record<string, Position> } {
+  const fanOut = task.spec.fan_out ?? [];
+  const start = startFor(record, task.spec.start, channel, task.createTimeMs);
+  if (fanOut.length === 0 || record.pendingStart !== undefined)
+    return { start, targetPositions: {} };
+  const targetPositions: Record<string, Position> = {};
+  if (record.position !== undefined) targetPositions[task.spec.target.uri] = record.position;
+  for (const t of fanOut) {
+    const own = record.fanOutPositions?.[t.uri];
+    if (own !== undefined) targetPositions[t.uri] = own;
+  }
+  const own = [task.spec.target, ...fanOut].map((t) => targetPositions[t.uri]);
+  let earliest: Position | undefined;
+  for (const p of own) {
+    if (p === undefined)
+      return {
+        start: fromStartPoint(task.spec.start, channel, task.createTimeMs),
+        targetPositions,
+      };
+    if (earliest === undefined || BigInt(p.timestamp) < BigInt(earliest.timestamp)) earliest = p;
+  }
+  return {
+    start: earliest === undefined ? start : { ...start, position: earliest },
+    targetPositions,
+  };
+}
+
 function startFor(
   record: ChannelRecord,
   taskStart: StartPoint,

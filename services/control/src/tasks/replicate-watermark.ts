@@ -14,7 +14,8 @@ export const LIVE_REPORT_MS = 5_000;
  * Replicate mode: the time the target's pchannels may be ticked to. Every message not yet applied on any of the task's
  * DML channels is newer than this, so a tick up to it never overtakes one (see DESIGN.md, replicate mode).
  *
- * The lowest checkpoint timestamp over the DML channels, leaving out:
+ * The lowest checkpoint timestamp over the DML channels (and, with fan-out, over every target's checkpoint on them),
+ * leaving out:
  * - channels without a checkpoint: nothing read yet (a pchannel no collection used has no topic);
  * - idle channels: caught up (checkpoint at the head, so not in the middle of applying a pack), their worker
  *   reporting, and the head still for IDLE_CHANNEL_MS. Milvus stops ticking a pchannel once its last collection is
@@ -39,7 +40,11 @@ export function replicateWatermark(
       nowMs - rec.updateTimeMs < LIVE_REPORT_MS &&
       rec.released !== true;
     if (idle) continue;
-    if (low === undefined || position < low) low = position;
+    for (const p of [
+      position,
+      ...Object.values(rec.fanOutPositions ?? {}).map((f) => BigInt(f.timestamp)),
+    ])
+      if (low === undefined || p < low) low = p;
   }
   return low ?? 0n;
 }

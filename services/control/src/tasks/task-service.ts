@@ -10,7 +10,7 @@ import type {
   TaskSpec,
   TaskState,
 } from '../domain/model.js';
-import { emptyChannelRecord } from '../domain/model.js';
+import { emptyChannelRecord, targetsOf } from '../domain/model.js';
 import { scopeOverlap, patternText } from '../domain/scope.js';
 import { canonicalJson, mergeSecrets, splitSecrets } from '../domain/secrets.js';
 import { assertTransition, stateLabel } from '../domain/state-machine.js';
@@ -263,6 +263,7 @@ export class TaskService {
           released: true,
         };
         delete next.position;
+        delete next.fanOutPositions;
         return next;
       });
     }
@@ -325,10 +326,13 @@ export class TaskService {
   }
 
   private async assertNoOverlap(taskId: string, spec: TaskSpec): Promise<void> {
-    const target = targetKey(spec.target.uri);
+    const mine = new Set(targetsOf(spec).map((t) => targetKey(t.uri)));
     for (const other of await this.deps.tasks.list()) {
       if (other.taskId === taskId || other.state === 'TASK_STATE_DELETING') continue;
-      if (targetKey(other.spec.target.uri) !== target) continue;
+      const target = targetsOf(other.spec)
+        .map((t) => targetKey(t.uri))
+        .find((k) => mine.has(k));
+      if (target === undefined) continue;
       const hit = scopeOverlap(spec.scope, other.spec.scope);
       if (hit !== undefined)
         throw new CdcError(

@@ -30,6 +30,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly recordsRead = new Counter({
+    name: 'cdc_worker_records_read_total',
+    help: 'Records read from the source MQ (once per record, whatever the number of fan-out targets)',
+    labelNames: ['task', 'channel'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -48,6 +55,9 @@ export class WorkerMetrics {
       },
       onQuarantine: (l) => {
         this.quarantined.inc({ task: l.taskId, channel: l.channel });
+      },
+      onRecordsRead: (l, records) => {
+        this.recordsRead.inc({ task: l.taskId, channel: l.channel }, records);
       },
       onProgress: (l, rows) => {
         this.applied.set({ task: l.taskId, channel: l.channel }, rows);

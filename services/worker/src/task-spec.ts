@@ -27,6 +27,10 @@ export interface MilvusEndpointWire {
   readonly tls?: TlsWire | null;
 }
 
+export interface TargetWire extends MilvusEndpointWire {
+  readonly mode?: string;
+}
+
 export interface TaskSpecWire {
   readonly source?: {
     readonly etcd?: {
@@ -50,14 +54,9 @@ export interface TaskSpecWire {
     readonly channel_prefix?: string;
     readonly milvus?: MilvusEndpointWire | null;
   } | null;
-  readonly target?: {
-    readonly uri?: string;
-    readonly token?: string;
-    readonly username?: string;
-    readonly password?: string;
-    readonly tls?: TlsWire | null;
-    readonly mode?: string;
-  } | null;
+  readonly target?: TargetWire | null;
+  /** Fan-out targets, fed from the same read. */
+  readonly fan_out?: readonly TargetWire[];
   readonly scope?: {
     readonly include?: readonly PatternWire[];
     readonly exclude?: readonly PatternWire[];
@@ -73,6 +72,11 @@ export interface TaskSpecWire {
 /** The target is in replicate mode: changes go through ReplicateMessage (see ReplicateForwarder). */
 export function isReplicateMode(spec: TaskSpecWire): boolean {
   return spec.target?.mode === 'TARGET_MODE_REPLICATE';
+}
+
+/** The task's targets: the main one first, then the fan-out targets. */
+export function targetsOf(spec: TaskSpecWire): TargetWire[] {
+  return [spec.target ?? {}, ...(spec.fan_out ?? [])];
 }
 
 export function scopeOf(spec: TaskSpecWire): ScopeSpec {

@@ -4,6 +4,7 @@ import { CDC_PROTO_FILES, CdcError, PROTO_LOADER_OPTIONS, PROTO_ROOT } from '@cd
 import { join } from 'node:path';
 import type {
   CheckpointAnswer,
+  CheckpointPosition,
   LeaseGrant,
   ReportCheckpointInput,
   ReportSnapshotInput,
@@ -119,6 +120,7 @@ export class GrpcWorkerControl implements WorkerControl {
       spec: task.spec,
       start,
       reportIntervalMs: Number(res['report_interval_ms'] ?? 1000) || 1000,
+      targetPositions: positionsFromWire(res['target_positions']),
     };
   }
 
@@ -136,6 +138,9 @@ export class GrpcWorkerControl implements WorkerControl {
               batch_index: 0,
             },
           }
+        : {}),
+      ...(input.fanOutPositions && input.fanOutPositions.size > 0
+        ? { fan_out_positions: positionsToWire(input.fanOutPositions) }
         : {}),
       source_head_timestamp: input.sourceHeadTimestamp.toString(),
       applied_rows: String(input.appliedRows),
@@ -250,4 +255,27 @@ export class GrpcWorkerControl implements WorkerControl {
     this.client.close();
     return Promise.resolve();
   }
+}
+
+function positionsFromWire(v: unknown): Map<string, CheckpointPosition> {
+  const out = new Map<string, CheckpointPosition>();
+  if (v === null || typeof v !== 'object') return out;
+  for (const [uri, raw] of Object.entries(v as Record<string, unknown>)) {
+    const p = (raw ?? {}) as { msg_id?: unknown; timestamp?: unknown };
+    if (!Buffer.isBuffer(p.msg_id)) continue;
+    out.set(uri, {
+      msgId: new Uint8Array(p.msg_id),
+      timestamp: BigInt(typeof p.timestamp === 'string' ? p.timestamp || '0' : '0'),
+    });
+  }
+  return out;
+}
+
+function positionsToWire(
+  positions: ReadonlyMap<string, CheckpointPosition>,
+): Record<string, { msg_id: Buffer; timestamp: string; batch_index: number }> {
+  const out: Record<string, { msg_id: Buffer; timestamp: string; batch_index: number }> = {};
+  for (const [uri, p] of positions)
+    out[uri] = { msg_id: Buffer.from(p.msgId), timestamp: p.timestamp.toString(), batch_index: 0 };
+  return out;
 }

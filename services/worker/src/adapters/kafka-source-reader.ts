@@ -19,7 +19,7 @@ import type {
 } from '../ports/source-reader.js';
 import { createKafkaClient } from './kafka-client.js';
 import type { KafkaClientOptions } from './kafka-client.js';
-import { kafkaMessageId, resolveStartOffset } from './kafka-position.js';
+import { kafkaMessageId, kafkaOffsetOf, resolveStartOffset } from './kafka-position.js';
 import type { Watermarks } from './kafka-position.js';
 import { RecordQueue } from './record-queue.js';
 
@@ -70,6 +70,12 @@ function toRecord(channel: string, m: KafkaMessage): ChannelRecord {
 }
 
 export class KafkaSourceReader implements SourceReader {
+  compareIds(a: Uint8Array, b: Uint8Array): number {
+    const x = kafkaOffsetOf(a);
+    const y = kafkaOffsetOf(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+
   private stateValue: KafkaSourceReaderState = 'idle';
   private readonly queue: RecordQueue;
   private consumer: Consumer | undefined;

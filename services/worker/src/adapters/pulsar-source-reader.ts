@@ -84,6 +84,10 @@ export type PulsarSourceReaderState = 'idle' | 'opening' | 'running' | 'stopped'
 const isTimeout = (err: unknown): boolean => /timeout/i.test(errorMessage(err));
 
 export class PulsarSourceReader implements SourceReader {
+  compareIds(a: Uint8Array, b: Uint8Array): number {
+    return comparePulsarIds(pulsarIdOrder(a), pulsarIdOrder(b));
+  }
+
   private stateValue: PulsarSourceReaderState = 'idle';
   private client: PulsarClient | undefined;
   private reader: PulsarReader | undefined;

@@ -1,7 +1,7 @@
 import { CdcError, errorMessage } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
-import type { LeaseRef, WorkerControl } from '../ports/worker-control.js';
+import type { CheckpointPosition, LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { sleep, withRetry } from '../replication/retry.js';
 
 export interface LeaseReporterOptions {
@@ -23,6 +23,8 @@ export interface LeaseReporterOptions {
 export class LeaseReporter implements LeaseProgress {
   private position: { msgId: Uint8Array; timestamp: bigint } | undefined;
   private reportedPosition: typeof this.position;
+  private readonly fanOut = new Map<string, CheckpointPosition>();
+  private readonly reportedFanOut = new Map<string, CheckpointPosition>();
   private head = 0n;
   private watermark = 0n;
   private rows = 0;
@@ -48,6 +50,27 @@ export class LeaseReporter implements LeaseProgress {
   checkpoint(msgId: Uint8Array, timestamp: bigint): void {
     const ts = timestamp > 0n ? timestamp : (this.position?.timestamp ?? 0n);
     this.position = { msgId, timestamp: ts };
+  }
+
+  /** Progress of a fan-out target: its checkpoints are reported beside the main target's, keyed by its URI. */
+  forFanOutTarget(uri: string): LeaseProgress {
+    const watermark = (): bigint => this.watermark;
+    return {
+      checkpoint: (msgId, timestamp) => {
+        this.fanOut.set(uri, { msgId, timestamp });
+      },
+      observeHead: (timestamp) => {
+        this.observeHead(timestamp);
+      },
+      addApplied: (rows, bytes) => {
+        this.addApplied(rows, bytes);
+      },
+      quarantine: (entry) =>
+        this.quarantine({ ...entry, reason: `target ${uri}: ${entry.reason}` }),
+      get replicateWatermark() {
+        return watermark();
+      },
+    };
   }
 
   observeHead(timestamp: bigint): void {
@@ -102,24 +125,33 @@ export class LeaseReporter implements LeaseProgress {
   /** One report; exposed for the final report at the end of a lease. */
   async reportOnce(): Promise<void> {
     const position = this.position !== this.reportedPosition ? this.position : undefined;
+    const fanOut = this.unreportedFanOut();
     const res = await this.opts.control.reportCheckpoint({
       ...this.opts.lease,
       workerId: this.opts.workerId,
       ...(position ? { position } : {}),
+      ...(fanOut.size > 0 ? { fanOutPositions: fanOut } : {}),
       sourceHeadTimestamp: this.head,
       appliedRows: this.rows,
       appliedBytes: this.bytes,
     });
     if (position) this.reportedPosition = position;
+    for (const [uri, p] of fanOut) this.reportedFanOut.set(uri, p);
     if (res.replicateWatermark > this.watermark) this.watermark = res.replicateWatermark;
     if (!res.keepLease) this.end(res.reason || 'lease ended by the control plane');
+  }
+
+  private unreportedFanOut(): Map<string, CheckpointPosition> {
+    const out = new Map<string, CheckpointPosition>();
+    for (const [uri, p] of this.fanOut) if (this.reportedFanOut.get(uri) !== p) out.set(uri, p);
+    return out;
   }
 
   /** Stops the periodic reports and sends the last checkpoint (best effort: a stale epoch is simply dropped). */
   async stop(): Promise<void> {
     this.stopper.abort();
     await this.loop;
-    if (this.position !== this.reportedPosition) {
+    if (this.position !== this.reportedPosition || this.unreportedFanOut().size > 0) {
       try {
         await this.reportOnce();
       } catch (err) {

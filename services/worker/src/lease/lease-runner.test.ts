@@ -16,9 +16,11 @@ import {
   offsetId,
   silentLogger,
   timeTickMsg,
+  waitFor,
 } from '../testing/fakes.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
+import type { TaskSpecWire } from '../task-spec.js';
 import type { Borrowed, LeaseFactories } from './lease-runner.js';
 import { LeaseRunner } from './lease-runner.js';
 
@@ -34,6 +36,7 @@ function grant(extra: Partial<LeaseGrant> = {}): LeaseGrant {
     spec: {},
     start: { kind: 'START_KIND_EARLIEST', position: { msg_id: Buffer.from(offsetId(4n)) } },
     reportIntervalMs: 60_000,
+    targetPositions: new Map(),
     ...extra,
   };
 }
@@ -57,9 +60,11 @@ class Factories implements LeaseFactories {
       },
     });
   }
-  targetWriter(): Promise<Borrowed<TargetWriter>> {
+  /** Fan-out targets' writers, by URI; the main target (and any other URI) gets `writer`. */
+  readonly fanOutWriters = new Map<string, FakeTargetWriter>();
+  targetWriter(_taskId: string, spec: TaskSpecWire): Promise<Borrowed<TargetWriter>> {
     return Promise.resolve({
-      value: this.writer,
+      value: this.fanOutWriters.get(spec.target?.uri ?? '') ?? this.writer,
       release: () => {
         this.released.writer++;
         return Promise.resolve();
@@ -160,6 +165,59 @@ describe('LeaseRunner', () => {
     expect(h.factories.released).toEqual({ metadata: 1, writer: 1 });
     expect(h.events).toEqual(['start 3', 'end worker shutting down']);
     expect(h.control.failures).toEqual([]);
+  });
+
+  it('fans one read out to every target, each from its own checkpoint, and reports each checkpoint', async () => {
+    const log = new RecordLog(DML, 5n).add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }), // 5
+      timeTickMsg(25n), // 6
+      insertMsg({ collectionId: 10n, ids: [2n], ts: 30n }), // 7
+      timeTickMsg(40n), // 8
+    );
+    const h = setup(DML, log);
+    const second = new FakeTargetWriter();
+    h.factories.fanOutWriters.set('b:19530', second);
+    h.control.grant = grant({
+      spec: { target: { uri: 'a:19530' }, fan_out: [{ uri: 'b:19530' }] },
+      targetPositions: new Map([['b:19530', { msgId: offsetId(6n), timestamp: 25n }]]),
+    });
+    const ids = (w: FakeTargetWriter) =>
+      w.callsOf('upsert').flatMap((args) => (args[2] as { id: unknown }[]).map((r) => r.id));
+    // The shared read runs one batch ahead of the slowest target: stop once both targets applied everything.
+    h.factories.sourceReader = () => {
+      const r = new FakeSourceReader(log.records, () => {
+        void waitFor(() => ids(h.factories.writer).length === 2 && ids(second).length === 1).then(
+          () => {
+            h.shutdown.abort();
+          },
+        );
+      });
+      h.factories.readers.push(r);
+      return r;
+    };
+    let read = 0;
+    const runner = new LeaseRunner({
+      control: h.control,
+      factories: h.factories,
+      workerId: 'w1',
+      log: silentLogger(),
+      settings: { maxBatchRows: 100, readBatchSize: 10, objectWaitMs: 0 },
+      hooks: { onRecordsRead: (_l, n) => (read += n) },
+    });
+    expect(await runner.run({ taskId: 't1', channel: DML }, h.shutdown.signal)).toBe('ended');
+
+    expect(h.factories.readers).toHaveLength(1);
+    expect(read).toBe(4);
+    expect(ids(h.factories.writer)).toEqual(['1', '2']);
+    expect(ids(second)).toEqual(['2']);
+    const last = h.control.reports.at(-1)!;
+    expect(decodeKafkaMessageId(last.position!.msgId)).toBe(8n);
+    const fanOut = h.control.reports.flatMap((r) => [
+      ...(r.fanOutPositions ?? new Map<string, never>()),
+    ]);
+    expect(
+      fanOut.map(([uri, p]) => [uri, decodeKafkaMessageId(p.msgId), p.timestamp]),
+    ).toContainEqual(['b:19530', 8n, 40n]);
   });
 
   it('runs the replicate channel with the replicate-channel replicator', async () => {

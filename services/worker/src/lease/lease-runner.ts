@@ -1,22 +1,19 @@
 import { CdcError, errorMessage } from '@cdc/shared';
 import type { LeaseJobData, Logger, SourceMetadata } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
-import type { SourceReader } from '../ports/source-reader.js';
-import type { TargetWriter } from '../ports/target-writer.js';
-import type { LeaseRef, WorkerControl } from '../ports/worker-control.js';
-import { CollectionCatalog } from '../replication/collection-catalog.js';
-import { DmlChannelReplicator } from '../replication/dml-channel-replicator.js';
-import { TargetTicker } from '../replication/target-ticker.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
-import { PartitionFollower } from '../replication/partition-follower.js';
-import { ReplicateChannelReplicator } from '../replication/replicate-channel-replicator.js';
+import type { ReaderStart, SourceReader } from '../ports/source-reader.js';
+import type { TargetWriter } from '../ports/target-writer.js';
+import type { LeaseGrant, LeaseRef, WorkerControl } from '../ports/worker-control.js';
+import { FanOutReader } from '../replication/fan-out-reader.js';
 import { sleep, withRetry } from '../replication/retry.js';
 import { TaskScope } from '../replication/task-scope.js';
 import type { TaskSpecWire } from '../task-spec.js';
-import { isReplicateMode, mappingsOf, scopeOf } from '../task-spec.js';
+import { isReplicateMode, mappingsOf, scopeOf, targetsOf } from '../task-spec.js';
 import { LeaseReporter } from './lease-reporter.js';
 import { needsPerson } from './needs-person.js';
 import { readerStartOf } from './lease-start.js';
+import { runTargetPipeline } from './target-pipeline.js';
 
 /** Connections a lease borrows; released with `release()` (shared per task by the factory). */
 export interface Borrowed<T> {
@@ -30,7 +27,8 @@ export interface LeaseFactories {
   /** Replicate mode only: the target's ReplicateMessage side. */
   replicateTarget(taskId: string, spec: TaskSpecWire): Promise<Borrowed<ReplicateTarget>>;
   sourceReader(spec: TaskSpecWire, channel: string): SourceReader;
-  dropBarrier(taskId: string): DropBarrier;
+  /** Drop barriers of one target of the task (fan-out targets have their own: `targetUri`). */
+  dropBarrier(taskId: string, targetUri?: string): DropBarrier;
 }
 
 export interface LeaseSettings {
@@ -44,6 +42,8 @@ export interface LeaseHooks {
   onLeaseEnd?(lease: LeaseRef, reason: string): void;
   onRetry?(lease: LeaseRef): void;
   onQuarantine?(lease: LeaseRef): void;
+  /** Records read from the MQ for the lease (once, whatever the number of targets). */
+  onRecordsRead?(lease: LeaseRef, records: number): void;
   /** Periodic progress for metrics. */
   onProgress?(lease: LeaseRef, appliedRows: number): void;
 }
@@ -111,15 +111,7 @@ export class LeaseRunner {
     this.deps.hooks?.onLeaseStart?.(lease);
     let endReason = 'ended';
     try {
-      await this.replicate(
-        job,
-        grant.spec,
-        readerStartOf(grant.start),
-        reporter,
-        ending.signal,
-        log,
-        lease,
-      );
+      await this.replicate(job, grant, reporter, ending.signal, log, lease);
       endReason = ending.signal.reason instanceof Error ? ending.signal.reason.message : 'ended';
     } catch (err) {
       endReason = errorMessage(err);
@@ -143,26 +135,16 @@ export class LeaseRunner {
 
   private async replicate(
     job: LeaseJobData,
-    spec: TaskSpecWire,
-    start: ReturnType<typeof readerStartOf>,
+    grant: LeaseGrant,
     reporter: LeaseReporter,
     signal: AbortSignal,
     log: Logger,
     lease: LeaseRef,
   ): Promise<void> {
     const { factories, settings, hooks } = this.deps;
+    const spec = grant.spec;
     const metadata = await factories.sourceMetadata(job.taskId, spec);
-    const writer = await factories.targetWriter(job.taskId, spec).catch(async (err: unknown) => {
-      await metadata.release();
-      throw err;
-    });
-    const replicateTarget = isReplicateMode(spec)
-      ? await factories.replicateTarget(job.taskId, spec).catch(async (err: unknown) => {
-          await writer.release();
-          await metadata.release();
-          throw err;
-        })
-      : undefined;
+    const borrowed: Borrowed<unknown>[] = [];
     let reader: SourceReader | undefined;
     const onRetry = hooks?.onRetry ? () => hooks.onRetry?.(lease) : undefined;
     const progressTimer = setInterval(
@@ -170,88 +152,95 @@ export class LeaseRunner {
       1_000,
     );
     try {
+      const targets = [];
+      for (const target of targetsOf(spec)) {
+        const targetSpec = { ...spec, target };
+        const writer = await factories.targetWriter(job.taskId, targetSpec);
+        borrowed.push(writer);
+        const replicate = isReplicateMode(targetSpec)
+          ? await factories.replicateTarget(job.taskId, targetSpec)
+          : undefined;
+        if (replicate) borrowed.push(replicate);
+        targets.push({ uri: target.uri ?? '', writer: writer.value, replicate: replicate?.value });
+      }
       reporter.start();
-      // A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear.
-      await withRetry(
-        async () => {
-          const candidate = factories.sourceReader(spec, job.channel);
-          try {
-            await candidate.open(start);
-            reader = candidate;
-          } catch (err) {
-            await candidate.close();
-            throw err;
-          }
-        },
-        {
-          signal,
-          log,
-          action: 'opening channel',
-          maxDelayMs: 5_000,
-          quiet: true,
-        },
-      ).catch((err: unknown) => {
-        if (signal.aborted) return;
-        throw err;
-      });
+      reader = await this.openReader(spec, job.channel, readerStartOf(grant.start), signal, log);
       if (signal.aborted || reader === undefined) return;
+      const upstream = reader;
+      const fanOut = new FanOutReader(upstream, targets.length, (n) =>
+        hooks?.onRecordsRead?.(lease, n),
+      );
       const scope = new TaskScope(scopeOf(spec), mappingsOf(spec));
-      const catalog = new CollectionCatalog(metadata.value, scope, writer.value);
-      const common = {
-        reader,
-        writer: writer.value,
-        catalog,
-        progress: reporter,
-        log,
-        ...(onRetry ? { onRetry } : {}),
+      // One target failing ends the lease for all: they share the read.
+      const stopAll = new AbortController();
+      const onAbort = (): void => {
+        stopAll.abort(signal.reason);
       };
-      const isReplicateChannel = job.channel.endsWith('-replicate-msg');
-      const followerStop = new AbortController();
-      const stopFollower = (): void => {
-        followerStop.abort();
-      };
-      signal.addEventListener('abort', stopFollower, { once: true });
-      const follower = isReplicateChannel
-        ? new PartitionFollower(metadata.value, catalog, writer.value, log).run(followerStop.signal)
-        : Promise.resolve();
-      const ticker =
-        isReplicateChannel && replicateTarget
-          ? new TargetTicker({
-              target: replicateTarget.value,
-              progress: reporter,
-              metadata: metadata.value,
-              scope,
-              channel: job.channel,
-              log,
-            }).run(followerStop.signal)
-          : Promise.resolve();
-      const replicator = isReplicateChannel
-        ? new ReplicateChannelReplicator({ ...common, scope, objectWaitMs: settings.objectWaitMs })
-        : new DmlChannelReplicator({
-            ...common,
-            channel: job.channel,
-            barrier: factories.dropBarrier(job.taskId),
-            maxBatchRows: settings.maxBatchRows,
-            readBatchSize: settings.readBatchSize,
-            ...(replicateTarget ? { replicateTarget: replicateTarget.value } : {}),
-          });
+      signal.addEventListener('abort', onAbort, { once: true });
       try {
-        await replicator.run(signal).catch((err: unknown) => {
-          if (signal.aborted && err instanceof CdcError && err.code === 'LEASE_LOST') return;
-          throw err;
-        });
+        await Promise.all(
+          targets.map((t, i) => {
+            const main = i === 0;
+            const pipeline = runTargetPipeline(
+              {
+                channel: job.channel,
+                reader: fanOut.view(i, grant.targetPositions.get(t.uri)?.msgId),
+                metadata: metadata.value,
+                scope,
+                writer: t.writer,
+                ...(t.replicate ? { replicateTarget: t.replicate } : {}),
+                progress: main ? reporter : reporter.forFanOutTarget(t.uri),
+                barrier: factories.dropBarrier(job.taskId, main ? undefined : t.uri),
+                log: main ? log : log.child({ target: t.uri }),
+                maxBatchRows: settings.maxBatchRows,
+                readBatchSize: settings.readBatchSize,
+                objectWaitMs: settings.objectWaitMs,
+                ...(onRetry ? { onRetry } : {}),
+              },
+              stopAll.signal,
+            );
+            return pipeline.catch((err: unknown) => {
+              stopAll.abort(err);
+              throw err;
+            });
+          }),
+        );
       } finally {
-        signal.removeEventListener('abort', stopFollower);
-        followerStop.abort();
-        await follower;
-        await ticker;
+        signal.removeEventListener('abort', onAbort);
       }
     } finally {
       clearInterval(progressTimer);
       await reader?.close();
-      await replicateTarget?.release();
-      await writer.release();
+      for (const b of borrowed.reverse()) await b.release();
       await metadata.release();
     }
+  }
+
+  /** A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear. */
+  private async openReader(
+    spec: TaskSpecWire,
+    channel: string,
+    start: ReaderStart,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<SourceReader | undefined> {
+    let reader: SourceReader | undefined;
+    await withRetry(
+      async () => {
+        const candidate = this.deps.factories.sourceReader(spec, channel);
+        try {
+          await candidate.open(start);
+          reader = candidate;
+        } catch (err) {
+          await candidate.close();
+          throw err;
+        }
+      },
+      { signal, log, action: 'opening channel', maxDelayMs: 5_000, quiet: true },
+    ).catch((err: unknown) => {
+      if (signal.aborted) return;
+      throw err;
+    });
+    return reader;
   }
 }

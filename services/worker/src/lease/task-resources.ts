@@ -103,7 +103,7 @@ export class TaskResources implements LeaseFactories {
   targetWriter(taskId: string, spec: TaskSpecWire): Promise<Borrowed<TargetWriter>> {
     const t = spec.target;
     return this.borrow<TargetWriter>(
-      `target:${taskId}`,
+      `target:${taskId}:${t?.uri ?? ''}`,
       () =>
         Promise.resolve(
           new MilvusTargetWriter({
@@ -122,7 +122,7 @@ export class TaskResources implements LeaseFactories {
   replicateTarget(taskId: string, spec: TaskSpecWire): Promise<Borrowed<ReplicateTarget>> {
     const t = spec.target;
     return this.borrow<ReplicateTarget>(
-      `replicate-target:${taskId}`,
+      `replicate-target:${taskId}:${t?.uri ?? ''}`,
       () =>
         Promise.resolve(
           new MilvusReplicateTarget({
@@ -163,7 +163,8 @@ export class TaskResources implements LeaseFactories {
     return createSourceReader(spec, channel, this.log);
   }
 
-  dropBarrier(taskId: string): DropBarrier {
-    return new RedisDropBarrier(this.redis, `${this.queuePrefix}:cdc:${taskId}`);
+  dropBarrier(taskId: string, targetUri?: string): DropBarrier {
+    const target = targetUri === undefined ? '' : `:fan-out:${encodeURIComponent(targetUri)}`;
+    return new RedisDropBarrier(this.redis, `${this.queuePrefix}:cdc:${taskId}${target}`);
   }
 }

@@ -33,6 +33,8 @@ export interface SourceReader {
   open(start: ReaderStart): Promise<void>;
   read(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<ChannelRecord[]>;
   close(): Promise<void>;
+  /** Orders two message ids of this channel (negative: `a` comes first). */
+  compareIds(a: Uint8Array, b: Uint8Array): number;
 }
 
 export interface SourceReaderFactory {

@@ -18,6 +18,13 @@ export interface LeaseGrant {
   readonly spec: TaskSpecWire;
   readonly start: LeaseStartWire;
   readonly reportIntervalMs: number;
+  /** Fan-out: each target's own checkpoint on the channel, by target URI (empty without fan-out). */
+  readonly targetPositions: ReadonlyMap<string, CheckpointPosition>;
+}
+
+export interface CheckpointPosition {
+  readonly msgId: Uint8Array;
+  readonly timestamp: bigint;
 }
 
 export interface LeaseRef {
@@ -28,7 +35,9 @@ export interface LeaseRef {
 
 export interface ReportCheckpointInput extends LeaseRef {
   readonly workerId: string;
-  readonly position?: { readonly msgId: Uint8Array; readonly timestamp: bigint };
+  readonly position?: CheckpointPosition;
+  /** Fan-out targets' checkpoints that moved since the last report, by target URI. */
+  readonly fanOutPositions?: ReadonlyMap<string, CheckpointPosition>;
   readonly sourceHeadTimestamp: bigint;
   readonly appliedRows: number;
   readonly appliedBytes: number;

@@ -8,6 +8,7 @@ import {
   DataType,
   createLogger,
   encodeCollectionSchema,
+  decodeKafkaMessageId,
   encodeKafkaMessageId,
   encodeMessage,
 } from '@cdc/shared';
@@ -342,6 +343,12 @@ export function offsetId(offset: bigint): Uint8Array {
  * yet).
  */
 export class FakeSourceReader implements SourceReader {
+  compareIds(a: Uint8Array, b: Uint8Array): number {
+    const x = decodeKafkaMessageId(a);
+    const y = decodeKafkaMessageId(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+
   opened: ReaderStart | undefined;
   closed = false;
   failOpen: Error | undefined;

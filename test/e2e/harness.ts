@@ -13,6 +13,7 @@ import {
   milvusClient,
 } from '../helpers/milvus-compare.js';
 import type { CollectionDiff, CollectionRef } from '../helpers/milvus-compare.js';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { REPO_ROOT, freePort, startNodeProcess } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
@@ -31,6 +32,10 @@ export class E2eHarness {
   controlAddress = '';
   control: RunningProcess | undefined;
   readonly workers: RunningProcess[] = [];
+  /** More targets the test writes to (fan-out): cleaned up like the target. */
+  readonly otherTargets: MilvusClient[] = [];
+  /** Worker name → its metrics port. */
+  readonly metricsPorts = new Map<string, number>();
   client: CdcTestClient | undefined;
   readonly source = milvusClient(env.sourceMilvusAddress);
   /** API mode replicates into the ordinary target; replicate mode into the one with ttMsgEnabled=false. */
@@ -62,12 +67,14 @@ export class E2eHarness {
   }
 
   async startWorker(name = `worker-${this.workers.length}`): Promise<RunningProcess> {
+    const metricsPort = await freePort();
+    this.metricsPorts.set(name, metricsPort);
     const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
       WORKER_ID: `${name}-${this.id}`,
       CONTROL_ADDRESS: this.controlAddress,
       REDIS_URL: env.redisUrl,
       QUEUE_PREFIX: this.queuePrefix,
-      METRICS_PORT: String(await freePort()),
+      METRICS_PORT: String(metricsPort),
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
       LOG_LEVEL: 'info',
@@ -76,8 +83,14 @@ export class E2eHarness {
     return worker;
   }
 
-  /** A task replicating the workload's databases and collections from the source to the target. */
-  async createTask(taskId = `task-${this.id}`): Promise<string> {
+  /**
+   * A task replicating the workload's databases and collections from the source to the target (and to `fanOut`
+   * targets, proto-loader `TargetSpec`s).
+   */
+  async createTask(
+    taskId = `task-${this.id}`,
+    fanOut: Record<string, unknown>[] = [],
+  ): Promise<string> {
     await this.client!.call('CreateTask', {
       task_id: taskId,
       spec: {
@@ -91,6 +104,7 @@ export class E2eHarness {
           exclude: [],
         },
         start: { kind: 'START_KIND_LATEST' },
+        fan_out: fanOut,
       },
     });
     return taskId;
@@ -135,13 +149,16 @@ export class E2eHarness {
   }
 
   /** Waits until every expected collection matches on the target; returns the last diffs either way. */
-  async waitForConvergence(timeoutMs: number): Promise<CollectionDiff[]> {
+  async waitForConvergence(
+    timeoutMs: number,
+    target: MilvusClient = this.target,
+  ): Promise<CollectionDiff[]> {
     let diffs: CollectionDiff[] = [];
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       try {
         diffs = await Promise.all(
-          this.expectedCollections().map((ref) => compareCollection(this.source, this.target, ref)),
+          this.expectedCollections().map((ref) => compareCollection(this.source, target, ref)),
         );
         if (diffs.every(isConverged)) return diffs;
       } catch (err) {
@@ -153,21 +170,34 @@ export class E2eHarness {
     return diffs;
   }
 
-  async duplicateCounts(): Promise<{ ref: CollectionRef; source: number; target: number }[]> {
+  async duplicateCounts(
+    target: MilvusClient = this.target,
+  ): Promise<{ ref: CollectionRef; source: number; target: number }[]> {
     return Promise.all(
       this.expectedCollections().map(async (ref) => ({
         ref,
         source: await countRows(this.source, ref),
-        target: await countRows(this.target, ref),
+        target: await countRows(target, ref),
       })),
     );
+  }
+
+  /** Sum of a worker's `cdc_worker_records_read_total` (every task and channel). */
+  async recordsRead(worker: string): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${String(this.metricsPorts.get(worker))}/metrics`);
+    const text = await res.text();
+    let total = 0;
+    for (const line of text.split('\n'))
+      if (line.startsWith('cdc_worker_records_read_total{'))
+        total += Number(line.split(' ').at(-1));
+    return total;
   }
 
   async cleanup(): Promise<void> {
     for (const w of this.workers) await w.stop(5_000);
     await this.control?.stop(5_000);
     this.client?.close();
-    for (const client of [this.source, this.target]) {
+    for (const client of [this.source, this.target, ...this.otherTargets]) {
       const dbs = await client.listDatabases();
       for (const db of dbs.db_names.filter((d) => d.startsWith(this.prefix) || d === 'default')) {
         const colls = await client.showCollections({ db_name: db });

@@ -55,14 +55,13 @@ export class FanOutReader {
         await this.fetching;
       } else {
         await new Promise<void>((resolve) => {
-          this.waiters.push(resolve);
-          signal?.addEventListener(
-            'abort',
-            () => {
-              resolve();
-            },
-            { once: true },
-          );
+          // Removed once woken: a long lease waits here for every batch.
+          const done = (): void => {
+            signal?.removeEventListener('abort', done);
+            resolve();
+          };
+          this.waiters.push(done);
+          signal?.addEventListener('abort', done, { once: true });
         });
       }
     }

@@ -153,3 +153,5 @@ export {
 } from './milvus/status.js';
 export type { MilvusStatusLike, NotFoundKind, StatusClass, StatusKind } from './milvus/status.js';
 export { globCovers, globMatch, globsIntersect } from './scope/glob.js';
+export { mapCollectionName, mapDatabaseName, normalizeDatabase } from './scope/name-mapping.js';
+export type { MappedName, NameMappingRule } from './scope/name-mapping.js';

@@ -1,4 +1,4 @@
-import { CdcError, invalidArgument } from '@cdc/shared';
+import { CdcError, invalidArgument, mapCollectionName, normalizeDatabase } from '@cdc/shared';
 import type { NameMappingSpec, TaskRecord, TaskSpec } from '../domain/model.js';
 import { scopeMatches } from '../domain/scope.js';
 import type { AppliedCheckpoints, CollectionRef, RowSide, RowSideFactory } from './ports.js';
@@ -29,20 +29,17 @@ export interface VerifyServiceDeps {
   readonly settleBudgetMs?: number;
 }
 
-const normalizeDb = (db: string): string => (db === '' ? 'default' : db);
-
-/** The target name of a source collection under `name_mapping` (the worker's rule: database, then collection). */
+/** The target name of a source collection under `name_mapping` (the same rule the worker writes with). */
 export function mappedName(
   mappings: readonly NameMappingSpec[],
   ref: CollectionRef,
 ): CollectionRef {
-  const db = normalizeDb(ref.db);
-  const m = mappings.find((x) => normalizeDb(x.source_database) === db);
-  if (m === undefined) return { db, collection: ref.collection };
-  const renamed = Object.hasOwn(m.collections, ref.collection)
-    ? m.collections[ref.collection]
-    : undefined;
-  return { db: m.target_database || db, collection: renamed || ref.collection };
+  const rules = mappings.map((m) => ({
+    sourceDatabase: m.source_database,
+    targetDatabase: m.target_database,
+    collections: m.collections,
+  }));
+  return mapCollectionName(rules, ref.db, ref.collection);
 }
 
 const byName = (a: CollectionRef, b: CollectionRef): number =>
@@ -59,7 +56,7 @@ export class VerifyService {
       if (!scopeMatches(spec.scope, c.db, c.collection))
         throw invalidArgument(
           `collections[${i}]`,
-          `${normalizeDb(c.db)}.${c.collection} is not in the scope of task ${record.taskId}`,
+          `${normalizeDatabase(c.db)}.${c.collection} is not in the scope of task ${record.taskId}`,
         );
     });
     if (spec.source.milvus.uri === '')
@@ -126,7 +123,7 @@ export class VerifyService {
   ): Promise<{ ref: CollectionRef; index?: number }[]> {
     if (requested.length > 0)
       return requested.map((c, index) => ({
-        ref: { db: normalizeDb(c.db), collection: c.collection },
+        ref: { db: normalizeDatabase(c.db), collection: c.collection },
         index,
       }));
     const all = await source.listCollections();

@@ -8,6 +8,26 @@ import { isStatusOk } from '@cdc/shared';
 
 const MAX_CACHED_SCHEMAS = 1024;
 
+/** How to reach one Milvus server (the target, or the source server for initial sync). */
+export interface MilvusEndpointOptions {
+  /** `host:port` (or URI) of the server's proxy. */
+  readonly address: string;
+  readonly token?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ssl?: boolean;
+}
+
+/** The SDK configuration for an endpoint: only the credentials that are set. */
+export function milvusClientConfig(opts: MilvusEndpointOptions): ClientConfig {
+  const config: ClientConfig = { address: opts.address, logLevel: 'warn' };
+  if (opts.token !== undefined) config.token = opts.token;
+  if (opts.username !== undefined) config.username = opts.username;
+  if (opts.password !== undefined) config.password = opts.password;
+  if (opts.ssl !== undefined) config.ssl = opts.ssl;
+  return config;
+}
+
 export function schemaCacheKey(db: string, collection: string): string {
   return `${db}\u0000${collection}`;
 }

@@ -1,12 +1,16 @@
 import { CdcError, errorMessage, type Logger, type MilvusStatusLike } from '@cdc/shared';
-import { promisify, type ClientConfig } from '@zilliz/milvus2-sdk-node';
+import { promisify } from '@zilliz/milvus2-sdk-node';
 import type { ForwardedFrom, ReplicateTarget, TargetLayout } from '../ports/replicate-target.js';
 import type { TargetCollection } from '../ports/target-writer.js';
 import { failure, MilvusCalls, nestedStatus } from './milvus-calls.js';
-import { schemaCacheKey, TargetMilvusClient } from './milvus-client.js';
+import {
+  milvusClientConfig,
+  schemaCacheKey,
+  TargetMilvusClient,
+  type MilvusEndpointOptions,
+} from './milvus-client.js';
 
-export interface MilvusReplicateTargetOptions {
-  readonly config: ClientConfig;
+export interface MilvusReplicateTargetOptions extends MilvusEndpointOptions {
   /** Deadline of each RPC (default 30 s). */
   readonly timeoutMs?: number;
   readonly logger: Logger;
@@ -31,7 +35,7 @@ export class MilvusReplicateTarget implements ReplicateTarget {
   private readonly log: Logger;
 
   constructor(opts: MilvusReplicateTargetOptions) {
-    this.client = new TargetMilvusClient({ ...opts.config, logLevel: 'warn' });
+    this.client = new TargetMilvusClient(milvusClientConfig(opts));
     this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? 30_000);
     this.log = opts.logger.child({ component: 'milvus-replicate-target' });
   }

@@ -1,15 +1,14 @@
 import { CdcError, type Logger, type ScannedRow } from '@cdc/shared';
-import { ConsistencyLevelEnum, type ClientConfig } from '@zilliz/milvus2-sdk-node';
+import { ConsistencyLevelEnum } from '@zilliz/milvus2-sdk-node';
 import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
 import { failure, MilvusCalls, nestedStatus } from './milvus-calls.js';
-import { TargetMilvusClient } from './milvus-client.js';
+import {
+  TargetMilvusClient,
+  milvusClientConfig,
+  type MilvusEndpointOptions,
+} from './milvus-client.js';
 
-export interface MilvusSourceRowsOptions {
-  readonly address: string;
-  readonly token?: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly ssl?: boolean;
+export interface MilvusSourceRowsOptions extends MilvusEndpointOptions {
   /** Deadline of each RPC (default 60 s: a Strong query waits for the server's time tick). */
   readonly timeoutMs?: number;
   readonly logger: Logger;
@@ -25,12 +24,7 @@ export class MilvusSourceRows implements SourceRows {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: MilvusSourceRowsOptions) {
-    const config: ClientConfig = { address: opts.address, logLevel: 'warn' };
-    if (opts.token !== undefined) config.token = opts.token;
-    if (opts.username !== undefined) config.username = opts.username;
-    if (opts.password !== undefined) config.password = opts.password;
-    if (opts.ssl !== undefined) config.ssl = opts.ssl;
-    this.client = new TargetMilvusClient(config);
+    this.client = new TargetMilvusClient(milvusClientConfig(opts));
     this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? 60_000);
   }
 

@@ -6,11 +6,7 @@ import {
   type PrimaryKeys,
   type Row,
 } from '@cdc/shared';
-import type {
-  ClientConfig,
-  CreateIndexParam,
-  DescribeCollectionResponse,
-} from '@zilliz/milvus2-sdk-node';
+import type { CreateIndexParam, DescribeCollectionResponse } from '@zilliz/milvus2-sdk-node';
 import { SOURCE_COLLECTION_ID_PROPERTY } from '../ports/target-writer.js';
 import type {
   CreateCollectionSpec,
@@ -26,18 +22,16 @@ import {
   plainStatus,
   type Outcome,
 } from './milvus-calls.js';
-import { TargetMilvusClient } from './milvus-client.js';
+import {
+  TargetMilvusClient,
+  milvusClientConfig,
+  type MilvusEndpointOptions,
+} from './milvus-client.js';
 import { deleteRows, upsertRows } from './milvus-dml.js';
 import { indexDifferences } from './milvus-index.js';
 import { kvRecord, schemaDifferences, toCreateCollectionRequest } from './milvus-schema.js';
 
-export interface MilvusTargetWriterOptions {
-  /** `host:port` of the target's proxy. */
-  readonly address: string;
-  readonly token?: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly ssl?: boolean;
+export interface MilvusTargetWriterOptions extends MilvusEndpointOptions {
   /** Deadline of each RPC (default 30 s). */
   readonly timeoutMs?: number;
   /**
@@ -70,12 +64,7 @@ export class MilvusTargetWriter implements TargetWriter {
   private closing: Promise<void> | undefined;
 
   constructor(opts: MilvusTargetWriterOptions) {
-    const config: ClientConfig = { address: opts.address, logLevel: 'warn' };
-    if (opts.token !== undefined) config.token = opts.token;
-    if (opts.username !== undefined) config.username = opts.username;
-    if (opts.password !== undefined) config.password = opts.password;
-    if (opts.ssl !== undefined) config.ssl = opts.ssl;
-    this.client = new TargetMilvusClient(config);
+    this.client = new TargetMilvusClient(milvusClientConfig(opts));
     this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.log = opts.logger.child({ component: 'milvus-target-writer' });
     this.replicateMode = opts.replicateMode ?? false;

@@ -12,8 +12,19 @@ import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { SourceReader } from '../ports/source-reader.js';
 import type { SourceRows } from '../ports/source-rows.js';
 import type { TargetWriter } from '../ports/target-writer.js';
-import { isReplicateMode, type TaskSpecWire } from '../task-spec.js';
+import type { MilvusEndpointOptions } from '../adapters/milvus-client.js';
+import { isReplicateMode, type MilvusEndpointWire, type TaskSpecWire } from '../task-spec.js';
 import type { Borrowed, LeaseFactories } from './lease-runner.js';
+
+/** A Milvus endpoint of the spec (target or source server) as client options: only the credentials that are set. */
+function endpointOptions(m: MilvusEndpointWire | null | undefined): MilvusEndpointOptions {
+  return {
+    address: m?.uri ?? '',
+    ...(m?.token ? { token: m.token } : {}),
+    ...(m?.username ? { username: m.username, password: m.password ?? '' } : {}),
+    ...(m?.tls?.enabled ? { ssl: true } : {}),
+  };
+}
 
 interface Shared<T> {
   readonly value: Promise<T>;
@@ -107,10 +118,7 @@ export class TaskResources implements LeaseFactories {
       () =>
         Promise.resolve(
           new MilvusTargetWriter({
-            address: t?.uri ?? '',
-            ...(t?.token ? { token: t.token } : {}),
-            ...(t?.username ? { username: t.username, password: t.password ?? '' } : {}),
-            ...(t?.tls?.enabled ? { ssl: true } : {}),
+            ...endpointOptions(t),
             replicateMode: isReplicateMode(spec),
             logger: this.log,
           }),
@@ -123,18 +131,7 @@ export class TaskResources implements LeaseFactories {
     const t = spec.target;
     return this.borrow<ReplicateTarget>(
       `replicate-target:${taskId}:${t?.uri ?? ''}`,
-      () =>
-        Promise.resolve(
-          new MilvusReplicateTarget({
-            config: {
-              address: t?.uri ?? '',
-              ...(t?.token ? { token: t.token } : {}),
-              ...(t?.username ? { username: t.username, password: t.password ?? '' } : {}),
-              ...(t?.tls?.enabled ? { ssl: true } : {}),
-            },
-            logger: this.log,
-          }),
-        ),
+      () => Promise.resolve(new MilvusReplicateTarget({ ...endpointOptions(t), logger: this.log })),
       (r) => r.close(),
     );
   }
@@ -145,16 +142,7 @@ export class TaskResources implements LeaseFactories {
     if (!m?.uri) return Promise.reject(missingSourceMilvus());
     return this.borrow<SourceRows>(
       `source-rows:${taskId}`,
-      () =>
-        Promise.resolve(
-          new MilvusSourceRows({
-            address: m.uri ?? '',
-            ...(m.token ? { token: m.token } : {}),
-            ...(m.username ? { username: m.username, password: m.password ?? '' } : {}),
-            ...(m.tls?.enabled ? { ssl: true } : {}),
-            logger: this.log,
-          }),
-        ),
+      () => Promise.resolve(new MilvusSourceRows({ ...endpointOptions(m), logger: this.log })),
       (r) => r.close(),
     );
   }

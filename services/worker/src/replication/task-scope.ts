@@ -2,7 +2,14 @@
  * Which source collections a task replicates and what they are called on the target.
  * Patterns use `*` as a wildcard (any run of characters); an empty include list means everything.
  */
-import { globMatch } from '@cdc/shared';
+import {
+  globMatch,
+  mapCollectionName,
+  mapDatabaseName,
+  normalizeDatabase,
+  type MappedName,
+  type NameMappingRule as NameMapping,
+} from '@cdc/shared';
 
 export interface CollectionPattern {
   readonly database: string;
@@ -14,19 +21,7 @@ export interface ScopeSpec {
   readonly exclude: readonly CollectionPattern[];
 }
 
-export interface NameMapping {
-  readonly sourceDatabase: string;
-  readonly targetDatabase: string;
-  /** source collection name → target collection name, within `sourceDatabase`. */
-  readonly collections: Readonly<Record<string, string>>;
-}
-
-export interface MappedName {
-  readonly db: string;
-  readonly collection: string;
-}
-
-const DEFAULT_DB = 'default';
+export type { MappedName, NameMappingRule as NameMapping } from '@cdc/shared';
 
 interface CompiledPattern {
   readonly db: string;
@@ -35,15 +30,13 @@ interface CompiledPattern {
 
 function compile(p: CollectionPattern): CompiledPattern {
   return {
-    db: p.database === '' ? DEFAULT_DB : p.database,
+    db: normalizeDatabase(p.database),
     collection: p.collection === '' ? '*' : p.collection,
   };
 }
 
 /** Milvus sends '' for the default database in many requests. */
-export function normalizeDb(db: string): string {
-  return db === '' ? DEFAULT_DB : db;
-}
+export const normalizeDb = normalizeDatabase;
 
 export class TaskScope {
   private readonly include: readonly CompiledPattern[];
@@ -77,20 +70,10 @@ export class TaskScope {
   }
 
   mapDatabase(db: string): string {
-    const d = normalizeDb(db);
-    return this.mappings.find((m) => normalizeDb(m.sourceDatabase) === d)?.targetDatabase || d;
+    return mapDatabaseName(this.mappings, db);
   }
 
   mapCollection(db: string, collection: string): MappedName {
-    const d = normalizeDb(db);
-    const mapping = this.mappings.find((m) => normalizeDb(m.sourceDatabase) === d);
-    return {
-      db: mapping?.targetDatabase || d,
-      // own properties only: 'constructor' or 'toString' are valid collection names
-      collection:
-        mapping !== undefined && Object.hasOwn(mapping.collections, collection)
-          ? (mapping.collections[collection] ?? collection)
-          : collection,
-    };
+    return mapCollectionName(this.mappings, db, collection);
   }
 }

@@ -30,6 +30,7 @@ describe('readTaskFile', () => {
         'spec:',
         '  source: {mq: {type: kafka, address: "h:9092"}, channelPrefix: 2024}',
         '  target: {uri: "http://h:19530", mode: replicate}',
+        '  fan_out: [{uri: "http://k:19530", mode: api}]',
         '  name_mapping: [{source_database: a, collections: {x: y}}]',
         '  start:',
         '    kind: positions',
@@ -43,6 +44,7 @@ describe('readTaskFile', () => {
       spec: {
         source: { mq: { type: 'MQ_TYPE_KAFKA', address: 'h:9092' }, channel_prefix: '2024' },
         target: { uri: 'http://h:19530', mode: 'TARGET_MODE_REPLICATE' },
+        fan_out: [{ uri: 'http://k:19530', mode: 'TARGET_MODE_API' }],
         name_mapping: [{ source_database: 'a', collections: { x: 'y' } }],
         start: {
           kind: 'START_KIND_POSITIONS',

@@ -72,7 +72,17 @@ export function taskDetail(t: Message): string {
     ],
     ['Source MQ', `${enumLabel(mq['type'], 'MQ_TYPE_')} ${str(mq['address'])}`],
     ['Channel prefix', orDash(str(source['channel_prefix']))],
-    ['Target', `${str(target['uri'])} mode=${enumLabel(target['mode'], 'TARGET_MODE_')}`],
+    ['Target', targetText(target)],
+    ...(list(spec['fan_out']).length === 0
+      ? []
+      : ([
+          [
+            'Fan-out',
+            list(spec['fan_out'])
+              .map((f) => targetText(obj(f)))
+              .join(', '),
+          ],
+        ] as [string, string][])),
     ['Include', orDash(list(scope['include']).map(pattern).join(', '))],
     ['Exclude', orDash(list(scope['exclude']).map(pattern).join(', '))],
     ['Name mapping', orDash(mappings.join('; '))],
@@ -87,6 +97,10 @@ export function taskDetail(t: Message): string {
       .map((l) => `\n${l}`)
       .join(''),
   );
+}
+
+function targetText(target: Message): string {
+  return `${str(target['uri'])} mode=${enumLabel(target['mode'], 'TARGET_MODE_')}`;
 }
 
 /** "copying 1/3 collections, from T0 …" or "done …"; '' for a task without initial sync. */

@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     'skip-ceiling': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
+    /** api (SDK writes into the target) or replicate (ReplicateMessage into the replica, ttMsgEnabled=false). */
+    mode: { type: 'string', default: 'api' },
   },
   allowPositionals: true,
 });
@@ -57,8 +59,14 @@ const RUN_TIMEOUT_MS = Number(args['run-timeout-s']) * 1000;
 const command = `pnpm bench ${process.argv.slice(2).join(' ')}`.trim();
 
 const env = stackEnv();
+const REPLICATE = args.mode === 'replicate';
+if (!REPLICATE && args.mode !== 'api')
+  throw new Error(`--mode must be api or replicate, not ${args.mode}`);
+const TARGET = REPLICATE
+  ? { uri: env.replicaMilvusAddress, mode: 'TARGET_MODE_REPLICATE' }
+  : { uri: env.targetMilvusAddress, mode: 'TARGET_MODE_API' };
 const source = milvusClient(env.sourceMilvusAddress);
-const target = milvusClient(env.targetMilvusAddress);
+const target = milvusClient(TARGET.uri);
 const say = (line: string) =>
   process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -174,7 +182,7 @@ async function cdcRun(
   try {
     await dep.start(workers, {}, nodeArgs);
     const started = performance.now();
-    await dep.createTask(SOURCE_DB, ROWS_COLLECTION, db, startTs);
+    await dep.createTask(SOURCE_DB, ROWS_COLLECTION, db, startTs, TARGET);
     let firstAt = 0;
     await waitForCount(db, ROWS_COLLECTION, N, RUN_TIMEOUT_MS, dep, () => {
       firstAt ||= performance.now();
@@ -217,7 +225,13 @@ async function lagRun(rowsPerSec: number) {
   let sampling = true;
   try {
     await dep.start(LAG_WORKERS);
-    await dep.createTask(SOURCE_DB, LAG_COLLECTION, db, info.createdTs - tsoFromPhysicalMs(1_000));
+    await dep.createTask(
+      SOURCE_DB,
+      LAG_COLLECTION,
+      db,
+      info.createdTs - tsoFromPhysicalMs(1_000),
+      TARGET,
+    );
     await waitForCount(db, LAG_COLLECTION, 0, 180_000, dep);
     await sleep(3_000); // leases settle
     const sampler = (async () => {
@@ -294,7 +308,9 @@ async function main(): Promise<void> {
   );
 
   let ceiling: Row | undefined;
-  if (!args['skip-ceiling']) {
+  // A replicate-mode target refuses SDK writes: there is no direct ceiling to measure on it.
+  if (REPLICATE) say('--mode replicate: no direct SDK ceiling (the replica refuses SDK writes)');
+  if (!args['skip-ceiling'] && !REPLICATE) {
     const direct = await directCeiling(bytesPerRow);
     ceiling = direct[0];
     rows.push(...direct);

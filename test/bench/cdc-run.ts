@@ -144,12 +144,16 @@ export class CdcDeployment {
     collection: string,
     targetDb: string,
     startTs: bigint,
+    target: { uri: string; mode: string } = {
+      uri: this.env.targetMilvusAddress,
+      mode: 'TARGET_MODE_API',
+    },
   ): Promise<void> {
     await this.client!.call('CreateTask', {
       task_id: this.taskId,
       spec: {
         source: kafkaSourceSpec(this.env),
-        target: { uri: this.env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
+        target,
         scope: { include: [{ database: sourceDb, collection }], exclude: [] },
         name_mapping: [{ source_database: sourceDb, target_database: targetDb }],
         start: { kind: 'START_KIND_TIMESTAMP', timestamp: startTs.toString() },

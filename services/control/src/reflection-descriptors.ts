@@ -2,12 +2,13 @@ import { createRequire } from 'node:module';
 import type { PackageDefinition } from '@grpc/proto-loader';
 
 /**
- * protobufjs names the implicit entry message of `map<K, V> foo` "Foo" instead of "FooEntry", and Go's protobuf
- * (grpcurl) rejects such descriptors ("invalid map: incorrect implicit map entry name"). This rewrites the file
- * descriptors served by reflection: nested map-entry types get the "Entry" suffix and fields point at them.
- * protobufjs is loaded from @grpc/proto-loader's own dependency so both always agree.
+ * protobufjs names the implicit entry message of `map<K, V> foo_bar` "Foo_bar" instead of protoc's "FooBarEntry", and
+ * Go's protobuf (grpcurl) rejects such descriptors ("invalid map: incorrect implicit map entry name"). This rewrites
+ * the file descriptors served by reflection: each map-entry type gets the name protoc gives it, and the field points at
+ * it. protobufjs is loaded from @grpc/proto-loader's own dependency so both always agree.
  */
 interface DescriptorField {
+  name?: string;
   typeName?: string;
 }
 interface DescriptorMessage {
@@ -31,21 +32,27 @@ const descriptor = requireFromLoader('protobufjs/ext/descriptor') as {
   FileDescriptorProto: DescriptorCodec;
 };
 
+/** protoc's name for the entry message of map field `field`: CamelCase of the field name plus "Entry". */
+export function mapEntryName(field: string): string {
+  return `${field
+    .split('_')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('')}Entry`;
+}
+
 function fixMessage(m: DescriptorMessage): void {
-  const renamed = new Map<string, string>();
+  const entries = new Map<string, DescriptorMessage>();
   for (const nested of m.nestedType ?? []) {
-    if (nested.options?.mapEntry === true && !nested.name.endsWith('Entry')) {
-      renamed.set(nested.name, `${nested.name}Entry`);
-      nested.name = `${nested.name}Entry`;
-    }
+    if (nested.options?.mapEntry === true) entries.set(nested.name, nested);
     fixMessage(nested);
   }
   for (const f of m.field ?? []) {
-    if (f.typeName === undefined) continue;
+    if (f.typeName === undefined || f.name === undefined) continue;
     const last = f.typeName.slice(f.typeName.lastIndexOf('.') + 1);
-    const to = renamed.get(last);
-    if (to !== undefined)
-      f.typeName = `${f.typeName.slice(0, f.typeName.length - last.length)}${to}`;
+    const entry = entries.get(last);
+    if (entry === undefined) continue;
+    entry.name = mapEntryName(f.name);
+    f.typeName = `${f.typeName.slice(0, f.typeName.length - last.length)}${entry.name}`;
   }
 }
 

@@ -370,7 +370,7 @@ async function main(): Promise<void> {
     '',
     ...[...cdc.entries()].map(
       ([w, r]) =>
-        `- CDC ${w} worker(s): ${ceiling ? (rate(r) / rate(ceiling)).toFixed(2) : '?'} of the direct insert ceiling; peak RSS per worker ${(rss.get(w) ?? []).map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(', ')}.`,
+        `- CDC ${w} worker(s): ${ceiling ? `${(rate(r) / rate(ceiling)).toFixed(2)} of the direct insert ceiling` : 'no direct ceiling measured in this run'}; peak RSS per worker ${(rss.get(w) ?? []).map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(', ')}.`,
     ),
     '',
     profileMd,

@@ -145,7 +145,8 @@ export class CollectionCatalog {
       } catch (err) {
         if (!(err instanceof CdcError) || err.code !== 'CONFLICT') throw err;
         const held = err.details['targetSourceId'];
-        if (typeof held === 'string' && /^\d+$/.test(held) && BigInt(held) > c.id) {
+        const heldId = typeof held === 'string' && /^\d+$/.test(held) ? BigInt(held) : undefined;
+        if (heldId !== undefined && heldId > c.id) {
           this.byId.set(c.id, null);
           return false;
         }
@@ -155,7 +156,7 @@ export class CollectionCatalog {
             cause: err,
           });
         }
-        if (whileWaiting && typeof held === 'string') await whileWaiting(held);
+        if (whileWaiting && heldId !== undefined) await whileWaiting(heldId.toString());
         await sleep(500, signal);
       }
     }

@@ -130,15 +130,7 @@ export class GrpcWorkerControl implements WorkerControl {
       channel: input.channel,
       epoch: input.epoch,
       worker_id: input.workerId,
-      ...(input.position
-        ? {
-            position: {
-              msg_id: Buffer.from(input.position.msgId),
-              timestamp: input.position.timestamp.toString(),
-              batch_index: 0,
-            },
-          }
-        : {}),
+      ...(input.position ? { position: positionToWire(input.position) } : {}),
       ...(input.fanOutPositions && input.fanOutPositions.size > 0
         ? { fan_out_positions: positionsToWire(input.fanOutPositions) }
         : {}),
@@ -163,11 +155,7 @@ export class GrpcWorkerControl implements WorkerControl {
       task_id: lease.taskId,
       channel: lease.channel,
       epoch: lease.epoch,
-      position: {
-        msg_id: Buffer.from(entry.msgId),
-        timestamp: entry.timestamp.toString(),
-        batch_index: 0,
-      },
+      position: positionToWire(entry),
       reason: entry.reason,
       payload: Buffer.from(entry.payload),
     });
@@ -271,11 +259,20 @@ function positionsFromWire(v: unknown): Map<string, CheckpointPosition> {
   return out;
 }
 
+interface PositionWire {
+  msg_id: Buffer;
+  timestamp: string;
+  batch_index: number;
+}
+
+function positionToWire(p: CheckpointPosition): PositionWire {
+  return { msg_id: Buffer.from(p.msgId), timestamp: p.timestamp.toString(), batch_index: 0 };
+}
+
 function positionsToWire(
   positions: ReadonlyMap<string, CheckpointPosition>,
-): Record<string, { msg_id: Buffer; timestamp: string; batch_index: number }> {
-  const out: Record<string, { msg_id: Buffer; timestamp: string; batch_index: number }> = {};
-  for (const [uri, p] of positions)
-    out[uri] = { msg_id: Buffer.from(p.msgId), timestamp: p.timestamp.toString(), batch_index: 0 };
+): Record<string, PositionWire> {
+  const out: Record<string, PositionWire> = {};
+  for (const [uri, p] of positions) out[uri] = positionToWire(p);
   return out;
 }

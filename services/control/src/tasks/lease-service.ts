@@ -169,13 +169,14 @@ export class LeaseService {
         next.fanOutPositions = { ...rec.fanOutPositions, ...r.fanOutPositions };
       return next;
     });
+    // Only the replicate channel's lease ticks the target (TargetTicker): the other leases would list every channel
+    // record of the task on each report for nothing.
+    const opsChannel = replicateChannelName(found.spec.source.channel_prefix);
     const replicateWatermark =
-      targetsOf(found.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE') && reason === ''
-        ? await this.replicateWatermark(
-            r.taskId,
-            found.channels,
-            replicateChannelName(found.spec.source.channel_prefix),
-          )
+      r.channel === opsChannel &&
+      reason === '' &&
+      targetsOf(found.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')
+        ? await this.replicateWatermark(r.taskId, found.channels, opsChannel)
         : '0';
     return { keepLease: reason === '', reason, replicateWatermark };
   }

@@ -18,8 +18,9 @@ export interface LeaseProgress {
   addApplied(rows: number, bytes: number): void;
   quarantine(entry: QuarantinedMessage): Promise<void>;
   /**
-   * Replicate mode: the task's lowest checkpoint over its DML channels, as last reported by the control plane (0n
-   * before the first answer). Time ticks sent to the target must never pass it.
+   * Replicate mode: the task's lowest checkpoint over its DML channels, as last reported by the control plane to the
+   * replicate channel's lease (0n before the first answer, and on other leases). Time ticks sent to the target must
+   * never pass it.
    */
   readonly replicateWatermark: bigint;
 }

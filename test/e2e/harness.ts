@@ -66,7 +66,11 @@ export class E2eHarness {
     await waitForControl(this.client);
   }
 
-  async startWorker(name = `worker-${this.workers.length}`): Promise<RunningProcess> {
+  /** `env` overrides the worker's environment (e.g. CONTROL_ADDRESS and REDIS_URL through a proxy). */
+  async startWorker(
+    name = `worker-${this.workers.length}`,
+    env: Record<string, string> = {},
+  ): Promise<RunningProcess> {
     const metricsPort = await freePort();
     this.metricsPorts.set(name, metricsPort);
     const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
@@ -78,6 +82,7 @@ export class E2eHarness {
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
       LOG_LEVEL: 'info',
+      ...env,
     });
     this.workers.push(worker);
     return worker;

@@ -78,6 +78,15 @@ export const ControlConfigSchema = z
     CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(
       'checkpoint report interval recommended to workers',
     ),
+    CONTROL_LEASE_WRITE_VALIDITY_MS: intMs(5_000, 1_000, 300_000).describe(
+      'a worker writes to the target only within this time after the control service last confirmed its lease',
+    ),
+    CONTROL_LEASE_CLOCK_MARGIN_MS: intMs(1_000, 0, 60_000).describe(
+      'margin for clock rate drift (worker vs control) and clock skew between control replicas',
+    ),
+    CONTROL_LEASE_HANDOVER_MS: intMs(7_000, 1_000, 600_000).describe(
+      'a channel whose holder was not confirmed for this long goes to another worker (> validity + margin)',
+    ),
     CONTROL_ASSUMED_DML_CHANNELS: z.coerce
       .number()
       .int()
@@ -175,6 +184,25 @@ export const ControlConfigSchema = z
         code: 'custom',
         path: ['CONTROL_TLS_CLIENT_CA_FILE'],
         message: 'mutual TLS needs server TLS: set CONTROL_TLS_CERT_FILE and CONTROL_TLS_KEY_FILE',
+      });
+    if (c.CONTROL_LEASE_HANDOVER_MS <= c.CONTROL_LEASE_WRITE_VALIDITY_MS + c.CONTROL_LEASE_CLOCK_MARGIN_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_LEASE_HANDOVER_MS'],
+        message: `must exceed CONTROL_LEASE_WRITE_VALIDITY_MS + CONTROL_LEASE_CLOCK_MARGIN_MS (${String(c.CONTROL_LEASE_WRITE_VALIDITY_MS)} + ${String(c.CONTROL_LEASE_CLOCK_MARGIN_MS)} ms): a cut-off worker could still be writing when its channel moves`,
+      });
+    if (c.CONTROL_LEASE_CLOCK_MARGIN_MS * 100 < c.CONTROL_LEASE_WRITE_VALIDITY_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_LEASE_CLOCK_MARGIN_MS'],
+        message: 'must be at least 1% of CONTROL_LEASE_WRITE_VALIDITY_MS (clock rate drift)',
+      });
+    if (c.CONTROL_REPORT_INTERVAL_MS * 3 > c.CONTROL_LEASE_WRITE_VALIDITY_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_REPORT_INTERVAL_MS'],
+        message:
+          'must be at most a third of CONTROL_LEASE_WRITE_VALIDITY_MS: a lease is confirmed by its reports, and one late report must not stop its writes',
       });
     for (const kind of ['API', 'WORKER'] as const)
       if (c[`CONTROL_${kind}_TOKENS`] !== '' && c[`CONTROL_${kind}_TOKENS_FILE`] !== '')

@@ -108,6 +108,10 @@ async function main(): Promise<void> {
     clock: systemClock,
     liveWindowMs: config.CONTROL_LIVE_WINDOW_MS,
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
+    timing: {
+      writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
+      handoverMs: config.CONTROL_LEASE_HANDOVER_MS,
+    },
     quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
   });
   const verify = new VerifyService({

@@ -195,8 +195,19 @@ export interface ChannelRecord {
   /** Set by ResetTaskPositions; used by the next lease until a checkpoint replaces it. */
   pendingStart?: StartPoint;
   lastError: string;
-  /** True after ReleaseLease or keep_lease=false: the epoch holder no longer runs. */
+  /**
+   * True once the epoch holder said it stopped (ReleaseLease, ReportFailure) or the epoch was bumped without a holder
+   * (ResetTaskPositions): the channel may go to another worker at once.
+   */
   released?: boolean;
+  /**
+   * When (control clock, ms) the holder of `epoch` was last confirmed (AcquireLease, or a report answered
+   * keep_lease=true). The holder may write until that moment plus the write validity; the channel goes to another
+   * worker only after the handover time (see LeaseTiming).
+   */
+  confirmedMs?: number;
+  /** Why the control service told the holder to stop (pause, delete, rebalancing); no later report confirms it. */
+  endRequested?: string;
 }
 
 export interface QuarantineRecord {

@@ -88,6 +88,7 @@ export function workerHandlers(
         start: leaseStartToProto(lease.start),
         report_interval_ms: reportIntervalMs,
         target_positions: positionsToProto(lease.targetPositions),
+        write_validity_ms: lease.writeValidityMs,
       };
     }),
     ReportCheckpoint: unary(log, 'ReportCheckpoint', async (req) => {

@@ -61,6 +61,7 @@ export class FairShare {
     for (const [key, rec] of await this.channels.listAll()) {
       if (
         rec.released === true ||
+        rec.endRequested !== undefined ||
         rec.workerId === '' ||
         now - rec.updateTimeMs > this.liveWindowMs
       )

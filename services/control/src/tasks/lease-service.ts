@@ -15,6 +15,18 @@ import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
 import { notFound, type TaskService } from './task-service.js';
 
+/**
+ * Fencing of target writes (guarantee 1). A worker writes only within `writeValidityMs` of sending a request that the
+ * control service answered by confirming its lease, and every target call it makes ends before that. The control
+ * service hands a channel to another worker only when its holder released it, or `handoverMs` after the last
+ * confirmation; `handoverMs` > `writeValidityMs` + the clock margin (config.ts refuses anything else), so the old
+ * holder's last write ended before the new holder's first.
+ */
+export interface LeaseTiming {
+  readonly writeValidityMs: number;
+  readonly handoverMs: number;
+}
+
 export interface LeaseServiceDeps {
   readonly tasks: TaskService;
   readonly channels: ChannelStore;
@@ -22,6 +34,7 @@ export interface LeaseServiceDeps {
   /** A worker is live when it reported within this window. */
   readonly liveWindowMs: number;
   readonly reportIntervalMs: number;
+  readonly timing: LeaseTiming;
   readonly quarantinePayloadCap: number;
 }
 
@@ -64,6 +77,20 @@ export function staleEpoch(
   });
 }
 
+/** The channel's previous holder may still be writing: retry once its write validity must have ended. */
+export function leaseHeld(
+  taskId: string,
+  channel: string,
+  holder: string,
+  retryAfterMs: number,
+): CdcError {
+  return new CdcError(
+    'LEASE_HELD',
+    `channel ${channel} of task ${taskId} is held by worker ${holder}; it can move in ${String(retryAfterMs)} ms`,
+    { retryable: true, details: { taskId, channel, retryAfterMs } },
+  );
+}
+
 /** True for the error `staleEpoch` creates (a call fenced off because its lease epoch is no longer current). */
 export function isStaleEpoch(err: unknown): boolean {
   return (
@@ -90,36 +117,52 @@ export class LeaseService {
     spec: TaskSpec;
     start: LeaseStart;
     targetPositions: Record<string, Position>;
+    writeValidityMs: number;
   }> {
     if (workerId === '') throw invalidArgument('worker_id', 'is required');
     const task = await this.runningTask(taskId, channel);
     const key = `${taskId}/${channel}`;
     const record = await this.cas(taskId, channel, (rec) => {
+      const now = this.deps.clock.now();
       const heldBack =
-        rec.released === true && rec.lastError === 'rebalancing' && rec.workerId === workerId;
-      if (heldBack && this.deps.clock.now() - rec.updateTimeMs < REBALANCE_HOLD_MS)
+        rec.endRequested === 'rebalancing' && rec.workerId === workerId && rec.released === true;
+      if (heldBack && now - rec.updateTimeMs < REBALANCE_HOLD_MS)
         throw new CdcError(
           'FAILED_PRECONDITION',
           'rebalancing: channel was moved away from this worker',
           { retryable: true },
         );
-      return {
+      const retryAfterMs = this.handoverIn(rec, now);
+      if (retryAfterMs > 0) throw leaseHeld(taskId, channel, rec.workerId, retryAfterMs);
+      const next: ChannelRecord = {
         ...rec,
         epoch: (BigInt(rec.epoch) + 1n).toString(),
         workerId,
         appliedRows: '0',
         appliedBytes: '0',
-        updateTimeMs: this.deps.clock.now(),
+        updateTimeMs: now,
+        confirmedMs: now,
         released: false,
-        lastError: rec.lastError === 'rebalancing' ? '' : rec.lastError,
+        lastError: rec.endRequested === 'rebalancing' ? '' : rec.lastError,
       };
+      delete next.endRequested;
+      return next;
     });
     this.fairShare.noteLease(key, workerId);
     return {
       epoch: record.epoch,
       spec: this.deps.tasks.fullSpec(task),
       ...leaseStartFor(record, task, channel),
+      writeValidityMs: this.deps.timing.writeValidityMs,
     };
+  }
+
+  /** Milliseconds until the channel may go to another worker: 0 once its holder released it or went silent. */
+  private handoverIn(rec: ChannelRecord, now: number): number {
+    if (rec.released === true || rec.workerId === '') return 0;
+    // Records written before confirmations were stored count from their last update.
+    const confirmed = rec.confirmedMs ?? rec.updateTimeMs;
+    return Math.max(0, confirmed + this.deps.timing.handoverMs - now);
   }
 
   async report(
@@ -145,8 +188,10 @@ export class LeaseService {
     }
     const now = this.deps.clock.now();
     await this.cas(r.taskId, r.channel, (rec) => {
-      if (rec.epoch !== r.epoch || rec.released === true)
+      if (rec.epoch !== r.epoch || rec.released === true || this.handoverIn(rec, now) === 0)
         throw staleEpoch(r.taskId, r.channel, r.epoch, rec.epoch);
+      // Once told to stop, a lease is never confirmed again: its write validity runs out.
+      if (rec.endRequested !== undefined && reason === '') reason = rec.endRequested;
       const next: ChannelRecord = {
         ...rec,
         workerId: r.workerId,
@@ -158,9 +203,10 @@ export class LeaseService {
         appliedRows: r.appliedRows,
         appliedBytes: r.appliedBytes,
         updateTimeMs: now,
-        released: reason !== '',
         lastError: reason === 'rebalancing' ? 'rebalancing' : rec.lastError,
       };
+      if (reason === '') next.confirmedMs = now;
+      else next.endRequested = reason;
       if (r.position !== undefined) {
         next.position = r.position;
         delete next.pendingStart;

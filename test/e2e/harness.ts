@@ -66,10 +66,10 @@ export class E2eHarness {
     await waitForControl(this.client);
   }
 
-  /** `env` overrides the worker's environment (e.g. CONTROL_ADDRESS and REDIS_URL through a proxy). */
+  /** `overrides` replace parts of the worker's environment (e.g. CONTROL_ADDRESS and REDIS_URL through a proxy). */
   async startWorker(
     name = `worker-${this.workers.length}`,
-    env: Record<string, string> = {},
+    overrides: Record<string, string> = {},
   ): Promise<RunningProcess> {
     const metricsPort = await freePort();
     this.metricsPorts.set(name, metricsPort);
@@ -82,7 +82,7 @@ export class E2eHarness {
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
       LOG_LEVEL: 'info',
-      ...env,
+      ...overrides,
     });
     this.workers.push(worker);
     return worker;

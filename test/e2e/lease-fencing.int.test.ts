@@ -10,7 +10,7 @@
  * source by key, content and count(*), also after A had every chance to write late.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { DataType, type MilvusClient, type RowData } from '@zilliz/milvus2-sdk-node';
 import { E2eHarness, env } from './harness.js';
 import { compareCollection, countRows, isConverged } from '../helpers/milvus-compare.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -21,7 +21,7 @@ const DIM = 16;
 const BATCHES = 40;
 const BATCH_ROWS = 50;
 
-function rows(from: number, count: number, tag: string): Record<string, unknown>[] {
+function rows(from: number, count: number, tag: string): RowData[] {
   return Array.from({ length: count }, (_, i) => ({
     id: from + i,
     tag: `${tag}-${String(from + i)}`,
@@ -31,8 +31,8 @@ function rows(from: number, count: number, tag: string): Record<string, unknown>
 
 async function ok(
   what: string,
-  p: Promise<{ error_code?: string; status?: { error_code?: string } }>,
-) {
+  p: Promise<{ error_code?: string | number; status?: { error_code?: string | number } }>,
+): Promise<void> {
   const res = await p;
   const code = res.error_code ?? res.status?.error_code;
   if (code !== 'Success') throw new Error(`${what}: ${JSON.stringify(res)}`);

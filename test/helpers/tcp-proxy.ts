@@ -71,7 +71,10 @@ export class TcpProxy {
     this.pipes.clear();
     await new Promise<void>((resolve) => {
       if (this.server === undefined) resolve();
-      else this.server.close(() => resolve());
+      else
+        this.server.close(() => {
+          resolve();
+        });
     });
   }
 

@@ -185,7 +185,10 @@ export const ControlConfigSchema = z
         path: ['CONTROL_TLS_CLIENT_CA_FILE'],
         message: 'mutual TLS needs server TLS: set CONTROL_TLS_CERT_FILE and CONTROL_TLS_KEY_FILE',
       });
-    if (c.CONTROL_LEASE_HANDOVER_MS <= c.CONTROL_LEASE_WRITE_VALIDITY_MS + c.CONTROL_LEASE_CLOCK_MARGIN_MS)
+    if (
+      c.CONTROL_LEASE_HANDOVER_MS <=
+      c.CONTROL_LEASE_WRITE_VALIDITY_MS + c.CONTROL_LEASE_CLOCK_MARGIN_MS
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['CONTROL_LEASE_HANDOVER_MS'],

@@ -59,6 +59,8 @@ function channel(tls: ControlTls | undefined): {
 /** gRPC status → CdcError, so callers classify by code, not by text. */
 function toCdcError(method: string, err: grpc.ServiceError): CdcError {
   const msg = `${method}: ${err.details || err.message}`;
+  if (err.metadata?.get('cdc-error-code')[0] === 'LEASE_HELD')
+    return new CdcError('LEASE_HELD', msg, { retryable: true, cause: err });
   switch (err.code) {
     case grpc.status.FAILED_PRECONDITION:
       return new CdcError('FAILED_PRECONDITION', msg, { retryable: false, cause: err });
@@ -96,11 +98,15 @@ export class GrpcWorkerControl implements WorkerControl {
     if (opts.token) this.metadata.set('authorization', `Bearer ${opts.token}`);
   }
 
-  private call(method: string, req: unknown): Promise<Record<string, unknown>> {
+  private call(
+    method: string,
+    req: unknown,
+    deadlineMs = this.opts.deadlineMs ?? 10_000,
+  ): Promise<Record<string, unknown>> {
     const fn = this.client[method];
     if (typeof fn !== 'function')
       return Promise.reject(new CdcError('INTERNAL', `no RPC ${method}`));
-    const deadline = new Date(Date.now() + (this.opts.deadlineMs ?? 10_000));
+    const deadline = new Date(Date.now() + deadlineMs);
     return new Promise((resolve, reject) => {
       fn.call(this.client, req, this.metadata, { deadline }, (err, res) => {
         if (err) reject(toCdcError(method, err));
@@ -120,24 +126,32 @@ export class GrpcWorkerControl implements WorkerControl {
       spec: task.spec,
       start,
       reportIntervalMs: Number(res['report_interval_ms'] ?? 1000) || 1000,
+      writeValidityMs: Number(res['write_validity_ms'] ?? 0),
       targetPositions: positionsFromWire(res['target_positions']),
     };
   }
 
-  async reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer> {
-    const res = await this.call('ReportCheckpoint', {
-      task_id: input.taskId,
-      channel: input.channel,
-      epoch: input.epoch,
-      worker_id: input.workerId,
-      ...(input.position ? { position: positionToWire(input.position) } : {}),
-      ...(input.fanOutPositions && input.fanOutPositions.size > 0
-        ? { fan_out_positions: positionsToWire(input.fanOutPositions) }
-        : {}),
-      source_head_timestamp: input.sourceHeadTimestamp.toString(),
-      applied_rows: String(input.appliedRows),
-      applied_bytes: String(input.appliedBytes),
-    });
+  async reportCheckpoint(
+    input: ReportCheckpointInput,
+    opts: { readonly deadlineMs?: number } = {},
+  ): Promise<CheckpointAnswer> {
+    const res = await this.call(
+      'ReportCheckpoint',
+      {
+        task_id: input.taskId,
+        channel: input.channel,
+        epoch: input.epoch,
+        worker_id: input.workerId,
+        ...(input.position ? { position: positionToWire(input.position) } : {}),
+        ...(input.fanOutPositions && input.fanOutPositions.size > 0
+          ? { fan_out_positions: positionsToWire(input.fanOutPositions) }
+          : {}),
+        source_head_timestamp: input.sourceHeadTimestamp.toString(),
+        applied_rows: String(input.appliedRows),
+        applied_bytes: String(input.appliedBytes),
+      },
+      opts.deadlineMs,
+    );
     return {
       keepLease: Boolean(res['keep_lease']),
       reason: typeof res['reason'] === 'string' ? res['reason'] : '',

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { CdcError, errorMessage } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
@@ -12,6 +13,10 @@ export interface LeaseReporterOptions {
   readonly log: Logger;
   /** Called once when the control plane ends the lease (pause, delete, rebalancing, stale epoch). */
   readonly onLeaseEnd: (reason: string) => void;
+  /** The control service confirmed the lease in answer to a report sent at `sentAt` (`performance.now()`). */
+  readonly onConfirmed?: (sentAt: number) => void;
+  /** The lease is fenced off (stale epoch): another worker owns the channel, nothing more may be written. */
+  readonly onFenced?: (reason: string) => void;
   readonly onQuarantine?: () => void;
 }
 
@@ -109,6 +114,7 @@ export class LeaseReporter implements LeaseProgress {
         await this.reportOnce();
       } catch (err) {
         if (err instanceof CdcError && err.code === 'FAILED_PRECONDITION') {
+          this.opts.onFenced?.(errorMessage(err));
           this.end(errorMessage(err));
         } else {
           this.opts.log.warn({ err: errorMessage(err) }, 'checkpoint report failed; will retry');
@@ -126,15 +132,21 @@ export class LeaseReporter implements LeaseProgress {
   async reportOnce(): Promise<void> {
     const position = this.position !== this.reportedPosition ? this.position : undefined;
     const fanOut = this.unreportedFanOut();
-    const res = await this.opts.control.reportCheckpoint({
-      ...this.opts.lease,
-      workerId: this.opts.workerId,
-      ...(position ? { position } : {}),
-      ...(fanOut.size > 0 ? { fanOutPositions: fanOut } : {}),
-      sourceHeadTimestamp: this.head,
-      appliedRows: this.rows,
-      appliedBytes: this.bytes,
-    });
+    const sentAt = performance.now();
+    const res = await this.opts.control.reportCheckpoint(
+      {
+        ...this.opts.lease,
+        workerId: this.opts.workerId,
+        ...(position ? { position } : {}),
+        ...(fanOut.size > 0 ? { fanOutPositions: fanOut } : {}),
+        sourceHeadTimestamp: this.head,
+        appliedRows: this.rows,
+        appliedBytes: this.bytes,
+      },
+      // A report that hangs must not keep the next one from confirming the lease in time.
+      { deadlineMs: Math.max(1_000, this.opts.intervalMs * 2) },
+    );
+    if (res.keepLease) this.opts.onConfirmed?.(sentAt);
     if (position) this.reportedPosition = position;
     for (const [uri, p] of fanOut) this.reportedFanOut.set(uri, p);
     if (res.replicateWatermark > this.watermark) this.watermark = res.replicateWatermark;

@@ -36,6 +36,7 @@ function grant(extra: Partial<LeaseGrant> = {}): LeaseGrant {
     spec: {},
     start: { kind: 'START_KIND_EARLIEST', position: { msg_id: Buffer.from(offsetId(4n)) } },
     reportIntervalMs: 60_000,
+    writeValidityMs: 120_000,
     targetPositions: new Map(),
     ...extra,
   };

@@ -18,6 +18,8 @@ export interface LeaseGrant {
   readonly spec: TaskSpecWire;
   readonly start: LeaseStartWire;
   readonly reportIntervalMs: number;
+  /** How long after sending a confirmed request the lease may write (0: the control service did not say). */
+  readonly writeValidityMs: number;
   /** Fan-out: each target's own checkpoint on the channel, by target URI (empty without fan-out). */
   readonly targetPositions: ReadonlyMap<string, CheckpointPosition>;
 }
@@ -83,11 +85,15 @@ export interface CheckpointAnswer {
 
 /**
  * The control plane as a worker sees it (WorkerService). Errors are CdcErrors: FAILED_PRECONDITION means the lease is
- * not (or no longer) ours — stop at once; UNAVAILABLE is retryable.
+ * not (or no longer) ours — stop at once; LEASE_HELD (AcquireLease) that the previous holder may still be writing —
+ * keep the job and ask again shortly; UNAVAILABLE is retryable.
  */
 export interface WorkerControl {
   acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant>;
-  reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer>;
+  reportCheckpoint(
+    input: ReportCheckpointInput,
+    opts?: { readonly deadlineMs?: number },
+  ): Promise<CheckpointAnswer>;
   reportQuarantine(
     lease: LeaseRef,
     entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },

@@ -2,23 +2,32 @@
  * The one error type of the project. `retryable` is decided where the error is created, so callers ask
  * `isRetryable(err)` and never parse message text. The control service maps `code` to a gRPC status in one place.
  */
-export type ErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'FAILED_PRECONDITION'
-  | 'CONFLICT'
-  | 'LEASE_LOST'
-  | 'LEASE_HELD'
-  | 'UNAUTHENTICATED'
-  | 'PERMISSION_DENIED'
-  | 'SOURCE_UNAVAILABLE'
-  | 'SINK_UNAVAILABLE'
-  | 'SINK_REJECTED'
-  | 'SCHEMA_MISMATCH'
-  | 'DECODE_FAILED'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'FAILED_PRECONDITION',
+  'CONFLICT',
+  /** The caller's lease (or snapshot) epoch is no longer current: another worker owns the work. Stop at once. */
+  'LEASE_LOST',
+  /** AcquireLease: the channel's previous holder may still be writing; keep the job and ask again shortly. */
+  'LEASE_HELD',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
+  'SOURCE_UNAVAILABLE',
+  'SINK_UNAVAILABLE',
+  'SINK_REJECTED',
+  'SCHEMA_MISMATCH',
+  'DECODE_FAILED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(value);
+}
 
 export interface CdcErrorOptions {
   readonly retryable: boolean;

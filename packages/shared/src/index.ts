@@ -1,4 +1,12 @@
-export { CdcError, isCdcError, isRetryable, invalidArgument, errorMessage } from './errors.js';
+export {
+  CdcError,
+  ERROR_CODES,
+  isCdcError,
+  isErrorCode,
+  isRetryable,
+  invalidArgument,
+  errorMessage,
+} from './errors.js';
 export type { ErrorCode, CdcErrorOptions } from './errors.js';
 export { createLogger, REDACTED_PATHS } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
@@ -60,6 +68,8 @@ export type {
   WatchOptions,
   SourceMetadata,
 } from './meta/source-metadata.js';
+/** The generated types of proto/cdc/v1 (`pb.Task`, `pb.Task__Output`, `pb.CdcServiceHandlers`, ...). */
+export type * as pb from './generated/index.js';
 export {
   PROTO_ROOT,
   CDC_PROTO_FILES,
@@ -67,6 +77,15 @@ export {
   WORKER_SERVICE_NAME,
   PROTO_LOADER_OPTIONS,
 } from './control-api/proto-files.js';
+export { callUnary, openServerStream, serviceDefinition } from './control-api/proto-services.js';
+export type { CdcServices, RequestOf, ResponseOf } from './control-api/proto-services.js';
+export {
+  ERROR_CODE_TRAILER,
+  FIELD_TRAILER,
+  RETRYABLE_TRAILER,
+  errorFromTrailers,
+} from './control-api/wire-errors.js';
+export type { TrailerSource } from './control-api/wire-errors.js';
 export {
   LEASE_QUEUE_NAME,
   LEASE_JOB_NAME,
@@ -108,6 +127,16 @@ export {
   msgPositionFromBase64,
 } from './wire/positions.js';
 export type { PulsarMessageId } from './wire/positions.js';
+export {
+  WHOLE_MESSAGE_ENTRY,
+  positionFromProto,
+  positionToProto,
+  protoMap,
+  storedPositionFromProto,
+  storedPositionToProto,
+  wholeMessagePosition,
+} from './wire/channel-position.js';
+export type { ChannelPosition, Override, StoredPosition } from './wire/channel-position.js';
 export {
   LOGICAL_BITS,
   composeTs,

@@ -1,5 +1,11 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { isCdcError, type ErrorCode } from '@cdc/shared';
+import {
+  ERROR_CODE_TRAILER,
+  FIELD_TRAILER,
+  isCdcError,
+  RETRYABLE_TRAILER,
+  type ErrorCode,
+} from '@cdc/shared';
 
 const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -7,6 +13,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
   ALREADY_EXISTS: status.ALREADY_EXISTS,
   FAILED_PRECONDITION: status.FAILED_PRECONDITION,
   CONFLICT: status.ABORTED,
+  // Clients that read only the status see a precondition; ours rebuild LEASE_LOST from the trailer.
   LEASE_LOST: status.FAILED_PRECONDITION,
   LEASE_HELD: status.UNAVAILABLE,
   UNAUTHENTICATED: status.UNAUTHENTICATED,
@@ -22,18 +29,21 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
 
 /**
  * The only mapping from errors to gRPC status. A CdcError keeps its message (written for callers) and adds
- * `cdc-error-code`, `cdc-retryable` and, for validation errors, `cdc-field` trailers. Anything else becomes
- * INTERNAL with a generic message, so internals (and secrets in them) never leak.
+ * `cdc-error-code`, `cdc-retryable` and, for validation errors, `cdc-field` trailers, from which clients rebuild it
+ * (`errorFromTrailers`). Anything else becomes INTERNAL with a generic message, so internals (and secrets in them)
+ * never leak.
  */
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const metadata = new Metadata();
   if (!isCdcError(err)) {
-    metadata.set('cdc-error-code', 'INTERNAL');
+    metadata.set(ERROR_CODE_TRAILER, 'INTERNAL');
+    // Not the caller's fault and not understood here: clients retry it (as they retry an unreachable service).
+    metadata.set(RETRYABLE_TRAILER, 'true');
     return { code: status.INTERNAL, details: 'internal error', metadata };
   }
-  metadata.set('cdc-error-code', err.code);
-  metadata.set('cdc-retryable', String(err.retryable));
+  metadata.set(ERROR_CODE_TRAILER, err.code);
+  metadata.set(RETRYABLE_TRAILER, String(err.retryable));
   const field = err.details['field'];
-  if (typeof field === 'string') metadata.set('cdc-field', field);
+  if (typeof field === 'string') metadata.set(FIELD_TRAILER, field);
   return { code: STATUS_BY_CODE[err.code], details: err.message, metadata };
 }

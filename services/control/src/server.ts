@@ -1,7 +1,6 @@
 import {
   Server,
   ServerCredentials,
-  loadPackageDefinition,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -11,8 +10,10 @@ import {
   CDC_PROTO_FILES,
   CDC_SERVICE_NAME,
   PROTO_LOADER_OPTIONS,
+  serviceDefinition,
   WORKER_SERVICE_NAME,
   type Logger,
+  type pb,
 } from '@cdc/shared';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { fixMapEntryNames } from './reflection-descriptors.js';
@@ -27,8 +28,8 @@ import { requireToken, type TokenPolicy } from './security/auth.js';
 export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export interface ControlServerHandlers {
-  readonly cdc: UntypedServiceImplementation;
-  readonly worker: UntypedServiceImplementation;
+  readonly cdc: pb.CdcServiceHandlers;
+  readonly worker: pb.WorkerServiceHandlers;
 }
 
 /** Transport credentials (default: plaintext) and the token policy of each service (default: open). */
@@ -36,20 +37,6 @@ export interface ControlServerSecurity {
   readonly credentials?: ServerCredentials;
   readonly api?: TokenPolicy;
   readonly worker?: TokenPolicy;
-}
-
-interface ServiceCtor {
-  service: ServiceDefinition;
-}
-
-function serviceOf(
-  root: unknown,
-  definition: PackageDefinition,
-  fullName: string,
-): ServiceDefinition {
-  let node: unknown = root;
-  for (const part of fullName.split('.')) node = (node as Record<string, unknown>)[part];
-  return strictDecoding((node as ServiceCtor).service, definition, fullName);
 }
 
 /** The DescriptorProto (object form) proto-loader keeps for a message type, by full name. */
@@ -119,17 +106,21 @@ export class ControlServer {
     private readonly security: ControlServerSecurity = {},
   ) {
     const definition = loadSync([...CDC_PROTO_FILES], PROTO_LOADER_OPTIONS);
-    const root = loadPackageDefinition(definition);
     const guarded = (
       name: string,
+      typed: ServiceDefinition,
       impl: UntypedServiceImplementation,
       policy: TokenPolicy | undefined,
     ): [ServiceDefinition, UntypedServiceImplementation] => {
-      const service = serviceOf(root, definition, name);
+      const service = strictDecoding(typed, definition, name);
       return [service, policy === undefined ? impl : requireToken(service, impl, policy, log)];
     };
-    this.server.addService(...guarded(CDC_SERVICE_NAME, handlers.cdc, security.api));
-    this.server.addService(...guarded(WORKER_SERVICE_NAME, handlers.worker, security.worker));
+    const cdc = serviceDefinition(definition, CDC_SERVICE_NAME);
+    const worker = serviceDefinition(definition, WORKER_SERVICE_NAME);
+    this.server.addService(...guarded(CDC_SERVICE_NAME, cdc, handlers.cdc, security.api));
+    this.server.addService(
+      ...guarded(WORKER_SERVICE_NAME, worker, handlers.worker, security.worker),
+    );
     this.health.addToServer(this.server);
     const healthDefinition = loadSync(healthProtoPath, PROTO_LOADER_OPTIONS);
     new ReflectionService(fixMapEntryNames({ ...definition, ...healthDefinition })).addToServer(

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import loaderOptions from './proto-loader-options.json' with { type: 'json' };
 
 /**
  * Where the `cdc.v1` proto files live and how to load them, shared by the control service and the workers so both
@@ -20,7 +21,9 @@ export const WORKER_SERVICE_NAME = 'cdc.v1.WorkerService';
 
 /**
  * `@grpc/proto-loader` options (the grpc-node flag set): snake_case field names as in the proto, 64-bit integers
- * as decimal strings, enums as their names, defaults filled in, oneof names set, bytes as Buffer.
+ * as decimal strings, enums as their names, defaults filled in, oneof names set, bytes as Buffer. The flags live in
+ * proto-loader-options.json, which the type generator (scripts/generate-proto-types.mjs) reads too, so the
+ * generated types (`pb`) describe exactly the objects the loader produces.
  */
 export const PROTO_LOADER_OPTIONS: {
   readonly keepCase: true;
@@ -30,10 +33,22 @@ export const PROTO_LOADER_OPTIONS: {
   readonly oneofs: true;
   readonly includeDirs: string[];
 } = {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
+  keepCase: flag(loaderOptions.keepCase),
+  longs: stringType(loaderOptions.longs),
+  enums: stringType(loaderOptions.enums),
+  defaults: flag(loaderOptions.defaults),
+  oneofs: flag(loaderOptions.oneofs),
   includeDirs: [PROTO_ROOT],
 };
+
+function flag(value: boolean): true {
+  if (!value)
+    throw new Error('proto-loader-options.json: keepCase, defaults and oneofs must be true');
+  return true;
+}
+
+function stringType(value: string): StringConstructor {
+  if (value !== 'String')
+    throw new Error('proto-loader-options.json: longs and enums must be "String"');
+  return String;
+}

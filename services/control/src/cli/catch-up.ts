@@ -1,5 +1,5 @@
-import { bar, duration, list, num, obj, str } from './format.js';
-import type { Message } from './client.js';
+import type { pb } from '@cdc/shared';
+import { bar, duration } from './format.js';
 
 export interface CatchUpSummary {
   /** Task lag (largest channel lag), ms. */
@@ -27,9 +27,9 @@ export class CatchUpTracker {
 
   constructor(private readonly syncLagMs: number) {}
 
-  update(status: Message, now: number): CatchUpSummary {
-    const channels = list(status['channels']).map(obj);
-    const lagMs = num(status['lag_ms']);
+  update(status: Pick<pb.TaskStatus__Output, 'channels' | 'lag_ms'>, now: number): CatchUpSummary {
+    const channels = status.channels;
+    const lagMs = Number(status.lag_ms);
     this.peakLagMs = Math.max(this.peakLagMs, lagMs);
     this.samples.push({ at: now, lagMs });
     while (this.samples.length > 2 && (this.samples[0]?.at ?? now) < now - RATE_WINDOW_MS)
@@ -45,12 +45,9 @@ export class CatchUpTracker {
       lagMs,
       channels: channels.length,
       inSync: channels.filter(
-        (c) =>
-          c['position'] !== null &&
-          str(c['worker_id']) !== '' &&
-          num(c['lag_ms']) <= this.syncLagMs,
+        (c) => c.position !== null && c.worker_id !== '' && Number(c.lag_ms) <= this.syncLagMs,
       ).length,
-      unleased: channels.filter((c) => str(c['worker_id']) === '').length,
+      unleased: channels.filter((c) => c.worker_id === '').length,
       progress: lagMs <= this.syncLagMs || span <= 0 ? 1 : 1 - (lagMs - this.syncLagMs) / span,
       etaMs,
     };

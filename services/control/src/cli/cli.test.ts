@@ -2,12 +2,76 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { pb } from '@cdc/shared';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CatchUpTracker, summaryLine } from './catch-up.js';
 import { CliError, describeFailure } from './errors.js';
 import { parseCollection } from './commands/verify.js';
 import { readTaskFile } from './task-file.js';
 import { initialSyncSummary, snapshotLines, taskDetail, verifyView } from './views.js';
+
+/** Decoded messages as the server sends them (every field present), from the fields a test sets. */
+const channelStatus = (c: Partial<pb.ChannelStatus__Output>): pb.ChannelStatus__Output => ({
+  channel: '',
+  position: null,
+  epoch: '0',
+  worker_id: '',
+  source_head_timestamp: '0',
+  lag_ms: '0',
+  applied_rows: '0',
+  applied_bytes: '0',
+  update_time_ms: '0',
+  pending_start: null,
+  last_error: '',
+  fan_out_positions: {},
+  ...c,
+});
+const snapshot = (c: Partial<pb.CollectionSnapshot__Output>): pb.CollectionSnapshot__Output => ({
+  database: '',
+  collection: '',
+  collection_id: '0',
+  state: 'SNAPSHOT_STATE_PENDING',
+  rows_copied: '0',
+  rows_total: '0',
+  partition: '',
+  last_key: '',
+  last_error: '',
+  worker_id: '',
+  epoch: '0',
+  update_time_ms: '0',
+  ...c,
+});
+const taskMessage = (t: Partial<pb.Task__Output>): pb.Task__Output => ({
+  task_id: '',
+  spec: null,
+  state: 'TASK_STATE_RUNNING',
+  reason: '',
+  create_time_ms: '0',
+  update_time_ms: '0',
+  channels: [],
+  secret_fields_set: [],
+  initial_sync: null,
+  ...t,
+});
+const verification = (
+  c: Partial<pb.CollectionVerification__Output>,
+): pb.CollectionVerification__Output => ({
+  source_database: '',
+  source_collection: '',
+  target_database: '',
+  target_collection: '',
+  partitions: [],
+  source_rows: '0',
+  target_rows: '0',
+  differences: null,
+  caught_up: false,
+  repaired: false,
+  rows_recopied: '0',
+  rows_deleted: '0',
+  remaining: null,
+  error: '',
+  ...c,
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'task-file-'));
 afterAll(() => {
@@ -113,12 +177,14 @@ describe('describeFailure', () => {
 describe('CatchUpTracker', () => {
   const status = (lagMs: number, channels: { lag: number; worker?: string }[]) => ({
     lag_ms: String(lagMs),
-    channels: channels.map((c) => ({
-      lag_ms: String(c.lag),
-      worker_id: c.worker ?? 'w',
-      position: {},
-      epoch: '1',
-    })),
+    channels: channels.map((c) =>
+      channelStatus({
+        lag_ms: String(c.lag),
+        worker_id: c.worker ?? 'w',
+        position: { msg_id: Buffer.alloc(0), timestamp: '0', batch_index: 0 },
+        epoch: '1',
+      }),
+    ),
   });
 
   it('reports progress and an ETA while the lag shrinks, then in sync', () => {
@@ -170,7 +236,7 @@ describe('verify', () => {
       rows_compared: '8000',
       duration_ms: '2000',
       collections: [
-        {
+        verification({
           source_database: 'db',
           source_collection: 'a',
           target_database: 'dr',
@@ -183,8 +249,8 @@ describe('verify', () => {
           rows_deleted: '0',
           remaining: null,
           error: '',
-        },
-        {
+        }),
+        verification({
           source_database: 'db',
           source_collection: 'b',
           target_database: 'dr',
@@ -195,7 +261,7 @@ describe('verify', () => {
           caught_up: true,
           remaining: null,
           error: 'target collection dr.b not found',
-        },
+        }),
       ],
     });
     expect(text.split('\n')).toEqual([
@@ -211,13 +277,13 @@ describe('verify', () => {
 });
 
 describe('initial sync views', () => {
-  const task = {
+  const task = taskMessage({
     task_id: 't1',
     initial_sync: {
       copying: true,
       snapshot_timestamp: String(1_700_000_000_000 * 2 ** 18),
       collections: [
-        {
+        snapshot({
           database: 'shop',
           collection: 'orders',
           state: 'SNAPSHOT_STATE_COPYING',
@@ -225,8 +291,8 @@ describe('initial sync views', () => {
           rows_total: '200000',
           partition: '_default',
           last_error: '',
-        },
-        {
+        }),
+        snapshot({
           database: 'shop',
           collection: 'users',
           state: 'SNAPSHOT_STATE_DONE',
@@ -234,10 +300,10 @@ describe('initial sync views', () => {
           rows_total: '10',
           partition: '',
           last_error: '',
-        },
+        }),
       ],
     },
-  };
+  });
 
   it('prints a summary and one progress line per collection', () => {
     expect(initialSyncSummary(task)).toMatch(
@@ -252,7 +318,7 @@ describe('initial sync views', () => {
 
   it('prints nothing for a task without initial sync', () => {
     expect(initialSyncSummary({ initial_sync: null })).toBe('');
-    expect(snapshotLines({})).toEqual([]);
-    expect(taskDetail({ task_id: 't2', initial_sync: null })).not.toContain('Initial sync');
+    expect(snapshotLines({ initial_sync: null })).toEqual([]);
+    expect(taskDetail(taskMessage({ task_id: 't2' }))).not.toContain('Initial sync');
   });
 });

@@ -1,21 +1,29 @@
 import { readFileSync } from 'node:fs';
 import {
+  Client,
   credentials,
-  loadPackageDefinition,
   Metadata,
   type ChannelCredentials,
   type ChannelOptions,
-  type Client,
   type ClientReadableStream,
-  type ServiceClientConstructor,
-  type ServiceError,
 } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
-import { CDC_PROTO_FILES, CDC_SERVICE_NAME, PROTO_LOADER_OPTIONS } from '@cdc/shared';
+import {
+  callUnary,
+  CDC_PROTO_FILES,
+  CDC_SERVICE_NAME,
+  openServerStream,
+  PROTO_LOADER_OPTIONS,
+  serviceDefinition,
+  type pb,
+  type RequestOf,
+  type ResponseOf,
+} from '@cdc/shared';
 import { usage } from './errors.js';
 
-/** Message objects as @grpc/proto-loader gives them: snake_case keys, 64-bit integers and enums as strings. */
-export type Message = Record<string, unknown>;
+type Methods = pb.CdcServiceDefinition;
+/** A unary method of CdcService (every method but the WatchTask stream). */
+export type UnaryMethod = Exclude<keyof Methods & string, 'WatchTask'>;
 
 export interface ClientOptions {
   /** host:port of the control service. */
@@ -65,14 +73,6 @@ function channelOf(opts: ClientOptions): { creds: ChannelCredentials; options: C
   };
 }
 
-type UnaryMethod = (
-  req: Message,
-  md: Metadata,
-  opts: { deadline: number },
-  cb: (err: ServiceError | null, res: Message) => void,
-) => void;
-type StreamMethod = (req: Message, md: Metadata) => ClientReadableStream<Message>;
-
 let cached: PackageDefinition | undefined;
 
 /** The loaded cdc.v1 definitions (also used to check task files against the proto). */
@@ -81,16 +81,14 @@ export function cdcDefinition(): PackageDefinition {
   return cached;
 }
 
-/** Thin promise wrapper over the CdcService stub. One instance per process; `close()` when done. */
+/** Thin promise wrapper over CdcService, typed by the generated proto types. One per process; `close()` when done. */
 export class CdcClient {
-  private readonly stub: Client;
+  private readonly client: Client;
+  private readonly methods: Methods = serviceDefinition(cdcDefinition(), CDC_SERVICE_NAME);
 
   constructor(private readonly opts: ClientOptions) {
-    let node: unknown = loadPackageDefinition(cdcDefinition());
-    for (const part of CDC_SERVICE_NAME.split('.')) node = (node as Record<string, unknown>)[part];
-    const Ctor = node as ServiceClientConstructor;
     const { creds, options } = channelOf(opts);
-    this.stub = new Ctor(opts.address, creds, options);
+    this.client = new Client(opts.address, creds, options);
   }
 
   private metadata(): Metadata {
@@ -100,25 +98,27 @@ export class CdcClient {
   }
 
   /** Calls a unary CdcService method; rejects with the grpc ServiceError. `timeoutMs` overrides the deadline. */
-  call(method: string, req: Message, timeoutMs = this.opts.timeoutMs): Promise<Message> {
-    const fn = (this.stub as unknown as Record<string, UnaryMethod>)[method];
-    if (fn === undefined) return Promise.reject(new Error(`no such method ${method}`));
-    return new Promise((resolve, reject) => {
-      fn.call(this.stub, req, this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err === null) resolve(res);
-        else reject(err);
-      });
+  call<M extends UnaryMethod>(
+    method: M,
+    req: RequestOf<Methods[M]>,
+    timeoutMs = this.opts.timeoutMs,
+  ): Promise<ResponseOf<Methods[M]>> {
+    return callUnary(this.client, this.methods[method], req, this.metadata(), {
+      deadline: Date.now() + timeoutMs,
     });
   }
 
   /** Opens the WatchTask stream (no deadline; cancel it to stop). */
-  watch(taskId: string, intervalMs: number): ClientReadableStream<Message> {
-    const fn = (this.stub as unknown as Record<string, StreamMethod>)['WatchTask'];
-    if (fn === undefined) throw new Error('no such method WatchTask');
-    return fn.call(this.stub, { task_id: taskId, interval_ms: intervalMs }, this.metadata());
+  watch(taskId: string, intervalMs: number): ClientReadableStream<pb.TaskStatus__Output> {
+    return openServerStream(
+      this.client,
+      this.methods.WatchTask,
+      { task_id: taskId, interval_ms: intervalMs },
+      this.metadata(),
+    );
   }
 
   close(): void {
-    this.stub.close();
+    this.client.close();
   }
 }

@@ -44,7 +44,9 @@ const CALLER_ERRORS = new Set<string>([
 ]);
 
 export function statusName(code: number): string {
-  return (status as unknown as Record<number, string | undefined>)[code] ?? `STATUS_${code}`;
+  // A numeric enum maps values back to names; a code this grpc-js does not know has none.
+  const name: string | undefined = status[code];
+  return name ?? `STATUS_${code}`;
 }
 
 /** The stderr line and exit code for any error thrown by a command. */

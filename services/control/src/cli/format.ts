@@ -1,4 +1,4 @@
-import type { Message } from './client.js';
+import { tsToUnixMs } from '@cdc/shared';
 
 export type OutputFormat = 'table' | 'json';
 
@@ -46,23 +46,6 @@ export function fields(pairs: [string, string][]): string {
   return pairs.map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${v}`).join('\n');
 }
 
-export function str(v: unknown): string {
-  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
-}
-
-export function num(v: unknown): number {
-  const n = Number(str(v));
-  return Number.isFinite(n) ? n : 0;
-}
-
-export function obj(v: unknown): Message {
-  return v !== null && typeof v === 'object' ? (v as Message) : {};
-}
-
-export function list(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
 /** 850ms, 12.3s, 5m02s, 3h04m, 2d03h. */
 export function duration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -79,16 +62,13 @@ export function time(ms: number): string {
   return ms <= 0 ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Hybrid timestamp (TSO, decimal) → its physical unix ms. */
-export function tsoMs(tso: unknown): number {
-  const s = str(tso);
-  if (!/^\d+$/.test(s)) return 0;
-  return Number(BigInt(s) >> 18n);
+/** Hybrid timestamp (TSO, decimal) → its physical unix ms; 0 for anything else. */
+export function tsoMs(tso: string): number {
+  return /^\d+$/.test(tso) ? tsToUnixMs(BigInt(tso)) : 0;
 }
 
 /** "TASK_STATE_RUNNING" → "RUNNING". */
-export function enumLabel(v: unknown, prefix: string): string {
-  const s = str(v);
+export function enumLabel(s: string, prefix: string): string {
   return s.startsWith(prefix) ? s.slice(prefix.length) : s;
 }
 

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { cdcDefinition, type Message } from './client.js';
+import type { pb } from '@cdc/shared';
+import { cdcDefinition } from './client.js';
 import { CliError } from './errors.js';
 
 const PACKAGE = 'cdc.v1';
+
+/** A message as read from the file, before it is known to match the proto. */
+type Message = Record<string, unknown>;
 
 interface FieldDescriptor {
   name: string;
@@ -28,7 +32,7 @@ interface EnumDescriptor {
  * `MQ_TYPE_KAFKA`); 64-bit integers may be quoted. Unknown fields are errors, not silently dropped. Error messages
  * name the field, never its value (task files hold secrets).
  */
-export function readTaskFile(path: string): Message {
+export function readTaskFile(path: string): pb.CreateTaskRequest {
   let text: string;
   try {
     text = readFileSync(path === '-' ? 0 : path, 'utf8');
@@ -47,6 +51,7 @@ export function readTaskFile(path: string): Message {
   };
   if (!isPlainObject(doc)) return fail('(top level)', 'must be a mapping');
   const bareSpec = !('spec' in doc) && ('source' in doc || 'target' in doc || 'scope' in doc);
+  // Checked field by field against the descriptors the generated types come from.
   return bareSpec
     ? { spec: normalizeMessage(messageType('TaskSpec'), doc, 'spec', fail) }
     : normalizeMessage(messageType('CreateTaskRequest'), doc, '', fail);

@@ -1,125 +1,50 @@
+import type { Override, pb, StoredPosition } from '@cdc/shared';
+
 /**
- * The task model. The spec keeps the snake_case field names of `proto/cdc/v1/task.proto`: it is a wire document
- * that is stored as JSON and handed to workers unchanged, so one shape avoids a lossy mapping. Records owned by the
- * control service (TaskRecord, ChannelRecord) are camelCase. 64-bit integers are decimal strings, bytes are base64.
+ * The task model. The spec is the proto's `cdc.v1.TaskSpec` (the generated `pb` types, snake_case field names): it is a
+ * wire document that is stored as JSON and handed to workers unchanged, so one shape avoids a lossy mapping, and a
+ * proto change shows up here. It differs from the decoded proto only where a stored document must: every sub-message
+ * is present (the codec fills unset ones), positions are StoredPositions (base64 ids), and `initial_sync`/`fan_out`
+ * are absent when unused, so older specs keep their digest. Records owned by the control service (TaskRecord,
+ * ChannelRecord) are camelCase. 64-bit integers are decimal strings, bytes are base64.
  */
-export type MqType = 'MQ_TYPE_UNSPECIFIED' | 'MQ_TYPE_KAFKA' | 'MQ_TYPE_PULSAR';
-export type TargetMode = 'TARGET_MODE_UNSPECIFIED' | 'TARGET_MODE_API' | 'TARGET_MODE_REPLICATE';
-export type StartKind =
-  | 'START_KIND_UNSPECIFIED'
-  | 'START_KIND_LATEST'
-  | 'START_KIND_EARLIEST'
-  | 'START_KIND_TIMESTAMP'
-  | 'START_KIND_POSITIONS';
-export type TaskState =
-  | 'TASK_STATE_CREATING'
-  | 'TASK_STATE_RUNNING'
-  | 'TASK_STATE_PAUSED'
-  | 'TASK_STATE_FAILED'
-  | 'TASK_STATE_DELETING';
+export type MqType = pb.MqType__Output;
+export type TargetMode = pb.TargetMode__Output;
+export type StartKind = pb.StartKind__Output;
+export type TaskState = Exclude<pb.TaskState__Output, 'TASK_STATE_UNSPECIFIED'>;
 
-export interface TlsSpec {
-  enabled: boolean;
-  ca_pem: string;
-  cert_pem: string;
-  key_pem: string;
-  server_name: string;
-  insecure_skip_verify: boolean;
-}
-
-export interface EtcdSourceSpec {
-  endpoints: string[];
-  root_path: string;
-  username: string;
-  password: string;
-  tls: TlsSpec;
-}
-
-export interface SaslSpec {
-  mechanism: string;
-  username: string;
-  password: string;
-}
-
-export interface MqSourceSpec {
-  type: MqType;
-  address: string;
-  tls: TlsSpec;
-  sasl: SaslSpec;
-  token: string;
-}
-
+export type TlsSpec = pb.TlsConfig__Output;
+export type EtcdSourceSpec = Override<pb.EtcdSource__Output, { tls: TlsSpec }>;
+export type SaslSpec = pb.SaslConfig__Output;
+export type MqSourceSpec = Override<pb.MqSource__Output, { tls: TlsSpec; sasl: SaslSpec }>;
 /** The source server's SDK endpoint; `uri` empty when the task never reads rows from it. */
-export interface SourceMilvusSpec {
-  uri: string;
-  token: string;
-  username: string;
-  password: string;
-  tls: TlsSpec;
-}
-
-export interface SourceSpec {
-  etcd: EtcdSourceSpec;
-  mq: MqSourceSpec;
-  channel_prefix: string;
-  milvus: SourceMilvusSpec;
-}
-
-export interface TargetSpec {
-  uri: string;
-  token: string;
-  username: string;
-  password: string;
-  tls: TlsSpec;
-  mode: TargetMode;
-}
-
-export interface CollectionPattern {
-  database: string;
-  collection: string;
-}
-
-export interface ScopeSpec {
-  include: CollectionPattern[];
-  exclude: CollectionPattern[];
-}
-
-export interface NameMappingSpec {
-  source_database: string;
-  target_database: string;
-  collections: Record<string, string>;
-}
-
+export type SourceMilvusSpec = Override<pb.SourceMilvus__Output, { tls: TlsSpec }>;
+export type SourceSpec = Override<
+  pb.SourceSpec__Output,
+  { etcd: EtcdSourceSpec; mq: MqSourceSpec; milvus: SourceMilvusSpec }
+>;
+export type TargetSpec = Override<pb.TargetSpec__Output, { tls: TlsSpec }>;
+export type CollectionPattern = pb.CollectionPattern__Output;
+export type ScopeSpec = pb.Scope__Output;
+export type NameMappingSpec = pb.NameMapping__Output;
 /** A channel position. `msg_id` is base64; `timestamp` a decimal hybrid TSO. */
-export interface Position {
-  msg_id: string;
-  timestamp: string;
-  batch_index: number;
-}
-
-export interface StartPoint {
-  kind: StartKind;
-  timestamp: string;
-  positions: Record<string, Position>;
-}
-
+export type Position = StoredPosition;
+export type StartPoint = Override<pb.StartPoint__Output, { positions: Record<string, Position> }>;
 /** Copy of the pre-existing rows before streaming. Absent unless enabled, so older specs keep their digest. */
-export interface InitialSyncSpec {
-  enabled: boolean;
-  /** Rows per page; 0 means the default. */
-  batch_rows: number;
-}
+export type InitialSyncSpec = pb.InitialSync__Output;
 
-export interface TaskSpec {
-  source: SourceSpec;
-  target: TargetSpec;
-  scope: ScopeSpec;
-  name_mapping: NameMappingSpec[];
-  start: StartPoint;
-  initial_sync?: InitialSyncSpec;
-  /** Fan-out targets (absent or empty: none). */
-  fan_out?: TargetSpec[];
-}
+export type TaskSpec = Override<
+  pb.TaskSpec__Output,
+  {
+    source: SourceSpec;
+    target: TargetSpec;
+    scope: ScopeSpec;
+    start: StartPoint;
+    initial_sync?: InitialSyncSpec;
+    /** Fan-out targets (absent or empty: none). */
+    fan_out?: TargetSpec[];
+  }
+>;
 
 /** Every target of a task: the main one, then the fan-out targets. */
 export function targetsOf(spec: TaskSpec): TargetSpec[] {
@@ -157,8 +82,7 @@ export interface InitialSyncPhase {
   planned: boolean;
 }
 
-export type SnapshotState =
-  'SNAPSHOT_STATE_PENDING' | 'SNAPSHOT_STATE_COPYING' | 'SNAPSHOT_STATE_DONE';
+export type SnapshotState = Exclude<pb.SnapshotState__Output, 'SNAPSHOT_STATE_UNSPECIFIED'>;
 
 /** Copy progress of one source collection of a task with initial sync (epoch-fenced like a channel lease). */
 export interface SnapshotRecord {

@@ -1,9 +1,5 @@
-import {
-  status as grpcStatus,
-  type ServerWritableStream,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
-import { CdcError, invalidArgument, type Logger } from '@cdc/shared';
+import { status as grpcStatus, type ServerWritableStream } from '@grpc/grpc-js';
+import { CdcError, invalidArgument, type Logger, type pb } from '@cdc/shared';
 import type { TaskRecord, TaskSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { patternText, scopeOverlap } from '../domain/scope.js';
@@ -19,13 +15,8 @@ import type { SnapshotService } from '../tasks/snapshot-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { VerifyService } from '../verify/verify-service.js';
 import {
-  arr,
-  bool,
   channelToProto,
   decodeError,
-  field,
-  num,
-  obj,
   quarantineToProto,
   specFromProto,
   startFromProto,
@@ -82,11 +73,11 @@ export function cdcHandlers(
   verify: VerifyService,
   log: Logger,
   snapshots?: SnapshotService,
-): UntypedServiceImplementation {
+): pb.CdcServiceHandlers {
   /** The task with its initial-sync progress, when it has one. */
-  const taskMessage = async (task: TaskRecord): Promise<Record<string, unknown>> =>
+  const taskMessage = async (task: TaskRecord): Promise<Required<pb.Task>> =>
     taskToProto(task, await snapshots?.status(task));
-  const status = async (taskId: string): Promise<Record<string, unknown>> => {
+  const status = async (taskId: string): Promise<Required<pb.TaskStatus>> => {
     const { task, channels } = await tasks.positions(taskId);
     const lag = channels.reduce((m, c) => Math.max(m, c.lagMs), 0);
     return {
@@ -96,71 +87,101 @@ export function cdcHandlers(
     };
   };
   return {
-    CreateTask: unary(log, 'CreateTask', async (req) => {
-      const r = obj(req);
-      const taskId = field(req, 'task_id');
-      const spec = specFromProto(r['spec']);
-      await assertNoRenamedOverlap(tasks, taskId, spec);
-      const { task, created } = await tasks.create({
-        taskId,
-        spec,
-        startPaused: bool(r['start_paused']),
-      });
-      if (created) log.info({ taskId: task.taskId, state: task.state }, 'task created');
-      return { task: await taskMessage(task), created };
-    }),
-    GetTask: unary(log, 'GetTask', async (req) =>
-      taskMessage(await tasks.get(field(req, 'task_id'))),
+    CreateTask: unary(
+      log,
+      'CreateTask',
+      async (req: pb.CreateTaskRequest__Output): Promise<Required<pb.CreateTaskResponse>> => {
+        const taskId = req.task_id;
+        const spec = specFromProto(req.spec);
+        await assertNoRenamedOverlap(tasks, taskId, spec);
+        const { task, created } = await tasks.create({
+          taskId,
+          spec,
+          startPaused: req.start_paused,
+        });
+        if (created) log.info({ taskId: task.taskId, state: task.state }, 'task created');
+        return { task: await taskMessage(task), created };
+      },
     ),
-    ListTasks: unary(log, 'ListTasks', async (req) => {
-      const page = await tasks.list(num(obj(req)['page_size']), field(req, 'page_token'));
-      const messages = await Promise.all(page.tasks.map(taskMessage));
-      return { tasks: messages, next_page_token: page.nextPageToken };
-    }),
-    PauseTask: unary(log, 'PauseTask', async (req) => {
-      checkLength('reason', field(req, 'reason'), MAX_REASON_CHARS);
-      const task = await tasks.pause(field(req, 'task_id'), field(req, 'reason'));
+    GetTask: unary(log, 'GetTask', async (req: pb.GetTaskRequest__Output) =>
+      taskMessage(await tasks.get(req.task_id)),
+    ),
+    ListTasks: unary(
+      log,
+      'ListTasks',
+      async (req: pb.ListTasksRequest__Output): Promise<Required<pb.ListTasksResponse>> => {
+        const page = await tasks.list(req.page_size, req.page_token);
+        const messages = await Promise.all(page.tasks.map(taskMessage));
+        return { tasks: messages, next_page_token: page.nextPageToken };
+      },
+    ),
+    PauseTask: unary(log, 'PauseTask', async (req: pb.PauseTaskRequest__Output) => {
+      checkLength('reason', req.reason, MAX_REASON_CHARS);
+      const task = await tasks.pause(req.task_id, req.reason);
       log.info({ taskId: task.taskId }, 'task paused');
       return taskMessage(task);
     }),
-    ResumeTask: unary(log, 'ResumeTask', async (req) => {
-      const task = await tasks.resume(field(req, 'task_id'));
+    ResumeTask: unary(log, 'ResumeTask', async (req: pb.ResumeTaskRequest__Output) => {
+      const task = await tasks.resume(req.task_id);
       log.info({ taskId: task.taskId }, 'task resumed');
       return taskMessage(task);
     }),
-    DeleteTask: unary(log, 'DeleteTask', async (req) => {
-      const task = await tasks.delete(field(req, 'task_id'), bool(obj(req)['ignore_not_found']));
-      if (task !== undefined) log.info({ taskId: task.taskId }, 'task deleting');
-      return { task: task === undefined ? null : taskToProto(task) };
-    }),
-    GetTaskPositions: unary(log, 'GetTaskPositions', async (req) => {
-      const { task, channels } = await tasks.positions(field(req, 'task_id'));
-      return { task_id: task.taskId, channels: channels.map(channelToProto) };
-    }),
-    ResetTaskPositions: unary(log, 'ResetTaskPositions', async (req) => {
-      const taskId = field(req, 'task_id');
-      const raw = arr(obj(req)['resets']);
-      if (raw.length > MAX_RESETS)
-        throw invalidArgument('resets', `has ${raw.length} entries; at most ${MAX_RESETS} allowed`);
-      const resets = raw.map((r, i) => {
-        // The channel is quoted in "not a channel" errors: bound it before TaskService sees it.
-        checkLength(`resets[${i}].channel`, field(r, 'channel'), MAX_CHANNEL_CHARS);
-        return { channel: field(r, 'channel'), start: startFromProto(obj(r)['start']) };
-      });
-      await tasks.resetPositions(taskId, resets);
-      log.info({ taskId, channels: resets.map((r) => r.channel) }, 'task positions reset');
-      const { channels } = await tasks.positions(taskId);
-      return { task_id: taskId, channels: channels.map(channelToProto) };
-    }),
-    ListQuarantine: unary(log, 'ListQuarantine', async (req) => {
-      const page = await tasks.listQuarantine(
-        field(req, 'task_id'),
-        num(obj(req)['page_size']),
-        field(req, 'page_token'),
-      );
-      return { records: page.records.map(quarantineToProto), next_page_token: page.nextPageToken };
-    }),
-    VerifyTask: unary(log, 'VerifyTask', async (req) => {
+    DeleteTask: unary(
+      log,
+      'DeleteTask',
+      async (req: pb.DeleteTaskRequest__Output): Promise<Required<pb.DeleteTaskResponse>> => {
+        const task = await tasks.delete(req.task_id, req.ignore_not_found);
+        if (task !== undefined) log.info({ taskId: task.taskId }, 'task deleting');
+        return { task: task === undefined ? null : taskToProto(task) };
+      },
+    ),
+    GetTaskPositions: unary(
+      log,
+      'GetTaskPositions',
+      async (
+        req: pb.GetTaskPositionsRequest__Output,
+      ): Promise<Required<pb.GetTaskPositionsResponse>> => {
+        const { task, channels } = await tasks.positions(req.task_id);
+        return { task_id: task.taskId, channels: channels.map(channelToProto) };
+      },
+    ),
+    ResetTaskPositions: unary(
+      log,
+      'ResetTaskPositions',
+      async (
+        req: pb.ResetTaskPositionsRequest__Output,
+      ): Promise<Required<pb.GetTaskPositionsResponse>> => {
+        const taskId = req.task_id;
+        if (req.resets.length > MAX_RESETS)
+          throw invalidArgument(
+            'resets',
+            `has ${req.resets.length} entries; at most ${MAX_RESETS} allowed`,
+          );
+        const resets = req.resets.map((r, i) => {
+          // The channel is quoted in "not a channel" errors: bound it before TaskService sees it.
+          checkLength(`resets[${i}].channel`, r.channel, MAX_CHANNEL_CHARS);
+          return { channel: r.channel, start: startFromProto(r.start) };
+        });
+        await tasks.resetPositions(taskId, resets);
+        log.info({ taskId, channels: resets.map((r) => r.channel) }, 'task positions reset');
+        const { channels } = await tasks.positions(taskId);
+        return { task_id: taskId, channels: channels.map(channelToProto) };
+      },
+    ),
+    ListQuarantine: unary(
+      log,
+      'ListQuarantine',
+      async (
+        req: pb.ListQuarantineRequest__Output,
+      ): Promise<Required<pb.ListQuarantineResponse>> => {
+        const page = await tasks.listQuarantine(req.task_id, req.page_size, req.page_token);
+        return {
+          records: page.records.map(quarantineToProto),
+          next_page_token: page.nextPageToken,
+        };
+      },
+    ),
+    VerifyTask: unary(log, 'VerifyTask', async (req: pb.VerifyTaskRequest__Output) => {
       const { maxKeys, ...request } = verifyRequestFromProto(req);
       const report = await verify.verify(request);
       log.info(
@@ -175,23 +196,24 @@ export function cdcHandlers(
       );
       return verifyReportToProto(report, maxKeys);
     }),
-    WatchTask: (call: ServerWritableStream<unknown, unknown>) => {
+    WatchTask: (call: ServerWritableStream<pb.WatchTaskRequest__Output, pb.TaskStatus>) => {
       void watch(call, status, log);
     },
   };
 }
 
 async function watch(
-  call: ServerWritableStream<unknown, unknown>,
-  status: (taskId: string) => Promise<Record<string, unknown>>,
+  call: ServerWritableStream<pb.WatchTaskRequest__Output, pb.TaskStatus>,
+  status: (taskId: string) => Promise<Required<pb.TaskStatus>>,
   log: Logger,
 ): Promise<void> {
-  const taskId = field(call.request, 'task_id');
-  const requested = num(obj(call.request)['interval_ms']);
+  let taskId = '';
   let sent = false;
   try {
     const bad = decodeError(call.request);
     if (bad !== undefined) throw bad;
+    taskId = call.request.task_id;
+    const requested = call.request.interval_ms;
     if (requested !== 0 && (requested < 200 || requested > 60_000))
       throw invalidArgument('interval_ms', 'must be between 200 and 60000');
     const intervalMs = requested === 0 ? 1000 : requested;

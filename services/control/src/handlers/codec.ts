@@ -1,15 +1,18 @@
-import { invalidArgument, type CdcError } from '@cdc/shared';
+import {
+  invalidArgument,
+  protoMap,
+  storedPositionFromProto,
+  storedPositionToProto,
+  type CdcError,
+  type pb,
+} from '@cdc/shared';
 import type {
   ChannelRecord,
-  CollectionPattern,
-  MqType,
   NameMappingSpec,
   Position,
   QuarantineRecord,
   SnapshotRecord,
-  StartKind,
   StartPoint,
-  TargetMode,
   TargetSpec,
   TaskRecord,
   TaskSpec,
@@ -20,175 +23,142 @@ import type { LeaseStart } from '../tasks/lease-service.js';
 import type { InitialSyncStatus } from '../tasks/snapshot-service.js';
 
 /**
- * Conversion between proto-loader objects (keepCase, longs and enums as strings, bytes as Buffer, unset messages
- * null) and the domain model. Decoding never throws: validation happens in the domain.
+ * Conversion between the decoded proto messages (the generated `pb` types: every field present, unset messages
+ * null, 64-bit integers and enums as strings, bytes as Buffer) and the domain model. Decoding never throws:
+ * validation happens in the domain. Outgoing messages are `Required<…>`, so a field added to the proto fails to
+ * compile here until it is filled. Map fields become records without a prototype (`protoMap`): a `__proto__` or
+ * `constructor` key is data.
  */
-type Raw = Record<string, unknown>;
 
 const UNDECODABLE = Symbol('undecodable request');
 
 /** Stands in for a request whose bytes did not decode as the method's message (see server.ts). */
-export function undecodable(err: unknown): Raw {
+export function undecodable(err: unknown): object {
   return { [UNDECODABLE]: err instanceof Error ? err.message : String(err) };
 }
 
 /** The INVALID_ARGUMENT for an undecodable request, or undefined for a decoded one. */
 export function decodeError(req: unknown): CdcError | undefined {
   if (req === null || typeof req !== 'object' || !(UNDECODABLE in req)) return undefined;
-  const reason = String((req as Record<symbol, unknown>)[UNDECODABLE]).slice(0, 200);
+  const reason = String(req[UNDECODABLE]).slice(0, 200);
   return invalidArgument('request', `is not a valid protobuf message for this method (${reason})`);
 }
 
-const obj = (v: unknown): Raw => (v !== null && typeof v === 'object' ? (v as Raw) : {});
-const str = (v: unknown): string =>
-  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
-const bool = (v: unknown): boolean => v === true;
-const num = (v: unknown): number => (typeof v === 'number' ? v : Number(str(v)) || 0);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const dec = (v: unknown): string => (str(v) === '' ? '0' : str(v));
+/** A decimal uint64 as the loader gives it; '' never reaches the domain. */
+export const decimal = (v: string): string => (v === '' ? '0' : v);
 
-export function field(req: unknown, name: string): string {
-  return str(obj(req)[name]);
+const NO_TLS: TlsSpec = {
+  enabled: false,
+  ca_pem: '',
+  cert_pem: '',
+  key_pem: '',
+  server_name: '',
+  insecure_skip_verify: false,
+};
+
+function tls(t: pb.TlsConfig__Output | null): TlsSpec {
+  return t ?? NO_TLS;
 }
 
-function tls(v: unknown): TlsSpec {
-  const t = obj(v);
+export function positionFromProto(p: pb.Position__Output | null): Position | undefined {
+  return p === null ? undefined : storedPositionFromProto(p);
+}
+
+export function positionsFromProto(
+  positions: Readonly<Record<string, pb.Position__Output>>,
+): Record<string, Position> {
+  return protoMap(positions, storedPositionFromProto);
+}
+
+export function startFromProto(s: pb.StartPoint__Output | null): StartPoint {
   return {
-    enabled: bool(t['enabled']),
-    ca_pem: str(t['ca_pem']),
-    cert_pem: str(t['cert_pem']),
-    key_pem: str(t['key_pem']),
-    server_name: str(t['server_name']),
-    insecure_skip_verify: bool(t['insecure_skip_verify']),
+    kind: s?.kind ?? 'START_KIND_UNSPECIFIED',
+    timestamp: decimal(s?.timestamp ?? ''),
+    positions: positionsFromProto(s?.positions ?? {}),
   };
 }
 
-function pattern(v: unknown): CollectionPattern {
-  const p = obj(v);
-  return { database: str(p['database']), collection: str(p['collection']) };
-}
-
-export function positionFromProto(v: unknown): Position | undefined {
-  if (v === null || v === undefined) return undefined;
-  const p = obj(v);
-  const id = p['msg_id'];
+function targetFromProto(t: pb.TargetSpec__Output | null): TargetSpec {
   return {
-    msg_id: Buffer.isBuffer(id) ? id.toString('base64') : str(id),
-    timestamp: dec(p['timestamp']),
-    batch_index: num(p['batch_index']),
+    uri: t?.uri ?? '',
+    token: t?.token ?? '',
+    username: t?.username ?? '',
+    password: t?.password ?? '',
+    tls: tls(t?.tls ?? null),
+    mode: t?.mode ?? 'TARGET_MODE_UNSPECIFIED',
   };
 }
 
-export function startFromProto(v: unknown): StartPoint {
-  const s = obj(v);
-  const positions: Record<string, Position> = {};
-  for (const [channel, p] of Object.entries(obj(s['positions']))) {
-    const pos = positionFromProto(p);
-    if (pos !== undefined) positions[channel] = pos;
-  }
-  return {
-    kind: (str(s['kind']) || 'START_KIND_UNSPECIFIED') as StartKind,
-    timestamp: dec(s['timestamp']),
-    positions,
-  };
+function nameMappingFromProto(m: pb.NameMapping__Output): NameMappingSpec {
+  return { ...m, collections: protoMap(m.collections, (name) => name) };
 }
 
-export function specFromProto(v: unknown): TaskSpec | undefined {
-  if (v === null || v === undefined) return undefined;
-  const s = obj(v);
-  const source = obj(s['source']);
-  const etcd = obj(source['etcd']);
-  const mq = obj(source['mq']);
-  const sasl = obj(mq['sasl']);
-  const sourceMilvus = obj(source['milvus']);
-  const target = obj(s['target']);
-  const scope = obj(s['scope']);
-  const initialSync = obj(s['initial_sync']);
+export function specFromProto(s: pb.TaskSpec__Output | null): TaskSpec | undefined {
+  if (s === null) return undefined;
+  const source = s.source;
+  const etcd = source?.etcd;
+  const mq = source?.mq;
+  const milvus = source?.milvus;
   return {
     source: {
       etcd: {
-        endpoints: arr(etcd['endpoints']).map(str),
-        root_path: str(etcd['root_path']),
-        username: str(etcd['username']),
-        password: str(etcd['password']),
-        tls: tls(etcd['tls']),
+        endpoints: etcd?.endpoints ?? [],
+        root_path: etcd?.root_path ?? '',
+        username: etcd?.username ?? '',
+        password: etcd?.password ?? '',
+        tls: tls(etcd?.tls ?? null),
       },
       mq: {
-        type: (str(mq['type']) || 'MQ_TYPE_UNSPECIFIED') as MqType,
-        address: str(mq['address']),
-        tls: tls(mq['tls']),
-        sasl: {
-          mechanism: str(sasl['mechanism']),
-          username: str(sasl['username']),
-          password: str(sasl['password']),
-        },
-        token: str(mq['token']),
+        type: mq?.type ?? 'MQ_TYPE_UNSPECIFIED',
+        address: mq?.address ?? '',
+        tls: tls(mq?.tls ?? null),
+        sasl: mq?.sasl ?? { mechanism: '', username: '', password: '' },
+        token: mq?.token ?? '',
       },
-      channel_prefix: str(source['channel_prefix']),
+      channel_prefix: source?.channel_prefix ?? '',
       milvus: {
-        uri: str(sourceMilvus['uri']),
-        token: str(sourceMilvus['token']),
-        username: str(sourceMilvus['username']),
-        password: str(sourceMilvus['password']),
-        tls: tls(sourceMilvus['tls']),
+        uri: milvus?.uri ?? '',
+        token: milvus?.token ?? '',
+        username: milvus?.username ?? '',
+        password: milvus?.password ?? '',
+        tls: tls(milvus?.tls ?? null),
       },
     },
-    target: targetFromProto(target),
-    scope: {
-      include: arr(scope['include']).map(pattern),
-      exclude: arr(scope['exclude']).map(pattern),
-    },
-    name_mapping: arr(s['name_mapping']).map((m): NameMappingSpec => {
-      const o = obj(m);
-      const collections: Record<string, string> = {};
-      for (const [k, val] of Object.entries(obj(o['collections']))) collections[k] = str(val);
-      return {
-        source_database: str(o['source_database']),
-        target_database: str(o['target_database']),
-        collections,
-      };
-    }),
-    start: startFromProto(s['start']),
-    ...(bool(initialSync['enabled'])
-      ? { initial_sync: { enabled: true, batch_rows: num(initialSync['batch_rows']) } }
+    target: targetFromProto(s.target),
+    scope: { include: s.scope?.include ?? [], exclude: s.scope?.exclude ?? [] },
+    name_mapping: s.name_mapping.map(nameMappingFromProto),
+    start: startFromProto(s.start),
+    ...(s.initial_sync?.enabled === true
+      ? { initial_sync: { enabled: true, batch_rows: s.initial_sync.batch_rows } }
       : {}),
-    ...(arr(s['fan_out']).length > 0
-      ? { fan_out: arr(s['fan_out']).map((t) => targetFromProto(obj(t))) }
-      : {}),
+    ...(s.fan_out.length > 0 ? { fan_out: s.fan_out.map(targetFromProto) } : {}),
   };
 }
 
-function targetFromProto(target: Raw): TargetSpec {
+export function positionToProto(p: Position | undefined): pb.Position | null {
+  return p === undefined ? null : storedPositionToProto(p);
+}
+
+export function positionsToProto(positions: Readonly<Record<string, Position>>): {
+  [key: string]: pb.Position;
+} {
+  return protoMap(positions, storedPositionToProto);
+}
+
+function startToProto(s: StartPoint): Required<pb.StartPoint> {
+  return { kind: s.kind, timestamp: s.timestamp, positions: positionsToProto(s.positions) };
+}
+
+export function specToProto(spec: TaskSpec): Required<pb.TaskSpec> {
   return {
-    uri: str(target['uri']),
-    token: str(target['token']),
-    username: str(target['username']),
-    password: str(target['password']),
-    tls: tls(target['tls']),
-    mode: (str(target['mode']) || 'TARGET_MODE_UNSPECIFIED') as TargetMode,
+    ...spec,
+    initial_sync: spec.initial_sync ?? null,
+    fan_out: spec.fan_out ?? [],
+    start: startToProto(spec.start),
   };
 }
 
-function positionToProto(p: Position | undefined): Raw | null {
-  if (p === undefined) return null;
-  return {
-    msg_id: Buffer.from(p.msg_id, 'base64'),
-    timestamp: p.timestamp,
-    batch_index: p.batch_index,
-  };
-}
-
-function startToProto(s: StartPoint): Raw {
-  const positions: Record<string, Raw | null> = {};
-  for (const [channel, p] of Object.entries(s.positions)) positions[channel] = positionToProto(p);
-  return { kind: s.kind, timestamp: s.timestamp, positions };
-}
-
-export function specToProto(spec: TaskSpec): Raw {
-  return { ...spec, start: startToProto(spec.start) };
-}
-
-export function snapshotToProto(r: SnapshotRecord): Raw {
+export function snapshotToProto(r: SnapshotRecord): Required<pb.CollectionSnapshot> {
   return {
     database: r.database,
     collection: r.collection,
@@ -206,17 +176,16 @@ export function snapshotToProto(r: SnapshotRecord): Raw {
 }
 
 /** The task; with `initialSync` (the task's copy progress) when it has initial sync. */
-export function taskToProto(t: TaskRecord, initialSync?: InitialSyncStatus): Raw {
+export function taskToProto(t: TaskRecord, initialSync?: InitialSyncStatus): Required<pb.Task> {
   return {
-    ...(initialSync === undefined
-      ? {}
-      : {
-          initial_sync: {
+    initial_sync:
+      initialSync === undefined
+        ? null
+        : {
             copying: initialSync.copying,
             snapshot_timestamp: initialSync.snapshotTimestamp,
             collections: initialSync.collections.map(snapshotToProto),
           },
-        }),
     task_id: t.taskId,
     spec: specToProto(t.spec),
     state: t.state,
@@ -228,7 +197,7 @@ export function taskToProto(t: TaskRecord, initialSync?: InitialSyncStatus): Raw
   };
 }
 
-export function channelToProto(c: ChannelStatus): Raw {
+export function channelToProto(c: ChannelStatus): Required<pb.ChannelStatus> {
   const r: ChannelRecord = c.record;
   return {
     channel: c.channel,
@@ -246,7 +215,7 @@ export function channelToProto(c: ChannelStatus): Raw {
   };
 }
 
-export function quarantineToProto(q: QuarantineRecord): Raw {
+export function quarantineToProto(q: QuarantineRecord): Required<pb.QuarantineRecord> {
   return {
     quarantine_id: q.quarantineId,
     channel: q.channel,
@@ -259,22 +228,7 @@ export function quarantineToProto(q: QuarantineRecord): Raw {
   };
 }
 
-export function positionsToProto(positions: Record<string, Position>): Record<string, Raw | null> {
-  const out: Record<string, Raw | null> = {};
-  for (const [key, p] of Object.entries(positions)) out[key] = positionToProto(p);
-  return out;
-}
-
-export function positionsFromProto(v: unknown): Record<string, Position> {
-  const out: Record<string, Position> = {};
-  for (const [key, p] of Object.entries(obj(v))) {
-    const pos = positionFromProto(p);
-    if (pos !== undefined) out[key] = pos;
-  }
-  return out;
-}
-
-export function leaseStartToProto(s: LeaseStart): Raw {
+export function leaseStartToProto(s: LeaseStart): Required<pb.LeaseStart> {
   return {
     kind: s.kind,
     position: positionToProto(s.position),
@@ -282,5 +236,3 @@ export function leaseStartToProto(s: LeaseStart): Raw {
     from_checkpoint: s.fromCheckpoint,
   };
 }
-
-export { obj, str, bool, num, arr, dec };

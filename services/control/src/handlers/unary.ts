@@ -1,20 +1,15 @@
-import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { handleUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from '@cdc/shared';
 import { isCdcError } from '@cdc/shared';
 import { toServiceError } from '../grpc-status.js';
 import { decodeError } from './codec.js';
 
-export type UnaryHandler = (
-  call: ServerUnaryCall<unknown, unknown>,
-  callback: sendUnaryData<unknown>,
-) => void;
-
 /** Wraps an async handler: resolves → callback(null, value); rejects → callback(toServiceError(err)). */
-export function unary(
+export function unary<Req, Res>(
   log: Logger,
   method: string,
-  fn: (req: unknown) => Promise<unknown>,
-): UnaryHandler {
+  fn: (req: Req) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const bad = decodeError(call.request);
     // Bytes that did not decode never reach `fn` (it would see an empty request).

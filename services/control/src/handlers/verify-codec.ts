@@ -1,9 +1,8 @@
-import { invalidArgument } from '@cdc/shared';
+import { invalidArgument, type pb } from '@cdc/shared';
 import { checkLength, validateTaskId } from '../domain/validation.js';
 import { keyText, type RowKey } from '../verify/key-diff.js';
 import type { VerifyReport, VerifyRequest } from '../verify/verify-service.js';
 import type { KeyReport } from '../verify/verifier.js';
-import { arr, bool, field, num, obj } from './codec.js';
 
 const MAX_COLLECTIONS = 100;
 const MAX_KEYS_REPORTED = 10_000;
@@ -22,35 +21,35 @@ function checkName(fieldPath: string, value: string): void {
 }
 
 /** A VerifyTaskRequest, validated field by field (INVALID_ARGUMENT names the field). */
-export function verifyRequestFromProto(req: unknown): VerifyRequest & { maxKeys: number } {
-  const r = obj(req);
-  const taskId = validateTaskId(field(req, 'task_id'));
-  const raw = arr(r['collections']);
-  if (raw.length > MAX_COLLECTIONS)
+export function verifyRequestFromProto(
+  req: pb.VerifyTaskRequest__Output,
+): VerifyRequest & { maxKeys: number } {
+  const taskId = validateTaskId(req.task_id);
+  if (req.collections.length > MAX_COLLECTIONS)
     throw invalidArgument(
       'collections',
-      `has ${raw.length} entries; at most ${MAX_COLLECTIONS} allowed`,
+      `has ${req.collections.length} entries; at most ${MAX_COLLECTIONS} allowed`,
     );
-  const collections = raw.map((c, i) => {
-    const db = field(c, 'database');
-    const collection = field(c, 'collection');
+  const collections = req.collections.map((c, i) => {
+    const db = c.database;
+    const collection = c.collection;
     if (db !== '') checkName(`collections[${i}].database`, db);
     if (collection === '') throw invalidArgument(`collections[${i}].collection`, 'is required');
     checkName(`collections[${i}].collection`, collection);
     return { db, collection };
   });
-  const maxKeys = num(r['max_keys_reported']);
+  const maxKeys = req.max_keys_reported;
   if (maxKeys > MAX_KEYS_REPORTED)
     throw invalidArgument('max_keys_reported', `must be at most ${MAX_KEYS_REPORTED}`);
   return {
     taskId,
     collections,
-    repair: bool(r['repair']),
+    repair: req.repair,
     maxKeys: maxKeys === 0 ? DEFAULT_KEYS_REPORTED : maxKeys,
   };
 }
 
-function keysToProto(k: KeyReport, max: number): Record<string, unknown> {
+function keysToProto(k: KeyReport, max: number): Required<pb.KeyDifferences> {
   const first = (keys: RowKey[]): string[] => keys.slice(0, max).map(keyText);
   return {
     missing_on_target: String(k.missing.length),
@@ -62,18 +61,21 @@ function keysToProto(k: KeyReport, max: number): Record<string, unknown> {
   };
 }
 
-export function verifyReportToProto(r: VerifyReport, maxKeys: number): Record<string, unknown> {
+export function verifyReportToProto(
+  r: VerifyReport,
+  maxKeys: number,
+): Required<pb.VerifyTaskResponse> {
   return {
     task_id: r.taskId,
     clean: r.clean,
     rows_compared: String(r.rowsCompared),
     duration_ms: String(r.durationMs),
-    collections: r.collections.map((c) => ({
+    collections: r.collections.map((c): Required<pb.CollectionVerification> => ({
       source_database: c.source.db,
       source_collection: c.source.collection,
       target_database: c.target.db,
       target_collection: c.target.collection,
-      partitions: c.partitions.map((p) => ({
+      partitions: c.partitions.map((p): Required<pb.PartitionRowCounts> => ({
         partition: p.partition,
         source_rows: String(p.sourceRows),
         target_rows: String(p.targetRows),

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- proto-loader clients are untyped */
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { CDC_PROTO_FILES, createLogger, PROTO_LOADER_OPTIONS } from '@cdc/shared';
+import { CDC_PROTO_FILES, createLogger, PROTO_LOADER_OPTIONS, type pb } from '@cdc/shared';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlServer } from '../server.js';
@@ -26,13 +26,13 @@ const handlers = {
       ran.push('WatchTask');
       call.end();
     },
-  },
+  } as pb.CdcServiceHandlers, // only the methods this test calls
   worker: {
     Heartbeat: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => {
       ran.push('Heartbeat');
       cb(null, {});
     },
-  },
+  } as pb.WorkerServiceHandlers,
 };
 const guarded = new ControlServer(handlers, log, {
   api: { tokens: new TokenSet([API]), credential: 'an API token' },

@@ -7,7 +7,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { Logger } from '@cdc/shared';
+import { ERROR_CODE_TRAILER, type Logger } from '@cdc/shared';
 import { presentedToken, type TokenSet } from './tokens.js';
 
 /** Who may call a service: the accepted tokens and how errors name that credential ("an API token"). */
@@ -33,7 +33,7 @@ export function refusal(metadata: Metadata, policy: TokenPolicy): string | undef
 
 function unauthenticated(message: string): ServiceError {
   const metadata = new Metadata();
-  metadata.set('cdc-error-code', 'UNAUTHENTICATED');
+  metadata.set(ERROR_CODE_TRAILER, 'UNAUTHENTICATED');
   return Object.assign(new Error(message), {
     code: status.UNAUTHENTICATED,
     details: message,

@@ -75,7 +75,7 @@ describe('lease handover waits for the old holder to stop writing', () => {
     const b = await leases.acquire(taskId, CHANNEL, 'b');
     expect(BigInt(b.epoch)).toBe(BigInt(a.epoch) + 1n);
     // The old holder's late report is fenced off.
-    expect(codeOf(await report(a.epoch, 'a').catch((e: unknown) => e))).toBe('FAILED_PRECONDITION');
+    expect(codeOf(await report(a.epoch, 'a').catch((e: unknown) => e))).toBe('LEASE_LOST');
   });
 
   it('hands over at once when the holder released the lease', async () => {
@@ -94,7 +94,7 @@ describe('lease handover waits for the old holder to stop writing', () => {
   it('a lease that went unconfirmed past the handover time cannot report any more', async () => {
     const a = await leases.acquire(taskId, CHANNEL, 'a');
     now.t += TIMING.handoverMs;
-    expect(codeOf(await report(a.epoch, 'a').catch((e: unknown) => e))).toBe('FAILED_PRECONDITION');
+    expect(codeOf(await report(a.epoch, 'a').catch((e: unknown) => e))).toBe('LEASE_LOST');
   });
 
   it('a lease told to stop is never confirmed again, and moves once released or expired', async () => {

@@ -71,7 +71,7 @@ export function staleEpoch(
   epoch: string,
   current: string,
 ): CdcError {
-  return new CdcError('FAILED_PRECONDITION', 'stale lease epoch', {
+  return new CdcError('LEASE_LOST', 'stale lease epoch', {
     retryable: false,
     details: { taskId, channel, epoch, currentEpoch: current },
   });
@@ -93,11 +93,7 @@ export function leaseHeld(
 
 /** True for the error `staleEpoch` creates (a call fenced off because its lease epoch is no longer current). */
 export function isStaleEpoch(err: unknown): boolean {
-  return (
-    err instanceof CdcError &&
-    err.code === 'FAILED_PRECONDITION' &&
-    typeof err.details['currentEpoch'] === 'string'
-  );
+  return err instanceof CdcError && err.code === 'LEASE_LOST';
 }
 
 /** The worker side of the lease protocol (proto/cdc/v1/worker.proto). Epochs are fenced with compare-and-set. */

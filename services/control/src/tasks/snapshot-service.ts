@@ -52,7 +52,7 @@ export function staleSnapshotEpoch(
   epoch: string,
   current: string,
 ): CdcError {
-  return new CdcError('FAILED_PRECONDITION', 'stale snapshot epoch', {
+  return new CdcError('LEASE_LOST', 'stale snapshot epoch', {
     retryable: false,
     details: { taskId, collectionId, epoch, currentEpoch: current },
   });

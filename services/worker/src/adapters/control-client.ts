@@ -1,25 +1,30 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { CDC_PROTO_FILES, CdcError, PROTO_LOADER_OPTIONS, PROTO_ROOT } from '@cdc/shared';
-import { join } from 'node:path';
+import {
+  callUnary,
+  CDC_PROTO_FILES,
+  CdcError,
+  errorFromTrailers,
+  positionFromProto,
+  positionToProto,
+  PROTO_LOADER_OPTIONS,
+  serviceDefinition,
+  wholeMessagePosition,
+  WORKER_SERVICE_NAME,
+  type pb,
+  type RequestOf,
+  type ResponseOf,
+} from '@cdc/shared';
 import type {
   CheckpointAnswer,
   CheckpointPosition,
   LeaseGrant,
+  LeaseRef,
   ReportCheckpointInput,
   ReportSnapshotInput,
   SnapshotGrant,
   WorkerControl,
 } from '../ports/worker-control.js';
-import type { TaskSpecWire } from '../task-spec.js';
-
-type Callback = (err: grpc.ServiceError | null, res?: Record<string, unknown>) => void;
-type UnaryMethod = (
-  req: unknown,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  cb: Callback,
-) => void;
 
 /** TLS to the control service: PEM contents, not paths. No `ca`: the system roots. `cert` + `key`: mutual TLS. */
 export interface ControlTls {
@@ -56,11 +61,16 @@ function channel(tls: ControlTls | undefined): {
   };
 }
 
-/** gRPC status → CdcError, so callers classify by code, not by text. */
-function toCdcError(method: string, err: grpc.ServiceError): CdcError {
+/**
+ * A failed call as the CdcError the control service sent (its `cdc-error-code`/`cdc-retryable` trailers), so callers
+ * branch on the same codes as the server (LEASE_LOST, FAILED_PRECONDITION, ...). A status without them did not come
+ * from the control service's handlers (unreachable, deadline, a proxy): classified by status, retryable unless the
+ * request itself was refused.
+ */
+export function toCdcError(method: string, err: grpc.ServiceError): CdcError {
   const msg = `${method}: ${err.details || err.message}`;
-  if (err.metadata?.get('cdc-error-code')[0] === 'LEASE_HELD')
-    return new CdcError('LEASE_HELD', msg, { retryable: true, cause: err });
+  const rebuilt = errorFromTrailers(msg, err.metadata, err);
+  if (rebuilt !== undefined) return rebuilt;
   switch (err.code) {
     case grpc.status.FAILED_PRECONDITION:
       return new CdcError('FAILED_PRECONDITION', msg, { retryable: false, cause: err });
@@ -76,58 +86,53 @@ function toCdcError(method: string, err: grpc.ServiceError): CdcError {
   }
 }
 
-/** The worker's client of the control service's WorkerService. */
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number';
+}
+
+type Methods = pb.WorkerServiceDefinition;
+
+/** The worker's client of the control service's WorkerService, typed by the generated proto types. */
 export class GrpcWorkerControl implements WorkerControl {
-  private readonly client: grpc.Client & Record<string, UnaryMethod>;
+  private readonly client: grpc.Client;
+  private readonly methods: Methods;
   private readonly metadata = new grpc.Metadata();
 
   constructor(private readonly opts: ControlClientOptions) {
-    const definition = protoLoader.loadSync(
-      CDC_PROTO_FILES.map((f) => join(PROTO_ROOT, f)),
-      PROTO_LOADER_OPTIONS,
-    );
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-      cdc: { v1: { WorkerService: grpc.ServiceClientConstructor } };
-    };
+    const definition = protoLoader.loadSync([...CDC_PROTO_FILES], PROTO_LOADER_OPTIONS);
+    this.methods = serviceDefinition(definition, WORKER_SERVICE_NAME);
     const { credentials, options } = channel(opts.tls);
-    this.client = new pkg.cdc.v1.WorkerService(
-      opts.address,
-      credentials,
-      options,
-    ) as unknown as grpc.Client & Record<string, UnaryMethod>;
+    this.client = new grpc.Client(opts.address, credentials, options);
     if (opts.token) this.metadata.set('authorization', `Bearer ${opts.token}`);
   }
 
-  private call(
-    method: string,
-    req: unknown,
+  private async call<K extends keyof Methods & string>(
+    method: K,
+    req: RequestOf<Methods[K]>,
     deadlineMs = this.opts.deadlineMs ?? 10_000,
-  ): Promise<Record<string, unknown>> {
-    const fn = this.client[method];
-    if (typeof fn !== 'function')
-      return Promise.reject(new CdcError('INTERNAL', `no RPC ${method}`));
+  ): Promise<ResponseOf<Methods[K]>> {
     const deadline = new Date(Date.now() + deadlineMs);
-    return new Promise((resolve, reject) => {
-      fn.call(this.client, req, this.metadata, { deadline }, (err, res) => {
-        if (err) reject(toCdcError(method, err));
-        else resolve(res ?? {});
-      });
-    });
+    try {
+      return await callUnary(this.client, this.methods[method], req, this.metadata, { deadline });
+    } catch (err) {
+      throw isServiceError(err) ? toCdcError(method, err) : err;
+    }
   }
 
   async acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant> {
     const res = await this.call('AcquireLease', { task_id: taskId, channel, worker_id: workerId });
-    const task = res['task'] as { spec?: TaskSpecWire } | undefined;
-    const start = (res['start'] ?? {}) as LeaseGrant['start'];
-    if (!task?.spec)
+    const spec = res.task?.spec;
+    if (!spec || !res.start)
       throw new CdcError('INTERNAL', 'AcquireLease returned no task spec', { retryable: true });
     return {
-      epoch: String(res['epoch']),
-      spec: task.spec,
-      start,
-      reportIntervalMs: Number(res['report_interval_ms'] ?? 1000) || 1000,
-      writeValidityMs: Number(res['write_validity_ms'] ?? 0),
-      targetPositions: positionsFromWire(res['target_positions']),
+      epoch: res.epoch,
+      spec,
+      start: res.start,
+      reportIntervalMs: res.report_interval_ms || 1000,
+      writeValidityMs: res.write_validity_ms,
+      targetPositions: new Map(
+        Object.entries(res.target_positions).map(([uri, p]) => [uri, positionFromProto(p)]),
+      ),
     };
   }
 
@@ -138,67 +143,56 @@ export class GrpcWorkerControl implements WorkerControl {
     const res = await this.call(
       'ReportCheckpoint',
       {
-        task_id: input.taskId,
-        channel: input.channel,
-        epoch: input.epoch,
-        worker_id: input.workerId,
-        ...(input.position ? { position: positionToWire(input.position) } : {}),
-        ...(input.fanOutPositions && input.fanOutPositions.size > 0
-          ? { fan_out_positions: positionsToWire(input.fanOutPositions) }
-          : {}),
-        source_head_timestamp: input.sourceHeadTimestamp.toString(),
-        applied_rows: String(input.appliedRows),
-        applied_bytes: String(input.appliedBytes),
-      },
+      task_id: input.taskId,
+      channel: input.channel,
+      epoch: input.epoch,
+      worker_id: input.workerId,
+      position: input.position ? positionToProto(input.position) : null,
+      fan_out_positions: positionsToProto(input.fanOutPositions),
+      source_head_timestamp: input.sourceHeadTimestamp.toString(),
+      applied_rows: String(input.appliedRows),
+      applied_bytes: String(input.appliedBytes),
+      } satisfies Required<pb.ReportCheckpointRequest>,
       opts.deadlineMs,
     );
     return {
-      keepLease: Boolean(res['keep_lease']),
-      reason: typeof res['reason'] === 'string' ? res['reason'] : '',
-      replicateWatermark: BigInt(
-        typeof res['replicate_watermark'] === 'string' ? res['replicate_watermark'] || '0' : '0',
-      ),
+      keepLease: res.keep_lease,
+      reason: res.reason,
+      replicateWatermark: BigInt(res.replicate_watermark || '0'),
     };
   }
 
   async reportQuarantine(
-    lease: { taskId: string; channel: string; epoch: string },
+    lease: LeaseRef,
     entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
   ): Promise<void> {
     await this.call('ReportQuarantine', {
       task_id: lease.taskId,
       channel: lease.channel,
       epoch: lease.epoch,
-      position: positionToWire(entry),
+      position: positionToProto(wholeMessagePosition(entry.msgId, entry.timestamp)),
       reason: entry.reason,
       payload: Buffer.from(entry.payload),
-    });
+    } satisfies Required<pb.ReportQuarantineRequest>);
   }
 
-  async reportFailure(
-    lease: { taskId: string; channel: string; epoch: string },
-    reason: string,
-    needsPerson: boolean,
-  ): Promise<void> {
+  async reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void> {
     await this.call('ReportFailure', {
       task_id: lease.taskId,
       channel: lease.channel,
       epoch: lease.epoch,
       reason,
       needs_person: needsPerson,
-    });
+    } satisfies Required<pb.ReportFailureRequest>);
   }
 
-  async releaseLease(
-    lease: { taskId: string; channel: string; epoch: string },
-    workerId: string,
-  ): Promise<void> {
+  async releaseLease(lease: LeaseRef, workerId: string): Promise<void> {
     await this.call('ReleaseLease', {
       task_id: lease.taskId,
       channel: lease.channel,
       epoch: lease.epoch,
       worker_id: workerId,
-    });
+    } satisfies Required<pb.ReleaseLeaseRequest>);
   }
 
   async heartbeat(workerId: string): Promise<void> {
@@ -214,19 +208,19 @@ export class GrpcWorkerControl implements WorkerControl {
       task_id: taskId,
       collection_id: collectionId,
       worker_id: workerId,
-    });
-    const task = res['task'] as { spec?: TaskSpecWire } | undefined;
-    const p = (res['progress'] ?? {}) as Record<string, unknown>;
-    if (!task?.spec)
+    } satisfies Required<pb.AcquireSnapshotRequest>);
+    const spec = res.task?.spec;
+    if (!spec)
       throw new CdcError('INTERNAL', 'AcquireSnapshot returned no task spec', { retryable: true });
+    const p = res.progress;
     return {
-      epoch: String(res['epoch']),
-      spec: task.spec,
+      epoch: res.epoch,
+      spec,
       progress: {
-        rowsCopied: Number(p['rows_copied'] ?? 0),
-        rowsTotal: Number(p['rows_total'] ?? 0),
-        partition: typeof p['partition'] === 'string' ? p['partition'] : '',
-        lastKey: typeof p['last_key'] === 'string' ? p['last_key'] : '',
+        rowsCopied: Number(p?.rows_copied ?? 0),
+        rowsTotal: Number(p?.rows_total ?? 0),
+        partition: p?.partition ?? '',
+        lastKey: p?.last_key ?? '',
       },
     };
   }
@@ -246,11 +240,8 @@ export class GrpcWorkerControl implements WorkerControl {
       last_key: input.lastKey,
       error: input.error ?? '',
       needs_person: input.needsPerson ?? false,
-    });
-    return {
-      keepGoing: Boolean(res['keep_going']),
-      reason: typeof res['reason'] === 'string' ? res['reason'] : '',
-    };
+    } satisfies Required<pb.ReportSnapshotRequest>);
+    return { keepGoing: res.keep_going, reason: res.reason };
   }
 
   close(): Promise<void> {
@@ -259,34 +250,11 @@ export class GrpcWorkerControl implements WorkerControl {
   }
 }
 
-function positionsFromWire(v: unknown): Map<string, CheckpointPosition> {
-  const out = new Map<string, CheckpointPosition>();
-  if (v === null || typeof v !== 'object') return out;
-  for (const [uri, raw] of Object.entries(v as Record<string, unknown>)) {
-    const p = (raw ?? {}) as { msg_id?: unknown; timestamp?: unknown };
-    if (!Buffer.isBuffer(p.msg_id)) continue;
-    out.set(uri, {
-      msgId: new Uint8Array(p.msg_id),
-      timestamp: BigInt(typeof p.timestamp === 'string' ? p.timestamp || '0' : '0'),
-    });
-  }
-  return out;
-}
-
-interface PositionWire {
-  msg_id: Buffer;
-  timestamp: string;
-  batch_index: number;
-}
-
-function positionToWire(p: CheckpointPosition): PositionWire {
-  return { msg_id: Buffer.from(p.msgId), timestamp: p.timestamp.toString(), batch_index: 0 };
-}
-
-function positionsToWire(
-  positions: ReadonlyMap<string, CheckpointPosition>,
-): Record<string, PositionWire> {
-  const out: Record<string, PositionWire> = {};
-  for (const [uri, p] of positions) out[uri] = positionToWire(p);
+/** Fan-out positions as a proto map (a record without a prototype: a URI key is data). */
+function positionsToProto(
+  positions: ReadonlyMap<string, CheckpointPosition> | undefined,
+): Record<string, pb.Position> {
+  const out = Object.create(null) as Record<string, pb.Position>;
+  for (const [uri, p] of positions ?? []) out[uri] = positionToProto(p);
   return out;
 }

@@ -24,7 +24,7 @@ function setup(intervalMs = 60_000) {
   return { control, reporter, ended, quarantines: () => quarantines };
 }
 
-const stale = () => new CdcError('FAILED_PRECONDITION', 'stale epoch 7', { retryable: false });
+const stale = () => new CdcError('LEASE_LOST', 'stale epoch 7', { retryable: false });
 
 describe('LeaseReporter', () => {
   it('reports the lease, head, totals and the position', async () => {
@@ -39,14 +39,14 @@ describe('LeaseReporter', () => {
       {
         ...lease,
         workerId: 'w1',
-        position: { msgId: offsetId(5n), timestamp: 45n },
+        position: { msgId: offsetId(5n), timestamp: 45n, batchIndex: 0 },
         sourceHeadTimestamp: 50n,
         appliedRows: 5,
         appliedBytes: 50,
       },
     ]);
     expect(reporter.appliedRows).toBe(5);
-    expect(reporter.lastPosition).toEqual({ msgId: offsetId(5n), timestamp: 45n });
+    expect(reporter.lastPosition).toEqual({ msgId: offsetId(5n), timestamp: 45n, batchIndex: 0 });
   });
 
   it('sends the position only when it changed since the last report', async () => {
@@ -69,7 +69,7 @@ describe('LeaseReporter', () => {
     const { reporter } = setup();
     reporter.checkpoint(offsetId(1n), 10n);
     reporter.checkpoint(offsetId(2n), 0n);
-    expect(reporter.lastPosition).toEqual({ msgId: offsetId(2n), timestamp: 10n });
+    expect(reporter.lastPosition).toEqual({ msgId: offsetId(2n), timestamp: 10n, batchIndex: 0 });
   });
 
   it('resends a position whose report failed', async () => {
@@ -99,7 +99,7 @@ describe('LeaseReporter', () => {
     expect(ended).toEqual(['lease ended by the control plane']);
   });
 
-  it('reports periodically and ends the lease once on FAILED_PRECONDITION', async () => {
+  it('reports periodically and ends the lease once on LEASE_LOST', async () => {
     const { control, reporter, ended } = setup(1);
     control.answers = [{ keepLease: true, reason: '' }, stale()];
     reporter.start();
@@ -107,6 +107,17 @@ describe('LeaseReporter', () => {
     await waitFor(() => control.reports.length >= 4);
     await reporter.stop();
     expect(ended).toEqual(['stale epoch 7']);
+  });
+
+  it('keeps the lease through a FAILED_PRECONDITION that is not a lost lease', async () => {
+    const { control, reporter, ended } = setup(1);
+    control.answers = [
+      new CdcError('FAILED_PRECONDITION', 'initial sync is not served here', { retryable: false }),
+    ];
+    reporter.start();
+    await waitFor(() => control.reports.length >= 3);
+    await reporter.stop();
+    expect(ended).toEqual([]);
   });
 
   it('keeps the lease and keeps reporting through other report failures', async () => {
@@ -125,7 +136,11 @@ describe('LeaseReporter', () => {
     reporter.checkpoint(offsetId(9n), 90n);
     await reporter.stop();
     expect(control.reports).toHaveLength(2);
-    expect(control.reports[1]?.position).toEqual({ msgId: offsetId(9n), timestamp: 90n });
+    expect(control.reports[1]?.position).toEqual({
+      msgId: offsetId(9n),
+      timestamp: 90n,
+      batchIndex: 0,
+    });
   });
 
   it('sends no final report when the position was already reported', async () => {

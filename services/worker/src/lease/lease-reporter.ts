@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { CdcError, errorMessage } from '@cdc/shared';
+import { CdcError, errorMessage, wholeMessagePosition } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { CheckpointPosition, LeaseRef, WorkerControl } from '../ports/worker-control.js';
@@ -22,11 +22,11 @@ export interface LeaseReporterOptions {
 
 /**
  * Sends the lease's checkpoint and liveness to the control plane every `intervalMs`, and relays the control plane's
- * answer: `keep_lease=false` or a stale epoch end the lease. Checkpoints are recorded by the replicator only after the
- * target acknowledged them, so whatever is reported here is safe to resume after.
+ * answer: `keep_lease=false` or a stale epoch (LEASE_LOST) end the lease. Checkpoints are recorded by the replicator
+ * only after the target acknowledged them, so whatever is reported here is safe to resume after.
  */
 export class LeaseReporter implements LeaseProgress {
-  private position: { msgId: Uint8Array; timestamp: bigint } | undefined;
+  private position: CheckpointPosition | undefined;
   private reportedPosition: typeof this.position;
   private readonly fanOut = new Map<string, CheckpointPosition>();
   private readonly reportedFanOut = new Map<string, CheckpointPosition>();
@@ -48,13 +48,13 @@ export class LeaseReporter implements LeaseProgress {
     return this.watermark;
   }
 
-  get lastPosition(): { msgId: Uint8Array; timestamp: bigint } | undefined {
+  get lastPosition(): CheckpointPosition | undefined {
     return this.position;
   }
 
   checkpoint(msgId: Uint8Array, timestamp: bigint): void {
     const ts = timestamp > 0n ? timestamp : (this.position?.timestamp ?? 0n);
-    this.position = { msgId, timestamp: ts };
+    this.position = wholeMessagePosition(msgId, ts);
   }
 
   /** Progress of a fan-out target: its checkpoints are reported beside the main target's, keyed by its URI. */
@@ -62,7 +62,7 @@ export class LeaseReporter implements LeaseProgress {
     const watermark = (): bigint => this.watermark;
     return {
       checkpoint: (msgId, timestamp) => {
-        this.fanOut.set(uri, { msgId, timestamp });
+        this.fanOut.set(uri, wholeMessagePosition(msgId, timestamp));
       },
       observeHead: (timestamp) => {
         this.observeHead(timestamp);
@@ -113,7 +113,7 @@ export class LeaseReporter implements LeaseProgress {
       try {
         await this.reportOnce();
       } catch (err) {
-        if (err instanceof CdcError && err.code === 'FAILED_PRECONDITION') {
+        if (err instanceof CdcError && err.code === 'LEASE_LOST') {
           this.opts.onFenced?.(errorMessage(err));
           this.end(errorMessage(err));
         } else {

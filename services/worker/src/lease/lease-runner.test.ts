@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CdcError, decodeKafkaMessageId } from '@cdc/shared';
+import { CdcError, decodeKafkaMessageId, wholeMessagePosition } from '@cdc/shared';
 import type { SourceMetadata } from '@cdc/shared';
 import type { LeaseGrant, LeaseRef } from '../ports/worker-control.js';
 import {
@@ -21,6 +21,7 @@ import {
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { TaskSpecWire } from '../task-spec.js';
+import { leaseStartWire, positionWire, taskSpecWire } from '../testing/wire.js';
 import type { Borrowed, LeaseFactories } from './lease-runner.js';
 import { LeaseRunner } from './lease-runner.js';
 
@@ -33,8 +34,11 @@ const books = collectionInfo({
 function grant(extra: Partial<LeaseGrant> = {}): LeaseGrant {
   return {
     epoch: '3',
-    spec: {},
-    start: { kind: 'START_KIND_EARLIEST', position: { msg_id: Buffer.from(offsetId(4n)) } },
+    spec: taskSpecWire(),
+    start: leaseStartWire({
+      kind: 'START_KIND_EARLIEST',
+      position: positionWire({ msg_id: Buffer.from(offsetId(4n)) }),
+    }),
     reportIntervalMs: 60_000,
     writeValidityMs: 120_000,
     targetPositions: new Map(),
@@ -179,8 +183,8 @@ describe('LeaseRunner', () => {
     const second = new FakeTargetWriter();
     h.factories.fanOutWriters.set('b:19530', second);
     h.control.grant = grant({
-      spec: { target: { uri: 'a:19530' }, fan_out: [{ uri: 'b:19530' }] },
-      targetPositions: new Map([['b:19530', { msgId: offsetId(6n), timestamp: 25n }]]),
+      spec: taskSpecWire({ target: { uri: 'a:19530' }, fan_out: [{ uri: 'b:19530' }] }),
+      targetPositions: new Map([['b:19530', wholeMessagePosition(offsetId(6n), 25n)]]),
     });
     const ids = (w: FakeTargetWriter) =>
       w.callsOf('upsert').flatMap((args) => (args[2] as { id: unknown }[]).map((r) => r.id));

@@ -1,10 +1,6 @@
+import { tsToUnixMs } from '@cdc/shared';
 import type { LeaseStartWire } from '../ports/worker-control.js';
 import type { ReaderStart } from '../ports/source-reader.js';
-
-/** Physical milliseconds of a hybrid timestamp (the low 18 bits are the logical counter). */
-function tsToUnixMs(ts: bigint): number {
-  return Number(ts >> 18n);
-}
 
 /** Turns the control plane's start instruction into where the reader opens. */
 export function readerStartOf(start: LeaseStartWire): ReaderStart {
@@ -14,7 +10,7 @@ export function readerStartOf(start: LeaseStartWire): ReaderStart {
     case 'START_KIND_EARLIEST':
       return { kind: 'earliest' };
     case 'START_KIND_TIMESTAMP':
-      return { kind: 'timestamp', unixMs: tsToUnixMs(BigInt(start.timestamp ?? '0')) };
+      return { kind: 'timestamp', unixMs: tsToUnixMs(BigInt(start.timestamp || '0')) };
     default:
       return { kind: 'latest' };
   }

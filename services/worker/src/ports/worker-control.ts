@@ -1,16 +1,8 @@
+import type { ChannelPosition, pb } from '@cdc/shared';
 import type { TaskSpecWire } from '../task-spec.js';
 
-/** Where a lease starts, as the control service says (proto `LeaseStart`, proto-loader shape). */
-export interface LeaseStartWire {
-  readonly kind?: string;
-  readonly position?: {
-    readonly msg_id?: Buffer;
-    readonly timestamp?: string;
-    readonly batch_index?: number;
-  } | null;
-  readonly timestamp?: string;
-  readonly from_checkpoint?: boolean;
-}
+/** Where a lease starts, as the control service says (proto `LeaseStart`). */
+export type LeaseStartWire = pb.LeaseStart__Output;
 
 export interface LeaseGrant {
   /** Decimal uint64. */
@@ -21,13 +13,11 @@ export interface LeaseGrant {
   /** How long after sending a confirmed request the lease may write (0: the control service did not say). */
   readonly writeValidityMs: number;
   /** Fan-out: each target's own checkpoint on the channel, by target URI (empty without fan-out). */
-  readonly targetPositions: ReadonlyMap<string, CheckpointPosition>;
+  readonly targetPositions: ReadonlyMap<string, ChannelPosition>;
 }
 
-export interface CheckpointPosition {
-  readonly msgId: Uint8Array;
-  readonly timestamp: bigint;
-}
+/** A checkpoint: the vocabulary of packages/shared/src/wire/channel-position.ts. */
+export type CheckpointPosition = ChannelPosition;
 
 export interface LeaseRef {
   readonly taskId: string;
@@ -84,9 +74,11 @@ export interface CheckpointAnswer {
 }
 
 /**
- * The control plane as a worker sees it (WorkerService). Errors are CdcErrors: FAILED_PRECONDITION means the lease is
- * not (or no longer) ours — stop at once; LEASE_HELD (AcquireLease) that the previous holder may still be writing —
- * keep the job and ask again shortly; UNAVAILABLE is retryable.
+ * The control plane as a worker sees it (WorkerService). Errors are the control service's CdcErrors, rebuilt from the
+ * status trailers: LEASE_LOST means another worker owns the lease or copy now (stop at once, write nothing more);
+ * LEASE_HELD (AcquireLease) that the previous holder may still be writing (keep the job and ask again shortly);
+ * FAILED_PRECONDITION that the task is not runnable (paused, copying, ...); NOT_FOUND an unknown task or channel;
+ * UNAVAILABLE (control unreachable, deadline) is retryable.
  */
 export interface WorkerControl {
   acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant>;
@@ -102,7 +94,7 @@ export interface WorkerControl {
   releaseLease(lease: LeaseRef, workerId: string): Promise<void>;
   heartbeat(workerId: string): Promise<void>;
   acquireSnapshot(taskId: string, collectionId: string, workerId: string): Promise<SnapshotGrant>;
-  /** FAILED_PRECONDITION when another worker took the copy over (stale epoch). */
+  /** LEASE_LOST when another worker took the copy over (stale epoch). */
   reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }>;
   close(): Promise<void>;
 }

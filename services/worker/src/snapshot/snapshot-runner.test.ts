@@ -14,6 +14,7 @@ import {
   partitionInfo,
   silentLogger,
 } from '../testing/fakes.js';
+import { taskSpecWire } from '../testing/wire.js';
 import { SnapshotRunner, type SnapshotFactories } from './snapshot-runner.js';
 
 const orders = collectionInfo({ id: 10n, name: 'orders' });
@@ -23,10 +24,10 @@ const target = { db: 'default', collection: 'orders' };
 function grant(progress: Partial<SnapshotGrant['progress']> = {}): SnapshotGrant {
   return {
     epoch: '1',
-    spec: {
-      scope: { include: [{ database: 'default', collection: '*' }] },
+    spec: taskSpecWire({
+      scope: { include: [{ database: 'default', collection: '*' }], exclude: [] },
       initial_sync: { enabled: true, batch_rows: 3 },
-    },
+    }),
     progress: { rowsCopied: 0, rowsTotal: 0, partition: '', lastKey: '', ...progress },
   };
 }
@@ -135,7 +136,7 @@ describe('SnapshotRunner', () => {
   it('writes nothing more once another worker took the copy over (stale epoch)', async () => {
     const { control, runner, upserted } = setup();
     control.snapshotAnswers = [
-      new CdcError('FAILED_PRECONDITION', 'ReportSnapshot: stale snapshot epoch', {
+      new CdcError('LEASE_LOST', 'ReportSnapshot: stale snapshot epoch', {
         retryable: false,
       }),
     ];

@@ -288,8 +288,7 @@ class CollectionCopy {
       action: 'reporting snapshot progress',
     }).catch((err: unknown) => {
       // A stale epoch: another worker took the copy over. Write nothing more.
-      if (err instanceof CdcError && err.code === 'FAILED_PRECONDITION')
-        throw new Stopped(err.message);
+      if (err instanceof CdcError && err.code === 'LEASE_LOST') throw new Stopped(err.message);
       throw err;
     });
     if (!answer.keepGoing && !done) throw new Stopped(answer.reason);

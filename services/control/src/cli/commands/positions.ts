@@ -1,12 +1,16 @@
-import type { Message } from '../client.js';
+import { composeTs, type pb } from '@cdc/shared';
 import { flagOpt, listOpt, stringOpt, taskIdArg, type Command } from '../command.js';
 import { usage } from '../errors.js';
-import { jsonText, list, obj, str } from '../format.js';
+import { jsonText } from '../format.js';
 import { positionsTable } from '../views.js';
 
-function printPositions(print: (s: string) => void, json: boolean, res: Message): void {
+function printPositions(
+  print: (s: string) => void,
+  json: boolean,
+  res: pb.GetTaskPositionsResponse__Output,
+): void {
   if (json) print(jsonText(res));
-  else print(positionsTable(list(res['channels']).map(obj)));
+  else print(positionsTable(res.channels));
 }
 
 export const positions: Command = {
@@ -26,7 +30,7 @@ export function parseTimestamp(text: string): string {
   const ms = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms))
     throw usage('--timestamp takes a hybrid TSO or an RFC 3339 time (2025-01-31T12:00:00Z)');
-  return (BigInt(ms) << 18n).toString();
+  return composeTs(ms).toString();
 }
 
 export const resetPositions: Command = {
@@ -43,20 +47,21 @@ export const resetPositions: Command = {
   async run(ctx) {
     const taskId = taskIdArg(ctx);
     const ts = stringOpt(ctx, 'timestamp');
-    const kinds = [
+    const choices: (pb.StartPoint | undefined)[] = [
       ts === undefined
         ? undefined
         : { kind: 'START_KIND_TIMESTAMP', timestamp: parseTimestamp(ts) },
       flagOpt(ctx, 'earliest') ? { kind: 'START_KIND_EARLIEST' } : undefined,
       flagOpt(ctx, 'latest') ? { kind: 'START_KIND_LATEST' } : undefined,
-    ].filter((k) => k !== undefined);
+    ];
+    const kinds = choices.filter((k) => k !== undefined);
     const start = kinds[0];
     if (start === undefined || kinds.length > 1)
       throw usage('give exactly one of --timestamp, --earliest, --latest');
     let channels = listOpt(ctx, 'channel');
     if (flagOpt(ctx, 'all-channels')) {
       if (channels.length > 0) throw usage('--channel and --all-channels exclude each other');
-      channels = list((await ctx.client.call('GetTask', { task_id: taskId }))['channels']).map(str);
+      channels = (await ctx.client.call('GetTask', { task_id: taskId })).channels;
     }
     if (channels.length === 0) throw usage('give --channel C (repeatable) or --all-channels');
     const res = await ctx.client.call('ResetTaskPositions', {

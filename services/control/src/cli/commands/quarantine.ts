@@ -1,7 +1,7 @@
-import type { Message } from '../client.js';
+import type { pb } from '@cdc/shared';
 import { stringOpt, taskIdArg, type Command } from '../command.js';
 import { usage } from '../errors.js';
-import { jsonText, list, obj, str } from '../format.js';
+import { jsonText } from '../format.js';
 import { quarantineTable } from '../views.js';
 
 export const quarantine: Command = {
@@ -16,7 +16,7 @@ export const quarantine: Command = {
     const limit = Number(limitText);
     if (!Number.isSafeInteger(limit) || limit < 1)
       throw usage('--limit must be a positive integer');
-    const records: Message[] = [];
+    const records: pb.QuarantineRecord__Output[] = [];
     let token = '';
     let more = false;
     do {
@@ -25,8 +25,8 @@ export const quarantine: Command = {
         page_size: Math.min(500, limit - records.length),
         page_token: token,
       });
-      records.push(...list(page['records']).map(obj));
-      token = str(page['next_page_token']);
+      records.push(...page.records);
+      token = page.next_page_token;
       more = token !== '';
     } while (more && records.length < limit);
     if (ctx.output === 'json') {

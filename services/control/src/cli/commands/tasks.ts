@@ -1,13 +1,13 @@
-import type { Message } from '../client.js';
+import type { pb } from '@cdc/shared';
 import { flagOpt, stringOpt, taskIdArg, type Command, type CommandContext } from '../command.js';
 import { usage } from '../errors.js';
-import { jsonText, list, obj, str } from '../format.js';
+import { jsonText } from '../format.js';
 import { readTaskFile } from '../task-file.js';
 import { stateOf, taskDetail, tasksTable } from '../views.js';
 
-function printTask(ctx: CommandContext, task: Message, verb?: string): void {
+function printTask(ctx: CommandContext, task: pb.Task__Output, verb?: string): void {
   if (ctx.output === 'json') ctx.print(jsonText(task));
-  else if (verb !== undefined) ctx.print(`task ${str(task['task_id'])} ${verb} (${stateOf(task)})`);
+  else if (verb !== undefined) ctx.print(`task ${task.task_id} ${verb} (${stateOf(task)})`);
   else ctx.print(taskDetail(task));
 }
 
@@ -27,12 +27,12 @@ export const create: Command = {
     if (file === undefined) throw usage('create needs -f FILE');
     const req = readTaskFile(file);
     const id = stringOpt(ctx, 'id');
-    if (id !== undefined) req['task_id'] = id;
-    if (flagOpt(ctx, 'paused')) req['start_paused'] = true;
+    if (id !== undefined) req.task_id = id;
+    if (flagOpt(ctx, 'paused')) req.start_paused = true;
     const res = await ctx.client.call('CreateTask', req);
-    const task = obj(res['task']);
     if (ctx.output === 'json') ctx.print(jsonText(res));
-    else printTask(ctx, task, res['created'] === true ? 'created' : 'already exists (same spec)');
+    else if (res.task !== null)
+      printTask(ctx, res.task, res.created ? 'created' : 'already exists (same spec)');
     return 0;
   },
 };
@@ -44,12 +44,12 @@ export const listTasks: Command = {
   async run(ctx) {
     if (ctx.positionals.length > 0)
       throw usage(`unexpected argument "${ctx.positionals[0] ?? ''}"`);
-    const tasks: Message[] = [];
+    const tasks: pb.Task__Output[] = [];
     let token = '';
     do {
       const page = await ctx.client.call('ListTasks', { page_size: 500, page_token: token });
-      tasks.push(...list(page['tasks']).map(obj));
-      token = str(page['next_page_token']);
+      tasks.push(...page.tasks);
+      token = page.next_page_token;
     } while (token !== '');
     if (ctx.output === 'json') ctx.print(jsonText({ tasks }));
     else ctx.print(tasks.length === 0 ? 'no tasks' : tasksTable(tasks));
@@ -101,9 +101,8 @@ export const remove: Command = {
       ignore_not_found: flagOpt(ctx, 'ignore-not-found'),
     });
     if (ctx.output === 'json') ctx.print(jsonText(res));
-    else if (res['task'] === null || res['task'] === undefined)
-      ctx.print(`task ${taskId} did not exist`);
-    else printTask(ctx, obj(res['task']), 'deleting');
+    else if (res.task === null) ctx.print(`task ${taskId} did not exist`);
+    else printTask(ctx, res.task, 'deleting');
     return 0;
   },
 };

@@ -45,6 +45,6 @@ export const verify: Command = {
       stringOpt(ctx, 'timeout') === undefined ? VERIFY_TIMEOUT_MS : undefined,
     );
     ctx.print(ctx.output === 'json' ? jsonText(res) : verifyView(res));
-    return res['clean'] === true ? 0 : EXIT_DIFFERENCES;
+    return res['clean'] ? 0 : EXIT_DIFFERENCES;
   },
 };

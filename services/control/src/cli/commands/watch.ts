@@ -1,5 +1,5 @@
 import { CatchUpTracker, summaryLine } from '../catch-up.js';
-import type { Message } from '../client.js';
+import type { pb } from '@cdc/shared';
 import {
   parseDuration,
   stringOpt,
@@ -8,33 +8,42 @@ import {
   type CommandContext,
 } from '../command.js';
 import { isGrpcFailure, statusName, usage } from '../errors.js';
-import { duration, jsonText, list, num, obj, str, time } from '../format.js';
+import { duration, jsonText, time } from '../format.js';
 import { initialSyncSummary, positionsTable, snapshotLines, stateOf } from '../views.js';
 
-function render(ctx: CommandContext, tracker: CatchUpTracker, update: Message, tty: boolean): void {
+function render(
+  ctx: CommandContext,
+  tracker: CatchUpTracker,
+  update: pb.TaskStatus__Output,
+  tty: boolean,
+): void {
   if (ctx.output === 'json') {
     ctx.print(jsonText(update, true));
     return;
   }
-  const task = obj(update['task']);
-  const channels = list(update['channels']).map(obj);
+  const task = update.task;
+  const channels = update.channels;
   const summary = tracker.update(update, Date.now());
-  const line = summaryLine(stateOf(task), str(task['reason']), summary, tracker.syncThresholdMs);
+  const state = task === null ? 'UNKNOWN' : stateOf(task);
+  const taskId = task?.task_id ?? '';
+  const line = summaryLine(state, task?.reason ?? '', summary, tracker.syncThresholdMs);
   if (tty) {
     // Redraw in place, like watch(1).
     process.stdout.write('\x1b[H\x1b[2J');
-    ctx.print(`task ${str(task['task_id'])}  ${time(Date.now())}  (Ctrl-C to stop)\n${line}\n`);
-    const sync = initialSyncSummary(task);
-    if (sync !== '') ctx.print(`initial sync ${sync}\n${snapshotLines(task).join('\n')}\n`);
+    ctx.print(`task ${taskId}  ${time(Date.now())}  (Ctrl-C to stop)\n${line}\n`);
+    const sync = task === null ? '' : initialSyncSummary(task);
+    if (task !== null && sync !== '')
+      ctx.print(`initial sync ${sync}\n${snapshotLines(task).join('\n')}\n`);
     ctx.print(positionsTable(channels));
     return;
   }
-  ctx.print(`${time(Date.now())} ${str(task['task_id'])} ${line}`);
-  const sync = initialSyncSummary(task);
-  if (sync !== '') ctx.print([`  initial sync ${sync}`, ...snapshotLines(task)].join('\n'));
+  ctx.print(`${time(Date.now())} ${taskId} ${line}`);
+  const sync = task === null ? '' : initialSyncSummary(task);
+  if (task !== null && sync !== '')
+    ctx.print([`  initial sync ${sync}`, ...snapshotLines(task)].join('\n'));
   for (const c of channels)
     ctx.print(
-      `  ${str(c['channel'])} lag=${duration(num(c['lag_ms']))} epoch=${str(c['epoch']) || '0'} rows=${str(c['applied_rows']) || '0'}${str(c['last_error']) === '' ? '' : ` error=${str(c['last_error'])}`}`,
+      `  ${c.channel} lag=${duration(Number(c.lag_ms))} epoch=${c.epoch || '0'} rows=${c.applied_rows || '0'}${c.last_error === '' ? '' : ` error=${c.last_error}`}`,
     );
 }
 
@@ -73,7 +82,7 @@ export const watch: Command = {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      stream.on('data', (update: Message) => {
+      stream.on('data', (update: pb.TaskStatus__Output) => {
         render(ctx, tracker, update, tty);
       });
       stream.on('end', () => {

@@ -84,6 +84,9 @@ export const ControlConfigSchema = z
     CONTROL_LEASE_CLOCK_MARGIN_MS: intMs(1_000, 0, 60_000).describe(
       'margin for clock rate drift (worker vs control) and clock skew between control replicas',
     ),
+    CONTROL_PAUSE_LEAD_MS: intMs(2_500, 500, 60_000).describe(
+      'a pause point lies this far after the PauseTask call (which returns once it passed); workers apply no change beyond the control clock plus this',
+    ),
     CONTROL_LEASE_HANDOVER_MS: intMs(7_000, 1_000, 600_000).describe(
       'a channel whose holder was not confirmed for this long goes to another worker (> validity + margin)',
     ),
@@ -199,6 +202,13 @@ export const ControlConfigSchema = z
         code: 'custom',
         path: ['CONTROL_LEASE_CLOCK_MARGIN_MS'],
         message: 'must be at least 1% of CONTROL_LEASE_WRITE_VALIDITY_MS (clock rate drift)',
+      });
+    if (c.CONTROL_PAUSE_LEAD_MS < c.CONTROL_REPORT_INTERVAL_MS * 2)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_PAUSE_LEAD_MS'],
+        message:
+          'must be at least twice CONTROL_REPORT_INTERVAL_MS: workers hold back changes newer than their last answer plus this lead',
       });
     if (c.CONTROL_REPORT_INTERVAL_MS * 3 > c.CONTROL_LEASE_WRITE_VALIDITY_MS)
       ctx.addIssue({

@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     discovery,
     clock: systemClock,
     staleReportMs: 5_000,
+    pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
   });
   const leases = new LeaseService({
     tasks,
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
     timing: {
       writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
       handoverMs: config.CONTROL_LEASE_HANDOVER_MS,
+      pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
     },
     quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
   });
@@ -153,6 +155,7 @@ async function main(): Promise<void> {
     taskStore,
     tasks,
     discovery,
+    leases,
     log.child({ component: 'lease-scheduler' }),
     {
       reconcileIntervalMs: config.CONTROL_RECONCILE_INTERVAL_MS,

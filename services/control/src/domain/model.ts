@@ -75,6 +75,15 @@ export interface TaskRecord {
    * (no channel is leased meanwhile), then false for good. `planned` once the collections to copy are recorded.
    */
   initialSync?: InitialSyncPhase;
+  /** PAUSING and PAUSED: where the channels stop. Absent otherwise. */
+  pause?: PausePoint;
+}
+
+/** A task's pause: every channel applies the source up to `timestamp` (immediate: its current batch) and stops. */
+export interface PausePoint {
+  /** Decimal source hybrid timestamp; also identifies the pause. */
+  timestamp: string;
+  immediate: boolean;
 }
 
 export interface InitialSyncPhase {
@@ -132,6 +141,10 @@ export interface ChannelRecord {
   confirmedMs?: number;
   /** Why the control service told the holder to stop (pause, delete, rebalancing); no later report confirms it. */
   endRequested?: string;
+  /** The holder read everything the channel held and applied it, as of its last report (`updateTimeMs`). */
+  caughtUp?: boolean;
+  /** The `PausePoint.timestamp` this channel stopped at (its checkpoint is final for that pause). */
+  pausedAt?: string;
 }
 
 export interface QuarantineRecord {

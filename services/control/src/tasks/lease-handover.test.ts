@@ -5,7 +5,7 @@ import { TaskService } from './task-service.js';
 import { MemoryStores, plainBox, spec } from '../testing/memory-stores.js';
 
 const CHANNEL = 'by-dev-rootcoord-dml_0';
-const TIMING = { writeValidityMs: 5_000, handoverMs: 7_000 };
+const TIMING = { writeValidityMs: 5_000, handoverMs: 7_000, pauseLeadMs: 2_500 };
 
 function codeOf(err: unknown): string {
   return err instanceof CdcError ? err.code : String(err);
@@ -28,6 +28,7 @@ describe('lease handover waits for the old holder to stop writing', () => {
       discovery: { discover: () => Promise.resolve([CHANNEL]) },
       clock,
       staleReportMs: 5_000,
+      pauseLeadMs: 2_500,
     });
     leases = new LeaseService({
       tasks,

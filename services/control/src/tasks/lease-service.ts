@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CdcError, invalidArgument, replicateChannelName, tsoFromPhysicalMs } from '@cdc/shared';
 import type {
   ChannelRecord,
+  PausePoint,
   Position,
   StartKind,
   StartPoint,
@@ -25,6 +26,11 @@ import { notFound, type TaskService } from './task-service.js';
 export interface LeaseTiming {
   readonly writeValidityMs: number;
   readonly handoverMs: number;
+  /**
+   * Leases apply no change newer than the control clock plus this lead at their last answer, and a pause point is set
+   * this far ahead (TaskService.pause), so a channel hears of a pause before it could pass it.
+   */
+  readonly pauseLeadMs: number;
 }
 
 export interface LeaseServiceDeps {
@@ -56,6 +62,10 @@ export interface CheckpointReport {
   sourceHeadTimestamp: string;
   appliedRows: string;
   appliedBytes: string;
+  /** The lease read everything the channel held and applied it. */
+  caughtUp?: boolean;
+  /** The pause point (decimal TSO) the lease stopped at; '0' or absent while it runs. */
+  pauseReached?: string;
 }
 
 /**
@@ -114,6 +124,8 @@ export class LeaseService {
     start: LeaseStart;
     targetPositions: Record<string, Position>;
     writeValidityMs: number;
+    applyUntil: string;
+    pause?: PausePoint;
   }> {
     if (workerId === '') throw invalidArgument('worker_id', 'is required');
     const task = await this.runningTask(taskId, channel);
@@ -127,6 +139,12 @@ export class LeaseService {
           'FAILED_PRECONDITION',
           'rebalancing: channel was moved away from this worker',
           { retryable: true },
+        );
+      if (task.pause !== undefined && rec.pausedAt === task.pause.timestamp)
+        throw new CdcError(
+          'FAILED_PRECONDITION',
+          `task ${taskId} is pausing and channel ${channel} has stopped`,
+          { retryable: false, details: { taskId } },
         );
       const retryAfterMs = this.handoverIn(rec, now);
       if (retryAfterMs > 0) throw leaseHeld(taskId, channel, rec.workerId, retryAfterMs);
@@ -150,7 +168,14 @@ export class LeaseService {
       spec: this.deps.tasks.fullSpec(task),
       ...leaseStartFor(record, task, channel),
       writeValidityMs: this.deps.timing.writeValidityMs,
+      applyUntil: this.applyUntil(),
+      ...(task.pause === undefined ? {} : { pause: task.pause }),
     };
+  }
+
+  /** How far a lease may apply until its next answer (see LeaseTiming.pauseLeadMs). */
+  private applyUntil(): string {
+    return tsoFromPhysicalMs(this.deps.clock.now() + this.deps.timing.pauseLeadMs).toString();
   }
 
   /** Milliseconds until the channel may go to another worker: 0 once its holder released it or went silent. */
@@ -161,17 +186,25 @@ export class LeaseService {
     return Math.max(0, confirmed + this.deps.timing.handoverMs - now);
   }
 
-  async report(
-    r: CheckpointReport,
-  ): Promise<{ keepLease: boolean; reason: string; replicateWatermark: string }> {
+  async report(r: CheckpointReport): Promise<{
+    keepLease: boolean;
+    reason: string;
+    replicateWatermark: string;
+    applyUntil: string;
+    pause?: PausePoint;
+  }> {
     if (r.workerId === '') throw invalidArgument('worker_id', 'is required');
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
       if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
       throw err;
     });
+    const pause = found?.state === 'TASK_STATE_PAUSING' ? found.pause : undefined;
+    const reachedPause = pause !== undefined && r.pauseReached === pause.timestamp;
     let reason = '';
     if (found === undefined) reason = 'task deleted';
-    else if (found.state !== 'TASK_STATE_RUNNING') reason = `task ${stateLabel(found.state)}`;
+    else if (reachedPause) reason = 'task paused';
+    else if (found.state !== 'TASK_STATE_RUNNING' && pause === undefined)
+      reason = `task ${stateLabel(found.state)}`;
     else if (found.initialSync?.copying === true) reason = 'task is copying initial data';
     else if (!found.channels.includes(r.channel)) reason = 'channel removed from task';
     else if (await this.fairShare.shouldRelease(`${r.taskId}/${r.channel}`, r.workerId))
@@ -180,7 +213,7 @@ export class LeaseService {
       const rec = await this.deps.channels.get(r.taskId, r.channel);
       if (rec !== undefined && rec.value.epoch !== r.epoch)
         throw staleEpoch(r.taskId, r.channel, r.epoch, rec.value.epoch);
-      return { keepLease: false, reason, replicateWatermark: '0' };
+      return { keepLease: false, reason, replicateWatermark: '0', applyUntil: '0' };
     }
     const now = this.deps.clock.now();
     await this.cas(r.taskId, r.channel, (rec) => {
@@ -199,10 +232,12 @@ export class LeaseService {
         appliedRows: r.appliedRows,
         appliedBytes: r.appliedBytes,
         updateTimeMs: now,
+        caughtUp: r.caughtUp === true,
         lastError: reason === 'rebalancing' ? 'rebalancing' : rec.lastError,
       };
       if (reason === '') next.confirmedMs = now;
       else next.endRequested = reason;
+      if (reachedPause) next.pausedAt = pause.timestamp;
       if (r.position !== undefined) {
         next.position = r.position;
         delete next.pendingStart;
@@ -220,7 +255,36 @@ export class LeaseService {
       targetsOf(found.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')
         ? await this.replicateWatermark(r.taskId, found.channels, opsChannel)
         : '0';
-    return { keepLease: reason === '', reason, replicateWatermark };
+    if (reachedPause) await this.settlePause(r.taskId);
+    return {
+      keepLease: reason === '',
+      reason,
+      replicateWatermark,
+      applyUntil: reason === '' ? this.applyUntil() : '0',
+      ...(pause === undefined ? {} : { pause }),
+    };
+  }
+
+  /**
+   * PAUSING → PAUSED once every channel of the task has stopped: it released its lease (or its holder went silent
+   * past the handover time) after reaching the pause point; for an immediate pause, stopping anywhere will do. Called
+   * after each channel that reached the pause, on release, and by the scheduler's every pass.
+   */
+  async settlePause(taskId: string): Promise<{ readonly running: readonly string[] }> {
+    const task = await this.deps.tasks.get(taskId);
+    const pause = task.pause;
+    if (task.state !== 'TASK_STATE_PAUSING' || pause === undefined)
+      return { running: task.state === 'TASK_STATE_RUNNING' ? task.channels : [] };
+    const records = await this.deps.channels.list(taskId);
+    const now = this.deps.clock.now();
+    const stopped = (rec: ChannelRecord | undefined): boolean => {
+      const idle = rec === undefined || rec.epoch === '0' || this.handoverIn(rec, now) === 0;
+      if (pause.immediate) return idle;
+      return rec !== undefined && rec.pausedAt === pause.timestamp && idle;
+    };
+    const running = task.channels.filter((c) => !stopped(records.get(c)));
+    if (running.length === 0) await this.deps.tasks.completePause(taskId, pause.timestamp);
+    return { running };
   }
 
   private async replicateWatermark(
@@ -277,8 +341,18 @@ export class LeaseService {
     });
     if (!input.needsPerson) return;
     const task = await this.deps.tasks.get(input.taskId);
-    if (task.state === 'TASK_STATE_RUNNING' || task.state === 'TASK_STATE_FAILED')
-      await this.deps.tasks.pause(input.taskId, `${input.channel}: ${input.reason}`, 'worker');
+    if (
+      task.state === 'TASK_STATE_RUNNING' ||
+      task.state === 'TASK_STATE_FAILED' ||
+      task.state === 'TASK_STATE_PAUSING'
+    )
+      await this.deps.tasks.pause(
+        input.taskId,
+        `${input.channel}: ${input.reason}`,
+        'worker',
+        true,
+      );
+    await this.settlePause(input.taskId);
   }
 
   async release(taskId: string, channel: string, epoch: string): Promise<void> {
@@ -286,6 +360,7 @@ export class LeaseService {
       if (rec.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, rec.epoch);
       return { ...rec, released: true };
     });
+    await this.settlePause(taskId).catch(() => undefined); // the scheduler settles it otherwise
   }
 
   async heartbeat(workerId: string): Promise<void> {
@@ -295,7 +370,8 @@ export class LeaseService {
 
   private async runningTask(taskId: string, channel: string): Promise<TaskRecord> {
     const task = await this.deps.tasks.get(taskId);
-    if (task.state !== 'TASK_STATE_RUNNING')
+    // A pausing task still leases its channels: each applies the source up to the pause point.
+    if (task.state !== 'TASK_STATE_RUNNING' && task.state !== 'TASK_STATE_PAUSING')
       throw new CdcError('FAILED_PRECONDITION', `task ${taskId} is ${stateLabel(task.state)}`, {
         retryable: false,
         details: { taskId },

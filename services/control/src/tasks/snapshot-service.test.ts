@@ -32,6 +32,7 @@ describe('initial sync phase (SnapshotService)', () => {
       discovery: { discover: () => Promise.resolve(['by-dev-rootcoord-dml_0']) },
       clock,
       staleReportMs: 5_000,
+      pauseLeadMs: 2_500,
     });
     snapshots = new SnapshotService({
       tasks,
@@ -45,7 +46,7 @@ describe('initial sync phase (SnapshotService)', () => {
       clock,
       liveWindowMs: 10_000,
       reportIntervalMs: 1_000,
-      timing: { writeValidityMs: 5_000, handoverMs: 7_000 },
+      timing: { writeValidityMs: 5_000, handoverMs: 7_000, pauseLeadMs: 2_500 },
       quarantinePayloadCap: 1024,
     });
   });

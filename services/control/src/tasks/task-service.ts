@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CdcError, errorMessage, invalidArgument, tsoPhysicalMs } from '@cdc/shared';
+import {
+  CdcError,
+  errorMessage,
+  invalidArgument,
+  tsoFromPhysicalMs,
+  tsoPhysicalMs,
+} from '@cdc/shared';
 import type {
   ChannelRecord,
   InitialSyncPhase,
@@ -38,12 +44,18 @@ export interface TaskServiceDeps {
   readonly clock: Clock;
   /** A lease silent for longer than this adds its silence to the lag. */
   readonly staleReportMs: number;
+  /** A pause point lies this far ahead of the PauseTask call (LeaseTiming.pauseLeadMs). */
+  readonly pauseLeadMs: number;
 }
 
 export interface ChannelStatus {
   channel: string;
   record: ChannelRecord;
   lagMs: number;
+  /** A live lease said it read everything the channel held and applied it. */
+  caughtUp: boolean;
+  /** The channel stopped at the task's pause point. */
+  paused: boolean;
 }
 
 export interface ChannelResetInput {
@@ -151,17 +163,53 @@ export class TaskService {
     };
   }
 
-  async pause(taskId: string, reason: string, origin: PauseOrigin = 'user'): Promise<TaskRecord> {
+  /**
+   * Pauses a task at a point in time. A streaming task goes PAUSING with a pause point that every channel applies the
+   * source up to before it stops (`immediate`: each channel stops after its current batch); LeaseService.settlePause
+   * makes it PAUSED once every channel has stopped. The point lies `pauseLeadMs` ahead: the caller answers once it
+   * passed (see the PauseTask handler), so whatever the client writes after the answer is after the pause. A task with no channel running (created, failed, copying initial
+   * data, whose copies stop at their next page) is PAUSED at once. Calling it again on a PAUSING task can only make
+   * the pause immediate.
+   */
+  async pause(
+    taskId: string,
+    reason: string,
+    origin: PauseOrigin = 'user',
+    immediate = false,
+  ): Promise<TaskRecord> {
+    const why = reason === '' ? 'paused by user' : reason;
     return this.mutate(taskId, (t) => {
       if (t.state === 'TASK_STATE_PAUSED') return undefined;
-      assertTransition(taskId, t.state, 'TASK_STATE_PAUSED');
-      return this.withState(
-        t,
-        'TASK_STATE_PAUSED',
-        reason === '' ? 'paused by user' : reason,
-        origin,
-      );
+      if (t.state === 'TASK_STATE_PAUSING') {
+        if (!immediate || t.pause === undefined || t.pause.immediate) return undefined;
+        return {
+          ...t,
+          pause: { ...t.pause, immediate: true },
+          updateTimeMs: this.deps.clock.now(),
+        };
+      }
+      const streaming = t.state === 'TASK_STATE_RUNNING' && t.initialSync?.copying !== true;
+      if (!streaming) {
+        assertTransition(taskId, t.state, 'TASK_STATE_PAUSED');
+        return this.withState(t, 'TASK_STATE_PAUSED', why, origin);
+      }
+      assertTransition(taskId, t.state, 'TASK_STATE_PAUSING');
+      // Ahead of every bound already granted to the leases (apply_until), so none can be past it yet.
+      const at = this.deps.clock.now() + (immediate ? 0 : this.deps.pauseLeadMs);
+      return {
+        ...this.withState(t, 'TASK_STATE_PAUSING', why, origin),
+        pause: { timestamp: tsoFromPhysicalMs(at).toString(), immediate },
+      };
     });
+  }
+
+  /** PAUSING → PAUSED, if the task still waits for the same pause (LeaseService checks that every channel stopped). */
+  async completePause(taskId: string, pauseTimestamp: string): Promise<TaskRecord> {
+    return this.mutate(taskId, (t) =>
+      t.state === 'TASK_STATE_PAUSING' && t.pause?.timestamp === pauseTimestamp
+        ? this.withState(t, 'TASK_STATE_PAUSED', t.reason, t.pausedBy)
+        : undefined,
+    );
   }
 
   async resume(taskId: string): Promise<TaskRecord> {
@@ -219,7 +267,14 @@ export class TaskService {
     const now = this.deps.clock.now();
     const channels = names.map((channel) => {
       const record = records.get(channel) ?? emptyChannelRecord();
-      return { channel, record, lagMs: this.lagMs(task.state, record, now) };
+      const caughtUp = this.liveCaughtUp(record, now);
+      return {
+        channel,
+        record,
+        caughtUp,
+        lagMs: caughtUp ? 0 : this.lagMs(task, record, now),
+        paused: task.pause !== undefined && record.pausedAt === task.pause.timestamp,
+      };
     });
     return { task, channels };
   }
@@ -296,15 +351,31 @@ export class TaskService {
     return mergeSecrets(task.spec, secrets);
   }
 
-  private lagMs(state: TaskState, r: ChannelRecord, now: number): number {
-    const head = BigInt(r.sourceHeadTimestamp);
+  /** A caught-up report counts while the lease still reports: a silent lease may have fallen behind since. */
+  private liveCaughtUp(r: ChannelRecord, now: number): boolean {
+    return (
+      r.caughtUp === true &&
+      r.released !== true &&
+      r.endRequested === undefined &&
+      now - r.updateTimeMs <= this.deps.staleReportMs
+    );
+  }
+
+  /**
+   * Lag of a channel that is not caught up: now minus the source time of the newest time tick whose changes are all
+   * applied (the checkpoint), so it keeps rising while the channel is stalled, and is right after a restart. A
+   * channel with no checkpoint yet counts from when the task (or its position reset) started. A stopped channel of a
+   * PAUSING or PAUSED task has no lag: it stands where it was asked to.
+   */
+  private lagMs(task: TaskRecord, r: ChannelRecord, now: number): number {
+    if (task.pause !== undefined && r.pausedAt === task.pause.timestamp) return 0;
+    if (task.state !== 'TASK_STATE_RUNNING' && task.state !== 'TASK_STATE_PAUSING') return 0;
     const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
-    let lag =
-      head > 0n && applied > 0n ? Math.max(0, tsoPhysicalMs(head) - tsoPhysicalMs(applied)) : 0;
-    const silentMs = now - r.updateTimeMs;
-    if (state === 'TASK_STATE_RUNNING' && r.updateTimeMs > 0 && silentMs > this.deps.staleReportMs)
-      lag += silentMs;
-    return lag;
+    const since =
+      applied > 0n
+        ? tsoPhysicalMs(applied)
+        : Math.max(task.createTimeMs, r.pendingStart === undefined ? 0 : r.updateTimeMs);
+    return Math.max(0, now - since);
   }
 
   private async existingWithSameSpec(
@@ -343,13 +414,16 @@ export class TaskService {
     }
   }
 
+  /** A state change; leaving PAUSING/PAUSED for anything else drops the pause point. */
   private withState(
     t: TaskRecord,
     state: TaskState,
     reason: string,
     pausedBy: PauseOrigin,
   ): TaskRecord {
-    return { ...t, state, reason, pausedBy, updateTimeMs: this.deps.clock.now() };
+    const next = { ...t, state, reason, pausedBy, updateTimeMs: this.deps.clock.now() };
+    if (state !== 'TASK_STATE_PAUSING' && state !== 'TASK_STATE_PAUSED') delete next.pause;
+    return next;
   }
 
   /** Read-modify-write with compare-and-set. `fn` returns undefined for "no change". */

@@ -22,7 +22,13 @@ export class Versions<T> {
     return true;
   }
   values(prefix: string): T[] {
-    return [...this.rows.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v.value);
+    return this.entries(prefix).map(([, v]) => v);
+  }
+  /** [key without the prefix, value] of every key under the prefix. */
+  entries(prefix: string): [string, T][] {
+    return [...this.rows.entries()]
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length), v.value]);
   }
   remove(prefix: string): void {
     for (const k of [...this.rows.keys()]) if (k.startsWith(prefix)) this.rows.delete(k);
@@ -68,8 +74,7 @@ export class MemoryStores implements TaskStore, SnapshotStore {
     const rows = this.channelRows;
     return {
       get: (t, c) => Promise.resolve(rows.get(`${t}/${c}`)),
-      list: (t) =>
-        Promise.resolve(new Map(rows.values(`${t}/`).map((r, i) => [String(i), r] as const))),
+      list: (t) => Promise.resolve(new Map(rows.entries(`${t}/`))),
       listAll: () => Promise.resolve(new Map()),
       put: (t, c, r, v) => Promise.resolve(rows.put(`${t}/${c}`, r, v)),
       addQuarantine: () => Promise.resolve(),

@@ -15,6 +15,7 @@ import {
   type RequestOf,
   type ResponseOf,
 } from '@cdc/shared';
+import type { PausePoint } from '../ports/lease-progress.js';
 import type {
   CheckpointAnswer,
   CheckpointPosition,
@@ -92,6 +93,10 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
 
 type Methods = pb.WorkerServiceDefinition;
 
+function pauseFromProto(p: pb.LeasePause__Output): PausePoint {
+  return { timestamp: BigInt(p.timestamp), immediate: p.immediate };
+}
+
 /** The worker's client of the control service's WorkerService, typed by the generated proto types. */
 export class GrpcWorkerControl implements WorkerControl {
   private readonly client: grpc.Client;
@@ -130,6 +135,8 @@ export class GrpcWorkerControl implements WorkerControl {
       start: res.start,
       reportIntervalMs: res.report_interval_ms || 1000,
       writeValidityMs: res.write_validity_ms,
+      applyUntil: BigInt(res.apply_until || '0'),
+      ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
       targetPositions: new Map(
         Object.entries(res.target_positions).map(([uri, p]) => [uri, positionFromProto(p)]),
       ),
@@ -143,15 +150,17 @@ export class GrpcWorkerControl implements WorkerControl {
     const res = await this.call(
       'ReportCheckpoint',
       {
-      task_id: input.taskId,
-      channel: input.channel,
-      epoch: input.epoch,
-      worker_id: input.workerId,
-      position: input.position ? positionToProto(input.position) : null,
-      fan_out_positions: positionsToProto(input.fanOutPositions),
-      source_head_timestamp: input.sourceHeadTimestamp.toString(),
-      applied_rows: String(input.appliedRows),
-      applied_bytes: String(input.appliedBytes),
+        task_id: input.taskId,
+        channel: input.channel,
+        epoch: input.epoch,
+        worker_id: input.workerId,
+        position: input.position ? positionToProto(input.position) : null,
+        fan_out_positions: positionsToProto(input.fanOutPositions),
+        source_head_timestamp: input.sourceHeadTimestamp.toString(),
+        applied_rows: String(input.appliedRows),
+        applied_bytes: String(input.appliedBytes),
+        caught_up: input.caughtUp,
+        pause_reached: input.pauseReached.toString(),
       } satisfies Required<pb.ReportCheckpointRequest>,
       opts.deadlineMs,
     );
@@ -159,6 +168,8 @@ export class GrpcWorkerControl implements WorkerControl {
       keepLease: res.keep_lease,
       reason: res.reason,
       replicateWatermark: BigInt(res.replicate_watermark || '0'),
+      applyUntil: BigInt(res.apply_until || '0'),
+      ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
     };
   }
 

@@ -41,6 +41,7 @@ function grant(extra: Partial<LeaseGrant> = {}): LeaseGrant {
     }),
     reportIntervalMs: 60_000,
     writeValidityMs: 120_000,
+    applyUntil: 0n,
     targetPositions: new Map(),
     ...extra,
   };

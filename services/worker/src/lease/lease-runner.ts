@@ -15,7 +15,7 @@ import { isReplicateMode, mappingsOf, scopeOf, targetsOf } from '../task-spec.js
 import { LeaseReporter } from './lease-reporter.js';
 import { LeaseValidity } from './lease-validity.js';
 import { needsPerson } from './needs-person.js';
-import { readerStartOf } from './lease-start.js';
+import { readerStartOf, resumeFloorOf } from './lease-start.js';
 import { runTargetPipeline } from './target-pipeline.js';
 
 /** Connections a lease borrows; released with `release()` (shared per task by the factory). */
@@ -127,6 +127,9 @@ export class LeaseRunner {
       ...(this.deps.hooks?.onQuarantine
         ? { onQuarantine: () => this.deps.hooks?.onQuarantine?.(lease) }
         : {}),
+      ...(grant.pause === undefined ? {} : { pause: grant.pause }),
+      applyUntil: grant.applyUntil,
+      targets: targetsOf(grant.spec).length,
     });
     log.info({ start: readerStartOf(grant.start).kind }, 'lease acquired');
     this.deps.hooks?.onLeaseStart?.(lease);
@@ -136,7 +139,12 @@ export class LeaseRunner {
       await writeFences.run(validity, () =>
         this.replicate(job, grant, reporter, ending.signal, log, lease),
       );
-      endReason = ending.signal.reason instanceof Error ? ending.signal.reason.message : 'ended';
+      endReason =
+        ending.signal.reason instanceof Error
+          ? ending.signal.reason.message
+          : reporter.paused
+            ? 'paused'
+            : 'ended';
     } catch (err) {
       endReason = errorMessage(err);
       if (!ending.signal.aborted) {
@@ -224,8 +232,10 @@ export class LeaseRunner {
         targets.push({ uri: target.uri ?? '', writer: writer.value, replicate: replicate?.value });
       }
       reporter.start();
-      reader = await this.openReader(spec, job.channel, readerStartOf(grant.start), signal, log);
+      const start = readerStartOf(grant.start);
+      reader = await this.openReader(spec, job.channel, start, signal, log, reporter);
       if (signal.aborted || reader === undefined) return;
+      const floor = resumeFloorOf(grant.start);
       const upstream = reader;
       const fanOut = new FanOutReader(upstream, targets.length, (n) =>
         hooks?.onRecordsRead?.(lease, n),
@@ -241,10 +251,14 @@ export class LeaseRunner {
         const results = await Promise.allSettled(
           targets.map((t, i) => {
             const main = i === 0;
+            const own = grant.targetPositions.get(t.uri);
+            const resumeAfter = own?.msgId ?? (start.kind === 'after' ? start.msgId : undefined);
             const pipeline = runTargetPipeline(
               {
                 channel: job.channel,
-                reader: fanOut.view(i, grant.targetPositions.get(t.uri)?.msgId),
+                reader: fanOut.view(i, own?.msgId),
+                ...(resumeAfter === undefined ? {} : { resumeAfter }),
+                floor: own?.timestamp ?? floor,
                 metadata: metadata.value,
                 scope,
                 writer: t.writer,
@@ -279,31 +293,48 @@ export class LeaseRunner {
     }
   }
 
-  /** A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear. */
+  /**
+   * A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear. Such a channel has
+   * nothing to apply before a pause point: a pause stops the wait and the channel counts as paused.
+   */
   private async openReader(
     spec: TaskSpecWire,
     channel: string,
     start: ReaderStart,
     signal: AbortSignal,
     log: Logger,
+    reporter: LeaseReporter,
   ): Promise<SourceReader | undefined> {
     let reader: SourceReader | undefined;
-    await withRetry(
-      async () => {
-        const candidate = this.deps.factories.sourceReader(spec, channel);
-        try {
-          await candidate.open(start);
-          reader = candidate;
-        } catch (err) {
-          await candidate.close();
-          throw err;
-        }
-      },
-      { signal, log, action: 'opening channel', maxDelayMs: 5_000, quiet: true },
-    ).catch((err: unknown) => {
-      if (signal.aborted) return;
-      throw err;
-    });
+    const waiting = new AbortController();
+    const stopWaiting = (): void => {
+      waiting.abort(signal.reason);
+    };
+    signal.addEventListener('abort', stopWaiting, { once: true });
+    const pauseWatch = setInterval(() => {
+      if (reporter.pause !== undefined) waiting.abort(new Error('task pausing'));
+    }, 250);
+    try {
+      await withRetry(
+        async () => {
+          const candidate = this.deps.factories.sourceReader(spec, channel);
+          try {
+            await candidate.open(start);
+            reader = candidate;
+          } catch (err) {
+            await candidate.close();
+            throw err;
+          }
+        },
+        { signal: waiting.signal, log, action: 'opening channel', maxDelayMs: 5_000, quiet: true },
+      ).catch((err: unknown) => {
+        if (!waiting.signal.aborted) throw err;
+        if (!signal.aborted && reporter.pause !== undefined) reporter.pauseReachedByAll();
+      });
+    } finally {
+      clearInterval(pauseWatch);
+      signal.removeEventListener('abort', stopWaiting);
+    }
     return reader;
   }
 }

@@ -22,8 +22,13 @@ export const ControlConfigSchema = z
   .object({
     CONTROL_GRPC_ADDRESS: z
       .string()
-      .default('0.0.0.0:50051')
-      .describe('host:port of the gRPC server (port 0: any free port)'),
+      .default('127.0.0.1:50051')
+      .describe(
+        'host:port of the gRPC server (port 0: any free port); another host than loopback needs tokens or mutual TLS',
+      ),
+    CONTROL_INSECURE: flag.describe(
+      'run the gRPC API on a non-loopback address with neither tokens nor mutual TLS (never in production)',
+    ),
     CONTROL_ETCD_ENDPOINTS: csv
       .default('http://127.0.0.1:2379')
       .describe('etcd endpoints of the task store, comma separated'),
@@ -125,7 +130,7 @@ export const ControlConfigSchema = z
     CONTROL_METRICS_HOST: z
       .string()
       .min(1)
-      .default('0.0.0.0')
+      .default('127.0.0.1')
       .describe('interface the metrics HTTP server binds'),
     CONTROL_SHUTDOWN_GRACE_MS: intMs(10_000, 0, 600_000).describe(
       'SIGTERM: time for in-flight calls before force shutdown',

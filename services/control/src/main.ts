@@ -50,10 +50,15 @@ function secretKey(config: ControlConfig): Buffer {
 }
 
 /** One line on how the API is protected; a warning when it is open or sends tokens in plaintext. */
-function logSecurity(security: ServerSecurity): void {
+function logSecurity(security: ServerSecurity, config: ControlConfig): void {
   const tokens = security.api === undefined ? 'off' : 'required';
   log.info({ tls: security.tls, tokens }, 'grpc api security');
-  if (security.api === undefined)
+  if (security.api === undefined && security.tls !== 'mutual' && config.CONTROL_INSECURE)
+    log.warn(
+      { address: config.CONTROL_GRPC_ADDRESS },
+      'CONTROL_INSECURE=true: the gRPC API (CdcService and WorkerService, which hands out task secrets) accepts unauthenticated calls from other hosts; never run this in production',
+    );
+  else if (security.api === undefined)
     log.warn(
       'no CONTROL_API_TOKENS / CONTROL_WORKER_TOKENS configured: the gRPC API (CdcService and WorkerService) accepts unauthenticated calls',
     );
@@ -75,7 +80,7 @@ async function main(): Promise<void> {
     throw err;
   }
   log.info({ config: redactedConfig(config) }, 'starting');
-  logSecurity(security);
+  logSecurity(security, config);
 
   const etcd = new Etcd3({
     hosts: config.CONTROL_ETCD_ENDPOINTS,

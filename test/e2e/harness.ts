@@ -48,9 +48,13 @@ export class E2eHarness {
     this.target = milvusClient(this.targetAddress);
   }
 
-  async startControl(): Promise<void> {
-    const port = await freePort();
-    this.controlAddress = `127.0.0.1:${port}`;
+  /**
+   * Starts the control service; a restart (the previous one stopped) keeps its address, so running workers reconnect.
+   * `overrides` replace parts of its environment.
+   */
+  async startControl(overrides: Record<string, string> = {}): Promise<void> {
+    if (this.controlAddress === '') this.controlAddress = `127.0.0.1:${String(await freePort())}`;
+    this.client?.close();
     this.control = startNodeProcess('control', 'services/control/dist/main.js', {
       CONTROL_GRPC_ADDRESS: this.controlAddress,
       CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
@@ -60,6 +64,7 @@ export class E2eHarness {
       CONTROL_SECRET_KEY: this.secretKey,
       CONTROL_RECONCILE_INTERVAL_MS: '500',
       CONTROL_DISCOVERY_INTERVAL_MS: '2000',
+      ...overrides,
       LOG_LEVEL: 'info',
     });
     this.client = new CdcTestClient(this.controlAddress);

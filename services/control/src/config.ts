@@ -55,7 +55,15 @@ export const ControlConfigSchema = z
     CONTROL_SECRET_KEY: z
       .string()
       .default('')
-      .describe('base64 of 32 bytes: AES-256-GCM key for task secrets (secret)'),
+      .describe(
+        'base64 of 32 bytes: AES-256-GCM key for task secrets (secret); or CONTROL_SECRET_KEYS',
+      ),
+    CONTROL_SECRET_KEYS: z
+      .string()
+      .default('')
+      .describe(
+        'comma separated base64 32-byte keys, the current one first and older ones after (key rotation; secret)',
+      ),
     CONTROL_DEV_EPHEMERAL_KEY: flag.describe(
       'dev only: generate a throwaway secret key when CONTROL_SECRET_KEY is empty',
     ),
@@ -167,19 +175,28 @@ export const ControlConfigSchema = z
       .describe('file with the WorkerService tokens instead (one per line or comma separated)'),
   })
   .superRefine((c, ctx) => {
-    if (c.CONTROL_SECRET_KEY === '' && !c.CONTROL_DEV_EPHEMERAL_KEY)
+    if (c.CONTROL_SECRET_KEY !== '' && c.CONTROL_SECRET_KEYS !== '')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_SECRET_KEYS'],
+        message: 'set CONTROL_SECRET_KEY or CONTROL_SECRET_KEYS, not both',
+      });
+    const keys = secretKeysOf(c);
+    if (keys.length === 0 && !c.CONTROL_DEV_EPHEMERAL_KEY)
       ctx.addIssue({
         code: 'custom',
         path: ['CONTROL_SECRET_KEY'],
         message:
           'is required (base64 of 32 bytes), or set CONTROL_DEV_EPHEMERAL_KEY=true for development',
       });
-    if (c.CONTROL_SECRET_KEY !== '' && Buffer.from(c.CONTROL_SECRET_KEY, 'base64').length !== 32)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['CONTROL_SECRET_KEY'],
-        message: 'must be base64 of exactly 32 bytes',
-      });
+    keys.forEach((k, i) => {
+      if (Buffer.from(k, 'base64').length !== 32)
+        ctx.addIssue({
+          code: 'custom',
+          path: [c.CONTROL_SECRET_KEYS === '' ? 'CONTROL_SECRET_KEY' : 'CONTROL_SECRET_KEYS'],
+          message: `key #${String(i + 1)} must be base64 of exactly 32 bytes`,
+        });
+    });
     if ((c.CONTROL_TLS_CERT_FILE === '') !== (c.CONTROL_TLS_KEY_FILE === ''))
       ctx.addIssue({
         code: 'custom',
@@ -233,6 +250,18 @@ export const ControlConfigSchema = z
 
 export type ControlConfig = z.infer<typeof ControlConfigSchema>;
 
+/** The secret keys in order (current first), from CONTROL_SECRET_KEYS or the single CONTROL_SECRET_KEY. */
+export function secretKeysOf(c: {
+  readonly CONTROL_SECRET_KEY: string;
+  readonly CONTROL_SECRET_KEYS: string;
+}): string[] {
+  const list = c.CONTROL_SECRET_KEYS === '' ? c.CONTROL_SECRET_KEY : c.CONTROL_SECRET_KEYS;
+  return list
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(readonly issues: string[]) {
@@ -255,6 +284,7 @@ export function redactedConfig(c: ControlConfig): Record<string, unknown> {
   return {
     ...c,
     CONTROL_SECRET_KEY: c.CONTROL_SECRET_KEY === '' ? '' : '[redacted]',
+    CONTROL_SECRET_KEYS: c.CONTROL_SECRET_KEYS === '' ? '' : '[redacted]',
     CONTROL_ETCD_PASSWORD: c.CONTROL_ETCD_PASSWORD === '' ? '' : '[redacted]',
     CONTROL_API_TOKENS: c.CONTROL_API_TOKENS === '' ? '' : '[redacted]',
     CONTROL_WORKER_TOKENS: c.CONTROL_WORKER_TOKENS === '' ? '' : '[redacted]',

@@ -22,7 +22,13 @@ import {
   EtcdSnapshotPlanner,
   NetworkReachability,
 } from './adapters/source-probes.js';
-import { ConfigError, loadControlConfig, redactedConfig, type ControlConfig } from './config.js';
+import {
+  ConfigError,
+  loadControlConfig,
+  redactedConfig,
+  secretKeysOf,
+  type ControlConfig,
+} from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
 import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
@@ -41,12 +47,14 @@ import { VerifyService } from './verify/verify-service.js';
 const EX_CONFIG = 78;
 const log = createLogger({ service: 'cdc-control' });
 
-function secretKey(config: ControlConfig): Buffer {
-  if (config.CONTROL_SECRET_KEY !== '') return Buffer.from(config.CONTROL_SECRET_KEY, 'base64');
+/** The secret key ring, current key first. */
+function secretKeys(config: ControlConfig): Buffer[] {
+  const keys = secretKeysOf(config).map((k) => Buffer.from(k, 'base64'));
+  if (keys.length > 0) return keys;
   log.warn(
     'CONTROL_SECRET_KEY not set: using an ephemeral key (dev only); stored task secrets become unreadable after restart',
   );
-  return randomBytes(32);
+  return [randomBytes(32)];
 }
 
 /** One line on how the API is protected; a warning when it is open or sends tokens in plaintext. */
@@ -101,7 +109,7 @@ async function main(): Promise<void> {
   const tasks = new TaskService({
     tasks: taskStore,
     channels: channelStore,
-    secrets: new AesSecretBox(secretKey(config)),
+    secrets: new AesSecretBox(secretKeys(config)),
     reachability: config.CONTROL_CHECK_REACHABILITY ? probes : { check: () => Promise.resolve() },
     discovery,
     clock: systemClock,

@@ -58,12 +58,17 @@ export type PauseOrigin = '' | 'user' | 'worker';
 export interface TaskRecord {
   taskId: string;
   spec: TaskSpec;
-  /** Encrypted JSON of {dotted path: value} for every non-empty secret field. */
+  /**
+   * Every non-empty secret field, sealed on its own (bound to this task and the field's dotted path), by path.
+   * Absent in records written before per-field sealing: they hold `sealedSecrets` instead until resealed.
+   */
+  sealedFields?: Record<string, string>;
+  /** Legacy: encrypted JSON of {dotted path: value}; '' once resealed per field. */
   sealedSecrets: string;
   /** Dotted paths of the secret fields that are set. */
   secretFieldsSet: string[];
-  /** Keyed digest of the full spec (secrets included), to make create idempotent. */
-  specDigest: string;
+  /** Legacy: keyed digest of the full spec; create compares specs without their secrets now. */
+  specDigest?: string;
   state: TaskState;
   reason: string;
   pausedBy: PauseOrigin;

@@ -178,6 +178,15 @@ export function cdcHandlers(
         return { task_id: taskId, channels: channels.map(channelToProto) };
       },
     ),
+    ResealSecrets: unary(
+      log,
+      'ResealSecrets',
+      async (): Promise<Required<pb.ResealSecretsResponse>> => {
+        const result = await tasks.resealAll();
+        log.info(result, 'task secrets resealed under the current key');
+        return result;
+      },
+    ),
     ListQuarantine: unary(
       log,
       'ListQuarantine',

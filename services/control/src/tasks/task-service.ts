@@ -18,7 +18,7 @@ import type {
 } from '../domain/model.js';
 import { emptyChannelRecord, targetsOf } from '../domain/model.js';
 import { scopeOverlap, patternText } from '../domain/scope.js';
-import { canonicalJson, mergeSecrets, splitSecrets } from '../domain/secrets.js';
+import { canonicalJson } from '../domain/secrets.js';
 import { assertTransition, stateLabel } from '../domain/state-machine.js';
 import {
   targetKey,
@@ -26,6 +26,7 @@ import {
   validateTaskId,
   validateTaskSpec,
 } from '../domain/validation.js';
+import { TaskSecrets, type SealedSpec } from './task-secrets.js';
 import type {
   ChannelDiscovery,
   ChannelStore,
@@ -74,7 +75,11 @@ export function notFound(taskId: string): CdcError {
 
 /** Task rules: create, state changes, positions. No transport or storage technology here (ports only). */
 export class TaskService {
-  constructor(private readonly deps: TaskServiceDeps) {}
+  private readonly secrets: TaskSecrets;
+
+  constructor(private readonly deps: TaskServiceDeps) {
+    this.secrets = new TaskSecrets(deps.secrets);
+  }
 
   async create(input: {
     taskId: string;
@@ -84,20 +89,19 @@ export class TaskService {
     const taskId =
       input.taskId === '' ? randomUUID().replaceAll('-', '') : validateTaskId(input.taskId);
     const spec = validateTaskSpec(input.spec);
-    const digest = this.deps.secrets.digest(canonicalJson(spec));
-    const existing = await this.existingWithSameSpec(taskId, digest);
+    const sealed = this.secrets.seal(taskId, spec);
+    const existing = await this.existingWithSameSpec(taskId, sealed);
     if (existing !== undefined) return { task: existing, created: false };
     await this.assertNoOverlap(taskId, spec);
     await this.deps.reachability.check(spec);
 
-    const { redacted, secrets } = splitSecrets(spec);
     const now = this.deps.clock.now();
     const record: TaskRecord = {
       taskId,
-      spec: redacted,
-      sealedSecrets: this.deps.secrets.seal(JSON.stringify(secrets)),
-      secretFieldsSet: Object.keys(secrets),
-      specDigest: digest,
+      spec: sealed.redacted,
+      sealedFields: sealed.sealedFields,
+      sealedSecrets: '',
+      secretFieldsSet: sealed.secretFieldsSet,
       state: 'TASK_STATE_CREATING',
       reason: '',
       pausedBy: '',
@@ -109,7 +113,7 @@ export class TaskService {
         : {}),
     };
     if (!(await this.deps.tasks.create(record))) {
-      const raced = await this.existingWithSameSpec(taskId, digest);
+      const raced = await this.existingWithSameSpec(taskId, sealed);
       if (raced !== undefined) return { task: raced, created: false };
       throw new CdcError('ALREADY_EXISTS', `task_id: task ${taskId} already exists`, {
         retryable: false,
@@ -344,11 +348,30 @@ export class TaskService {
 
   /** The spec with secrets decrypted. Only for workers and for reachability checks. */
   fullSpec(task: TaskRecord): TaskSpec {
-    const secrets = JSON.parse(this.deps.secrets.open(task.sealedSecrets)) as Record<
-      string,
-      string
-    >;
-    return mergeSecrets(task.spec, secrets);
+    return this.secrets.open(task);
+  }
+
+  /**
+   * Seals every task's secrets under the current key (after a key rotation: CONTROL_SECRET_KEYS with the new key
+   * first). Tasks keep running: a worker's next lease reads the same secrets. Returns how many tasks there are and how
+   * many were rewritten.
+   */
+  async resealAll(): Promise<{ tasks: number; resealed: number }> {
+    let tasks = 0;
+    let resealed = 0;
+    for (const t of await this.deps.tasks.list()) {
+      tasks++;
+      let changed = false;
+      await this.mutate(t.taskId, (current) => {
+        const next = this.secrets.reseal(current);
+        changed = next !== undefined;
+        return next;
+      }).catch((err: unknown) => {
+        if (!(err instanceof CdcError && err.code === 'NOT_FOUND')) throw err;
+      });
+      if (changed) resealed++;
+    }
+    return { tasks, resealed };
   }
 
   /** A caught-up report counts while the lease still reports: a silent lease may have fallen behind since. */
@@ -378,21 +401,26 @@ export class TaskService {
     return Math.max(0, now - since);
   }
 
+  /**
+   * The existing task of this id when it has the same spec, for an idempotent create. Specs are compared without
+   * their secret values (only which secret fields are set counts), so CreateTask never tells whether a guessed
+   * secret matches the stored one.
+   */
   private async existingWithSameSpec(
     taskId: string,
-    digest: string,
+    sealed: SealedSpec,
   ): Promise<TaskRecord | undefined> {
     const found = await this.deps.tasks.get(taskId);
     if (found === undefined) return undefined;
-    if (found.value.specDigest === digest && found.value.state !== 'TASK_STATE_DELETING')
-      return found.value;
+    const same =
+      canonicalJson(found.value.spec) === canonicalJson(sealed.redacted) &&
+      canonicalJson([...found.value.secretFieldsSet].sort()) ===
+        canonicalJson([...sealed.secretFieldsSet].sort());
+    if (same && found.value.state !== 'TASK_STATE_DELETING') return found.value;
     throw new CdcError(
       'ALREADY_EXISTS',
       `task_id: task ${taskId} already exists with a different spec`,
-      {
-        retryable: false,
-        details: { taskId },
-      },
+      { retryable: false, details: { taskId } },
     );
   }
 

@@ -85,7 +85,12 @@ export class MemoryStores implements TaskStore, SnapshotStore {
   }
 }
 
-export const plainBox: SecretBox = { seal: (s) => s, open: (s) => s, digest: (s) => s };
+/** Seals by prefixing the binding, so a value opened for another task or field is visibly wrong. */
+export const plainBox: SecretBox = {
+  seal: (s, b) => `${b.taskId}/${b.field}:${s}`,
+  open: (s, b) => (b === undefined ? s : s.slice(`${b.taskId}/${b.field}:`.length)),
+  isCurrent: () => true,
+};
 
 export function spec(overrides: Partial<TaskSpec> = {}): TaskSpec {
   const tls = {

@@ -93,8 +93,6 @@ export {
   leaseJobId,
   dmlChannelName,
   replicateChannelName,
-  tsoPhysicalMs,
-  tsoFromPhysicalMs,
   SNAPSHOT_QUEUE_NAME,
   SNAPSHOT_JOB_NAME,
   snapshotJobId,
@@ -125,8 +123,10 @@ export {
   decodeMsgPosition,
   msgPositionToBase64,
   msgPositionFromBase64,
+  pulsarIdOrder,
+  comparePulsarIds,
 } from './wire/positions.js';
-export type { PulsarMessageId } from './wire/positions.js';
+export type { PulsarIdOrder, PulsarMessageId } from './wire/positions.js';
 export {
   WHOLE_MESSAGE_ENTRY,
   positionFromProto,

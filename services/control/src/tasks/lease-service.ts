@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CdcError, invalidArgument, replicateChannelName, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, invalidArgument, replicateChannelName, composeTs } from '@cdc/shared';
 import type {
   ChannelRecord,
   Position,
@@ -354,7 +354,7 @@ function startFor(
 function fromStartPoint(start: StartPoint, channel: string, latestAtMs: number): LeaseStart {
   const latest: LeaseStart = {
     kind: 'START_KIND_TIMESTAMP',
-    timestamp: tsoFromPhysicalMs(latestAtMs).toString(),
+    timestamp: composeTs(latestAtMs).toString(),
     fromCheckpoint: false,
   };
   if (start.kind === 'START_KIND_POSITIONS') {

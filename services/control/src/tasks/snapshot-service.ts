@@ -1,4 +1,4 @@
-import { CdcError, invalidArgument, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, invalidArgument, composeTs } from '@cdc/shared';
 import type { SnapshotRecord, SnapshotState, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import type { Clock, SnapshotPlanner, SnapshotStore } from './ports.js';
@@ -153,7 +153,7 @@ export class SnapshotService {
     if (task.initialSync === undefined) return undefined;
     return {
       copying: task.initialSync.copying,
-      snapshotTimestamp: tsoFromPhysicalMs(task.createTimeMs).toString(),
+      snapshotTimestamp: composeTs(task.createTimeMs).toString(),
       collections: await this.deps.store.list(task.taskId),
     };
   }

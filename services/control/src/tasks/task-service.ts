@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CdcError, errorMessage, invalidArgument, tsoPhysicalMs } from '@cdc/shared';
+import { CdcError, errorMessage, invalidArgument, tsToUnixMs } from '@cdc/shared';
 import type {
   ChannelRecord,
   InitialSyncPhase,
@@ -300,7 +300,7 @@ export class TaskService {
     const head = BigInt(r.sourceHeadTimestamp);
     const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
     let lag =
-      head > 0n && applied > 0n ? Math.max(0, tsoPhysicalMs(head) - tsoPhysicalMs(applied)) : 0;
+      head > 0n && applied > 0n ? Math.max(0, tsToUnixMs(head) - tsToUnixMs(applied)) : 0;
     const silentMs = now - r.updateTimeMs;
     if (state === 'TASK_STATE_RUNNING' && r.updateTimeMs > 0 && silentMs > this.deps.staleReportMs)
       lag += silentMs;

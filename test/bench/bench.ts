@@ -225,13 +225,7 @@ async function lagRun(rowsPerSec: number) {
   let sampling = true;
   try {
     await dep.start(LAG_WORKERS);
-    await dep.createTask(
-      SOURCE_DB,
-      LAG_COLLECTION,
-      db,
-      info.createdTs - composeTs(1_000),
-      TARGET,
-    );
+    await dep.createTask(SOURCE_DB, LAG_COLLECTION, db, info.createdTs - composeTs(1_000), TARGET);
     await waitForCount(db, LAG_COLLECTION, 0, 180_000, dep);
     await sleep(3_000); // leases settle
     const sampler = (async () => {

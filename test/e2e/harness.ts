@@ -59,8 +59,8 @@ export class E2eHarness {
       CONTROL_GRPC_ADDRESS: this.controlAddress,
       CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
       CONTROL_ETCD_ROOT: this.etcdRoot,
-      CONTROL_REDIS_URL: env.redisUrl,
-      CONTROL_QUEUE_PREFIX: this.queuePrefix,
+      CDC_REDIS_URL: env.redisUrl,
+      CDC_QUEUE_PREFIX: this.queuePrefix,
       CONTROL_SECRET_KEY: this.secretKey,
       CONTROL_RECONCILE_INTERVAL_MS: '500',
       CONTROL_DISCOVERY_INTERVAL_MS: '2000',
@@ -71,7 +71,7 @@ export class E2eHarness {
     await waitForControl(this.client);
   }
 
-  /** `overrides` replace parts of the worker's environment (e.g. CONTROL_ADDRESS and REDIS_URL through a proxy). */
+  /** `overrides` replace parts of the worker's environment (e.g. WORKER_CONTROL_ADDRESS and CDC_REDIS_URL through a proxy). */
   async startWorker(
     name = `worker-${this.workers.length}`,
     overrides: Record<string, string> = {},
@@ -80,10 +80,10 @@ export class E2eHarness {
     this.metricsPorts.set(name, metricsPort);
     const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
       WORKER_ID: `${name}-${this.id}`,
-      CONTROL_ADDRESS: this.controlAddress,
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: this.queuePrefix,
-      METRICS_PORT: String(metricsPort),
+      WORKER_CONTROL_ADDRESS: this.controlAddress,
+      CDC_REDIS_URL: env.redisUrl,
+      CDC_QUEUE_PREFIX: this.queuePrefix,
+      WORKER_METRICS_PORT: String(metricsPort),
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
       LOG_LEVEL: 'info',

@@ -71,8 +71,8 @@ describe('a worker cut off from the control plane writes nothing after its lease
       },
     });
     await h.startWorker('worker-a', {
-      CONTROL_ADDRESS: controlProxy.address,
-      REDIS_URL: `redis://${redisProxy.address}`,
+      WORKER_CONTROL_ADDRESS: controlProxy.address,
+      CDC_REDIS_URL: `redis://${redisProxy.address}`,
     });
     await waitUntil(
       'worker A to hold every channel',

@@ -1,5 +1,5 @@
 import { status as grpcStatus, type ServerWritableStream } from '@grpc/grpc-js';
-import { CdcError, invalidArgument, tsoPhysicalMs, type Logger, type pb } from '@cdc/shared';
+import { CdcError, invalidArgument, tsToUnixMs, type Logger, type pb } from '@cdc/shared';
 import type { TaskRecord, TaskSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { patternText, scopeOverlap } from '../domain/scope.js';
@@ -125,7 +125,7 @@ export function cdcHandlers(
       const pointMs =
         task.pause === undefined || task.pause.immediate
           ? 0
-          : tsoPhysicalMs(BigInt(task.pause.timestamp));
+          : tsToUnixMs(BigInt(task.pause.timestamp));
       if (pointMs === 0) return taskMessage(task);
       const waitMs = pointMs - Date.now() + PAUSE_ANSWER_SLACK_MS;
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));

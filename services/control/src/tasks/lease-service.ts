@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CdcError, invalidArgument, replicateChannelName, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, invalidArgument, replicateChannelName, composeTs } from '@cdc/shared';
 import type {
   ChannelRecord,
   PausePoint,
@@ -9,8 +9,9 @@ import type {
   TaskRecord,
   TaskSpec,
 } from '../domain/model.js';
-import { emptyChannelRecord, targetsOf } from '../domain/model.js';
+import { targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
+import { updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
 import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
@@ -175,7 +176,7 @@ export class LeaseService {
 
   /** How far a lease may apply until its next answer (see LeaseTiming.pauseLeadMs). */
   private applyUntil(): string {
-    return tsoFromPhysicalMs(this.deps.clock.now() + this.deps.timing.pauseLeadMs).toString();
+    return composeTs(this.deps.clock.now() + this.deps.timing.pauseLeadMs).toString();
   }
 
   /** Milliseconds until the channel may go to another worker: 0 once its holder released it or went silent. */
@@ -396,21 +397,12 @@ export class LeaseService {
     if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
   }
 
-  private async cas(
+  private cas(
     taskId: string,
     channel: string,
     fn: (r: ChannelRecord) => ChannelRecord,
   ): Promise<ChannelRecord> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const found = await this.deps.channels.get(taskId, channel);
-      const next = fn(found?.value ?? emptyChannelRecord());
-      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
-    );
+    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
   }
 }
 
@@ -476,7 +468,7 @@ function startFor(
 function fromStartPoint(start: StartPoint, channel: string, latestAtMs: number): LeaseStart {
   const latest: LeaseStart = {
     kind: 'START_KIND_TIMESTAMP',
-    timestamp: tsoFromPhysicalMs(latestAtMs).toString(),
+    timestamp: composeTs(latestAtMs).toString(),
     fromCheckpoint: false,
   };
   if (start.kind === 'START_KIND_POSITIONS') {

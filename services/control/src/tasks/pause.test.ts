@@ -1,4 +1,4 @@
-import { tsoFromPhysicalMs } from '@cdc/shared';
+import { composeTs } from '@cdc/shared';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LeaseService } from './lease-service.js';
 import { TaskService } from './task-service.js';
@@ -63,11 +63,11 @@ describe('pause is a point in time', () => {
   it('sets the pause point past every apply bound already granted, and PAUSES once every channel stopped there', async () => {
     const dml = await leases.acquire(taskId, DML, 'w');
     const ops = await leases.acquire(taskId, OPS, 'w');
-    expect(BigInt(dml.applyUntil)).toBe(tsoFromPhysicalMs(now.t + 2_500));
+    expect(BigInt(dml.applyUntil)).toBe(composeTs(now.t + 2_500));
 
     now.t += 500;
     const pausing = await tasks.pause(taskId, 'maintenance');
-    const point = tsoFromPhysicalMs(now.t + 2_500).toString();
+    const point = composeTs(now.t + 2_500).toString();
     expect(pausing).toMatchObject({
       state: 'TASK_STATE_PAUSING',
       pause: { timestamp: point, immediate: false },
@@ -141,7 +141,7 @@ describe('pause is a point in time', () => {
 
   it('reports lag 0 for a live caught-up channel, else the age of its checkpoint, rising while silent', async () => {
     const dml = await leases.acquire(taskId, DML, 'w');
-    const ts = tsoFromPhysicalMs(now.t - 800).toString();
+    const ts = composeTs(now.t - 800).toString();
     await leases.report({
       taskId,
       channel: DML,

@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CdcError,
-  errorMessage,
-  invalidArgument,
-  tsoFromPhysicalMs,
-  tsoPhysicalMs,
-} from '@cdc/shared';
+import { CdcError, errorMessage, invalidArgument, composeTs, tsToUnixMs } from '@cdc/shared';
 import type {
   ChannelRecord,
   InitialSyncPhase,
@@ -20,6 +14,7 @@ import { emptyChannelRecord, targetsOf } from '../domain/model.js';
 import { scopeOverlap, patternText } from '../domain/scope.js';
 import { canonicalJson } from '../domain/secrets.js';
 import { assertTransition, stateLabel } from '../domain/state-machine.js';
+import { compareAndSet, updateChannelRecord } from './compare-and-set.js';
 import {
   targetKey,
   validateStartPoint,
@@ -63,8 +58,6 @@ export interface ChannelResetInput {
   channel: string;
   start: StartPoint;
 }
-
-const MAX_CAS_ATTEMPTS = 8;
 
 export function notFound(taskId: string): CdcError {
   return new CdcError('NOT_FOUND', `task ${taskId} not found`, {
@@ -202,7 +195,7 @@ export class TaskService {
       const at = this.deps.clock.now() + (immediate ? 0 : this.deps.pauseLeadMs);
       return {
         ...this.withState(t, 'TASK_STATE_PAUSING', why, origin),
-        pause: { timestamp: tsoFromPhysicalMs(at).toString(), immediate },
+        pause: { timestamp: composeTs(at).toString(), immediate },
       };
     });
   }
@@ -396,7 +389,7 @@ export class TaskService {
     const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
     const since =
       applied > 0n
-        ? tsoPhysicalMs(applied)
+        ? tsToUnixMs(applied)
         : Math.max(task.createTimeMs, r.pendingStart === undefined ? 0 : r.updateTimeMs);
     return Math.max(0, now - since);
   }
@@ -455,38 +448,32 @@ export class TaskService {
   }
 
   /** Read-modify-write with compare-and-set. `fn` returns undefined for "no change". */
-  private async mutate(
+  private mutate(
     taskId: string,
     fn: (t: TaskRecord) => TaskRecord | undefined,
   ): Promise<TaskRecord> {
     validateTaskId(taskId);
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.tasks.get(taskId);
-      if (found === undefined) throw notFound(taskId);
-      const next = fn(found.value);
-      if (next === undefined) return found.value;
-      if (await this.deps.tasks.update(next, found.version)) return next;
-    }
-    throw new CdcError('CONFLICT', `updating task ${taskId}: too many concurrent writers`, {
-      retryable: true,
-    });
+    const tasks = this.deps.tasks;
+    return compareAndSet(
+      `updating task ${taskId}`,
+      {
+        read: () => tasks.get(taskId),
+        write: (next, version) =>
+          version === undefined ? Promise.resolve(false) : tasks.update(next, version),
+      },
+      (current) => {
+        if (current === undefined) throw notFound(taskId);
+        return fn(current) ?? current;
+      },
+    );
   }
 
-  private async casChannel(
+  private casChannel(
     taskId: string,
     channel: string,
     fn: (r: ChannelRecord) => ChannelRecord,
   ): Promise<ChannelRecord> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.channels.get(taskId, channel);
-      const next = fn(found?.value ?? emptyChannelRecord());
-      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
-    );
+    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
   }
 }
 

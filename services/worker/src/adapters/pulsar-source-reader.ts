@@ -5,16 +5,14 @@
  * The Reader is already pull-based. Each `readNext` occupies a libuv threadpool thread while it waits, so waits
  * are cut into short polls: that also bounds how long an aborted read or close() waits.
  */
-import { CdcError, errorMessage, isCdcError } from '@cdc/shared';
-import type { Logger } from '@cdc/shared';
+import { CdcError, comparePulsarIds, errorMessage, isCdcError, pulsarIdOrder } from '@cdc/shared';
+import type { Logger, PulsarIdOrder } from '@cdc/shared';
 import type {
   ChannelRecord,
   ReaderStart,
   SourceReader,
   SourceReaderFactory,
 } from '../ports/source-reader.js';
-import { comparePulsarIds, pulsarIdOrder } from './pulsar-message-id.js';
-import type { PulsarIdOrder } from './pulsar-message-id.js';
 
 /* ---- the slice of pulsar-client's API used here (typed locally: the package may be absent) ---- */
 export interface PulsarMessageId {

@@ -23,7 +23,15 @@ import {
 import { kafkaReadCeiling } from './kafka-read.js';
 import { runLagLoad } from './lag.js';
 import { summarize, summaryMarkdown } from './profile-summary.js';
-import { appendBenchmarks, lagTable, load, machine, rate, throughputTable } from './report.js';
+import {
+  appendBenchmarks,
+  lagAgreement,
+  lagTable,
+  load,
+  machine,
+  rate,
+  throughputTable,
+} from './report.js';
 import type { Row } from './report.js';
 
 const { values: args } = parseArgs({
@@ -321,6 +329,7 @@ async function main(): Promise<void> {
   }
 
   let lagMd = '';
+  let lagAgrees = true;
   const lagBase = cdc.get(LAG_WORKERS) ?? [...cdc.values()][0];
   if (LAG_SECONDS > 0 && lagBase) {
     const { res, reported, rss: lagRss } = await lagRun(rate(lagBase) / 2);
@@ -332,6 +341,10 @@ async function main(): Promise<void> {
       },
       { what: 'reported (GetTaskPositions task lag)', values: reported },
     ]);
+    const agreement = lagAgreement(res.lagsMs, reported);
+    lagAgrees = agreement.ok;
+    lagMd = `${lagMd}\n\n${agreement.line}`;
+    say(agreement.line);
   }
 
   let profileMd = '';
@@ -371,6 +384,7 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(`\n${entry}\n`);
   if (!args['no-record']) appendBenchmarks(join(REPO_ROOT, 'BENCHMARKS.md'), entry);
+  if (!lagAgrees) throw new Error('reported and end-to-end lag disagree (see the lag table)');
 }
 
 async function cleanup(): Promise<void> {

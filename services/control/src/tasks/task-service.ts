@@ -367,21 +367,26 @@ export class TaskService {
     return { tasks, resealed };
   }
 
-  /** A caught-up report counts while the lease still reports: a silent lease may have fallen behind since. */
-  private liveCaughtUp(r: ChannelRecord, now: number): boolean {
+  /** A report counts while its lease still reports: a silent lease may have fallen behind since. */
+  private liveReport(r: ChannelRecord, now: number): boolean {
     return (
-      r.caughtUp === true &&
       r.released !== true &&
       r.endRequested === undefined &&
+      r.updateTimeMs > 0 &&
       now - r.updateTimeMs <= this.deps.staleReportMs
     );
   }
 
+  private liveCaughtUp(r: ChannelRecord, now: number): boolean {
+    return r.caughtUp === true && this.liveReport(r, now);
+  }
+
   /**
-   * Lag of a channel that is not caught up: now minus the source time of the newest time tick whose changes are all
-   * applied (the checkpoint), so it keeps rising while the channel is stalled, and is right after a restart. A
-   * channel with no checkpoint yet counts from when the task (or its position reset) started. A stopped channel of a
-   * PAUSING or PAUSED task has no lag: it stands where it was asked to.
+   * Lag of a channel that is not caught up: how old the newest time tick whose changes are all applied (the
+   * checkpoint) was when the lease last reported; once the lease went silent, how old it is now, so the figure keeps
+   * rising while the channel is stalled and is right after a restart. A channel with no checkpoint yet counts from
+   * when the task (or its position reset) started. A stopped channel of a PAUSING or PAUSED task has no lag: it
+   * stands where it was asked to.
    */
   private lagMs(task: TaskRecord, r: ChannelRecord, now: number): number {
     if (task.pause !== undefined && r.pausedAt === task.pause.timestamp) return 0;
@@ -391,7 +396,8 @@ export class TaskService {
       applied > 0n
         ? tsToUnixMs(applied)
         : Math.max(task.createTimeMs, r.pendingStart === undefined ? 0 : r.updateTimeMs);
-    return Math.max(0, now - since);
+    const asOf = this.liveReport(r, now) ? r.updateTimeMs : now;
+    return Math.max(0, asOf - since);
   }
 
   /**

@@ -474,6 +474,34 @@ describe('control service: leases, checkpoints and state', () => {
       status.FAILED_PRECONDITION,
       /stale lease epoch/,
     );
+    // Worker ids name etcd keys: bounded and hostname-like. A rogue caller cannot take a held channel either.
+    await expectCode(
+      c.worker.Heartbeat({ worker_id: 'w'.repeat(129) }),
+      status.INVALID_ARGUMENT,
+      /^worker_id: must be 1-128 characters/,
+    );
+    await expectCode(
+      c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'bad id\n' }),
+      status.INVALID_ARGUMENT,
+      /^worker_id: /,
+    );
+    await expectCode(
+      c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'rogue' }),
+      status.UNAVAILABLE,
+      /held by worker wb/,
+    );
+    await expectCode(
+      c.worker.ReportFailure({
+        task_id: id,
+        channel: ch0,
+        epoch: a.epoch,
+        reason: 'x',
+        needs_person: true,
+      }),
+      status.FAILED_PRECONDITION,
+      /stale lease epoch/,
+    );
+    expect((await c.cdc.GetTask({ task_id: id })).state).toBe('TASK_STATE_RUNNING');
     await expectCode(
       c.worker.AcquireLease({ task_id: id, channel: 'nope', worker_id: 'wb' }),
       status.NOT_FOUND,

@@ -61,6 +61,16 @@ export function validateTaskId(taskId: string, field = 'task_id'): string {
   return taskId;
 }
 
+/** Worker ids name etcd keys and metric-free log fields: a hostname-like id, bounded. */
+const WORKER_ID = /^[A-Za-z0-9._:@/-]{1,128}$/;
+
+export function validateWorkerId(workerId: string, field = 'worker_id'): string {
+  if (workerId === '') throw invalidArgument(field, 'is required');
+  if (!WORKER_ID.test(workerId))
+    throw invalidArgument(field, 'must be 1-128 characters of [A-Za-z0-9._:@/-]');
+  return workerId;
+}
+
 /** A user value quoted for an error message, cut short so that huge input is never echoed back whole. */
 export function quote(value: string, max = 64): string {
   const shown = value.length > max ? `${value.slice(0, max)}…` : value;

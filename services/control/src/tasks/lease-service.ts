@@ -11,6 +11,7 @@ import type {
 } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
+import { validateWorkerId } from '../domain/validation.js';
 import { updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
 import { replicateWatermark } from './replicate-watermark.js';
@@ -128,7 +129,7 @@ export class LeaseService {
     applyUntil: string;
     pause?: PausePoint;
   }> {
-    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(workerId);
     const task = await this.runningTask(taskId, channel);
     const key = `${taskId}/${channel}`;
     const record = await this.cas(taskId, channel, (rec) => {
@@ -194,7 +195,7 @@ export class LeaseService {
     applyUntil: string;
     pause?: PausePoint;
   }> {
-    if (r.workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(r.workerId);
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
       if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
       throw err;
@@ -365,7 +366,7 @@ export class LeaseService {
   }
 
   async heartbeat(workerId: string): Promise<void> {
-    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(workerId);
     await this.deps.channels.touchWorker(workerId, this.deps.clock.now());
   }
 

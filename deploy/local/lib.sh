@@ -32,6 +32,7 @@ PYMILVUS_SPEC="pymilvus>=2.3.8,<2.4"
 KAFKA_VERSION="3.9.1"
 PULSAR_VERSION="3.0.7"
 MAVEN39_VERSION="3.9.11"
+PULSAR_CLIENT_WHEEL_VERSION="3.13.0"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }

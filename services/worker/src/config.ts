@@ -47,6 +47,12 @@ export const WorkerConfigSchema = z.object({
     .describe(
       'name the control certificate is checked against, if not the host of CONTROL_ADDRESS',
     ),
+  PULSAR_CLIENT_LIBRARY: z
+    .string()
+    .default('')
+    .describe(
+      'Pulsar C client library for Pulsar sources (default: libpulsar/libpulsar.so under $CDC_CACHE_DIR or ~/.cache/milvus-cdc-ts, then the system libpulsar.so); read by adapters/pulsar-native.ts',
+    ),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis for BullMQ'),
   QUEUE_PREFIX: z
     .string()

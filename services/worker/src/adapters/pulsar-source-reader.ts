@@ -76,6 +76,8 @@ export class PulsarSourceReader implements SourceReader {
   /** Records read for a caller that aborted meanwhile; handed out first next time. */
   private carry: ChannelRecord[] = [];
   private last: PulsarIdOrder | undefined;
+  /** After a timestamp start: messages published before it are dropped until the first one at or after it. */
+  private notBefore: number | undefined;
   readonly topic: string;
 
   constructor(private readonly opts: PulsarSourceReaderOptions) {
@@ -166,7 +168,8 @@ export class PulsarSourceReader implements SourceReader {
 
   private async doOpen(start: ReaderStart): Promise<void> {
     const log = this.opts.logger;
-    const connect = this.opts.connect ?? PulsarNativeClient.create;
+    const connect: PulsarConnect =
+      this.opts.connect ?? ((url, opts) => PulsarNativeClient.create(url, opts));
     const client = await connect(this.opts.serviceUrl, {
       operationTimeoutSeconds: this.opts.operationTimeoutSeconds ?? 30,
       // The client logs connections at INFO; they belong at debug here, its warnings stay warnings.
@@ -189,7 +192,9 @@ export class PulsarSourceReader implements SourceReader {
         this.reader = await create(start.kind);
         break;
       case 'timestamp':
+        // Messages the client fetched before the seek took effect can still arrive: notBefore drops them.
         this.reader = await create('earliest');
+        this.notBefore = start.unixMs;
         await this.reader.seekTimestamp(start.unixMs);
         break;
       case 'after': {
@@ -266,6 +271,10 @@ export class PulsarSourceReader implements SourceReader {
       throw this.unavailable('reading', err);
     }
     if (msg === undefined) return false;
+    if (this.notBefore !== undefined) {
+      if (msg.publishTimeMs < this.notBefore) return true;
+      this.notBefore = undefined;
+    }
     const order = pulsarIdOrder(msg.msgId);
     // Never hand out a message twice, whatever a reconnect or a batch redelivers.
     if (this.last !== undefined && comparePulsarIds(order, this.last) <= 0) return true;

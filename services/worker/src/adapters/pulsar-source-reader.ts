@@ -49,6 +49,8 @@ export interface PulsarSourceReaderOptions {
   readonly tenant?: string;
   readonly namespace?: string;
   readonly logger?: Logger;
+  /** Where the native client's own log lines go: one sink per process, so not a channel's logger. */
+  readonly clientLogger?: Logger;
   readonly operationTimeoutSeconds?: number;
   /** Messages the client fetches ahead. Default 200. */
   readonly receiverQueueSize?: number;
@@ -167,7 +169,7 @@ export class PulsarSourceReader implements SourceReader {
   }
 
   private async doOpen(start: ReaderStart): Promise<void> {
-    const log = this.opts.logger;
+    const log = this.opts.clientLogger;
     const connect: PulsarConnect =
       this.opts.connect ?? ((url, opts) => PulsarNativeClient.create(url, opts));
     const client = await connect(this.opts.serviceUrl, {
@@ -352,7 +354,10 @@ export function createPulsarSourceReaderFactory(
         channel,
         ...(opts.logger === undefined
           ? {}
-          : { logger: opts.logger.child({ component: 'pulsar-source-reader', channel }) }),
+          : {
+              logger: opts.logger.child({ component: 'pulsar-source-reader', channel }),
+              clientLogger: opts.logger.child({ component: 'pulsar-client' }),
+            }),
       }),
   };
 }

@@ -31,9 +31,10 @@ pulsar_classpath() {
   echo "$PULSAR_LIB_DIR/*"
 }
 
-pulsar_up() {
+# Starts the broker without waiting for it (up.sh launches it first, so it boots while the others start).
+pulsar_launch() {
   command -v java >/dev/null || need_apt openjdk-17-jre-headless
-  if is_running pulsar; then log "pulsar already running"; return 0; fi
+  if is_running pulsar; then return 0; fi
   local dir="$STACK_DIR/pulsar" cp
   cp="$(pulsar_classpath)"
   mkdir -p "$dir/data"
@@ -77,9 +78,14 @@ CONF
       --bookkeeper-port "$PULSAR_BOOKIE_PORT" >"$dir/pulsar.log" 2>&1
   ) &
   echo $! >"$(pid_file pulsar)"
-  wait_for pulsar 180 "$dir/pulsar.log" curl -fsS "http://127.0.0.1:$PULSAR_HTTP_PORT/admin/v2/clusters/standalone"
+  log "pulsar launched (pid $!)"
+}
+
+pulsar_up() {
+  pulsar_launch
   # The namespace exists once the standalone's own set-up ran; Milvus creates its topics in it.
-  wait_for pulsar 60 "$dir/pulsar.log" curl -fsS "http://127.0.0.1:$PULSAR_HTTP_PORT/admin/v2/namespaces/public/default"
+  wait_for pulsar 180 "$STACK_DIR/pulsar/pulsar.log" \
+    curl -fsS "http://127.0.0.1:$PULSAR_HTTP_PORT/admin/v2/namespaces/public/default"
 }
 
 pulsar_down() { stop_component pulsar; }

@@ -207,16 +207,6 @@ describe('PulsarSourceReader (in-memory client)', () => {
     });
   });
 
-  it('drops messages published before a timestamp start that arrive after the seek', async () => {
-    const fake = new FakePulsar();
-    fake.add(5);
-    const r = fake.reader();
-    await r.open({ kind: 'timestamp', unixMs: 1003 });
-    fake.messages.splice(3, 0, fake.messages[0]!, fake.messages[1]!); // fetched before the seek took effect
-    expect(texts(await r.read(10, 1000))).toEqual(['m3', 'm4']);
-    await r.close();
-  });
-
   it('never hands out a message at or before the last one, whatever is redelivered', async () => {
     const fake = new FakePulsar();
     fake.add(3);

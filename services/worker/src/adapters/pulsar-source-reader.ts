@@ -78,8 +78,6 @@ export class PulsarSourceReader implements SourceReader {
   /** Records read for a caller that aborted meanwhile; handed out first next time. */
   private carry: ChannelRecord[] = [];
   private last: PulsarIdOrder | undefined;
-  /** After a timestamp start: messages published before it are dropped until the first one at or after it. */
-  private notBefore: number | undefined;
   readonly topic: string;
 
   constructor(private readonly opts: PulsarSourceReaderOptions) {
@@ -194,9 +192,7 @@ export class PulsarSourceReader implements SourceReader {
         this.reader = await create(start.kind);
         break;
       case 'timestamp':
-        // Messages the client fetched before the seek took effect can still arrive: notBefore drops them.
         this.reader = await create('earliest');
-        this.notBefore = start.unixMs;
         await this.reader.seekTimestamp(start.unixMs);
         break;
       case 'after': {
@@ -273,10 +269,6 @@ export class PulsarSourceReader implements SourceReader {
       throw this.unavailable('reading', err);
     }
     if (msg === undefined) return false;
-    if (this.notBefore !== undefined) {
-      if (msg.publishTimeMs < this.notBefore) return true;
-      this.notBefore = undefined;
-    }
     const order = pulsarIdOrder(msg.msgId);
     // Never hand out a message twice, whatever a reconnect or a batch redelivers.
     if (this.last !== undefined && comparePulsarIds(order, this.last) <= 0) return true;

@@ -10,7 +10,7 @@
 # The build stages are identical to control.Dockerfile's, so building both images reuses one build.
 #
 # Pulsar: the worker calls the Pulsar C client (libpulsar) through koffi; the library is taken from the PyPI wheel
-# pulsar-client, as deploy/local/pulsar-client.sh does, and found through PULSAR_CLIENT_LIBRARY.
+# pulsar-client, as deploy/local/pulsar-client.sh does, and found through WORKER_PULSAR_CLIENT_LIBRARY.
 
 ARG NODE_IMAGE=node:20-slim
 ARG PNPM_VERSION=10.34.8
@@ -81,8 +81,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
-    METRICS_PORT=9400 \
-    PULSAR_CLIENT_LIBRARY=/opt/libpulsar/libpulsar.so
+    WORKER_METRICS_PORT=9400 \
+    WORKER_PULSAR_CLIENT_LIBRARY=/opt/libpulsar/libpulsar.so
 COPY --from=libpulsar /opt/libpulsar /opt/libpulsar
 WORKDIR /app
 # Files stay owned by root and read-only for the runtime user; the worker writes nothing to disk.
@@ -90,8 +90,8 @@ COPY --from=prod /app /app
 # Numeric user (the image's "node" user) so Kubernetes runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 9400
-# /healthz answers 200 while running and 503 once draining (METRICS_PORT=0 turns the endpoint, and so this check, off).
+# /healthz answers 200 while running and 503 once draining (WORKER_METRICS_PORT=0 turns the endpoint, and so this check, off).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9400)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_METRICS_PORT||9400)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "services/worker/dist/main.js"]

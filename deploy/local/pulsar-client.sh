@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Pulsar C client library the worker loads through FFI (koffi): libpulsar as shipped inside the PyPI wheel
 # `pulsar-client` (self-contained: it links only the C and C++ runtimes). Installed into the cache as
-# $CDC_CACHE_DIR/libpulsar/libpulsar.so, where the worker looks by default (PULSAR_CLIENT_LIBRARY overrides).
+# $CDC_CACHE_DIR/libpulsar/libpulsar.so, where the worker looks by default (WORKER_PULSAR_CLIENT_LIBRARY overrides).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 pulsar_client_lib() {

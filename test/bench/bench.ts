@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tsoFromPhysicalMs, tsoPhysicalMs } from '@cdc/shared';
+import { composeTs, tsToUnixMs } from '@cdc/shared';
 import { milvusClient } from '../helpers/milvus-compare.js';
 import { REPO_ROOT } from '../helpers/processes.js';
 import { stackEnv } from '../helpers/stack.js';
@@ -225,13 +225,7 @@ async function lagRun(rowsPerSec: number) {
   let sampling = true;
   try {
     await dep.start(LAG_WORKERS);
-    await dep.createTask(
-      SOURCE_DB,
-      LAG_COLLECTION,
-      db,
-      info.createdTs - tsoFromPhysicalMs(1_000),
-      TARGET,
-    );
+    await dep.createTask(SOURCE_DB, LAG_COLLECTION, db, info.createdTs - composeTs(1_000), TARGET);
     await waitForCount(db, LAG_COLLECTION, 0, 180_000, dep);
     await sleep(3_000); // leases settle
     const sampler = (async () => {
@@ -276,8 +270,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const loaded = await loadSource();
   const info = await describeSource(ROWS_COLLECTION);
-  const createdMs = tsoPhysicalMs(info.createdTs);
-  const startTs = tsoFromPhysicalMs(createdMs - 1_000);
+  const createdMs = tsToUnixMs(info.createdTs);
+  const startTs = composeTs(createdMs - 1_000);
   say(`source collection ${info.id}, channels ${info.channels.join(', ')}`);
 
   say('raw Kafka read of the collection channels with the worker reader');

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tsoFromPhysicalMs, tsoPhysicalMs } from '@cdc/shared';
+import { composeTs, tsToUnixMs } from '@cdc/shared';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { milvusClient } from '../helpers/milvus-compare.js';
 import { REPO_ROOT } from '../helpers/processes.js';
@@ -72,8 +72,8 @@ async function loadSource(s: Source): Promise<{ loadMs: number; startTs: bigint 
     db_name: SOURCE_DB,
     collection_name: ROWS_COLLECTION,
   });
-  const createdMs = tsoPhysicalMs(BigInt(d.created_timestamp));
-  return { loadMs: t.ms, startTs: tsoFromPhysicalMs(createdMs - 1_000) };
+  const createdMs = tsToUnixMs(BigInt(d.created_timestamp));
+  return { loadMs: t.ms, startTs: composeTs(createdMs - 1_000) };
 }
 
 async function catchUp(s: Source, startTs: bigint, loadMs: number): Promise<Result> {

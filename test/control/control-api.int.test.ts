@@ -4,6 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { Queue } from 'bullmq';
 import { Etcd3 } from 'etcd3';
 import { leaseJobId } from '@cdc/shared';
+import { GrpcWorkerControl } from '../../services/worker/src/adapters/control-client.js';
 import {
   clients,
   ETCD,
@@ -32,8 +33,8 @@ let queue: Queue;
 const env = (): Record<string, string> => ({
   CONTROL_ETCD_ENDPOINTS: ETCD,
   CONTROL_ETCD_ROOT: ROOT,
-  CONTROL_REDIS_URL: REDIS_URL,
-  CONTROL_QUEUE_PREFIX: QUEUE_PREFIX,
+  CDC_REDIS_URL: REDIS_URL,
+  CDC_QUEUE_PREFIX: QUEUE_PREFIX,
   CONTROL_SECRET_KEY: SECRET_KEY,
   CONTROL_RECONCILE_INTERVAL_MS: '300',
   CONTROL_ELECTION_TTL_S: '2',
@@ -530,6 +531,31 @@ describe('control service: leases, checkpoints and state', () => {
       status.FAILED_PRECONDITION,
       /is paused/,
     );
+    // The worker's own client rebuilds the control's error from the trailers: a paused task stays
+    // FAILED_PRECONDITION (the lease is refused), a stale epoch is LEASE_LOST (the one answer that ends a lease).
+    const worker = new GrpcWorkerControl({ address: `127.0.0.1:${control.port}` });
+    try {
+      await expect(worker.acquireLease(id, ch0, 'wb')).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+        retryable: false,
+      });
+      const stale = {
+        taskId: id,
+        channel: ch0,
+        epoch: '1',
+        workerId: 'wa',
+        sourceHeadTimestamp: 0n,
+        appliedRows: 0,
+        appliedBytes: 0,
+      };
+      await expect(worker.reportCheckpoint(stale)).rejects.toMatchObject({
+        code: 'LEASE_LOST',
+        retryable: false,
+        message: 'ReportCheckpoint: stale lease epoch',
+      });
+    } finally {
+      await worker.close();
+    }
     await waitFor(
       async () =>
         (await queue.getJobs(['waiting'])).some((j) => j.data.taskId === id) ? undefined : true,

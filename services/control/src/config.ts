@@ -1,5 +1,17 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ConfigError, withRenamedVariables, type RenamedVariable } from '@cdc/shared';
+
+export { ConfigError };
+
+/**
+ * The values the control service and the workers must share have one name on both sides (CDC_*); the former
+ * control-only names are read for one release, with a warning.
+ */
+export const CONTROL_RENAMED_VARIABLES: readonly RenamedVariable[] = [
+  { name: 'CDC_REDIS_URL', formerly: 'CONTROL_REDIS_URL' },
+  { name: 'CDC_QUEUE_PREFIX', formerly: 'CONTROL_QUEUE_PREFIX' },
+];
 
 const csv = z
   .string()
@@ -37,16 +49,16 @@ export const ControlConfigSchema = z
       .default('cdc/')
       .transform((s) => (s.endsWith('/') ? s : `${s}/`))
       .describe('key prefix of tasks, checkpoints and the leader election'),
-    CONTROL_REDIS_URL: z
+    CDC_REDIS_URL: z
       .string()
       .url()
       .default('redis://127.0.0.1:6379')
-      .describe('Redis for the BullMQ lease queue'),
-    CONTROL_QUEUE_PREFIX: z
+      .describe('Redis for the BullMQ lease queue (the same for the workers)'),
+    CDC_QUEUE_PREFIX: z
       .string()
       .min(1)
       .default('bull')
-      .describe('BullMQ key prefix of queue "cdc-leases"'),
+      .describe('BullMQ key prefix of queue "cdc-leases" (the same for the workers)'),
     CONTROL_SECRET_KEY: z
       .string()
       .default('')
@@ -187,21 +199,21 @@ export const ControlConfigSchema = z
 
 export type ControlConfig = z.infer<typeof ControlConfigSchema>;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly issues: string[]) {
-    super(`invalid configuration: ${issues.join('; ')}`);
-  }
-}
-
-export function loadControlConfig(env: NodeJS.ProcessEnv = process.env): ControlConfig {
+/** The control service's configuration and the deprecation warnings of former variable names. */
+export function loadControlConfig(env: NodeJS.ProcessEnv = process.env): {
+  config: ControlConfig;
+  deprecations: string[];
+} {
+  const renamed = withRenamedVariables(env, CONTROL_RENAMED_VARIABLES);
   const relevant = Object.fromEntries(
-    Object.entries(env).filter(([k, v]) => k.startsWith('CONTROL_') && v !== undefined),
+    Object.entries(renamed.env).filter(
+      ([k, v]) => (k.startsWith('CONTROL_') || k.startsWith('CDC_')) && v !== undefined,
+    ),
   );
   const parsed = ControlConfigSchema.safeParse(relevant);
   if (!parsed.success)
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  return parsed.data;
+  return { config: parsed.data, deprecations: renamed.deprecations };
 }
 
 /** Config for the startup log line, secrets removed. */

@@ -44,6 +44,14 @@ export function decodeError(req: unknown): CdcError | undefined {
   return invalidArgument('request', `is not a valid protobuf message for this method (${reason})`);
 }
 
+/**
+ * An enum field as text. protobufjs hands an enum number the proto does not name (99) over as a number despite
+ * `enums: String`, so the generated name type does not hold for it; as text ("99") validation quotes it by name.
+ */
+function enumText<T extends string>(value: T | number): T {
+  return (typeof value === 'number' ? String(value) : value) as T;
+}
+
 /** A decimal uint64 as the loader gives it; '' never reaches the domain. */
 export const decimal = (v: string): string => (v === '' ? '0' : v);
 
@@ -72,7 +80,7 @@ export function positionsFromProto(
 
 export function startFromProto(s: pb.StartPoint__Output | null): StartPoint {
   return {
-    kind: s?.kind ?? 'START_KIND_UNSPECIFIED',
+    kind: enumText(s?.kind ?? 'START_KIND_UNSPECIFIED'),
     timestamp: decimal(s?.timestamp ?? ''),
     positions: positionsFromProto(s?.positions ?? {}),
   };
@@ -85,7 +93,7 @@ function targetFromProto(t: pb.TargetSpec__Output | null): TargetSpec {
     username: t?.username ?? '',
     password: t?.password ?? '',
     tls: tls(t?.tls ?? null),
-    mode: t?.mode ?? 'TARGET_MODE_UNSPECIFIED',
+    mode: enumText(t?.mode ?? 'TARGET_MODE_UNSPECIFIED'),
   };
 }
 
@@ -109,7 +117,7 @@ export function specFromProto(s: pb.TaskSpec__Output | null): TaskSpec | undefin
         tls: tls(etcd?.tls ?? null),
       },
       mq: {
-        type: mq?.type ?? 'MQ_TYPE_UNSPECIFIED',
+        type: enumText(mq?.type ?? 'MQ_TYPE_UNSPECIFIED'),
         address: mq?.address ?? '',
         tls: tls(mq?.tls ?? null),
         sasl: mq?.sasl ?? { mechanism: '', username: '', password: '' },

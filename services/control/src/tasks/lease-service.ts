@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CdcError, invalidArgument, replicateChannelName, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, invalidArgument, replicateChannelName, composeTs } from '@cdc/shared';
 import type {
   ChannelRecord,
   Position,
@@ -8,8 +8,9 @@ import type {
   TaskRecord,
   TaskSpec,
 } from '../domain/model.js';
-import { emptyChannelRecord, targetsOf } from '../domain/model.js';
+import { targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
+import { updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
 import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
@@ -274,21 +275,12 @@ export class LeaseService {
     if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
   }
 
-  private async cas(
+  private cas(
     taskId: string,
     channel: string,
     fn: (r: ChannelRecord) => ChannelRecord,
   ): Promise<ChannelRecord> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const found = await this.deps.channels.get(taskId, channel);
-      const next = fn(found?.value ?? emptyChannelRecord());
-      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
-    );
+    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
   }
 }
 
@@ -354,7 +346,7 @@ function startFor(
 function fromStartPoint(start: StartPoint, channel: string, latestAtMs: number): LeaseStart {
   const latest: LeaseStart = {
     kind: 'START_KIND_TIMESTAMP',
-    timestamp: tsoFromPhysicalMs(latestAtMs).toString(),
+    timestamp: composeTs(latestAtMs).toString(),
     fromCheckpoint: false,
   };
   if (start.kind === 'START_KIND_POSITIONS') {

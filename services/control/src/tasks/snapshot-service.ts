@@ -1,6 +1,7 @@
-import { CdcError, invalidArgument, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, invalidArgument, composeTs } from '@cdc/shared';
 import type { SnapshotRecord, SnapshotState, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
+import { compareAndSet } from './compare-and-set.js';
 import type { Clock, SnapshotPlanner, SnapshotStore } from './ports.js';
 import type { TaskService } from './task-service.js';
 
@@ -43,8 +44,6 @@ export interface InitialSyncStatus {
   snapshotTimestamp: string;
   collections: SnapshotRecord[];
 }
-
-const MAX_CAS_ATTEMPTS = 8;
 
 export function staleSnapshotEpoch(
   taskId: string,
@@ -153,7 +152,7 @@ export class SnapshotService {
     if (task.initialSync === undefined) return undefined;
     return {
       copying: task.initialSync.copying,
-      snapshotTimestamp: tsoFromPhysicalMs(task.createTimeMs).toString(),
+      snapshotTimestamp: composeTs(task.createTimeMs).toString(),
       collections: await this.deps.store.list(task.taskId),
     };
   }
@@ -179,26 +178,27 @@ export class SnapshotService {
     return this.deps.store.list(task.taskId);
   }
 
-  private async cas(
+  private cas(
     taskId: string,
     collectionId: string,
     fn: (r: SnapshotRecord) => SnapshotRecord,
   ): Promise<SnapshotRecord> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.store.get(taskId, collectionId);
-      if (found === undefined)
-        throw new CdcError(
-          'NOT_FOUND',
-          `collection ${collectionId} is not copied by task ${taskId}`,
-          { retryable: false, details: { taskId, collectionId } },
-        );
-      const next = fn(found.value);
-      if (await this.deps.store.put(taskId, next, found.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating snapshot ${collectionId} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
+    const store = this.deps.store;
+    return compareAndSet(
+      `updating snapshot ${collectionId} of task ${taskId}`,
+      {
+        read: () => store.get(taskId, collectionId),
+        write: (next, version) => store.put(taskId, next, version),
+      },
+      (current) => {
+        if (current === undefined)
+          throw new CdcError(
+            'NOT_FOUND',
+            `collection ${collectionId} is not copied by task ${taskId}`,
+            { retryable: false, details: { taskId, collectionId } },
+          );
+        return fn(current);
+      },
     );
   }
 }

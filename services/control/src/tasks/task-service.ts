@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CdcError, errorMessage, invalidArgument, tsoPhysicalMs } from '@cdc/shared';
+import { CdcError, errorMessage, invalidArgument, tsToUnixMs } from '@cdc/shared';
 import type {
   ChannelRecord,
   InitialSyncPhase,
@@ -14,6 +14,7 @@ import { emptyChannelRecord, targetsOf } from '../domain/model.js';
 import { scopeOverlap, patternText } from '../domain/scope.js';
 import { canonicalJson, mergeSecrets, splitSecrets } from '../domain/secrets.js';
 import { assertTransition, stateLabel } from '../domain/state-machine.js';
+import { compareAndSet, updateChannelRecord } from './compare-and-set.js';
 import {
   targetKey,
   validateStartPoint,
@@ -50,8 +51,6 @@ export interface ChannelResetInput {
   channel: string;
   start: StartPoint;
 }
-
-const MAX_CAS_ATTEMPTS = 8;
 
 export function notFound(taskId: string): CdcError {
   return new CdcError('NOT_FOUND', `task ${taskId} not found`, {
@@ -299,8 +298,7 @@ export class TaskService {
   private lagMs(state: TaskState, r: ChannelRecord, now: number): number {
     const head = BigInt(r.sourceHeadTimestamp);
     const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
-    let lag =
-      head > 0n && applied > 0n ? Math.max(0, tsoPhysicalMs(head) - tsoPhysicalMs(applied)) : 0;
+    let lag = head > 0n && applied > 0n ? Math.max(0, tsToUnixMs(head) - tsToUnixMs(applied)) : 0;
     const silentMs = now - r.updateTimeMs;
     if (state === 'TASK_STATE_RUNNING' && r.updateTimeMs > 0 && silentMs > this.deps.staleReportMs)
       lag += silentMs;
@@ -353,38 +351,32 @@ export class TaskService {
   }
 
   /** Read-modify-write with compare-and-set. `fn` returns undefined for "no change". */
-  private async mutate(
+  private mutate(
     taskId: string,
     fn: (t: TaskRecord) => TaskRecord | undefined,
   ): Promise<TaskRecord> {
     validateTaskId(taskId);
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.tasks.get(taskId);
-      if (found === undefined) throw notFound(taskId);
-      const next = fn(found.value);
-      if (next === undefined) return found.value;
-      if (await this.deps.tasks.update(next, found.version)) return next;
-    }
-    throw new CdcError('CONFLICT', `updating task ${taskId}: too many concurrent writers`, {
-      retryable: true,
-    });
+    const tasks = this.deps.tasks;
+    return compareAndSet(
+      `updating task ${taskId}`,
+      {
+        read: () => tasks.get(taskId),
+        write: (next, version) =>
+          version === undefined ? Promise.resolve(false) : tasks.update(next, version),
+      },
+      (current) => {
+        if (current === undefined) throw notFound(taskId);
+        return fn(current) ?? current;
+      },
+    );
   }
 
-  private async casChannel(
+  private casChannel(
     taskId: string,
     channel: string,
     fn: (r: ChannelRecord) => ChannelRecord,
   ): Promise<ChannelRecord> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.channels.get(taskId, channel);
-      const next = fn(found?.value ?? emptyChannelRecord());
-      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
-    );
+    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
   }
 }
 

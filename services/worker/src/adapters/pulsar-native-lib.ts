@@ -1,7 +1,7 @@
 /**
  * Loads the Apache Pulsar C client (`libpulsar`, its C API) through koffi, an FFI package whose prebuilt binaries
  * ship inside its npm packages. The library is the one inside the PyPI wheel `pulsar-client` (installed by
- * deploy/local/pulsar-client.sh), or any libpulsar 3.x (PULSAR_CLIENT_LIBRARY). Declaring the C signatures here
+ * deploy/local/pulsar-client.sh), or any libpulsar 3.x (WORKER_PULSAR_CLIENT_LIBRARY). Declaring the C signatures here
  * needs no C or C++ headers at build time. Loaded on first use only, so nothing native runs without a Pulsar source.
  */
 import { existsSync } from 'node:fs';
@@ -170,9 +170,9 @@ export function setPulsarLogSink(sink: PulsarLogFn | undefined): void {
   logSink = sink;
 }
 
-/** Where the library is looked for: PULSAR_CLIENT_LIBRARY, the local cache, then the system loader. */
+/** Where the library is looked for: WORKER_PULSAR_CLIENT_LIBRARY, the local cache, then the system loader. */
 export function pulsarLibraryCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
-  const explicit = env['PULSAR_CLIENT_LIBRARY'];
+  const explicit = env['WORKER_PULSAR_CLIENT_LIBRARY'];
   if (explicit) return [explicit];
   const cache = env['CDC_CACHE_DIR'] ?? join(homedir(), '.cache', 'milvus-cdc-ts');
   return [join(cache, 'libpulsar', 'libpulsar.so'), 'libpulsar.so'];
@@ -265,7 +265,7 @@ export function loadPulsarLib(env: NodeJS.ProcessEnv = process.env): Promise<Pul
     }
     throw new CdcError(
       'FAILED_PRECONDITION',
-      `pulsar client library (libpulsar) is not installed: ${failures.join('; ')}; run deploy/local/pulsar-client.sh or set PULSAR_CLIENT_LIBRARY`,
+      `pulsar client library (libpulsar) is not installed: ${failures.join('; ')}; run deploy/local/pulsar-client.sh or set WORKER_PULSAR_CLIENT_LIBRARY`,
       { retryable: false },
     );
   })();

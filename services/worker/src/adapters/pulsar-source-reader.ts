@@ -6,16 +6,21 @@
  * a native wait would hold a worker thread of the shared pool per idle channel, and an abort or close could not
  * interrupt it.
  */
-import { CdcError, decodePulsarMessageId, encodePulsarMessageId, isCdcError } from '@cdc/shared';
-import type { Logger } from '@cdc/shared';
+import {
+  CdcError,
+  comparePulsarIds,
+  decodePulsarMessageId,
+  encodePulsarMessageId,
+  isCdcError,
+  pulsarIdOrder,
+} from '@cdc/shared';
+import type { Logger, PulsarIdOrder } from '@cdc/shared';
 import type {
   ChannelRecord,
   ReaderStart,
   SourceReader,
   SourceReaderFactory,
 } from '../ports/source-reader.js';
-import { comparePulsarIds, pulsarIdOrder } from './pulsar-message-id.js';
-import type { PulsarIdOrder } from './pulsar-message-id.js';
 import { PulsarNativeClient } from './pulsar-native.js';
 import type { PulsarLogFn, PulsarNativeMessage } from './pulsar-native.js';
 

@@ -22,6 +22,21 @@ export interface ChannelStatus {
   last_error?: string;
 }
 
+/** CPU time (user + system) a live process used so far, seconds; 0 when it is gone. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th, in clock ticks.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS = 100;
+
 /** Peak resident set (VmHWM) of a live process, bytes; 0 when it is gone. */
 export function peakRss(pid: number | undefined): number {
   if (pid === undefined) return 0;
@@ -139,7 +154,10 @@ export class CdcDeployment {
     }
   }
 
-  /** A task for `sourceDb.collection` → `targetDb.collection`, starting at source hybrid timestamp `startTs`. */
+  /**
+   * A task for `sourceDb.collection` → `targetDb.collection`, starting at source hybrid timestamp `startTs`, from
+   * the Kafka-backed source unless `source` (a proto-loader `SourceSpec`) says otherwise.
+   */
   async createTask(
     sourceDb: string,
     collection: string,
@@ -149,11 +167,12 @@ export class CdcDeployment {
       uri: this.env.targetMilvusAddress,
       mode: 'TARGET_MODE_API',
     },
+    source: Record<string, unknown> = kafkaSourceSpec(this.env),
   ): Promise<void> {
     await this.client!.call('CreateTask', {
       task_id: this.taskId,
       spec: {
-        source: kafkaSourceSpec(this.env),
+        source,
         target,
         scope: { include: [{ database: sourceDb, collection }], exclude: [] },
         name_mapping: [{ source_database: sourceDb, target_database: targetDb }],
@@ -184,6 +203,10 @@ export class CdcDeployment {
         );
       }
     }
+  }
+
+  cpuSecondsPerWorker(): number[] {
+    return this.workers.map((w) => cpuSeconds(w.child.pid));
   }
 
   peakRssPerWorker(): number[] {

@@ -16,11 +16,13 @@ import type { CollectionDiff, CollectionRef } from '../helpers/milvus-compare.js
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { REPO_ROOT, freePort, startNodeProcess } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
-import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
+import { kafkaSourceSpec, pulsarSourceSpec, stackEnv } from '../helpers/stack.js';
 
 export const env = stackEnv();
 
 export type TargetMode = 'TARGET_MODE_API' | 'TARGET_MODE_REPLICATE';
+/** Which source Milvus the task reads: the one on Kafka or the one on Pulsar. */
+export type SourceMq = 'kafka' | 'pulsar';
 
 export class E2eHarness {
   readonly id = randomUUID().slice(0, 8);
@@ -37,12 +39,18 @@ export class E2eHarness {
   /** Worker name → its metrics port. */
   readonly metricsPorts = new Map<string, number>();
   client: CdcTestClient | undefined;
-  readonly source = milvusClient(env.sourceMilvusAddress);
+  readonly sourceAddress: string;
+  readonly source;
   /** API mode replicates into the ordinary target; replicate mode into the one with ttMsgEnabled=false. */
   readonly targetAddress: string;
   readonly target;
 
-  constructor(readonly targetMode: TargetMode = 'TARGET_MODE_API') {
+  constructor(
+    readonly targetMode: TargetMode = 'TARGET_MODE_API',
+    readonly sourceMq: SourceMq = 'kafka',
+  ) {
+    this.sourceAddress = sourceMq === 'pulsar' ? env.pulsarMilvusAddress : env.sourceMilvusAddress;
+    this.source = milvusClient(this.sourceAddress);
     this.targetAddress =
       targetMode === 'TARGET_MODE_REPLICATE' ? env.replicaMilvusAddress : env.targetMilvusAddress;
     this.target = milvusClient(this.targetAddress);
@@ -104,7 +112,7 @@ export class E2eHarness {
     await this.client!.call('CreateTask', {
       task_id: taskId,
       spec: {
-        source: kafkaSourceSpec(env),
+        source: this.sourceMq === 'pulsar' ? pulsarSourceSpec(env) : kafkaSourceSpec(env),
         target: { uri: this.targetAddress, mode: this.targetMode },
         scope: {
           include: [
@@ -128,7 +136,7 @@ export class E2eHarness {
         '-W',
         'ignore',
         join(REPO_ROOT, 'test/e2e/workload.py'),
-        env.sourceMilvusAddress,
+        this.sourceAddress,
         this.prefix,
         step,
       ],

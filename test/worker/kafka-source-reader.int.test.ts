@@ -47,6 +47,13 @@ async function kafkaFixture(
         await producer.send({ topic: channel, acks: -1, messages: [{ partition: 0, value: v }] });
       }
     },
+    produceBatch: async (values) => {
+      await producer.send({
+        topic: channel,
+        acks: -1,
+        messages: values.map((value) => ({ partition: 0, value })),
+      });
+    },
     deleteBefore: async (msgId) => {
       // KafkaJS looks the partition leader up in cached metadata only; this loads the topic's.
       await a.fetchTopicOffsets(channel);

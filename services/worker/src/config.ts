@@ -66,6 +66,12 @@ export const WorkerConfigSchema = z.object({
     .describe(
       'name the control certificate is checked against, if not the host of WORKER_CONTROL_ADDRESS',
     ),
+  WORKER_PULSAR_CLIENT_LIBRARY: z
+    .string()
+    .default('')
+    .describe(
+      'Pulsar C client library for Pulsar sources (default: libpulsar/libpulsar.so under $CDC_CACHE_DIR or ~/.cache/milvus-cdc-ts, then the system libpulsar.so); read by adapters/pulsar-native.ts',
+    ),
   CDC_REDIS_URL: z
     .string()
     .url()

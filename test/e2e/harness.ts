@@ -66,7 +66,10 @@ export class E2eHarness {
     await waitForControl(this.client);
   }
 
-  async startWorker(name = `worker-${this.workers.length}`): Promise<RunningProcess> {
+  async startWorker(
+    name = `worker-${this.workers.length}`,
+    extraEnv: Record<string, string> = {},
+  ): Promise<RunningProcess> {
     const metricsPort = await freePort();
     this.metricsPorts.set(name, metricsPort);
     const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
@@ -78,6 +81,7 @@ export class E2eHarness {
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
       LOG_LEVEL: 'info',
+      ...extraEnv,
     });
     this.workers.push(worker);
     return worker;

@@ -7,6 +7,7 @@
 import { Redis } from 'ioredis';
 import { createLogger, errorMessage, SNAPSHOT_QUEUE_NAME, type SnapshotJobData } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
+import { registerKafkaZstdCodec } from './adapters/kafka-zstd-codec.js';
 import { controlTls, loadWorkerConfig } from './config.js';
 import { ControlHeartbeat } from './lease/control-heartbeat.js';
 import { LeaseRunner } from './lease/lease-runner.js';
@@ -25,7 +26,11 @@ const control = new GrpcWorkerControl({
   ...(tls === undefined ? {} : { tls }),
 });
 const metrics = new WorkerMetrics();
-const resources = new TaskResources(redis, config.QUEUE_PREFIX, log);
+registerKafkaZstdCodec({ maxBatchBytes: config.WORKER_MAX_BATCH_BYTES });
+const resources = new TaskResources(redis, config.QUEUE_PREFIX, log, {
+  fetchMaxBytes: config.WORKER_KAFKA_FETCH_BYTES,
+  maxRecordBytes: config.WORKER_MAX_RECORD_BYTES,
+});
 const runner = new LeaseRunner({
   control,
   factories: resources,
@@ -35,6 +40,7 @@ const runner = new LeaseRunner({
     maxBatchRows: config.WORKER_MAX_BATCH_ROWS,
     readBatchSize: config.WORKER_READ_BATCH,
     objectWaitMs: config.WORKER_OBJECT_WAIT_MS,
+    maxTickCarryMs: config.WORKER_MAX_TICK_CARRY_MS,
   },
   hooks: metrics.hooks(),
 });

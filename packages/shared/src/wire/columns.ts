@@ -186,7 +186,7 @@ function checkColumnShape(col: FieldColumn, numRows: number): void {
   const length = columnLength(col.values, col.fieldName);
   if (col.validData.length === 0) {
     if (length !== numRows) {
-      throw fail('column length differs from num_rows', {
+      throw fail(`column length ${length} differs from num_rows ${numRows}`, {
         field: col.fieldName,
         length,
         numRows,
@@ -226,13 +226,15 @@ export function columnRowValues(col: FieldColumn, numRows: number): RowValue[] {
 function rowCount(msg: InsertMessage, columns: readonly FieldColumn[]): number {
   const declared = msg.numRows > 0n ? msg.numRows : BigInt(msg.timestamps.length);
   if (msg.timestamps.length > 0 && declared !== BigInt(msg.timestamps.length)) {
-    throw fail('num_rows differs from the number of row timestamps', {
+    throw fail(`num_rows ${declared} differs from the ${msg.timestamps.length} row timestamps`, {
       numRows: msg.numRows.toString(),
       timestamps: msg.timestamps.length,
     });
   }
   if (declared > 0n && msg.fields.length === 0) {
-    throw fail('insert declares rows but carries no columns', { numRows: declared.toString() });
+    throw fail(`insert declares ${declared} rows but carries no columns`, {
+      numRows: declared.toString(),
+    });
   }
   if (declared > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw fail('num_rows out of range', { numRows: declared.toString() });

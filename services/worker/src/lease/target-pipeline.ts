@@ -27,6 +27,7 @@ export interface TargetPipelineDeps {
   readonly maxBatchRows: number;
   readonly readBatchSize: number;
   readonly objectWaitMs: number;
+  readonly maxTickCarryMs?: number;
   readonly onRetry?: () => void;
 }
 
@@ -68,6 +69,8 @@ export async function runTargetPipeline(
         barrier: deps.barrier,
         maxBatchRows: deps.maxBatchRows,
         readBatchSize: deps.readBatchSize,
+        scope,
+        ...(deps.maxTickCarryMs === undefined ? {} : { maxTickCarryMs: deps.maxTickCarryMs }),
         ...(replicateTarget ? { replicateTarget } : {}),
       });
   try {

@@ -1,3 +1,4 @@
+import { tsoPhysicalMs } from '@cdc/shared';
 import type { KnownMessage } from '@cdc/shared';
 
 /** A decoded message with where it came from on the channel. */
@@ -19,7 +20,22 @@ export interface Pack {
    * or a restart would skip them.
    */
   readonly checkpointable: boolean;
+  /**
+   * Messages taken out of the buffer because they break tick order: still ahead of the channel's ticks after those
+   * advanced `maxCarryMs`. They are quarantined; the pack's tick may then become a checkpoint.
+   */
+  readonly expired: readonly OutOfOrder[];
 }
+
+/** A message that breaks the channel's tick order, and why. */
+export interface OutOfOrder {
+  readonly item: ChannelMessage;
+  readonly timestamp: bigint;
+  readonly reason: string;
+}
+
+/** Default of `maxCarryMs`: ticks come every 200 ms, and a legitimate message waits for at most a few of them. */
+export const DEFAULT_MAX_TICK_CARRY_MS = 10_000;
 
 /** Timestamp used to order a message: Insert/Delete carry per-row timestamps, everything else MsgBase's. */
 export function messageTimestamp(m: KnownMessage): bigint {
@@ -40,22 +56,60 @@ export function messageTimestamp(m: KnownMessage): bigint {
  * (timestamp, Delete before anything else, arrival order) before it is applied.
  */
 export class PackBuffer {
-  private pending: { readonly item: ChannelMessage; readonly ts: bigint; readonly seq: number }[] =
-    [];
+  private pending: {
+    readonly item: ChannelMessage;
+    readonly ts: bigint;
+    readonly seq: number;
+    /** Physical ms of the first tick that did not cover the message. */
+    carriedSinceMs?: number;
+  }[] = [];
   private seq = 0;
+  private lastTick: bigint | undefined;
+
+  /**
+   * Tick order (what makes a pack the source order): after TimeTick(T) no message with ts ≤ T appears, and a message
+   * written just before a tick may be ahead of it only until the next ticks cover it. A message ahead of the ticks
+   * for `maxCarryMs` of tick time (e.g. timestamped far in the future) would otherwise stay buffered forever and
+   * the channel would never checkpoint again. Ticks that stop advancing (a stalled proxy holds them back) expire
+   * nothing.
+   */
+  constructor(private readonly maxCarryMs = DEFAULT_MAX_TICK_CARRY_MS) {}
 
   get size(): number {
     return this.pending.length;
   }
 
-  add(item: ChannelMessage): void {
-    this.pending.push({ item, ts: messageTimestamp(item.message), seq: this.seq++ });
+  /** Buffers a message, or returns why it breaks tick order (not after the last tick); it is then not buffered. */
+  add(item: ChannelMessage): OutOfOrder | undefined {
+    const ts = messageTimestamp(item.message);
+    if (this.lastTick !== undefined && ts <= this.lastTick) {
+      return {
+        item,
+        timestamp: ts,
+        reason: `timestamp ${ts} is not after the channel's time tick ${this.lastTick}, which promised that no older message follows`,
+      };
+    }
+    this.pending.push({ item, ts, seq: this.seq++ });
+    return undefined;
   }
 
-  /** Closes the pack at a TimeTick. Messages with ts > tick stay for the next pack (defensive; Milvus never sends them). */
+  /** Closes the pack at a TimeTick. Messages with ts > tick stay for a later pack, within `maxCarryMs`. */
   close(tickMsgId: Uint8Array, tickTs: bigint): Pack {
+    if (this.lastTick === undefined || tickTs > this.lastTick) this.lastTick = tickTs;
     const ready = this.pending.filter((p) => p.ts <= tickTs);
-    this.pending = this.pending.filter((p) => p.ts > tickTs);
+    const tickMs = tsoPhysicalMs(tickTs);
+    const expired: OutOfOrder[] = [];
+    this.pending = this.pending.filter((p) => {
+      if (p.ts <= tickTs) return false;
+      p.carriedSinceMs ??= tickMs;
+      if (tickMs - p.carriedSinceMs < this.maxCarryMs) return true;
+      expired.push({
+        item: p.item,
+        timestamp: p.ts,
+        reason: `timestamp ${p.ts} stayed ahead of the channel's time ticks while they advanced ${tickMs - p.carriedSinceMs} ms (to ${tickTs}); a message is never that far ahead of the ticks`,
+      });
+      return false;
+    });
     ready.sort((a, b) => {
       if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
       const rank = (p: typeof a): number => (p.item.message.type === 'Delete' ? 0 : 1);
@@ -66,6 +120,7 @@ export class PackBuffer {
       endMsgId: tickMsgId,
       endTimestamp: tickTs,
       checkpointable: this.pending.length === 0,
+      expired,
     };
   }
 }

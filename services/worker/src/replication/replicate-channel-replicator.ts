@@ -43,6 +43,16 @@ export class ReplicateChannelReplicator {
 
   private async onRecord(record: ChannelRecord, signal: AbortSignal): Promise<void> {
     const { progress } = this.deps;
+    if (record.rejected !== undefined) {
+      await progress.quarantine({
+        msgId: record.msgId,
+        timestamp: 0n,
+        reason: record.rejected,
+        payload: record.value,
+      });
+      progress.checkpoint(record.msgId, 0n);
+      return;
+    }
     let message;
     try {
       message = decodeMessage(record.value, record.headers);

@@ -12,6 +12,7 @@ import {
   partitionInfo,
   silentLogger,
 } from '../testing/fakes.js';
+import { taskSpecWire } from '../testing/wire.js';
 import { SnapshotRunner } from './snapshot-runner.js';
 
 /** Initial sync checks a partition's copy against a second, keys-only read of the source before calling it done. */
@@ -45,10 +46,10 @@ function setup(rows: FakeSourceRows) {
   const control = new FakeWorkerControl();
   control.snapshotGrant = {
     epoch: '1',
-    spec: {
-      scope: { include: [{ database: 'default', collection: '*' }] },
+    spec: taskSpecWire({
+      scope: { include: [{ database: 'default', collection: '*' }], exclude: [] },
       initial_sync: { enabled: true, batch_rows: 2 },
-    },
+    }),
     progress: { rowsCopied: 0, rowsTotal: 0, partition: '', lastKey: '' },
   };
   const borrowed = <T>(value: T): Promise<Borrowed<T>> =>

@@ -174,7 +174,7 @@ describe('repeated primary keys', () => {
 
   it('replicate mode: the replica stores every copy, as the source does', async () => {
     await replica.startControl();
-    await replica.startWorker('replicate-worker');
+    await replica.startWorker('replicate-worker', { LOG_LEVEL: 'debug' });
     const taskName = await replica.createTask(`replicate-${replica.id}`);
     await waitUntil(
       'the replicate task to take its channels',
@@ -218,15 +218,25 @@ describe('repeated primary keys', () => {
     await replica.source.insert({ ...base, data: data('b') });
     const sourceCount = await countRows(replica.source, ref);
     let replicaCount = -1;
+    let lastError = '';
     await waitUntil(
       'the replica to hold the collection with its rows',
       async () => {
-        replicaCount = await countRows(replica.target, ref).catch(() => -1);
+        replicaCount = await countRows(replica.target, ref).catch((err: unknown) => {
+          lastError = String(err);
+          return -1;
+        });
         return replicaCount === sourceCount;
       },
-      120_000,
+      90_000,
       2_000,
-    );
+    ).catch(async (err: unknown) => {
+      const positions = await replica.client!.call('GetTaskPositions', { task_id: taskName });
+      console.log(
+        `replica count ${replicaCount} (${lastError}); positions ${JSON.stringify(positions)}`,
+      );
+      throw err;
+    });
     const [s, t] = await Promise.all([allRows(replica.source, ref), allRows(replica.target, ref)]);
     console.log(
       `replicate mode, repeated keys: source count(*) ${sourceCount}, replica count(*) ${replicaCount}; distinct keys ${s.size} / ${t.size}`,

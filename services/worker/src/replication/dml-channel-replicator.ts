@@ -116,8 +116,7 @@ export class DmlChannelReplicator {
     ) {
       return;
     }
-    const late = this.buffer.add({ message, msgId: record.msgId, payload: record.value });
-    if (late !== undefined) await this.quarantineOutOfOrder(late);
+    this.buffer.add({ message, msgId: record.msgId, payload: record.value });
   }
 
   private quarantineOutOfOrder(bad: OutOfOrder): Promise<void> {

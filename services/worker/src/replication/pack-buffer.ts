@@ -64,7 +64,6 @@ export class PackBuffer {
     carriedSinceMs?: number;
   }[] = [];
   private seq = 0;
-  private lastTick: bigint | undefined;
 
   /**
    * Tick order (what makes a pack the source order): after TimeTick(T) no message with ts ≤ T appears, and a message
@@ -79,23 +78,16 @@ export class PackBuffer {
     return this.pending.length;
   }
 
-  /** Buffers a message, or returns why it breaks tick order (not after the last tick); it is then not buffered. */
-  add(item: ChannelMessage): OutOfOrder | undefined {
-    const ts = messageTimestamp(item.message);
-    if (this.lastTick !== undefined && ts <= this.lastTick) {
-      return {
-        item,
-        timestamp: ts,
-        reason: `timestamp ${ts} is not after the channel's time tick ${this.lastTick}, which promised that no older message follows`,
-      };
-    }
-    this.pending.push({ item, ts, seq: this.seq++ });
-    return undefined;
+  /**
+   * Buffers a message. One not after the last tick (Milvus never writes one) is applied with the next pack rather
+   * than quarantined: a forged tick far ahead would otherwise cost every real message after it.
+   */
+  add(item: ChannelMessage): void {
+    this.pending.push({ item, ts: messageTimestamp(item.message), seq: this.seq++ });
   }
 
   /** Closes the pack at a TimeTick. Messages with ts > tick stay for a later pack, within `maxCarryMs`. */
   close(tickMsgId: Uint8Array, tickTs: bigint): Pack {
-    if (this.lastTick === undefined || tickTs > this.lastTick) this.lastTick = tickTs;
     const ready = this.pending.filter((p) => p.ts <= tickTs);
     const tickMs = tsoPhysicalMs(tickTs);
     const expired: OutOfOrder[] = [];

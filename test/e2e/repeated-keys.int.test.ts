@@ -174,7 +174,7 @@ describe('repeated primary keys', () => {
 
   it('replicate mode: the replica stores every copy, as the source does', async () => {
     await replica.startControl();
-    await replica.startWorker('replicate-worker', { LOG_LEVEL: 'debug' });
+    await replica.startWorker('replicate-worker');
     const taskName = await replica.createTask(`replicate-${replica.id}`);
     await waitUntil(
       'the replicate task to take its channels',
@@ -228,7 +228,7 @@ describe('repeated primary keys', () => {
         });
         return replicaCount === sourceCount;
       },
-      90_000,
+      180_000,
       2_000,
     ).catch(async (err: unknown) => {
       const positions = await replica.client!.call('GetTaskPositions', { task_id: taskName });

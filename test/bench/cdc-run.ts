@@ -15,6 +15,7 @@ import { kafkaSourceSpec } from '../helpers/stack.js';
 export interface ChannelStatus {
   channel: string;
   lag_ms?: string;
+  caught_up?: boolean;
   applied_rows?: string;
   applied_bytes?: string;
   worker_id?: string;

@@ -182,7 +182,8 @@ describe('cdcctl', () => {
   });
 
   it('pauses, resets positions, resumes', async () => {
-    const paused = await json('pause', ID, '--reason', 'maintenance window');
+    // No worker runs here: only an immediate pause can stop channels that never reached a pause point.
+    const paused = await json('pause', ID, '--reason', 'maintenance window', '--immediate');
     expect(paused).toMatchObject({ state: 'TASK_STATE_PAUSED', reason: 'maintenance window' });
     const reset = await json(
       'reset-positions',

@@ -364,6 +364,48 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
     );
   });
 
+  it('refuses an open API beyond loopback (exit 78) unless CONTROL_INSECURE=true says so, then warns', async () => {
+    const open = {
+      CONTROL_GRPC_ADDRESS: '0.0.0.0:0',
+      CONTROL_METRICS_PORT: '0',
+      CONTROL_TLS_CERT_FILE: '',
+      CONTROL_TLS_KEY_FILE: '',
+      CONTROL_TLS_CLIENT_CA_FILE: '',
+      CONTROL_API_TOKENS: '',
+      CONTROL_WORKER_TOKENS: '',
+    };
+    const refused = startNodeProcess(uniq('control-open'), 'services/control/dist/main.js', {
+      ...controlEnv(open),
+    });
+    children.push(refused);
+    expect(await exitCode(refused)).toBe(78);
+    expect(logOf(refused)).toContain(
+      'CONTROL_GRPC_ADDRESS: 0.0.0.0:0 is reachable from other hosts',
+    );
+    // Server TLS alone does not authenticate callers either.
+    const tlsOnly = startNodeProcess(uniq('control-tls-only'), 'services/control/dist/main.js', {
+      ...controlEnv({
+        ...open,
+        CONTROL_TLS_CERT_FILE: pki.serverCert,
+        CONTROL_TLS_KEY_FILE: pki.serverKey,
+      }),
+    });
+    children.push(tlsOnly);
+    expect(await exitCode(tlsOnly)).toBe(78);
+
+    const insecure = startNodeProcess(uniq('control-insecure'), 'services/control/dist/main.js', {
+      ...controlEnv({ ...open, CONTROL_INSECURE: 'true' }),
+    });
+    children.push(insecure);
+    await waitFor(
+      () => Promise.resolve(logOf(insecure).includes('control ready') ? true : undefined),
+      30_000,
+      'the insecure control to start',
+    );
+    expect(logOf(insecure)).toContain('CONTROL_INSECURE=true: the gRPC API');
+    await insecure.stop();
+  });
+
   it('no secret appears in any output or metric', async () => {
     const api = connect({ credentials: mtls(), token: API_TOKEN });
     await api.cdc.DeleteTask({ task_id: TASK_ID });

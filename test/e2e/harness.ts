@@ -56,9 +56,13 @@ export class E2eHarness {
     this.target = milvusClient(this.targetAddress);
   }
 
-  async startControl(): Promise<void> {
-    const port = await freePort();
-    this.controlAddress = `127.0.0.1:${port}`;
+  /**
+   * Starts the control service; a restart (the previous one stopped) keeps its address, so running workers reconnect.
+   * `overrides` replace parts of its environment.
+   */
+  async startControl(overrides: Record<string, string> = {}): Promise<void> {
+    if (this.controlAddress === '') this.controlAddress = `127.0.0.1:${String(await freePort())}`;
+    this.client?.close();
     this.control = startNodeProcess('control', 'services/control/dist/main.js', {
       CONTROL_GRPC_ADDRESS: this.controlAddress,
       CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
@@ -68,13 +72,18 @@ export class E2eHarness {
       CONTROL_SECRET_KEY: this.secretKey,
       CONTROL_RECONCILE_INTERVAL_MS: '500',
       CONTROL_DISCOVERY_INTERVAL_MS: '2000',
+      ...overrides,
       LOG_LEVEL: 'info',
     });
     this.client = new CdcTestClient(this.controlAddress);
     await waitForControl(this.client);
   }
 
-  async startWorker(name = `worker-${this.workers.length}`): Promise<RunningProcess> {
+  /** `overrides` replace parts of the worker's environment (e.g. WORKER_CONTROL_ADDRESS and CDC_REDIS_URL through a proxy). */
+  async startWorker(
+    name = `worker-${this.workers.length}`,
+    overrides: Record<string, string> = {},
+  ): Promise<RunningProcess> {
     const metricsPort = await freePort();
     this.metricsPorts.set(name, metricsPort);
     const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
@@ -86,6 +95,7 @@ export class E2eHarness {
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
       LOG_LEVEL: 'info',
+      ...overrides,
     });
     this.workers.push(worker);
     return worker;

@@ -24,7 +24,7 @@ import {
   EtcdSnapshotPlanner,
   NetworkReachability,
 } from './adapters/source-probes.js';
-import { loadControlConfig, redactedConfig, type ControlConfig } from './config.js';
+import { loadControlConfig, redactedConfig, secretKeysOf, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
 import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
@@ -42,19 +42,26 @@ import { VerifyService } from './verify/verify-service.js';
 
 const log = createLogger({ service: 'cdc-control' });
 
-function secretKey(config: ControlConfig): Buffer {
-  if (config.CONTROL_SECRET_KEY !== '') return Buffer.from(config.CONTROL_SECRET_KEY, 'base64');
+/** The secret key ring, current key first. */
+function secretKeys(config: ControlConfig): Buffer[] {
+  const keys = secretKeysOf(config).map((k) => Buffer.from(k, 'base64'));
+  if (keys.length > 0) return keys;
   log.warn(
     'CONTROL_SECRET_KEY not set: using an ephemeral key (dev only); stored task secrets become unreadable after restart',
   );
-  return randomBytes(32);
+  return [randomBytes(32)];
 }
 
 /** One line on how the API is protected; a warning when it is open or sends tokens in plaintext. */
-function logSecurity(security: ServerSecurity): void {
+function logSecurity(security: ServerSecurity, config: ControlConfig): void {
   const tokens = security.api === undefined ? 'off' : 'required';
   log.info({ tls: security.tls, tokens }, 'grpc api security');
-  if (security.api === undefined)
+  if (security.api === undefined && security.tls !== 'mutual' && config.CONTROL_INSECURE)
+    log.warn(
+      { address: config.CONTROL_GRPC_ADDRESS },
+      'CONTROL_INSECURE=true: the gRPC API (CdcService and WorkerService, which hands out task secrets) accepts unauthenticated calls from other hosts; never run this in production',
+    );
+  else if (security.api === undefined)
     log.warn(
       'no CONTROL_API_TOKENS / CONTROL_WORKER_TOKENS configured: the gRPC API (CdcService and WorkerService) accepts unauthenticated calls',
     );
@@ -70,7 +77,7 @@ async function main(): Promise<void> {
   }, log);
   for (const deprecation of deprecations) log.warn(deprecation);
   log.info({ config: redactedConfig(config) }, 'starting');
-  logSecurity(security);
+  logSecurity(security, config);
 
   const etcd = new Etcd3({
     hosts: config.CONTROL_ETCD_ENDPOINTS,
@@ -91,11 +98,12 @@ async function main(): Promise<void> {
   const tasks = new TaskService({
     tasks: taskStore,
     channels: channelStore,
-    secrets: new AesSecretBox(secretKey(config)),
+    secrets: new AesSecretBox(secretKeys(config)),
     reachability: config.CONTROL_CHECK_REACHABILITY ? probes : { check: () => Promise.resolve() },
     discovery,
     clock: systemClock,
     staleReportMs: 5_000,
+    pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
   });
   const leases = new LeaseService({
     tasks,
@@ -103,6 +111,11 @@ async function main(): Promise<void> {
     clock: systemClock,
     liveWindowMs: config.CONTROL_LIVE_WINDOW_MS,
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
+    timing: {
+      writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
+      handoverMs: config.CONTROL_LEASE_HANDOVER_MS,
+      pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
+    },
     quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
   });
   const verify = new VerifyService({
@@ -144,6 +157,7 @@ async function main(): Promise<void> {
     taskStore,
     tasks,
     discovery,
+    leases,
     log.child({ component: 'lease-scheduler' }),
     {
       reconcileIntervalMs: config.CONTROL_RECONCILE_INTERVAL_MS,

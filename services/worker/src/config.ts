@@ -111,6 +111,13 @@ export const WorkerConfigSchema = z.object({
     'SIGTERM: time to finish the current batch and report before exiting',
   ),
   WORKER_METRICS_PORT: int(9400, 0, 'HTTP port of /metrics and /healthz (0 = off)'),
+  WORKER_METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe(
+      'interface the metrics HTTP server binds (0.0.0.0 to let Prometheus scrape it from elsewhere)',
+    ),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 

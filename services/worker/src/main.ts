@@ -77,6 +77,7 @@ let stopping = false;
 const metricsServer =
   config.WORKER_METRICS_PORT > 0
     ? metrics.serve(
+        config.WORKER_METRICS_HOST,
         config.WORKER_METRICS_PORT,
         () => !stopping,
         (err) => {

@@ -9,6 +9,7 @@ import {
 import type {
   ChannelRecord,
   NameMappingSpec,
+  PausePoint,
   Position,
   QuarantineRecord,
   SnapshotRecord,
@@ -202,6 +203,8 @@ export function taskToProto(t: TaskRecord, initialSync?: InitialSyncStatus): Req
     update_time_ms: String(t.updateTimeMs),
     channels: t.channels,
     secret_fields_set: t.secretFieldsSet,
+    pause_timestamp: t.pause?.timestamp ?? '0',
+    pause_immediate: t.pause?.immediate ?? false,
   };
 }
 
@@ -220,6 +223,8 @@ export function channelToProto(c: ChannelStatus): Required<pb.ChannelStatus> {
     pending_start: r.pendingStart === undefined ? null : startToProto(r.pendingStart),
     last_error: r.lastError,
     fan_out_positions: positionsToProto(r.fanOutPositions ?? {}),
+    caught_up: c.caughtUp,
+    paused: c.paused,
   };
 }
 
@@ -234,6 +239,10 @@ export function quarantineToProto(q: QuarantineRecord): Required<pb.QuarantineRe
     truncated: q.truncated,
     create_time_ms: String(q.createTimeMs),
   };
+}
+
+export function pauseToProto(p: PausePoint): Required<pb.LeasePause> {
+  return { timestamp: p.timestamp, immediate: p.immediate };
 }
 
 export function leaseStartToProto(s: LeaseStart): Required<pb.LeaseStart> {

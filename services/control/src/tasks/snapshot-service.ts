@@ -1,6 +1,7 @@
-import { CdcError, invalidArgument, composeTs } from '@cdc/shared';
+import { CdcError, composeTs } from '@cdc/shared';
 import type { SnapshotRecord, SnapshotState, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
+import { validateWorkerId } from '../domain/validation.js';
 import { compareAndSet } from './compare-and-set.js';
 import type { Clock, SnapshotPlanner, SnapshotStore } from './ports.js';
 import type { TaskService } from './task-service.js';
@@ -87,7 +88,7 @@ export class SnapshotService {
     collectionId: string,
     workerId: string,
   ): Promise<{ epoch: string; spec: TaskSpec; progress: SnapshotRecord }> {
-    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(workerId);
     const task = await this.deps.tasks.get(taskId);
     if (task.state !== 'TASK_STATE_RUNNING')
       throw precondition(`task ${taskId} is ${stateLabel(task.state)}`);
@@ -112,7 +113,7 @@ export class SnapshotService {
    * paused meanwhile: those rows are on the target, and a resumed copy continues after them.
    */
   async report(r: SnapshotReport): Promise<{ keepGoing: boolean; reason: string }> {
-    if (r.workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(r.workerId);
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
       if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
       throw err;

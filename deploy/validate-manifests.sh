@@ -222,9 +222,13 @@ for (const { obj, where } of objects.filter((o) => o.obj.kind === 'Deployment'))
     if (!sc.capabilities?.drop?.includes('ALL')) problems.push('capabilities.drop [ALL]');
     if (!c.resources?.requests || !c.resources?.limits?.memory) problems.push('resources');
     if (!c.readinessProbe || !c.livenessProbe) problems.push('readiness and liveness probes');
+    // An open control API hands out task secrets: the credentials are required, never optional.
+    for (const e of c.env ?? [])
+      if (/TOKEN/.test(e.name) && e.valueFrom?.secretKeyRef?.optional === true)
+        problems.push(`${e.name} required (not optional)`);
     if (problems.length > 0) fail(`${where} container ${c.name}`, `missing ${problems.join(', ')}`);
   }
-  console.log(`${where} checked (drain grace, security context, resources, probes)`);
+  console.log(`${where} checked (drain grace, security context, resources, probes, required tokens)`);
 }
 process.exit(failed > 0 ? 1 : 0);
 JS
@@ -270,7 +274,8 @@ main() {
   local compose_file="${COMPOSE_FILE_TO_CHECK:-$REPO_ROOT/deploy/docker-compose.yml}"
   log "compose: $(realpath --relative-to="$REPO_ROOT" "$compose_file" 2>/dev/null || echo "$compose_file") (compose-go $COMPOSE_GO_VERSION)"
   # The file requires CONTROL_SECRET_KEY from the caller's environment; any value does for loading.
-  CONTROL_SECRET_KEY="${CONTROL_SECRET_KEY:-placeholder}" "$COMPOSE_CHECK" "$compose_file" || rc=1
+  CONTROL_SECRET_KEY="${CONTROL_SECRET_KEY:-placeholder}" CONTROL_API_TOKENS="${CONTROL_API_TOKENS:-placeholder}" \
+    CONTROL_WORKER_TOKEN="${CONTROL_WORKER_TOKEN:-placeholder}" "$COMPOSE_CHECK" "$compose_file" || rc=1
 
   if ((rc != 0)); then
     log "FAILED: invalid manifests above"

@@ -9,11 +9,13 @@
 # @cdc/shared into node_modules/.pnpm/, where that relative path no longer reaches /app/proto.
 # The build stages are identical to control.Dockerfile's, so building both images reuses one build.
 #
-# Pulsar: the optional pulsar-client dependency is installed, but its native install script is not allowed to run
-# (pnpm-workspace.yaml onlyBuiltDependencies), so this image replicates Kafka-backed sources only.
+# Pulsar: the worker calls the Pulsar C client (libpulsar) through koffi; the library is taken from the PyPI wheel
+# pulsar-client, as deploy/local/pulsar-client.sh does, and found through WORKER_PULSAR_CLIENT_LIBRARY.
 
 ARG NODE_IMAGE=node:20-slim
 ARG PNPM_VERSION=10.34.8
+ARG PYTHON_IMAGE=python:3.11-slim
+ARG PULSAR_CLIENT_WHEEL_VERSION=3.13.0
 
 # ---- base: node + pinned pnpm ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS base
@@ -54,6 +56,23 @@ COPY --from=build /src/proto ./proto
 COPY --from=build /src/packages/shared/dist ./packages/shared/dist
 COPY --from=build /src/services/worker/dist ./services/worker/dist
 
+# ---- libpulsar: the self-contained C client library inside the PyPI wheel pulsar-client ---------------------------
+FROM ${PYTHON_IMAGE} AS libpulsar
+ARG PULSAR_CLIENT_WHEEL_VERSION
+WORKDIR /wheel
+RUN mkdir -p /opt/libpulsar \
+ && pip download --no-cache-dir --no-deps --only-binary=:all: "pulsar-client==${PULSAR_CLIENT_WHEEL_VERSION}"
+RUN python <<PY
+import glob, zipfile
+with zipfile.ZipFile(glob.glob('/wheel/pulsar_client-*.whl')[0]) as z:
+    libs = [n for n in z.namelist() if n.startswith('pulsar_client.libs/libpulsar')]
+    assert len(libs) == 1, libs
+    open('/opt/libpulsar/libpulsar.so', 'wb').write(z.read(libs[0]))
+    for n in z.namelist():
+        if n.endswith(('/LICENSE', '/NOTICE')):
+            open('/opt/libpulsar/' + n.rsplit('/', 1)[1], 'wb').write(z.read(n))
+PY
+
 # ---- runtime ---------------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: forwards SIGTERM to node (the worker drains its leases on it) and reaps zombies.
@@ -62,15 +81,17 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
-    METRICS_PORT=9400
+    WORKER_METRICS_PORT=9400 \
+    WORKER_PULSAR_CLIENT_LIBRARY=/opt/libpulsar/libpulsar.so
+COPY --from=libpulsar /opt/libpulsar /opt/libpulsar
 WORKDIR /app
 # Files stay owned by root and read-only for the runtime user; the worker writes nothing to disk.
 COPY --from=prod /app /app
 # Numeric user (the image's "node" user) so Kubernetes runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 9400
-# /healthz answers 200 while running and 503 once draining (METRICS_PORT=0 turns the endpoint, and so this check, off).
+# /healthz answers 200 while running and 503 once draining (WORKER_METRICS_PORT=0 turns the endpoint, and so this check, off).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9400)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_METRICS_PORT||9400)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "services/worker/dist/main.js"]

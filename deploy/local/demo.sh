@@ -3,5 +3,5 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 bash deploy/local/bootstrap.sh
-bash deploy/local/up.sh
+bash deploy/local/up.sh redis etcd kafka milvus   # the demo reads the Kafka-backed source only
 pnpm -s tsx test/demo/demo.ts

@@ -3,6 +3,7 @@
 # run as plain processes with generated config. The source uses the external etcd (root `source`) and Kafka as its
 # message queue; each target has its own etcd root and channel prefix. `milvus-target` is an ordinary Milvus (API
 # mode); `milvus-replica` runs with `common.ttMsgEnabled=false`, the setting replicate mode (ReplicateMessage) needs.
+# `milvus-pulsar` is a second source, on the Pulsar broker (etcd root and channel prefix `source-pulsar`).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 milvus_venv() {
@@ -50,4 +51,13 @@ milvus_up() {
     common.ttMsgEnabled=false
 }
 
-milvus_down() { stop_component milvus-replica; stop_component milvus-target; stop_component milvus-source; }
+milvus_pulsar_up() {
+  milvus_venv
+  tcp_open "$ETCD_PORT" || die "milvus-pulsar needs etcd on 127.0.0.1:$ETCD_PORT (run up.sh etcd first)"
+  tcp_open "$PULSAR_PORT" || die "milvus-pulsar needs pulsar on 127.0.0.1:$PULSAR_PORT (run up.sh pulsar first)"
+  start_milvus milvus-pulsar "$PULSAR_MILVUS_PORT" "$PULSAR_MILVUS_METRICS_PORT" \
+    etcd.rootPath=source-pulsar common.chanNamePrefix.cluster=source-pulsar \
+    mq.type=pulsar pulsar.address=127.0.0.1 "pulsar.port=$PULSAR_PORT" "pulsar.webport=$PULSAR_HTTP_PORT"
+}
+
+milvus_down() { stop_component milvus-pulsar; stop_component milvus-replica; stop_component milvus-target; stop_component milvus-source; }

@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tsoFromPhysicalMs, tsoPhysicalMs } from '@cdc/shared';
+import { composeTs, tsToUnixMs } from '@cdc/shared';
 import { milvusClient } from '../helpers/milvus-compare.js';
 import { REPO_ROOT } from '../helpers/processes.js';
 import { stackEnv } from '../helpers/stack.js';
@@ -23,7 +23,16 @@ import {
 import { kafkaReadCeiling } from './kafka-read.js';
 import { runLagLoad } from './lag.js';
 import { summarize, summaryMarkdown } from './profile-summary.js';
-import { appendBenchmarks, lagTable, load, machine, rate, throughputTable } from './report.js';
+import {
+  appendBenchmarks,
+  lagAgreement,
+  lagTable,
+  load,
+  percentile,
+  machine,
+  rate,
+  throughputTable,
+} from './report.js';
 import type { Row } from './report.js';
 
 const { values: args } = parseArgs({
@@ -222,22 +231,25 @@ async function lagRun(rowsPerSec: number) {
   const dep = new CdcDeployment(env, 'lag');
   live = dep;
   const reported: number[] = [];
+  /** Channel → its lag samples, to tell which channels the task lag comes from. */
+  const perChannel = new Map<string, number[]>();
   let sampling = true;
   try {
     await dep.start(LAG_WORKERS);
-    await dep.createTask(
-      SOURCE_DB,
-      LAG_COLLECTION,
-      db,
-      info.createdTs - tsoFromPhysicalMs(1_000),
-      TARGET,
-    );
+    await dep.createTask(SOURCE_DB, LAG_COLLECTION, db, info.createdTs - composeTs(1_000), TARGET);
     await waitForCount(db, LAG_COLLECTION, 0, 180_000, dep);
     await sleep(3_000); // leases settle
     const sampler = (async () => {
       while (sampling) {
-        const lag = await dep.taskLagMs().catch(() => undefined);
-        if (lag !== undefined) reported.push(lag);
+        const channels = await dep.positions().catch(() => undefined);
+        if (channels !== undefined) {
+          reported.push(Math.max(0, ...channels.map((c) => Number(c.lag_ms ?? 0))));
+          for (const c of channels)
+            perChannel.set(c.channel, [
+              ...(perChannel.get(c.channel) ?? []),
+              Number(c.lag_ms ?? 0),
+            ]);
+        }
         await sleep(500);
       }
     })();
@@ -257,7 +269,14 @@ async function lagRun(rowsPerSec: number) {
     });
     sampling = false;
     await sampler;
-    return { res, reported, rss: dep.peakRssPerWorker() };
+    const busiest = [...perChannel.entries()]
+      .map(([channel, lags]) => ({ channel, p50: percentile(lags, 50) }))
+      .filter((c) => c.p50 > 0)
+      .sort((a, b) => b.p50 - a.p50)
+      .slice(0, 6)
+      .map((c) => `${c.channel.replace(/^.*-/, '')} p50 ${c.p50.toFixed(0)}`)
+      .join(', ');
+    return { res, reported, busiest, rss: dep.peakRssPerWorker() };
   } finally {
     sampling = false;
     await dep.stop();
@@ -276,8 +295,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const loaded = await loadSource();
   const info = await describeSource(ROWS_COLLECTION);
-  const createdMs = tsoPhysicalMs(info.createdTs);
-  const startTs = tsoFromPhysicalMs(createdMs - 1_000);
+  const createdMs = tsToUnixMs(info.createdTs);
+  const startTs = composeTs(createdMs - 1_000);
   say(`source collection ${info.id}, channels ${info.channels.join(', ')}`);
 
   say('raw Kafka read of the collection channels with the worker reader');
@@ -327,17 +346,26 @@ async function main(): Promise<void> {
   }
 
   let lagMd = '';
+  let lagAgrees = true;
   const lagBase = cdc.get(LAG_WORKERS) ?? [...cdc.values()][0];
   if (LAG_SECONDS > 0 && lagBase) {
-    const { res, reported, rss: lagRss } = await lagRun(rate(lagBase) / 2);
+    const { res, reported, busiest, rss: lagRss } = await lagRun(rate(lagBase) / 2);
     lagMd = lagTable([
       {
         what: `end-to-end (per batch)`,
         values: res.lagsMs,
         notes: `${res.batches} batches, ${res.rows} rows at ${res.achievedRowsPerSec.toFixed(0)} rows/s (50% of ${rate(lagBase).toFixed(0)}); ${res.missing} not seen; peak RSS/worker ${lagRss.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')} MiB`,
       },
-      { what: 'reported (GetTaskPositions task lag)', values: reported },
+      {
+        what: 'reported (GetTaskPositions task lag)',
+        values: reported,
+        notes: `channels with lag: ${busiest || 'none'}`,
+      },
     ]);
+    const agreement = lagAgreement(res.lagsMs, reported);
+    lagAgrees = agreement.ok;
+    lagMd = `${lagMd}\n\n${agreement.line}`;
+    say(agreement.line);
   }
 
   let profileMd = '';
@@ -377,6 +405,7 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(`\n${entry}\n`);
   if (!args['no-record']) appendBenchmarks(join(REPO_ROOT, 'BENCHMARKS.md'), entry);
+  if (!lagAgrees) throw new Error('reported and end-to-end lag disagree (see the lag table)');
 }
 
 async function cleanup(): Promise<void> {

@@ -15,11 +15,27 @@ import { kafkaSourceSpec } from '../helpers/stack.js';
 export interface ChannelStatus {
   channel: string;
   lag_ms?: string;
+  caught_up?: boolean;
   applied_rows?: string;
   applied_bytes?: string;
   worker_id?: string;
   last_error?: string;
 }
+
+/** CPU time (user + system) a live process used so far, seconds; 0 when it is gone. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th, in clock ticks.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS = 100;
 
 /** Peak resident set (VmHWM) of a live process, bytes; 0 when it is gone. */
 export function peakRss(pid: number | undefined): number {
@@ -107,8 +123,8 @@ export class CdcDeployment {
         CONTROL_GRPC_ADDRESS: this.address,
         CONTROL_ETCD_ENDPOINTS: this.env.etcdEndpoints.join(','),
         CONTROL_ETCD_ROOT: `cdc-bench-${this.id}/`,
-        CONTROL_REDIS_URL: this.env.redisUrl,
-        CONTROL_QUEUE_PREFIX: `cdc-bench-${this.id}`,
+        CDC_REDIS_URL: this.env.redisUrl,
+        CDC_QUEUE_PREFIX: `cdc-bench-${this.id}`,
         CONTROL_SECRET_KEY: randomBytes(32).toString('base64'),
         CONTROL_RECONCILE_INTERVAL_MS: '500',
         CONTROL_DISCOVERY_INTERVAL_MS: '2000',
@@ -126,10 +142,10 @@ export class CdcDeployment {
           {
             NODE_OPTIONS: '',
             WORKER_ID: `bench-${this.label}-${i}-${this.id}`,
-            CONTROL_ADDRESS: this.address,
-            REDIS_URL: this.env.redisUrl,
-            QUEUE_PREFIX: `cdc-bench-${this.id}`,
-            METRICS_PORT: String(await freePort()),
+            WORKER_CONTROL_ADDRESS: this.address,
+            CDC_REDIS_URL: this.env.redisUrl,
+            CDC_QUEUE_PREFIX: `cdc-bench-${this.id}`,
+            WORKER_METRICS_PORT: String(await freePort()),
             LOG_LEVEL: 'info',
             ...workerEnv,
           },
@@ -138,7 +154,10 @@ export class CdcDeployment {
     }
   }
 
-  /** A task for `sourceDb.collection` → `targetDb.collection`, starting at source hybrid timestamp `startTs`. */
+  /**
+   * A task for `sourceDb.collection` → `targetDb.collection`, starting at source hybrid timestamp `startTs`, from
+   * the Kafka-backed source unless `source` (a proto-loader `SourceSpec`) says otherwise.
+   */
   async createTask(
     sourceDb: string,
     collection: string,
@@ -148,11 +167,12 @@ export class CdcDeployment {
       uri: this.env.targetMilvusAddress,
       mode: 'TARGET_MODE_API',
     },
+    source: Record<string, unknown> = kafkaSourceSpec(this.env),
   ): Promise<void> {
     await this.client!.call('CreateTask', {
       task_id: this.taskId,
       spec: {
-        source: kafkaSourceSpec(this.env),
+        source,
         target,
         scope: { include: [{ database: sourceDb, collection }], exclude: [] },
         name_mapping: [{ source_database: sourceDb, target_database: targetDb }],
@@ -183,6 +203,10 @@ export class CdcDeployment {
         );
       }
     }
+  }
+
+  cpuSecondsPerWorker(): number[] {
+    return this.workers.map((w) => cpuSeconds(w.child.pid));
   }
 
   peakRssPerWorker(): number[] {

@@ -1,8 +1,9 @@
 /**
- * End-to-end lag under a steady load: small batches written to the source at a fixed rate, each batch's last id
- * looked up on the target with Strong-consistency queries. A batch's lag is (issue time of the first query that saw
- * its last id) − (time the source acknowledged the insert): a Strong query issued at t sees every write the target
- * acknowledged before t, so this bounds the true lag from above by at most one poll interval.
+ * End-to-end lag under a steady load: small batches written to the source at a fixed rate, each batch's ids looked up
+ * on the target with Strong-consistency queries. A batch's lag is (issue time of the first query by which every row
+ * of it had been seen) − (time the source acknowledged the insert): a Strong query issued at t sees every write the
+ * target acknowledged before t, so this bounds the true lag from above by at most one poll interval. A batch's rows
+ * spread over every shard, so this is the lag of the slowest channel, like the task lag GetTaskPositions reports.
  */
 import { ConsistencyLevelEnum } from '@zilliz/milvus2-sdk-node';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
@@ -38,7 +39,8 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
   const perSec = o.batchesPerSec ?? 10;
   const batch = Math.max(1, Math.round(o.rowsPerSec / perSec));
   const total = Math.max(1, Math.floor((o.rowsPerSec * o.seconds) / batch));
-  const pending = new Map<number, number>(); // last id → acked at (ms)
+  const pending = new Map<number, number>(); // id → its batch's first id
+  const batches = new Map<number, { acked: number; left: number }>(); // first id → ack time, rows not yet seen
   const lags: number[] = [];
   let writing = true;
   let inFlight = 0;
@@ -57,10 +59,13 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
     if (res.status.error_code !== 'Success') return;
     for (const row of res.data) {
       const id = Number(row['id']);
-      const acked = pending.get(id);
-      if (acked === undefined) continue;
+      const first = pending.get(id);
+      if (first === undefined) continue;
       pending.delete(id);
-      lags.push(Math.max(0, issued - acked));
+      const b = batches.get(first);
+      if (b === undefined || --b.left > 0) continue;
+      batches.delete(first);
+      lags.push(Math.max(0, issued - b.acked));
     }
   };
   const poller = (async () => {
@@ -94,7 +99,9 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
         data: makeRows(from, batch, o.dim, Date.now()),
       });
       if (res.status.error_code !== 'Success') throw new Error(`lag insert: ${res.status.reason}`);
-      pending.set(from + batch - 1, Date.now());
+      const acked = Date.now();
+      for (let id = from; id < from + batch; id++) pending.set(id, from);
+      batches.set(from, { acked, left: batch });
       written += batch;
     }
   } finally {
@@ -107,6 +114,6 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
     rows: written,
     achievedRowsPerSec: written / elapsed,
     lagsMs: lags,
-    missing: pending.size,
+    missing: batches.size,
   };
 }

@@ -68,6 +68,29 @@ export function lagTable(
   return out.join('\n');
 }
 
+/**
+ * Guarantee 7 as a check: the lag GetTaskPositions reports agrees with the lag measured end to end, within
+ * max(250 ms, 20%) at p50 and p95. Returns the verdict line and whether it holds.
+ */
+export function lagAgreement(
+  endToEnd: readonly number[],
+  reported: readonly number[],
+): { line: string; ok: boolean } {
+  const parts: string[] = [];
+  let ok = endToEnd.length > 0 && reported.length > 0;
+  for (const p of [50, 95]) {
+    const e = percentile(endToEnd, p);
+    const r = percentile(reported, p);
+    const allowed = Math.max(250, 0.2 * e);
+    const fine = Math.abs(r - e) <= allowed;
+    ok &&= fine;
+    parts.push(
+      `p${String(p)} reported ${r.toFixed(0)} vs end-to-end ${e.toFixed(0)} ms (±${allowed.toFixed(0)}: ${fine ? 'ok' : 'DISAGREE'})`,
+    );
+  }
+  return { line: `Reported vs end-to-end lag: ${parts.join('; ')}.`, ok };
+}
+
 const HEADER = `# Benchmarks
 
 Produced by \`pnpm bench\` (\`test/bench/bench.ts\`) against the local stack (\`deploy/local\`): source Milvus 2.3.5 on

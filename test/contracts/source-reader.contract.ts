@@ -1,7 +1,8 @@
 /**
  * The contract every SourceReader passes against its real MQ (style §7.10): order, resume from a position with no
- * gap and no repeat, start at earliest/latest/timestamp, bounded waits, prompt abort, retention errors.
- * Each case gets a fresh channel from the factory; payloads are `rec-<n>` so order is checked by value.
+ * gap and no repeat (also from inside a producer batch), start at earliest/latest/timestamp, bounded waits, prompt
+ * abort, retention errors. Each case gets a fresh channel from the factory; payloads are `rec-<n>` so order is
+ * checked by value.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CdcError } from '@cdc/shared';
@@ -17,9 +18,17 @@ export interface SourceReaderFixture {
   newReader(): SourceReader;
   /** Appends the values in order and resolves once the MQ acknowledged all of them. */
   produce(values: readonly string[]): Promise<void>;
+  /** Appends the values as one producer batch (one Kafka record batch, one Pulsar batched entry). */
+  produceBatch(values: readonly string[]): Promise<void>;
   /**
-   * Deletes every record before the one with `msgId`, as retention would; omit when the MQ offers no way to do
-   * it from a test, and give the reason in `ContractOptions.skipRetention`.
+   * Makes the next record start a new storage segment (a Pulsar ledger); retention deletes whole segments.
+   * Omit when every record can be deleted on its own (Kafka offsets).
+   */
+  startNewSegment?(): Promise<void>;
+  /**
+   * Deletes every record before the one with `msgId`, as retention would (the contract calls it with the first
+   * record after `startNewSegment`); omit when the MQ offers no way to do it from a test, and give the reason in
+   * `ContractOptions.skipRetention`.
    */
   deleteBefore?(msgId: Uint8Array): Promise<void>;
   dispose(): Promise<void>;
@@ -29,6 +38,12 @@ export interface SourceReaderContractOptions {
   /** When set, the whole suite is skipped and this reason printed (e.g. a missing native library or broker). */
   readonly skip?: string | undefined;
   readonly skipRetention?: string;
+  /**
+   * Resuming after the last record retention deleted: `reads` when the MQ can prove nothing followed it (Kafka's
+   * low watermark is the next offset), `refuses` when it cannot (a deleted Pulsar ledger's last entry is unknown),
+   * which must then fail with FAILED_PRECONDITION rather than guess.
+   */
+  readonly resumeAtRetentionEdge?: 'reads' | 'refuses';
 }
 
 const text = (r: ChannelRecord): string => Buffer.from(r.value).toString('utf8');
@@ -112,6 +127,25 @@ export function describeSourceReaderContract(
       expect((await readUntil(third, 2)).map(text)).toEqual(values(10, 12));
     });
 
+    it('resumes inside a producer batch: after any of its records, with no gap and no repeat', async () => {
+      await fx.produce(values(0, 2));
+      await fx.produceBatch(values(2, 7));
+      await fx.produce(values(7, 9));
+      const all = await readUntil(await opened({ kind: 'earliest' }), 9);
+      expect(all.map(text)).toEqual(values(0, 9));
+      const ids = all.map((r) => r.msgId);
+      expect(new Set(ids.map((id) => Buffer.from(id).toString('hex'))).size).toBe(9);
+      const probe = fx.newReader();
+      for (let i = 1; i < ids.length; i++)
+        expect(probe.compareIds(ids[i - 1]!, ids[i]!), `ids ${i - 1} < ${i}`).toBeLessThan(0);
+      for (const k of [1, 2, 4, 6]) {
+        const r = await opened({ kind: 'after', msgId: ids[k]! });
+        expect((await readUntil(r, 8 - k)).map(text), `after rec-${k}`).toEqual(values(k + 1, 9));
+        expect(await r.read(10, 200)).toEqual([]);
+        await r.close();
+      }
+    });
+
     it('starts at a timestamp: the first record published at or after it', async () => {
       await fx.produce(values(0, 5));
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -158,8 +192,11 @@ export function describeSourceReaderContract(
         ctx.skip();
         return;
       }
-      await fx.produce(values(0, 8));
+      await fx.produce(values(0, 5));
+      await fx.startNewSegment?.();
+      await fx.produce(values(5, 8));
       const all = await readUntil(await opened({ kind: 'earliest' }), 8);
+      expect(all.map(text)).toEqual(values(0, 8));
       await fx.deleteBefore(all[5]!.msgId);
 
       const stale = fx.newReader();
@@ -171,11 +208,24 @@ export function describeSourceReaderContract(
       expect(err).toBeInstanceOf(CdcError);
       expect(err).toMatchObject({ code: 'FAILED_PRECONDITION', retryable: false });
 
-      // The record right before the retained range is still a valid resume point, and earliest moved up.
-      const edge = await opened({ kind: 'after', msgId: all[4]!.msgId });
-      expect((await readUntil(edge, 3)).map(text)).toEqual(values(5, 8));
+      // A retained record is still a resume point, and earliest moved up to the retained range.
+      const kept = await opened({ kind: 'after', msgId: all[5]!.msgId });
+      expect((await readUntil(kept, 2)).map(text)).toEqual(values(6, 8));
       const earliest = await opened({ kind: 'earliest' });
       expect((await readUntil(earliest, 3)).map(text)).toEqual(values(5, 8));
+
+      // The last deleted record: read on where that is provable, refused where it is not.
+      if ((options.resumeAtRetentionEdge ?? 'reads') === 'reads') {
+        const edge = await opened({ kind: 'after', msgId: all[4]!.msgId });
+        expect((await readUntil(edge, 3)).map(text)).toEqual(values(5, 8));
+      } else {
+        const edge = fx.newReader();
+        readers.push(edge);
+        await expect(edge.open({ kind: 'after', msgId: all[4]!.msgId })).rejects.toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          retryable: false,
+        });
+      }
     });
 
     it('closes idempotently, also before open; read after close returns []', async () => {

@@ -77,8 +77,8 @@ beforeAll(async () => {
   control = await startControl({
     CONTROL_ETCD_ENDPOINTS: ETCD,
     CONTROL_ETCD_ROOT: ROOT,
-    CONTROL_REDIS_URL: REDIS_URL,
-    CONTROL_QUEUE_PREFIX: QUEUE_PREFIX,
+    CDC_REDIS_URL: REDIS_URL,
+    CDC_QUEUE_PREFIX: QUEUE_PREFIX,
     CONTROL_SECRET_KEY: SECRET_KEY,
     CONTROL_RECONCILE_INTERVAL_MS: '300',
     CONTROL_ELECTION_TTL_S: '2',
@@ -182,7 +182,8 @@ describe('cdcctl', () => {
   });
 
   it('pauses, resets positions, resumes', async () => {
-    const paused = await json('pause', ID, '--reason', 'maintenance window');
+    // No worker runs here: only an immediate pause can stop channels that never reached a pause point.
+    const paused = await json('pause', ID, '--reason', 'maintenance window', '--immediate');
     expect(paused).toMatchObject({ state: 'TASK_STATE_PAUSED', reason: 'maintenance window' });
     const reset = await json(
       'reset-positions',

@@ -4,9 +4,11 @@ import { status } from '@grpc/grpc-js';
 import { Queue } from 'bullmq';
 import { Etcd3 } from 'etcd3';
 import { leaseJobId } from '@cdc/shared';
+import { GrpcWorkerControl } from '../../services/worker/src/adapters/control-client.js';
 import {
   clients,
   ETCD,
+  handover,
   REDIS_URL,
   SECRET_KEY,
   seedSourceMetadata,
@@ -32,8 +34,8 @@ let queue: Queue;
 const env = (): Record<string, string> => ({
   CONTROL_ETCD_ENDPOINTS: ETCD,
   CONTROL_ETCD_ROOT: ROOT,
-  CONTROL_REDIS_URL: REDIS_URL,
-  CONTROL_QUEUE_PREFIX: QUEUE_PREFIX,
+  CDC_REDIS_URL: REDIS_URL,
+  CDC_QUEUE_PREFIX: QUEUE_PREFIX,
   CONTROL_SECRET_KEY: SECRET_KEY,
   CONTROL_RECONCILE_INTERVAL_MS: '300',
   CONTROL_ELECTION_TTL_S: '2',
@@ -347,6 +349,7 @@ describe('control service: API', () => {
       fan_out_positions: { [other]: at(4, now - 1000n) },
       source_head_timestamp: String(now),
     });
+    await c.worker.ReleaseLease({ task_id: id, channel: ch, epoch: a.epoch, worker_id: 'wa' });
     const b = await c.worker.AcquireLease({ task_id: id, channel: ch, worker_id: 'wb' });
     expect(b.start).toMatchObject({
       kind: 'START_KIND_POSITIONS',
@@ -439,9 +442,17 @@ describe('control service: leases, checkpoints and state', () => {
         applied_rows: 10,
         applied_bytes: 100,
       }),
-    ).toEqual({ keep_lease: true, reason: '', replicate_watermark: '0' });
+    ).toMatchObject({ keep_lease: true, reason: '', replicate_watermark: '0', pause: null });
+    // wa may still be writing: the channel moves only once wa went unconfirmed for the handover time.
+    await expectCode(
+      c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wb' }),
+      status.UNAVAILABLE,
+      /held by worker wa/,
+    );
+    await handover();
     const b = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wb' });
     expect(b.epoch).toBe('2');
+    expect(Number(b.write_validity_ms)).toBe(3000);
     expect(b.start).toMatchObject({
       kind: 'START_KIND_POSITIONS',
       from_checkpoint: true,
@@ -463,6 +474,34 @@ describe('control service: leases, checkpoints and state', () => {
       status.FAILED_PRECONDITION,
       /stale lease epoch/,
     );
+    // Worker ids name etcd keys: bounded and hostname-like. A rogue caller cannot take a held channel either.
+    await expectCode(
+      c.worker.Heartbeat({ worker_id: 'w'.repeat(129) }),
+      status.INVALID_ARGUMENT,
+      /^worker_id: must be 1-128 characters/,
+    );
+    await expectCode(
+      c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'bad id\n' }),
+      status.INVALID_ARGUMENT,
+      /^worker_id: /,
+    );
+    await expectCode(
+      c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'rogue' }),
+      status.UNAVAILABLE,
+      /held by worker wb/,
+    );
+    await expectCode(
+      c.worker.ReportFailure({
+        task_id: id,
+        channel: ch0,
+        epoch: a.epoch,
+        reason: 'x',
+        needs_person: true,
+      }),
+      status.FAILED_PRECONDITION,
+      /stale lease epoch/,
+    );
+    expect((await c.cdc.GetTask({ task_id: id })).state).toBe('TASK_STATE_RUNNING');
     await expectCode(
       c.worker.AcquireLease({ task_id: id, channel: 'nope', worker_id: 'wb' }),
       status.NOT_FOUND,
@@ -520,16 +559,68 @@ describe('control service: leases, checkpoints and state', () => {
       status.FAILED_PRECONDITION,
       /needs a paused task/,
     );
-    const paused = await c.cdc.PauseTask({ task_id: id, reason: 'maintenance' });
-    expect(paused).toMatchObject({ state: 'TASK_STATE_PAUSED', reason: 'maintenance' });
+    // Only ch0 has a lease (wb's): an immediate pause waits for that lease alone.
+    const pausing = await c.cdc.PauseTask({
+      task_id: id,
+      reason: 'maintenance',
+      immediate: true,
+    });
+    expect(pausing).toMatchObject({
+      state: 'TASK_STATE_PAUSING',
+      reason: 'maintenance',
+      pause_immediate: true,
+    });
+    const pause = { timestamp: pausing.pause_timestamp, immediate: true };
     expect(
       await c.worker.ReportCheckpoint({ task_id: id, channel: ch0, epoch: '2', worker_id: 'wb' }),
-    ).toEqual({ keep_lease: false, reason: 'task paused', replicate_watermark: '0' });
+    ).toMatchObject({ keep_lease: true, pause });
+    expect(
+      await c.worker.ReportCheckpoint({
+        task_id: id,
+        channel: ch0,
+        epoch: '2',
+        worker_id: 'wb',
+        pause_reached: pausing.pause_timestamp,
+      }),
+    ).toMatchObject({ keep_lease: false, reason: 'task paused' });
+    expect((await c.cdc.GetTask({ task_id: id })).state).toBe('TASK_STATE_PAUSING');
+    await c.worker.ReleaseLease({ task_id: id, channel: ch0, epoch: '2', worker_id: 'wb' });
+    expect(await c.cdc.GetTask({ task_id: id })).toMatchObject({
+      state: 'TASK_STATE_PAUSED',
+      reason: 'maintenance',
+    });
     await expectCode(
       c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wb' }),
       status.FAILED_PRECONDITION,
       /is paused/,
     );
+    // The worker's own client rebuilds the control's error from the trailers: a paused task stays
+    // FAILED_PRECONDITION (the lease is refused), a stale epoch is LEASE_LOST (the one answer that ends a lease).
+    const worker = new GrpcWorkerControl({ address: `127.0.0.1:${control.port}` });
+    try {
+      await expect(worker.acquireLease(id, ch0, 'wb')).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+        retryable: false,
+      });
+      const stale = {
+        taskId: id,
+        channel: ch0,
+        epoch: '1',
+        workerId: 'wa',
+        sourceHeadTimestamp: 0n,
+        appliedRows: 0,
+        appliedBytes: 0,
+        caughtUp: false,
+        pauseReached: 0n,
+      };
+      await expect(worker.reportCheckpoint(stale)).rejects.toMatchObject({
+        code: 'LEASE_LOST',
+        retryable: false,
+        message: 'ReportCheckpoint: stale lease epoch',
+      });
+    } finally {
+      await worker.close();
+    }
     await waitFor(
       async () =>
         (await queue.getJobs(['waiting'])).some((j) => j.data.taskId === id) ? undefined : true,
@@ -570,6 +661,7 @@ describe('control service: leases, checkpoints and state', () => {
       10_000,
       'jobs back',
     );
+    await c.worker.ReleaseLease({ task_id: id, channel: ch0, epoch: lease.epoch, worker_id: 'wc' });
   });
 
   it('pauses the task when a worker reports a failure that needs a person', async () => {

@@ -11,6 +11,14 @@ import type { Etcd3 } from 'etcd3';
 /** Real-service handles for control-service tests: etcd and Redis on loopback, the built control binary. */
 export const ETCD = process.env['ETCD_ENDPOINTS'] ?? 'http://127.0.0.1:2379';
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** The control's handover time in these tests: a channel whose holder went silent this long may move. */
+export const LEASE_HANDOVER_MS = 3_500;
+
+/** Waits until a silent holder's channel may go to another worker. */
+export function handover(): Promise<void> {
+  return new Promise((r) => setTimeout(r, LEASE_HANDOVER_MS + 100));
+}
+
 const MAIN = fileURLToPath(new URL('../../services/control/dist/main.js', import.meta.url));
 
 export interface ControlProcess {
@@ -28,6 +36,12 @@ export async function startControl(env: Record<string, string>): Promise<Control
       CONTROL_GRPC_ADDRESS: '127.0.0.1:0',
       // These tests seed their own source metadata: schedule exactly the channels it names.
       CONTROL_ASSUMED_DML_CHANNELS: '0',
+      // Short lease timings, so a test that takes a channel over from a silent worker waits LEASE_HANDOVER_MS.
+      CONTROL_REPORT_INTERVAL_MS: '1000',
+      CONTROL_LEASE_WRITE_VALIDITY_MS: '3000',
+      CONTROL_LEASE_CLOCK_MARGIN_MS: '100',
+      CONTROL_LEASE_HANDOVER_MS: String(LEASE_HANDOVER_MS),
+      CONTROL_PAUSE_LEAD_MS: '2000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -40,8 +40,8 @@ async function freePort(): Promise<number> {
 const env = (port: number): Record<string, string> => ({
   CONTROL_ETCD_ENDPOINTS: ETCD,
   CONTROL_ETCD_ROOT: ROOT,
-  CONTROL_REDIS_URL: REDIS_URL,
-  CONTROL_QUEUE_PREFIX: QUEUE_PREFIX,
+  CDC_REDIS_URL: REDIS_URL,
+  CDC_QUEUE_PREFIX: QUEUE_PREFIX,
   CONTROL_SECRET_KEY: SECRET_KEY,
   CONTROL_RECONCILE_INTERVAL_MS: '300',
   CONTROL_ELECTION_TTL_S: '2',
@@ -124,12 +124,16 @@ describe('control /metrics', () => {
     expect(m.get('cdc_control_tasks{state="RUNNING"}')).toBe(1);
     expect(m.get('cdc_control_tasks{state="PAUSED"}')).toBe(0);
     expect(m.get(`cdc_control_task_channels{task="${ID}"}`)).toBe(channels);
-    expect(m.get(`cdc_control_channel_lag_seconds{task="${ID}",channel="${DML0}"}`)).toBe(0);
+    // No worker serves the channel: its lag is the time since the task started, and rises.
+    const lag = m.get(`cdc_control_channel_lag_seconds{task="${ID}",channel="${DML0}"}`) ?? -1;
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThan(60);
     expect(m.get(`cdc_control_quarantine_records{task="${ID}"}`)).toBe(0);
   });
 
   it('counts checkpoint reports, stale epochs and quarantine, and exports lag from checkpoints', async () => {
     const a = await c.worker.AcquireLease({ task_id: ID, channel: DML0, worker_id: 'wa' });
+    await c.worker.ReleaseLease({ task_id: ID, channel: DML0, epoch: a.epoch, worker_id: 'wa' });
     const b = await c.worker.AcquireLease({ task_id: ID, channel: DML0, worker_id: 'wb' });
     const now = BigInt(Date.now()) << 18n;
     await c.worker.ReportCheckpoint({
@@ -164,7 +168,18 @@ describe('control /metrics', () => {
   });
 
   it('follows pause (waiting jobs removed) and delete (task series disappear)', async () => {
-    await c.cdc.PauseTask({ task_id: ID });
+    await c.cdc.PauseTask({ task_id: ID, immediate: true });
+    // The one lease taken above stops: the task is PAUSED once it let go.
+    for (const ch of (await c.cdc.GetTaskPositions({ task_id: ID })).channels)
+      if (ch.worker_id !== '')
+        await c.worker
+          .ReleaseLease({
+            task_id: ID,
+            channel: ch.channel,
+            epoch: ch.epoch,
+            worker_id: ch.worker_id,
+          })
+          .catch(() => undefined);
     const paused = await eventually(
       (x) => (x.get('cdc_control_lease_jobs{state="waiting"}') === 0 ? x : undefined),
       'waiting jobs removed',

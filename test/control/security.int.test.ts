@@ -97,15 +97,15 @@ function cdcctl(args: string[], env: Record<string, string> = {}): Promise<CliRu
 async function startWorker(name: string, token: string): Promise<RunningProcess> {
   const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
     WORKER_ID: name,
-    CONTROL_ADDRESS: `127.0.0.1:${control.port}`,
-    CONTROL_WORKER_TOKEN: token,
-    CONTROL_TLS_CA_FILE: pki.caCert,
-    CONTROL_TLS_CERT_FILE: pki.clientCert,
-    CONTROL_TLS_KEY_FILE: pki.clientKey,
-    CONTROL_TLS_SERVER_NAME: 'localhost',
-    REDIS_URL,
-    QUEUE_PREFIX,
-    METRICS_PORT: String(await freePort()),
+    WORKER_CONTROL_ADDRESS: `127.0.0.1:${control.port}`,
+    WORKER_CONTROL_TOKEN: token,
+    WORKER_CONTROL_TLS_CA_FILE: pki.caCert,
+    WORKER_CONTROL_TLS_CERT_FILE: pki.clientCert,
+    WORKER_CONTROL_TLS_KEY_FILE: pki.clientKey,
+    WORKER_CONTROL_TLS_SERVER_NAME: 'localhost',
+    CDC_REDIS_URL: REDIS_URL,
+    CDC_QUEUE_PREFIX: QUEUE_PREFIX,
+    WORKER_METRICS_PORT: String(await freePort()),
     WORKER_LOCK_MS: '8000',
     WORKER_STALLED_CHECK_MS: '2000',
     LOG_LEVEL: 'info',
@@ -146,8 +146,8 @@ function controlEnv(over: Record<string, string> = {}): Record<string, string> {
   return {
     CONTROL_ETCD_ENDPOINTS: ETCD,
     CONTROL_ETCD_ROOT: ROOT,
-    CONTROL_REDIS_URL: REDIS_URL,
-    CONTROL_QUEUE_PREFIX: QUEUE_PREFIX,
+    CDC_REDIS_URL: REDIS_URL,
+    CDC_QUEUE_PREFIX: QUEUE_PREFIX,
     CONTROL_SECRET_KEY: SECRET_KEY,
     CONTROL_RECONCILE_INTERVAL_MS: '300',
     CONTROL_ELECTION_TTL_S: '2',
@@ -291,13 +291,13 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
   it('a worker with an unreadable CA file exits 78 naming the variable and path', async () => {
     const missing = join(pki.dir, 'missing-ca.crt');
     const worker = startNodeProcess(uniq('w-noca'), 'services/worker/dist/main.js', {
-      CONTROL_ADDRESS: `127.0.0.1:${control.port}`,
-      CONTROL_TLS_CA_FILE: missing,
-      METRICS_PORT: '0',
+      WORKER_CONTROL_ADDRESS: `127.0.0.1:${control.port}`,
+      WORKER_CONTROL_TLS_CA_FILE: missing,
+      WORKER_METRICS_PORT: '0',
     });
     children.push(worker);
     expect(await exitCode(worker)).toBe(78);
-    const expected = `CONTROL_TLS_CA_FILE: cannot read ${missing} (ENOENT)`;
+    const expected = `WORKER_CONTROL_TLS_CA_FILE: cannot read ${missing} (ENOENT)`;
     await waitFor(
       () => Promise.resolve(logOf(worker).includes(expected) ? true : undefined),
       5_000,
@@ -362,6 +362,48 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
       { CONTROL_TLS_KEY_FILE: pki.clientKey },
       `CONTROL_TLS_KEY_FILE: ${pki.clientKey} is not the key of ${pki.serverCert}`,
     );
+  });
+
+  it('refuses an open API beyond loopback (exit 78) unless CONTROL_INSECURE=true says so, then warns', async () => {
+    const open = {
+      CONTROL_GRPC_ADDRESS: '0.0.0.0:0',
+      CONTROL_METRICS_PORT: '0',
+      CONTROL_TLS_CERT_FILE: '',
+      CONTROL_TLS_KEY_FILE: '',
+      CONTROL_TLS_CLIENT_CA_FILE: '',
+      CONTROL_API_TOKENS: '',
+      CONTROL_WORKER_TOKENS: '',
+    };
+    const refused = startNodeProcess(uniq('control-open'), 'services/control/dist/main.js', {
+      ...controlEnv(open),
+    });
+    children.push(refused);
+    expect(await exitCode(refused)).toBe(78);
+    expect(logOf(refused)).toContain(
+      'CONTROL_GRPC_ADDRESS: 0.0.0.0:0 is reachable from other hosts',
+    );
+    // Server TLS alone does not authenticate callers either.
+    const tlsOnly = startNodeProcess(uniq('control-tls-only'), 'services/control/dist/main.js', {
+      ...controlEnv({
+        ...open,
+        CONTROL_TLS_CERT_FILE: pki.serverCert,
+        CONTROL_TLS_KEY_FILE: pki.serverKey,
+      }),
+    });
+    children.push(tlsOnly);
+    expect(await exitCode(tlsOnly)).toBe(78);
+
+    const insecure = startNodeProcess(uniq('control-insecure'), 'services/control/dist/main.js', {
+      ...controlEnv({ ...open, CONTROL_INSECURE: 'true' }),
+    });
+    children.push(insecure);
+    await waitFor(
+      () => Promise.resolve(logOf(insecure).includes('control ready') ? true : undefined),
+      30_000,
+      'the insecure control to start',
+    );
+    expect(logOf(insecure)).toContain('CONTROL_INSECURE=true: the gRPC API');
+    await insecure.stop();
   });
 
   it('no secret appears in any output or metric', async () => {

@@ -44,15 +44,15 @@ const control = startNodeProcess('demo-control', 'services/control/dist/main.js'
   CONTROL_GRPC_ADDRESS: `127.0.0.1:${port}`,
   CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
   CONTROL_ETCD_ROOT: `cdc-demo-${id}/`,
-  CONTROL_QUEUE_PREFIX: `cdc-demo-${id}`,
-  CONTROL_REDIS_URL: env.redisUrl,
+  CDC_QUEUE_PREFIX: `cdc-demo-${id}`,
+  CDC_REDIS_URL: env.redisUrl,
   CONTROL_SECRET_KEY: randomBytes(32).toString('base64'),
 });
 const worker = startNodeProcess('demo-worker', 'services/worker/dist/main.js', {
-  CONTROL_ADDRESS: `127.0.0.1:${port}`,
-  QUEUE_PREFIX: `cdc-demo-${id}`,
-  REDIS_URL: env.redisUrl,
-  METRICS_PORT: String(await freePort()),
+  WORKER_CONTROL_ADDRESS: `127.0.0.1:${port}`,
+  CDC_QUEUE_PREFIX: `cdc-demo-${id}`,
+  CDC_REDIS_URL: env.redisUrl,
+  WORKER_METRICS_PORT: String(await freePort()),
 });
 const cdc = new CdcTestClient(`127.0.0.1:${port}`);
 const source = milvusClient(env.sourceMilvusAddress);

@@ -16,11 +16,13 @@ import type { CollectionDiff, CollectionRef } from '../helpers/milvus-compare.js
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { REPO_ROOT, freePort, startNodeProcess } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
-import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
+import { kafkaSourceSpec, pulsarSourceSpec, stackEnv } from '../helpers/stack.js';
 
 export const env = stackEnv();
 
 export type TargetMode = 'TARGET_MODE_API' | 'TARGET_MODE_REPLICATE';
+/** Which source Milvus the task reads: the one on Kafka or the one on Pulsar. */
+export type SourceMq = 'kafka' | 'pulsar';
 
 export class E2eHarness {
   readonly id = randomUUID().slice(0, 8);
@@ -37,51 +39,63 @@ export class E2eHarness {
   /** Worker name → its metrics port. */
   readonly metricsPorts = new Map<string, number>();
   client: CdcTestClient | undefined;
-  readonly source = milvusClient(env.sourceMilvusAddress);
+  readonly sourceAddress: string;
+  readonly source;
   /** API mode replicates into the ordinary target; replicate mode into the one with ttMsgEnabled=false. */
   readonly targetAddress: string;
   readonly target;
 
-  constructor(readonly targetMode: TargetMode = 'TARGET_MODE_API') {
+  constructor(
+    readonly targetMode: TargetMode = 'TARGET_MODE_API',
+    readonly sourceMq: SourceMq = 'kafka',
+  ) {
+    this.sourceAddress = sourceMq === 'pulsar' ? env.pulsarMilvusAddress : env.sourceMilvusAddress;
+    this.source = milvusClient(this.sourceAddress);
     this.targetAddress =
       targetMode === 'TARGET_MODE_REPLICATE' ? env.replicaMilvusAddress : env.targetMilvusAddress;
     this.target = milvusClient(this.targetAddress);
   }
 
-  async startControl(): Promise<void> {
-    const port = await freePort();
-    this.controlAddress = `127.0.0.1:${port}`;
+  /**
+   * Starts the control service; a restart (the previous one stopped) keeps its address, so running workers reconnect.
+   * `overrides` replace parts of its environment.
+   */
+  async startControl(overrides: Record<string, string> = {}): Promise<void> {
+    if (this.controlAddress === '') this.controlAddress = `127.0.0.1:${String(await freePort())}`;
+    this.client?.close();
     this.control = startNodeProcess('control', 'services/control/dist/main.js', {
       CONTROL_GRPC_ADDRESS: this.controlAddress,
       CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
       CONTROL_ETCD_ROOT: this.etcdRoot,
-      CONTROL_REDIS_URL: env.redisUrl,
-      CONTROL_QUEUE_PREFIX: this.queuePrefix,
+      CDC_REDIS_URL: env.redisUrl,
+      CDC_QUEUE_PREFIX: this.queuePrefix,
       CONTROL_SECRET_KEY: this.secretKey,
       CONTROL_RECONCILE_INTERVAL_MS: '500',
       CONTROL_DISCOVERY_INTERVAL_MS: '2000',
+      ...overrides,
       LOG_LEVEL: 'info',
     });
     this.client = new CdcTestClient(this.controlAddress);
     await waitForControl(this.client);
   }
 
+  /** `overrides` replace parts of the worker's environment (e.g. WORKER_CONTROL_ADDRESS and CDC_REDIS_URL through a proxy). */
   async startWorker(
     name = `worker-${this.workers.length}`,
-    extraEnv: Record<string, string> = {},
+    overrides: Record<string, string> = {},
   ): Promise<RunningProcess> {
     const metricsPort = await freePort();
     this.metricsPorts.set(name, metricsPort);
     const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
       WORKER_ID: `${name}-${this.id}`,
-      CONTROL_ADDRESS: this.controlAddress,
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: this.queuePrefix,
-      METRICS_PORT: String(metricsPort),
+      WORKER_CONTROL_ADDRESS: this.controlAddress,
+      CDC_REDIS_URL: env.redisUrl,
+      CDC_QUEUE_PREFIX: this.queuePrefix,
+      WORKER_METRICS_PORT: String(metricsPort),
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
       LOG_LEVEL: 'info',
-      ...extraEnv,
+      ...overrides,
     });
     this.workers.push(worker);
     return worker;
@@ -98,7 +112,7 @@ export class E2eHarness {
     await this.client!.call('CreateTask', {
       task_id: taskId,
       spec: {
-        source: kafkaSourceSpec(env),
+        source: this.sourceMq === 'pulsar' ? pulsarSourceSpec(env) : kafkaSourceSpec(env),
         target: { uri: this.targetAddress, mode: this.targetMode },
         scope: {
           include: [
@@ -122,7 +136,7 @@ export class E2eHarness {
         '-W',
         'ignore',
         join(REPO_ROOT, 'test/e2e/workload.py'),
-        env.sourceMilvusAddress,
+        this.sourceAddress,
         this.prefix,
         step,
       ],

@@ -14,7 +14,7 @@ import { DataType } from '@zilliz/milvus2-sdk-node';
 import { compress, isLoaded } from '@foxglove/wasm-zstd';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage, tsoFromPhysicalMs } from '@cdc/shared';
+import { decodeMessage, encodeMessage, composeTs } from '@cdc/shared';
 import type { InsertMessage } from '@cdc/shared';
 import { zstdCodec } from '../../services/worker/src/adapters/kafka-zstd-codec.js';
 import { connectKafka, readTopicRange, topicHighWatermarks } from '../helpers/kafka.js';
@@ -199,7 +199,7 @@ describe('hostile records on a running channel', () => {
         }),
       );
     const hugeRows = oneRow(900_001n, lastTick + 1n, 100_000_000n);
-    const future = oneRow(900_002n, tsoFromPhysicalMs(Date.now() + 365 * 86_400_000), 1n);
+    const future = oneRow(900_002n, composeTs(Date.now() + 365 * 86_400_000), 1n);
     const bomb = bombFrame(14_500);
     expect(hugeRows.length).toBeLessThan(256); // ~200 bytes declaring 1e8 rows
     expect(bomb.length).toBeLessThan(61_000);

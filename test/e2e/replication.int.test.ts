@@ -5,20 +5,24 @@
  * end with exactly the source's rows (by primary key and full content) and the same DDL; then a worker is SIGKILLed
  * under load and another takes over with zero missing and zero duplicate rows.
  *
- * It runs twice: in API mode against the ordinary target, and in replicate mode (raw messages through
+ * It runs three times: in API mode against the ordinary target, in replicate mode (raw messages through
  * ReplicateMessage, source ids and timestamps kept, time ticks from the CDC) against the target started with
- * common.ttMsgEnabled=false.
+ * common.ttMsgEnabled=false, and in API mode from the source Milvus that runs on Pulsar instead of Kafka.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConverged } from '../helpers/milvus-compare.js';
-import { E2eHarness, type TargetMode } from './harness.js';
+import { E2eHarness, type SourceMq, type TargetMode } from './harness.js';
 
 const CONVERGE_MS = 180_000;
 
-const MODES: TargetMode[] = ['TARGET_MODE_API', 'TARGET_MODE_REPLICATE'];
+const RUNS: [TargetMode, SourceMq][] = [
+  ['TARGET_MODE_API', 'kafka'],
+  ['TARGET_MODE_REPLICATE', 'kafka'],
+  ['TARGET_MODE_API', 'pulsar'],
+];
 
-describe.each(MODES)('replication end to end (%s)', (mode) => {
-  const h = new E2eHarness(mode);
+describe.each(RUNS)('replication end to end (%s, source on %s)', (mode, mq) => {
+  const h = new E2eHarness(mode, mq);
 
   beforeAll(async () => {
     await h.startControl();

@@ -52,8 +52,8 @@ describe('fault suite', () => {
       CONTROL_GRPC_ADDRESS: `127.0.0.1:${port}`,
       CONTROL_ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
       CONTROL_ETCD_ROOT: `cdc-fault-${id}/`,
-      CONTROL_QUEUE_PREFIX: `cdc-fault-${id}`,
-      CONTROL_REDIS_URL: env.redisUrl,
+      CDC_QUEUE_PREFIX: `cdc-fault-${id}`,
+      CDC_REDIS_URL: env.redisUrl,
       CONTROL_SECRET_KEY: secret,
       CONTROL_RECONCILE_INTERVAL_MS: '500',
       CONTROL_ELECTION_TTL_S: '3',
@@ -64,10 +64,10 @@ describe('fault suite', () => {
   const startWorker = (): RunningProcess => {
     const w = startNodeProcess(`fault-worker-${workers.length}`, 'services/worker/dist/main.js', {
       // Both control replicas: the client fails over when the one it talks to dies.
-      CONTROL_ADDRESS: `ipv4:${controlPorts.map((p) => `127.0.0.1:${p}`).join(',')}`,
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `cdc-fault-${id}`,
-      METRICS_PORT: '0',
+      WORKER_CONTROL_ADDRESS: `ipv4:${controlPorts.map((p) => `127.0.0.1:${p}`).join(',')}`,
+      CDC_REDIS_URL: env.redisUrl,
+      CDC_QUEUE_PREFIX: `cdc-fault-${id}`,
+      WORKER_METRICS_PORT: '0',
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
     });

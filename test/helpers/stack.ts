@@ -16,6 +16,13 @@ export interface StackEnv {
   readonly sourceChannelPrefix: string;
   readonly targetEtcdRoot: string;
   readonly python: string;
+  /** The Pulsar broker (binary protocol) and its admin REST API. */
+  readonly pulsarUrl: string;
+  readonly pulsarAdminUrl: string;
+  /** The second source Milvus, on Pulsar. */
+  readonly pulsarMilvusAddress: string;
+  readonly pulsarSourceEtcdRoot: string;
+  readonly pulsarSourceChannelPrefix: string;
 }
 
 export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
@@ -31,6 +38,11 @@ export function stackEnv(env: NodeJS.ProcessEnv = process.env): StackEnv {
     sourceChannelPrefix: env['SOURCE_CHANNEL_PREFIX'] ?? 'source',
     targetEtcdRoot: env['TARGET_ETCD_ROOT'] ?? 'target',
     python: env['CDC_PYTHON'] ?? join(cacheDir, 'venv', 'bin', 'python'),
+    pulsarUrl: env['PULSAR_URL'] ?? 'pulsar://127.0.0.1:6650',
+    pulsarAdminUrl: env['PULSAR_ADMIN_URL'] ?? 'http://127.0.0.1:8080',
+    pulsarMilvusAddress: env['PULSAR_MILVUS_ADDRESS'] ?? '127.0.0.1:19560',
+    pulsarSourceEtcdRoot: env['PULSAR_SOURCE_ETCD_ROOT'] ?? 'source-pulsar',
+    pulsarSourceChannelPrefix: env['PULSAR_SOURCE_CHANNEL_PREFIX'] ?? 'source-pulsar',
   };
 }
 
@@ -47,5 +59,15 @@ export function kafkaSourceSpec(
     mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
     channel_prefix: channelPrefix,
     milvus: { uri: `http://${env.sourceMilvusAddress}` },
+  };
+}
+
+/** The `spec.source` of a task reading the local stack's Pulsar-backed source Milvus (etcd + Pulsar + the server). */
+export function pulsarSourceSpec(env: StackEnv): Record<string, unknown> {
+  return {
+    etcd: { endpoints: env.etcdEndpoints, root_path: env.pulsarSourceEtcdRoot },
+    mq: { type: 'MQ_TYPE_PULSAR', address: env.pulsarUrl },
+    channel_prefix: env.pulsarSourceChannelPrefix,
+    milvus: { uri: `http://${env.pulsarMilvusAddress}` },
   };
 }

@@ -7,10 +7,7 @@ import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaClient } from '../../services/worker/src/adapters/kafka-client.js';
-import {
-  kafkaMessageId,
-  kafkaOffsetOf,
-} from '../../services/worker/src/adapters/kafka-position.js';
+import { decodeKafkaMessageId, encodeKafkaMessageId } from '@cdc/shared';
 import { KafkaSourceReader } from '../../services/worker/src/adapters/kafka-source-reader.js';
 import type { KafkaSourceReaderOptions } from '../../services/worker/src/adapters/kafka-source-reader.js';
 import { describeSourceReaderContract, readUntil } from '../contracts/source-reader.contract.js';
@@ -50,12 +47,19 @@ async function kafkaFixture(
         await producer.send({ topic: channel, acks: -1, messages: [{ partition: 0, value: v }] });
       }
     },
+    produceBatch: async (values) => {
+      await producer.send({
+        topic: channel,
+        acks: -1,
+        messages: values.map((value) => ({ partition: 0, value })),
+      });
+    },
     deleteBefore: async (msgId) => {
       // KafkaJS looks the partition leader up in cached metadata only; this loads the topic's.
       await a.fetchTopicOffsets(channel);
       await a.deleteTopicRecords({
         topic: channel,
-        partitions: [{ partition: 0, offset: kafkaOffsetOf(msgId).toString() }],
+        partitions: [{ partition: 0, offset: decodeKafkaMessageId(msgId).toString() }],
       });
     },
     dispose: async () => {
@@ -114,7 +118,7 @@ describe('KafkaSourceReader on the real broker', () => {
       await reader.open({ kind: 'earliest' });
       const got = await readUntil(reader, 5, 20_000, 5);
       expect(got.length).toBeGreaterThan(0);
-      expect(Buffer.from(got[0]!.msgId)).toEqual(Buffer.from(kafkaMessageId(chosen.low)));
+      expect(Buffer.from(got[0]!.msgId)).toEqual(Buffer.from(encodeKafkaMessageId(chosen.low)));
       for (const r of got) {
         expect(r.channel).toBe(chosen.topic);
         expect(r.value[0]).toBe(0x0a);
@@ -154,7 +158,7 @@ describe('KafkaSourceReader on the real broker', () => {
         .poll(() => (reader as unknown as { queue: { length: number } }).queue.length)
         .toBe(2);
       // The consumer is paused with offsets 0-1 queued; 2-4 go away before it fetches them.
-      await gap.deleteBefore?.(kafkaMessageId(5n));
+      await gap.deleteBefore?.(encodeKafkaMessageId(5n));
       const got: string[] = [];
       const err: unknown = await (async () => {
         for (;;)
@@ -171,7 +175,7 @@ describe('KafkaSourceReader on the real broker', () => {
   it('rejects a message id beyond the end of the topic and a malformed id', async () => {
     const beyond = fx.newReader();
     await expect(
-      beyond.open({ kind: 'after', msgId: kafkaMessageId(1_000_000n) }),
+      beyond.open({ kind: 'after', msgId: encodeKafkaMessageId(1_000_000n) }),
     ).rejects.toMatchObject({
       code: 'FAILED_PRECONDITION',
       retryable: false,

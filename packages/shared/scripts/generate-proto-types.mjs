@@ -8,7 +8,15 @@
  * typecheck) leave an up-to-date tree untouched and incremental `tsc -b` builds stay incremental.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+  existsSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -17,7 +25,9 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '../../..');
 const outDir = join(here, '../src/generated');
-const options = JSON.parse(readFileSync(join(here, '../src/control-api/proto-loader-options.json'), 'utf8'));
+const options = JSON.parse(
+  readFileSync(join(here, '../src/control-api/proto-loader-options.json'), 'utf8'),
+);
 const protoFiles = ['cdc/v1/cdc.proto', 'cdc/v1/worker.proto', 'cdc/v1/task.proto'];
 
 const require = createRequire(import.meta.url);
@@ -85,7 +95,9 @@ try {
   };
   prune(outDir);
   if (written > 0 || removed > 0)
-    process.stderr.write(`proto types: ${written} written, ${removed} removed in ${relative(process.cwd(), outDir) || '.'}\n`);
+    process.stderr.write(
+      `proto types: ${written} written, ${removed} removed in ${relative(process.cwd(), outDir) || '.'}\n`,
+    );
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   'CONFLICT',
   /** The caller's lease (or snapshot) epoch is no longer current: another worker owns the work. Stop at once. */
   'LEASE_LOST',
+  /** AcquireLease: the channel's previous holder may still be writing; keep the job and ask again shortly. */
+  'LEASE_HELD',
   'UNAUTHENTICATED',
   'PERMISSION_DENIED',
   'SOURCE_UNAVAILABLE',

@@ -9,6 +9,15 @@ export {
 } from './errors.js';
 export type { ErrorCode, CdcErrorOptions } from './errors.js';
 export { createLogger, REDACTED_PATHS } from './logger.js';
+export { closeAll, handleShutdown } from './lifecycle.js';
+export { ConfigError, configOrExit, EX_CONFIG, withRenamedVariables } from './config-env.js';
+export type { RenamedVariable } from './config-env.js';
+export type {
+  ProcessLike,
+  ServiceShutdownOptions,
+  ShutdownPlan,
+  ShutdownStep,
+} from './lifecycle.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { DataType, MsgType } from './wire/messages.js';
 export type {
@@ -93,8 +102,6 @@ export {
   leaseJobId,
   dmlChannelName,
   replicateChannelName,
-  tsoPhysicalMs,
-  tsoFromPhysicalMs,
   SNAPSHOT_QUEUE_NAME,
   SNAPSHOT_JOB_NAME,
   snapshotJobId,
@@ -125,8 +132,10 @@ export {
   decodeMsgPosition,
   msgPositionToBase64,
   msgPositionFromBase64,
+  pulsarIdOrder,
+  comparePulsarIds,
 } from './wire/positions.js';
-export type { PulsarMessageId } from './wire/positions.js';
+export type { PulsarIdOrder, PulsarMessageId } from './wire/positions.js';
 export {
   WHOLE_MESSAGE_ENTRY,
   positionFromProto,

@@ -1,5 +1,17 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ConfigError, withRenamedVariables, type RenamedVariable } from '@cdc/shared';
+
+export { ConfigError };
+
+/**
+ * The values the control service and the workers must share have one name on both sides (CDC_*); the former
+ * control-only names are read for one release, with a warning.
+ */
+export const CONTROL_RENAMED_VARIABLES: readonly RenamedVariable[] = [
+  { name: 'CDC_REDIS_URL', formerly: 'CONTROL_REDIS_URL' },
+  { name: 'CDC_QUEUE_PREFIX', formerly: 'CONTROL_QUEUE_PREFIX' },
+];
 
 const csv = z
   .string()
@@ -22,8 +34,13 @@ export const ControlConfigSchema = z
   .object({
     CONTROL_GRPC_ADDRESS: z
       .string()
-      .default('0.0.0.0:50051')
-      .describe('host:port of the gRPC server (port 0: any free port)'),
+      .default('127.0.0.1:50051')
+      .describe(
+        'host:port of the gRPC server (port 0: any free port); another host than loopback needs tokens or mutual TLS',
+      ),
+    CONTROL_INSECURE: flag.describe(
+      'run the gRPC API on a non-loopback address with neither tokens nor mutual TLS (never in production)',
+    ),
     CONTROL_ETCD_ENDPOINTS: csv
       .default('http://127.0.0.1:2379')
       .describe('etcd endpoints of the task store, comma separated'),
@@ -37,20 +54,28 @@ export const ControlConfigSchema = z
       .default('cdc/')
       .transform((s) => (s.endsWith('/') ? s : `${s}/`))
       .describe('key prefix of tasks, checkpoints and the leader election'),
-    CONTROL_REDIS_URL: z
+    CDC_REDIS_URL: z
       .string()
       .url()
       .default('redis://127.0.0.1:6379')
-      .describe('Redis for the BullMQ lease queue'),
-    CONTROL_QUEUE_PREFIX: z
+      .describe('Redis for the BullMQ lease queue (the same for the workers)'),
+    CDC_QUEUE_PREFIX: z
       .string()
       .min(1)
       .default('bull')
-      .describe('BullMQ key prefix of queue "cdc-leases"'),
+      .describe('BullMQ key prefix of queue "cdc-leases" (the same for the workers)'),
     CONTROL_SECRET_KEY: z
       .string()
       .default('')
-      .describe('base64 of 32 bytes: AES-256-GCM key for task secrets (secret)'),
+      .describe(
+        'base64 of 32 bytes: AES-256-GCM key for task secrets (secret); or CONTROL_SECRET_KEYS',
+      ),
+    CONTROL_SECRET_KEYS: z
+      .string()
+      .default('')
+      .describe(
+        'comma separated base64 32-byte keys, the current one first and older ones after (key rotation; secret)',
+      ),
     CONTROL_DEV_EPHEMERAL_KEY: flag.describe(
       'dev only: generate a throwaway secret key when CONTROL_SECRET_KEY is empty',
     ),
@@ -77,6 +102,18 @@ export const ControlConfigSchema = z
     ),
     CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(
       'checkpoint report interval recommended to workers',
+    ),
+    CONTROL_LEASE_WRITE_VALIDITY_MS: intMs(5_000, 1_000, 300_000).describe(
+      'a worker writes to the target only within this time after the control service last confirmed its lease',
+    ),
+    CONTROL_LEASE_CLOCK_MARGIN_MS: intMs(1_000, 0, 60_000).describe(
+      'margin for clock rate drift (worker vs control) and clock skew between control replicas',
+    ),
+    CONTROL_PAUSE_LEAD_MS: intMs(2_500, 500, 60_000).describe(
+      'a pause point lies this far after the PauseTask call (which returns once it passed); workers apply no change beyond the control clock plus this',
+    ),
+    CONTROL_LEASE_HANDOVER_MS: intMs(7_000, 1_000, 600_000).describe(
+      'a channel whose holder was not confirmed for this long goes to another worker (> validity + margin)',
     ),
     CONTROL_ASSUMED_DML_CHANNELS: z.coerce
       .number()
@@ -113,7 +150,7 @@ export const ControlConfigSchema = z
     CONTROL_METRICS_HOST: z
       .string()
       .min(1)
-      .default('0.0.0.0')
+      .default('127.0.0.1')
       .describe('interface the metrics HTTP server binds'),
     CONTROL_SHUTDOWN_GRACE_MS: intMs(10_000, 0, 600_000).describe(
       'SIGTERM: time for in-flight calls before force shutdown',
@@ -150,19 +187,28 @@ export const ControlConfigSchema = z
       .describe('file with the WorkerService tokens instead (one per line or comma separated)'),
   })
   .superRefine((c, ctx) => {
-    if (c.CONTROL_SECRET_KEY === '' && !c.CONTROL_DEV_EPHEMERAL_KEY)
+    if (c.CONTROL_SECRET_KEY !== '' && c.CONTROL_SECRET_KEYS !== '')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_SECRET_KEYS'],
+        message: 'set CONTROL_SECRET_KEY or CONTROL_SECRET_KEYS, not both',
+      });
+    const keys = secretKeysOf(c);
+    if (keys.length === 0 && !c.CONTROL_DEV_EPHEMERAL_KEY)
       ctx.addIssue({
         code: 'custom',
         path: ['CONTROL_SECRET_KEY'],
         message:
           'is required (base64 of 32 bytes), or set CONTROL_DEV_EPHEMERAL_KEY=true for development',
       });
-    if (c.CONTROL_SECRET_KEY !== '' && Buffer.from(c.CONTROL_SECRET_KEY, 'base64').length !== 32)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['CONTROL_SECRET_KEY'],
-        message: 'must be base64 of exactly 32 bytes',
-      });
+    keys.forEach((k, i) => {
+      if (Buffer.from(k, 'base64').length !== 32)
+        ctx.addIssue({
+          code: 'custom',
+          path: [c.CONTROL_SECRET_KEYS === '' ? 'CONTROL_SECRET_KEY' : 'CONTROL_SECRET_KEYS'],
+          message: `key #${String(i + 1)} must be base64 of exactly 32 bytes`,
+        });
+    });
     if ((c.CONTROL_TLS_CERT_FILE === '') !== (c.CONTROL_TLS_KEY_FILE === ''))
       ctx.addIssue({
         code: 'custom',
@@ -176,6 +222,35 @@ export const ControlConfigSchema = z
         path: ['CONTROL_TLS_CLIENT_CA_FILE'],
         message: 'mutual TLS needs server TLS: set CONTROL_TLS_CERT_FILE and CONTROL_TLS_KEY_FILE',
       });
+    if (
+      c.CONTROL_LEASE_HANDOVER_MS <=
+      c.CONTROL_LEASE_WRITE_VALIDITY_MS + c.CONTROL_LEASE_CLOCK_MARGIN_MS
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_LEASE_HANDOVER_MS'],
+        message: `must exceed CONTROL_LEASE_WRITE_VALIDITY_MS + CONTROL_LEASE_CLOCK_MARGIN_MS (${String(c.CONTROL_LEASE_WRITE_VALIDITY_MS)} + ${String(c.CONTROL_LEASE_CLOCK_MARGIN_MS)} ms): a cut-off worker could still be writing when its channel moves`,
+      });
+    if (c.CONTROL_LEASE_CLOCK_MARGIN_MS * 100 < c.CONTROL_LEASE_WRITE_VALIDITY_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_LEASE_CLOCK_MARGIN_MS'],
+        message: 'must be at least 1% of CONTROL_LEASE_WRITE_VALIDITY_MS (clock rate drift)',
+      });
+    if (c.CONTROL_PAUSE_LEAD_MS < c.CONTROL_REPORT_INTERVAL_MS * 2)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_PAUSE_LEAD_MS'],
+        message:
+          'must be at least twice CONTROL_REPORT_INTERVAL_MS: workers hold back changes newer than their last answer plus this lead',
+      });
+    if (c.CONTROL_REPORT_INTERVAL_MS * 3 > c.CONTROL_LEASE_WRITE_VALIDITY_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_REPORT_INTERVAL_MS'],
+        message:
+          'must be at most a third of CONTROL_LEASE_WRITE_VALIDITY_MS: a lease is confirmed by its reports, and one late report must not stop its writes',
+      });
     for (const kind of ['API', 'WORKER'] as const)
       if (c[`CONTROL_${kind}_TOKENS`] !== '' && c[`CONTROL_${kind}_TOKENS_FILE`] !== '')
         ctx.addIssue({
@@ -187,21 +262,33 @@ export const ControlConfigSchema = z
 
 export type ControlConfig = z.infer<typeof ControlConfigSchema>;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly issues: string[]) {
-    super(`invalid configuration: ${issues.join('; ')}`);
-  }
+/** The secret keys in order (current first), from CONTROL_SECRET_KEYS or the single CONTROL_SECRET_KEY. */
+export function secretKeysOf(c: {
+  readonly CONTROL_SECRET_KEY: string;
+  readonly CONTROL_SECRET_KEYS: string;
+}): string[] {
+  const list = c.CONTROL_SECRET_KEYS === '' ? c.CONTROL_SECRET_KEY : c.CONTROL_SECRET_KEYS;
+  return list
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
 }
 
-export function loadControlConfig(env: NodeJS.ProcessEnv = process.env): ControlConfig {
+/** The control service's configuration and the deprecation warnings of former variable names. */
+export function loadControlConfig(env: NodeJS.ProcessEnv = process.env): {
+  config: ControlConfig;
+  deprecations: string[];
+} {
+  const renamed = withRenamedVariables(env, CONTROL_RENAMED_VARIABLES);
   const relevant = Object.fromEntries(
-    Object.entries(env).filter(([k, v]) => k.startsWith('CONTROL_') && v !== undefined),
+    Object.entries(renamed.env).filter(
+      ([k, v]) => (k.startsWith('CONTROL_') || k.startsWith('CDC_')) && v !== undefined,
+    ),
   );
   const parsed = ControlConfigSchema.safeParse(relevant);
   if (!parsed.success)
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  return parsed.data;
+  return { config: parsed.data, deprecations: renamed.deprecations };
 }
 
 /** Config for the startup log line, secrets removed. */
@@ -209,6 +296,7 @@ export function redactedConfig(c: ControlConfig): Record<string, unknown> {
   return {
     ...c,
     CONTROL_SECRET_KEY: c.CONTROL_SECRET_KEY === '' ? '' : '[redacted]',
+    CONTROL_SECRET_KEYS: c.CONTROL_SECRET_KEYS === '' ? '' : '[redacted]',
     CONTROL_ETCD_PASSWORD: c.CONTROL_ETCD_PASSWORD === '' ? '' : '[redacted]',
     CONTROL_API_TOKENS: c.CONTROL_API_TOKENS === '' ? '' : '[redacted]',
     CONTROL_WORKER_TOKENS: c.CONTROL_WORKER_TOKENS === '' ? '' : '[redacted]',

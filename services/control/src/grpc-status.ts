@@ -15,6 +15,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
   CONFLICT: status.ABORTED,
   // Clients that read only the status see a precondition; ours rebuild LEASE_LOST from the trailer.
   LEASE_LOST: status.FAILED_PRECONDITION,
+  LEASE_HELD: status.UNAVAILABLE,
   UNAUTHENTICATED: status.UNAUTHENTICATED,
   PERMISSION_DENIED: status.PERMISSION_DENIED,
   SOURCE_UNAVAILABLE: status.UNAVAILABLE,

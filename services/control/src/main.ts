@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import {
+  configOrExit,
   createLogger,
   DEFAULT_QUEUE_PREFIX,
+  handleShutdown,
   LEASE_QUEUE_NAME,
   SNAPSHOT_QUEUE_NAME,
   type LeaseJobData,
@@ -22,7 +24,7 @@ import {
   EtcdSnapshotPlanner,
   NetworkReachability,
 } from './adapters/source-probes.js';
-import { ConfigError, loadControlConfig, redactedConfig, type ControlConfig } from './config.js';
+import { loadControlConfig, redactedConfig, secretKeysOf, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
 import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
@@ -38,22 +40,28 @@ import { SdkRowSide } from './adapters/milvus-row-side.js';
 import { appliedCheckpoints } from './verify/applied-checkpoints.js';
 import { VerifyService } from './verify/verify-service.js';
 
-const EX_CONFIG = 78;
 const log = createLogger({ service: 'cdc-control' });
 
-function secretKey(config: ControlConfig): Buffer {
-  if (config.CONTROL_SECRET_KEY !== '') return Buffer.from(config.CONTROL_SECRET_KEY, 'base64');
+/** The secret key ring, current key first. */
+function secretKeys(config: ControlConfig): Buffer[] {
+  const keys = secretKeysOf(config).map((k) => Buffer.from(k, 'base64'));
+  if (keys.length > 0) return keys;
   log.warn(
     'CONTROL_SECRET_KEY not set: using an ephemeral key (dev only); stored task secrets become unreadable after restart',
   );
-  return randomBytes(32);
+  return [randomBytes(32)];
 }
 
 /** One line on how the API is protected; a warning when it is open or sends tokens in plaintext. */
-function logSecurity(security: ServerSecurity): void {
+function logSecurity(security: ServerSecurity, config: ControlConfig): void {
   const tokens = security.api === undefined ? 'off' : 'required';
   log.info({ tls: security.tls, tokens }, 'grpc api security');
-  if (security.api === undefined)
+  if (security.api === undefined && security.tls !== 'mutual' && config.CONTROL_INSECURE)
+    log.warn(
+      { address: config.CONTROL_GRPC_ADDRESS },
+      'CONTROL_INSECURE=true: the gRPC API (CdcService and WorkerService, which hands out task secrets) accepts unauthenticated calls from other hosts; never run this in production',
+    );
+  else if (security.api === undefined)
     log.warn(
       'no CONTROL_API_TOKENS / CONTROL_WORKER_TOKENS configured: the gRPC API (CdcService and WorkerService) accepts unauthenticated calls',
     );
@@ -62,20 +70,14 @@ function logSecurity(security: ServerSecurity): void {
 }
 
 async function main(): Promise<void> {
-  let config: ControlConfig;
-  let security: ServerSecurity;
-  try {
-    config = loadControlConfig();
-    security = loadServerSecurity(config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const issue of err.issues) log.fatal({ issue }, 'invalid configuration');
-      process.exit(EX_CONFIG);
-    }
-    throw err;
-  }
+  // Exits 78 on an invalid variable or an unreadable certificate, before any connection is made.
+  const { config, deprecations, security } = configOrExit(() => {
+    const loaded = loadControlConfig();
+    return { ...loaded, security: loadServerSecurity(loaded.config) };
+  }, log);
+  for (const deprecation of deprecations) log.warn(deprecation);
   log.info({ config: redactedConfig(config) }, 'starting');
-  logSecurity(security);
+  logSecurity(security, config);
 
   const etcd = new Etcd3({
     hosts: config.CONTROL_ETCD_ENDPOINTS,
@@ -96,11 +98,12 @@ async function main(): Promise<void> {
   const tasks = new TaskService({
     tasks: taskStore,
     channels: channelStore,
-    secrets: new AesSecretBox(secretKey(config)),
+    secrets: new AesSecretBox(secretKeys(config)),
     reachability: config.CONTROL_CHECK_REACHABILITY ? probes : { check: () => Promise.resolve() },
     discovery,
     clock: systemClock,
     staleReportMs: 5_000,
+    pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
   });
   const leases = new LeaseService({
     tasks,
@@ -108,6 +111,11 @@ async function main(): Promise<void> {
     clock: systemClock,
     liveWindowMs: config.CONTROL_LIVE_WINDOW_MS,
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
+    timing: {
+      writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
+      handoverMs: config.CONTROL_LEASE_HANDOVER_MS,
+      pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
+    },
     quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
   });
   const verify = new VerifyService({
@@ -128,9 +136,9 @@ async function main(): Promise<void> {
     planner: new EtcdSnapshotPlanner(config.CONTROL_PROBE_TIMEOUT_MS),
     clock: systemClock,
   });
-  const redisUrl = new URL(config.CONTROL_REDIS_URL);
+  const redisUrl = new URL(config.CDC_REDIS_URL);
   const queueOptions = {
-    prefix: config.CONTROL_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
+    prefix: config.CDC_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
     connection: {
       host: redisUrl.hostname,
       port: Number(redisUrl.port || 6379),
@@ -149,6 +157,7 @@ async function main(): Promise<void> {
     taskStore,
     tasks,
     discovery,
+    leases,
     log.child({ component: 'lease-scheduler' }),
     {
       reconcileIntervalMs: config.CONTROL_RECONCILE_INTERVAL_MS,
@@ -217,50 +226,44 @@ async function main(): Promise<void> {
     `${JSON.stringify({ msg: 'control ready', port, instanceId: config.CONTROL_INSTANCE_ID })}\n`,
   );
 
-  let shutdown: Promise<void> | undefined;
-  const stop = (signal: string): void => {
-    shutdown ??= (async () => {
+  handleShutdown({
+    log,
+    forceAfterMs: config.CONTROL_SHUTDOWN_GRACE_MS + 5_000,
+    beforeSteps: () => {
       stopping = true;
-      log.info({ signal }, 'shutting down');
-      const force = setTimeout(() => {
-        log.error('shutdown took too long; exiting');
-        process.exit(1);
-      }, config.CONTROL_SHUTDOWN_GRACE_MS + 5_000);
-      force.unref();
-      const results = await Promise.allSettled([
-        server.stop(config.CONTROL_SHUTDOWN_GRACE_MS),
-        election.stop(),
-        scheduler.stop(),
-      ]);
-      await Promise.allSettled([
-        queue.close(),
-        snapshotQueue.close(),
-        new Promise<void>((resolve) => {
-          if (metricsServer === undefined) resolve();
-          else {
-            metricsServer.close(() => {
-              resolve();
-            });
-            metricsServer.closeAllConnections();
-          }
-        }),
-      ]);
-      etcd.close();
-      for (const r of results)
-        if (r.status === 'rejected') log.warn({ err: r.reason as unknown }, 'cleanup step failed');
-      log.info('stopped');
-      process.exit(0);
-    })();
-  };
-  process.on('SIGTERM', () => {
-    stop('SIGTERM');
-  });
-  process.on('SIGINT', () => {
-    stop('SIGINT');
-  });
-  process.on('unhandledRejection', (err) => {
-    log.error({ err }, 'unhandled rejection');
-    stop('unhandledRejection');
+    },
+    plan: () => [
+      [
+        { name: 'grpc server', run: () => server.stop(config.CONTROL_SHUTDOWN_GRACE_MS) },
+        { name: 'leader election', run: () => election.stop() },
+        { name: 'lease scheduler', run: () => scheduler.stop() },
+      ],
+      [
+        { name: 'lease queue', run: () => queue.close() },
+        { name: 'snapshot queue', run: () => snapshotQueue.close() },
+        {
+          name: 'metrics server',
+          run: () =>
+            new Promise<void>((resolve, reject) => {
+              if (metricsServer === undefined) {
+                resolve();
+                return;
+              }
+              metricsServer.close((err) => {
+                if (err === undefined) resolve();
+                else reject(err);
+              });
+              metricsServer.closeAllConnections();
+            }),
+        },
+      ],
+      {
+        name: 'etcd',
+        run: () => {
+          etcd.close();
+        },
+      },
+    ],
   });
 }
 

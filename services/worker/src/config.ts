@@ -1,54 +1,83 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ConfigError, withRenamedVariables, type RenamedVariable } from '@cdc/shared';
 import type { ControlTls } from './adapters/control-client.js';
 
 const int = (def: number, min: number, desc: string) =>
   z.coerce.number().int().min(min).default(def).describe(desc);
 
-/** Worker configuration from the environment (WORKER_*, REDIS_*, CONTROL_*). Parsed once in main.ts. */
+/**
+ * Variables renamed so that each says which side it configures (WORKER_CONTROL_*: the worker's connection to the
+ * control service; the control's own CONTROL_TLS_CERT_FILE is its server certificate) and the values both services must
+ * share have one name (CDC_REDIS_URL, CDC_QUEUE_PREFIX). The former names are read for one release, with a warning.
+ */
+export const WORKER_RENAMED_VARIABLES: readonly RenamedVariable[] = [
+  { name: 'WORKER_CONTROL_ADDRESS', formerly: 'CONTROL_ADDRESS' },
+  { name: 'WORKER_CONTROL_TOKEN', formerly: 'CONTROL_WORKER_TOKEN' },
+  { name: 'WORKER_CONTROL_TLS', formerly: 'CONTROL_TLS' },
+  { name: 'WORKER_CONTROL_TLS_CA_FILE', formerly: 'CONTROL_TLS_CA_FILE' },
+  { name: 'WORKER_CONTROL_TLS_CERT_FILE', formerly: 'CONTROL_TLS_CERT_FILE' },
+  { name: 'WORKER_CONTROL_TLS_KEY_FILE', formerly: 'CONTROL_TLS_KEY_FILE' },
+  { name: 'WORKER_CONTROL_TLS_SERVER_NAME', formerly: 'CONTROL_TLS_SERVER_NAME' },
+  { name: 'CDC_REDIS_URL', formerly: 'REDIS_URL' },
+  { name: 'CDC_QUEUE_PREFIX', formerly: 'QUEUE_PREFIX' },
+  { name: 'WORKER_METRICS_PORT', formerly: 'METRICS_PORT' },
+];
+
+/** Worker configuration from the environment (WORKER_*, CDC_*). Parsed once in main.ts. */
 export const WorkerConfigSchema = z.object({
   WORKER_ID: z
     .string()
     .min(1)
     .default(`${hostname()}-${process.pid}`)
     .describe('Stable id of this worker process'),
-  CONTROL_ADDRESS: z
+  WORKER_CONTROL_ADDRESS: z
     .string()
     .min(1)
     .default('127.0.0.1:50051')
     .describe('host:port of the control service'),
-  CONTROL_WORKER_TOKEN: z
+  WORKER_CONTROL_TOKEN: z
     .string()
     .default('')
     .describe('Credential workers present to the control service'),
-  CONTROL_TLS: z
+  WORKER_CONTROL_TLS: z
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true')
     .describe(
-      'TLS to the control service (implied by CONTROL_TLS_CA_FILE or a client certificate)',
+      'TLS to the control service (implied by WORKER_CONTROL_TLS_CA_FILE or a client certificate)',
     ),
-  CONTROL_TLS_CA_FILE: z
+  WORKER_CONTROL_TLS_CA_FILE: z
     .string()
     .default('')
     .describe('PEM CA bundle that signed the control certificate (default: the system roots)'),
-  CONTROL_TLS_CERT_FILE: z
+  WORKER_CONTROL_TLS_CERT_FILE: z
     .string()
     .default('')
-    .describe('PEM client certificate for mutual TLS (with CONTROL_TLS_KEY_FILE)'),
-  CONTROL_TLS_KEY_FILE: z
+    .describe('PEM client certificate for mutual TLS (with WORKER_CONTROL_TLS_KEY_FILE)'),
+  WORKER_CONTROL_TLS_KEY_FILE: z
     .string()
     .default('')
-    .describe('PEM key of CONTROL_TLS_CERT_FILE (secret)'),
-  CONTROL_TLS_SERVER_NAME: z
+    .describe('PEM key of WORKER_CONTROL_TLS_CERT_FILE (secret)'),
+  WORKER_CONTROL_TLS_SERVER_NAME: z
     .string()
     .default('')
     .describe(
-      'name the control certificate is checked against, if not the host of CONTROL_ADDRESS',
+      'name the control certificate is checked against, if not the host of WORKER_CONTROL_ADDRESS',
     ),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis for BullMQ'),
-  QUEUE_PREFIX: z
+  WORKER_PULSAR_CLIENT_LIBRARY: z
+    .string()
+    .default('')
+    .describe(
+      'Pulsar C client library for Pulsar sources (default: libpulsar/libpulsar.so under $CDC_CACHE_DIR or ~/.cache/milvus-cdc-ts, then the system libpulsar.so); read by adapters/pulsar-native.ts',
+    ),
+  CDC_REDIS_URL: z
+    .string()
+    .url()
+    .default('redis://127.0.0.1:6379')
+    .describe('Redis for BullMQ (the same as the control service)'),
+  CDC_QUEUE_PREFIX: z
     .string()
     .min(1)
     .default('bull')
@@ -101,29 +130,34 @@ export const WorkerConfigSchema = z.object({
     1_000,
     'A message still ahead of the channel time ticks after they advanced this much is quarantined, so the checkpoint moves on',
   ),
-  METRICS_PORT: int(9400, 0, 'HTTP port of /metrics and /healthz (0 = off)'),
+  WORKER_METRICS_PORT: int(9400, 0, 'HTTP port of /metrics and /healthz (0 = off)'),
+  WORKER_METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe(
+      'interface the metrics HTTP server binds (0.0.0.0 to let Prometheus scrape it from elsewhere)',
+    ),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 
-function exitInvalid(issues: string[]): never {
-  process.stderr.write(
-    `invalid worker configuration:\n${issues.map((i) => `  ${i}`).join('\n')}\n`,
-  );
-  process.exit(78); // EX_CONFIG
-}
-
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = WorkerConfigSchema.safeParse(env);
+/** The worker's configuration and the deprecation warnings of former variable names; ConfigError when invalid. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): {
+  config: WorkerConfig;
+  deprecations: string[];
+} {
+  const renamed = withRenamedVariables(env, WORKER_RENAMED_VARIABLES);
+  const parsed = WorkerConfigSchema.safeParse(renamed.env);
   if (!parsed.success)
-    exitInvalid(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  return parsed.data;
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  return { config: parsed.data, deprecations: renamed.deprecations };
 }
 
 /**
- * TLS settings for the control client, files read now so a missing one stops the start (exit 78) with the variable
- * and path, never the content. Undefined: plaintext.
+ * TLS settings for the control client, files read now so a missing one stops the start (ConfigError, exit 78) with
+ * the variable and path, never the content. Undefined: plaintext.
  */
 export function controlTls(
   config: WorkerConfig,
@@ -141,22 +175,24 @@ export function controlTls(
       return undefined;
     }
   };
-  if ((config.CONTROL_TLS_CERT_FILE === '') !== (config.CONTROL_TLS_KEY_FILE === ''))
+  if ((config.WORKER_CONTROL_TLS_CERT_FILE === '') !== (config.WORKER_CONTROL_TLS_KEY_FILE === ''))
     issues.push(
-      'CONTROL_TLS_CERT_FILE and CONTROL_TLS_KEY_FILE are set together (both or neither)',
+      'WORKER_CONTROL_TLS_CERT_FILE and WORKER_CONTROL_TLS_KEY_FILE are set together (both or neither)',
     );
-  const ca = file('CONTROL_TLS_CA_FILE', config.CONTROL_TLS_CA_FILE);
-  const cert = file('CONTROL_TLS_CERT_FILE', config.CONTROL_TLS_CERT_FILE);
-  const key = file('CONTROL_TLS_KEY_FILE', config.CONTROL_TLS_KEY_FILE);
-  if (issues.length > 0) exitInvalid(issues);
+  const ca = file('WORKER_CONTROL_TLS_CA_FILE', config.WORKER_CONTROL_TLS_CA_FILE);
+  const cert = file('WORKER_CONTROL_TLS_CERT_FILE', config.WORKER_CONTROL_TLS_CERT_FILE);
+  const key = file('WORKER_CONTROL_TLS_KEY_FILE', config.WORKER_CONTROL_TLS_KEY_FILE);
+  if (issues.length > 0) throw new ConfigError(issues);
   const enabled =
-    config.CONTROL_TLS || config.CONTROL_TLS_CA_FILE !== '' || config.CONTROL_TLS_CERT_FILE !== '';
+    config.WORKER_CONTROL_TLS ||
+    config.WORKER_CONTROL_TLS_CA_FILE !== '' ||
+    config.WORKER_CONTROL_TLS_CERT_FILE !== '';
   if (!enabled) return undefined;
   return {
     ...(ca === undefined ? {} : { ca }),
     ...(cert === undefined || key === undefined ? {} : { cert, key }),
-    ...(config.CONTROL_TLS_SERVER_NAME === ''
+    ...(config.WORKER_CONTROL_TLS_SERVER_NAME === ''
       ? {}
-      : { serverName: config.CONTROL_TLS_SERVER_NAME }),
+      : { serverName: config.WORKER_CONTROL_TLS_SERVER_NAME }),
   };
 }

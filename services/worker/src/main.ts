@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 /**
  * Worker composition root: config → logger → connections → lease worker. SIGTERM/SIGINT drain the held leases
- * (finish or abandon the batch, report the checkpoint, release), then exit; a second signal or the grace period
- * expiring exits at once.
+ * (finish or abandon the batch, report the checkpoint, release), then exit (handleShutdown: 0 only when everything
+ * closed cleanly); a second signal or the grace period expiring exits 1 at once.
  */
 import { Redis } from 'ioredis';
-import { createLogger, errorMessage, SNAPSHOT_QUEUE_NAME, type SnapshotJobData } from '@cdc/shared';
+import {
+  configOrExit,
+  createLogger,
+  errorMessage,
+  handleShutdown,
+  SNAPSHOT_QUEUE_NAME,
+  type SnapshotJobData,
+} from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
 import { registerKafkaZstdCodec } from './adapters/kafka-zstd-codec.js';
 import { controlTls, loadWorkerConfig } from './config.js';
@@ -16,18 +23,23 @@ import { TaskResources } from './lease/task-resources.js';
 import { WorkerMetrics } from './metrics.js';
 import { SnapshotRunner } from './snapshot/snapshot-runner.js';
 
-const config = loadWorkerConfig();
-const tls = controlTls(config); // exits 78 on an unreadable file, before any connection is made
+const bootLog = createLogger({ service: 'cdc-worker' });
+// Exits 78 on an invalid variable or an unreadable file, before any connection is made.
+const { config, deprecations, tls } = configOrExit(() => {
+  const loaded = loadWorkerConfig();
+  return { ...loaded, tls: controlTls(loaded.config) };
+}, bootLog);
 const log = createLogger({ service: 'cdc-worker', level: config.LOG_LEVEL });
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+for (const deprecation of deprecations) log.warn(deprecation);
+const redis = new Redis(config.CDC_REDIS_URL, { maxRetriesPerRequest: null });
 const control = new GrpcWorkerControl({
-  address: config.CONTROL_ADDRESS,
-  ...(config.CONTROL_WORKER_TOKEN ? { token: config.CONTROL_WORKER_TOKEN } : {}),
+  address: config.WORKER_CONTROL_ADDRESS,
+  ...(config.WORKER_CONTROL_TOKEN ? { token: config.WORKER_CONTROL_TOKEN } : {}),
   ...(tls === undefined ? {} : { tls }),
 });
 const metrics = new WorkerMetrics();
 registerKafkaZstdCodec({ maxBatchBytes: config.WORKER_MAX_BATCH_BYTES });
-const resources = new TaskResources(redis, config.QUEUE_PREFIX, log, {
+const resources = new TaskResources(redis, config.CDC_QUEUE_PREFIX, log, {
   fetchMaxBytes: config.WORKER_KAFKA_FETCH_BYTES,
   maxRecordBytes: config.WORKER_MAX_RECORD_BYTES,
 });
@@ -46,7 +58,7 @@ const runner = new LeaseRunner({
 });
 const leaseWorker = new LeaseWorker(runner, {
   connection: redis,
-  prefix: config.QUEUE_PREFIX,
+  prefix: config.CDC_QUEUE_PREFIX,
   concurrency: config.WORKER_CONCURRENCY,
   lockDurationMs: config.WORKER_LOCK_MS,
   stalledIntervalMs: config.WORKER_STALLED_CHECK_MS,
@@ -59,7 +71,7 @@ const snapshotWorker = new LeaseWorker<SnapshotJobData>(
   {
     queueName: SNAPSHOT_QUEUE_NAME,
     connection: redis,
-    prefix: config.QUEUE_PREFIX,
+    prefix: config.CDC_QUEUE_PREFIX,
     concurrency: config.WORKER_SNAPSHOT_CONCURRENCY,
     lockDurationMs: config.WORKER_LOCK_MS,
     stalledIntervalMs: config.WORKER_STALLED_CHECK_MS,
@@ -69,12 +81,16 @@ const snapshotWorker = new LeaseWorker<SnapshotJobData>(
 
 let stopping = false;
 const metricsServer =
-  config.METRICS_PORT > 0
+  config.WORKER_METRICS_PORT > 0
     ? metrics.serve(
-        config.METRICS_PORT,
+        config.WORKER_METRICS_HOST,
+        config.WORKER_METRICS_PORT,
         () => !stopping,
         (err) => {
-          log.error({ err: errorMessage(err), port: config.METRICS_PORT }, 'metrics server failed');
+          log.error(
+            { err: errorMessage(err), port: config.WORKER_METRICS_PORT },
+            'metrics server failed',
+          );
         },
       )
     : undefined;
@@ -86,46 +102,33 @@ const heartbeat = new ControlHeartbeat({
   maxBackoffMs: 30_000,
 });
 
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) {
-    log.warn({ signal }, 'second signal; exiting now');
-    process.exit(1);
-  }
-  stopping = true;
-  log.info({ signal }, 'shutting down: draining leases');
-  const force = setTimeout(() => {
-    log.error('shutdown grace period expired; exiting');
-    process.exit(1);
-  }, config.WORKER_SHUTDOWN_GRACE_MS);
-  heartbeat.stop();
-  const steps = [
-    () => Promise.all([leaseWorker.close(), snapshotWorker.close()]).then(() => undefined),
-    () => control.close(),
-    () => redis.quit().then(() => undefined),
-    () =>
-      new Promise<void>((resolve) => {
-        if (metricsServer)
-          metricsServer.close(() => {
-            resolve();
-          });
-        else resolve();
-      }),
-  ];
-  for (const step of steps) {
-    await step().catch((err: unknown) => {
-      log.warn({ err: errorMessage(err) }, 'cleanup step failed');
-    });
-  }
-  clearTimeout(force);
-  log.info('stopped');
-  process.exit(0);
-}
-
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('unhandledRejection', (err) => {
-  log.error({ err: errorMessage(err) }, 'unhandled rejection');
-  void shutdown('unhandledRejection');
+handleShutdown({
+  log,
+  forceAfterMs: config.WORKER_SHUTDOWN_GRACE_MS,
+  beforeSteps: () => {
+    stopping = true;
+    heartbeat.stop();
+  },
+  plan: () => [
+    [
+      { name: 'lease worker', run: () => leaseWorker.close() },
+      { name: 'snapshot worker', run: () => snapshotWorker.close() },
+    ],
+    { name: 'control client', run: () => control.close() },
+    { name: 'redis', run: () => redis.quit() },
+    {
+      name: 'metrics server',
+      run: () =>
+        new Promise<void>((resolve, reject) => {
+          if (metricsServer === undefined) resolve();
+          else
+            metricsServer.close((err) => {
+              if (err === undefined) resolve();
+              else reject(err);
+            });
+        }),
+    },
+  ],
 });
 
 heartbeat.start();

@@ -66,7 +66,7 @@ export class WorkerMetrics {
   }
 
   /** Serves /metrics and /healthz on 127.0.0.1-or-all interfaces as configured. */
-  serve(port: number, healthy: () => boolean, onError: (err: Error) => void): Server {
+  serve(host: string, port: number, healthy: () => boolean, onError: (err: Error) => void): Server {
     const server = createServer((req, res) => {
       if (req.url === '/metrics') {
         void this.registry.metrics().then((body) => {
@@ -88,7 +88,7 @@ export class WorkerMetrics {
     server.on('error', (err) => {
       onError(err);
     });
-    server.listen(port);
+    server.listen(port, host);
     return server;
   }
 }

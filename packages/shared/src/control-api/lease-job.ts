@@ -27,15 +27,6 @@ export function replicateChannelName(prefix: string): string {
   return `${prefix}-replicate-msg`;
 }
 
-/** Physical ms of a Milvus hybrid timestamp (TSO): the top 46 bits. */
-export function tsoPhysicalMs(tso: bigint): number {
-  return Number(tso >> 18n);
-}
-
-export function tsoFromPhysicalMs(ms: number, logical = 0): bigint {
-  return (BigInt(ms) << 18n) | BigInt(logical);
-}
-
 /**
  * Initial sync: one job per (task, source collection) in its own queue, so snapshot copies and channel leases never
  * compete for the same worker slots or get confused by the scheduler.

@@ -1,4 +1,4 @@
-import { CdcError, isCdcError } from '../errors.js';
+import { CdcError, errorMessage, isCdcError } from '../errors.js';
 import type { MsgPosition } from '../meta/source-metadata.js';
 import { P, decodeError, decodeProto, encodeProto, protoType } from './proto-root.js';
 import { big, bigStrs, bigs, bytes, num, pruned, str, sub } from './obj.js';
@@ -126,4 +126,44 @@ export function msgPositionFromBase64(s: string): MsgPosition {
     throw decodeError('base64 position: not standard base64');
   }
   return decodeMsgPosition(new Uint8Array(Buffer.from(s, 'base64')));
+}
+
+/**
+ * Where a Pulsar message id sorts: (ledgerId, entryId, batchIndex) as signed 64-bit values, as Pulsar and Milvus
+ * (`pulsar_id.go`) compare them, so the earliest id (-1, -1) comes first although the proto declares uint64.
+ */
+export interface PulsarIdOrder {
+  readonly ledgerId: bigint;
+  readonly entryId: bigint;
+  /** -1 when absent (a message that is not part of a batch). */
+  readonly batchIndex: bigint;
+}
+
+/** The order key of serialized `MessageIdData`; INVALID_ARGUMENT when the bytes are not one. */
+export function pulsarIdOrder(id: Uint8Array): PulsarIdOrder {
+  let m: PulsarMessageId;
+  try {
+    m = decodePulsarMessageId(id);
+  } catch (err) {
+    throw new CdcError('INVALID_ARGUMENT', `decoding pulsar message id: ${errorMessage(err)}`, {
+      retryable: false,
+      cause: err,
+    });
+  }
+  return {
+    ledgerId: BigInt.asIntN(64, m.ledgerId),
+    entryId: BigInt.asIntN(64, m.entryId),
+    batchIndex: BigInt(m.batchIndex),
+  };
+}
+
+/** Negative, zero or positive as `a` is before, at or after `b`. */
+export function comparePulsarIds(a: PulsarIdOrder, b: PulsarIdOrder): number {
+  const d =
+    a.ledgerId !== b.ledgerId
+      ? a.ledgerId - b.ledgerId
+      : a.entryId !== b.entryId
+        ? a.entryId - b.entryId
+        : a.batchIndex - b.batchIndex;
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
 }

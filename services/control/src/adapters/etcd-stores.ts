@@ -1,6 +1,6 @@
 import { CdcError } from '@cdc/shared';
 import { Range } from 'etcd3';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, Lease } from 'etcd3';
 import type {
   ChannelRecord,
   QuarantineRecord,
@@ -141,7 +141,12 @@ export class EtcdTaskStore implements TaskStore {
   }
 }
 
+/** A worker heartbeat key outlives the worker's last heartbeat by at most this (seconds). */
+const HEARTBEAT_TTL_S = 15;
+
 export class EtcdChannelStore implements ChannelStore {
+  private heartbeats: { readonly lease: Lease; readonly renewAtMs: number } | undefined;
+
   constructor(
     private readonly client: Etcd3,
     private readonly keys: EtcdKeys,
@@ -200,9 +205,25 @@ export class EtcdChannelStore implements ChannelStore {
     });
   }
 
+  /**
+   * Heartbeats live on an etcd lease, so the ids of workers that stopped (or never were: a caller inventing ids)
+   * disappear by themselves. One lease serves every heartbeat for a third of its TTL: a key outlives its last
+   * heartbeat by at most the TTL.
+   */
   touchWorker(workerId: string, nowMs: number): Promise<void> {
     return guarded('writing worker heartbeat', async () => {
-      await this.client.put(`${this.keys.workers()}${workerId}`).value(String(nowMs));
+      if (this.heartbeats === undefined || nowMs >= this.heartbeats.renewAtMs)
+        this.heartbeats = {
+          lease: this.client.lease(HEARTBEAT_TTL_S, { autoKeepAlive: false }),
+          renewAtMs: nowMs + (HEARTBEAT_TTL_S * 1000) / 3,
+        };
+      const { lease } = this.heartbeats;
+      try {
+        await lease.put(`${this.keys.workers()}${workerId}`).value(String(nowMs));
+      } catch (err) {
+        if (this.heartbeats.lease === lease) this.heartbeats = undefined; // e.g. not granted: take a new one
+        throw err;
+      }
     });
   }
 

@@ -5,7 +5,7 @@ export interface CatchUpSummary {
   /** Task lag (largest channel lag), ms. */
   readonly lagMs: number;
   readonly channels: number;
-  /** Channels with a worker, a checkpoint and lag at or below the sync threshold. */
+  /** Channels caught up, or with a worker, a checkpoint and lag at or below the sync threshold. */
   readonly inSync: number;
   /** Channels no worker has taken yet (or since a position reset). */
   readonly unleased: number;
@@ -44,8 +44,11 @@ export class CatchUpTracker {
     return {
       lagMs,
       channels: channels.length,
+      // A channel with nothing in scope to replicate that read to the end of its topic is in sync too.
       inSync: channels.filter(
-        (c) => c.position !== null && c.worker_id !== '' && Number(c.lag_ms) <= this.syncLagMs,
+        (c) =>
+          c.caught_up ||
+          (c.position !== null && c.worker_id !== '' && Number(c.lag_ms) <= this.syncLagMs),
       ).length,
       unleased: channels.filter((c) => c.worker_id === '').length,
       progress: lagMs <= this.syncLagMs || span <= 0 ? 1 : 1 - (lagMs - this.syncLagMs) / span,

@@ -24,6 +24,8 @@ const channelStatus = (c: Partial<pb.ChannelStatus__Output>): pb.ChannelStatus__
   pending_start: null,
   last_error: '',
   fan_out_positions: {},
+  caught_up: false,
+  paused: false,
   ...c,
 });
 const snapshot = (c: Partial<pb.CollectionSnapshot__Output>): pb.CollectionSnapshot__Output => ({
@@ -51,6 +53,8 @@ const taskMessage = (t: Partial<pb.Task__Output>): pb.Task__Output => ({
   channels: [],
   secret_fields_set: [],
   initial_sync: null,
+  pause_timestamp: '0',
+  pause_immediate: false,
   ...t,
 });
 const verification = (

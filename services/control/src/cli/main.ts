@@ -4,6 +4,7 @@ import { CdcClient } from './client.js';
 import { parseDuration, type Command, type OptionSpecs } from './command.js';
 import { positions, resetPositions } from './commands/positions.js';
 import { quarantine } from './commands/quarantine.js';
+import { reseal } from './commands/reseal.js';
 import { create, get, listTasks, pause, remove, resume } from './commands/tasks.js';
 import { verify } from './commands/verify.js';
 import { watch } from './commands/watch.js';
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   quarantine,
   watch,
   verify,
+  reseal,
 ];
 
 const GLOBAL_OPTIONS: OptionSpecs = {

@@ -58,12 +58,17 @@ export type PauseOrigin = '' | 'user' | 'worker';
 export interface TaskRecord {
   taskId: string;
   spec: TaskSpec;
-  /** Encrypted JSON of {dotted path: value} for every non-empty secret field. */
+  /**
+   * Every non-empty secret field, sealed on its own (bound to this task and the field's dotted path), by path.
+   * Absent in records written before per-field sealing: they hold `sealedSecrets` instead until resealed.
+   */
+  sealedFields?: Record<string, string>;
+  /** Legacy: encrypted JSON of {dotted path: value}; '' once resealed per field. */
   sealedSecrets: string;
   /** Dotted paths of the secret fields that are set. */
   secretFieldsSet: string[];
-  /** Keyed digest of the full spec (secrets included), to make create idempotent. */
-  specDigest: string;
+  /** Legacy: keyed digest of the full spec; create compares specs without their secrets now. */
+  specDigest?: string;
   state: TaskState;
   reason: string;
   pausedBy: PauseOrigin;
@@ -75,6 +80,15 @@ export interface TaskRecord {
    * (no channel is leased meanwhile), then false for good. `planned` once the collections to copy are recorded.
    */
   initialSync?: InitialSyncPhase;
+  /** PAUSING and PAUSED: where the channels stop. Absent otherwise. */
+  pause?: PausePoint;
+}
+
+/** A task's pause: every channel applies the source up to `timestamp` (immediate: its current batch) and stops. */
+export interface PausePoint {
+  /** Decimal source hybrid timestamp; also identifies the pause. */
+  timestamp: string;
+  immediate: boolean;
 }
 
 export interface InitialSyncPhase {
@@ -119,8 +133,23 @@ export interface ChannelRecord {
   /** Set by ResetTaskPositions; used by the next lease until a checkpoint replaces it. */
   pendingStart?: StartPoint;
   lastError: string;
-  /** True after ReleaseLease or keep_lease=false: the epoch holder no longer runs. */
+  /**
+   * True once the epoch holder said it stopped (ReleaseLease, ReportFailure) or the epoch was bumped without a holder
+   * (ResetTaskPositions): the channel may go to another worker at once.
+   */
   released?: boolean;
+  /**
+   * When (control clock, ms) the holder of `epoch` was last confirmed (AcquireLease, or a report answered
+   * keep_lease=true). The holder may write until that moment plus the write validity; the channel goes to another
+   * worker only after the handover time (see LeaseTiming).
+   */
+  confirmedMs?: number;
+  /** Why the control service told the holder to stop (pause, delete, rebalancing); no later report confirms it. */
+  endRequested?: string;
+  /** The holder read everything the channel held and applied it, as of its last report (`updateTimeMs`). */
+  caughtUp?: boolean;
+  /** The `PausePoint.timestamp` this channel stopped at (its checkpoint is final for that pause). */
+  pausedAt?: string;
 }
 
 export interface QuarantineRecord {

@@ -43,7 +43,7 @@ export function splitSecrets(spec: TaskSpec): {
   const redacted = structuredClone(spec);
   const secrets: Record<string, string> = {};
   for (const path of secretPaths(spec)) {
-    const { parent, key } = walk(redacted as unknown as Obj, path);
+    const { parent, key } = walk(redacted, path);
     const value = parent[key];
     if (typeof value === 'string' && value !== '') secrets[path] = value;
     parent[key] = '';
@@ -55,7 +55,7 @@ export function splitSecrets(spec: TaskSpec): {
 export function mergeSecrets(redacted: TaskSpec, secrets: Record<string, string>): TaskSpec {
   const full = structuredClone(redacted);
   for (const [path, value] of Object.entries(secrets)) {
-    const { parent, key } = walk(full as unknown as Obj, path);
+    const { parent, key } = walk(full, path);
     parent[key] = value;
   }
   return full;

@@ -4,7 +4,8 @@ import type { TaskState } from './model.js';
 /**
  * Task lifecycle:
  *   CREATING → RUNNING | PAUSED (start_paused) | FAILED | DELETING
- *   RUNNING  → PAUSED | FAILED | DELETING
+ *   RUNNING  → PAUSING | PAUSED (nothing streams yet: copying initial data) | FAILED | DELETING
+ *   PAUSING  → PAUSED (every channel stopped at the pause point) | RUNNING (resumed first) | DELETING
  *   PAUSED   → RUNNING | DELETING
  *   FAILED   → RUNNING (resume retries) | PAUSED | DELETING
  *   DELETING → (removed)
@@ -16,7 +17,13 @@ const ALLOWED: Readonly<Record<TaskState, readonly TaskState[]>> = {
     'TASK_STATE_FAILED',
     'TASK_STATE_DELETING',
   ],
-  TASK_STATE_RUNNING: ['TASK_STATE_PAUSED', 'TASK_STATE_FAILED', 'TASK_STATE_DELETING'],
+  TASK_STATE_RUNNING: [
+    'TASK_STATE_PAUSING',
+    'TASK_STATE_PAUSED',
+    'TASK_STATE_FAILED',
+    'TASK_STATE_DELETING',
+  ],
+  TASK_STATE_PAUSING: ['TASK_STATE_PAUSED', 'TASK_STATE_RUNNING', 'TASK_STATE_DELETING'],
   TASK_STATE_PAUSED: ['TASK_STATE_RUNNING', 'TASK_STATE_DELETING'],
   TASK_STATE_FAILED: ['TASK_STATE_RUNNING', 'TASK_STATE_PAUSED', 'TASK_STATE_DELETING'],
   TASK_STATE_DELETING: [],

@@ -61,6 +61,16 @@ export function validateTaskId(taskId: string, field = 'task_id'): string {
   return taskId;
 }
 
+/** Worker ids name etcd keys and metric-free log fields: a hostname-like id, bounded. */
+const WORKER_ID = /^[A-Za-z0-9._:@/-]{1,128}$/;
+
+export function validateWorkerId(workerId: string, field = 'worker_id'): string {
+  if (workerId === '') throw invalidArgument(field, 'is required');
+  if (!WORKER_ID.test(workerId))
+    throw invalidArgument(field, 'must be 1-128 characters of [A-Za-z0-9._:@/-]');
+  return workerId;
+}
+
 /** A user value quoted for an error message, cut short so that huge input is never echoed back whole. */
 export function quote(value: string, max = 64): string {
   const shown = value.length > max ? `${value.slice(0, max)}…` : value;
@@ -76,7 +86,27 @@ function checkCount(field: string, count: number, max: number): void {
   if (count > max) throw invalidArgument(field, `has ${count} entries; at most ${max} allowed`);
 }
 
-function checkHostPort(field: string, value: string, schemes: readonly string[]): void {
+/**
+ * An address with credentials in it (`https://user:pass@host`) would store them in clear in the task record and
+ * show them in every response: refuse it, naming the fields that take them (`credentialsIn`). The value is not
+ * echoed, since it holds a secret.
+ */
+function checkNoCredentials(field: string, value: string, credentialsIn: string): void {
+  const authority = value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0] ?? '';
+  if (authority.includes('@'))
+    throw invalidArgument(
+      field,
+      `must not embed credentials (user:password@host); put them in ${credentialsIn}`,
+    );
+}
+
+function checkHostPort(
+  field: string,
+  value: string,
+  schemes: readonly string[],
+  credentialsIn: string,
+): void {
+  checkNoCredentials(field, value, credentialsIn);
   checkLength(field, value, MAX_ADDRESS_CHARS);
   // URL() strips or percent-encodes some of these; an address never contains them.
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
@@ -101,7 +131,12 @@ function checkHostPort(field: string, value: string, schemes: readonly string[])
 
 /** A Milvus server address with its credentials: the target, or the source server. */
 function checkMilvusEndpoint(field: string, m: SourceMilvusSpec | TargetSpec): void {
-  checkHostPort(`${field}.uri`, m.uri, TARGET_SCHEMES);
+  checkHostPort(
+    `${field}.uri`,
+    m.uri,
+    TARGET_SCHEMES,
+    `${field}.username and ${field}.password, or ${field}.token`,
+  );
   checkLength(`${field}.token`, m.token, MAX_SECRET_CHARS);
   checkLength(`${field}.username`, m.username, MAX_SHORT_CHARS);
   checkLength(`${field}.password`, m.password, MAX_SECRET_CHARS);
@@ -271,7 +306,12 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     throw invalidArgument('spec.source.etcd.endpoints', 'needs at least one endpoint');
   checkCount('spec.source.etcd.endpoints', etcd.endpoints.length, MAX_LIST_ITEMS);
   etcd.endpoints.forEach((e, i) => {
-    checkHostPort(`spec.source.etcd.endpoints[${i}]`, e, ETCD_SCHEMES);
+    checkHostPort(
+      `spec.source.etcd.endpoints[${i}]`,
+      e,
+      ETCD_SCHEMES,
+      'spec.source.etcd.username and spec.source.etcd.password',
+    );
   });
   checkLength('spec.source.etcd.username', etcd.username, MAX_SHORT_CHARS);
   checkLength('spec.source.etcd.password', etcd.password, MAX_SECRET_CHARS);
@@ -298,6 +338,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
       `spec.source.mq.address[${i}]`,
       a.trim(),
       mq.type === 'MQ_TYPE_KAFKA' ? KAFKA_SCHEMES : PULSAR_SCHEMES,
+      mq.type === 'MQ_TYPE_KAFKA' ? 'spec.source.mq.sasl' : 'spec.source.mq.token',
     );
   });
   checkTls('spec.source.mq.tls', mq.tls);

@@ -1,5 +1,5 @@
 import { status as grpcStatus, type ServerWritableStream } from '@grpc/grpc-js';
-import { CdcError, invalidArgument, type Logger, type pb } from '@cdc/shared';
+import { CdcError, invalidArgument, tsToUnixMs, type Logger, type pb } from '@cdc/shared';
 import type { TaskRecord, TaskSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { patternText, scopeOverlap } from '../domain/scope.js';
@@ -30,6 +30,8 @@ const MAX_REASON_CHARS = 1024;
 /** Longer than any channel name ("{prefix of ≤128}-rootcoord-dml_{n}"). */
 const MAX_CHANNEL_CHARS = 256;
 const MAX_RESETS = 1024;
+/** The source's TSO trails its wall clock by up to its update interval (50 ms in Milvus): answer a bit after the point. */
+const PAUSE_ANSWER_SLACK_MS = 100;
 
 /**
  * ALREADY_EXISTS when, after name_mapping renames, the new task would write collections another task writes on the
@@ -117,9 +119,17 @@ export function cdcHandlers(
     ),
     PauseTask: unary(log, 'PauseTask', async (req: pb.PauseTaskRequest__Output) => {
       checkLength('reason', req.reason, MAX_REASON_CHARS);
-      const task = await tasks.pause(req.task_id, req.reason);
-      log.info({ taskId: task.taskId }, 'task paused');
-      return taskMessage(task);
+      const task = await tasks.pause(req.task_id, req.reason, 'user', req.immediate);
+      log.info({ taskId: task.taskId, state: task.state, pause: task.pause }, 'task pausing');
+      // The answer waits for the pause point: whatever the client writes after it is after the pause.
+      const pointMs =
+        task.pause === undefined || task.pause.immediate
+          ? 0
+          : tsToUnixMs(BigInt(task.pause.timestamp));
+      if (pointMs === 0) return taskMessage(task);
+      const waitMs = pointMs - Date.now() + PAUSE_ANSWER_SLACK_MS;
+      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+      return taskMessage(await tasks.get(task.taskId));
     }),
     ResumeTask: unary(log, 'ResumeTask', async (req: pb.ResumeTaskRequest__Output) => {
       const task = await tasks.resume(req.task_id);
@@ -166,6 +176,15 @@ export function cdcHandlers(
         log.info({ taskId, channels: resets.map((r) => r.channel) }, 'task positions reset');
         const { channels } = await tasks.positions(taskId);
         return { task_id: taskId, channels: channels.map(channelToProto) };
+      },
+    ),
+    ResealSecrets: unary(
+      log,
+      'ResealSecrets',
+      async (): Promise<Required<pb.ResealSecretsResponse>> => {
+        const result = await tasks.resealAll();
+        log.info(result, 'task secrets resealed under the current key');
+        return result;
       },
     ),
     ListQuarantine: unary(

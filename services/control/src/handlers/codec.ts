@@ -9,6 +9,7 @@ import {
 import type {
   ChannelRecord,
   NameMappingSpec,
+  PausePoint,
   Position,
   QuarantineRecord,
   SnapshotRecord,
@@ -44,6 +45,14 @@ export function decodeError(req: unknown): CdcError | undefined {
   return invalidArgument('request', `is not a valid protobuf message for this method (${reason})`);
 }
 
+/**
+ * An enum field as text. protobufjs hands an enum number the proto does not name (99) over as a number despite
+ * `enums: String`, so the generated name type does not hold for it; as text ("99") validation quotes it by name.
+ */
+function enumText<T extends string>(value: T | number): T {
+  return (typeof value === 'number' ? String(value) : value) as T;
+}
+
 /** A decimal uint64 as the loader gives it; '' never reaches the domain. */
 export const decimal = (v: string): string => (v === '' ? '0' : v);
 
@@ -72,7 +81,7 @@ export function positionsFromProto(
 
 export function startFromProto(s: pb.StartPoint__Output | null): StartPoint {
   return {
-    kind: s?.kind ?? 'START_KIND_UNSPECIFIED',
+    kind: enumText(s?.kind ?? 'START_KIND_UNSPECIFIED'),
     timestamp: decimal(s?.timestamp ?? ''),
     positions: positionsFromProto(s?.positions ?? {}),
   };
@@ -85,7 +94,7 @@ function targetFromProto(t: pb.TargetSpec__Output | null): TargetSpec {
     username: t?.username ?? '',
     password: t?.password ?? '',
     tls: tls(t?.tls ?? null),
-    mode: t?.mode ?? 'TARGET_MODE_UNSPECIFIED',
+    mode: enumText(t?.mode ?? 'TARGET_MODE_UNSPECIFIED'),
   };
 }
 
@@ -109,7 +118,7 @@ export function specFromProto(s: pb.TaskSpec__Output | null): TaskSpec | undefin
         tls: tls(etcd?.tls ?? null),
       },
       mq: {
-        type: mq?.type ?? 'MQ_TYPE_UNSPECIFIED',
+        type: enumText(mq?.type ?? 'MQ_TYPE_UNSPECIFIED'),
         address: mq?.address ?? '',
         tls: tls(mq?.tls ?? null),
         sasl: mq?.sasl ?? { mechanism: '', username: '', password: '' },
@@ -194,6 +203,8 @@ export function taskToProto(t: TaskRecord, initialSync?: InitialSyncStatus): Req
     update_time_ms: String(t.updateTimeMs),
     channels: t.channels,
     secret_fields_set: t.secretFieldsSet,
+    pause_timestamp: t.pause?.timestamp ?? '0',
+    pause_immediate: t.pause?.immediate ?? false,
   };
 }
 
@@ -212,6 +223,8 @@ export function channelToProto(c: ChannelStatus): Required<pb.ChannelStatus> {
     pending_start: r.pendingStart === undefined ? null : startToProto(r.pendingStart),
     last_error: r.lastError,
     fan_out_positions: positionsToProto(r.fanOutPositions ?? {}),
+    caught_up: c.caughtUp,
+    paused: c.paused,
   };
 }
 
@@ -226,6 +239,10 @@ export function quarantineToProto(q: QuarantineRecord): Required<pb.QuarantineRe
     truncated: q.truncated,
     create_time_ms: String(q.createTimeMs),
   };
+}
+
+export function pauseToProto(p: PausePoint): Required<pb.LeasePause> {
+  return { timestamp: p.timestamp, immediate: p.immediate };
 }
 
 export function leaseStartToProto(s: LeaseStart): Required<pb.LeaseStart> {

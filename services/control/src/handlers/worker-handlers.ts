@@ -4,6 +4,7 @@ import type { SnapshotService } from '../tasks/snapshot-service.js';
 import {
   decimal,
   leaseStartToProto,
+  pauseToProto,
   positionFromProto,
   positionsFromProto,
   positionsToProto,
@@ -89,6 +90,9 @@ export function workerHandlers(
           start: leaseStartToProto(lease.start),
           report_interval_ms: reportIntervalMs,
           target_positions: positionsToProto(lease.targetPositions),
+          write_validity_ms: lease.writeValidityMs,
+          apply_until: lease.applyUntil,
+          pause: lease.pause === undefined ? null : pauseToProto(lease.pause),
         };
       },
     ),
@@ -108,6 +112,8 @@ export function workerHandlers(
           sourceHeadTimestamp: decimal(req.source_head_timestamp),
           appliedRows: decimal(req.applied_rows),
           appliedBytes: decimal(req.applied_bytes),
+          caughtUp: req.caught_up,
+          pauseReached: decimal(req.pause_reached),
         };
         const result = await fenced(req, () => leases.report(report));
         observer.checkpointReported(report.taskId, report.channel);
@@ -116,6 +122,8 @@ export function workerHandlers(
           keep_lease: result.keepLease,
           reason: result.reason,
           replicate_watermark: result.replicateWatermark,
+          apply_until: result.applyUntil,
+          pause: result.pause === undefined ? null : pauseToProto(result.pause),
         };
       },
     ),

@@ -17,7 +17,14 @@ export interface ControlStateSource {
   leaseJobCounts(): Promise<Record<string, number>>;
 }
 
-export const TASK_STATES = ['CREATING', 'RUNNING', 'PAUSED', 'FAILED', 'DELETING'] as const;
+export const TASK_STATES = [
+  'CREATING',
+  'RUNNING',
+  'PAUSING',
+  'PAUSED',
+  'FAILED',
+  'DELETING',
+] as const;
 export const LEASE_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'paused'] as const;
 
 /** Scrapes closer together than this reuse the last snapshot (several Prometheus replicas, dashboards). */

@@ -32,6 +32,11 @@ const LIVE_STATES = [
   'waiting-children',
 ] as const;
 
+/** Settles pauses: PAUSING → PAUSED once every channel stopped; the channels still running keep their lease jobs. */
+export interface PauseSettler {
+  settlePause(taskId: string): Promise<{ readonly running: readonly string[] }>;
+}
+
 /** Initial sync: its job queue and the service that plans copies and says which collections are left. */
 export interface SnapshotScheduling {
   readonly queue: Queue<SnapshotJobData>;
@@ -56,6 +61,7 @@ export class LeaseScheduler {
     private readonly store: TaskStore,
     private readonly tasks: TaskService,
     private readonly discovery: ChannelDiscovery,
+    private readonly pauses: PauseSettler,
     private readonly log: Logger,
     private readonly opts: LeaseSchedulerOptions,
     private readonly snapshots?: SnapshotScheduling,
@@ -149,6 +155,21 @@ export class LeaseScheduler {
               );
               this.log.debug({ taskId: task.taskId, channel }, 'lease job added');
             }
+          }
+          break;
+        }
+        case 'TASK_STATE_PAUSING': {
+          // Channels that have not stopped at the pause point yet keep (or get) a lease to reach it.
+          const { running } = await this.pauses.settlePause(task.taskId);
+          for (const channel of running) {
+            const jobId = leaseJobId(task.taskId, channel);
+            wanted.add(jobId);
+            if (!byId.has(jobId))
+              await this.queue.add(
+                LEASE_JOB_NAME,
+                { taskId: task.taskId, channel },
+                { jobId, removeOnComplete: true, removeOnFail: true },
+              );
           }
           break;
         }

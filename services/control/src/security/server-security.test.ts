@@ -7,7 +7,7 @@ const WORKER = 'worker-token-0123456789abcdef';
 
 /** Loads with an in-memory file system: path → content; a missing path fails like a missing file. */
 function load(env: Record<string, string>, files: Record<string, string> = {}) {
-  const config = loadControlConfig({ CONTROL_DEV_EPHEMERAL_KEY: 'true', ...env });
+  const { config } = loadControlConfig({ CONTROL_DEV_EPHEMERAL_KEY: 'true', ...env });
   return loadServerSecurity(config, (path) => {
     const text = files[path];
     if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
@@ -15,7 +15,10 @@ function load(env: Record<string, string>, files: Record<string, string> = {}) {
   });
 }
 
-function issues(env: Record<string, string>, files: Record<string, string> = {}): string[] {
+function issues(
+  env: Record<string, string>,
+  files: Record<string, string> = {},
+): readonly string[] {
   try {
     load(env, files);
   } catch (err) {

@@ -75,6 +75,11 @@ export function loadServerSecurity(
       tls = ca === null ? 'server' : 'mutual';
     }
   }
+  const open = apiTokens.length === 0 && tls !== 'mutual';
+  if (open && !isLoopbackAddress(config.CONTROL_GRPC_ADDRESS) && !config.CONTROL_INSECURE)
+    issues.push(
+      `CONTROL_GRPC_ADDRESS: ${config.CONTROL_GRPC_ADDRESS} is reachable from other hosts, and neither tokens (CONTROL_API_TOKENS + CONTROL_WORKER_TOKENS) nor mutual TLS (CONTROL_TLS_CLIENT_CA_FILE) protect it: anyone could read task secrets through WorkerService. Configure one, bind 127.0.0.1, or set CONTROL_INSECURE=true to run it open on purpose`,
+    );
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     credentials,
@@ -86,6 +91,12 @@ export function loadServerSecurity(
           worker: { tokens: new TokenSet(workerTokens), credential: 'a worker token' },
         }),
   };
+}
+
+/** True for a `host:port` only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackAddress(address: string): boolean {
+  const host = address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** The files parse as PEM and the key belongs to the certificate; errors name files, not content. */

@@ -8,14 +8,23 @@ interface View {
 }
 
 const VIEW_TTL_MS = 2_000;
+/**
+ * A live worker that holds no lease counts toward the fair share only this long after this replica first saw it: a
+ * real new worker takes the channels given up for it within seconds; an id that only sends heartbeats (an idle
+ * surplus worker, or a caller inventing ids) stops making others give their leases up.
+ */
+export const IDLE_WORKER_GRACE_MS = 30_000;
 
 /**
  * Rebalancing rule: fair share = ceil(active leases / live workers). A worker above its share gives up the leases
  * past its share (in key order) when another live worker is below the share. Workers are live when they reported
- * a checkpoint or a heartbeat within the window. The view is cached for ~2 s per replica.
+ * a checkpoint or a heartbeat within the window; one holding no lease counts only within IDLE_WORKER_GRACE_MS of
+ * its first heartbeat seen here. The view is cached for ~2 s per replica.
  */
 export class FairShare {
   private view: View | undefined;
+  /** Worker id → when this replica first saw its heartbeat (forgotten once its heartbeat key expired). */
+  private readonly firstSeen = new Map<string, number>();
 
   constructor(
     private readonly channels: ChannelStore,
@@ -61,6 +70,7 @@ export class FairShare {
     for (const [key, rec] of await this.channels.listAll()) {
       if (
         rec.released === true ||
+        rec.endRequested !== undefined ||
         rec.workerId === '' ||
         now - rec.updateTimeMs > this.liveWindowMs
       )
@@ -68,8 +78,15 @@ export class FairShare {
       live.add(rec.workerId);
       held.set(rec.workerId, [...(held.get(rec.workerId) ?? []), key]);
     }
-    for (const [workerId, seen] of await this.channels.listWorkers())
-      if (now - seen <= this.liveWindowMs) live.add(workerId);
+    const heartbeats = await this.channels.listWorkers();
+    for (const id of this.firstSeen.keys()) if (!heartbeats.has(id)) this.firstSeen.delete(id);
+    for (const [workerId, seen] of heartbeats) {
+      const first = this.firstSeen.get(workerId) ?? now;
+      this.firstSeen.set(workerId, first);
+      const holds = held.has(workerId);
+      if (now - seen <= this.liveWindowMs && (holds || now - first <= IDLE_WORKER_GRACE_MS))
+        live.add(workerId);
+    }
     for (const keys of held.values()) keys.sort();
     this.view = { atMs: now, held, live };
     return this.view;

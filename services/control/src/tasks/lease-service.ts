@@ -1,19 +1,39 @@
 import { randomBytes } from 'node:crypto';
-import { CdcError, invalidArgument, replicateChannelName, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, invalidArgument, replicateChannelName, composeTs } from '@cdc/shared';
 import type {
   ChannelRecord,
+  PausePoint,
   Position,
   StartKind,
   StartPoint,
   TaskRecord,
   TaskSpec,
 } from '../domain/model.js';
-import { emptyChannelRecord, targetsOf } from '../domain/model.js';
+import { targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
+import { validateWorkerId } from '../domain/validation.js';
+import { updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
 import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
 import { notFound, type TaskService } from './task-service.js';
+
+/**
+ * Fencing of target writes (guarantee 1). A worker writes only within `writeValidityMs` of sending a request that the
+ * control service answered by confirming its lease, and every target call it makes ends before that. The control
+ * service hands a channel to another worker only when its holder released it, or `handoverMs` after the last
+ * confirmation; `handoverMs` > `writeValidityMs` + the clock margin (config.ts refuses anything else), so the old
+ * holder's last write ended before the new holder's first.
+ */
+export interface LeaseTiming {
+  readonly writeValidityMs: number;
+  readonly handoverMs: number;
+  /**
+   * Leases apply no change newer than the control clock plus this lead at their last answer, and a pause point is set
+   * this far ahead (TaskService.pause), so a channel hears of a pause before it could pass it.
+   */
+  readonly pauseLeadMs: number;
+}
 
 export interface LeaseServiceDeps {
   readonly tasks: TaskService;
@@ -22,6 +42,7 @@ export interface LeaseServiceDeps {
   /** A worker is live when it reported within this window. */
   readonly liveWindowMs: number;
   readonly reportIntervalMs: number;
+  readonly timing: LeaseTiming;
   readonly quarantinePayloadCap: number;
 }
 
@@ -43,6 +64,10 @@ export interface CheckpointReport {
   sourceHeadTimestamp: string;
   appliedRows: string;
   appliedBytes: string;
+  /** The lease read everything the channel held and applied it. */
+  caughtUp?: boolean;
+  /** The pause point (decimal TSO) the lease stopped at; '0' or absent while it runs. */
+  pauseReached?: string;
 }
 
 /**
@@ -62,6 +87,20 @@ export function staleEpoch(
     retryable: false,
     details: { taskId, channel, epoch, currentEpoch: current },
   });
+}
+
+/** The channel's previous holder may still be writing: retry once its write validity must have ended. */
+export function leaseHeld(
+  taskId: string,
+  channel: string,
+  holder: string,
+  retryAfterMs: number,
+): CdcError {
+  return new CdcError(
+    'LEASE_HELD',
+    `channel ${channel} of task ${taskId} is held by worker ${holder}; it can move in ${String(retryAfterMs)} ms`,
+    { retryable: true, details: { taskId, channel, retryAfterMs } },
+  );
 }
 
 /** True for the error `staleEpoch` creates (a call fenced off because its lease epoch is no longer current). */
@@ -86,49 +125,88 @@ export class LeaseService {
     spec: TaskSpec;
     start: LeaseStart;
     targetPositions: Record<string, Position>;
+    writeValidityMs: number;
+    applyUntil: string;
+    pause?: PausePoint;
   }> {
-    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(workerId);
     const task = await this.runningTask(taskId, channel);
     const key = `${taskId}/${channel}`;
     const record = await this.cas(taskId, channel, (rec) => {
+      const now = this.deps.clock.now();
       const heldBack =
-        rec.released === true && rec.lastError === 'rebalancing' && rec.workerId === workerId;
-      if (heldBack && this.deps.clock.now() - rec.updateTimeMs < REBALANCE_HOLD_MS)
+        rec.endRequested === 'rebalancing' && rec.workerId === workerId && rec.released === true;
+      if (heldBack && now - rec.updateTimeMs < REBALANCE_HOLD_MS)
         throw new CdcError(
           'FAILED_PRECONDITION',
           'rebalancing: channel was moved away from this worker',
           { retryable: true },
         );
-      return {
+      if (task.pause !== undefined && rec.pausedAt === task.pause.timestamp)
+        throw new CdcError(
+          'FAILED_PRECONDITION',
+          `task ${taskId} is pausing and channel ${channel} has stopped`,
+          { retryable: false, details: { taskId } },
+        );
+      const retryAfterMs = this.handoverIn(rec, now);
+      if (retryAfterMs > 0) throw leaseHeld(taskId, channel, rec.workerId, retryAfterMs);
+      const next: ChannelRecord = {
         ...rec,
         epoch: (BigInt(rec.epoch) + 1n).toString(),
         workerId,
         appliedRows: '0',
         appliedBytes: '0',
-        updateTimeMs: this.deps.clock.now(),
+        updateTimeMs: now,
+        confirmedMs: now,
         released: false,
-        lastError: rec.lastError === 'rebalancing' ? '' : rec.lastError,
+        lastError: rec.endRequested === 'rebalancing' ? '' : rec.lastError,
       };
+      delete next.endRequested;
+      return next;
     });
     this.fairShare.noteLease(key, workerId);
     return {
       epoch: record.epoch,
       spec: this.deps.tasks.fullSpec(task),
       ...leaseStartFor(record, task, channel),
+      writeValidityMs: this.deps.timing.writeValidityMs,
+      applyUntil: this.applyUntil(),
+      ...(task.pause === undefined ? {} : { pause: task.pause }),
     };
   }
 
-  async report(
-    r: CheckpointReport,
-  ): Promise<{ keepLease: boolean; reason: string; replicateWatermark: string }> {
-    if (r.workerId === '') throw invalidArgument('worker_id', 'is required');
+  /** How far a lease may apply until its next answer (see LeaseTiming.pauseLeadMs). */
+  private applyUntil(): string {
+    return composeTs(this.deps.clock.now() + this.deps.timing.pauseLeadMs).toString();
+  }
+
+  /** Milliseconds until the channel may go to another worker: 0 once its holder released it or went silent. */
+  private handoverIn(rec: ChannelRecord, now: number): number {
+    if (rec.released === true || rec.workerId === '') return 0;
+    // Records written before confirmations were stored count from their last update.
+    const confirmed = rec.confirmedMs ?? rec.updateTimeMs;
+    return Math.max(0, confirmed + this.deps.timing.handoverMs - now);
+  }
+
+  async report(r: CheckpointReport): Promise<{
+    keepLease: boolean;
+    reason: string;
+    replicateWatermark: string;
+    applyUntil: string;
+    pause?: PausePoint;
+  }> {
+    validateWorkerId(r.workerId);
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
       if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
       throw err;
     });
+    const pause = found?.state === 'TASK_STATE_PAUSING' ? found.pause : undefined;
+    const reachedPause = pause !== undefined && r.pauseReached === pause.timestamp;
     let reason = '';
     if (found === undefined) reason = 'task deleted';
-    else if (found.state !== 'TASK_STATE_RUNNING') reason = `task ${stateLabel(found.state)}`;
+    else if (reachedPause) reason = 'task paused';
+    else if (found.state !== 'TASK_STATE_RUNNING' && pause === undefined)
+      reason = `task ${stateLabel(found.state)}`;
     else if (found.initialSync?.copying === true) reason = 'task is copying initial data';
     else if (!found.channels.includes(r.channel)) reason = 'channel removed from task';
     else if (await this.fairShare.shouldRelease(`${r.taskId}/${r.channel}`, r.workerId))
@@ -137,12 +215,14 @@ export class LeaseService {
       const rec = await this.deps.channels.get(r.taskId, r.channel);
       if (rec !== undefined && rec.value.epoch !== r.epoch)
         throw staleEpoch(r.taskId, r.channel, r.epoch, rec.value.epoch);
-      return { keepLease: false, reason, replicateWatermark: '0' };
+      return { keepLease: false, reason, replicateWatermark: '0', applyUntil: '0' };
     }
     const now = this.deps.clock.now();
     await this.cas(r.taskId, r.channel, (rec) => {
-      if (rec.epoch !== r.epoch || rec.released === true)
+      if (rec.epoch !== r.epoch || rec.released === true || this.handoverIn(rec, now) === 0)
         throw staleEpoch(r.taskId, r.channel, r.epoch, rec.epoch);
+      // Once told to stop, a lease is never confirmed again: its write validity runs out.
+      if (rec.endRequested !== undefined && reason === '') reason = rec.endRequested;
       const next: ChannelRecord = {
         ...rec,
         workerId: r.workerId,
@@ -154,9 +234,12 @@ export class LeaseService {
         appliedRows: r.appliedRows,
         appliedBytes: r.appliedBytes,
         updateTimeMs: now,
-        released: reason !== '',
+        caughtUp: r.caughtUp === true,
         lastError: reason === 'rebalancing' ? 'rebalancing' : rec.lastError,
       };
+      if (reason === '') next.confirmedMs = now;
+      else next.endRequested = reason;
+      if (reachedPause) next.pausedAt = pause.timestamp;
       if (r.position !== undefined) {
         next.position = r.position;
         delete next.pendingStart;
@@ -174,7 +257,36 @@ export class LeaseService {
       targetsOf(found.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')
         ? await this.replicateWatermark(r.taskId, found.channels, opsChannel)
         : '0';
-    return { keepLease: reason === '', reason, replicateWatermark };
+    if (reachedPause) await this.settlePause(r.taskId);
+    return {
+      keepLease: reason === '',
+      reason,
+      replicateWatermark,
+      applyUntil: reason === '' ? this.applyUntil() : '0',
+      ...(pause === undefined ? {} : { pause }),
+    };
+  }
+
+  /**
+   * PAUSING → PAUSED once every channel of the task has stopped: it released its lease (or its holder went silent
+   * past the handover time) after reaching the pause point; for an immediate pause, stopping anywhere will do. Called
+   * after each channel that reached the pause, on release, and by the scheduler's every pass.
+   */
+  async settlePause(taskId: string): Promise<{ readonly running: readonly string[] }> {
+    const task = await this.deps.tasks.get(taskId);
+    const pause = task.pause;
+    if (task.state !== 'TASK_STATE_PAUSING' || pause === undefined)
+      return { running: task.state === 'TASK_STATE_RUNNING' ? task.channels : [] };
+    const records = await this.deps.channels.list(taskId);
+    const now = this.deps.clock.now();
+    const stopped = (rec: ChannelRecord | undefined): boolean => {
+      const idle = rec === undefined || rec.epoch === '0' || this.handoverIn(rec, now) === 0;
+      if (pause.immediate) return idle;
+      return rec !== undefined && rec.pausedAt === pause.timestamp && idle;
+    };
+    const running = task.channels.filter((c) => !stopped(records.get(c)));
+    if (running.length === 0) await this.deps.tasks.completePause(taskId, pause.timestamp);
+    return { running };
   }
 
   private async replicateWatermark(
@@ -231,8 +343,18 @@ export class LeaseService {
     });
     if (!input.needsPerson) return;
     const task = await this.deps.tasks.get(input.taskId);
-    if (task.state === 'TASK_STATE_RUNNING' || task.state === 'TASK_STATE_FAILED')
-      await this.deps.tasks.pause(input.taskId, `${input.channel}: ${input.reason}`, 'worker');
+    if (
+      task.state === 'TASK_STATE_RUNNING' ||
+      task.state === 'TASK_STATE_FAILED' ||
+      task.state === 'TASK_STATE_PAUSING'
+    )
+      await this.deps.tasks.pause(
+        input.taskId,
+        `${input.channel}: ${input.reason}`,
+        'worker',
+        true,
+      );
+    await this.settlePause(input.taskId);
   }
 
   async release(taskId: string, channel: string, epoch: string): Promise<void> {
@@ -240,16 +362,18 @@ export class LeaseService {
       if (rec.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, rec.epoch);
       return { ...rec, released: true };
     });
+    await this.settlePause(taskId).catch(() => undefined); // the scheduler settles it otherwise
   }
 
   async heartbeat(workerId: string): Promise<void> {
-    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(workerId);
     await this.deps.channels.touchWorker(workerId, this.deps.clock.now());
   }
 
   private async runningTask(taskId: string, channel: string): Promise<TaskRecord> {
     const task = await this.deps.tasks.get(taskId);
-    if (task.state !== 'TASK_STATE_RUNNING')
+    // A pausing task still leases its channels: each applies the source up to the pause point.
+    if (task.state !== 'TASK_STATE_RUNNING' && task.state !== 'TASK_STATE_PAUSING')
       throw new CdcError('FAILED_PRECONDITION', `task ${taskId} is ${stateLabel(task.state)}`, {
         retryable: false,
         details: { taskId },
@@ -274,21 +398,12 @@ export class LeaseService {
     if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
   }
 
-  private async cas(
+  private cas(
     taskId: string,
     channel: string,
     fn: (r: ChannelRecord) => ChannelRecord,
   ): Promise<ChannelRecord> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const found = await this.deps.channels.get(taskId, channel);
-      const next = fn(found?.value ?? emptyChannelRecord());
-      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
-    );
+    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
   }
 }
 
@@ -354,7 +469,7 @@ function startFor(
 function fromStartPoint(start: StartPoint, channel: string, latestAtMs: number): LeaseStart {
   const latest: LeaseStart = {
     kind: 'START_KIND_TIMESTAMP',
-    timestamp: tsoFromPhysicalMs(latestAtMs).toString(),
+    timestamp: composeTs(latestAtMs).toString(),
     fromCheckpoint: false,
   };
   if (start.kind === 'START_KIND_POSITIONS') {

@@ -74,11 +74,20 @@ export interface SnapshotPlanner {
   collections(spec: TaskSpec): Promise<SnapshotCollection[]>;
 }
 
-/** Port: encryption of secrets at rest and a keyed digest (for idempotent create). */
+/** Which secret a sealed value is: it opens only for the same task and field. */
+export interface SecretBinding {
+  readonly taskId: string;
+  /** Dotted path of the secret field, e.g. "target.password". */
+  readonly field: string;
+}
+
+/** Port: encryption of secrets at rest, over a key ring (the first key seals, all open). */
 export interface SecretBox {
-  seal(plaintext: string): string;
-  open(sealed: string): string;
-  digest(data: string): string;
+  seal(plaintext: string, binding: SecretBinding): string;
+  /** `binding` may be omitted only for values sealed before bindings existed (one blob per task). */
+  open(sealed: string, binding?: SecretBinding): string;
+  /** Sealed under the current key and format: resealing would not change it. */
+  isCurrent(sealed: string): boolean;
 }
 
 /**

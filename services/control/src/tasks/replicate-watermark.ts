@@ -38,7 +38,8 @@ export function replicateWatermark(
       position >= BigInt(rec.sourceHeadTimestamp) &&
       nowMs - (rec.headAdvancedMs ?? nowMs) > IDLE_CHANNEL_MS &&
       nowMs - rec.updateTimeMs < LIVE_REPORT_MS &&
-      rec.released !== true;
+      rec.released !== true &&
+      rec.endRequested === undefined;
     if (idle) continue;
     for (const p of [
       position,

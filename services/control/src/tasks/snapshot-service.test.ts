@@ -1,134 +1,11 @@
 import { CdcError } from '@cdc/shared';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type {
-  ChannelRecord,
-  SnapshotRecord,
-  TaskRecord,
-  TaskSpec,
-  Versioned,
-} from '../domain/model.js';
+import type { TaskRecord } from '../domain/model.js';
 import { LeaseService } from './lease-service.js';
-import type {
-  ChannelStore,
-  SecretBox,
-  SnapshotCollection,
-  SnapshotStore,
-  TaskStore,
-} from './ports.js';
+import type { SnapshotCollection } from './ports.js';
+import { MemoryStores, plainBox, spec } from '../testing/memory-stores.js';
 import { SnapshotService, type SnapshotReport } from './snapshot-service.js';
 import { TaskService } from './task-service.js';
-
-/** Versioned in-memory maps with the stores' compare-and-set semantics. */
-class Versions<T> {
-  private readonly rows = new Map<string, Versioned<T>>();
-  private counter = 0;
-  get(key: string): Versioned<T> | undefined {
-    return this.rows.get(key);
-  }
-  put(key: string, value: T, version: string | undefined): boolean {
-    const current = this.rows.get(key);
-    if (version === undefined ? current !== undefined : current?.version !== version) return false;
-    this.rows.set(key, { value: structuredClone(value), version: String(++this.counter) });
-    return true;
-  }
-  values(prefix: string): T[] {
-    return [...this.rows.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v.value);
-  }
-  remove(prefix: string): void {
-    for (const k of [...this.rows.keys()]) if (k.startsWith(prefix)) this.rows.delete(k);
-  }
-}
-
-class MemoryStores implements TaskStore, SnapshotStore {
-  readonly taskRows = new Versions<TaskRecord>();
-  readonly snapshotRows = new Versions<SnapshotRecord>();
-  readonly channelRows = new Versions<ChannelRecord>();
-
-  // TaskStore
-  get(taskId: string, collectionId?: string): Promise<Versioned<never> | undefined> {
-    const row =
-      collectionId === undefined
-        ? this.taskRows.get(taskId)
-        : this.snapshotRows.get(`${taskId}/${collectionId}`);
-    return Promise.resolve(row as Versioned<never> | undefined);
-  }
-  list(taskId?: string): Promise<never[]> {
-    if (taskId === undefined) return Promise.resolve(this.taskRows.values('') as never[]);
-    return Promise.resolve(this.snapshotRows.values(`${taskId}/`) as never[]);
-  }
-  create(record: TaskRecord): Promise<boolean> {
-    return Promise.resolve(this.taskRows.put(record.taskId, record, undefined));
-  }
-  update(record: TaskRecord, version: string): Promise<boolean> {
-    return Promise.resolve(this.taskRows.put(record.taskId, record, version));
-  }
-  remove(taskId: string): Promise<void> {
-    this.taskRows.remove(taskId);
-    this.snapshotRows.remove(`${taskId}/`);
-    return Promise.resolve();
-  }
-  // SnapshotStore (get/list above)
-  put(taskId: string, record: SnapshotRecord, version: string | undefined): Promise<boolean> {
-    return Promise.resolve(
-      this.snapshotRows.put(`${taskId}/${record.collectionId}`, record, version),
-    );
-  }
-
-  channelStore(): ChannelStore {
-    const rows = this.channelRows;
-    return {
-      get: (t, c) => Promise.resolve(rows.get(`${t}/${c}`)),
-      list: (t) =>
-        Promise.resolve(new Map(rows.values(`${t}/`).map((r, i) => [String(i), r] as const))),
-      listAll: () => Promise.resolve(new Map()),
-      put: (t, c, r, v) => Promise.resolve(rows.put(`${t}/${c}`, r, v)),
-      addQuarantine: () => Promise.resolve(),
-      listQuarantine: () => Promise.resolve([]),
-      touchWorker: () => Promise.resolve(),
-      listWorkers: () => Promise.resolve(new Map()),
-    };
-  }
-}
-
-const plainBox: SecretBox = { seal: (s) => s, open: (s) => s, digest: (s) => s };
-
-function spec(overrides: Partial<TaskSpec> = {}): TaskSpec {
-  const tls = {
-    enabled: false,
-    ca_pem: '',
-    cert_pem: '',
-    key_pem: '',
-    server_name: '',
-    insecure_skip_verify: false,
-  };
-  return {
-    source: {
-      etcd: { endpoints: ['127.0.0.1:2379'], root_path: 'by-dev', username: '', password: '', tls },
-      mq: {
-        type: 'MQ_TYPE_KAFKA',
-        address: '127.0.0.1:9092',
-        tls,
-        sasl: { mechanism: '', username: '', password: '' },
-        token: '',
-      },
-      channel_prefix: 'by-dev',
-      milvus: { uri: 'http://127.0.0.1:19530', token: '', username: '', password: '', tls },
-    },
-    target: {
-      uri: '127.0.0.1:19540',
-      token: '',
-      username: '',
-      password: '',
-      tls,
-      mode: 'TARGET_MODE_API',
-    },
-    scope: { include: [{ database: 'shop', collection: '*' }], exclude: [] },
-    name_mapping: [],
-    start: { kind: 'START_KIND_LATEST', timestamp: '0', positions: {} },
-    initial_sync: { enabled: true, batch_rows: 0 },
-    ...overrides,
-  };
-}
 
 const COLLECTIONS: SnapshotCollection[] = [
   { collectionId: '11', database: 'shop', collection: 'orders' },
@@ -155,6 +32,7 @@ describe('initial sync phase (SnapshotService)', () => {
       discovery: { discover: () => Promise.resolve(['by-dev-rootcoord-dml_0']) },
       clock,
       staleReportMs: 5_000,
+      pauseLeadMs: 2_500,
     });
     snapshots = new SnapshotService({
       tasks,
@@ -168,6 +46,7 @@ describe('initial sync phase (SnapshotService)', () => {
       clock,
       liveWindowMs: 10_000,
       reportIntervalMs: 1_000,
+      timing: { writeValidityMs: 5_000, handoverMs: 7_000, pauseLeadMs: 2_500 },
       quarantinePayloadCap: 1024,
     });
   });

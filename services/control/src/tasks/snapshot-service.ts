@@ -1,6 +1,8 @@
-import { CdcError, invalidArgument, tsoFromPhysicalMs } from '@cdc/shared';
+import { CdcError, composeTs } from '@cdc/shared';
 import type { SnapshotRecord, SnapshotState, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
+import { validateWorkerId } from '../domain/validation.js';
+import { compareAndSet } from './compare-and-set.js';
 import type { Clock, SnapshotPlanner, SnapshotStore } from './ports.js';
 import type { TaskService } from './task-service.js';
 
@@ -44,8 +46,6 @@ export interface InitialSyncStatus {
   collections: SnapshotRecord[];
 }
 
-const MAX_CAS_ATTEMPTS = 8;
-
 export function staleSnapshotEpoch(
   taskId: string,
   collectionId: string,
@@ -88,7 +88,7 @@ export class SnapshotService {
     collectionId: string,
     workerId: string,
   ): Promise<{ epoch: string; spec: TaskSpec; progress: SnapshotRecord }> {
-    if (workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(workerId);
     const task = await this.deps.tasks.get(taskId);
     if (task.state !== 'TASK_STATE_RUNNING')
       throw precondition(`task ${taskId} is ${stateLabel(task.state)}`);
@@ -113,7 +113,7 @@ export class SnapshotService {
    * paused meanwhile: those rows are on the target, and a resumed copy continues after them.
    */
   async report(r: SnapshotReport): Promise<{ keepGoing: boolean; reason: string }> {
-    if (r.workerId === '') throw invalidArgument('worker_id', 'is required');
+    validateWorkerId(r.workerId);
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
       if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
       throw err;
@@ -153,7 +153,7 @@ export class SnapshotService {
     if (task.initialSync === undefined) return undefined;
     return {
       copying: task.initialSync.copying,
-      snapshotTimestamp: tsoFromPhysicalMs(task.createTimeMs).toString(),
+      snapshotTimestamp: composeTs(task.createTimeMs).toString(),
       collections: await this.deps.store.list(task.taskId),
     };
   }
@@ -179,26 +179,27 @@ export class SnapshotService {
     return this.deps.store.list(task.taskId);
   }
 
-  private async cas(
+  private cas(
     taskId: string,
     collectionId: string,
     fn: (r: SnapshotRecord) => SnapshotRecord,
   ): Promise<SnapshotRecord> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.store.get(taskId, collectionId);
-      if (found === undefined)
-        throw new CdcError(
-          'NOT_FOUND',
-          `collection ${collectionId} is not copied by task ${taskId}`,
-          { retryable: false, details: { taskId, collectionId } },
-        );
-      const next = fn(found.value);
-      if (await this.deps.store.put(taskId, next, found.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating snapshot ${collectionId} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
+    const store = this.deps.store;
+    return compareAndSet(
+      `updating snapshot ${collectionId} of task ${taskId}`,
+      {
+        read: () => store.get(taskId, collectionId),
+        write: (next, version) => store.put(taskId, next, version),
+      },
+      (current) => {
+        if (current === undefined)
+          throw new CdcError(
+            'NOT_FOUND',
+            `collection ${collectionId} is not copied by task ${taskId}`,
+            { retryable: false, details: { taskId, collectionId } },
+          );
+        return fn(current);
+      },
     );
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CdcError, errorMessage, invalidArgument, tsoPhysicalMs } from '@cdc/shared';
+import { CdcError, errorMessage, invalidArgument, composeTs, tsToUnixMs } from '@cdc/shared';
 import type {
   ChannelRecord,
   InitialSyncPhase,
@@ -12,14 +12,16 @@ import type {
 } from '../domain/model.js';
 import { emptyChannelRecord, targetsOf } from '../domain/model.js';
 import { scopeOverlap, patternText } from '../domain/scope.js';
-import { canonicalJson, mergeSecrets, splitSecrets } from '../domain/secrets.js';
+import { canonicalJson } from '../domain/secrets.js';
 import { assertTransition, stateLabel } from '../domain/state-machine.js';
+import { compareAndSet, updateChannelRecord } from './compare-and-set.js';
 import {
   targetKey,
   validateStartPoint,
   validateTaskId,
   validateTaskSpec,
 } from '../domain/validation.js';
+import { TaskSecrets, type SealedSpec } from './task-secrets.js';
 import type {
   ChannelDiscovery,
   ChannelStore,
@@ -38,20 +40,24 @@ export interface TaskServiceDeps {
   readonly clock: Clock;
   /** A lease silent for longer than this adds its silence to the lag. */
   readonly staleReportMs: number;
+  /** A pause point lies this far ahead of the PauseTask call (LeaseTiming.pauseLeadMs). */
+  readonly pauseLeadMs: number;
 }
 
 export interface ChannelStatus {
   channel: string;
   record: ChannelRecord;
   lagMs: number;
+  /** A live lease said it read everything the channel held and applied it. */
+  caughtUp: boolean;
+  /** The channel stopped at the task's pause point. */
+  paused: boolean;
 }
 
 export interface ChannelResetInput {
   channel: string;
   start: StartPoint;
 }
-
-const MAX_CAS_ATTEMPTS = 8;
 
 export function notFound(taskId: string): CdcError {
   return new CdcError('NOT_FOUND', `task ${taskId} not found`, {
@@ -62,7 +68,11 @@ export function notFound(taskId: string): CdcError {
 
 /** Task rules: create, state changes, positions. No transport or storage technology here (ports only). */
 export class TaskService {
-  constructor(private readonly deps: TaskServiceDeps) {}
+  private readonly secrets: TaskSecrets;
+
+  constructor(private readonly deps: TaskServiceDeps) {
+    this.secrets = new TaskSecrets(deps.secrets);
+  }
 
   async create(input: {
     taskId: string;
@@ -72,20 +82,19 @@ export class TaskService {
     const taskId =
       input.taskId === '' ? randomUUID().replaceAll('-', '') : validateTaskId(input.taskId);
     const spec = validateTaskSpec(input.spec);
-    const digest = this.deps.secrets.digest(canonicalJson(spec));
-    const existing = await this.existingWithSameSpec(taskId, digest);
+    const sealed = this.secrets.seal(taskId, spec);
+    const existing = await this.existingWithSameSpec(taskId, sealed);
     if (existing !== undefined) return { task: existing, created: false };
     await this.assertNoOverlap(taskId, spec);
     await this.deps.reachability.check(spec);
 
-    const { redacted, secrets } = splitSecrets(spec);
     const now = this.deps.clock.now();
     const record: TaskRecord = {
       taskId,
-      spec: redacted,
-      sealedSecrets: this.deps.secrets.seal(JSON.stringify(secrets)),
-      secretFieldsSet: Object.keys(secrets),
-      specDigest: digest,
+      spec: sealed.redacted,
+      sealedFields: sealed.sealedFields,
+      sealedSecrets: '',
+      secretFieldsSet: sealed.secretFieldsSet,
       state: 'TASK_STATE_CREATING',
       reason: '',
       pausedBy: '',
@@ -97,7 +106,7 @@ export class TaskService {
         : {}),
     };
     if (!(await this.deps.tasks.create(record))) {
-      const raced = await this.existingWithSameSpec(taskId, digest);
+      const raced = await this.existingWithSameSpec(taskId, sealed);
       if (raced !== undefined) return { task: raced, created: false };
       throw new CdcError('ALREADY_EXISTS', `task_id: task ${taskId} already exists`, {
         retryable: false,
@@ -151,17 +160,53 @@ export class TaskService {
     };
   }
 
-  async pause(taskId: string, reason: string, origin: PauseOrigin = 'user'): Promise<TaskRecord> {
+  /**
+   * Pauses a task at a point in time. A streaming task goes PAUSING with a pause point that every channel applies the
+   * source up to before it stops (`immediate`: each channel stops after its current batch); LeaseService.settlePause
+   * makes it PAUSED once every channel has stopped. The point lies `pauseLeadMs` ahead: the caller answers once it
+   * passed (see the PauseTask handler), so whatever the client writes after the answer is after the pause. A task with no channel running (created, failed, copying initial
+   * data, whose copies stop at their next page) is PAUSED at once. Calling it again on a PAUSING task can only make
+   * the pause immediate.
+   */
+  async pause(
+    taskId: string,
+    reason: string,
+    origin: PauseOrigin = 'user',
+    immediate = false,
+  ): Promise<TaskRecord> {
+    const why = reason === '' ? 'paused by user' : reason;
     return this.mutate(taskId, (t) => {
       if (t.state === 'TASK_STATE_PAUSED') return undefined;
-      assertTransition(taskId, t.state, 'TASK_STATE_PAUSED');
-      return this.withState(
-        t,
-        'TASK_STATE_PAUSED',
-        reason === '' ? 'paused by user' : reason,
-        origin,
-      );
+      if (t.state === 'TASK_STATE_PAUSING') {
+        if (!immediate || t.pause === undefined || t.pause.immediate) return undefined;
+        return {
+          ...t,
+          pause: { ...t.pause, immediate: true },
+          updateTimeMs: this.deps.clock.now(),
+        };
+      }
+      const streaming = t.state === 'TASK_STATE_RUNNING' && t.initialSync?.copying !== true;
+      if (!streaming) {
+        assertTransition(taskId, t.state, 'TASK_STATE_PAUSED');
+        return this.withState(t, 'TASK_STATE_PAUSED', why, origin);
+      }
+      assertTransition(taskId, t.state, 'TASK_STATE_PAUSING');
+      // Ahead of every bound already granted to the leases (apply_until), so none can be past it yet.
+      const at = this.deps.clock.now() + (immediate ? 0 : this.deps.pauseLeadMs);
+      return {
+        ...this.withState(t, 'TASK_STATE_PAUSING', why, origin),
+        pause: { timestamp: composeTs(at).toString(), immediate },
+      };
     });
+  }
+
+  /** PAUSING → PAUSED, if the task still waits for the same pause (LeaseService checks that every channel stopped). */
+  async completePause(taskId: string, pauseTimestamp: string): Promise<TaskRecord> {
+    return this.mutate(taskId, (t) =>
+      t.state === 'TASK_STATE_PAUSING' && t.pause?.timestamp === pauseTimestamp
+        ? this.withState(t, 'TASK_STATE_PAUSED', t.reason, t.pausedBy)
+        : undefined,
+    );
   }
 
   async resume(taskId: string): Promise<TaskRecord> {
@@ -219,7 +264,14 @@ export class TaskService {
     const now = this.deps.clock.now();
     const channels = names.map((channel) => {
       const record = records.get(channel) ?? emptyChannelRecord();
-      return { channel, record, lagMs: this.lagMs(task.state, record, now) };
+      const caughtUp = this.liveCaughtUp(record, now);
+      return {
+        channel,
+        record,
+        caughtUp,
+        lagMs: caughtUp ? 0 : this.lagMs(task, record, now),
+        paused: task.pause !== undefined && record.pausedAt === task.pause.timestamp,
+      };
     });
     return { task, channels };
   }
@@ -289,39 +341,85 @@ export class TaskService {
 
   /** The spec with secrets decrypted. Only for workers and for reachability checks. */
   fullSpec(task: TaskRecord): TaskSpec {
-    const secrets = JSON.parse(this.deps.secrets.open(task.sealedSecrets)) as Record<
-      string,
-      string
-    >;
-    return mergeSecrets(task.spec, secrets);
+    return this.secrets.open(task);
   }
 
-  private lagMs(state: TaskState, r: ChannelRecord, now: number): number {
-    const head = BigInt(r.sourceHeadTimestamp);
+  /**
+   * Seals every task's secrets under the current key (after a key rotation: CONTROL_SECRET_KEYS with the new key
+   * first). Tasks keep running: a worker's next lease reads the same secrets. Returns how many tasks there are and how
+   * many were rewritten.
+   */
+  async resealAll(): Promise<{ tasks: number; resealed: number }> {
+    let tasks = 0;
+    let resealed = 0;
+    for (const t of await this.deps.tasks.list()) {
+      tasks++;
+      let changed = false;
+      await this.mutate(t.taskId, (current) => {
+        const next = this.secrets.reseal(current);
+        changed = next !== undefined;
+        return next;
+      }).catch((err: unknown) => {
+        if (!(err instanceof CdcError && err.code === 'NOT_FOUND')) throw err;
+      });
+      if (changed) resealed++;
+    }
+    return { tasks, resealed };
+  }
+
+  /** A report counts while its lease still reports: a silent lease may have fallen behind since. */
+  private liveReport(r: ChannelRecord, now: number): boolean {
+    return (
+      r.released !== true &&
+      r.endRequested === undefined &&
+      r.updateTimeMs > 0 &&
+      now - r.updateTimeMs <= this.deps.staleReportMs
+    );
+  }
+
+  private liveCaughtUp(r: ChannelRecord, now: number): boolean {
+    return r.caughtUp === true && this.liveReport(r, now);
+  }
+
+  /**
+   * Lag of a channel that is not caught up: how old the newest time tick whose changes are all applied (the
+   * checkpoint) was when the lease last reported; once the lease went silent, how old it is now, so the figure keeps
+   * rising while the channel is stalled and is right after a restart. A channel with no checkpoint yet counts from
+   * when the task (or its position reset) started. A stopped channel of a PAUSING or PAUSED task has no lag: it
+   * stands where it was asked to.
+   */
+  private lagMs(task: TaskRecord, r: ChannelRecord, now: number): number {
+    if (task.pause !== undefined && r.pausedAt === task.pause.timestamp) return 0;
+    if (task.state !== 'TASK_STATE_RUNNING' && task.state !== 'TASK_STATE_PAUSING') return 0;
     const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
-    let lag =
-      head > 0n && applied > 0n ? Math.max(0, tsoPhysicalMs(head) - tsoPhysicalMs(applied)) : 0;
-    const silentMs = now - r.updateTimeMs;
-    if (state === 'TASK_STATE_RUNNING' && r.updateTimeMs > 0 && silentMs > this.deps.staleReportMs)
-      lag += silentMs;
-    return lag;
+    const since =
+      applied > 0n
+        ? tsToUnixMs(applied)
+        : Math.max(task.createTimeMs, r.pendingStart === undefined ? 0 : r.updateTimeMs);
+    const asOf = this.liveReport(r, now) ? r.updateTimeMs : now;
+    return Math.max(0, asOf - since);
   }
 
+  /**
+   * The existing task of this id when it has the same spec, for an idempotent create. Specs are compared without
+   * their secret values (only which secret fields are set counts), so CreateTask never tells whether a guessed
+   * secret matches the stored one.
+   */
   private async existingWithSameSpec(
     taskId: string,
-    digest: string,
+    sealed: SealedSpec,
   ): Promise<TaskRecord | undefined> {
     const found = await this.deps.tasks.get(taskId);
     if (found === undefined) return undefined;
-    if (found.value.specDigest === digest && found.value.state !== 'TASK_STATE_DELETING')
-      return found.value;
+    const same =
+      canonicalJson(found.value.spec) === canonicalJson(sealed.redacted) &&
+      canonicalJson([...found.value.secretFieldsSet].sort()) ===
+        canonicalJson([...sealed.secretFieldsSet].sort());
+    if (same && found.value.state !== 'TASK_STATE_DELETING') return found.value;
     throw new CdcError(
       'ALREADY_EXISTS',
       `task_id: task ${taskId} already exists with a different spec`,
-      {
-        retryable: false,
-        details: { taskId },
-      },
+      { retryable: false, details: { taskId } },
     );
   }
 
@@ -343,48 +441,45 @@ export class TaskService {
     }
   }
 
+  /** A state change; leaving PAUSING/PAUSED for anything else drops the pause point. */
   private withState(
     t: TaskRecord,
     state: TaskState,
     reason: string,
     pausedBy: PauseOrigin,
   ): TaskRecord {
-    return { ...t, state, reason, pausedBy, updateTimeMs: this.deps.clock.now() };
+    const next = { ...t, state, reason, pausedBy, updateTimeMs: this.deps.clock.now() };
+    if (state !== 'TASK_STATE_PAUSING' && state !== 'TASK_STATE_PAUSED') delete next.pause;
+    return next;
   }
 
   /** Read-modify-write with compare-and-set. `fn` returns undefined for "no change". */
-  private async mutate(
+  private mutate(
     taskId: string,
     fn: (t: TaskRecord) => TaskRecord | undefined,
   ): Promise<TaskRecord> {
     validateTaskId(taskId);
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.tasks.get(taskId);
-      if (found === undefined) throw notFound(taskId);
-      const next = fn(found.value);
-      if (next === undefined) return found.value;
-      if (await this.deps.tasks.update(next, found.version)) return next;
-    }
-    throw new CdcError('CONFLICT', `updating task ${taskId}: too many concurrent writers`, {
-      retryable: true,
-    });
+    const tasks = this.deps.tasks;
+    return compareAndSet(
+      `updating task ${taskId}`,
+      {
+        read: () => tasks.get(taskId),
+        write: (next, version) =>
+          version === undefined ? Promise.resolve(false) : tasks.update(next, version),
+      },
+      (current) => {
+        if (current === undefined) throw notFound(taskId);
+        return fn(current) ?? current;
+      },
+    );
   }
 
-  private async casChannel(
+  private casChannel(
     taskId: string,
     channel: string,
     fn: (r: ChannelRecord) => ChannelRecord,
   ): Promise<ChannelRecord> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const found = await this.deps.channels.get(taskId, channel);
-      const next = fn(found?.value ?? emptyChannelRecord());
-      if (await this.deps.channels.put(taskId, channel, next, found?.version)) return next;
-    }
-    throw new CdcError(
-      'CONFLICT',
-      `updating channel ${channel} of task ${taskId}: too many concurrent writers`,
-      { retryable: true },
-    );
+    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
   }
 }
 

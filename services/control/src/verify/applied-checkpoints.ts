@@ -1,4 +1,4 @@
-import { tsoPhysicalMs } from '@cdc/shared';
+import { tsToUnixMs } from '@cdc/shared';
 import type { TaskService } from '../tasks/task-service.js';
 import type { AppliedCheckpoints } from './ports.js';
 
@@ -10,7 +10,7 @@ export function appliedCheckpoints(tasks: Pick<TaskService, 'positions'>): Appli
     let oldest = Number.POSITIVE_INFINITY;
     for (const channel of channels) {
       const ts = byName.get(channel);
-      oldest = Math.min(oldest, ts === undefined ? 0 : tsoPhysicalMs(BigInt(ts)));
+      oldest = Math.min(oldest, ts === undefined ? 0 : tsToUnixMs(BigInt(ts)));
     }
     return channels.length === 0 ? 0 : oldest;
   };

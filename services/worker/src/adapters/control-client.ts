@@ -15,6 +15,7 @@ import {
   type RequestOf,
   type ResponseOf,
 } from '@cdc/shared';
+import type { PausePoint } from '../ports/lease-progress.js';
 import type {
   CheckpointAnswer,
   CheckpointPosition,
@@ -92,6 +93,10 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
 
 type Methods = pb.WorkerServiceDefinition;
 
+function pauseFromProto(p: pb.LeasePause__Output): PausePoint {
+  return { timestamp: BigInt(p.timestamp), immediate: p.immediate };
+}
+
 /** The worker's client of the control service's WorkerService, typed by the generated proto types. */
 export class GrpcWorkerControl implements WorkerControl {
   private readonly client: grpc.Client;
@@ -109,8 +114,9 @@ export class GrpcWorkerControl implements WorkerControl {
   private async call<K extends keyof Methods & string>(
     method: K,
     req: RequestOf<Methods[K]>,
+    deadlineMs = this.opts.deadlineMs ?? 10_000,
   ): Promise<ResponseOf<Methods[K]>> {
-    const deadline = new Date(Date.now() + (this.opts.deadlineMs ?? 10_000));
+    const deadline = new Date(Date.now() + deadlineMs);
     try {
       return await callUnary(this.client, this.methods[method], req, this.metadata, { deadline });
     } catch (err) {
@@ -128,28 +134,42 @@ export class GrpcWorkerControl implements WorkerControl {
       spec,
       start: res.start,
       reportIntervalMs: res.report_interval_ms || 1000,
+      writeValidityMs: res.write_validity_ms,
+      applyUntil: BigInt(res.apply_until || '0'),
+      ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
       targetPositions: new Map(
         Object.entries(res.target_positions).map(([uri, p]) => [uri, positionFromProto(p)]),
       ),
     };
   }
 
-  async reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer> {
-    const res = await this.call('ReportCheckpoint', {
-      task_id: input.taskId,
-      channel: input.channel,
-      epoch: input.epoch,
-      worker_id: input.workerId,
-      position: input.position ? positionToProto(input.position) : null,
-      fan_out_positions: positionsToProto(input.fanOutPositions),
-      source_head_timestamp: input.sourceHeadTimestamp.toString(),
-      applied_rows: String(input.appliedRows),
-      applied_bytes: String(input.appliedBytes),
-    } satisfies Required<pb.ReportCheckpointRequest>);
+  async reportCheckpoint(
+    input: ReportCheckpointInput,
+    opts: { readonly deadlineMs?: number } = {},
+  ): Promise<CheckpointAnswer> {
+    const res = await this.call(
+      'ReportCheckpoint',
+      {
+        task_id: input.taskId,
+        channel: input.channel,
+        epoch: input.epoch,
+        worker_id: input.workerId,
+        position: input.position ? positionToProto(input.position) : null,
+        fan_out_positions: positionsToProto(input.fanOutPositions),
+        source_head_timestamp: input.sourceHeadTimestamp.toString(),
+        applied_rows: String(input.appliedRows),
+        applied_bytes: String(input.appliedBytes),
+        caught_up: input.caughtUp,
+        pause_reached: input.pauseReached.toString(),
+      } satisfies Required<pb.ReportCheckpointRequest>,
+      opts.deadlineMs,
+    );
     return {
       keepLease: res.keep_lease,
       reason: res.reason,
       replicateWatermark: BigInt(res.replicate_watermark || '0'),
+      applyUntil: BigInt(res.apply_until || '0'),
+      ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
     };
   }
 

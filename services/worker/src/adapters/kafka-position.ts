@@ -1,26 +1,9 @@
 /**
- * Kafka positions as Milvus stores them (reference §3.4): a message id is the record offset as an 8-byte
- * little-endian int64 (`SerializeKafkaID`). `@cdc/shared` has the same codec in its wire module but does not
- * export it yet; these two functions stay byte-identical to it.
+ * Where a Kafka channel reader starts. Message ids are the shared codec's (`encodeKafkaMessageId`: the record offset
+ * as an 8-byte little-endian int64, reference §3.4).
  */
-import { CdcError } from '@cdc/shared';
+import { CdcError, decodeKafkaMessageId } from '@cdc/shared';
 import type { ReaderStart } from '../ports/source-reader.js';
-
-export function kafkaMessageId(offset: bigint): Uint8Array {
-  const b = Buffer.alloc(8);
-  b.writeBigInt64LE(offset, 0);
-  return new Uint8Array(b.buffer, b.byteOffset, 8);
-}
-
-export function kafkaOffsetOf(msgId: Uint8Array): bigint {
-  if (msgId.length !== 8) {
-    throw new CdcError('INVALID_ARGUMENT', 'decoding kafka message id: expected 8 bytes', {
-      retryable: false,
-      details: { length: msgId.length },
-    });
-  }
-  return Buffer.from(msgId.buffer, msgId.byteOffset, 8).readBigInt64LE(0);
-}
 
 /** Partition 0 offsets at open time: `low` is the first retained record, `high` the next offset to be written. */
 export interface Watermarks {
@@ -48,7 +31,13 @@ export function resolveStartOffset(
     case 'timestamp':
       return byTimestamp ?? marks.high;
     case 'after': {
-      const next = kafkaOffsetOf(start.msgId) + 1n;
+      if (start.msgId.length !== 8)
+        throw new CdcError(
+          'INVALID_ARGUMENT',
+          `resuming ${channel}: the position is not a Kafka message id (${start.msgId.length} bytes, not 8); reset the position`,
+          { retryable: false, details: { channel, length: start.msgId.length } },
+        );
+      const next = decodeKafkaMessageId(start.msgId) + 1n;
       const details = {
         channel,
         offset: next.toString(),

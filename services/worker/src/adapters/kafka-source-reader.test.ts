@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EachMessagePayload, Kafka } from 'kafkajs';
-import { kafkaMessageId } from './kafka-position.js';
+import { encodeKafkaMessageId } from '@cdc/shared';
 import { KafkaSourceReader } from './kafka-source-reader.js';
 
 class FakeKafka {
@@ -75,7 +75,7 @@ async function openReader(fake: FakeKafka, maxQueuedRecords = 100): Promise<Kafk
     channel: 'ch',
     maxQueuedRecords,
   });
-  await reader.open({ kind: 'after', msgId: kafkaMessageId(9n) });
+  await reader.open({ kind: 'after', msgId: encodeKafkaMessageId(9n) });
   return reader;
 }
 
@@ -90,7 +90,7 @@ describe('KafkaSourceReader (in-memory client)', () => {
     await fake.deliver(3, 4, 10, 11, 10);
     const got = await reader.read(10, 0);
     expect(texts(got)).toEqual(['v10', 'v11']);
-    expect(got[0]!.msgId).toEqual(kafkaMessageId(10n));
+    expect(got[0]!.msgId).toEqual(encodeKafkaMessageId(10n));
     await reader.close();
   });
 

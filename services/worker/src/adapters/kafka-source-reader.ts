@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachMessagePayload, Kafka, KafkaMessage } from 'kafkajs';
-import { CdcError, isCdcError } from '@cdc/shared';
+import { CdcError, decodeKafkaMessageId, encodeKafkaMessageId, isCdcError } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type {
   ChannelRecord,
@@ -19,7 +19,7 @@ import type {
 } from '../ports/source-reader.js';
 import { createKafkaClient } from './kafka-client.js';
 import type { KafkaClientOptions } from './kafka-client.js';
-import { kafkaMessageId, kafkaOffsetOf, resolveStartOffset } from './kafka-position.js';
+import { resolveStartOffset } from './kafka-position.js';
 import type { Watermarks } from './kafka-position.js';
 import { RecordQueue } from './record-queue.js';
 import { REJECTED_BATCH_HEADER, rejectedBatchOf } from './kafka-zstd-codec.js';
@@ -71,7 +71,7 @@ function toRecord(channel: string, m: KafkaMessage, rejected?: string): ChannelR
   const value = rejected === undefined ? (m.value ?? Buffer.alloc(0)) : Buffer.alloc(0);
   return {
     channel,
-    msgId: kafkaMessageId(BigInt(m.offset)),
+    msgId: encodeKafkaMessageId(BigInt(m.offset)),
     value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
     headers: Object.fromEntries(
       Object.entries(m.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]),
@@ -88,8 +88,8 @@ function headerOf(m: KafkaMessage, key: string): Buffer | string | undefined {
 
 export class KafkaSourceReader implements SourceReader {
   compareIds(a: Uint8Array, b: Uint8Array): number {
-    const x = kafkaOffsetOf(a);
-    const y = kafkaOffsetOf(b);
+    const x = decodeKafkaMessageId(a);
+    const y = decodeKafkaMessageId(b);
     return x < y ? -1 : x > y ? 1 : 0;
   }
 

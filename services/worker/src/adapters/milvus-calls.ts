@@ -8,6 +8,7 @@ import {
   type StatusClass,
 } from '@cdc/shared';
 import type { TargetCollection } from '../ports/target-writer.js';
+import { writeFences } from '../ports/write-fence.js';
 import type { TargetMilvusClient } from './milvus-client.js';
 
 /** What one SDK call came to: the response (when there is one) and its classified status. */
@@ -61,6 +62,8 @@ export class MilvusCalls {
     if (this.closed) {
       throw new CdcError('INTERNAL', 'using a closed milvus target writer', { retryable: false });
     }
+    // Fail fast with the fence's own error; fenceInterceptor enforces it again when the call is issued.
+    writeFences.getStore()?.callDeadline();
     try {
       await this.client.ensureConnected();
       const res = await call();

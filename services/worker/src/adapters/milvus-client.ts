@@ -5,6 +5,7 @@ import {
   type DescribeCollectionResponse,
 } from '@zilliz/milvus2-sdk-node';
 import { isStatusOk } from '@cdc/shared';
+import { fenceInterceptor } from './fence-interceptor.js';
 
 const MAX_CACHED_SCHEMAS = 1024;
 
@@ -40,6 +41,7 @@ export function schemaCacheKey(db: string, collection: string): string {
  * - Explicit connect. The SDK connects from its constructor and leaves the promise unobserved: with the target down
  *   that is an unhandled rejection, and database calls keep awaiting the failed promise forever. The writer builds the
  *   client with `__SKIP_CONNECT__` and calls `ensureConnected()`, which reconnects after a failure.
+ * - Write fencing. Every call made for a lease ends by that lease's write deadline (`fenceInterceptor`).
  */
 export class TargetMilvusClient extends MilvusClient {
   private readonly schemas = new Map<string, DescribeCollectionResponse>();
@@ -52,11 +54,10 @@ export class TargetMilvusClient extends MilvusClient {
     // The connection pool reads the list when it connects, which __SKIP_CONNECT__ defers to ensureConnected().
     const options = (this as unknown as { channelOptions: { interceptors?: unknown[] } })
       .channelOptions;
-    if (options.interceptors !== undefined) {
-      options.interceptors = options.interceptors.filter(
-        (i) => !String(i).includes('savedSendMessage'),
-      );
-    }
+    options.interceptors = [
+      fenceInterceptor,
+      ...(options.interceptors ?? []).filter((i) => !String(i).includes('savedSendMessage')),
+    ];
   }
 
   ensureConnected(): Promise<void> {

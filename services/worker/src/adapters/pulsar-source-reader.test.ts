@@ -1,11 +1,12 @@
 /**
- * PulsarSourceReader against an in-memory stand-in for pulsar-client (whose native addon is not built here);
- * test/worker/pulsar-source-reader.int.test.ts runs the shared contract when a broker and the addon exist.
+ * PulsarSourceReader against an in-memory stand-in for the native client; test/worker/pulsar-source-reader.int.test.ts
+ * runs the shared contract against the real broker through the real client.
  */
 import { describe, expect, it } from 'vitest';
-import { comparePulsarIds, pulsarIdOrder } from './pulsar-message-id.js';
+import { comparePulsarIds, pulsarIdOrder } from '@cdc/shared';
+import { PulsarNativeClient } from './pulsar-native.js';
 import { PulsarSourceReader } from './pulsar-source-reader.js';
-import type { PulsarMessage, PulsarModule, PulsarReader } from './pulsar-source-reader.js';
+import type { PulsarConnection, PulsarReaderHandle } from './pulsar-source-reader.js';
 
 function varint(v: bigint): number[] {
   let u = v < 0n ? v + (1n << 64n) : v;
@@ -31,14 +32,8 @@ const idBytes = (ledger: number, entry: number): Buffer =>
     ...varint(-1n),
   ]);
 
-class FakeId {
-  constructor(readonly bytes: Buffer) {}
-  serialize(): Buffer {
-    return this.bytes;
-  }
-}
-const EARLIEST = new FakeId(Buffer.from('earliest'));
-const LATEST = new FakeId(Buffer.from('latest'));
+const sameId = (a: Uint8Array, b: Uint8Array): boolean =>
+  comparePulsarIds(pulsarIdOrder(a), pulsarIdOrder(b)) === 0;
 
 class FakePulsar {
   messages: { id: Buffer; data: string; ts: number }[] = [];
@@ -47,30 +42,26 @@ class FakePulsar {
   clientsClosed = 0;
   readError: Error | undefined;
 
-  add(n: number, ts = 1000): void {
+  /** Appends to `ledger` (entries numbered from 0 within each ledger, as BookKeeper does). */
+  add(n: number, ledger = 7, ts = 1000): void {
     for (let i = 0; i < n; i++) {
       const k = this.messages.length;
-      this.messages.push({ id: idBytes(7, k), data: `m${k}`, ts: ts + k });
+      const entry = this.messages.filter((m) => pulsarIdOrder(m.id).ledgerId === BigInt(ledger));
+      this.messages.push({ id: idBytes(ledger, entry.length), data: `m${k}`, ts: ts + k });
     }
   }
 
-  module(): PulsarModule {
+  connection(): PulsarConnection {
     const fake = this as FakePulsar;
-    const message = (m: { id: Buffer; data: string; ts: number }): PulsarMessage => ({
-      getData: () => Buffer.from(m.data),
-      getMessageId: () => new FakeId(m.id),
-      getProperties: () => ({ msg_type: 'Insert' }),
-      getPublishTimestamp: () => m.ts,
-    });
-    const client = {
-      createReader: ({ startMessageId }: { startMessageId: unknown }): Promise<PulsarReader> => {
-        const at = (id: unknown): number => {
-          if (id === EARLIEST) return fake.firstRetained;
-          if (id === LATEST) return fake.messages.length;
-          const k = fake.messages.findIndex((m) => m.id.equals((id as FakeId).bytes));
+    return {
+      createReader: (_topic, start): Promise<PulsarReaderHandle> => {
+        const at = (): number => {
+          if (start === 'earliest') return fake.firstRetained;
+          if (start === 'latest') return fake.messages.length;
+          const k = fake.messages.findIndex((m) => sameId(m.id, start));
           return Math.max(k + 1, fake.firstRetained); // Pulsar jumps silently past deleted ids.
         };
-        let pos = at(startMessageId);
+        let pos = at();
         const state: { closed: boolean; seekTs?: number } = { closed: false };
         fake.readers.push(state);
         return Promise.resolve({
@@ -79,36 +70,31 @@ class FakePulsar {
             const m = fake.messages[pos];
             if (m !== undefined) {
               pos++;
-              return message(m);
+              return {
+                data: new Uint8Array(Buffer.from(m.data)),
+                msgId: new Uint8Array(m.id),
+                properties: { msg_type: 'Insert' },
+                publishTimeMs: m.ts,
+              };
             }
             await new Promise((resolve) => setTimeout(resolve, timeoutMs));
-            throw new Error('Failed to receive message: TimeOut');
+            return undefined;
           },
           seekTimestamp: (ts: number) => {
             state.seekTs = ts;
             pos = fake.messages.findIndex((m) => m.ts >= ts);
-            return Promise.resolve(null);
+            return Promise.resolve();
           },
+          hasMessageAvailable: () => Promise.resolve(pos < fake.messages.length),
           close: () => {
             state.closed = true;
-            return Promise.resolve(null);
+            return Promise.resolve();
           },
         });
       },
       close: () => {
         fake.clientsClosed++;
-        return Promise.resolve(null);
-      },
-    };
-    return {
-      // Called with `new`; a function returning an object makes `new` yield that object.
-      Client: function FakeClient() {
-        return client;
-      } as unknown as PulsarModule['Client'],
-      MessageId: {
-        earliest: () => EARLIEST,
-        latest: () => LATEST,
-        deserialize: (data: Buffer) => new FakeId(data),
+        return Promise.resolve();
       },
     };
   }
@@ -118,7 +104,8 @@ class FakePulsar {
       serviceUrl: 'pulsar://fake:6650',
       channel: 'by-dev-rootcoord-dml_0',
       pollMs: 20,
-      loadPulsar: () => Promise.resolve(this.module()),
+      probeTimeoutMs: 50,
+      connect: () => Promise.resolve(this.connection()),
     });
   }
 }
@@ -134,7 +121,7 @@ describe('pulsar message ids', () => {
     expect(earliest.ledgerId).toBe(-1n);
     expect(comparePulsarIds(earliest, ref)).toBe(-1);
     expect(comparePulsarIds(pulsarIdOrder(idBytes(10, 6)), ref)).toBe(1);
-    expect(() => pulsarIdOrder(Buffer.from([8]))).toThrow(/truncated/);
+    expect(() => pulsarIdOrder(Buffer.from([8]))).toThrow(/^decoding pulsar message id: /);
   });
 });
 
@@ -143,12 +130,18 @@ describe('PulsarSourceReader (in-memory client)', () => {
     const reader = new PulsarSourceReader({
       serviceUrl: 'pulsar://x',
       channel: 'c',
-      loadPulsar: () => Promise.reject(new Error('Cannot find module pulsar.node')),
+      connect: (url, opts) =>
+        PulsarNativeClient.create(url, {
+          ...opts,
+          env: { WORKER_PULSAR_CLIENT_LIBRARY: '/nonexistent/libpulsar.so' },
+        }),
     });
     await expect(reader.open({ kind: 'earliest' })).rejects.toMatchObject({
       code: 'FAILED_PRECONDITION',
       retryable: false,
-      message: expect.stringContaining('pulsar-client native library is not installed') as unknown,
+      message: expect.stringContaining(
+        'pulsar client library (libpulsar) is not installed: /nonexistent/libpulsar.so: not found',
+      ) as unknown,
     });
     expect(reader.topic).toBe('persistent://public/default/c');
   });
@@ -187,18 +180,43 @@ describe('PulsarSourceReader (in-memory client)', () => {
 
   it('fails with FAILED_PRECONDITION when retention deleted the start id, and closes what it opened', async () => {
     const fake = new FakePulsar();
-    fake.add(6);
-    fake.firstRetained = 4;
-    const r = fake.reader();
-    await expect(r.open({ kind: 'after', msgId: idBytes(7, 1) })).rejects.toMatchObject({
-      code: 'FAILED_PRECONDITION',
-    });
+    fake.add(4, 7);
+    fake.add(2, 9);
+    fake.firstRetained = 4; // ledger 7 deleted whole, as retention does
+    for (const gone of [idBytes(7, 1), idBytes(7, 3)]) {
+      const r = fake.reader();
+      await expect(r.open({ kind: 'after', msgId: gone })).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+        retryable: false,
+      });
+    }
     expect(fake.readers.every((x) => x.closed)).toBe(true);
-    expect(fake.clientsClosed).toBe(1);
-    const edge = fake.reader();
-    await edge.open({ kind: 'after', msgId: idBytes(7, 3) });
-    expect(texts(await edge.read(10, 1000))).toEqual(['m4', 'm5']);
-    await edge.close();
+    expect(fake.clientsClosed).toBe(2);
+    const kept = fake.reader();
+    await kept.open({ kind: 'after', msgId: idBytes(9, 0) });
+    expect(texts(await kept.read(10, 1000))).toEqual(['m5']);
+    await kept.close();
+  });
+
+  it('treats a topic that holds no message as a deleted position', async () => {
+    const fake = new FakePulsar();
+    const r = fake.reader();
+    await expect(r.open({ kind: 'after', msgId: idBytes(7, 3) })).rejects.toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      message: expect.stringContaining('the topic holds no message') as unknown,
+    });
+  });
+
+  it('never hands out a message at or before the last one, whatever is redelivered', async () => {
+    const fake = new FakePulsar();
+    fake.add(3);
+    const r = fake.reader();
+    await r.open({ kind: 'after', msgId: idBytes(7, 0) });
+    expect(texts(await r.read(10, 1000))).toEqual(['m1', 'm2']);
+    fake.messages.push(fake.messages[1]!); // a reconnect replays an old entry
+    fake.add(1);
+    expect(texts(await r.read(10, 1000))).toEqual(['m4']);
+    await r.close();
   });
 
   it('waits at most maxWaitMs, returns promptly on abort and loses nothing to an aborted read', async () => {
@@ -228,7 +246,7 @@ describe('PulsarSourceReader (in-memory client)', () => {
     const r = fake.reader();
     await expect(r.read(1, 0)).rejects.toMatchObject({ code: 'INTERNAL' });
     await r.open({ kind: 'earliest' });
-    fake.readError = new Error('Failed to receive message: AlreadyClosed');
+    fake.readError = new Error('pulsar_reader_read_next_with_timeout: AlreadyClosed');
     await expect(r.read(1, 100)).rejects.toMatchObject({
       code: 'SOURCE_UNAVAILABLE',
       retryable: true,

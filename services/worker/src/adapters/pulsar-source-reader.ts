@@ -1,65 +1,50 @@
 /**
- * SourceReader over one Pulsar topic (`persistent://{tenant}/{namespace}/{pchannel}`) with the pulsar-client Reader
- * API. pulsar-client is an optional dependency with a native addon, so it is imported only when a reader opens.
+ * SourceReader over one Pulsar topic (`persistent://{tenant}/{namespace}/{pchannel}`) with the Pulsar C client's
+ * Reader API, bound through FFI in pulsar-native.ts (loaded only when a reader opens).
  *
- * The Reader is already pull-based. Each `readNext` occupies a libuv threadpool thread while it waits, so waits
- * are cut into short polls: that also bounds how long an aborted read or close() waits.
+ * Reads poll the reader's receive queue without waiting (a zero timeout), with short pauses while it is empty:
+ * a native wait would hold a worker thread of the shared pool per idle channel, and an abort or close could not
+ * interrupt it.
  */
-import { CdcError, errorMessage, isCdcError } from '@cdc/shared';
-import type { Logger } from '@cdc/shared';
+import {
+  CdcError,
+  comparePulsarIds,
+  decodePulsarMessageId,
+  encodePulsarMessageId,
+  isCdcError,
+  pulsarIdOrder,
+} from '@cdc/shared';
+import type { Logger, PulsarIdOrder } from '@cdc/shared';
 import type {
   ChannelRecord,
   ReaderStart,
   SourceReader,
   SourceReaderFactory,
 } from '../ports/source-reader.js';
-import { comparePulsarIds, pulsarIdOrder } from './pulsar-message-id.js';
-import type { PulsarIdOrder } from './pulsar-message-id.js';
+import { PulsarNativeClient } from './pulsar-native.js';
+import type { PulsarLogFn, PulsarNativeMessage } from './pulsar-native.js';
 
-/* ---- the slice of pulsar-client's API used here (typed locally: the package may be absent) ---- */
-export interface PulsarMessageId {
-  serialize(): Buffer;
+/* ---- the slice of the client this reader uses (a seam for unit tests) ---- */
+export interface PulsarReaderHandle {
+  /** The next message, or undefined when none arrived within `timeoutMs` (0: only what is buffered). */
+  readNext(timeoutMs: number): Promise<PulsarNativeMessage | undefined>;
+  seekTimestamp(unixMs: number): Promise<void>;
+  hasMessageAvailable(): Promise<boolean>;
+  close(): Promise<void>;
 }
-export interface PulsarMessage {
-  getData(): Buffer;
-  getMessageId(): PulsarMessageId;
-  getProperties(): Record<string, string>;
-  getPublishTimestamp(): number;
+export interface PulsarConnection {
+  /** A reader's start id is exclusive: the first message is the one after it. */
+  createReader(
+    topic: string,
+    start: 'earliest' | 'latest' | Uint8Array,
+    receiverQueueSize?: number,
+  ): Promise<PulsarReaderHandle>;
+  close(): Promise<void>;
 }
-export interface PulsarReader {
-  readNext(timeoutMs: number): Promise<PulsarMessage>;
-  seekTimestamp(unixMs: number): Promise<unknown>;
-  close(): Promise<unknown>;
-}
-export interface PulsarClient {
-  createReader(config: {
-    topic: string;
-    startMessageId: PulsarMessageId;
-    receiverQueueSize?: number;
-  }): Promise<PulsarReader>;
-  close(): Promise<unknown>;
-}
-export interface PulsarModule {
-  Client: new (config: {
-    serviceUrl: string;
-    operationTimeoutSeconds?: number;
-    connectionTimeoutMs?: number;
-    log?: (level: number, file: string, line: number, message: string) => void;
-  }) => PulsarClient;
-  MessageId: {
-    earliest(): PulsarMessageId;
-    latest(): PulsarMessageId;
-    deserialize(data: Buffer): PulsarMessageId;
-  };
-}
-
-/** A variable specifier keeps TypeScript and bundlers from resolving the optional package at build time. */
-const PULSAR_PACKAGE = 'pulsar-client';
-
-export async function loadPulsarClient(): Promise<PulsarModule> {
-  const mod = (await import(PULSAR_PACKAGE)) as { default?: PulsarModule } & Partial<PulsarModule>;
-  return mod.default ?? (mod as PulsarModule);
-}
+export type PulsarConnect = (
+  serviceUrl: string,
+  opts: { operationTimeoutSeconds: number; log?: PulsarLogFn },
+) => Promise<PulsarConnection>;
 
 export interface PulsarSourceReaderOptions {
   /** e.g. `pulsar://127.0.0.1:6650`. */
@@ -69,19 +54,20 @@ export interface PulsarSourceReaderOptions {
   readonly tenant?: string;
   readonly namespace?: string;
   readonly logger?: Logger;
+  /** Where the native client's own log lines go: one sink per process, so not a channel's logger. */
+  readonly clientLogger?: Logger;
   readonly operationTimeoutSeconds?: number;
+  /** Messages the client fetches ahead. Default 200. */
   readonly receiverQueueSize?: number;
-  /** Longest single `readNext` wait. Default 100. */
+  /** Longest pause between two polls of an empty queue. Default 20. */
   readonly pollMs?: number;
   /** How long the retention check waits for the topic's first retained message. Default 3000. */
   readonly probeTimeoutMs?: number;
-  /** Test seam; defaults to importing pulsar-client. */
-  readonly loadPulsar?: () => Promise<PulsarModule>;
+  /** Test seam; defaults to the native client. */
+  readonly connect?: PulsarConnect;
 }
 
 export type PulsarSourceReaderState = 'idle' | 'opening' | 'running' | 'stopped';
-
-const isTimeout = (err: unknown): boolean => /timeout/i.test(errorMessage(err));
 
 export class PulsarSourceReader implements SourceReader {
   compareIds(a: Uint8Array, b: Uint8Array): number {
@@ -89,8 +75,8 @@ export class PulsarSourceReader implements SourceReader {
   }
 
   private stateValue: PulsarSourceReaderState = 'idle';
-  private client: PulsarClient | undefined;
-  private reader: PulsarReader | undefined;
+  private client: PulsarConnection | undefined;
+  private reader: PulsarReaderHandle | undefined;
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private reading = false;
@@ -151,14 +137,17 @@ export class PulsarSourceReader implements SourceReader {
       if (this.carry.length > 0) return this.carry.splice(0, maxRecords);
       const out: ChannelRecord[] = [];
       const deadline = Date.now() + Math.max(0, maxWaitMs);
-      const poll = this.opts.pollMs ?? 100;
-      // Wait for the first record in short polls, then take what is already buffered (1 ms polls).
-      while (out.length === 0 && this.stateValue === 'running' && !signal?.aborted) {
-        await this.pollInto(reader, out, Math.max(1, Math.min(poll, deadline - Date.now())));
-        if (Date.now() >= deadline) break;
-      }
-      while (out.length > 0 && out.length < maxRecords && this.stateValue === 'running') {
-        if (!(await this.pollInto(reader, out, 1))) break;
+      const maxPause = this.opts.pollMs ?? 20;
+      let pause = 1;
+      while (this.stateValue === 'running' && !signal?.aborted && out.length < maxRecords) {
+        if (await this.pollInto(reader, out)) {
+          pause = 1;
+          continue;
+        }
+        const left = deadline - Date.now();
+        if (out.length > 0 || left <= 0) break;
+        await sleep(Math.min(pause, left), signal);
+        pause = Math.min(pause * 2, maxPause);
       }
       if (this.stateValue !== 'running') return [];
       if (signal?.aborted) {
@@ -183,48 +172,39 @@ export class PulsarSourceReader implements SourceReader {
   }
 
   private async doOpen(start: ReaderStart): Promise<void> {
-    let pulsar: PulsarModule;
-    try {
-      pulsar = await (this.opts.loadPulsar ?? loadPulsarClient)();
-    } catch (err) {
-      throw new CdcError(
-        'FAILED_PRECONDITION',
-        `pulsar-client native library is not installed: ${errorMessage(err)}`,
-        { retryable: false, cause: err },
-      );
-    }
-    const log = this.opts.logger;
-    const client = new pulsar.Client({
-      serviceUrl: this.opts.serviceUrl,
+    const log = this.opts.clientLogger;
+    const connect: PulsarConnect =
+      this.opts.connect ?? ((url, opts) => PulsarNativeClient.create(url, opts));
+    const client = await connect(this.opts.serviceUrl, {
       operationTimeoutSeconds: this.opts.operationTimeoutSeconds ?? 30,
-      // The C++ client logs every connection at INFO to stdout; route it to debug.
-      log: (_level, file, line, message) => log?.debug({ pulsar: `${file}:${line}` }, message),
+      // The client logs connections at INFO; they belong at debug here, its warnings stay warnings.
+      ...(log === undefined
+        ? {}
+        : {
+            log: (level, message) => {
+              if (level === 'warn' || level === 'error') log[level]({ pulsar: true }, message);
+              else log.debug({ pulsar: true }, message);
+            },
+          }),
     });
     this.client = client;
-    const queue = this.opts.receiverQueueSize;
-    const create = (startMessageId: PulsarMessageId): Promise<PulsarReader> =>
-      client.createReader({
-        topic: this.topic,
-        startMessageId,
-        ...(queue === undefined ? {} : { receiverQueueSize: queue }),
-      });
+    const queue = this.opts.receiverQueueSize ?? 200;
+    const create = (startId: 'earliest' | 'latest' | Uint8Array): Promise<PulsarReaderHandle> =>
+      client.createReader(this.topic, startId, queue);
     switch (start.kind) {
       case 'earliest':
-        this.reader = await create(pulsar.MessageId.earliest());
-        break;
       case 'latest':
-        this.reader = await create(pulsar.MessageId.latest());
+        this.reader = await create(start.kind);
         break;
       case 'timestamp':
-        this.reader = await create(pulsar.MessageId.earliest());
+        this.reader = await create('earliest');
         await this.reader.seekTimestamp(start.unixMs);
         break;
       case 'after': {
         const order = pulsarIdOrder(start.msgId);
-        const id = pulsar.MessageId.deserialize(Buffer.from(start.msgId));
-        await this.checkRetained(order, () => create(pulsar.MessageId.earliest()));
+        const id = canonicalMessageId(start.msgId);
+        await this.checkRetained(order, () => create('earliest'));
         this.last = order;
-        // A Reader's start id is exclusive: the first message is the one after `id`.
         this.reader = await create(id);
         break;
       }
@@ -238,33 +218,37 @@ export class PulsarSourceReader implements SourceReader {
   }
 
   /**
-   * A Pulsar Reader whose start id was deleted by retention silently starts at the first retained message.
-   * So look at that message first: if it is past the start id's successor, records may be gone.
+   * A Pulsar Reader whose start id was deleted by retention silently starts at the first retained message, so
+   * look at that message first. Retention deletes whole ledgers, oldest first: a first retained message at or
+   * before the start id proves everything after it is still there. One after it means the start id's ledger is
+   * gone, and whether entries followed the start id in that ledger cannot be known: failing beats a silent skip.
    */
   private async checkRetained(
     start: PulsarIdOrder,
-    probe: () => Promise<PulsarReader>,
+    probe: () => Promise<PulsarReaderHandle>,
   ): Promise<void> {
     if (start.ledgerId < 0n) return;
     const reader = await probe();
     try {
-      const first = await reader
-        .readNext(this.opts.probeTimeoutMs ?? 3_000)
-        .catch((err: unknown) => {
-          if (isTimeout(err)) return undefined;
-          throw err;
-        });
-      if (first === undefined) return;
-      const firstOrder = pulsarIdOrder(first.getMessageId().serialize());
-      // Entries of one ledger are numbered without gaps, so start + 1 in the same ledger proves nothing is missing;
-      // across ledgers it cannot be proven, and failing beats a silent skip.
-      const next =
-        firstOrder.ledgerId === start.ledgerId && firstOrder.entryId === start.entryId + 1n;
-      if (!next && comparePulsarIds(firstOrder, start) > 0) {
-        throw new CdcError(
-          'FAILED_PRECONDITION',
-          `resuming ${this.opts.channel}: the position was deleted by retention (first retained is ledger ${firstOrder.ledgerId} entry ${firstOrder.entryId}); reset the position`,
-          { retryable: false, details: { channel: this.opts.channel } },
+      const first = await reader.readNext(this.opts.probeTimeoutMs ?? 3_000);
+      if (first === undefined) {
+        // Nothing arrived: either the topic holds no message at all (so the start id is gone too) or it is slow.
+        if (await reader.hasMessageAvailable()) {
+          throw new CdcError(
+            'SOURCE_UNAVAILABLE',
+            `resuming ${this.opts.channel}: no message arrived from ${this.topic}`,
+            {
+              retryable: true,
+              details: { channel: this.opts.channel },
+            },
+          );
+        }
+        throw this.retentionGap('the topic holds no message');
+      }
+      const firstOrder = pulsarIdOrder(first.msgId);
+      if (comparePulsarIds(firstOrder, start) > 0) {
+        throw this.retentionGap(
+          `first retained is ledger ${firstOrder.ledgerId} entry ${firstOrder.entryId}`,
         );
       }
     } finally {
@@ -272,31 +256,34 @@ export class PulsarSourceReader implements SourceReader {
     }
   }
 
-  /** One readNext; true when a record was appended. Timeouts are "nothing yet", other errors surface. */
-  private async pollInto(
-    reader: PulsarReader,
-    out: ChannelRecord[],
-    timeoutMs: number,
-  ): Promise<boolean> {
-    let msg: PulsarMessage;
+  private retentionGap(why: string): CdcError {
+    return new CdcError(
+      'FAILED_PRECONDITION',
+      `resuming ${this.opts.channel}: the position was deleted by retention (${why}); reset the position`,
+      { retryable: false, details: { channel: this.opts.channel } },
+    );
+  }
+
+  /** Takes what the client already received, without waiting; true when a message was there. */
+  private async pollInto(reader: PulsarReaderHandle, out: ChannelRecord[]): Promise<boolean> {
+    let msg: PulsarNativeMessage | undefined;
     try {
-      msg = await reader.readNext(timeoutMs);
+      msg = await reader.readNext(0);
     } catch (err) {
-      if (isTimeout(err) || this.stateValue !== 'running') return false;
+      if (this.stateValue !== 'running') return false;
       throw this.unavailable('reading', err);
     }
-    const msgId = new Uint8Array(msg.getMessageId().serialize());
-    const order = pulsarIdOrder(msgId);
-    // Never hand out a message twice, whatever a reconnect redelivers.
+    if (msg === undefined) return false;
+    const order = pulsarIdOrder(msg.msgId);
+    // Never hand out a message twice, whatever a reconnect or a batch redelivers.
     if (this.last !== undefined && comparePulsarIds(order, this.last) <= 0) return true;
     this.last = order;
-    const data = msg.getData();
     out.push({
       channel: this.opts.channel,
-      msgId,
-      value: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      headers: { ...msg.getProperties() },
-      publishTimeMs: msg.getPublishTimestamp(),
+      msgId: msg.msgId,
+      value: msg.data,
+      headers: msg.properties,
+      publishTimeMs: msg.publishTimeMs,
     });
     return true;
   }
@@ -324,6 +311,34 @@ export class PulsarSourceReader implements SourceReader {
   }
 }
 
+/**
+ * The id handed to the native client, rebuilt from the decoded fields (ledger, entry, partition, batch index and
+ * size): the native parser must never see bytes it could reject, whatever a stored position holds.
+ */
+function canonicalMessageId(bytes: Uint8Array): Uint8Array {
+  const id = decodePulsarMessageId(bytes);
+  return encodePulsarMessageId({
+    ledgerId: id.ledgerId,
+    entryId: id.entryId,
+    partition: id.partition,
+    batchIndex: id.batchIndex,
+    ackSet: [],
+    ...(id.batchSize === undefined ? {} : { batchSize: id.batchSize }),
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 export type PulsarSourceReaderFactoryOptions = Omit<PulsarSourceReaderOptions, 'channel'>;
 
 export function createPulsarSourceReaderFactory(
@@ -336,7 +351,10 @@ export function createPulsarSourceReaderFactory(
         channel,
         ...(opts.logger === undefined
           ? {}
-          : { logger: opts.logger.child({ component: 'pulsar-source-reader', channel }) }),
+          : {
+              logger: opts.logger.child({ component: 'pulsar-source-reader', channel }),
+              clientLogger: opts.logger.child({ component: 'pulsar-client' }),
+            }),
       }),
   };
 }

@@ -60,6 +60,14 @@ export function createSourceReader(
         ...kafkaSecurity(mq),
       }).create(channel);
     case 'MQ_TYPE_PULSAR':
+      // Refused rather than ignored: a reader that dropped the credentials would fail later, less clearly.
+      if (mq.tls?.enabled || mq.token) {
+        throw new CdcError(
+          'FAILED_PRECONDITION',
+          'spec.source.mq: TLS and token authentication are not supported with Pulsar yet (plaintext pulsar:// only)',
+          { retryable: false },
+        );
+      }
       return createPulsarSourceReaderFactory({
         serviceUrl: mq.address ?? '',
         logger: log,

@@ -59,7 +59,7 @@ describe('ControlHeartbeat', () => {
     expect(accepted).toBe(true);
     const errors = lines.filter((l) => l.level === 'error');
     expect(errors.map((l) => l.fields['retryInMs'])).toEqual([10, 20, 40, 40]);
-    expect(errors[0]?.msg).toMatch(/refused this worker's credential: CONTROL_WORKER_TOKEN/);
+    expect(errors[0]?.msg).toMatch(/refused this worker's credential: WORKER_CONTROL_TOKEN/);
     expect(errors[0]?.fields['reason']).toMatch(/invalid credentials/);
     expect(lines.at(-1)).toMatchObject({ level: 'info', fields: { after: 'refused' } });
     const gaps = control.calls.slice(1).map((t, i) => t - (control.calls[i] ?? 0));

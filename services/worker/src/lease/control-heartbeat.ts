@@ -59,7 +59,7 @@ export class ControlHeartbeat {
           state = 'refused';
           log.error(
             { reason, retryInMs: delay },
-            "control service refused this worker's credential: CONTROL_WORKER_TOKEN must be one of the control's CONTROL_WORKER_TOKENS; no leases are taken until it is accepted",
+            "control service refused this worker's credential: WORKER_CONTROL_TOKEN must be one of the control's CONTROL_WORKER_TOKENS; no leases are taken until it is accepted",
           );
         } else if (state !== 'unreachable') {
           state = 'unreachable';

@@ -43,6 +43,8 @@ describe('LeaseReporter', () => {
         sourceHeadTimestamp: 50n,
         appliedRows: 5,
         appliedBytes: 50,
+        caughtUp: false,
+        pauseReached: 0n,
       },
     ]);
     expect(reporter.appliedRows).toBe(5);

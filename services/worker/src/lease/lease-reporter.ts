@@ -1,6 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import { CdcError, errorMessage, wholeMessagePosition } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
-import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
+import type { LeaseProgress, PausePoint, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { CheckpointPosition, LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { sleep, withRetry } from '../replication/retry.js';
 
@@ -12,8 +13,21 @@ export interface LeaseReporterOptions {
   readonly log: Logger;
   /** Called once when the control plane ends the lease (pause, delete, rebalancing, stale epoch). */
   readonly onLeaseEnd: (reason: string) => void;
+  /** The control service confirmed the lease in answer to a report sent at `sentAt` (`performance.now()`). */
+  readonly onConfirmed?: (sentAt: number) => void;
+  /** The lease is fenced off (stale epoch): another worker owns the channel, nothing more may be written. */
+  readonly onFenced?: (reason: string) => void;
   readonly onQuarantine?: () => void;
+  /** The pause in force when the lease was granted. */
+  readonly pause?: PausePoint;
+  /** The apply bound the lease was granted (0n: none). */
+  readonly applyUntil?: bigint;
+  /** Targets the lease replicates into (fan-out): the lease is caught up, or paused, when all of them are. */
+  readonly targets?: number;
 }
+
+/** Key of the main target in the per-target maps; fan-out targets use their URI. */
+const MAIN = '';
 
 /**
  * Sends the lease's checkpoint and liveness to the control plane every `intervalMs`, and relays the control plane's
@@ -32,8 +46,56 @@ export class LeaseReporter implements LeaseProgress {
   private ended = false;
   private loop: Promise<void> | undefined;
   private readonly stopper = new AbortController();
+  private pausePoint: PausePoint | undefined;
+  private readonly caughtUpBy = new Map<string, boolean>();
+  private readonly pausedTargets = new Set<string>();
+  private pausedBeforeReading = false;
+  private pauseReported = 0n;
+  private bound: bigint | undefined;
 
-  constructor(private readonly opts: LeaseReporterOptions) {}
+  constructor(private readonly opts: LeaseReporterOptions) {
+    this.pausePoint = opts.pause;
+    this.bound =
+      opts.applyUntil === undefined || opts.applyUntil === 0n ? undefined : opts.applyUntil;
+  }
+
+  get applyUntil(): bigint | undefined {
+    return this.bound;
+  }
+
+  get pause(): PausePoint | undefined {
+    return this.pausePoint;
+  }
+
+  setCaughtUp(caughtUp: boolean): void {
+    this.caughtUpBy.set(MAIN, caughtUp);
+  }
+
+  pauseReached(): void {
+    this.pausedTargets.add(MAIN);
+  }
+
+  /** The channel stopped for the pause before any target read anything (e.g. its topic does not exist). */
+  pauseReachedByAll(): void {
+    this.pausedBeforeReading = true;
+  }
+
+  /** Every target of the lease stopped at the pause point. */
+  get paused(): boolean {
+    return this.pauseReachedAt !== 0n;
+  }
+
+  /** Every target caught up. */
+  private get caughtUp(): boolean {
+    const targets = this.opts.targets ?? 1;
+    return this.caughtUpBy.size === targets && [...this.caughtUpBy.values()].every(Boolean);
+  }
+
+  /** The pause timestamp every target of the lease stopped at, 0n while any still runs. */
+  private get pauseReachedAt(): bigint {
+    const all = this.pausedBeforeReading || this.pausedTargets.size === (this.opts.targets ?? 1);
+    return all && this.pausePoint !== undefined ? this.pausePoint.timestamp : 0n;
+  }
 
   get appliedRows(): number {
     return this.rows;
@@ -55,7 +117,21 @@ export class LeaseReporter implements LeaseProgress {
   /** Progress of a fan-out target: its checkpoints are reported beside the main target's, keyed by its URI. */
   forFanOutTarget(uri: string): LeaseProgress {
     const watermark = (): bigint => this.watermark;
+    const pause = (): PausePoint | undefined => this.pausePoint;
+    const applyUntil = (): bigint | undefined => this.bound;
     return {
+      setCaughtUp: (caughtUp) => {
+        this.caughtUpBy.set(uri, caughtUp);
+      },
+      pauseReached: () => {
+        this.pausedTargets.add(uri);
+      },
+      get pause() {
+        return pause();
+      },
+      get applyUntil() {
+        return applyUntil();
+      },
       checkpoint: (msgId, timestamp) => {
         this.fanOut.set(uri, wholeMessagePosition(msgId, timestamp));
       },
@@ -109,6 +185,7 @@ export class LeaseReporter implements LeaseProgress {
         await this.reportOnce();
       } catch (err) {
         if (err instanceof CdcError && err.code === 'LEASE_LOST') {
+          this.opts.onFenced?.(errorMessage(err));
           this.end(errorMessage(err));
         } else {
           this.opts.log.warn({ err: errorMessage(err) }, 'checkpoint report failed; will retry');
@@ -126,15 +203,28 @@ export class LeaseReporter implements LeaseProgress {
   async reportOnce(): Promise<void> {
     const position = this.position !== this.reportedPosition ? this.position : undefined;
     const fanOut = this.unreportedFanOut();
-    const res = await this.opts.control.reportCheckpoint({
-      ...this.opts.lease,
-      workerId: this.opts.workerId,
-      ...(position ? { position } : {}),
-      ...(fanOut.size > 0 ? { fanOutPositions: fanOut } : {}),
-      sourceHeadTimestamp: this.head,
-      appliedRows: this.rows,
-      appliedBytes: this.bytes,
-    });
+    const reached = this.pauseReachedAt;
+    const sentAt = performance.now();
+    const res = await this.opts.control.reportCheckpoint(
+      {
+        ...this.opts.lease,
+        workerId: this.opts.workerId,
+        ...(position ? { position } : {}),
+        ...(fanOut.size > 0 ? { fanOutPositions: fanOut } : {}),
+        sourceHeadTimestamp: this.head,
+        appliedRows: this.rows,
+        appliedBytes: this.bytes,
+        caughtUp: this.caughtUp,
+        pauseReached: reached,
+      },
+      // A report that hangs must not keep the next one from confirming the lease in time.
+      { deadlineMs: Math.max(1_000, this.opts.intervalMs * 2) },
+    );
+    if (res.keepLease) this.opts.onConfirmed?.(sentAt);
+    if (res.keepLease && res.applyUntil > (this.bound ?? 0n)) this.bound = res.applyUntil;
+    this.pauseReported = reached;
+    // A pause the control service no longer asks for (resumed) must not stop the replicators.
+    if (reached === 0n) this.pausePoint = res.pause;
     if (position) this.reportedPosition = position;
     for (const [uri, p] of fanOut) this.reportedFanOut.set(uri, p);
     if (res.replicateWatermark > this.watermark) this.watermark = res.replicateWatermark;
@@ -151,7 +241,11 @@ export class LeaseReporter implements LeaseProgress {
   async stop(): Promise<void> {
     this.stopper.abort();
     await this.loop;
-    if (this.position !== this.reportedPosition || this.unreportedFanOut().size > 0) {
+    if (
+      this.position !== this.reportedPosition ||
+      this.unreportedFanOut().size > 0 ||
+      this.pauseReported !== this.pauseReachedAt
+    ) {
       try {
         await this.reportOnce();
       } catch (err) {

@@ -40,6 +40,8 @@ function grant(extra: Partial<LeaseGrant> = {}): LeaseGrant {
       position: positionWire({ msg_id: Buffer.from(offsetId(4n)) }),
     }),
     reportIntervalMs: 60_000,
+    writeValidityMs: 120_000,
+    applyUntil: 0n,
     targetPositions: new Map(),
     ...extra,
   };

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { CdcError, errorMessage } from '@cdc/shared';
 import type { LeaseJobData, Logger, SourceMetadata } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
@@ -5,14 +6,16 @@ import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ReaderStart, SourceReader } from '../ports/source-reader.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { LeaseGrant, LeaseRef, WorkerControl } from '../ports/worker-control.js';
+import { writeFences } from '../ports/write-fence.js';
 import { FanOutReader } from '../replication/fan-out-reader.js';
 import { sleep, withRetry } from '../replication/retry.js';
 import { TaskScope } from '../replication/task-scope.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import { isReplicateMode, mappingsOf, scopeOf, targetsOf } from '../task-spec.js';
 import { LeaseReporter } from './lease-reporter.js';
+import { LeaseValidity } from './lease-validity.js';
 import { needsPerson } from './needs-person.js';
-import { readerStartOf } from './lease-start.js';
+import { readerStartOf, resumeFloorOf } from './lease-start.js';
 import { runTargetPipeline } from './target-pipeline.js';
 
 /** Connections a lease borrows; released with `release()` (shared per task by the factory). */
@@ -61,6 +64,11 @@ export interface LeaseRunnerDeps {
 
 export type LeaseOutcome = 'ended' | 'refused';
 
+/** Write validity assumed when the control service does not grant one (older control versions). */
+const DEFAULT_WRITE_VALIDITY_MS = 5_000;
+/** How often to ask again for a channel whose previous holder may still be writing. */
+const HELD_RETRY_MS = 1_000;
+
 /**
  * Runs one channel lease from acquisition to release: takes a new epoch from the control plane, opens the channel at
  * the checkpoint, replicates until the lease ends (pause, delete, rebalancing, stale epoch, shutdown), then reports the
@@ -71,31 +79,38 @@ export class LeaseRunner {
 
   async run(job: LeaseJobData, shutdown: AbortSignal): Promise<LeaseOutcome> {
     const { control, workerId } = this.deps;
-    let grant;
-    try {
-      grant = await control.acquireLease(job.taskId, job.channel, workerId);
-    } catch (err) {
-      if (
-        err instanceof CdcError &&
-        (err.code === 'FAILED_PRECONDITION' || err.code === 'NOT_FOUND')
-      ) {
-        this.deps.log.info({ ...job, reason: err.message }, 'lease refused');
-        return 'refused';
-      }
-      await sleep(1_000, shutdown).catch(() => undefined); // no hot loop while the control plane is unreachable
-      throw err;
-    }
+    const acquired = await this.acquire(job, shutdown);
+    if (acquired === undefined) return 'refused';
+    const { grant, sentAt } = acquired;
     const lease: LeaseRef = { taskId: job.taskId, channel: job.channel, epoch: grant.epoch };
     const log = this.deps.log.child({
       taskId: job.taskId,
       channel: job.channel,
       epoch: grant.epoch,
     });
+    const validity = new LeaseValidity({
+      validityMs: grant.writeValidityMs > 0 ? grant.writeValidityMs : DEFAULT_WRITE_VALIDITY_MS,
+      grantSentAt: sentAt,
+    });
     const ending = new AbortController();
+    // The worker shuts down, or this job's lock was lost (LeaseWorker says which).
     const onShutdown = (): void => {
-      ending.abort(new Error('worker shutting down'));
+      const reason: unknown = shutdown.reason;
+      const said = reason instanceof Error && reason.name !== 'AbortError';
+      ending.abort(
+        new Error(
+          said || typeof reason === 'string' ? errorMessage(reason) : 'worker shutting down',
+        ),
+      );
+    };
+
+    const onInvalid = (): void => {
+      const reason = errorMessage(validity.signal.reason);
+      log.warn({ reason }, 'lease may no longer write; ending it');
+      ending.abort(new Error(reason));
     };
     shutdown.addEventListener('abort', onShutdown, { once: true });
+    validity.signal.addEventListener('abort', onInvalid, { once: true });
     const reporter = new LeaseReporter({
       control,
       lease,
@@ -105,16 +120,33 @@ export class LeaseRunner {
       onLeaseEnd: (reason) => {
         ending.abort(new Error(reason));
       },
+      onConfirmed: (at) => {
+        validity.confirm(at);
+      },
+      onFenced: (reason) => {
+        validity.revoke(reason);
+      },
       ...(this.deps.hooks?.onQuarantine
         ? { onQuarantine: () => this.deps.hooks?.onQuarantine?.(lease) }
         : {}),
+      ...(grant.pause === undefined ? {} : { pause: grant.pause }),
+      applyUntil: grant.applyUntil,
+      targets: targetsOf(grant.spec).length,
     });
     log.info({ start: readerStartOf(grant.start).kind }, 'lease acquired');
     this.deps.hooks?.onLeaseStart?.(lease);
     let endReason = 'ended';
     try {
-      await this.replicate(job, grant, reporter, ending.signal, log, lease);
-      endReason = ending.signal.reason instanceof Error ? ending.signal.reason.message : 'ended';
+      // Every target call this lease makes carries its write deadline (fenceInterceptor).
+      await writeFences.run(validity, () =>
+        this.replicate(job, grant, reporter, ending.signal, log, lease),
+      );
+      endReason =
+        ending.signal.reason instanceof Error
+          ? ending.signal.reason.message
+          : reporter.paused
+            ? 'paused'
+            : 'ended';
     } catch (err) {
       endReason = errorMessage(err);
       if (!ending.signal.aborted) {
@@ -126,13 +158,49 @@ export class LeaseRunner {
       }
     } finally {
       shutdown.removeEventListener('abort', onShutdown);
+      validity.signal.removeEventListener('abort', onInvalid);
       ending.abort(new Error(endReason));
       await reporter.stop();
+      validity.stop();
+      // Every write of this lease is over (replicate() waited for all of them): the channel may move at once.
       await control.releaseLease(lease, workerId).catch(() => undefined);
       this.deps.hooks?.onLeaseEnd?.(lease, endReason);
       log.info({ reason: endReason, appliedRows: reporter.appliedRows }, 'lease ended');
     }
     return 'ended';
+  }
+
+  /**
+   * Takes a new epoch for the job's channel; undefined when the control service refuses the lease (task not running,
+   * channel gone). While the previous holder may still be writing (LEASE_HELD), holds the job and asks again.
+   */
+  private async acquire(
+    job: LeaseJobData,
+    shutdown: AbortSignal,
+  ): Promise<{ grant: LeaseGrant; sentAt: number } | undefined> {
+    const { control, workerId, log } = this.deps;
+    for (;;) {
+      const sentAt = performance.now();
+      try {
+        return { grant: await control.acquireLease(job.taskId, job.channel, workerId), sentAt };
+      } catch (err) {
+        if (
+          err instanceof CdcError &&
+          (err.code === 'FAILED_PRECONDITION' || err.code === 'NOT_FOUND')
+        ) {
+          log.info({ ...job, reason: err.message }, 'lease refused');
+          return undefined;
+        }
+        if (err instanceof CdcError && err.code === 'LEASE_HELD' && !shutdown.aborted) {
+          log.debug({ ...job, reason: err.message }, 'channel still held; asking again');
+          await sleep(HELD_RETRY_MS, shutdown).catch(() => undefined);
+          if (shutdown.aborted) return undefined;
+          continue;
+        }
+        await sleep(1_000, shutdown).catch(() => undefined); // no hot loop while the control plane is unreachable
+        throw err;
+      }
+    }
   }
 
   private async replicate(
@@ -166,8 +234,10 @@ export class LeaseRunner {
         targets.push({ uri: target.uri ?? '', writer: writer.value, replicate: replicate?.value });
       }
       reporter.start();
-      reader = await this.openReader(spec, job.channel, readerStartOf(grant.start), signal, log);
+      const start = readerStartOf(grant.start);
+      reader = await this.openReader(spec, job.channel, start, signal, log, reporter);
       if (signal.aborted || reader === undefined) return;
+      const floor = resumeFloorOf(grant.start);
       const upstream = reader;
       const fanOut = new FanOutReader(upstream, targets.length, (n) =>
         hooks?.onRecordsRead?.(lease, n),
@@ -180,13 +250,17 @@ export class LeaseRunner {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        await Promise.all(
+        const results = await Promise.allSettled(
           targets.map((t, i) => {
             const main = i === 0;
+            const own = grant.targetPositions.get(t.uri);
+            const resumeAfter = own?.msgId ?? (start.kind === 'after' ? start.msgId : undefined);
             const pipeline = runTargetPipeline(
               {
                 channel: job.channel,
-                reader: fanOut.view(i, grant.targetPositions.get(t.uri)?.msgId),
+                reader: fanOut.view(i, own?.msgId),
+                ...(resumeAfter === undefined ? {} : { resumeAfter }),
+                floor: own?.timestamp ?? floor,
                 metadata: metadata.value,
                 scope,
                 writer: t.writer,
@@ -210,6 +284,9 @@ export class LeaseRunner {
             });
           }),
         );
+        // Every pipeline has stopped (no write in flight) before the lease reports a failure or releases.
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
       } finally {
         signal.removeEventListener('abort', onAbort);
       }
@@ -221,31 +298,48 @@ export class LeaseRunner {
     }
   }
 
-  /** A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear. */
+  /**
+   * A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear. Such a channel has
+   * nothing to apply before a pause point: a pause stops the wait and the channel counts as paused.
+   */
   private async openReader(
     spec: TaskSpecWire,
     channel: string,
     start: ReaderStart,
     signal: AbortSignal,
     log: Logger,
+    reporter: LeaseReporter,
   ): Promise<SourceReader | undefined> {
     let reader: SourceReader | undefined;
-    await withRetry(
-      async () => {
-        const candidate = this.deps.factories.sourceReader(spec, channel);
-        try {
-          await candidate.open(start);
-          reader = candidate;
-        } catch (err) {
-          await candidate.close();
-          throw err;
-        }
-      },
-      { signal, log, action: 'opening channel', maxDelayMs: 5_000, quiet: true },
-    ).catch((err: unknown) => {
-      if (signal.aborted) return;
-      throw err;
-    });
+    const waiting = new AbortController();
+    const stopWaiting = (): void => {
+      waiting.abort(signal.reason);
+    };
+    signal.addEventListener('abort', stopWaiting, { once: true });
+    const pauseWatch = setInterval(() => {
+      if (reporter.pause !== undefined) waiting.abort(new Error('task pausing'));
+    }, 250);
+    try {
+      await withRetry(
+        async () => {
+          const candidate = this.deps.factories.sourceReader(spec, channel);
+          try {
+            await candidate.open(start);
+            reader = candidate;
+          } catch (err) {
+            await candidate.close();
+            throw err;
+          }
+        },
+        { signal: waiting.signal, log, action: 'opening channel', maxDelayMs: 5_000, quiet: true },
+      ).catch((err: unknown) => {
+        if (!waiting.signal.aborted) throw err;
+        if (!signal.aborted && reporter.pause !== undefined) reporter.pauseReachedByAll();
+      });
+    } finally {
+      clearInterval(pauseWatch);
+      signal.removeEventListener('abort', stopWaiting);
+    }
     return reader;
   }
 }

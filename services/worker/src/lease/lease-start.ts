@@ -15,3 +15,14 @@ export function readerStartOf(start: LeaseStartWire): ReaderStart {
       return { kind: 'latest' };
   }
 }
+
+/**
+ * Changes at or before this source timestamp are not applied by the lease: a checkpoint's timestamp (everything up to
+ * it is applied, see Position in worker.proto), or a timestamp start. 0n: none.
+ */
+export function resumeFloorOf(start: LeaseStartWire): bigint {
+  if (start.position !== null && start.from_checkpoint)
+    return BigInt(start.position.timestamp || '0');
+  if (start.kind === 'START_KIND_TIMESTAMP') return BigInt(start.timestamp || '0');
+  return 0n;
+}

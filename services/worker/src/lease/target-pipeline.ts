@@ -29,12 +29,16 @@ export interface TargetPipelineDeps {
   readonly objectWaitMs: number;
   readonly maxTickCarryMs?: number;
   readonly onRetry?: () => void;
+  /** DML channels: the message id reading resumed after, and the checkpoint's floor (see DmlReplicatorDeps). */
+  readonly resumeAfter?: Uint8Array;
+  readonly floor?: bigint;
 }
 
 const isReplicateChannel = (channel: string): boolean => channel.endsWith('-replicate-msg');
 
 /**
- * Replicates the lease's channel into one target until `signal` aborts: a DML channel through DmlChannelReplicator;
+ * Replicates the lease's channel into one target until `signal` aborts or the channel reached the task's pause point:
+ * a DML channel through DmlChannelReplicator;
  * the replicate channel through ReplicateChannelReplicator, with the partition follower beside it and, in replicate
  * mode, the target's time ticker.
  */
@@ -72,6 +76,8 @@ export async function runTargetPipeline(
         scope,
         ...(deps.maxTickCarryMs === undefined ? {} : { maxTickCarryMs: deps.maxTickCarryMs }),
         ...(replicateTarget ? { replicateTarget } : {}),
+        ...(deps.resumeAfter === undefined ? {} : { resumeAfter: deps.resumeAfter }),
+        ...(deps.floor === undefined ? {} : { floor: deps.floor }),
       });
   try {
     await replicator.run(signal).catch((err: unknown) => {

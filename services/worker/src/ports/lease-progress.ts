@@ -6,6 +6,14 @@ export interface QuarantinedMessage {
   readonly payload: Uint8Array;
 }
 
+/** Where a pausing task stops (proto `LeasePause`). */
+export interface PausePoint {
+  /** Source hybrid timestamp: apply every change at or before it, nothing after. */
+  readonly timestamp: bigint;
+  /** Stop after the current batch instead. */
+  readonly immediate: boolean;
+}
+
 /**
  * What a replicator tells the control plane while it holds a lease. Implementations batch checkpoints and send them
  * with the periodic heartbeat; `checkpoint` must be called only once the target acknowledged everything up to it.
@@ -13,8 +21,25 @@ export interface QuarantinedMessage {
 export interface LeaseProgress {
   /** Everything at or before (msgId, timestamp) is applied on the target. */
   checkpoint(msgId: Uint8Array, timestamp: bigint): void;
-  /** Latest source time tick seen on the channel (for lag). */
+  /** Latest source time tick seen on the channel. */
   observeHead(timestamp: bigint): void;
+  /**
+   * Whether the reader has delivered everything the channel held and every change read is applied (lag 0). Set after
+   * each read.
+   */
+  setCaughtUp(caughtUp: boolean): void;
+  /** Where the task pauses, as the control service last said; undefined while it runs. */
+  readonly pause: PausePoint | undefined;
+  /**
+   * Source TSO up to which changes may be applied for now (the control service raises it with every answer; a pause
+   * point always lies beyond the bound a lease held before it heard of the pause). `undefined`: no bound.
+   */
+  readonly applyUntil: bigint | undefined;
+  /**
+   * The replicator applied everything up to `pause` (its last checkpoint says where) and stops: the lease reports it
+   * and ends.
+   */
+  pauseReached(): void;
   addApplied(rows: number, bytes: number): void;
   quarantine(entry: QuarantinedMessage): Promise<void>;
   /**

@@ -1,5 +1,6 @@
 import type { ChannelPosition, pb } from '@cdc/shared';
 import type { TaskSpecWire } from '../task-spec.js';
+import type { PausePoint } from './lease-progress.js';
 
 /** Where a lease starts, as the control service says (proto `LeaseStart`). */
 export type LeaseStartWire = pb.LeaseStart__Output;
@@ -10,6 +11,12 @@ export interface LeaseGrant {
   readonly spec: TaskSpecWire;
   readonly start: LeaseStartWire;
   readonly reportIntervalMs: number;
+  /** How long after sending a confirmed request the lease may write (0: the control service did not say). */
+  readonly writeValidityMs: number;
+  /** The task is pausing: where to stop. */
+  readonly pause?: PausePoint;
+  /** Source TSO up to which the lease may apply until an answer raises it (0n: no bound given). */
+  readonly applyUntil: bigint;
   /** Fan-out: each target's own checkpoint on the channel, by target URI (empty without fan-out). */
   readonly targetPositions: ReadonlyMap<string, ChannelPosition>;
 }
@@ -31,6 +38,10 @@ export interface ReportCheckpointInput extends LeaseRef {
   readonly sourceHeadTimestamp: bigint;
   readonly appliedRows: number;
   readonly appliedBytes: number;
+  /** Everything the channel held is read and applied. */
+  readonly caughtUp: boolean;
+  /** The pause timestamp this lease stopped at (0n while it runs). */
+  readonly pauseReached: bigint;
 }
 
 /** Copy progress of one collection (initial sync); a retried copy resumes after (`partition`, `lastKey`). */
@@ -69,17 +80,25 @@ export interface CheckpointAnswer {
   readonly reason: string;
   /** Replicate mode: see `LeaseProgress.replicateWatermark`; 0n otherwise. */
   readonly replicateWatermark: bigint;
+  /** The task is pausing: where to stop (undefined while it runs). */
+  readonly pause?: PausePoint;
+  /** The new apply bound (0n when the lease ends). */
+  readonly applyUntil: bigint;
 }
 
 /**
  * The control plane as a worker sees it (WorkerService). Errors are the control service's CdcErrors, rebuilt from the
  * status trailers: LEASE_LOST means another worker owns the lease or copy now (stop at once, write nothing more);
+ * LEASE_HELD (AcquireLease) that the previous holder may still be writing (keep the job and ask again shortly);
  * FAILED_PRECONDITION that the task is not runnable (paused, copying, ...); NOT_FOUND an unknown task or channel;
  * UNAVAILABLE (control unreachable, deadline) is retryable.
  */
 export interface WorkerControl {
   acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant>;
-  reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer>;
+  reportCheckpoint(
+    input: ReportCheckpointInput,
+    opts?: { readonly deadlineMs?: number },
+  ): Promise<CheckpointAnswer>;
   reportQuarantine(
     lease: LeaseRef,
     entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },

@@ -39,6 +39,13 @@ export interface DmlReplicatorDeps {
   /** Replicate mode: Insert/Delete are forwarded as messages through this target instead of written as rows. */
   readonly replicateTarget?: ReplicateTarget;
   readonly onRetry?: (err: unknown) => void;
+  /** The message id the reader resumed after (undefined: it started at a time, the earliest or the latest record). */
+  readonly resumeAfter?: Uint8Array;
+  /**
+   * Changes at or before this source timestamp are skipped: the checkpoint says they are applied (see Pack), or the
+   * task starts after them. 0n: none.
+   */
+  readonly floor?: bigint;
 }
 
 /**
@@ -53,8 +60,11 @@ export interface DmlReplicatorDeps {
 export class DmlChannelReplicator {
   private readonly buffer: PackBuffer;
   private readonly forwarder: ReplicateForwarder | undefined;
+  private lastMsgId: Uint8Array | undefined;
+  private paused = false;
 
   constructor(private readonly deps: DmlReplicatorDeps) {
+    this.lastMsgId = deps.resumeAfter;
     const { replicateTarget, progress, channel, log, onRetry } = deps;
     this.buffer = new PackBuffer(deps.maxTickCarryMs);
     this.forwarder = replicateTarget
@@ -68,16 +78,35 @@ export class DmlChannelReplicator {
       : undefined;
   }
 
-  /** Runs until `signal` aborts (the lease ended); rejects on errors that need a person. */
+  /**
+   * Runs until `signal` aborts (the lease ended) or the channel reached the task's pause point; rejects on errors that
+   * need a person.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    const { reader, readBatchSize } = this.deps;
+    const { reader, readBatchSize, progress } = this.deps;
     while (!signal.aborted) {
       const records = await reader.read(readBatchSize, 500, signal);
       for (const record of records) {
         if (signal.aborted) return;
         await this.onRecord(record, signal);
+        this.lastMsgId = record.msgId;
+        if (this.paused) return;
+      }
+      if (signal.aborted) return;
+      // A short read drained what the reader held; with nothing buffered, everything read is applied.
+      progress.setCaughtUp(records.length < readBatchSize && this.buffer.size === 0);
+      // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.
+      if (progress.pause !== undefined && records.length === 0 && this.buffer.size === 0) {
+        this.stopForPause();
+        return;
       }
     }
+  }
+
+  private stopForPause(): void {
+    this.paused = true;
+    this.deps.progress.pauseReached();
+    this.deps.log.info({ pause: this.deps.progress.pause?.timestamp.toString() }, 'channel paused');
   }
 
   private async onRecord(record: ChannelRecord, signal: AbortSignal): Promise<void> {
@@ -104,10 +133,7 @@ export class DmlChannelReplicator {
     }
     if (message.type === 'Unknown') return; // other MsgTypes on DML channels (e.g. DataNodeTt) carry no changes
     if (message.type === 'TimeTick') {
-      this.deps.progress.observeHead(message.base.timestamp);
-      const pack = this.buffer.close(record.msgId, message.base.timestamp);
-      for (const bad of pack.expired) await this.quarantineOutOfOrder(bad);
-      await this.applyPack(pack, signal);
+      await this.onTick(record.msgId, message.base.timestamp, signal);
       return;
     }
     if (
@@ -116,7 +142,32 @@ export class DmlChannelReplicator {
     ) {
       return;
     }
-    this.buffer.add({ message, msgId: record.msgId, payload: record.value });
+    if (messageTimestamp(message) <= (this.deps.floor ?? 0n)) return; // applied before the checkpoint
+    this.buffer.add({
+      message,
+      msgId: record.msgId,
+      payload: record.value,
+      ...(this.lastMsgId === undefined ? {} : { after: this.lastMsgId }),
+    });
+  }
+
+  /**
+   * Applies what the tick closes, up to the pause point and the lease's apply bound (the rest waits in the buffer),
+   * then checkpoints; stops at the pause point once the tick has passed it (no change at or before it can follow).
+   */
+  private async onTick(tickMsgId: Uint8Array, tickTs: bigint, signal: AbortSignal): Promise<void> {
+    const { progress } = this.deps;
+    progress.observeHead(tickTs);
+    const pause = progress.pause;
+    let limit = tickTs;
+    if (pause !== undefined && !pause.immediate && pause.timestamp < limit) limit = pause.timestamp;
+    const bound = progress.applyUntil;
+    if (bound !== undefined && bound < limit) limit = bound;
+    const pack = this.buffer.close(tickMsgId, tickTs, limit);
+    for (const bad of pack.expired) await this.quarantineOutOfOrder(bad);
+    await this.applyPack(pack, signal);
+    if (pause !== undefined && (pause.immediate || (limit === pause.timestamp && tickTs >= limit)))
+      this.stopForPause();
   }
 
   private quarantineOutOfOrder(bad: OutOfOrder): Promise<void> {

@@ -123,6 +123,38 @@ describe('PackBuffer', () => {
     expect(pack.checkpointable).toBe(false);
   });
 
+  it('checkpoints just before the first message that stays, at the tick timestamp', () => {
+    const buf = new PackBuffer();
+    const newer = {
+      ...item(insertMsg({ collectionId: 1n, ids: [2n], ts: 20n })),
+      after: offsetId(40n),
+    };
+    buf.add(newer);
+    buf.add({ ...item(insertMsg({ collectionId: 1n, ids: [1n], ts: 10n })), after: offsetId(41n) });
+    const pack = buf.close(offsetId(43n), 15n);
+    expect(pack.messages.map(label)).toEqual(['Insert@10:1']);
+    // Resuming after offset 40 reads the pending message again; the floor (15) skips the applied one.
+    expect(pack).toMatchObject({
+      endMsgId: offsetId(40n),
+      endTimestamp: 15n,
+      checkpointable: true,
+    });
+  });
+
+  it('closes up to a limit below the tick (pause point, apply bound); the rest waits', () => {
+    const buf = new PackBuffer();
+    buf.add({ ...item(insertMsg({ collectionId: 1n, ids: [1n], ts: 10n })), after: offsetId(50n) });
+    buf.add({ ...item(insertMsg({ collectionId: 1n, ids: [2n], ts: 12n })), after: offsetId(51n) });
+    const pack = buf.close(offsetId(53n), 15n, 11n);
+    expect(pack.messages.map(label)).toEqual(['Insert@10:1']);
+    expect(pack).toMatchObject({
+      endMsgId: offsetId(51n),
+      endTimestamp: 11n,
+      checkpointable: true,
+    });
+    expect(buf.close(offsetId(54n), 16n).messages.map(label)).toEqual(['Insert@12:2']);
+  });
+
   it('closes an empty pack at every tick', () => {
     const buf = new PackBuffer();
     const pack = buf.close(offsetId(0n), timeTickMsg(9n).base.timestamp);

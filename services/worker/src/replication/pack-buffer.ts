@@ -1,4 +1,4 @@
-import { tsoPhysicalMs } from '@cdc/shared';
+import { tsToUnixMs } from '@cdc/shared';
 import type { KnownMessage } from '@cdc/shared';
 
 /** A decoded message with where it came from on the channel. */
@@ -7,18 +7,25 @@ export interface ChannelMessage {
   readonly msgId: Uint8Array;
   /** Raw payload, kept for quarantine and replicate mode. */
   readonly payload: Uint8Array;
+  /**
+   * Id of the record read just before this one: resuming after it reads this message again. Undefined for the first
+   * record after a start that is not a message id (earliest, latest, timestamp).
+   */
+  readonly after?: Uint8Array;
 }
 
-/** Everything between two time ticks of a pchannel, in apply order, and the tick that closed it. */
+/** Everything between two time ticks of a pchannel (up to a limit), in apply order, and its checkpoint. */
 export interface Pack {
   readonly messages: readonly ChannelMessage[];
-  /** Message id and timestamp of the closing TimeTick: the checkpoint once the pack is applied. */
+  /**
+   * The checkpoint once the pack is applied: resume after `endMsgId`, every change at or before `endTimestamp`
+   * applied. That is the closing tick, or, when messages read before it stay buffered (newer than the tick or the
+   * limit), the record just before the first of them: a resumed reader reads them again and skips what is at or
+   * before `endTimestamp` (the DML replicator's floor).
+   */
   readonly endMsgId: Uint8Array;
   readonly endTimestamp: bigint;
-  /**
-   * False when messages older on the channel than the tick stay buffered: the tick must not become a checkpoint,
-   * or a restart would skip them.
-   */
+  /** False only when a buffered message has no record before it to resume after (the checkpoint stays). */
   readonly checkpointable: boolean;
   /**
    * Messages taken out of the buffer because they break tick order: still ahead of the channel's ticks after those
@@ -86,19 +93,24 @@ export class PackBuffer {
     this.pending.push({ item, ts: messageTimestamp(item.message), seq: this.seq++ });
   }
 
-  /** Closes the pack at a TimeTick. Messages with ts > tick stay for a later pack, within `maxCarryMs`. */
-  close(tickMsgId: Uint8Array, tickTs: bigint): Pack {
-    const ready = this.pending.filter((p) => p.ts <= tickTs);
-    const tickMs = tsoPhysicalMs(tickTs);
+  /**
+   * Closes the pack at a TimeTick: the messages at or before `limit` (the tick, or less: a pause point, the lease's
+   * apply bound). Later ones stay for a later pack (Milvus writes messages newer than a tick before it when several
+   * proxies write a channel); one still ahead of the ticks after they advanced `maxCarryMs` is taken out (`expired`).
+   */
+  close(tickMsgId: Uint8Array, tickTs: bigint, limit: bigint = tickTs): Pack {
+    const ready = this.pending.filter((p) => p.ts <= limit);
+    const tickMs = tsToUnixMs(tickTs);
     const expired: OutOfOrder[] = [];
     this.pending = this.pending.filter((p) => {
-      if (p.ts <= tickTs) return false;
-      p.carriedSinceMs ??= tickMs;
-      if (tickMs - p.carriedSinceMs < this.maxCarryMs) return true;
+      if (p.ts <= limit) return false;
+      if (p.ts <= tickTs) return true; // held by the limit, not ahead of the tick
+      const since = (p.carriedSinceMs ??= tickMs);
+      if (tickMs - since < this.maxCarryMs) return true;
       expired.push({
         item: p.item,
         timestamp: p.ts,
-        reason: `timestamp ${p.ts} stayed ahead of the channel's time ticks while they advanced ${tickMs - p.carriedSinceMs} ms (to ${tickTs}); a message is never that far ahead of the ticks`,
+        reason: `timestamp ${p.ts} stayed ahead of the channel's time ticks while they advanced ${tickMs - since} ms (to ${tickTs}); a message is never that far ahead of the ticks`,
       });
       return false;
     });
@@ -107,11 +119,12 @@ export class PackBuffer {
       const rank = (p: typeof a): number => (p.item.message.type === 'Delete' ? 0 : 1);
       return rank(a) - rank(b) || a.seq - b.seq;
     });
+    const first = this.pending[0]?.item;
     return {
       messages: ready.map((p) => p.item),
-      endMsgId: tickMsgId,
-      endTimestamp: tickTs,
-      checkpointable: this.pending.length === 0,
+      endMsgId: first === undefined ? tickMsgId : (first.after ?? tickMsgId),
+      endTimestamp: limit < tickTs ? limit : tickTs,
+      checkpointable: first === undefined || first.after !== undefined,
       expired,
     };
   }

@@ -4,9 +4,12 @@ import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import type { TargetCollection, TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog } from './collection-catalog.js';
-import { withRetry } from './retry.js';
+import { sleep, withRetry } from './retry.js';
 import type { TaskScope } from './task-scope.js';
 import { normalizeDb } from './task-scope.js';
+
+/** Ops read at once; a shorter read means the channel is drained. */
+const READ_BATCH = 100;
 
 export interface ReplicateChannelDeps {
   readonly reader: SourceReader;
@@ -31,17 +34,44 @@ export interface ReplicateChannelDeps {
 export class ReplicateChannelReplicator {
   constructor(private readonly deps: ReplicateChannelDeps) {}
 
+  /** Runs until `signal` aborts (the lease ended) or the channel reached the task's pause point. */
   async run(signal: AbortSignal): Promise<void> {
+    const { progress } = this.deps;
     while (!signal.aborted) {
-      const records = await this.deps.reader.read(100, 500, signal);
+      const records = await this.deps.reader.read(READ_BATCH, 500, signal);
       for (const record of records) {
         if (signal.aborted) return;
-        await this.onRecord(record, signal);
+        if ((await this.onRecord(record, signal)) === 'paused') {
+          this.stopForPause();
+          return;
+        }
+      }
+      progress.setCaughtUp(records.length < READ_BATCH);
+      // This channel has no time ticks: an immediate pause stops between batches, a timestamp pause once nothing
+      // more arrives (an op at or before the pause point that arrives later is applied after the resume).
+      if (
+        progress.pause?.immediate === true ||
+        (progress.pause !== undefined && records.length === 0)
+      ) {
+        this.stopForPause();
+        return;
       }
     }
   }
 
-  private async onRecord(record: ChannelRecord, signal: AbortSignal): Promise<void> {
+  private stopForPause(): void {
+    this.deps.progress.pauseReached();
+    this.deps.log.info({ pause: this.deps.progress.pause?.timestamp.toString() }, 'channel paused');
+  }
+
+  /**
+   * 'paused' for the first op past the pause point (not applied). An op past the lease's apply bound waits for the
+   * control service to raise it (it always does while the lease is confirmed).
+   */
+  private async onRecord(
+    record: ChannelRecord,
+    signal: AbortSignal,
+  ): Promise<'paused' | undefined> {
     const { progress } = this.deps;
     if (record.rejected !== undefined) {
       await progress.quarantine({
@@ -64,12 +94,20 @@ export class ReplicateChannelReplicator {
         payload: record.value,
       });
       progress.checkpoint(record.msgId, 0n);
-      return;
+      return undefined;
     }
     if (message.type === 'Unknown') {
       this.deps.log.debug({ msgType: message.msgType }, 'op not replicated; skipped');
       progress.checkpoint(record.msgId, message.base?.timestamp ?? 0n);
-      return;
+      return undefined;
+    }
+    const ts = message.base.timestamp;
+    for (;;) {
+      const pause = progress.pause;
+      if (pause !== undefined && !pause.immediate && ts > pause.timestamp) return 'paused';
+      const bound = progress.applyUntil;
+      if (bound === undefined || ts <= bound || signal.aborted) break;
+      await sleep(100, signal).catch(() => undefined);
     }
     try {
       await this.apply(message, signal);
@@ -84,6 +122,7 @@ export class ReplicateChannelReplicator {
     }
     progress.observeHead(message.base.timestamp);
     progress.checkpoint(record.msgId, message.base.timestamp);
+    return undefined;
   }
 
   private retry<T>(action: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {

@@ -38,7 +38,7 @@ import type {
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
 import type { ReplicatedCollection } from '../replication/collection-catalog.js';
-import type { LeaseProgress, QuarantinedMessage } from '../ports/lease-progress.js';
+import type { LeaseProgress, PausePoint, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { ForwardedFrom, ReplicateTarget, TargetLayout } from '../ports/replicate-target.js';
 import type { ChannelRecord, ReaderStart, SourceReader } from '../ports/source-reader.js';
 import type {
@@ -526,9 +526,19 @@ export class FakeLeaseProgress implements LeaseProgress {
   rows = 0;
   bytes = 0;
   replicateWatermark = 0n;
+  caughtUp = false;
+  pause: PausePoint | undefined;
+  applyUntil: bigint | undefined;
+  pausedAt: number | undefined;
 
   checkpoint(msgId: Uint8Array, timestamp: bigint): void {
     this.checkpoints.push({ msgId, timestamp });
+  }
+  setCaughtUp(caughtUp: boolean): void {
+    this.caughtUp = caughtUp;
+  }
+  pauseReached(): void {
+    this.pausedAt ??= this.checkpoints.length;
   }
   observeHead(timestamp: bigint): void {
     this.heads.push(timestamp);
@@ -638,7 +648,13 @@ export class FakeWorkerControl implements WorkerControl {
         ? this.answers.shift()
         : (this.answers[0] ?? { keepLease: true, reason: '' });
     if (answer instanceof Error) return Promise.reject(answer);
-    return Promise.resolve({ replicateWatermark: 0n, keepLease: true, reason: '', ...answer });
+    return Promise.resolve({
+      replicateWatermark: 0n,
+      keepLease: true,
+      reason: '',
+      applyUntil: 0n,
+      ...answer,
+    });
   }
   reportQuarantine(
     lease: LeaseRef,

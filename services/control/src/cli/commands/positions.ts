@@ -28,7 +28,7 @@ export const positions: Command = {
 export function parseTimestamp(text: string): string {
   if (/^\d+$/.test(text)) return text;
   const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms))
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms) || ms < 0)
     throw usage('--timestamp takes a hybrid TSO or an RFC 3339 time (2025-01-31T12:00:00Z)');
   return composeTs(ms).toString();
 }

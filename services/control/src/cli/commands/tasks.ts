@@ -67,14 +67,37 @@ export const get: Command = {
   },
 };
 
+/** How long `pause` waits for a PAUSING task to become PAUSED before it gives up (exit 3, the task keeps pausing). */
+const PAUSE_WAIT_MS = 120_000;
+
 export const pause: Command = {
   name: 'pause',
-  args: 'ID [--reason TEXT]',
-  summary: 'pause a running or failed task',
-  options: { reason: { type: 'string' } },
+  args: 'ID [--reason TEXT] [--immediate] [--no-wait]',
+  summary:
+    'pause a task at a point in time: waits until every channel applied the source up to it and stopped (--immediate: after its current batch)',
+  options: {
+    reason: { type: 'string' },
+    immediate: { type: 'boolean' },
+    'no-wait': { type: 'boolean' },
+  },
   async run(ctx) {
-    const req = { task_id: taskIdArg(ctx), reason: stringOpt(ctx, 'reason') ?? '' };
-    printTask(ctx, await ctx.client.call('PauseTask', req), 'paused');
+    const taskId = taskIdArg(ctx);
+    const req = {
+      task_id: taskId,
+      reason: stringOpt(ctx, 'reason') ?? '',
+      immediate: flagOpt(ctx, 'immediate'),
+    };
+    let task = await ctx.client.call('PauseTask', req);
+    const deadline = Date.now() + PAUSE_WAIT_MS;
+    while (task.state === 'TASK_STATE_PAUSING' && !flagOpt(ctx, 'no-wait')) {
+      if (Date.now() > deadline) {
+        printTask(ctx, task, 'still pausing; channels have not all stopped (see positions)');
+        return 3;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      task = await ctx.client.call('GetTask', { task_id: taskId });
+    }
+    printTask(ctx, task, task.state === 'TASK_STATE_PAUSED' ? 'paused' : 'pausing');
     return 0;
   },
 };

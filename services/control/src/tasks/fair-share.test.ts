@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { emptyChannelRecord, type ChannelRecord } from '../domain/model.js';
+import { FairShare, IDLE_WORKER_GRACE_MS } from './fair-share.js';
+import type { ChannelStore } from './ports.js';
+
+/** Leases held (key "task/channel" → record) and heartbeats (worker → last seen), all in memory. */
+function store(leases: Map<string, ChannelRecord>, heartbeats: Map<string, number>): ChannelStore {
+  const none = () => Promise.reject(new Error('not used'));
+  return {
+    get: none,
+    list: none,
+    put: none,
+    addQuarantine: none,
+    listQuarantine: none,
+    touchWorker: none,
+    listAll: () => Promise.resolve(new Map(leases)),
+    listWorkers: () => Promise.resolve(new Map(heartbeats)),
+  };
+}
+
+describe('FairShare', () => {
+  it('lets heartbeat-only ids move channels for a short grace at most, never for good', async () => {
+    const now = { t: 1_000_000 };
+    const leases = new Map<string, ChannelRecord>();
+    for (let i = 0; i < 16; i++)
+      leases.set(`t/ch${String(i).padStart(2, '0')}`, {
+        ...emptyChannelRecord(),
+        workerId: 'real',
+        epoch: '1',
+        updateTimeMs: now.t,
+      });
+    const heartbeats = new Map<string, number>([['real', now.t]]);
+    for (let i = 0; i < 50; i++) heartbeats.set(`made-up-${String(i)}`, now.t);
+    const share = new FairShare(store(leases, heartbeats), { now: () => now.t }, 5_000);
+
+    // A new worker is below its share at first: the real one gives up leases past the share.
+    expect(await share.shouldRelease('t/ch15', 'real')).toBe(true);
+
+    // The made-up ids keep heartbeating but never take a lease: past the grace they no longer count.
+    now.t += IDLE_WORKER_GRACE_MS + 3_000;
+    for (const id of heartbeats.keys()) heartbeats.set(id, now.t);
+    for (const rec of leases.values()) rec.updateTimeMs = now.t;
+    for (let i = 0; i < 16; i++)
+      expect(await share.shouldRelease(`t/ch${String(i).padStart(2, '0')}`, 'real')).toBe(false);
+  });
+
+  it('spreads leases onto a real new worker that takes them', async () => {
+    const now = { t: 1_000_000 };
+    const leases = new Map<string, ChannelRecord>();
+    for (let i = 0; i < 4; i++)
+      leases.set(`t/ch${String(i)}`, {
+        ...emptyChannelRecord(),
+        workerId: 'a',
+        epoch: '1',
+        updateTimeMs: now.t,
+      });
+    const heartbeats = new Map([
+      ['a', now.t],
+      ['b', now.t],
+    ]);
+    const share = new FairShare(store(leases, heartbeats), { now: () => now.t }, 5_000);
+    expect(await share.shouldRelease('t/ch3', 'a')).toBe(true);
+    expect(await share.shouldRelease('t/ch0', 'a')).toBe(false);
+  });
+});

@@ -1,0 +1,125 @@
+import { CdcError } from '@cdc/shared';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { LeaseService } from './lease-service.js';
+import { TaskService } from './task-service.js';
+import { MemoryStores, plainBox, spec } from '../testing/memory-stores.js';
+
+const CHANNEL = 'by-dev-rootcoord-dml_0';
+const TIMING = { writeValidityMs: 5_000, handoverMs: 7_000, pauseLeadMs: 2_500 };
+
+function codeOf(err: unknown): string {
+  return err instanceof CdcError ? err.code : String(err);
+}
+
+describe('lease handover waits for the old holder to stop writing', () => {
+  let stores: MemoryStores;
+  let leases: LeaseService;
+  let taskId: string;
+  const now = { t: 1_000_000 };
+
+  beforeEach(async () => {
+    stores = new MemoryStores();
+    const clock = { now: () => now.t };
+    const tasks = new TaskService({
+      tasks: stores,
+      channels: stores.channelStore(),
+      secrets: plainBox,
+      reachability: { check: () => Promise.resolve() },
+      discovery: { discover: () => Promise.resolve([CHANNEL]) },
+      clock,
+      staleReportMs: 5_000,
+      pauseLeadMs: 2_500,
+    });
+    leases = new LeaseService({
+      tasks,
+      channels: stores.channelStore(),
+      clock,
+      liveWindowMs: 10_000,
+      reportIntervalMs: 1_000,
+      timing: TIMING,
+      quarantinePayloadCap: 1024,
+    });
+    const { task } = await tasks.create({
+      taskId: 'fenced',
+      spec: spec({ initial_sync: { enabled: false, batch_rows: 0 } }),
+      startPaused: false,
+    });
+    taskId = task.taskId;
+  });
+
+  const report = (epoch: string, workerId: string) =>
+    leases.report({
+      taskId,
+      channel: CHANNEL,
+      epoch,
+      workerId,
+      sourceHeadTimestamp: '0',
+      appliedRows: '0',
+      appliedBytes: '0',
+    });
+
+  it('grants the write validity with the lease', async () => {
+    const grant = await leases.acquire(taskId, CHANNEL, 'a');
+    expect(grant.writeValidityMs).toBe(TIMING.writeValidityMs);
+  });
+
+  it('refuses another worker until the handover time after the last confirmation', async () => {
+    const a = await leases.acquire(taskId, CHANNEL, 'a');
+    now.t += 3_000;
+    await expect(report(a.epoch, 'a')).resolves.toMatchObject({ keepLease: true });
+    now.t += TIMING.handoverMs - 1;
+    const refused = await leases.acquire(taskId, CHANNEL, 'b').catch((e: unknown) => e);
+    expect(codeOf(refused)).toBe('LEASE_HELD');
+    expect((refused as CdcError).retryable).toBe(true);
+    expect((refused as CdcError).details['retryAfterMs']).toBe(1);
+    now.t += 1;
+    const b = await leases.acquire(taskId, CHANNEL, 'b');
+    expect(BigInt(b.epoch)).toBe(BigInt(a.epoch) + 1n);
+    // The old holder's late report is fenced off.
+    expect(codeOf(await report(a.epoch, 'a').catch((e: unknown) => e))).toBe('LEASE_LOST');
+  });
+
+  it('hands over at once when the holder released the lease', async () => {
+    const a = await leases.acquire(taskId, CHANNEL, 'a');
+    await leases.release(taskId, CHANNEL, a.epoch);
+    await expect(leases.acquire(taskId, CHANNEL, 'b')).resolves.toMatchObject({ epoch: '2' });
+  });
+
+  it('a restarted worker with the same id also waits: the old process may still run', async () => {
+    await leases.acquire(taskId, CHANNEL, 'a');
+    expect(codeOf(await leases.acquire(taskId, CHANNEL, 'a').catch((e: unknown) => e))).toBe(
+      'LEASE_HELD',
+    );
+  });
+
+  it('a lease that went unconfirmed past the handover time cannot report any more', async () => {
+    const a = await leases.acquire(taskId, CHANNEL, 'a');
+    now.t += TIMING.handoverMs;
+    expect(codeOf(await report(a.epoch, 'a').catch((e: unknown) => e))).toBe('LEASE_LOST');
+  });
+
+  it('a lease told to stop is never confirmed again, and moves once released or expired', async () => {
+    const a = await leases.acquire(taskId, CHANNEL, 'a');
+    const rec = stores.channelRows.get(`${taskId}/${CHANNEL}`);
+    if (rec === undefined) throw new Error('no channel record');
+    expect(
+      stores.channelRows.put(
+        `${taskId}/${CHANNEL}`,
+        { ...rec.value, endRequested: 'rebalancing' },
+        rec.version,
+      ),
+    ).toBe(true);
+    const confirmedBefore = stores.channelRows.get(`${taskId}/${CHANNEL}`)?.value.confirmedMs;
+    now.t += 1_000;
+    await expect(report(a.epoch, 'a')).resolves.toMatchObject({
+      keepLease: false,
+      reason: 'rebalancing',
+    });
+    expect(stores.channelRows.get(`${taskId}/${CHANNEL}`)?.value.confirmedMs).toBe(confirmedBefore);
+    expect(codeOf(await leases.acquire(taskId, CHANNEL, 'b').catch((e: unknown) => e))).toBe(
+      'LEASE_HELD',
+    );
+    now.t += TIMING.handoverMs;
+    await expect(leases.acquire(taskId, CHANNEL, 'b')).resolves.toMatchObject({ epoch: '2' });
+  });
+});

@@ -1,0 +1,87 @@
+import { CdcError } from '@cdc/shared';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LeaseValidity } from './lease-validity.js';
+
+function clocks() {
+  const t = { mono: 10_000, wall: 1_700_000_000_000 };
+  return {
+    t,
+    opts: { monotonicNow: () => t.mono, wallNow: () => t.wall },
+    advance(ms: number) {
+      t.mono += ms;
+      t.wall += ms;
+      vi.advanceTimersByTime(ms);
+    },
+  };
+}
+
+describe('LeaseValidity', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('counts the validity from when the confirmed request was sent, and extends only forward', () => {
+    vi.useFakeTimers();
+    const c = clocks();
+    const v = new LeaseValidity({ validityMs: 5_000, grantSentAt: c.t.mono - 1_000, ...c.opts });
+    expect(v.remainingMs()).toBe(4_000);
+    v.confirm(c.t.mono - 2_000); // an older answer arriving late does not shorten it
+    expect(v.remainingMs()).toBe(4_000);
+    c.advance(3_000);
+    v.confirm(c.t.mono);
+    expect(v.remainingMs()).toBe(5_000);
+    v.stop();
+  });
+
+  it('gives calls a deadline before the validity ends, and waits when too little is left', () => {
+    vi.useFakeTimers();
+    const c = clocks();
+    const v = new LeaseValidity({ validityMs: 5_000, grantSentAt: c.t.mono, ...c.opts });
+    expect(v.callDeadline()).toBe(c.t.wall + 5_000 - 250);
+    c.advance(4_400);
+    const waiting = (() => {
+      try {
+        v.callDeadline();
+        return undefined;
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(waiting).toBeInstanceOf(CdcError);
+    expect((waiting as CdcError).retryable).toBe(true);
+    v.stop();
+  });
+
+  it('expires on its own without a confirmation, and then refuses every call', () => {
+    vi.useFakeTimers();
+    const c = clocks();
+    const v = new LeaseValidity({ validityMs: 5_000, grantSentAt: c.t.mono, ...c.opts });
+    c.advance(4_000);
+    expect(v.signal.aborted).toBe(false);
+    c.advance(1_001);
+    expect(v.signal.aborted).toBe(true);
+    expect(() => v.callDeadline()).toThrow(/may no longer write/);
+    expect(() => v.callDeadline()).toThrow(expect.objectContaining({ code: 'LEASE_LOST' }));
+    v.confirm(c.t.mono); // too late: an ended lease stays ended
+    expect(v.remainingMs()).toBe(0);
+  });
+
+  it('a confirmation before expiry keeps it alive past the first deadline', () => {
+    vi.useFakeTimers();
+    const c = clocks();
+    const v = new LeaseValidity({ validityMs: 5_000, grantSentAt: c.t.mono, ...c.opts });
+    c.advance(3_000);
+    v.confirm(c.t.mono);
+    c.advance(4_000);
+    expect(v.signal.aborted).toBe(false);
+    c.advance(1_001);
+    expect(v.signal.aborted).toBe(true);
+  });
+
+  it('revoking ends it at once with the reason', () => {
+    const v = new LeaseValidity({ validityMs: 5_000, grantSentAt: 0, monotonicNow: () => 0 });
+    v.revoke('stale lease epoch');
+    expect(v.signal.aborted).toBe(true);
+    expect(() => v.callDeadline()).toThrow(/stale lease epoch/);
+  });
+});

@@ -1,0 +1,143 @@
+/** Where a DML channel checkpoints, resumes, pauses and holds back: positions, floors, pause points, apply bounds. */
+import { describe, expect, it } from 'vitest';
+import { decodeKafkaMessageId } from '@cdc/shared';
+import type { Row } from '@cdc/shared';
+import type { PausePoint } from '../ports/lease-progress.js';
+import {
+  FakeDropBarrier,
+  FakeLeaseProgress,
+  FakeSourceMetadata,
+  FakeSourceReader,
+  FakeTargetWriter,
+  RecordLog,
+  collectionInfo,
+  insertMsg,
+  silentLogger,
+  timeTickMsg,
+} from '../testing/fakes.js';
+import { CollectionCatalog } from './collection-catalog.js';
+import { DmlChannelReplicator } from './dml-channel-replicator.js';
+import { TaskScope } from './task-scope.js';
+
+const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
+
+interface RunOptions {
+  /** Read from this record index on, as a reader resumed after the record before it. */
+  readonly from?: number;
+  readonly floor?: bigint;
+  readonly pause?: PausePoint;
+  readonly applyUntil?: bigint;
+  readonly writer?: FakeTargetWriter;
+}
+
+/** Replicates `log` until the reader is drained (or the channel pauses); returns what it wrote and reported. */
+async function run(log: RecordLog, opts: RunOptions = {}) {
+  const writer = opts.writer ?? new FakeTargetWriter();
+  const progress = new FakeLeaseProgress();
+  progress.pause = opts.pause;
+  progress.applyUntil = opts.applyUntil;
+  const lease = new AbortController();
+  const from = opts.from ?? 0;
+  const resumeAfter = from > 0 ? log.records[from - 1]?.msgId : undefined;
+  const replicator = new DmlChannelReplicator({
+    channel: 'dml_0',
+    reader: new FakeSourceReader(log.records.slice(from), () => {
+      // A drained reader ends the lease, unless the test waits for a pause on an idle channel.
+      if (opts.pause === undefined) lease.abort(new Error('drained'));
+    }),
+    writer,
+    catalog: new CollectionCatalog(
+      new FakeSourceMetadata(books),
+      new TaskScope({ include: [], exclude: [] }),
+      writer,
+    ),
+    barrier: new FakeDropBarrier(),
+    progress,
+    log: silentLogger(),
+    maxBatchRows: 1000,
+    readBatchSize: 4,
+    ...(resumeAfter === undefined ? {} : { resumeAfter }),
+    ...(opts.floor === undefined ? {} : { floor: opts.floor }),
+  });
+  await replicator.run(lease.signal);
+  const upserted = writer
+    .callsOf('upsert')
+    .flatMap((args) => (args[2] as Row[]).map((r) => String(r['id'])));
+  const checkpoints = progress.checkpoints.map((c) => [decodeKafkaMessageId(c.msgId), c.timestamp]);
+  return { writer, progress, upserted, checkpoints };
+}
+
+/** #0 tick 10, #1 insert 7@60 (ahead of the next tick), #2 insert 1@40, #3 tick 50, #4 insert 9@65, #5 tick 70. */
+function channelLog(): RecordLog {
+  return new RecordLog('dml_0').add(
+    timeTickMsg(10n),
+    insertMsg({ collectionId: 10n, ids: [7n], ts: 60n }),
+    insertMsg({ collectionId: 10n, ids: [1n], ts: 40n }),
+    timeTickMsg(50n),
+    insertMsg({ collectionId: 10n, ids: [9n], ts: 65n }),
+    timeTickMsg(70n),
+  );
+}
+
+describe('DML checkpoints', () => {
+  it('checkpoints at every tick, before a message read ahead of it', async () => {
+    const { upserted, checkpoints } = await run(channelLog());
+    expect(upserted).toEqual(['1', '7', '9']);
+    // After tick 50 message #1 (ts 60) is still buffered: resume after #0, with everything ≤ 50 applied.
+    expect(checkpoints).toEqual([
+      [0n, 10n],
+      [0n, 50n],
+      [5n, 70n],
+    ]);
+  });
+
+  it('a lease resumed at that checkpoint applies every change once: the floor skips what is applied', async () => {
+    const { upserted, checkpoints } = await run(channelLog(), { from: 1, floor: 50n });
+    expect(upserted).toEqual(['7', '9']);
+    expect(checkpoints.at(-1)).toEqual([5n, 70n]);
+  });
+
+  it('stops at a pause point after applying exactly the changes at or before it', async () => {
+    const paused = await run(channelLog(), { pause: { timestamp: 45n, immediate: false } });
+    expect(paused.upserted).toEqual(['1']);
+    expect(paused.checkpoints.at(-1)).toEqual([0n, 45n]);
+    expect(paused.progress.pausedAt).toBe(paused.progress.checkpoints.length);
+
+    const resumed = await run(channelLog(), { from: 1, floor: 45n });
+    expect(resumed.upserted).toEqual(['7', '9']);
+  });
+
+  it('an immediate pause stops after the batch it is applying', async () => {
+    const { upserted, progress } = await run(channelLog(), {
+      pause: { timestamp: 1n, immediate: true },
+    });
+    expect(upserted).toEqual([]);
+    expect(progress.checkpoints.map((c) => c.timestamp)).toEqual([10n]);
+    expect(progress.pausedAt).toBe(1);
+  });
+
+  it('an idle channel (not even a tick) counts as paused at its checkpoint', async () => {
+    const { progress } = await run(new RecordLog('dml_0'), {
+      pause: { timestamp: 45n, immediate: false },
+    });
+    expect(progress.pausedAt).toBe(0);
+    expect(progress.caughtUp).toBe(true);
+  });
+
+  it('holds back changes past the apply bound, checkpointing at the bound', async () => {
+    const { upserted, checkpoints, progress } = await run(channelLog(), { applyUntil: 45n });
+    expect(upserted).toEqual(['1']);
+    expect(checkpoints.at(-1)).toEqual([0n, 45n]);
+    expect(progress.caughtUp).toBe(false);
+  });
+
+  it('says it is caught up when a read drained the reader with nothing left buffered', async () => {
+    const { progress } = await run(channelLog());
+    expect(progress.caughtUp).toBe(true);
+  });
+
+  it('starts a timestamp start with a floor: changes at or before the start are not applied', async () => {
+    const { upserted } = await run(channelLog(), { floor: 60n });
+    expect(upserted).toEqual(['9']);
+  });
+});

@@ -110,6 +110,26 @@ export const WorkerConfigSchema = z.object({
     0,
     'SIGTERM: time to finish the current batch and report before exiting',
   ),
+  WORKER_MAX_BATCH_BYTES: int(
+    64 * 1024 * 1024,
+    1024 * 1024,
+    'Memory budget: most bytes one Kafka record batch, and the batches of one fetch together, may decompress to; a batch over it is quarantined',
+  ),
+  WORKER_KAFKA_FETCH_BYTES: int(
+    1024 * 1024,
+    64 * 1024,
+    'Memory budget: compressed bytes one Kafka fetch asks for per channel (KafkaJS maxBytes and maxBytesPerPartition)',
+  ),
+  WORKER_MAX_RECORD_BYTES: int(
+    16 * 1024 * 1024,
+    1024 * 1024,
+    'Memory budget: a source record larger than this is quarantined without being decoded (Milvus writes at most 10 MiB)',
+  ),
+  WORKER_MAX_TICK_CARRY_MS: int(
+    10_000,
+    1_000,
+    'A message still ahead of the channel time ticks after they advanced this much is quarantined, so the checkpoint moves on',
+  ),
   WORKER_METRICS_PORT: int(9400, 0, 'HTTP port of /metrics and /healthz (0 = off)'),
   WORKER_METRICS_HOST: z
     .string()

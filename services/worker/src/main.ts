@@ -14,6 +14,7 @@ import {
   type SnapshotJobData,
 } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
+import { registerKafkaZstdCodec } from './adapters/kafka-zstd-codec.js';
 import { controlTls, loadWorkerConfig } from './config.js';
 import { ControlHeartbeat } from './lease/control-heartbeat.js';
 import { LeaseRunner } from './lease/lease-runner.js';
@@ -37,7 +38,11 @@ const control = new GrpcWorkerControl({
   ...(tls === undefined ? {} : { tls }),
 });
 const metrics = new WorkerMetrics();
-const resources = new TaskResources(redis, config.CDC_QUEUE_PREFIX, log);
+registerKafkaZstdCodec({ maxBatchBytes: config.WORKER_MAX_BATCH_BYTES });
+const resources = new TaskResources(redis, config.CDC_QUEUE_PREFIX, log, {
+  fetchMaxBytes: config.WORKER_KAFKA_FETCH_BYTES,
+  maxRecordBytes: config.WORKER_MAX_RECORD_BYTES,
+});
 const runner = new LeaseRunner({
   control,
   factories: resources,
@@ -47,6 +52,7 @@ const runner = new LeaseRunner({
     maxBatchRows: config.WORKER_MAX_BATCH_ROWS,
     readBatchSize: config.WORKER_READ_BATCH,
     objectWaitMs: config.WORKER_OBJECT_WAIT_MS,
+    maxTickCarryMs: config.WORKER_MAX_TICK_CARRY_MS,
   },
   hooks: metrics.hooks(),
 });

@@ -6,6 +6,10 @@
  * The server returns the smallest `limit` keys above the filter in ascending order (proxy reduce merges shards and
  * segments by key; checked on 2.3.5 with sealed and growing segments). The scan still checks every page and fails
  * loudly if a key is out of order, because a silent skip would lose rows.
+ *
+ * Only an empty page ends a scan. A Milvus 2.3 collection can hold a primary key more than once (insert does not
+ * dedupe); the server then fills the limit with copies and drops them when it merges, so a page can come back
+ * shorter than the limit while more keys follow.
  */
 import { CdcError } from '../errors.js';
 import { FIELD_NAME, stringLiteral } from './expr.js';
@@ -98,6 +102,5 @@ export async function* scanRows(
       last = key;
     }
     yield page;
-    if (page.length < pageSize) return;
   }
 }

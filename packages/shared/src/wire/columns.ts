@@ -148,53 +148,120 @@ export function columnCells(values: ColumnValues, name = ''): RowValue[] {
   }
 }
 
-/** Cells of a column expanded to `numRows`, `null` where `valid_data` is false (full or compact layout). */
-export function columnRowValues(col: FieldColumn, numRows: number): RowValue[] {
-  const cells = columnCells(col.values, col.fieldName);
+/**
+ * Number of cells `columnCells` would produce, computed from lengths alone (nothing allocated), or an error when the
+ * declared vector dim does not divide the bytes present.
+ */
+export function columnLength(values: ColumnValues, name = ''): number {
+  const per = (width: number, size: number): number => {
+    if (!Number.isSafeInteger(width) || width <= 0) throw fail('bad vector dim', { field: name });
+    if (size % width !== 0) {
+      throw fail('vector data is not a whole number of rows of the declared dim', {
+        field: name,
+        bytesOrValues: size,
+        rowWidth: width,
+      });
+    }
+    return size / width;
+  };
+  switch (values.kind) {
+    case 'floatVector':
+      return per(values.dim, values.data.length);
+    case 'binaryVector':
+      return per(values.dim / 8, values.data.length);
+    case 'int8Vector':
+      return per(values.dim, values.data.length);
+    case 'float16Vector':
+    case 'bfloat16Vector':
+      return per(values.dim * 2, values.data.length);
+    case 'unsupported':
+      throw fail(`unsupported column data (${values.detail})`, { field: name });
+    default:
+      return values.data.length;
+  }
+}
+
+/** Checks a column against `numRows` from lengths alone, before any cell is materialized. */
+function checkColumnShape(col: FieldColumn, numRows: number): void {
+  const length = columnLength(col.values, col.fieldName);
   if (col.validData.length === 0) {
-    if (cells.length !== numRows) {
-      throw fail('column length differs from num_rows', {
+    if (length !== numRows) {
+      throw fail(`column length ${length} differs from num_rows ${numRows}`, {
         field: col.fieldName,
-        length: cells.length,
+        length,
         numRows,
       });
     }
-    return cells;
+    return;
   }
   if (col.validData.length !== numRows) {
     throw fail('valid_data length differs from num_rows', { field: col.fieldName });
   }
-  const validCount = col.validData.filter(Boolean).length;
-  if (cells.length === numRows) return cells.map((c, i) => (col.validData[i] ? c : null));
-  if (cells.length === validCount) {
-    let next = 0;
-    return col.validData.map((ok) => (ok ? (cells[next++] ?? null) : null));
+  if (length === numRows) return;
+  let validCount = 0;
+  for (const ok of col.validData) if (ok) validCount++;
+  if (length !== validCount) {
+    throw fail('nullable column length matches neither rows nor valid count', {
+      field: col.fieldName,
+    });
   }
-  throw fail('nullable column length matches neither rows nor valid count', {
-    field: col.fieldName,
-  });
 }
 
-function rowCount(msg: InsertMessage): number {
-  if (msg.numRows > 0n) return Number(msg.numRows);
-  return msg.timestamps.length;
+/** Cells of a column expanded to `numRows`, `null` where `valid_data` is false (full or compact layout). */
+export function columnRowValues(col: FieldColumn, numRows: number): RowValue[] {
+  checkColumnShape(col, numRows);
+  const cells = columnCells(col.values, col.fieldName);
+  if (col.validData.length === 0 || cells.length === numRows) {
+    return col.validData.length === 0 ? cells : cells.map((c, i) => (col.validData[i] ? c : null));
+  }
+  let next = 0;
+  return col.validData.map((ok) => (ok ? (cells[next++] ?? null) : null));
+}
+
+/**
+ * The row count of an Insert, checked against what the message carries: `num_rows` is only a declaration (a 111-byte
+ * record can declare 1e8), so it must equal the per-row timestamps and every column's length before rows are
+ * allocated.
+ */
+function rowCount(msg: InsertMessage, columns: readonly FieldColumn[]): number {
+  const declared = msg.numRows > 0n ? msg.numRows : BigInt(msg.timestamps.length);
+  if (msg.timestamps.length > 0 && declared !== BigInt(msg.timestamps.length)) {
+    throw fail(`num_rows ${declared} differs from the ${msg.timestamps.length} row timestamps`, {
+      numRows: msg.numRows.toString(),
+      timestamps: msg.timestamps.length,
+    });
+  }
+  if (declared > 0n && msg.fields.length === 0) {
+    throw fail(`insert declares ${declared} rows but carries no columns`, {
+      numRows: declared.toString(),
+    });
+  }
+  if (declared > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw fail('num_rows out of range', { numRows: declared.toString() });
+  }
+  const n = Number(declared);
+  for (const col of columns) checkColumnShape(col, n);
+  return n;
 }
 
 /**
  * Rows for `client.upsert({ collection_name, partition_name, data: rows })`. System fields (< 100) and fields the
- * schema marks as function outputs (e.g. BM25 sparse vectors, recomputed by the target) are left out.
+ * schema marks as function outputs (e.g. BM25 sparse vectors, recomputed by the target) are left out. Every count the
+ * message declares is checked against the data present before anything is allocated.
  */
 export function insertToRows(msg: InsertMessage, schema?: CollectionSchema): Row[] {
   if (msg.version === 0 && msg.fields.length === 0 && msg.numRows > 0n) {
     throw fail('row-based insert (pre-2.2) is not supported');
   }
-  const n = rowCount(msg);
   const functionOutputs = new Set(
     (schema?.fields ?? []).filter((f) => f.isFunctionOutput).map((f) => f.name),
   );
+  const columns = msg.fields.filter(
+    (col) => !((col.fieldId > 0n && col.fieldId < 100n) || functionOutputs.has(col.fieldName)),
+  );
+  const n = rowCount(msg, columns);
   const rows: Row[] = Array.from({ length: n }, () => ({}));
-  for (const col of msg.fields) {
-    if ((col.fieldId > 0n && col.fieldId < 100n) || functionOutputs.has(col.fieldName)) continue;
+  for (const col of columns) {
     const values = columnRowValues(col, n);
     const name = col.isDynamic ? DYNAMIC_FIELD_NAME : col.fieldName;
     values.forEach((v, i) => {

@@ -5,6 +5,7 @@ import { baseFromObject, msgTypeName, resolveMsgType, streamingVersion } from '.
 import { P, decodeError, decodeProto } from './proto-root.js';
 import { big, bigs, bool, bytes, list, num, objs, str, strMap, strs, sub } from './obj.js';
 import type { Obj } from './obj.js';
+import { checkRecordBounds } from './bounds.js';
 import { fieldColumnFromObject } from './field-data.js';
 import { decodeCollectionSchema, keyValuesFromObjects } from './schema.js';
 
@@ -41,6 +42,7 @@ function primaryKeysFromObject(o: Obj): PrimaryKeys {
 
 /** Decodes `value` as the message for `msgType` (already resolved). */
 export function decodeByType(msgType: number, value: Uint8Array): DecodedMessage {
+  checkRecordBounds(msgType, value);
   const d = (name: string): Obj => decodeProto(name, value);
   const baseOf = (o: Obj) => baseFromObject(sub(o, 'base'));
   switch (msgType) {

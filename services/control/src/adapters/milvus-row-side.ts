@@ -3,6 +3,7 @@ import {
   classifyStatus,
   errorMessage,
   primaryKeyFilter,
+  rowKey,
   scanRows,
   statusError,
   thrownError,
@@ -17,7 +18,7 @@ import {
   type RowData,
 } from '@zilliz/milvus2-sdk-node';
 import type { SourceMilvusSpec } from '../domain/model.js';
-import type { RowKey } from '../verify/key-diff.js';
+import { keyText, type RowKey } from '../verify/key-diff.js';
 import type { CollectionLayout, CollectionRef, RowSide } from '../verify/ports.js';
 import { hostPort } from './source-probes.js';
 
@@ -213,6 +214,10 @@ export class SdkRowSide implements RowSide {
     });
   }
 
+  /**
+   * Rows of the given keys. A `pk in [...]` answer can be short on a 2.3 collection that holds a key more than once
+   * (copies fill the limit, then merge), so keys not found are asked for again until an answer brings nothing new.
+   */
   async rowsByKeys(
     ref: CollectionRef,
     layout: CollectionLayout,
@@ -220,9 +225,20 @@ export class SdkRowSide implements RowSide {
     keys: readonly RowKey[],
   ): Promise<ScannedRow[]> {
     const out: ScannedRow[] = [];
+    const seen = new Set<string>();
+    const textOf = (r: ScannedRow): string => keyText(rowKey(r, layout.pkField, layout.pkType));
     for (const batch of chunks(keys, KEY_BATCH)) {
-      const filter = primaryKeyFilter(layout.pkField, keysOf(layout, batch));
-      out.push(...(await this.query(ref, partition, filter, batch.length)));
+      let pending = batch;
+      while (pending.length > 0) {
+        const filter = primaryKeyFilter(layout.pkField, keysOf(layout, pending));
+        const fresh = (await this.query(ref, partition, filter, pending.length)).filter(
+          (r) => !seen.has(textOf(r)),
+        );
+        if (fresh.length === 0) break;
+        for (const r of fresh) seen.add(textOf(r));
+        out.push(...fresh);
+        pending = pending.filter((k) => !seen.has(keyText(k)));
+      }
     }
     return out;
   }

@@ -246,8 +246,10 @@ export class Verifier {
   }
 
   /**
-   * Extra rows are deleted from their target partition; missing and changed rows are read from their source partition
-   * and upserted into the same target partition; a key the source no longer has is deleted from the target.
+   * Missing and changed rows are read from their source partition and upserted into the same target partition; extra
+   * keys, and keys the source no longer has, are deleted from the target, but only once a second, independent read
+   * of the source by key confirms they are absent there (a key found then is copied instead). Scans and reads that
+   * came back short (Milvus 2.3 collections can hold a key more than once) thus never delete a row the source has.
    */
   private async repair(
     pair: LayoutPair,
@@ -260,15 +262,26 @@ export class Verifier {
       const route = tLayout.partitionKey ? undefined : partition;
       const copy = [...keys.missing, ...keys.changed];
       if (keyCount(keys) === 0) continue;
-      const rows: ScannedRow[] = sLayout.partitions.includes(partition)
+      const inSource = sLayout.partitions.includes(partition);
+      const rows: ScannedRow[] = inSource
         ? await this.source.rowsByKeys(sRef, sLayout, partition, copy)
         : [];
       const found = new Set(rows.map((r) => keyText(rowKey(r, sLayout.pkField, sLayout.pkType))));
-      const gone = [...keys.extra, ...copy.filter((k) => !found.has(keyText(k)))];
+      const candidates = [...keys.extra, ...copy.filter((k) => !found.has(keyText(k)))];
+      // The second read: whatever it finds is copied, not deleted.
+      const confirm =
+        inSource && candidates.length > 0
+          ? await this.source.rowsByKeys(sRef, sLayout, partition, candidates)
+          : [];
+      const present = new Set(
+        confirm.map((r) => keyText(rowKey(r, sLayout.pkField, sLayout.pkType))),
+      );
+      const gone = candidates.filter((k) => !present.has(keyText(k)));
+      const upserts = [...rows, ...confirm];
       if (gone.length > 0) await this.target.delete(tRef, tLayout, route, gone);
-      if (rows.length > 0) await this.target.upsert(tRef, route, rows);
+      if (upserts.length > 0) await this.target.upsert(tRef, route, upserts);
       report.rowsDeleted += gone.length;
-      report.rowsRecopied += rows.length;
+      report.rowsRecopied += upserts.length;
       report.repaired = true;
     }
   }

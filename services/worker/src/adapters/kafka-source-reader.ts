@@ -22,6 +22,7 @@ import type { KafkaClientOptions } from './kafka-client.js';
 import { resolveStartOffset } from './kafka-position.js';
 import type { Watermarks } from './kafka-position.js';
 import { RecordQueue } from './record-queue.js';
+import { REJECTED_BATCH_HEADER, rejectedBatchOf } from './kafka-zstd-codec.js';
 
 const PARTITION = 0;
 
@@ -42,7 +43,17 @@ export interface KafkaSourceReaderOptions {
   readonly fetchMaxWaitMs?: number;
   /** Prefix of the throwaway consumer group id. Default `cdc-reader`. */
   readonly groupIdPrefix?: string;
+  /**
+   * Compressed bytes one fetch asks for (KafkaJS `maxBytes` and `maxBytesPerPartition`: one partition per reader).
+   * The broker still returns a first batch larger than this whole (up to its `message.max.bytes`). Default 1 MiB.
+   */
+  readonly fetchMaxBytes?: number;
+  /** A record whose value is larger is quarantined instead of decoded. Default 16 MiB (Milvus writes ≤ 10 MiB). */
+  readonly maxRecordBytes?: number;
 }
+
+export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /** `idle` → open() → `opening` → `running` → close() → `stopped`. Failures surface from read(). */
 export type KafkaSourceReaderState = 'idle' | 'opening' | 'running' | 'stopped';
@@ -56,8 +67,8 @@ function unavailable(action: string, channel: string, cause: unknown): CdcError 
   });
 }
 
-function toRecord(channel: string, m: KafkaMessage): ChannelRecord {
-  const value = m.value ?? Buffer.alloc(0);
+function toRecord(channel: string, m: KafkaMessage, rejected?: string): ChannelRecord {
+  const value = rejected === undefined ? (m.value ?? Buffer.alloc(0)) : Buffer.alloc(0);
   return {
     channel,
     msgId: encodeKafkaMessageId(BigInt(m.offset)),
@@ -66,7 +77,13 @@ function toRecord(channel: string, m: KafkaMessage): ChannelRecord {
       Object.entries(m.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]),
     ),
     publishTimeMs: Number(m.timestamp),
+    ...(rejected === undefined ? {} : { rejected }),
   };
+}
+
+function headerOf(m: KafkaMessage, key: string): Buffer | string | undefined {
+  const v = m.headers?.[key];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 export class KafkaSourceReader implements SourceReader {
@@ -85,6 +102,8 @@ export class KafkaSourceReader implements SourceReader {
   private paused = false;
   /** Offset of the next record to hand out; everything below it was delivered (or precedes the start). */
   private nextOffset = 0n;
+  /** Last offset of the refused record batch being passed over (its first record stands for all of it). */
+  private rejectedThrough = -1n;
 
   constructor(private readonly opts: KafkaSourceReaderOptions) {
     this.queue = new RecordQueue({
@@ -172,6 +191,8 @@ export class KafkaSourceReader implements SourceReader {
       groupId: `${this.opts.groupIdPrefix ?? 'cdc-reader'}-${randomUUID()}`,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? 1000,
+      maxBytes: this.opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
+      maxBytesPerPartition: this.opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
       // A crashed consumer is reported, not restarted: the caller reopens at its own checkpoint.
       retry: { restartOnFailure: () => Promise.resolve(false) },
     });
@@ -260,11 +281,25 @@ export class KafkaSourceReader implements SourceReader {
     if (offset < this.nextOffset) return;
     if (offset > this.nextOffset && !(await this.gapIsRetained(offset))) return;
     this.nextOffset = offset + 1n;
-    this.queue.push(toRecord(this.channel, message));
+    const refused = rejectedBatchOf(headerOf(message, REJECTED_BATCH_HEADER));
+    if (refused !== undefined) {
+      if (offset <= this.rejectedThrough) return;
+      this.rejectedThrough = refused.lastOffset;
+      this.queue.push(toRecord(this.channel, message, refused.reason));
+    } else {
+      this.queue.push(toRecord(this.channel, message, this.oversized(message)));
+    }
     if (this.queue.full && !this.paused) {
       this.paused = true;
       this.consumer?.pause([{ topic: this.channel, partitions: [PARTITION] }]);
     }
+  }
+
+  private oversized(message: KafkaMessage): string | undefined {
+    const max = this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    const size = message.value?.byteLength ?? 0;
+    if (size <= max) return undefined;
+    return `record of ${size} bytes is larger than the ${max}-byte cap (WORKER_MAX_RECORD_BYTES)`;
   }
 
   /**
@@ -323,6 +358,8 @@ export interface KafkaSourceReaderFactoryOptions extends KafkaClientOptions {
   readonly maxQueuedBytes?: number;
   readonly fetchMaxWaitMs?: number;
   readonly groupIdPrefix?: string;
+  readonly fetchMaxBytes?: number;
+  readonly maxRecordBytes?: number;
 }
 
 /** One KafkaJS client shared by every reader the worker creates. */
@@ -342,6 +379,8 @@ export function createKafkaSourceReaderFactory(
         ...(opts.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: opts.maxQueuedBytes }),
         ...(opts.fetchMaxWaitMs === undefined ? {} : { fetchMaxWaitMs: opts.fetchMaxWaitMs }),
         ...(opts.groupIdPrefix === undefined ? {} : { groupIdPrefix: opts.groupIdPrefix }),
+        ...(opts.fetchMaxBytes === undefined ? {} : { fetchMaxBytes: opts.fetchMaxBytes }),
+        ...(opts.maxRecordBytes === undefined ? {} : { maxRecordBytes: opts.maxRecordBytes }),
       }),
   };
 }

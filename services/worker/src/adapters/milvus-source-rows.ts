@@ -49,6 +49,7 @@ export class MilvusSourceRows implements SourceRows {
     partition: string | undefined,
     expr: string,
     limit: number,
+    fields?: readonly string[],
   ): Promise<readonly ScannedRow[]> {
     const res = await this.calls.must(
       'reading source rows',
@@ -58,7 +59,7 @@ export class MilvusSourceRows implements SourceRows {
           ...this.req(c),
           expr,
           limit,
-          output_fields: ['*'],
+          output_fields: fields === undefined ? ['*'] : [...fields],
           consistency_level: ConsistencyLevelEnum.Strong,
           ...(partition === undefined ? {} : { partition_names: [partition] }),
         }),

@@ -33,8 +33,19 @@ function kafkaSecurity(mq: MqWire): Pick<KafkaClientOptions, 'tls' | 'sasl'> {
   return out;
 }
 
+/** The worker's memory bounds for Kafka reads (see config.ts: WORKER_KAFKA_FETCH_BYTES, WORKER_MAX_RECORD_BYTES). */
+export interface SourceReaderLimits {
+  readonly fetchMaxBytes?: number;
+  readonly maxRecordBytes?: number;
+}
+
 /** The reader for a task's message queue. */
-export function createSourceReader(spec: TaskSpecWire, channel: string, log: Logger): SourceReader {
+export function createSourceReader(
+  spec: TaskSpecWire,
+  channel: string,
+  log: Logger,
+  limits: SourceReaderLimits = {},
+): SourceReader {
   const mq = spec.source?.mq;
   switch (mq?.type) {
     case 'MQ_TYPE_KAFKA':
@@ -45,6 +56,7 @@ export function createSourceReader(spec: TaskSpecWire, channel: string, log: Log
           .filter(Boolean),
         clientId: 'milvus-cdc-worker',
         logger: log,
+        ...limits,
         ...kafkaSecurity(mq),
       }).create(channel);
     case 'MQ_TYPE_PULSAR':

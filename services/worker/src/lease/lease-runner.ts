@@ -38,6 +38,8 @@ export interface LeaseSettings {
   readonly maxBatchRows: number;
   readonly readBatchSize: number;
   readonly objectWaitMs: number;
+  /** See DmlReplicatorDeps.maxTickCarryMs. */
+  readonly maxTickCarryMs?: number;
 }
 
 export interface LeaseHooks {
@@ -269,6 +271,9 @@ export class LeaseRunner {
                 maxBatchRows: settings.maxBatchRows,
                 readBatchSize: settings.readBatchSize,
                 objectWaitMs: settings.objectWaitMs,
+                ...(settings.maxTickCarryMs === undefined
+                  ? {}
+                  : { maxTickCarryMs: settings.maxTickCarryMs }),
                 ...(onRetry ? { onRetry } : {}),
               },
               stopAll.signal,

@@ -27,6 +27,7 @@ export interface TargetPipelineDeps {
   readonly maxBatchRows: number;
   readonly readBatchSize: number;
   readonly objectWaitMs: number;
+  readonly maxTickCarryMs?: number;
   readonly onRetry?: () => void;
   /** DML channels: the message id reading resumed after, and the checkpoint's floor (see DmlReplicatorDeps). */
   readonly resumeAfter?: Uint8Array;
@@ -72,6 +73,8 @@ export async function runTargetPipeline(
         barrier: deps.barrier,
         maxBatchRows: deps.maxBatchRows,
         readBatchSize: deps.readBatchSize,
+        scope,
+        ...(deps.maxTickCarryMs === undefined ? {} : { maxTickCarryMs: deps.maxTickCarryMs }),
         ...(replicateTarget ? { replicateTarget } : {}),
         ...(deps.resumeAfter === undefined ? {} : { resumeAfter: deps.resumeAfter }),
         ...(deps.floor === undefined ? {} : { floor: deps.floor }),

@@ -7,6 +7,7 @@ import { MilvusReplicateTarget } from '../adapters/milvus-replicate-target.js';
 import { MilvusTargetWriter } from '../adapters/milvus-target-writer.js';
 import { RedisDropBarrier } from '../adapters/redis-drop-barrier.js';
 import { createSourceReader } from '../adapters/source-readers.js';
+import type { SourceReaderLimits } from '../adapters/source-readers.js';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { SourceReader } from '../ports/source-reader.js';
@@ -43,6 +44,7 @@ export class TaskResources implements LeaseFactories {
     private readonly redis: Redis,
     private readonly queuePrefix: string,
     private readonly log: Logger,
+    private readonly readerLimits: SourceReaderLimits = {},
   ) {}
 
   private async borrow<T>(
@@ -148,7 +150,7 @@ export class TaskResources implements LeaseFactories {
   }
 
   sourceReader(spec: TaskSpecWire, channel: string): SourceReader {
-    return createSourceReader(spec, channel, this.log);
+    return createSourceReader(spec, channel, this.log, this.readerLimits);
   }
 
   dropBarrier(taskId: string, targetUri?: string): DropBarrier {

@@ -16,6 +16,12 @@ export interface ChannelRecord {
   readonly headers: MessageHeaders;
   /** Broker timestamp of the record, milliseconds (informational; ordering uses Milvus timestamps). */
   readonly publishTimeMs: number;
+  /**
+   * Set when the reader refused the record (over a size cap, or part of a record batch that could not be
+   * decompressed within its cap): the reason, to quarantine it with. `value` is then empty; for a refused batch one
+   * record stands for its whole offset range.
+   */
+  readonly rejected?: string;
 }
 
 /**

@@ -20,12 +20,16 @@ export interface SourceIndex {
 export interface SourceRows {
   /** count(*) of the collection. */
   count(c: SourceCollectionRef): Promise<number>;
-  /** Rows matching `expr` (all fields, dynamic ones included), at most `limit`; partition undefined = all. */
+  /**
+   * Rows matching `expr` (all fields, dynamic ones included, or only `fields`), at most `limit`; partition
+   * undefined = all.
+   */
   query(
     c: SourceCollectionRef,
     partition: string | undefined,
     expr: string,
     limit: number,
+    fields?: readonly string[],
   ): Promise<readonly ScannedRow[]>;
   indexes(c: SourceCollectionRef): Promise<SourceIndex[]>;
   /** Whether the collection is loaded (queries need it). */

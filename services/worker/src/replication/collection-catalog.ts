@@ -66,6 +66,11 @@ export class CollectionCatalog {
     return resolved;
   }
 
+  /** True when the collection is known to be out of scope, gone from the source, or replaced by a later incarnation. */
+  skips(collectionId: bigint): boolean {
+    return this.byId.get(collectionId) === null;
+  }
+
   /** Looks a collection up by its source names (replicate-channel ops carry names, not ids). */
   async resolveByName(db: string, name: string): Promise<ReplicatedCollection | undefined> {
     // Always ask the source: the name may belong to a newer incarnation than a cached entry (ops on this channel

@@ -14,11 +14,13 @@ import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
 import { PackBuffer, messageTimestamp } from './pack-buffer.js';
+import type { OutOfOrder } from './pack-buffer.js';
 import { ReplicateForwarder } from './replicate-forwarder.js';
 import type { ChannelMessage, Pack } from './pack-buffer.js';
 import { sleep, withRetry } from './retry.js';
 import { targetRows } from './target-rows.js';
 import { WriteBatcher } from './write-batcher.js';
+import type { TaskScope } from './task-scope.js';
 
 export interface DmlReplicatorDeps {
   readonly channel: string;
@@ -30,6 +32,10 @@ export interface DmlReplicatorDeps {
   readonly log: Logger;
   readonly maxBatchRows: number;
   readonly readBatchSize: number;
+  /** Lets out-of-scope Inserts and Deletes be dropped before they are buffered (without it: at apply time). */
+  readonly scope?: TaskScope;
+  /** How long a message may stay ahead of the channel's ticks before it is quarantined (PackBuffer). */
+  readonly maxTickCarryMs?: number;
   /** Replicate mode: Insert/Delete are forwarded as messages through this target instead of written as rows. */
   readonly replicateTarget?: ReplicateTarget;
   readonly onRetry?: (err: unknown) => void;
@@ -52,7 +58,7 @@ export interface DmlReplicatorDeps {
  * exactly as if it had been applied once.
  */
 export class DmlChannelReplicator {
-  private readonly buffer = new PackBuffer();
+  private readonly buffer: PackBuffer;
   private readonly forwarder: ReplicateForwarder | undefined;
   private lastMsgId: Uint8Array | undefined;
   private paused = false;
@@ -60,6 +66,7 @@ export class DmlChannelReplicator {
   constructor(private readonly deps: DmlReplicatorDeps) {
     this.lastMsgId = deps.resumeAfter;
     const { replicateTarget, progress, channel, log, onRetry } = deps;
+    this.buffer = new PackBuffer(deps.maxTickCarryMs);
     this.forwarder = replicateTarget
       ? new ReplicateForwarder({
           target: replicateTarget,
@@ -103,6 +110,15 @@ export class DmlChannelReplicator {
   }
 
   private async onRecord(record: ChannelRecord, signal: AbortSignal): Promise<void> {
+    if (record.rejected !== undefined) {
+      await this.deps.progress.quarantine({
+        msgId: record.msgId,
+        timestamp: 0n,
+        reason: record.rejected,
+        payload: record.value,
+      });
+      return;
+    }
     let message;
     try {
       message = decodeMessage(record.value, record.headers);
@@ -118,6 +134,12 @@ export class DmlChannelReplicator {
     if (message.type === 'Unknown') return; // other MsgTypes on DML channels (e.g. DataNodeTt) carry no changes
     if (message.type === 'TimeTick') {
       await this.onTick(record.msgId, message.base.timestamp, signal);
+      return;
+    }
+    if (
+      (message.type === 'Insert' || message.type === 'Delete') &&
+      (await this.outOfScope(message, signal))
+    ) {
       return;
     }
     if (messageTimestamp(message) <= (this.deps.floor ?? 0n)) return; // applied before the checkpoint
@@ -141,9 +163,40 @@ export class DmlChannelReplicator {
     if (pause !== undefined && !pause.immediate && pause.timestamp < limit) limit = pause.timestamp;
     const bound = progress.applyUntil;
     if (bound !== undefined && bound < limit) limit = bound;
-    await this.applyPack(this.buffer.close(tickMsgId, tickTs, limit), signal);
+    const pack = this.buffer.close(tickMsgId, tickTs, limit);
+    for (const bad of pack.expired) await this.quarantineOutOfOrder(bad);
+    await this.applyPack(pack, signal);
     if (pause !== undefined && (pause.immediate || (limit === pause.timestamp && tickTs >= limit)))
       this.stopForPause();
+  }
+
+  private quarantineOutOfOrder(bad: OutOfOrder): Promise<void> {
+    return this.deps.progress.quarantine({
+      msgId: bad.item.msgId,
+      timestamp: bad.timestamp,
+      reason: `${bad.item.message.type} breaks the channel's tick order: ${bad.reason}`,
+      payload: bad.item.payload,
+    });
+  }
+
+  /**
+   * Cheap scope check before buffering: a collection the catalog already resolved as out of scope (or gone), or one
+   * whose name in the message is out of scope and which resolves so by id (the name may be an alias).
+   */
+  private async outOfScope(
+    m: InsertMessage | DeleteMessage,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const { catalog, scope } = this.deps;
+    if (catalog.skips(m.collectionId)) return true;
+    if (scope === undefined || m.collectionName === '') return false;
+    if (scope.includesCollection(m.dbName, m.collectionName)) return false;
+    const c = await this.retry(
+      'resolving collection',
+      () => catalog.resolve(m.collectionId),
+      signal,
+    );
+    return c === undefined;
   }
 
   private async applyPack(pack: Pack, signal: AbortSignal): Promise<void> {

@@ -1,3 +1,4 @@
+import { tsToUnixMs } from '@cdc/shared';
 import type { KnownMessage } from '@cdc/shared';
 
 /** A decoded message with where it came from on the channel. */
@@ -26,7 +27,22 @@ export interface Pack {
   readonly endTimestamp: bigint;
   /** False only when a buffered message has no record before it to resume after (the checkpoint stays). */
   readonly checkpointable: boolean;
+  /**
+   * Messages taken out of the buffer because they break tick order: still ahead of the channel's ticks after those
+   * advanced `maxCarryMs`. They are quarantined; the pack's tick may then become a checkpoint.
+   */
+  readonly expired: readonly OutOfOrder[];
 }
+
+/** A message that breaks the channel's tick order, and why. */
+export interface OutOfOrder {
+  readonly item: ChannelMessage;
+  readonly timestamp: bigint;
+  readonly reason: string;
+}
+
+/** Default of `maxCarryMs`: ticks come every 200 ms, and a legitimate message waits for at most a few of them. */
+export const DEFAULT_MAX_TICK_CARRY_MS = 10_000;
 
 /** Timestamp used to order a message: Insert/Delete carry per-row timestamps, everything else MsgBase's. */
 export function messageTimestamp(m: KnownMessage): bigint {
@@ -47,14 +63,32 @@ export function messageTimestamp(m: KnownMessage): bigint {
  * (timestamp, Delete before anything else, arrival order) before it is applied.
  */
 export class PackBuffer {
-  private pending: { readonly item: ChannelMessage; readonly ts: bigint; readonly seq: number }[] =
-    [];
+  private pending: {
+    readonly item: ChannelMessage;
+    readonly ts: bigint;
+    readonly seq: number;
+    /** Physical ms of the first tick that did not cover the message. */
+    carriedSinceMs?: number;
+  }[] = [];
   private seq = 0;
+
+  /**
+   * Tick order (what makes a pack the source order): after TimeTick(T) no message with ts ≤ T appears, and a message
+   * written just before a tick may be ahead of it only until the next ticks cover it. A message ahead of the ticks
+   * for `maxCarryMs` of tick time (e.g. timestamped far in the future) would otherwise stay buffered forever and
+   * the channel would never checkpoint again. Ticks that stop advancing (a stalled proxy holds them back) expire
+   * nothing.
+   */
+  constructor(private readonly maxCarryMs = DEFAULT_MAX_TICK_CARRY_MS) {}
 
   get size(): number {
     return this.pending.length;
   }
 
+  /**
+   * Buffers a message. One not after the last tick (Milvus never writes one) is applied with the next pack rather
+   * than quarantined: a forged tick far ahead would otherwise cost every real message after it.
+   */
   add(item: ChannelMessage): void {
     this.pending.push({ item, ts: messageTimestamp(item.message), seq: this.seq++ });
   }
@@ -62,11 +96,24 @@ export class PackBuffer {
   /**
    * Closes the pack at a TimeTick: the messages at or before `limit` (the tick, or less: a pause point, the lease's
    * apply bound). Later ones stay for a later pack (Milvus writes messages newer than a tick before it when several
-   * proxies write a channel).
+   * proxies write a channel); one still ahead of the ticks after they advanced `maxCarryMs` is taken out (`expired`).
    */
   close(tickMsgId: Uint8Array, tickTs: bigint, limit: bigint = tickTs): Pack {
     const ready = this.pending.filter((p) => p.ts <= limit);
-    this.pending = this.pending.filter((p) => p.ts > limit);
+    const tickMs = tsToUnixMs(tickTs);
+    const expired: OutOfOrder[] = [];
+    this.pending = this.pending.filter((p) => {
+      if (p.ts <= limit) return false;
+      if (p.ts <= tickTs) return true; // held by the limit, not ahead of the tick
+      const since = (p.carriedSinceMs ??= tickMs);
+      if (tickMs - since < this.maxCarryMs) return true;
+      expired.push({
+        item: p.item,
+        timestamp: p.ts,
+        reason: `timestamp ${p.ts} stayed ahead of the channel's time ticks while they advanced ${tickMs - since} ms (to ${tickTs}); a message is never that far ahead of the ticks`,
+      });
+      return false;
+    });
     ready.sort((a, b) => {
       if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
       const rank = (p: typeof a): number => (p.item.message.type === 'Delete' ? 0 : 1);
@@ -78,6 +125,7 @@ export class PackBuffer {
       endMsgId: first === undefined ? tickMsgId : (first.after ?? tickMsgId),
       endTimestamp: limit < tickTs ? limit : tickTs,
       checkpointable: first === undefined || first.after !== undefined,
+      expired,
     };
   }
 }

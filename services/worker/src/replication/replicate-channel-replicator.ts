@@ -73,6 +73,16 @@ export class ReplicateChannelReplicator {
     signal: AbortSignal,
   ): Promise<'paused' | undefined> {
     const { progress } = this.deps;
+    if (record.rejected !== undefined) {
+      await progress.quarantine({
+        msgId: record.msgId,
+        timestamp: 0n,
+        reason: record.rejected,
+        payload: record.value,
+      });
+      progress.checkpoint(record.msgId, 0n);
+      return;
+    }
     let message;
     try {
       message = decodeMessage(record.value, record.headers);

@@ -5,11 +5,13 @@ import {
   errorMessage,
   rowKey,
   scanRows,
+  stringLiteral,
   type Logger,
   type Row,
   type ScannedRow,
   type SnapshotJobData,
   type SourceMetadata,
+  MAX_PAGE_SIZE,
 } from '@cdc/shared';
 import type { Borrowed } from '../lease/lease-runner.js';
 import { needsPerson } from '../lease/needs-person.js';
@@ -40,6 +42,16 @@ export interface SnapshotRunnerDeps {
 export type SnapshotOutcome = 'copied' | 'stopped' | 'failed' | 'refused';
 
 const DEFAULT_BATCH_ROWS = 4_000;
+/** Copies of a partition whose key count a second read does not confirm, before a person is asked. */
+const MAX_PARTITION_COPIES = 3;
+
+interface PartitionIo {
+  readonly rows: SourceRows;
+  readonly writer: TargetWriter;
+  readonly catalog: CollectionCatalog;
+  readonly batchRows: number;
+  readonly retry: <T>(action: string, fn: () => Promise<T>) => Promise<T>;
+}
 
 /** A scanned row as the target SDK wants it: dynamic-field keys spread back into the row (see target-rows.ts). */
 export function snapshotRow(row: ScannedRow): Row {
@@ -204,31 +216,81 @@ class CollectionCopy {
         partition === this.progress.partition && this.progress.lastKey !== ''
           ? this.progress.lastKey
           : undefined;
-      await this.copyPartition(c, partition, resumeKey, {
-        rows,
-        writer,
-        catalog,
-        batchRows,
-        retry,
-      });
+      await this.copyAndCheck(c, partition, resumeKey, { rows, writer, catalog, batchRows, retry });
     }
     // Load last: the target serves queries like the source once its rows are in.
     await retry('loading target collection', () => writer.loadCollection(c.target, 0));
     await this.report(true);
   }
 
+  /**
+   * Copies a partition, then checks the copy against a second, keys-only read of the source: the distinct keys up to
+   * the last one copied must not outnumber the keys the copy wrote. (Keys above it, inserted during the copy, and
+   * deletes are the stream's to apply from T0.) If they do, the copy missed rows: it is repeated from the partition's
+   * start (upserts, so repeating is harmless), and after MAX_PARTITION_COPIES a person is asked, with the figures,
+   * instead of calling the collection done. A copy resumed after a takeover is checked on its next full copy only.
+   */
+  private async copyAndCheck(
+    c: ReplicatedCollection,
+    partition: string,
+    resumeKey: string | undefined,
+    io: PartitionIo,
+  ): Promise<void> {
+    let from = resumeKey;
+    for (let attempt = 1; ; attempt++) {
+      const copied = await this.copyPartition(c, partition, from, io);
+      if (from !== undefined || copied.lastKey === undefined) return;
+      const found = await this.countKeysUpTo(c, partition, copied.lastKey, io);
+      if (found <= copied.keys) return;
+      const figures = `copied ${copied.keys} distinct keys of ${c.sourceDb}.${c.sourceName} partition ${partition || '(all)'} up to key ${copied.lastKey}, but a second read of the source finds ${found}`;
+      if (attempt >= MAX_PARTITION_COPIES)
+        throw new CdcError(
+          'FAILED_PRECONDITION',
+          `initial sync ${figures} (after ${attempt} copies); keys inserted below the copy position while copying also cause this: resume the task to copy again`,
+          { retryable: false },
+        );
+      this.log.warn({ attempt }, `initial sync ${figures}: copying the partition again`);
+      from = undefined;
+    }
+  }
+
+  private async countKeysUpTo(
+    c: ReplicatedCollection,
+    partition: string,
+    lastKey: string,
+    io: PartitionIo,
+  ): Promise<number> {
+    const src: SourceCollectionRef = { db: c.sourceDb, collection: c.sourceName };
+    const pkType = scanKeyType(c);
+    const bound = pkType === 'Int64' ? BigInt(lastKey).toString() : stringLiteral(lastKey);
+    let keys = 0;
+    const pages = scanRows(
+      (expr, limit) =>
+        io.retry('re-reading source keys', () =>
+          io.rows.query(src, partition === '' ? undefined : partition, expr, limit, [
+            c.primaryKeyField,
+          ]),
+        ),
+      {
+        pkField: c.primaryKeyField,
+        pkType,
+        pageSize: MAX_PAGE_SIZE,
+        filter: `${c.primaryKeyField} <= ${bound}`,
+      },
+    );
+    for await (const page of pages) keys += page.length;
+    return keys;
+  }
+
+  /** Copies a partition from `resumeKey` (exclusive) or its start; returns the distinct keys written and the last. */
   private async copyPartition(
     c: ReplicatedCollection,
     partition: string,
     resumeKey: string | undefined,
-    io: {
-      rows: SourceRows;
-      writer: TargetWriter;
-      catalog: CollectionCatalog;
-      batchRows: number;
-      retry: <T>(action: string, fn: () => Promise<T>) => Promise<T>;
-    },
-  ): Promise<void> {
+    io: PartitionIo,
+  ): Promise<{ keys: number; lastKey: string | undefined }> {
+    let keys = 0;
+    let lastKey: string | undefined;
     const src: SourceCollectionRef = { db: c.sourceDb, collection: c.sourceName };
     const pkType = scanKeyType(c);
     await io.retry('creating target partition', () => io.catalog.ensurePartition(c, partition));
@@ -251,7 +313,7 @@ class CollectionCopy {
     let next = pages.next();
     for (;;) {
       const result = await next;
-      if (result.done === true) return;
+      if (result.done === true) return { keys, lastKey };
       const page = result.value;
       next = pages.next();
       next.catch(() => undefined); // awaited on the next turn; unobserved only when this turn fails
@@ -260,11 +322,13 @@ class CollectionCopy {
       const targetRows = page.map(snapshotRow);
       await io.retry('writing rows', () => io.writer.upsert(c.target, partition, targetRows));
       this.copiedNow += page.length;
+      keys += page.length; // keys ascend strictly within a scan: a page's keys are distinct
+      lastKey = String(rowKey(last, c.primaryKeyField, pkType));
       this.progress = {
         ...this.progress,
         rowsCopied: this.progress.rowsCopied + page.length,
         partition,
-        lastKey: String(rowKey(last, c.primaryKeyField, pkType)),
+        lastKey,
       };
       await this.report(false);
     }

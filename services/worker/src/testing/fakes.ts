@@ -743,11 +743,13 @@ export class FakeSourceRows implements SourceRows {
     limit: number,
   ): Promise<readonly ScannedRow[]> {
     this.queries.push({ partition, expr });
-    const after = /^id > (-?\d+)$/.exec(expr)?.[1];
+    const after = /id > (-?\d+)/.exec(expr)?.[1];
+    const upTo = /id <= (-?\d+)/.exec(expr)?.[1];
     const source =
       partition === undefined ? [...this.rows.values()].flat() : (this.rows.get(partition) ?? []);
     const rows = source
       .filter((r) => after === undefined || Number(r['id']) > Number(after))
+      .filter((r) => upTo === undefined || Number(r['id']) <= Number(upTo))
       .sort((a, b) => Number(a['id']) - Number(b['id']));
     return Promise.resolve(rows.slice(0, limit));
   }

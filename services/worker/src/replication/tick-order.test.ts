@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { decodeKafkaMessageId, composeTs } from '@cdc/shared';
+import type { CollectionInfo, Row } from '@cdc/shared';
+import {
+  FakeDropBarrier,
+  FakeLeaseProgress,
+  FakeSourceMetadata,
+  FakeSourceReader,
+  FakeTargetWriter,
+  RecordLog,
+  collectionInfo,
+  insertMsg,
+  offsetId,
+  silentLogger,
+  timeTickMsg,
+} from '../testing/fakes.js';
+import { CollectionCatalog } from './collection-catalog.js';
+import { DmlChannelReplicator } from './dml-channel-replicator.js';
+import { PackBuffer } from './pack-buffer.js';
+import { TaskScope } from './task-scope.js';
+
+/** Hostile records on a DML channel: out of tick order, out of scope, refused by the reader. */
+
+const T0 = 1_700_000_000_000;
+const at = (ms: number): bigint => composeTs(T0 + ms);
+const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
+const other = collectionInfo({ id: 20n, name: 'other', physicalChannels: ['dml_0'] });
+
+async function replicate(log: RecordLog, infos: CollectionInfo[], scope?: TaskScope) {
+  const lease = new AbortController();
+  const writer = new FakeTargetWriter();
+  const progress = new FakeLeaseProgress();
+  const taskScope = scope ?? new TaskScope({ include: [], exclude: [] });
+  const replicator = new DmlChannelReplicator({
+    channel: log.channel,
+    reader: new FakeSourceReader(log.records, () => {
+      lease.abort(new Error('drained'));
+    }),
+    writer,
+    catalog: new CollectionCatalog(new FakeSourceMetadata(...infos), taskScope, writer),
+    barrier: new FakeDropBarrier(),
+    progress,
+    log: silentLogger(),
+    maxBatchRows: 1000,
+    readBatchSize: 5,
+    scope: taskScope,
+    maxTickCarryMs: 1_000,
+  });
+  await replicator.run(lease.signal);
+  const upserted = writer.calls
+    .filter((c) => c.op === 'upsert')
+    .flatMap((c) => (c.args[2] as Row[]).map((r) => r['id']));
+  return { progress, upserted };
+}
+
+const offsets = (p: FakeLeaseProgress): bigint[] =>
+  p.checkpoints.map((c) => decodeKafkaMessageId(c.msgId));
+
+describe('PackBuffer tick order', () => {
+  const item = (ts: bigint) => ({
+    message: insertMsg({ collectionId: 10n, ids: [1n], ts }),
+    msgId: offsetId(0n),
+    payload: new Uint8Array(0),
+  });
+
+  it('carries a message ahead of the tick, then expires it once ticks advanced maxCarryMs', () => {
+    const buf = new PackBuffer(1_000);
+    buf.add(item(at(60_000)));
+    expect(buf.close(offsetId(1n), at(0)).checkpointable).toBe(false);
+    expect(buf.close(offsetId(2n), at(999)).expired).toEqual([]);
+    const pack = buf.close(offsetId(3n), at(1_000));
+    expect(pack.expired.map((e) => e.timestamp)).toEqual([at(60_000)]);
+    expect(pack.checkpointable).toBe(true);
+  });
+
+  it('expires nothing while ticks stand still (a stalled proxy holds them back)', () => {
+    const buf = new PackBuffer(1_000);
+    buf.add(item(at(60_000)));
+    for (let i = 0; i < 50; i++) expect(buf.close(offsetId(1n), at(0)).expired).toEqual([]);
+  });
+
+  it('a message one tick ahead is applied with the next pack, not expired', () => {
+    const buf = new PackBuffer(1_000);
+    buf.add(item(at(250)));
+    expect(buf.close(offsetId(1n), at(200)).messages).toHaveLength(0);
+    expect(buf.close(offsetId(2n), at(400)).messages).toHaveLength(1);
+  });
+});
+
+describe('DmlChannelReplicator with hostile records', () => {
+  it('quarantines an insert timestamped beyond every later tick and keeps checkpointing', async () => {
+    const log = new RecordLog();
+    log.add(insertMsg({ collectionId: 10n, ids: [1n], ts: at(5) }));
+    log.add(insertMsg({ collectionId: 10n, ids: [666n], ts: at(10_000_000) })); // offset 1
+    for (let ms = 100; ms <= 2_000; ms += 100) log.add(timeTickMsg(at(ms)));
+    log.add(insertMsg({ collectionId: 10n, ids: [2n], ts: at(2_050) }), timeTickMsg(at(2_100)));
+    const { progress, upserted } = await replicate(log, [books]);
+    expect(upserted).toEqual(['1', '2']);
+    expect(progress.quarantined).toHaveLength(1);
+    expect(decodeKafkaMessageId(progress.quarantined[0]!.msgId)).toBe(1n);
+    expect(progress.quarantined[0]!.reason).toContain("Insert breaks the channel's tick order");
+    // While the future insert is buffered the checkpoint stays on the record before it (offset 0); the tick 1 s after
+    // the first one that did not cover it (100 ms → 1100 ms, offset 12) quarantines it, and the checkpoint moves on.
+    const at12 = offsets(progress).indexOf(12n);
+    expect(at12).toBeGreaterThan(0);
+    expect(new Set(offsets(progress).slice(0, at12))).toEqual(new Set([0n]));
+    expect(offsets(progress).at(-1)).toBe(BigInt(log.records.length - 1));
+  });
+
+  it('applies a message older than a tick already passed with the next pack: a forged future tick loses nothing', async () => {
+    const log = new RecordLog();
+    log.add(timeTickMsg(at(100)), timeTickMsg(at(10_000_000))); // the second tick is forged, far ahead
+    log.add(insertMsg({ collectionId: 10n, ids: [9n], ts: at(150) }), timeTickMsg(at(200)));
+    const { progress, upserted } = await replicate(log, [books]);
+    expect(upserted).toEqual(['9']);
+    expect(progress.quarantined).toEqual([]);
+  });
+
+  it('drops an out-of-scope insert before buffering: its future timestamp holds nothing back', async () => {
+    const log = new RecordLog();
+    const outOfScope = { ...insertMsg({ collectionId: 20n, ids: [5n], ts: at(10_000_000) }) };
+    log.add({ ...outOfScope, dbName: 'default', collectionName: 'other' });
+    log.add(timeTickMsg(at(100)), insertMsg({ collectionId: 10n, ids: [1n], ts: at(150) }));
+    log.add(timeTickMsg(at(200)));
+    const scope = new TaskScope({
+      include: [{ database: 'default', collection: 'books' }],
+      exclude: [],
+    });
+    const { progress, upserted } = await replicate(log, [books, other], scope);
+    expect(upserted).toEqual(['1']);
+    expect(progress.quarantined).toEqual([]);
+    expect(offsets(progress)).toEqual([1n, 3n]);
+  });
+
+  it('quarantines a record the reader refused, with the reader’s reason', async () => {
+    const log = new RecordLog();
+    log.add(timeTickMsg(at(100)));
+    log.records.push({
+      channel: log.channel,
+      msgId: offsetId(1n),
+      value: new Uint8Array(0),
+      headers: {},
+      publishTimeMs: 0,
+      rejected: 'record batch at offsets 1..1 refused: too big',
+    });
+    const { progress } = await replicate(log, [books]);
+    expect(progress.quarantined.map((q) => q.reason)).toEqual([
+      'record batch at offsets 1..1 refused: too big',
+    ]);
+  });
+});

@@ -12,3 +12,12 @@ export type { WalProperties } from './properties.js';
 export { decodeWalMessage } from './decode-wal.js';
 export { WalAssembler } from './assembler.js';
 export type { WalEvent, WalRecord } from './assembler.js';
+export {
+  CCHANNEL_KEY,
+  STREAMING_VERSION_KEY,
+  decodeCChannelPChannel,
+  decodeFieldIndex,
+  decodeStreamingVersion,
+  fieldIndexKey,
+} from './meta.js';
+export type { FieldIndexInfo } from './meta.js';

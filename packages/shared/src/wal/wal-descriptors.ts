@@ -39,6 +39,12 @@ export const WAL_DESCRIPTORS: INamespace = {
                 },
               },
             },
+            streaming: {
+              nested: {
+                CChannelMeta: { fields: { pchannel: one('string', 1) } },
+                StreamingVersion: { fields: { version: one('int64', 1) } },
+              },
+            },
             messages: {
               nested: {
                 TxnContext: {
@@ -189,6 +195,8 @@ export const W = {
   AlterCollectionBody: 'milvus.proto.messages.AlterCollectionMessageBody',
   SchemaChangeBody: 'milvus.proto.messages.SchemaChangeMessageBody',
   FieldIndex: 'milvus.proto.index.FieldIndex',
+  CChannelMeta: 'milvus.proto.streaming.CChannelMeta',
+  StreamingVersion: 'milvus.proto.streaming.StreamingVersion',
   ImmutableMessage: 'milvus.proto.common.ImmutableMessage',
   MessageID: 'milvus.proto.common.MessageID',
 } as const;

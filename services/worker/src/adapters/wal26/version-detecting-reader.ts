@@ -1,6 +1,7 @@
 import { CdcError, createEtcdSourceMetadata, errorMessage } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { ChannelRecord, ReaderStart, SourceReader } from '../../ports/source-reader.js';
+import { isReplicateMode, targetsOf } from '../../task-spec.js';
 import type { TaskSpecWire } from '../../task-spec.js';
 import { createKafkaSourceReaderFactory } from '../kafka-source-reader.js';
 import { DumpMessagesSourceReader } from './dump-messages-reader.js';
@@ -33,9 +34,20 @@ export class VersionDetectingReader implements SourceReader {
     try {
       const found = await detectSourceLog(etcd, root, prefix);
       streaming = found.streaming;
+      if (
+        streaming &&
+        targetsOf(this.spec).some((t) => isReplicateMode({ ...this.spec, target: t }))
+      ) {
+        throw new CdcError(
+          'FAILED_PRECONDITION',
+          'replicate mode forwards msgstream messages, which a Milvus 2.6 source does not write: use TARGET_MODE_API',
+          { retryable: false },
+        );
+      }
       if (streaming) this.inner = this.wal26(found.controlPChannel, etcd, root);
     } catch (err) {
       etcd.close();
+      if (err instanceof CdcError) throw err;
       throw new CdcError('SOURCE_UNAVAILABLE', `reading the source etcd: ${errorMessage(err)}`, {
         retryable: true,
         cause: err,

@@ -5,7 +5,7 @@
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 import { createKafkaClient } from '../../services/worker/src/adapters/kafka-client.js';
-import { kafkaOffsetOf } from '../../services/worker/src/adapters/kafka-position.js';
+import { decodeKafkaMessageId } from '@cdc/shared';
 import { DumpMessagesSourceReader } from '../../services/worker/src/adapters/wal26/dump-messages-reader.js';
 import { describeSourceReaderContract } from '../contracts/source-reader.contract.js';
 import type { SourceReaderFixture } from '../contracts/source-reader.contract.js';
@@ -46,11 +46,15 @@ function fixture(): Promise<SourceReaderFixture> {
       for (const v of values)
         await producer.send({ op: 'raw', pchannel: channel, payloads: [v], noTick: true });
     },
+    // The WAL appends one message at a time; one command is the closest to a batch it has.
+    produceBatch: async (values) => {
+      await producer.send({ op: 'raw', pchannel: channel, payloads: [...values], noTick: true });
+    },
     deleteBefore: async (msgId) => {
       await admin.fetchTopicOffsets(channel);
       await admin.deleteTopicRecords({
         topic: channel,
-        partitions: [{ partition: 0, offset: kafkaOffsetOf(msgId).toString() }],
+        partitions: [{ partition: 0, offset: decodeKafkaMessageId(msgId).toString() }],
       });
     },
     dispose: async () => {

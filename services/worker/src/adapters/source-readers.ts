@@ -65,16 +65,16 @@ function kafkaOptions(
   log: Logger,
   limits: SourceReaderLimits,
 ): KafkaSourceReaderFactoryOptions {
-  const mq = spec.source?.mq ?? {};
+  const mq = spec.source?.mq;
   return {
-    brokers: (mq.address ?? '')
+    brokers: (mq?.address ?? '')
       .split(',')
       .map((b) => b.trim())
       .filter(Boolean),
     clientId: 'milvus-cdc-worker',
     logger: log,
     ...limits,
-    ...kafkaSecurity(mq),
+    ...(mq ? kafkaSecurity(mq) : {}),
   };
 }
 

@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { CdcError, isCdcError, parseBase36, tsoFromPhysicalMs, tsoPhysicalMs } from '@cdc/shared';
+import { CdcError, composeTs, isCdcError, parseBase36, tsToUnixMs } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { ChannelRecord, ReaderStart, SourceReader } from '../../ports/source-reader.js';
 import { RecordQueue } from '../record-queue.js';
@@ -136,7 +136,7 @@ export class DumpMessagesSourceReader implements SourceReader {
       case 'latest':
         first = this.earliestId();
         // A start in the future means "from now": nothing written later can have an older time tick.
-        this.startTimeTick = tsoFromPhysicalMs(
+        this.startTimeTick = composeTs(
           start.kind === 'latest' ? Date.now() : Math.min(start.unixMs, Date.now()),
         );
         break;
@@ -261,7 +261,7 @@ export class DumpMessagesSourceReader implements SourceReader {
         msgId: walIdToPosition(walName, id),
         value: new Uint8Array(m.payload ?? Buffer.alloc(0)),
         headers: properties,
-        publishTimeMs: tt === undefined ? Date.now() : tsoPhysicalMs(parseBase36(tt, '_tt')),
+        publishTimeMs: tt === undefined ? Date.now() : tsToUnixMs(parseBase36(tt, '_tt')),
       };
     } catch (err) {
       this.queue.fail(isCdcError(err) ? err : sourceError(undefined, String(err), pchannel));

@@ -53,6 +53,8 @@ describe.each(['DumpMessages', 'Kafka WAL'])(
           channel_prefix: producer.prefix,
           ...(route === 'DumpMessages' ? { milvus: { uri: producer.grpcAddress } } : {}),
         },
+        target: { uri: env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
+        fan_out: [],
       };
       const reader = createSourceReader(
         spec as unknown as Parameters<typeof createSourceReader>[0],

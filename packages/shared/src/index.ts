@@ -193,3 +193,4 @@ export type { MilvusStatusLike, NotFoundKind, StatusClass, StatusKind } from './
 export { globCovers, globMatch, globsIntersect } from './scope/glob.js';
 export { mapCollectionName, mapDatabaseName, normalizeDatabase } from './scope/name-mapping.js';
 export type { MappedName, NameMappingRule } from './scope/name-mapping.js';
+export * from './wal/index.js';

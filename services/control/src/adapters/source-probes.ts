@@ -5,6 +5,7 @@ import {
   dmlChannelName,
   errorMessage,
   replicateChannelName,
+  STREAMING_VERSION_KEY,
 } from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdSourceSpec, TaskSpec } from '../domain/model.js';
@@ -93,6 +94,10 @@ async function withSourceEtcd<T>(
 export class NetworkReachability implements Reachability {
   constructor(private readonly timeoutMs: number) {}
 
+  private checkStreamingSource(spec: TaskSpec): Promise<void> {
+    return refuseReplicateModeOn26(spec, this.timeoutMs);
+  }
+
   async check(spec: TaskSpec): Promise<void> {
     const { etcd, mq } = spec.source;
     let keys: number;
@@ -108,6 +113,7 @@ export class NetworkReachability implements Reachability {
     }
     if (keys === 0)
       throw precondition(`source etcd has no Milvus metadata under root_path "${etcd.root_path}/"`);
+    await this.checkStreamingSource(spec);
     const brokers = mq.address.split(',').map((a) => a.trim());
     const errors: string[] = [];
     for (const broker of brokers) {
@@ -127,6 +133,22 @@ export class NetworkReachability implements Reachability {
         throw precondition(`target ${target.uri} is unreachable: ${errorMessage(err)}`, err);
       }
     }
+  }
+}
+
+/** A Milvus 2.6 source writes its streaming WAL, not msgstream messages: replicate mode cannot forward it. */
+async function refuseReplicateModeOn26(spec: TaskSpec, timeoutMs: number): Promise<void> {
+  if (!targetsOf(spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')) return;
+  const { etcd } = spec.source;
+  const version = await withSourceEtcd(etcd, timeoutMs, (c) =>
+    c.get(`${etcd.root_path}/meta/${STREAMING_VERSION_KEY}`).buffer(),
+  );
+  if (version !== null) {
+    throw new CdcError(
+      'FAILED_PRECONDITION',
+      'the source is Milvus 2.6 (streaming WAL): replicate mode forwards msgstream messages, which 2.6 does not write; use TARGET_MODE_API',
+      { retryable: false },
+    );
   }
 }
 

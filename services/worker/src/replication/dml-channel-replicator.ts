@@ -1,4 +1,4 @@
-import { CdcError, decodeMessage, errorMessage } from '@cdc/shared';
+import { CdcError, errorMessage } from '@cdc/shared';
 import type {
   CreateCollectionMessage,
   DeleteMessage,
@@ -11,6 +11,7 @@ import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
+import { decodeRecord } from './decode-record.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
 import { PackBuffer, messageTimestamp } from './pack-buffer.js';
@@ -121,7 +122,7 @@ export class DmlChannelReplicator {
     }
     let message;
     try {
-      message = decodeMessage(record.value, record.headers);
+      message = decodeRecord(record);
     } catch (err) {
       await this.deps.progress.quarantine({
         msgId: record.msgId,

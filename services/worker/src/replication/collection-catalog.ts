@@ -71,6 +71,20 @@ export class CollectionCatalog {
     return this.byId.get(collectionId) === null;
   }
 
+  /**
+   * True when the collection is out of scope for sure: known so, or the source etcd holds it under a name the scope
+   * excludes. A collection etcd does not show (yet: Milvus saves a new collection after it broadcasts the create) is
+   * not: nothing is cached then, and neither is an in-scope answer, so the create's own schema still wins later.
+   */
+  async excludes(collectionId: bigint): Promise<boolean> {
+    const cached = this.byId.get(collectionId);
+    if (cached !== undefined) return cached === null;
+    const info = await this.metadata.getCollection(collectionId);
+    if (info === undefined || this.fromInfo(info) !== undefined) return false;
+    this.byId.set(collectionId, null);
+    return true;
+  }
+
   /** Looks a collection up by its source names (replicate-channel ops carry names, not ids). */
   async resolveByName(db: string, name: string): Promise<ReplicatedCollection | undefined> {
     // Always ask the source: the name may belong to a newer incarnation than a cached entry (ops on this channel

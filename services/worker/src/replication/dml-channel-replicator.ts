@@ -140,9 +140,8 @@ export class DmlChannelReplicator {
     if (
       (message.type === 'Insert' || message.type === 'Delete') &&
       (await this.outOfScope(message, signal))
-    ) {
+    )
       return;
-    }
     if (messageTimestamp(message) <= (this.deps.floor ?? 0n)) return; // applied before the checkpoint
     this.buffer.add({
       message,
@@ -181,8 +180,9 @@ export class DmlChannelReplicator {
   }
 
   /**
-   * Cheap scope check before buffering: a collection the catalog already resolved as out of scope (or gone), or one
-   * whose name in the message is out of scope and which resolves so by id (the name may be an alias).
+   * Scope check before buffering, so an out-of-scope message (say with a timestamp far ahead) never holds the channel
+   * back: a collection whose name is in scope is kept at once; otherwise its id decides (an insert through an alias
+   * carries the alias name). A collection the source etcd does not show yet is kept for the pack to decide.
    */
   private async outOfScope(
     m: InsertMessage | DeleteMessage,
@@ -190,14 +190,13 @@ export class DmlChannelReplicator {
   ): Promise<boolean> {
     const { catalog, scope } = this.deps;
     if (catalog.skips(m.collectionId)) return true;
-    if (scope === undefined || m.collectionName === '') return false;
-    if (scope.includesCollection(m.dbName, m.collectionName)) return false;
-    const c = await this.retry(
-      'resolving collection',
-      () => catalog.resolve(m.collectionId),
-      signal,
-    );
-    return c === undefined;
+    if (
+      scope !== undefined &&
+      m.collectionName !== '' &&
+      scope.includesCollection(m.dbName, m.collectionName)
+    )
+      return false;
+    return this.retry('checking collection scope', () => catalog.excludes(m.collectionId), signal);
   }
 
   private async applyPack(pack: Pack, signal: AbortSignal): Promise<void> {

@@ -522,7 +522,7 @@ export class FakeTargetWriter implements TargetWriter {
     if (!this.existing.has(key)) throw sinkRejected(`collection ${key} not found`);
     const keyField = this.keyFields.get(key) ?? 'id';
     const table = this.rowsOf.get(key) ?? new Map<string, Row>();
-    for (const r of rows) table.set(String(r[keyField]), r);
+    for (const r of rows) table.set(keyText(r[keyField]), r);
     this.rowsOf.set(key, table);
     return { rows: rows.length, bytes: rows.length * 10 };
   }
@@ -541,6 +541,10 @@ export class FakeTargetWriter implements TargetWriter {
     return Promise.resolve();
   }
 }
+
+/** A primary key value as text (Int64 keys arrive as decimal strings or bigints). */
+const keyText = (v: unknown): string =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
 
 export const sinkRejected = (msg = 'refused'): CdcError =>
   new CdcError('SINK_REJECTED', msg, { retryable: false });

@@ -9,10 +9,11 @@ export {
 } from './errors.js';
 export type { ErrorCode, CdcErrorOptions } from './errors.js';
 export { createLogger, REDACTED_PATHS } from './logger.js';
-export { closeAll, handleShutdown } from './lifecycle.js';
+export { closeAll, handleShutdown, serverStep } from './lifecycle.js';
 export { ConfigError, configOrExit, EX_CONFIG, withRenamedVariables } from './config-env.js';
 export type { RenamedVariable } from './config-env.js';
 export type {
+  ClosableServer,
   ProcessLike,
   ServiceShutdownOptions,
   ShutdownPlan,

@@ -6,6 +6,7 @@ import {
   DEFAULT_QUEUE_PREFIX,
   handleShutdown,
   LEASE_QUEUE_NAME,
+  serverStep,
   SNAPSHOT_QUEUE_NAME,
   type LeaseJobData,
   type SnapshotJobData,
@@ -241,21 +242,7 @@ async function main(): Promise<void> {
       [
         { name: 'lease queue', run: () => queue.close() },
         { name: 'snapshot queue', run: () => snapshotQueue.close() },
-        {
-          name: 'metrics server',
-          run: () =>
-            new Promise<void>((resolve, reject) => {
-              if (metricsServer === undefined) {
-                resolve();
-                return;
-              }
-              metricsServer.close((err) => {
-                if (err === undefined) resolve();
-                else reject(err);
-              });
-              metricsServer.closeAllConnections();
-            }),
-        },
+        serverStep('metrics server', metricsServer),
       ],
       {
         name: 'etcd',

@@ -6,9 +6,32 @@ import {
   decodePartitionInfo,
   isTombstone,
 } from './etcd-codec.js';
-import type { EtcdSourceMetadata } from './etcd-source-metadata.js';
-import { idsAfter } from './keys.js';
-import type { MetadataEvent, WatchOptions } from './source-metadata.js';
+import { idsAfter, type SourceKeys } from './keys.js';
+import type {
+  CollectionInfo,
+  DatabaseInfo,
+  MetadataEvent,
+  WatchOptions,
+} from './source-metadata.js';
+
+/**
+ * What the watch reads from the metadata it follows (EtcdSourceMetadata implements it), declared here so that the
+ * watch does not import its caller (no import cycle).
+ */
+export interface WatchedMetadata {
+  readonly keys: SourceKeys;
+  currentRevision(): Promise<bigint>;
+  listDatabases(revision?: bigint): Promise<DatabaseInfo[]>;
+  scan(
+    prefix: string,
+    revision?: bigint,
+  ): Promise<{ readonly kvs: readonly { value: Uint8Array }[] }>;
+  complete(
+    c: CollectionInfo,
+    dbs: readonly DatabaseInfo[],
+    revision?: bigint,
+  ): Promise<CollectionInfo>;
+}
 
 /**
  * The metadata watch: one etcd watch on `{root}/meta/root-coord/` from a start revision, turned into ordered
@@ -26,7 +49,7 @@ interface RawEvent {
 type Pending = { kind: 'event'; ev: RawEvent } | { kind: 'error'; err: unknown } | { kind: 'end' };
 
 export async function* watchEvents(
-  meta: EtcdSourceMetadata,
+  meta: WatchedMetadata,
   client: Etcd3,
   opts: WatchOptions,
   registry: Set<Watcher>,

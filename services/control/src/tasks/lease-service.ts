@@ -12,7 +12,7 @@ import type {
 import { targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { validateWorkerId } from '../domain/validation.js';
-import { updateChannelRecord } from './compare-and-set.js';
+import { staleEpochError, updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
 import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
@@ -83,10 +83,7 @@ export function staleEpoch(
   epoch: string,
   current: string,
 ): CdcError {
-  return new CdcError('LEASE_LOST', 'stale lease epoch', {
-    retryable: false,
-    details: { taskId, channel, epoch, currentEpoch: current },
-  });
+  return staleEpochError('lease', { taskId, channel, epoch, currentEpoch: current });
 }
 
 /** The channel's previous holder may still be writing: retry once its write validity must have ended. */

@@ -307,7 +307,7 @@ export class TaskService {
       };
     });
     for (const { channel, start } of checked) {
-      await this.casChannel(taskId, channel, (rec) => {
+      await updateChannelRecord(this.deps.channels, taskId, channel, (rec) => {
         const next: ChannelRecord = {
           ...rec,
           epoch: (BigInt(rec.epoch) + 1n).toString(),
@@ -472,14 +472,6 @@ export class TaskService {
         return fn(current) ?? current;
       },
     );
-  }
-
-  private casChannel(
-    taskId: string,
-    channel: string,
-    fn: (r: ChannelRecord) => ChannelRecord,
-  ): Promise<ChannelRecord> {
-    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
   }
 }
 

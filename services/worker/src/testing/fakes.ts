@@ -400,9 +400,20 @@ export type FailureRule = (args: readonly unknown[], n: number) => Error | undef
 export class FakeTargetWriter implements TargetWriter {
   readonly calls: WriterCall[] = [];
   readonly existing = new Set<string>();
+  /** What the target holds: rows by collection ("db.collection") and primary key (decimal text). */
+  readonly rowsOf = new Map<string, Map<string, Row>>();
+  /** Source collection id each collection replicates (SOURCE_COLLECTION_ID_PROPERTY). */
+  private readonly markers = new Map<string, string | undefined>();
+  private readonly keyFields = new Map<string, string>();
   closed = false;
   private readonly rules = new Map<WriterMethod, FailureRule>();
   private readonly counts = new Map<WriterMethod, number>();
+
+  /** Collections that exist on the target from the start, as if created earlier. */
+  withCollections(...targets: TargetCollection[]): this {
+    for (const t of targets) this.existing.add(`${t.db}.${t.collection}`);
+    return this;
+  }
 
   failWith(op: WriterMethod, rule: FailureRule): this {
     this.rules.set(op, rule);
@@ -435,11 +446,23 @@ export class FakeTargetWriter implements TargetWriter {
   }
   async createCollection(spec: CreateCollectionSpec): Promise<void> {
     await this.record('createCollection', [spec]);
-    this.existing.add(`${spec.db}.${spec.collection}`);
+    const key = `${spec.db}.${spec.collection}`;
+    if (this.existing.has(key)) return;
+    this.existing.add(key);
+    this.markers.set(key, spec.sourceCollectionId);
+    const pk = spec.schema.fields.find((f) => f.isPrimaryKey);
+    if (pk !== undefined) this.keyFields.set(key, pk.name);
   }
   async dropCollection(target: TargetCollection, sourceCollectionId?: string): Promise<void> {
     await this.record('dropCollection', [target, sourceCollectionId]);
-    this.existing.delete(`${target.db}.${target.collection}`);
+    const key = `${target.db}.${target.collection}`;
+    const marker = this.markers.get(key);
+    // Only the incarnation named (or one without a marker): a replayed drop never drops a successor.
+    if (sourceCollectionId !== undefined && marker !== undefined && marker !== sourceCollectionId)
+      return;
+    this.existing.delete(key);
+    this.rowsOf.delete(key);
+    this.markers.delete(key);
   }
   async hasCollection(target: TargetCollection): Promise<boolean> {
     await this.record('hasCollection', [target]);
@@ -495,6 +518,12 @@ export class FakeTargetWriter implements TargetWriter {
     rows: readonly Row[],
   ): Promise<WriteResult> {
     await this.record('upsert', [target, partition, rows]);
+    const key = `${target.db}.${target.collection}`;
+    if (!this.existing.has(key)) throw sinkRejected(`collection ${key} not found`);
+    const keyField = this.keyFields.get(key) ?? 'id';
+    const table = this.rowsOf.get(key) ?? new Map<string, Row>();
+    for (const r of rows) table.set(keyText(r[keyField]), r);
+    this.rowsOf.set(key, table);
     return { rows: rows.length, bytes: rows.length * 10 };
   }
   async delete(
@@ -503,6 +532,8 @@ export class FakeTargetWriter implements TargetWriter {
     keys: PrimaryKeys,
   ): Promise<WriteResult> {
     await this.record('delete', [target, partition, keys]);
+    const table = this.rowsOf.get(`${target.db}.${target.collection}`);
+    for (const k of keys.values) table?.delete(String(k));
     return { rows: keys.values.length, bytes: keys.values.length * 10 };
   }
   close(): Promise<void> {
@@ -510,6 +541,10 @@ export class FakeTargetWriter implements TargetWriter {
     return Promise.resolve();
   }
 }
+
+/** A primary key value as text (Int64 keys arrive as decimal strings or bigints). */
+const keyText = (v: unknown): string =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
 
 export const sinkRejected = (msg = 'refused'): CdcError =>
   new CdcError('SINK_REJECTED', msg, { retryable: false });

@@ -54,7 +54,7 @@ export class TargetMilvusClient extends MilvusClient {
     // The connection pool reads the list when it connects, which __SKIP_CONNECT__ defers to ensureConnected().
     // The SDK keeps its interceptors in channelOptions, a key grpc-js's ChannelOptions type does not name.
     const existing: unknown = Reflect.get(this.channelOptions, 'interceptors');
-    const kept = (Array.isArray(existing) ? existing : []).filter(
+    const kept = (Array.isArray(existing) ? (existing as unknown[]) : []).filter(
       (i) => !String(i).includes('savedSendMessage'),
     );
     Reflect.set(this.channelOptions, 'interceptors', [fenceInterceptor, ...kept]);

@@ -380,7 +380,7 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
     children.push(refused);
     expect(await exitCode(refused)).toBe(78);
     // Warnings and info lines reach the log through separate pipes: wait for the line itself.
-    const inLog = (p: RunningProcess, text: string): Promise<void> =>
+    const inLog = (p: RunningProcess, text: string): Promise<boolean> =>
       waitFor(
         () => Promise.resolve(logOf(p).includes(text) ? true : undefined),
         10_000,

@@ -52,12 +52,12 @@ export class TargetMilvusClient extends MilvusClient {
     // The SDK's retry interceptor JSON-stringifies every request, vectors included, for a debug line nobody prints:
     // ~18% of a worker's CPU in the benchmark profile, plus GC. The writer retries on its own (withRetry), so drop it.
     // The connection pool reads the list when it connects, which __SKIP_CONNECT__ defers to ensureConnected().
-    const options = (this as unknown as { channelOptions: { interceptors?: unknown[] } })
-      .channelOptions;
-    options.interceptors = [
-      fenceInterceptor,
-      ...(options.interceptors ?? []).filter((i) => !String(i).includes('savedSendMessage')),
-    ];
+    // The SDK keeps its interceptors in channelOptions, a key grpc-js's ChannelOptions type does not name.
+    const existing: unknown = Reflect.get(this.channelOptions, 'interceptors');
+    const kept = (Array.isArray(existing) ? (existing as unknown[]) : []).filter(
+      (i) => !String(i).includes('savedSendMessage'),
+    );
+    Reflect.set(this.channelOptions, 'interceptors', [fenceInterceptor, ...kept]);
   }
 
   ensureConnected(): Promise<void> {

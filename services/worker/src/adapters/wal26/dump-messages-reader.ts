@@ -39,18 +39,11 @@ interface DumpResponse {
   message?: { id?: { id?: string }; payload?: Buffer; properties?: Record<string, string> } | null;
 }
 
-type MilvusServiceClient = grpc.Client & {
-  DumpMessages(
-    req: Record<string, unknown>,
-    metadata: grpc.Metadata,
-  ): grpc.ClientReadableStream<DumpResponse>;
-};
+let dumpMethod: grpc.MethodDefinition<object, DumpResponse> | undefined;
 
-let serviceCtor: grpc.ServiceClientConstructor | undefined;
-
-/** The MilvusService client from the SDK's bundled descriptors (they define DumpMessages). */
-function milvusService(): grpc.ServiceClientConstructor {
-  if (serviceCtor !== undefined) return serviceCtor;
+/** MilvusService.DumpMessages, described by the SDK's bundled descriptors (they define it). */
+function dumpMessagesMethod(): grpc.MethodDefinition<object, DumpResponse> {
+  if (dumpMethod !== undefined) return dumpMethod;
   const require = createRequire(import.meta.url);
   const json = require('@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js') as {
     default: object;
@@ -62,11 +55,24 @@ function milvusService(): grpc.ServiceClientConstructor {
     defaults: true,
     oneofs: true,
   });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    milvus: { proto: { milvus: { MilvusService: grpc.ServiceClientConstructor } } };
+  const service = def['milvus.proto.milvus.MilvusService'];
+  const method =
+    service !== undefined && 'DumpMessages' in service ? service['DumpMessages'] : undefined;
+  if (method === undefined || !('path' in method))
+    throw new CdcError(
+      'INTERNAL',
+      'the Milvus SDK descriptors have no MilvusService.DumpMessages',
+      {
+        retryable: false,
+      },
+    );
+  const described: grpc.MethodDefinition<object, object> = method;
+  dumpMethod = {
+    ...described,
+    // protobufjs decodes the response into an object of the shape DumpResponse declares (fields it knows of).
+    responseDeserialize: (bytes): DumpResponse => described.responseDeserialize(bytes),
   };
-  serviceCtor = pkg.milvus.proto.milvus.MilvusService;
-  return serviceCtor;
+  return dumpMethod;
 }
 
 function sourceError(code: grpc.status | undefined, what: string, pchannel: string): CdcError {
@@ -98,7 +104,7 @@ function sourceError(code: grpc.status | undefined, what: string, pchannel: stri
 
 export class DumpMessagesSourceReader implements SourceReader {
   private readonly queue: RecordQueue;
-  private client: MilvusServiceClient | undefined;
+  private client: grpc.Client | undefined;
   private call: grpc.ClientReadableStream<DumpResponse> | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private paused = false;
@@ -144,12 +150,11 @@ export class DumpMessagesSourceReader implements SourceReader {
         first = this.earliestId();
         break;
     }
-    const Service = milvusService();
-    this.client = new Service(
+    this.client = new grpc.Client(
       this.opts.address.replace(/^https?:\/\//, ''),
       this.opts.ssl === true ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(),
       { 'grpc.max_receive_message_length': 256 << 20 },
-    ) as unknown as MilvusServiceClient;
+    );
     this.state = 'running';
     this.stream(first);
     // The first response (or failure) tells whether the position exists; wait for it briefly so open() reports it.
@@ -193,7 +198,13 @@ export class DumpMessagesSourceReader implements SourceReader {
 
   private stream(startId: string): void {
     const { walName, pchannel } = this.opts;
-    const call = (this.client as MilvusServiceClient).DumpMessages(
+    const client = this.client;
+    if (client === undefined) return;
+    const method = dumpMessagesMethod();
+    const call = client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
       {
         pchannel,
         start_message_id: { id: startId, WAL_name: walName },

@@ -15,7 +15,9 @@ build_producer() {
   [[ -f "$src/go.mod" ]] || die "no producer named $name under $PRODUCERS_DIR"
   command -v go >/dev/null || die "Go >= 1.24 is required to build the test producer $name"
   local hash
-  hash="$(cd "$src" && cat go.mod go.sum $(ls ./*.go | sort) | sha256sum | cut -c1-16)"
+  # Nested modules (a producer's local `replace` targets) count too.
+  hash="$(cd "$src" && cat go.mod go.sum $(ls ./*.go | sort) \
+    $(find . -mindepth 2 -type f \( -name '*.go' -o -name go.mod \) | sort) | sha256sum | cut -c1-16)"
   local bin="$OUT_DIR/$name-$hash"
   if [[ ! -x "$bin" ]]; then
     mkdir -p "$OUT_DIR"

@@ -195,3 +195,15 @@ export { globCovers, globMatch, globsIntersect } from './scope/glob.js';
 export { mapCollectionName, mapDatabaseName, normalizeDatabase } from './scope/name-mapping.js';
 export type { MappedName, NameMappingRule } from './scope/name-mapping.js';
 export * from './wal/index.js';
+export {
+  ETCD_DEFAULT_MAX_REQUEST_BYTES,
+  ETCD_GRPC_OVERHEAD_BYTES,
+  ETCD_MAX_TXN_OPS,
+  ETCD_RECEIVE_LIMIT_BYTES,
+  etcdGrpcOptions,
+  etcdPageKeys,
+  prefixRange,
+  scanPages,
+  scanPrefix,
+} from './meta/etcd-paging.js';
+export type { EtcdRangeApi, ScanOptions, ScanPage } from './meta/etcd-paging.js';

@@ -27,7 +27,10 @@ import { scanPrefix } from './etcd-paging.js';
 import { watchEvents } from './etcd-watch.js';
 
 export interface EtcdSourceMetadataOptions {
-  /** A connected client; not closed by `close()`. */
+  /**
+   * A connected client; not closed by `close()`. Created with `grpcOptions: etcdGrpcOptions()`: reads page by
+   * page, and a page of large values needs that receive limit.
+   */
   readonly client: Etcd3;
   /** The source's `etcd.rootPath` (`by-dev` by default). */
   readonly rootPath: string;

@@ -14,7 +14,7 @@ import { notFound, type TaskService } from './task-service.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 
 export interface QuarantineServiceDeps {
-  readonly tasks: TaskService;
+  readonly tasks: Pick<TaskService, 'get' | 'pause'>;
   readonly channels: ChannelStore;
   readonly store: QuarantineStore;
   readonly clock: Clock;
@@ -71,8 +71,10 @@ export class QuarantineService {
     if (found.value.epoch !== lease.epoch)
       throw staleEpoch(lease.taskId, lease.channel, lease.epoch, found.value.epoch);
     const now = this.deps.clock.now();
-    const writes = reports.map((r) => ({
-      record: this.record(lease, r, now),
+    // Ids sort by time, and within a batch in channel order: "{ms}-{5 random hex}{3 hex index}".
+    const nonce = randomBytes(3).toString('hex').slice(0, 5);
+    const writes = reports.map((r, i) => ({
+      record: this.record(lease, r, now, `${nonce}${i.toString(16).padStart(3, '0')}`),
       dedupeKey: dedupeKey(lease.channel, r.position, r.target),
     }));
     const outcomes = await this.deps.store.add(lease.taskId, writes, this.deps.maxEntries);
@@ -114,10 +116,15 @@ export class QuarantineService {
     return this.deps.store.count(taskId);
   }
 
-  private record(lease: LeaseIdentity, r: QuarantineReport, now: number): QuarantineRecord {
+  private record(
+    lease: LeaseIdentity,
+    r: QuarantineReport,
+    now: number,
+    suffix: string,
+  ): QuarantineRecord {
     const cap = this.deps.payloadCap;
     return {
-      quarantineId: `${now.toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}`,
+      quarantineId: `${now.toString().padStart(15, '0')}-${suffix}`,
       channel: lease.channel,
       epoch: lease.epoch,
       ...(r.position === undefined ? {} : { position: r.position }),

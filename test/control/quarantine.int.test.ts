@@ -141,7 +141,7 @@ describe('control service: quarantine', () => {
     });
     expect(batch.quarantine_ids[0]).toBe(first.quarantine_id);
     const { records } = await listAll(id);
-    expect(records.map((r) => r.quarantine_id)).toEqual(batch.quarantine_ids);
+    expect(records.map((r): unknown => r.quarantine_id)).toEqual(batch.quarantine_ids);
     // A new lease (epoch) replaying the channel adds nothing either.
     const next = await c.worker.AcquireLease({ task_id: id, channel: ch(0), worker_id: 'w9' });
     const replay = await c.worker.ReportQuarantineBatch({
@@ -173,7 +173,7 @@ describe('control service: quarantine', () => {
     expect(bigRes.quarantine_ids).toHaveLength(48);
     // ListQuarantine keeps each answer within a client's default 4 MiB: the large records take several pages.
     const { records, pages } = await listAll(id);
-    expect(records.map((r) => r.quarantine_id)).toEqual([
+    expect(records.map((r): unknown => r.quarantine_id)).toEqual([
       ...res.quarantine_ids,
       ...bigRes.quarantine_ids,
     ]);
@@ -198,7 +198,7 @@ describe('control service: quarantine', () => {
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused.length).toBeGreaterThan(0);
     for (const r of refused) {
-      const err = (r as PromiseRejectedResult).reason as ServiceError;
+      const err = r.reason as ServiceError;
       expect(err.code).toBe(status.FAILED_PRECONDITION);
       expect(err.details).toMatch(/^quarantine full: task .* holds 300 quarantined messages/);
     }
@@ -230,18 +230,18 @@ describe('control service: quarantine', () => {
 
   it('refuses at start a payload cap whose record would not fit etcd’s request limit', async () => {
     let err: unknown;
-    try {
-      await startControl({
-        CONTROL_ETCD_ENDPOINTS: ETCD,
-        CONTROL_ETCD_ROOT: ROOT,
-        CONTROL_REDIS_URL: REDIS_URL,
-        CONTROL_SECRET_KEY: SECRET_KEY,
-        CONTROL_METRICS_PORT: '0',
-        CONTROL_QUARANTINE_PAYLOAD_CAP: '4194304',
-      });
-    } catch (e) {
+    const started = await startControl({
+      CONTROL_ETCD_ENDPOINTS: ETCD,
+      CONTROL_ETCD_ROOT: ROOT,
+      CONTROL_REDIS_URL: REDIS_URL,
+      CONTROL_SECRET_KEY: SECRET_KEY,
+      CONTROL_METRICS_PORT: '0',
+      CONTROL_QUARANTINE_PAYLOAD_CAP: '4194304',
+    }).catch((e: unknown) => {
       err = e;
-    }
+      return undefined;
+    });
+    if (started !== undefined) await stopControl(started);
     expect(String(err)).toMatch(/control exited 78/);
     expect(String(err)).toMatch(
       /CONTROL_QUARANTINE_PAYLOAD_CAP: a quarantine record with 4194304 bytes of payload takes up to \d+ bytes in etcd .* above CONTROL_ETCD_MAX_REQUEST_BYTES \(1572864\); at most \d+/,

@@ -140,6 +140,7 @@ describe('QuarantineService', () => {
     const err = await rejection(service.report(LEASE, [entry(3), entry(4), entry(5), entry(6)]));
     expect(err.code).toBe('FAILED_PRECONDITION');
     expect(err.message).toMatch(/^quarantine full: task t1 holds 5 quarantined messages/);
+    expect(err.message.startsWith(QUARANTINE_FULL)).toBe(true);
     expect(store.records.size).toBe(5);
     expect(task.state).toBe('TASK_STATE_PAUSED');
     expect(task.reason).toMatch(

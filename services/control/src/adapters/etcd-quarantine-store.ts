@@ -128,9 +128,12 @@ export class EtcdQuarantineStore implements QuarantineStore {
   ): Promise<QuarantineOutcome[]> {
     const counterKey = this.keys.quarantineCount(taskId);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      // The counter first: any write after this read changes it, so the commit below fails instead of racing.
-      const counter = await this.readCounter(taskId);
-      const seen = await this.readSeen(chunk.map((p) => p.seenKey));
+      // Counter and deduplication keys in one read (one revision): any write after it changes the counter, so the
+      // commit below fails instead of racing.
+      const { counter, seen } = await this.readState(
+        taskId,
+        chunk.map((p) => p.seenKey),
+      );
       const outcomes: QuarantineOutcome[] = [];
       const adding = new Map<string, Planned>();
       let count = counter.count;
@@ -175,7 +178,13 @@ export class EtcdQuarantineStore implements QuarantineStore {
    */
   private async readCounter(taskId: string): Promise<{ count: number; version?: string }> {
     const found = await this.client.get(this.keys.quarantineCount(taskId)).exec();
-    const kv: IKeyValue | undefined = found.kvs[0];
+    return this.counterOf(taskId, found.kvs[0]);
+  }
+
+  private async counterOf(
+    taskId: string,
+    kv: IKeyValue | undefined,
+  ): Promise<{ count: number; version?: string }> {
     if (kv !== undefined) return { count: Number(kv.value.toString()), version: kv.mod_revision };
     let count = 0;
     const range = prefixRange(this.keys.quarantine(taskId));
@@ -187,18 +196,24 @@ export class EtcdQuarantineStore implements QuarantineStore {
     return { count };
   }
 
-  /** Stored record ids by deduplication key, in one round trip (a read-only transaction). */
-  private async readSeen(keys: readonly string[]): Promise<Map<string, string>> {
+  /** The counter and the stored record ids by deduplication key, in one read-only transaction. */
+  private async readState(
+    taskId: string,
+    seenKeys: readonly string[],
+  ): Promise<{ counter: { count: number; version?: string }; seen: Map<string, string> }> {
     const res = await this.client.kv.txn({
       compare: [],
-      success: keys.map((key) => ({ request_range: { key: Buffer.from(key) } })),
+      success: [this.keys.quarantineCount(taskId), ...seenKeys].map((key) => ({
+        request_range: { key: Buffer.from(key) },
+      })),
       failure: [],
     });
-    const out = new Map<string, string>();
-    for (const r of res.responses) {
+    const [counterRes, ...seenRes] = res.responses;
+    const seen = new Map<string, string>();
+    for (const r of seenRes) {
       const kv = r.response_range.kvs[0];
-      if (kv !== undefined) out.set(kv.key.toString('utf8'), kv.value.toString('utf8'));
+      if (kv !== undefined) seen.set(kv.key.toString('utf8'), kv.value.toString('utf8'));
     }
-    return out;
+    return { counter: await this.counterOf(taskId, counterRes?.response_range.kvs[0]), seen };
   }
 }

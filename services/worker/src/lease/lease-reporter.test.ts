@@ -3,6 +3,7 @@ import { CdcError } from '@cdc/shared';
 import type { LeaseRef } from '../ports/worker-control.js';
 import { FakeWorkerControl, offsetId, silentLogger, waitFor } from '../testing/fakes.js';
 import { LeaseReporter } from './lease-reporter.js';
+import { MAX_BATCH_ENTRIES } from './quarantine-batcher.js';
 
 const lease: LeaseRef = { taskId: 't1', channel: 'dml_0', epoch: '7' };
 
@@ -219,16 +220,16 @@ describe('LeaseReporter', () => {
     ]);
     expect(control.quarantines[0]?.entry.payloadSize).toBe(big.length);
     expect(control.quarantines[0]?.entry.reason.length).toBe(4096);
-    for (let i = 0; i < 64; i++)
+    for (let i = 0; i < MAX_BATCH_ENTRIES; i++)
       await reporter.quarantine({
         msgId: offsetId(BigInt(10 + i)),
         timestamp: 1n,
         reason: 'x',
         payload: new Uint8Array(1),
       });
-    // 64 small ones: one call.
+    // A call's worth of small ones: one call.
     expect(control.quarantineCalls).toBe(3);
-    expect(control.quarantines).toHaveLength(66);
+    expect(control.quarantines).toHaveLength(2 + MAX_BATCH_ENTRIES);
   });
 
   it('while quarantine reports fail, renews the lease without the checkpoint past the unsent messages', async () => {

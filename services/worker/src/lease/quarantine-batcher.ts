@@ -9,8 +9,11 @@ export const MAX_REASON_CHARS = 4096;
  * and would not fit a call.
  */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
-/** Entries per call (the control service takes up to 256). */
-const MAX_BATCH_ENTRIES = 64;
+/**
+ * Entries per call: the control service takes up to 256 and stores 63 per etcd transaction (etcd's 128 ops: two
+ * keys per entry, and the task's count).
+ */
+export const MAX_BATCH_ENTRIES = 252;
 /** Bytes per call, under the control service's 4 MiB receive limit. */
 const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 /** Framing, position and target of one entry. */

@@ -19,6 +19,7 @@ import {
 } from '../../services/control/src/adapters/etcd-stores.js';
 import { EtcdChannelDiscovery } from '../../services/control/src/adapters/source-probes.js';
 import { LeaseScheduler } from '../../services/control/src/scheduling/lease-scheduler.js';
+import { LeaseService } from '../../services/control/src/tasks/lease-service.js';
 import { systemClock } from '../../services/control/src/tasks/ports.js';
 import { TaskService } from '../../services/control/src/tasks/task-service.js';
 import { clients, startControl, stopControl } from '../control/control-harness.js';
@@ -173,11 +174,21 @@ async function main(): Promise<void> {
     const tasks = new TaskService({
       tasks: store,
       channels: new EtcdChannelStore(etcd, keys),
-      secrets: new AesSecretBox(Buffer.from(secret, 'base64')),
+      secrets: new AesSecretBox([Buffer.from(secret, 'base64')]),
       reachability: { check: () => Promise.resolve() },
       discovery,
       clock: systemClock,
       staleReportMs: 5_000,
+      pauseLeadMs: 2_500,
+    });
+    const channels = new EtcdChannelStore(etcd, keys);
+    const leases = new LeaseService({
+      tasks,
+      channels,
+      clock: systemClock,
+      liveWindowMs: 5_000,
+      reportIntervalMs: 1_000,
+      timing: { writeValidityMs: 5_000, handoverMs: 7_000, pauseLeadMs: 2_500 },
     });
     const benchQueue = queues[1]!;
     const scheduler = new LeaseScheduler(
@@ -185,6 +196,7 @@ async function main(): Promise<void> {
       store,
       tasks,
       discovery,
+      leases,
       createLogger({ service: 'bench-scheduler', level: 'warn' }),
       {
         reconcileIntervalMs: 60_000,

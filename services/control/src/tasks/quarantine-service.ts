@@ -135,13 +135,18 @@ export class QuarantineService {
     };
   }
 
+  /**
+   * An immediate pause (like a worker failure that needs a person): the channel that hit the cap cannot go on, and the
+   * others stop where they are instead of at a pause point ahead.
+   */
   private async pauseFull(taskId: string): Promise<void> {
     const task = await this.deps.tasks.get(taskId);
-    if (task.state !== 'TASK_STATE_RUNNING') return;
+    if (task.state !== 'TASK_STATE_RUNNING' && task.state !== 'TASK_STATE_PAUSING') return;
     await this.deps.tasks.pause(
       taskId,
       `${QUARANTINE_FULL}: ${this.deps.maxEntries} messages (CONTROL_QUARANTINE_MAX_ENTRIES); review them with ListQuarantine, remove them with PurgeQuarantine (cdcctl quarantine purge ${taskId}), then resume`,
       'worker',
+      true,
     );
   }
 }

@@ -143,6 +143,7 @@ describe('control service: quarantine', () => {
     const { records } = await listAll(id);
     expect(records.map((r): unknown => r.quarantine_id)).toEqual(batch.quarantine_ids);
     // A new lease (epoch) replaying the channel adds nothing either.
+    await c.worker.ReleaseLease({ ...lease, worker_id: 'w0' });
     const next = await c.worker.AcquireLease({ task_id: id, channel: ch(0), worker_id: 'w9' });
     const replay = await c.worker.ReportQuarantineBatch({
       ...lease,
@@ -203,6 +204,10 @@ describe('control service: quarantine', () => {
       expect(err.details).toMatch(/^quarantine full: task .* holds 300 quarantined messages/);
     }
     expect((await listAll(id)).records).toHaveLength(CAP);
+    // An immediate pause: PAUSED once the leases stopped (a worker refused "quarantine full" releases its lease).
+    expect((await c.cdc.GetTask({ task_id: id })).state).toMatch(/^TASK_STATE_PAUS(ING|ED)$/);
+    for (const [i, lease] of leases.entries())
+      await c.worker.ReleaseLease({ ...lease, worker_id: `w${i}` });
     const task = await c.cdc.GetTask({ task_id: id });
     expect(task.state).toBe('TASK_STATE_PAUSED');
     expect(task.reason).toMatch(

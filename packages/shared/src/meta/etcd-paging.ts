@@ -5,9 +5,12 @@ import type { IKeyValue, IRangeRequest, IRangeResponse } from 'etcd3';
  * etcd's own limits and the client's, chosen together. etcd refuses any request above `--max-request-bytes`
  * (1.5 MiB by default), so no stored key plus value is larger; its gRPC server accepts 512 KiB of framing on top.
  * gRPC's client default would refuse any response above 4 MiB, which a whole-prefix read of a few large records
- * already exceeds, and the etcd3 client counts that refusal as a server failure: it retries, reconnects and opens
- * its circuit breaker, so every other call fails for seconds. Reads therefore go page by page, and a page holds
- * at most `pageKeys(maxRequestBytes)` keys, which fits the receive limit whatever the records are.
+ * already exceeds, and the etcd3 client counts that refusal as a server failure: it retries, resets the host's
+ * connections and opens its circuit breaker, so every other call fails for seconds. A response must therefore never
+ * exceed the limit: reads go page by page, and a page holds at most `etcdPageKeys(maxRequestBytes)` keys, which fits
+ * the receive limit whatever the records are. The limit is large so that pages are (each request costs a round
+ * trip): a full page of maximum-size records is 512 MiB, but the records this service writes are bounded far below
+ * etcd's limit, so its real pages are a few MB at most (Go's etcd client accepts 2 GiB and does not page at all).
  */
 export const ETCD_DEFAULT_MAX_REQUEST_BYTES = 1_572_864;
 /** Framing etcd's gRPC server accepts beyond `--max-request-bytes`. */
@@ -15,7 +18,7 @@ export const ETCD_GRPC_OVERHEAD_BYTES = 512 * 1024;
 /** Operations per transaction etcd accepts (`--max-txn-ops`, default 128). */
 export const ETCD_MAX_TXN_OPS = 128;
 /** Largest etcd response this client accepts: a full page of maximum-size records. */
-export const ETCD_RECEIVE_LIMIT_BYTES = 128 * 1024 * 1024;
+export const ETCD_RECEIVE_LIMIT_BYTES = 512 * 1024 * 1024;
 /** Revisions, version and lease of each key-value in a range response. */
 const KV_FRAMING_BYTES = 1024;
 const MAX_PAGE_KEYS = 1000;
@@ -44,8 +47,11 @@ export interface EtcdRangeApi {
 }
 
 export interface ScanOptions {
-  /** Keys per request; default `etcdPageKeys()`. */
-  readonly pageKeys?: number;
+  /**
+   * Keys per request, at most `etcdPageKeys()` of the store; default `etcdPageKeys()`. A function is asked before each
+   * request (a reader that fills a byte budget sizes the next page from the records so far).
+   */
+  readonly pageKeys?: number | (() => number);
   /**
    * `'first'` (default): every page at the revision of the first one, a consistent snapshot. A bigint: at that
    * revision. `'latest'`: each page at the newest revision (long scans of a store that is being written).
@@ -83,14 +89,17 @@ export async function* scanPages(
   range: { readonly start: Buffer; readonly end: Buffer },
   opts: ScanOptions = {},
 ): AsyncGenerator<ScanPage> {
-  const pageKeys = Math.max(1, opts.pageKeys ?? etcdPageKeys());
+  const pageKeys = (): number => {
+    const asked = typeof opts.pageKeys === 'function' ? opts.pageKeys() : opts.pageKeys;
+    return Math.max(1, asked ?? etcdPageKeys());
+  };
   let revision = typeof opts.revision === 'bigint' ? opts.revision : undefined;
   let start = range.start;
   for (;;) {
     const res = await kv.range({
       key: start,
       range_end: range.end,
-      limit: pageKeys,
+      limit: pageKeys(),
       sort_order: SortOrder.Ascend,
       sort_target: SortTarget.Key,
       ...(revision === undefined ? {} : { revision: revision.toString() }),

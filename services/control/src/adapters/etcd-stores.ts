@@ -110,6 +110,9 @@ export async function* scanJson<T>(
       ];
 }
 
+/** Keys of the first request of a budgeted page (`readPage`). */
+const FIRST_PAGE_KEYS = 64;
+
 /**
  * Records after `after`: at most `limit`, and once the page holds one, no more than `maxBytes` of stored records
  * (a reply that must fit a client's receive limit).
@@ -124,9 +127,15 @@ export async function readPage<T>(
 ): Promise<Page<T>> {
   const records: T[] = [];
   let bytes = 0;
-  for await (const [, record, size] of scanJson<T>(client, prefix, after, {
-    pageKeys: Math.min(limit + 1, keys.pageKeys),
-  })) {
+  // The first request asks for a few records; the next ones for about what the budget still holds at the size seen.
+  const pageKeys = (): number => {
+    const wanted =
+      records.length === 0
+        ? FIRST_PAGE_KEYS
+        : Math.ceil(((maxBytes - bytes) * records.length) / Math.max(1, bytes)) + 1;
+    return Math.max(1, Math.min(limit + 1 - records.length, keys.pageKeys, wanted));
+  };
+  for await (const [, record, size] of scanJson<T>(client, prefix, after, { pageKeys })) {
     if (records.length >= limit || (records.length > 0 && bytes + size > maxBytes))
       return { records, more: true };
     records.push(record);

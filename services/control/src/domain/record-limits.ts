@@ -1,4 +1,4 @@
-import { invalidArgument } from '@cdc/shared';
+import { MAX_WORKER_REASON_CHARS, invalidArgument } from '@cdc/shared';
 import type { TaskSpec } from './model.js';
 
 /**
@@ -8,8 +8,8 @@ import type { TaskSpec } from './model.js';
 
 /** A task spec as stored (JSON, secrets included before sealing). Real specs are a few KB; PEMs are the bulk. */
 export const MAX_TASK_SPEC_BYTES = 256 * 1024;
-/** Free text from a worker (quarantine and failure reasons): a sentence or an error message, not a payload. */
-export const MAX_WORKER_REASON_CHARS = 4096;
+/** Free text from a worker (quarantine and failure reasons): shared with the workers, which cut to it. */
+export { MAX_WORKER_REASON_CHARS };
 /** A snapshot's last primary key: Milvus VarChar keys are at most 65,535 bytes. */
 export const MAX_SNAPSHOT_KEY_CHARS = 65_535;
 /** Longer than any channel name ("{prefix of ≤128}-rootcoord-dml_{n}"). */

@@ -4,6 +4,7 @@ import {
   callUnary,
   CDC_PROTO_FILES,
   CdcError,
+  cutText,
   errorFromTrailers,
   positionFromProto,
   positionToProto,
@@ -202,7 +203,7 @@ export class GrpcWorkerControl implements WorkerControl {
       task_id: lease.taskId,
       channel: lease.channel,
       epoch: lease.epoch,
-      reason,
+      reason: cutText(reason),
       needs_person: needsPerson,
     } satisfies Required<pb.ReportFailureRequest>);
   }
@@ -259,7 +260,7 @@ export class GrpcWorkerControl implements WorkerControl {
       rows_total: String(input.rowsTotal),
       partition: input.partition,
       last_key: input.lastKey,
-      error: input.error ?? '',
+      error: cutText(input.error ?? ''),
       needs_person: input.needsPerson ?? false,
     } satisfies Required<pb.ReportSnapshotRequest>);
     return { keepGoing: res.keep_going, reason: res.reason };

@@ -1,8 +1,7 @@
+import { cutText } from '@cdc/shared';
 import type { QuarantinedMessage } from '../ports/lease-progress.js';
 import type { QuarantineReportEntry } from '../ports/worker-control.js';
 
-/** The control service stores at most this much of a reason (longer ones it refuses). */
-export const MAX_REASON_CHARS = 4096;
 /**
  * Bytes of a payload sent to the control service, which keeps at most CONTROL_QUARANTINE_PAYLOAD_CAP (default
  * 64 KiB; at most about 1.1 MiB with etcd's default request limit): a whole 5 MB message would only be cut there,
@@ -51,7 +50,7 @@ export class QuarantineBatcher {
     const entry: QuarantineReportEntry = {
       msgId: message.msgId,
       timestamp: message.timestamp,
-      reason: cut(message.reason, MAX_REASON_CHARS),
+      reason: cutText(message.reason),
       payload: message.payload.subarray(0, MAX_PAYLOAD_BYTES),
       payloadSize: message.payload.length,
       target,
@@ -84,8 +83,4 @@ export class QuarantineBatcher {
       this.pendingBytes -= bytes;
     }
   }
-}
-
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

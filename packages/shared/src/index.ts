@@ -88,6 +88,7 @@ export {
   PROTO_LOADER_OPTIONS,
 } from './control-api/proto-files.js';
 export { callUnary, openServerStream, serviceDefinition } from './control-api/proto-services.js';
+export { MAX_WORKER_REASON_CHARS, cutText } from './control-api/report-limits.js';
 export type { CdcServices, RequestOf, ResponseOf } from './control-api/proto-services.js';
 export {
   ERROR_CODE_TRAILER,
@@ -195,3 +196,15 @@ export { globCovers, globMatch, globsIntersect } from './scope/glob.js';
 export { mapCollectionName, mapDatabaseName, normalizeDatabase } from './scope/name-mapping.js';
 export type { MappedName, NameMappingRule } from './scope/name-mapping.js';
 export * from './wal/index.js';
+export {
+  ETCD_DEFAULT_MAX_REQUEST_BYTES,
+  ETCD_GRPC_OVERHEAD_BYTES,
+  ETCD_MAX_TXN_OPS,
+  ETCD_RECEIVE_LIMIT_BYTES,
+  etcdGrpcOptions,
+  etcdPageKeys,
+  prefixRange,
+  scanPages,
+  scanPrefix,
+} from './meta/etcd-paging.js';
+export type { EtcdRangeApi, ScanOptions, ScanPage } from './meta/etcd-paging.js';

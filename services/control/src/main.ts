@@ -4,6 +4,8 @@ import {
   configOrExit,
   createLogger,
   DEFAULT_QUEUE_PREFIX,
+  etcdGrpcOptions,
+  etcdPageKeys,
   handleShutdown,
   LEASE_QUEUE_NAME,
   serverStep,
@@ -14,6 +16,7 @@ import {
 import { Queue } from 'bullmq';
 import { Etcd3 } from 'etcd3';
 import { AesSecretBox } from './adapters/aes-secret-box.js';
+import { EtcdQuarantineStore } from './adapters/etcd-quarantine-store.js';
 import {
   EtcdChannelStore,
   EtcdKeys,
@@ -34,6 +37,7 @@ import { LeaseScheduler } from './scheduling/lease-scheduler.js';
 import { loadServerSecurity, type ServerSecurity } from './security/server-security.js';
 import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
+import { QuarantineService } from './tasks/quarantine-service.js';
 import { systemClock } from './tasks/ports.js';
 import { SnapshotService } from './tasks/snapshot-service.js';
 import { TaskService } from './tasks/task-service.js';
@@ -82,13 +86,17 @@ async function main(): Promise<void> {
 
   const etcd = new Etcd3({
     hosts: config.CONTROL_ETCD_ENDPOINTS,
+    grpcOptions: etcdGrpcOptions(config.CONTROL_ETCD_MAX_REQUEST_BYTES),
     ...(config.CONTROL_ETCD_USERNAME === ''
       ? {}
       : {
           auth: { username: config.CONTROL_ETCD_USERNAME, password: config.CONTROL_ETCD_PASSWORD },
         }),
   });
-  const keys = new EtcdKeys(config.CONTROL_ETCD_ROOT);
+  const keys = new EtcdKeys(
+    config.CONTROL_ETCD_ROOT,
+    etcdPageKeys(config.CONTROL_ETCD_MAX_REQUEST_BYTES),
+  );
   const taskStore = new EtcdTaskStore(etcd, keys);
   const channelStore = new EtcdChannelStore(etcd, keys);
   const discovery = new EtcdChannelDiscovery(
@@ -117,7 +125,14 @@ async function main(): Promise<void> {
       handoverMs: config.CONTROL_LEASE_HANDOVER_MS,
       pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
     },
-    quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
+  });
+  const quarantine = new QuarantineService({
+    tasks,
+    channels: channelStore,
+    store: new EtcdQuarantineStore(etcd, keys, config.CONTROL_ETCD_MAX_REQUEST_BYTES),
+    clock: systemClock,
+    payloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
+    maxEntries: config.CONTROL_QUARANTINE_MAX_ENTRIES,
   });
   const verify = new VerifyService({
     task: async (taskId) => {
@@ -172,7 +187,7 @@ async function main(): Promise<void> {
     {
       tasks: () => taskStore.list(),
       channels: async (taskId) => (await tasks.positions(taskId)).channels,
-      quarantineCount: (taskId) => etcd.getAll().prefix(keys.quarantine(taskId)).count(),
+      quarantineCount: (taskId) => quarantine.count(taskId),
       leaseJobCounts: () => queue.getJobCounts(...LEASE_JOB_STATES),
     },
     log.child({ component: 'metrics' }),
@@ -191,9 +206,16 @@ async function main(): Promise<void> {
   );
   const server = new ControlServer(
     {
-      cdc: cdcHandlers(tasks, verify, log.child({ component: 'cdc-service' }), snapshots),
+      cdc: cdcHandlers(
+        tasks,
+        verify,
+        quarantine,
+        log.child({ component: 'cdc-service' }),
+        snapshots,
+      ),
       worker: workerHandlers(
         leases,
+        quarantine,
         log.child({ component: 'worker-service' }),
         config.CONTROL_REPORT_INTERVAL_MS,
         metrics,

@@ -4,7 +4,10 @@ import {
   createEtcdSourceMetadata,
   dmlChannelName,
   errorMessage,
+  etcdGrpcOptions,
+  prefixRange,
   replicateChannelName,
+  scanPages,
   STREAMING_VERSION_KEY,
 } from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -23,7 +26,11 @@ function precondition(message: string, cause?: unknown): CdcError {
 }
 
 export function sourceEtcdOptions(etcd: EtcdSourceSpec, timeoutMs: number): IOptions {
-  const opts: IOptions = { hosts: etcd.endpoints, dialTimeout: timeoutMs };
+  const opts: IOptions = {
+    hosts: etcd.endpoints,
+    dialTimeout: timeoutMs,
+    grpcOptions: etcdGrpcOptions(),
+  };
   if (etcd.username !== '') opts.auth = { username: etcd.username, password: etcd.password };
   if (etcd.tls.enabled) {
     opts.credentials = {
@@ -102,9 +109,12 @@ export class NetworkReachability implements Reachability {
     const { etcd, mq } = spec.source;
     let keys: number;
     try {
-      keys = await withSourceEtcd(etcd, this.timeoutMs, (c) =>
-        c.getAll().prefix(`${etcd.root_path}/`).limit(1).count(),
-      );
+      keys = await withSourceEtcd(etcd, this.timeoutMs, async (c) => {
+        const range = prefixRange(`${etcd.root_path}/`);
+        for await (const page of scanPages(c.kv, range, { pageKeys: 1, keysOnly: true }))
+          return page.kvs.length;
+        return 0;
+      });
     } catch (err) {
       throw precondition(
         `source etcd ${etcd.endpoints.join(',')} is unreachable: ${errorMessage(err)}`,
@@ -152,6 +162,9 @@ async function refuseReplicateModeOn26(spec: TaskSpec, timeoutMs: number): Promi
   }
 }
 
+/** Milvus' `rootCoord.dmlChannelNum` is far below this; the list is part of the stored task record. */
+const MAX_DML_CHANNELS = 1024;
+
 /**
  * Channels of a task: every DML pchannel named in the source's collection metadata ("{prefix}-rootcoord-dml_{i}",
  * found in the values under "{root_path}/meta/root-coord/"), plus the replicate channel. Scheduling every used
@@ -168,22 +181,28 @@ export class EtcdChannelDiscovery implements ChannelDiscovery {
 
   async discover(spec: TaskSpec): Promise<string[]> {
     const { etcd, channel_prefix: prefix } = spec.source;
+    // Up to 5 digits: a name is stored with the task, so one from hostile metadata must not be unbounded.
     const pattern = new RegExp(
-      `${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-rootcoord-dml_\\d+`,
+      `${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-rootcoord-dml_\\d{1,5}(?!\\d)`,
       'g',
     );
-    let values: Buffer[];
+    const channels = new Set<string>();
+    for (let i = 0; i < this.assumedDmlChannels; i++) channels.add(dmlChannelName(prefix, i));
     try {
-      values = await withSourceEtcd(etcd, this.timeoutMs, async (c) =>
-        Object.values(await c.getAll().prefix(`${etcd.root_path}/meta/root-coord/`).buffers()),
-      );
+      // Page by page, keeping only the channel names: the metadata of a large source is many responses long.
+      await withSourceEtcd(etcd, this.timeoutMs, async (c) => {
+        const range = prefixRange(`${etcd.root_path}/meta/root-coord/`);
+        for await (const page of scanPages(c.kv, range))
+          for (const kv of page.kvs)
+            for (const m of kv.value.toString('latin1').matchAll(pattern)) channels.add(m[0]);
+      });
     } catch (err) {
       throw precondition(`reading source etcd metadata: ${errorMessage(err)}`, err);
     }
-    const channels = new Set<string>();
-    for (let i = 0; i < this.assumedDmlChannels; i++) channels.add(dmlChannelName(prefix, i));
-    for (const value of values)
-      for (const m of value.toString('latin1').matchAll(pattern)) channels.add(m[0]);
+    if (channels.size > MAX_DML_CHANNELS)
+      throw precondition(
+        `source etcd metadata names ${channels.size} DML channels; at most ${MAX_DML_CHANNELS} are supported`,
+      );
     const dml = [...channels].sort((a, b) => dmlIndex(a) - dmlIndex(b));
     return [...dml, replicateChannelName(prefix)];
   }

@@ -1,4 +1,5 @@
 import { invalidArgument } from '@cdc/shared';
+import { checkSpecSize } from './record-limits.js';
 import { globMatch } from './scope.js';
 import type {
   CollectionPattern,
@@ -402,7 +403,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
   if (initialSync !== undefined && fanOut.length > 0)
     throw invalidArgument('spec.initial_sync', 'is not available with spec.fan_out');
 
-  return {
+  const validated: TaskSpec = {
     source: {
       etcd,
       mq: { ...mq, sasl: { ...mq.sasl, mechanism: mq.sasl.mechanism.toLowerCase() } },
@@ -416,6 +417,8 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     ...(initialSync === undefined ? {} : { initial_sync: initialSync }),
     ...(fanOut.length === 0 ? {} : { fan_out: fanOut }),
   };
+  checkSpecSize(validated);
+  return validated;
 }
 
 function checkTargetMode(field: string, target: TargetSpec): TargetSpec['mode'] {

@@ -11,6 +11,7 @@ import {
   validateTaskSpec,
 } from '../domain/validation.js';
 import { toServiceError } from '../grpc-status.js';
+import type { QuarantineService } from '../tasks/quarantine-service.js';
 import type { SnapshotService } from '../tasks/snapshot-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { VerifyService } from '../verify/verify-service.js';
@@ -73,6 +74,7 @@ async function assertNoRenamedOverlap(
 export function cdcHandlers(
   tasks: TaskService,
   verify: VerifyService,
+  quarantine: QuarantineService,
   log: Logger,
   snapshots?: SnapshotService,
 ): pb.CdcServiceHandlers {
@@ -193,11 +195,22 @@ export function cdcHandlers(
       async (
         req: pb.ListQuarantineRequest__Output,
       ): Promise<Required<pb.ListQuarantineResponse>> => {
-        const page = await tasks.listQuarantine(req.task_id, req.page_size, req.page_token);
+        const page = await quarantine.list(req.task_id, req.page_size, req.page_token);
         return {
           records: page.records.map(quarantineToProto),
           next_page_token: page.nextPageToken,
         };
+      },
+    ),
+    PurgeQuarantine: unary(
+      log,
+      'PurgeQuarantine',
+      async (
+        req: pb.PurgeQuarantineRequest__Output,
+      ): Promise<Required<pb.PurgeQuarantineResponse>> => {
+        const purged = await quarantine.purge(req.task_id);
+        log.info({ taskId: req.task_id, purged }, 'quarantine purged');
+        return { purged: String(purged) };
       },
     ),
     VerifyTask: unary(log, 'VerifyTask', async (req: pb.VerifyTaskRequest__Output) => {

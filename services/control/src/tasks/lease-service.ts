@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { CdcError, invalidArgument, replicateChannelName, composeTs } from '@cdc/shared';
 import type {
   ChannelRecord,
@@ -16,7 +15,7 @@ import { staleEpochError, updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
 import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
-import { notFound, type TaskService } from './task-service.js';
+import type { TaskService } from './task-service.js';
 
 /**
  * Fencing of target writes (guarantee 1). A worker writes only within `writeValidityMs` of sending a request that the
@@ -43,7 +42,6 @@ export interface LeaseServiceDeps {
   readonly liveWindowMs: number;
   readonly reportIntervalMs: number;
   readonly timing: LeaseTiming;
-  readonly quarantinePayloadCap: number;
 }
 
 export interface LeaseStart {
@@ -296,31 +294,6 @@ export class LeaseService {
     return replicateWatermark(dml, this.deps.clock.now()).toString();
   }
 
-  async quarantine(input: {
-    taskId: string;
-    channel: string;
-    epoch: string;
-    position?: Position;
-    reason: string;
-    payload: Buffer;
-  }): Promise<string> {
-    await this.assertCurrent(input.taskId, input.channel, input.epoch);
-    const now = this.deps.clock.now();
-    const quarantineId = `${now.toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
-    const truncated = input.payload.length > this.deps.quarantinePayloadCap;
-    await this.deps.channels.addQuarantine(input.taskId, {
-      quarantineId,
-      channel: input.channel,
-      epoch: input.epoch,
-      ...(input.position === undefined ? {} : { position: input.position }),
-      reason: input.reason,
-      payload: input.payload.subarray(0, this.deps.quarantinePayloadCap).toString('base64'),
-      truncated,
-      createTimeMs: now,
-    });
-    return quarantineId;
-  }
-
   async failure(input: {
     taskId: string;
     channel: string;
@@ -387,12 +360,6 @@ export class LeaseService {
         retryable: false,
       });
     return task;
-  }
-
-  private async assertCurrent(taskId: string, channel: string, epoch: string): Promise<void> {
-    const found = await this.deps.channels.get(taskId, channel);
-    if (found === undefined) throw notFound(taskId);
-    if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
   }
 
   private cas(

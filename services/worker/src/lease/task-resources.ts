@@ -1,6 +1,6 @@
 import { Etcd3 } from 'etcd3';
 import type { Redis } from 'ioredis';
-import { createEtcdSourceMetadata } from '@cdc/shared';
+import { createEtcdSourceMetadata, etcdGrpcOptions } from '@cdc/shared';
 import type { Logger, SourceMetadata } from '@cdc/shared';
 import { MilvusSourceRows, missingSourceMilvus } from '../adapters/milvus-source-rows.js';
 import { MilvusReplicateTarget } from '../adapters/milvus-replicate-target.js';
@@ -88,6 +88,7 @@ export class TaskResources implements LeaseFactories {
         const tls = etcd?.tls;
         const client = new Etcd3({
           hosts: [...(etcd?.endpoints ?? [])],
+          grpcOptions: etcdGrpcOptions(),
           ...(etcd?.username
             ? { auth: { username: etcd.username, password: etcd.password ?? '' } }
             : {}),

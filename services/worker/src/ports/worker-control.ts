@@ -24,6 +24,19 @@ export interface LeaseGrant {
 /** A checkpoint: the vocabulary of packages/shared/src/wire/channel-position.ts. */
 export type CheckpointPosition = ChannelPosition;
 
+/** One skipped message as the control service stores it (ReportQuarantineBatch). */
+export interface QuarantineReportEntry {
+  readonly msgId: Uint8Array;
+  readonly timestamp: bigint;
+  readonly reason: string;
+  /** The message, or its first bytes. */
+  readonly payload: Uint8Array;
+  /** Size of the whole message. */
+  readonly payloadSize: number;
+  /** Fan-out: the target that refused it; '' for the main target. */
+  readonly target: string;
+}
+
 export interface LeaseRef {
   readonly taskId: string;
   readonly channel: string;
@@ -99,9 +112,11 @@ export interface WorkerControl {
     input: ReportCheckpointInput,
     opts?: { readonly deadlineMs?: number },
   ): Promise<CheckpointAnswer>;
-  reportQuarantine(
+  /** Stores skipped messages of the lease, in order; a replayed message is stored once (by position and target). */
+  reportQuarantineBatch(
     lease: LeaseRef,
-    entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
+    workerId: string,
+    entries: readonly QuarantineReportEntry[],
   ): Promise<void>;
   reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void>;
   releaseLease(lease: LeaseRef, workerId: string): Promise<void>;

@@ -51,6 +51,7 @@ import type {
   CheckpointAnswer,
   LeaseGrant,
   LeaseRef,
+  QuarantineReportEntry,
   ReportCheckpointInput,
   ReportSnapshotInput,
   SnapshotGrant,
@@ -666,7 +667,7 @@ export type FakeCheckpointAnswer =
  */
 export class FakeWorkerControl implements WorkerControl {
   readonly reports: ReportCheckpointInput[] = [];
-  readonly quarantines: { lease: LeaseRef; entry: { reason: string; msgId: Uint8Array } }[] = [];
+  readonly quarantines: { lease: LeaseRef; entry: QuarantineReportEntry }[] = [];
   readonly failures: { lease: LeaseRef; reason: string; needsPerson: boolean }[] = [];
   readonly releases: LeaseRef[] = [];
   answers: FakeCheckpointAnswer[] = [];
@@ -691,11 +692,18 @@ export class FakeWorkerControl implements WorkerControl {
       ...answer,
     });
   }
-  reportQuarantine(
+  /** Answers of `reportQuarantineBatch` in order (an Error is thrown); empty: every call succeeds. */
+  quarantineAnswers: (Error | undefined)[] = [];
+  quarantineCalls = 0;
+  reportQuarantineBatch(
     lease: LeaseRef,
-    entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
+    _workerId: string,
+    entries: readonly QuarantineReportEntry[],
   ): Promise<void> {
-    this.quarantines.push({ lease, entry });
+    this.quarantineCalls++;
+    const answer = this.quarantineAnswers.shift();
+    if (answer !== undefined) return Promise.reject(answer);
+    for (const entry of entries) this.quarantines.push({ lease, entry });
     return Promise.resolve();
   }
   reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void> {

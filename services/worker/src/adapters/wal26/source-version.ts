@@ -1,5 +1,10 @@
 import { Etcd3 } from 'etcd3';
-import { CCHANNEL_KEY, STREAMING_VERSION_KEY, decodeCChannelPChannel } from '@cdc/shared';
+import {
+  CCHANNEL_KEY,
+  STREAMING_VERSION_KEY,
+  decodeCChannelPChannel,
+  etcdGrpcOptions,
+} from '@cdc/shared';
 import type { TaskSpecWire } from '../../task-spec.js';
 
 /** What the source etcd says about the cluster's log: msgstream (2.3–2.5) or the 2.6 streaming WAL. */
@@ -15,6 +20,7 @@ export function sourceEtcd(spec: TaskSpecWire): Etcd3 {
   const tls = etcd?.tls;
   return new Etcd3({
     hosts: [...(etcd?.endpoints ?? [])],
+    grpcOptions: etcdGrpcOptions(),
     ...(etcd?.username ? { auth: { username: etcd.username, password: etcd.password ?? '' } } : {}),
     ...(tls?.enabled && tls.ca_pem
       ? {

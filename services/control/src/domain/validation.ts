@@ -514,7 +514,10 @@ export function targetScope(spec: TaskSpec): ScopeSpec {
     for (const m of mappings) {
       if (!globMatch(p.database, m.source_database)) continue;
       if (!hasWildcard(p.database)) renamedAway = true;
-      const renamed = m.collections[p.collection];
+      // Own entries only: `constructor` or `toString` are valid collection names, not renames.
+      const renamed = Object.hasOwn(m.collections, p.collection)
+        ? m.collections[p.collection]
+        : undefined;
       include.push({ database: m.target_database, collection: renamed ?? p.collection });
       for (const [from, to] of Object.entries(m.collections))
         if (hasWildcard(p.collection) && globMatch(p.collection, from))

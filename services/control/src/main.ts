@@ -27,6 +27,7 @@ import {
 } from './adapters/source-probes.js';
 import { loadControlConfig, redactedConfig, secretKeysOf, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
+import { WatchLimiter } from './handlers/watch-stream.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
 import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
 import { LeaderElection } from './scheduling/leader-election.js';
@@ -191,7 +192,13 @@ async function main(): Promise<void> {
   );
   const server = new ControlServer(
     {
-      cdc: cdcHandlers(tasks, verify, log.child({ component: 'cdc-service' }), snapshots),
+      cdc: cdcHandlers(
+        tasks,
+        verify,
+        log.child({ component: 'cdc-service' }),
+        snapshots,
+        new WatchLimiter(config.CONTROL_WATCH_STREAMS_PER_CALLER),
+      ),
       worker: workerHandlers(
         leases,
         log.child({ component: 'worker-service' }),

@@ -59,7 +59,8 @@ describe('rowHasher', () => {
           string,
           unknown
         >;
-      const { $meta: _, ...rest } = row;
+      const rest: Record<string, unknown> = { ...row };
+      delete rest['$meta'];
       expect(hash({ ...rest, $meta: meta(1) }), key).not.toBe(hash(row));
       expect(hash({ ...rest, $meta: meta(1) }), key).not.toBe(hash({ ...rest, $meta: meta(2) }));
       const spread = Object.assign(Object.create(null) as Record<string, unknown>, rest);

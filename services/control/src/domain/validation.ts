@@ -320,6 +320,11 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
   if (etcd.username === '' && etcd.password !== '')
     throw invalidArgument('spec.source.etcd.username', 'is required with password');
   checkTls('spec.source.etcd.tls', etcd.tls);
+  if (etcd.tls.enabled && etcd.tls.insecure_skip_verify)
+    throw invalidArgument(
+      'spec.source.etcd.tls.insecure_skip_verify',
+      'is not supported for etcd (its client always verifies the server): set ca_pem to the CA of the etcd certificate',
+    );
 
   const mq = source.mq;
   if (!MQ_TYPES.has(mq.type))

@@ -61,8 +61,8 @@ beforeAll(async () => {
   control = await startControl({
     CONTROL_ETCD_ENDPOINTS: ETCD,
     CONTROL_ETCD_ROOT: ROOT,
-    CONTROL_REDIS_URL: REDIS_URL,
-    CONTROL_QUEUE_PREFIX: uniq('bullwatch'),
+    CDC_REDIS_URL: REDIS_URL,
+    CDC_QUEUE_PREFIX: uniq('bullwatch'),
     CONTROL_SECRET_KEY: SECRET_KEY,
     CONTROL_API_TOKENS: `${TOKEN_A},${TOKEN_B}`,
     CONTROL_WORKER_TOKENS: WORKER_TOKEN,

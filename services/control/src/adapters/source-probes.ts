@@ -175,8 +175,13 @@ export class NetworkReachability implements Reachability {
       uri: t.uri,
       tls: t.tls,
     }));
+    // The source server is read only by initial sync (right away) and VerifyTask (later, which reports it if down);
+    // its TLS settings, when it has them, are checked now either way.
     const source = spec.source.milvus;
-    if (source.uri !== '')
+    if (
+      source.uri !== '' &&
+      (spec.initial_sync?.enabled === true || milvusTlsOn(source.tls, source.uri))
+    )
       milvus.push({ what: `source milvus ${source.uri}`, uri: source.uri, tls: source.tls });
     for (const m of milvus) {
       try {

@@ -25,10 +25,32 @@ function meta(id: number): Record<string, unknown> {
   ) as Record<string, unknown>;
 }
 
-async function write(ids: number[]): Promise<void> {
+/** Upserts rows on the source; returns the write's timestamp (hybrid TSO). */
+async function write(ids: number[]): Promise<bigint> {
   const data = ids.map((id) => ({ id: String(id), vec: [id, 1], $meta: meta(id) }));
   const res = await h.source.upsert({ db_name: db, collection_name: ref.collection, data });
   if (res.status.error_code !== 'Success') throw new Error(res.status.reason);
+  return BigInt(res.timestamp);
+}
+
+/**
+ * Waits until every DML channel's checkpoint is past `ts`: a lease that moves later (lost on a loaded machine and
+ * taken again) replays only what follows its checkpoint, so it cannot rewrite a row the test changes afterwards.
+ */
+async function checkpointsPast(ts: bigint): Promise<void> {
+  await waitUntil(
+    'checkpoints past the last write',
+    async () => {
+      const res = await h.client!.call<{
+        channels: { channel: string; position: { timestamp: string } | null }[];
+      }>('GetTaskPositions', { task_id: taskId });
+      return res.channels
+        .filter((c) => c.channel.includes('-rootcoord-dml_'))
+        .every((c) => BigInt(c.position?.timestamp ?? '0') >= ts);
+    },
+    120_000,
+    1_000,
+  );
 }
 
 async function targetMeta(id: number): Promise<Record<string, unknown> | undefined> {
@@ -81,7 +103,7 @@ describe('dynamic keys named like Object.prototype members', () => {
         initial_sync: { enabled: true },
       },
     });
-    await write([2, 3]); // streamed
+    const written = await write([2, 3]); // streamed
     await waitUntil(
       'every row on the target',
       async () => (await countRows(h.target, ref)) === 3,
@@ -105,6 +127,7 @@ describe('dynamic keys named like Object.prototype members', () => {
     expect(clean.clean).toBe(true);
 
     // Only the value under "__proto__" differs on the target: the row hashes must see it.
+    await checkpointsPast(written);
     const changed = JSON.parse(
       JSON.stringify(meta(3)).replace('__proto__-3-0', 'tampered'),
     ) as Record<string, unknown>;

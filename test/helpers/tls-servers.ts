@@ -22,6 +22,7 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Etcd3 } from 'etcd3';
 import { REPO_ROOT, freePort, waitUntil } from './processes.js';
 import type { TestPki } from './tls-certs.js';
 
@@ -267,6 +268,22 @@ export interface TlsMilvus extends ServerProcess {
   restart(tlsMode: 1 | 2): Promise<void>;
 }
 
+/**
+ * Deletes a stopped Milvus's component sessions (`{root}/meta/session/*`, not the id counter): left behind, they stay
+ * valid until their etcd lease expires, and the restarted query coordinator keeps the old query node in its resource
+ * group and fails loads ("node not found: unrecoverable error") until then.
+ */
+async function forgetSessions(etcdEndpoint: string, root: string): Promise<void> {
+  const etcd = new Etcd3({ hosts: [etcdEndpoint] });
+  try {
+    const prefix = `${root}/meta/session/`;
+    for (const key of await etcd.getAll().prefix(prefix).keys())
+      if (key !== `${prefix}id`) await etcd.delete().key(key);
+  } finally {
+    etcd.close();
+  }
+}
+
 async function milvusBinaries(): Promise<string> {
   // Idempotent and quick once unpacked (it compares checksums).
   await run(PYTHON, [
@@ -326,11 +343,11 @@ export async function startTlsMilvus(opts: TlsMilvusOptions, tlsMode: 1 | 2): Pr
     get logFile() {
       return current?.logFile ?? '';
     },
-    // Killed: a graceful stop of a busy Milvus takes longer than the whole test needs it, and its data is throwaway
-    // (a restart recovers from etcd and Kafka like after a crash).
+    // Killed: a graceful stop of a busy Milvus takes longer than the whole test needs it, and its data is throwaway.
     stop: async () => current?.stop(0),
     restart: async (mode) => {
       await current?.stop(0);
+      await forgetSessions(opts.etcd, opts.name);
       await start(mode);
     },
   };

@@ -193,6 +193,15 @@ export {
 } from './milvus/status.js';
 export type { MilvusStatusLike, NotFoundKind, StatusClass, StatusKind } from './milvus/status.js';
 export { globCovers, globMatch, globsIntersect } from './scope/glob.js';
+export {
+  etcdTlsOptions,
+  milvusTlsConfig,
+  milvusTlsOn,
+  nodeTlsOptions,
+  tlsRejection,
+  tlsRejectionMessage,
+} from './tls/endpoint-tls.js';
+export type { NodeTlsOptions, TlsSettings } from './tls/endpoint-tls.js';
 export { mapCollectionName, mapDatabaseName, normalizeDatabase } from './scope/name-mapping.js';
 export type { MappedName, NameMappingRule } from './scope/name-mapping.js';
 export * from './wal/index.js';

@@ -139,6 +139,15 @@ export const ControlConfigSchema = z
       .default('true')
       .transform((v) => v === 'true')
       .describe('probe source and target on create'),
+    CONTROL_WATCH_STREAMS_PER_CALLER: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(16)
+      .describe(
+        'open WatchTask streams per caller (bearer token, else client certificate, else IP); more get RESOURCE_EXHAUSTED',
+      ),
     CONTROL_QUARANTINE_PAYLOAD_CAP: z.coerce
       .number()
       .int()

@@ -30,6 +30,7 @@ import {
 } from './adapters/source-probes.js';
 import { loadControlConfig, redactedConfig, secretKeysOf, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
+import { WatchLimiter } from './handlers/watch-stream.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
 import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
 import { LeaderElection } from './scheduling/leader-election.js';
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
         quarantine,
         log.child({ component: 'cdc-service' }),
         snapshots,
+        new WatchLimiter(config.CONTROL_WATCH_STREAMS_PER_CALLER),
       ),
       worker: workerHandlers(
         leases,

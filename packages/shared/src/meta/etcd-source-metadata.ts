@@ -1,5 +1,6 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { CdcError } from '../errors.js';
+import { etcdUnavailable } from './etcd-errors.js';
 import { decodeMsgPosition } from '../wire/positions.js';
 import { decodeFieldSchema, decodeFunctionSchema } from '../wire/schema.js';
 import { decodeTsoValue } from '../wire/tso.js';
@@ -45,7 +46,7 @@ const DEFAULT_DB_NAME = 'default';
 const DYNAMIC_FIELD = '$meta';
 
 function unavailable(action: string, cause: unknown): CdcError {
-  return new CdcError('SOURCE_UNAVAILABLE', action, { retryable: true, cause });
+  return etcdUnavailable(action, cause);
 }
 
 function toKv(kv: IKeyValue): Kv {

@@ -1,5 +1,5 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import { CdcError } from '../errors.js';
+import { etcdUnavailable } from './etcd-errors.js';
 import {
   decodeCollectionInfo,
   decodeDatabaseInfo,
@@ -84,10 +84,7 @@ export async function* watchEvents(
       .startRevision((start + 1n).toString())
       .create();
   } catch (err) {
-    throw new CdcError('SOURCE_UNAVAILABLE', 'watching source etcd', {
-      retryable: true,
-      cause: err,
-    });
+    throw etcdUnavailable('watching source etcd', err);
   }
   registry.add(watcher);
   watcher.on('data', (res) => {
@@ -126,10 +123,7 @@ export async function* watchEvents(
       }
       if (next.kind === 'end') return;
       if (next.kind === 'error') {
-        throw new CdcError('SOURCE_UNAVAILABLE', 'watching source etcd', {
-          retryable: true,
-          cause: next.err,
-        });
+        throw etcdUnavailable('watching source etcd', next.err);
       }
       const ev = next.ev;
       const deleted = ev.type === 'delete' || isTombstone(ev.value);

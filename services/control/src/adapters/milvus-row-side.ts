@@ -2,11 +2,14 @@ import {
   CdcError,
   classifyStatus,
   errorMessage,
+  milvusTlsConfig,
   primaryKeyFilter,
   rowKey,
   scanRows,
   statusError,
   thrownError,
+  tlsRejection,
+  tlsRejectionMessage,
   type MilvusStatusLike,
   type PrimaryKeys,
   type ScannedRow,
@@ -75,13 +78,17 @@ export class SdkRowSide implements RowSide {
     const { connectTimeoutMs, callTimeoutMs: timeoutMs } = timeouts;
     const { host, port } = hostPort(endpoint.uri, 19530);
     const name = `${side} Milvus ${host}:${port}`;
-    const config: ClientConfig = { address: endpoint.uri, logLevel: 'error', timeout: timeoutMs };
+    const config: ClientConfig = {
+      address: endpoint.uri,
+      logLevel: 'error',
+      timeout: timeoutMs,
+      ...milvusTlsConfig(endpoint.tls, endpoint.uri),
+    };
     if (endpoint.token !== '') config.token = endpoint.token;
     if (endpoint.username !== '') {
       config.username = endpoint.username;
       config.password = endpoint.password;
     }
-    if (endpoint.tls.enabled || endpoint.uri.startsWith('https://')) config.ssl = true;
     // The SDK connects from its constructor and leaves that promise unobserved; connect explicitly instead.
     const client = new MilvusClient({ ...config, __SKIP_CONNECT__: true });
     const self = new SdkRowSide(client, name, timeoutMs);
@@ -97,6 +104,12 @@ export class SdkRowSide implements RowSide {
       await client.closeConnection().catch(() => undefined);
       const e = err instanceof CdcError ? err : thrownError('connecting', err);
       if (e.code === 'UNAUTHENTICATED' || e.code === 'PERMISSION_DENIED') throw e;
+      const tls = tlsRejection(err);
+      if (tls !== undefined)
+        throw new CdcError('FAILED_PRECONDITION', tlsRejectionMessage(name, tls), {
+          retryable: false,
+          details: { side },
+        });
       throw new CdcError('UNAVAILABLE', `${name} is unreachable: ${errorMessage(e)}`, {
         retryable: true,
         details: { side },

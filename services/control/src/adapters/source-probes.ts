@@ -6,14 +6,20 @@ import {
   errorMessage,
   etcdGrpcOptions,
   prefixRange,
+  etcdTlsOptions,
+  milvusTlsOn,
+  nodeTlsOptions,
   replicateChannelName,
   scanPages,
   STREAMING_VERSION_KEY,
+  tlsRejection,
+  tlsRejectionMessage,
 } from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
-import type { EtcdSourceSpec, TaskSpec } from '../domain/model.js';
+import type { EtcdSourceSpec, TaskSpec, TlsSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { scopeMatches } from '../domain/scope.js';
+import { KAFKA_API_VERSIONS_REQUEST, tlsProbe, type TlsProbeOptions } from './tls-probe.js';
 import type {
   ChannelDiscovery,
   Reachability,
@@ -30,17 +36,45 @@ export function sourceEtcdOptions(etcd: EtcdSourceSpec, timeoutMs: number): IOpt
     hosts: etcd.endpoints,
     dialTimeout: timeoutMs,
     grpcOptions: etcdGrpcOptions(),
+    ...etcdTlsOptions(etcd.tls),
   };
   if (etcd.username !== '') opts.auth = { username: etcd.username, password: etcd.password };
-  if (etcd.tls.enabled) {
-    opts.credentials = {
-      rootCertificate: Buffer.from(etcd.tls.ca_pem),
-      ...(etcd.tls.key_pem === ''
-        ? {}
-        : { privateKey: Buffer.from(etcd.tls.key_pem), certChain: Buffer.from(etcd.tls.cert_pem) }),
-    };
-  }
   return opts;
+}
+
+/** FAILED_PRECONDITION for an endpoint that failed its probe: a refused TLS handshake says so and names `what`. */
+function probeFailure(what: string, err: unknown): CdcError {
+  const tls = tlsRejection(err);
+  return tls === undefined
+    ? precondition(`${what} is unreachable: ${errorMessage(err)}`, err)
+    : new CdcError('FAILED_PRECONDITION', tlsRejectionMessage(what, tls), {
+        retryable: false,
+        cause: err,
+      });
+}
+
+/**
+ * Connects to an endpoint as its client will: plain TCP, or with TLS on, a handshake with the spec's CA, client
+ * certificate and server name, until the server proves it accepted the session (see tlsProbe).
+ */
+async function probeEndpoint(
+  address: string,
+  defaultPort: number,
+  tls: TlsSpec,
+  kind: 'grpc' | 'kafka' | 'pulsar',
+  timeoutMs: number,
+): Promise<void> {
+  const on = kind === 'grpc' ? milvusTlsOn(tls, address) : tls.enabled;
+  if (!on) return tcpProbe(address, defaultPort, timeoutMs);
+  const { host, port } = hostPort(address, defaultPort);
+  const options = nodeTlsOptions({ ...tls, enabled: true }) ?? { rejectUnauthorized: true };
+  const probe: TlsProbeOptions =
+    kind === 'grpc'
+      ? { alpn: ['h2'], awaitReply: true }
+      : kind === 'kafka'
+        ? { hello: KAFKA_API_VERSIONS_REQUEST, awaitReply: true }
+        : { awaitReply: false };
+  await tlsProbe(host, port, options, timeoutMs, probe);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -97,7 +131,11 @@ async function withSourceEtcd<T>(
   }
 }
 
-/** Reachability of the source etcd (with Milvus metadata under root_path), the source MQ and the target (TCP). */
+/**
+ * Reachability of the source etcd (with Milvus metadata under root_path), the source MQ, every target and the source
+ * server: TCP, or with TLS on, a TLS session with the spec's CA, client certificate and server name, so a wrong CA
+ * or a refused client certificate fails CreateTask (FAILED_PRECONDITION) instead of the task later.
+ */
 export class NetworkReachability implements Reachability {
   constructor(private readonly timeoutMs: number) {}
 
@@ -116,31 +154,47 @@ export class NetworkReachability implements Reachability {
         return 0;
       });
     } catch (err) {
-      throw precondition(
-        `source etcd ${etcd.endpoints.join(',')} is unreachable: ${errorMessage(err)}`,
-        err,
-      );
+      throw probeFailure(`source etcd ${etcd.endpoints.join(',')}`, err);
     }
     if (keys === 0)
       throw precondition(`source etcd has no Milvus metadata under root_path "${etcd.root_path}/"`);
     await this.checkStreamingSource(spec);
+    const pulsar = mq.type === 'MQ_TYPE_PULSAR';
     const brokers = mq.address.split(',').map((a) => a.trim());
     const errors: string[] = [];
+    let tlsRefusal: unknown;
     for (const broker of brokers) {
       try {
-        await tcpProbe(broker, mq.type === 'MQ_TYPE_PULSAR' ? 6650 : 9092, this.timeoutMs);
+        const kind = pulsar ? 'pulsar' : 'kafka';
+        await probeEndpoint(broker, pulsar ? 6650 : 9092, mq.tls, kind, this.timeoutMs);
         errors.length = 0;
+        tlsRefusal = undefined;
         break;
       } catch (err) {
+        if (tlsRejection(err) !== undefined) tlsRefusal ??= err;
         errors.push(`${broker}: ${errorMessage(err)}`);
       }
     }
+    if (tlsRefusal !== undefined) throw probeFailure('source mq', tlsRefusal);
     if (errors.length > 0) throw precondition(`source mq is unreachable: ${errors.join('; ')}`);
-    for (const target of targetsOf(spec)) {
+    const milvus: { what: string; uri: string; tls: TlsSpec }[] = targetsOf(spec).map((t) => ({
+      what: `target ${t.uri}`,
+      uri: t.uri,
+      tls: t.tls,
+    }));
+    // The source server is read only by initial sync (right away) and VerifyTask (later, which reports it if down);
+    // its TLS settings, when it has them, are checked now either way.
+    const source = spec.source.milvus;
+    if (
+      source.uri !== '' &&
+      (spec.initial_sync?.enabled === true || milvusTlsOn(source.tls, source.uri))
+    )
+      milvus.push({ what: `source milvus ${source.uri}`, uri: source.uri, tls: source.tls });
+    for (const m of milvus) {
       try {
-        await tcpProbe(target.uri, 19530, this.timeoutMs);
+        await probeEndpoint(m.uri, 19530, m.tls, 'grpc', this.timeoutMs);
       } catch (err) {
-        throw precondition(`target ${target.uri} is unreachable: ${errorMessage(err)}`, err);
+        throw probeFailure(m.what, err);
       }
     }
   }

@@ -321,6 +321,11 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
   if (etcd.username === '' && etcd.password !== '')
     throw invalidArgument('spec.source.etcd.username', 'is required with password');
   checkTls('spec.source.etcd.tls', etcd.tls);
+  if (etcd.tls.enabled && etcd.tls.insecure_skip_verify)
+    throw invalidArgument(
+      'spec.source.etcd.tls.insecure_skip_verify',
+      'is not supported for etcd (its client always verifies the server): set ca_pem to the CA of the etcd certificate',
+    );
 
   const mq = source.mq;
   if (!MQ_TYPES.has(mq.type))
@@ -517,7 +522,10 @@ export function targetScope(spec: TaskSpec): ScopeSpec {
     for (const m of mappings) {
       if (!globMatch(p.database, m.source_database)) continue;
       if (!hasWildcard(p.database)) renamedAway = true;
-      const renamed = m.collections[p.collection];
+      // Own entries only: `constructor` or `toString` are valid collection names, not renames.
+      const renamed = Object.hasOwn(m.collections, p.collection)
+        ? m.collections[p.collection]
+        : undefined;
       include.push({ database: m.target_database, collection: renamed ?? p.collection });
       for (const [from, to] of Object.entries(m.collections))
         if (hasWildcard(p.collection) && globMatch(p.collection, from))

@@ -390,7 +390,8 @@ export function leaseStartFor(
   const start = startFor(record, task.spec.start, channel, task.createTimeMs);
   if (fanOut.length === 0 || record.pendingStart !== undefined)
     return { start, targetPositions: {} };
-  const targetPositions: Record<string, Position> = {};
+  // Keyed by target URIs from the request: a null-prototype map keeps any URI an ordinary key.
+  const targetPositions = Object.create(null) as Record<string, Position>;
   if (record.position !== undefined) targetPositions[task.spec.target.uri] = record.position;
   for (const t of fanOut) {
     const own = record.fanOutPositions?.[t.uri];

@@ -1,4 +1,4 @@
-import { CdcError } from '@cdc/shared';
+import { CdcError, nodeTlsOptions } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { SourceReader } from '../ports/source-reader.js';
 import type { TaskSpecWire } from '../task-spec.js';
@@ -13,15 +13,8 @@ type MqWire = NonNullable<NonNullable<TaskSpecWire['source']>['mq']>;
 /** Kafka TLS and SASL from the task spec (secrets arrive decrypted from AcquireLease; never logged). */
 function kafkaSecurity(mq: MqWire): Pick<KafkaClientOptions, 'tls' | 'sasl'> {
   const out: { -readonly [K in 'tls' | 'sasl']?: NonNullable<KafkaClientOptions[K]> } = {};
-  if (mq.tls?.enabled) {
-    out.tls = {
-      ...(mq.tls.ca_pem ? { ca: mq.tls.ca_pem } : {}),
-      ...(mq.tls.cert_pem ? { cert: mq.tls.cert_pem } : {}),
-      ...(mq.tls.key_pem ? { key: mq.tls.key_pem } : {}),
-      ...(mq.tls.server_name ? { servername: mq.tls.server_name } : {}),
-      rejectUnauthorized: !mq.tls.insecure_skip_verify,
-    };
-  }
+  const tls = nodeTlsOptions(mq.tls);
+  if (tls !== undefined) out.tls = tls;
   const sasl = mq.sasl;
   if (sasl?.username) {
     const mechanism = (sasl.mechanism ?? 'PLAIN').toLowerCase();

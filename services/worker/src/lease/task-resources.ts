@@ -1,6 +1,6 @@
 import { Etcd3 } from 'etcd3';
 import type { Redis } from 'ioredis';
-import { createEtcdSourceMetadata, etcdGrpcOptions } from '@cdc/shared';
+import { createEtcdSourceMetadata, etcdGrpcOptions, etcdTlsOptions } from '@cdc/shared';
 import type { Logger, SourceMetadata } from '@cdc/shared';
 import { MilvusSourceRows, missingSourceMilvus } from '../adapters/milvus-source-rows.js';
 import { MilvusReplicateTarget } from '../adapters/milvus-replicate-target.js';
@@ -23,7 +23,7 @@ function endpointOptions(m: MilvusEndpointWire | null | undefined): MilvusEndpoi
     address: m?.uri ?? '',
     ...(m?.token ? { token: m.token } : {}),
     ...(m?.username ? { username: m.username, password: m.password ?? '' } : {}),
-    ...(m?.tls?.enabled ? { ssl: true } : {}),
+    ...(m?.tls ? { tls: m.tls } : {}),
   };
 }
 
@@ -85,22 +85,13 @@ export class TaskResources implements LeaseFactories {
     return this.borrow(
       `meta:${taskId}`,
       () => {
-        const tls = etcd?.tls;
         const client = new Etcd3({
           hosts: [...(etcd?.endpoints ?? [])],
           grpcOptions: etcdGrpcOptions(),
           ...(etcd?.username
             ? { auth: { username: etcd.username, password: etcd.password ?? '' } }
             : {}),
-          ...(tls?.enabled && tls.ca_pem
-            ? {
-                credentials: {
-                  rootCertificate: Buffer.from(tls.ca_pem),
-                  ...(tls.key_pem ? { privateKey: Buffer.from(tls.key_pem) } : {}),
-                  ...(tls.cert_pem ? { certChain: Buffer.from(tls.cert_pem) } : {}),
-                },
-              }
-            : {}),
+          ...etcdTlsOptions(etcd?.tls),
         });
         return Promise.resolve({
           client,

@@ -211,7 +211,8 @@ describe.skipIf(missing !== undefined)('TLS to every endpoint', () => {
     await timed('milvus stop (end)', () => milvusT.stop());
     await timed('kafka and etcd stop', () => Promise.all([kafkaT.stop(), etcdT.stop()]));
     // KEEP_TLS_TEST_DIR=1 keeps the servers' logs and data for a post-mortem.
-    if (process.env['KEEP_TLS_TEST_DIR'] === '1') console.log(`TLS test servers' files: ${dir.dir}`);
+    if (process.env['KEEP_TLS_TEST_DIR'] === '1')
+      console.log(`TLS test servers' files: ${dir.dir}`);
     else dir.remove();
     pki.remove();
     timings['tear-down'] = Date.now() - t0;

@@ -1,5 +1,6 @@
 import { invalidArgument } from '@cdc/shared';
 import { globMatch } from './scope.js';
+import { checkRbacReplication } from './rbac-validation.js';
 import type {
   CollectionPattern,
   InitialSyncSpec,
@@ -401,6 +402,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     );
   if (initialSync !== undefined && fanOut.length > 0)
     throw invalidArgument('spec.initial_sync', 'is not available with spec.fan_out');
+  const rbac = checkRbacReplication(spec.replicate_rbac);
 
   return {
     source: {
@@ -415,6 +417,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     start,
     ...(initialSync === undefined ? {} : { initial_sync: initialSync }),
     ...(fanOut.length === 0 ? {} : { fan_out: fanOut }),
+    ...(rbac === undefined ? {} : { replicate_rbac: rbac }),
   };
 }
 

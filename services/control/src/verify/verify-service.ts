@@ -2,6 +2,7 @@ import { CdcError, invalidArgument, mapCollectionName, normalizeDatabase } from 
 import type { NameMappingSpec, TaskRecord, TaskSpec } from '../domain/model.js';
 import { scopeMatches } from '../domain/scope.js';
 import type { AppliedCheckpoints, CollectionRef, RowSide, RowSideFactory } from './ports.js';
+import type { MetadataDifference } from './metadata-diff.js';
 import { Verifier, type CollectionReport } from './verifier.js';
 
 export interface VerifyRequest {
@@ -14,6 +15,8 @@ export interface VerifyRequest {
 export interface VerifyReport {
   readonly taskId: string;
   readonly collections: CollectionReport[];
+  /** Aliases, collection properties and (with RBAC replication) roles, grants and bindings that differ. */
+  readonly metadataDifferences: readonly MetadataDifference[];
   readonly clean: boolean;
   readonly rowsCompared: number;
   readonly durationMs: number;
@@ -106,6 +109,7 @@ export class VerifyService {
       return {
         taskId: record.taskId,
         collections: reports,
+        metadataDifferences: [],
         clean,
         rowsCompared: reports.reduce((n, r) => n + r.sourceRows + r.targetRows, 0),
         durationMs: Date.now() - started,

@@ -99,7 +99,7 @@ describe('EtcdStandbyMetadata on the real source', () => {
         db_name: db1,
         collection_name: 'c1',
         properties: { 'collection.ttl.seconds': 1800 },
-      } as never),
+      }),
     );
     ok(
       await source.renameCollection({
@@ -107,7 +107,7 @@ describe('EtcdStandbyMetadata on the real source', () => {
         collection_name: 'c1',
         new_collection_name: 'c1_renamed',
         new_db_name: db1,
-      } as never),
+      }),
     );
     ok(
       await source.renameCollection({
@@ -115,7 +115,7 @@ describe('EtcdStandbyMetadata on the real source', () => {
         collection_name: 'c1_renamed',
         new_collection_name: 'c1_moved',
         new_db_name: db2,
-      } as never),
+      }),
     );
     ok(await source.createUser({ username: user, password: 'Passw0rd-1' }));
     ok(await source.createRole({ roleName: role }));

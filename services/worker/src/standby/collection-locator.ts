@@ -22,6 +22,8 @@ export async function locateCollection(
   },
   id: bigint,
   current: { readonly db: string; readonly name: string },
+  /** Names it is known to have had (e.g. the one before a rename event), looked at before the source's history. */
+  known: readonly { readonly db: string; readonly name: string }[] = [],
 ): Promise<Located | undefined> {
   const mine = (s: TargetCollectionState | undefined): s is TargetCollectionState =>
     s !== undefined && (s.sourceCollectionId === undefined || s.sourceCollectionId === String(id));
@@ -29,9 +31,15 @@ export async function locateCollection(
   const here = await deps.target.describeCollection(mapped);
   if (here !== undefined && (here.sourceCollectionId ?? String(id)) === String(id))
     return { at: mapped, state: here };
-  for (const past of await deps.metadata.collectionNames(id)) {
+  const looked = new Set([`${mapped.db}.${mapped.collection}`]);
+  const candidates = async function* () {
+    yield* known;
+    yield* await deps.metadata.collectionNames(id);
+  };
+  for await (const past of candidates()) {
     const at = deps.scope.mapCollection(past.db, past.name);
-    if (at.db === mapped.db && at.collection === mapped.collection) continue;
+    if (looked.has(`${at.db}.${at.collection}`)) continue;
+    looked.add(`${at.db}.${at.collection}`);
     const state = await deps.target.describeCollection(at);
     if (mine(state) && state.sourceCollectionId !== undefined) return { at, state };
   }

@@ -89,10 +89,20 @@ export class CollectionSync {
     const dbs = new Set(
       snapshot.collections.filter((c) => scope.includesCollection(c.db, c.name)).map((c) => c.db),
     );
+    const onTarget = new Map<string, Map<string, string>>();
     for (const a of snapshot.aliases) {
       dbs.add(a.db);
+      if (!scope.includesDatabase(a.db)) continue;
+      const db = scope.mapDatabase(a.db);
+      let have = onTarget.get(db);
+      if (have === undefined) {
+        have = new Map(
+          (await this.deps.target.listAliases(db)).map((t) => [t.alias, t.collection]),
+        );
+        onTarget.set(db, have);
+      }
       const ts = await standbyMetadata.timestampOf(a.source);
-      if ((await this.alias(a, ts, signal)) === 'paused') return 'paused';
+      if ((await this.alias(a, ts, signal, have.get(a.alias))) === 'paused') return 'paused';
     }
     for (const db of dbs)
       if (db !== '' && scope.includesDatabase(db))
@@ -129,7 +139,7 @@ export class CollectionSync {
       );
     else issues.skip(key, undefined);
     const mapped = scope.mapCollection(c.db, c.name);
-    let located = await this.locate(c);
+    let located = await this.locate(c, before);
     if (located === undefined && before !== undefined && isIn)
       located = await this.create(c, signal);
     if (located === undefined) return 'apply'; // not on the target yet: created with its current settings later
@@ -137,7 +147,12 @@ export class CollectionSync {
       const from = located.at;
       const what = `rename ${named(from)} -> ${named(mapped)}`;
       if ((await order.until(ts, c.physicalChannels, signal, what)) === 'paused') return 'paused';
-      await this.applying(key, what, () => target.renameCollection(from, mapped), signal);
+      await this.applying(
+        `rename:${c.id}`,
+        what,
+        () => target.renameCollection(from, mapped),
+        signal,
+      );
       this.deps.catalog.forget(c.id);
       located = { at: mapped, state: located.state };
     }
@@ -156,7 +171,13 @@ export class CollectionSync {
     return 'apply';
   }
 
-  async alias(a: AliasEntry, ts: bigint, signal: AbortSignal): Promise<OrderVerdict> {
+  /** `current`: the collection the target's alias of that name points at, when already known. */
+  async alias(
+    a: AliasEntry,
+    ts: bigint,
+    signal: AbortSignal,
+    current?: string,
+  ): Promise<OrderVerdict> {
     const { scope, issues, order, target } = this.deps;
     const key = `alias:${a.dbId}/${a.alias}`;
     const c = await this.sourceCollection(a.collectionId);
@@ -170,6 +191,8 @@ export class CollectionSync {
       return 'apply';
     }
     issues.skip(key, undefined);
+    if (current !== undefined && current === scope.mapCollection(c.db, c.name).collection)
+      return 'apply';
     const what = `alias ${a.db}.${a.alias} -> ${c.db}.${c.name}`;
     if ((await order.until(ts, c.physicalChannels, signal, what)) === 'paused') return 'paused';
     const located = (await this.locate(c)) ?? (await this.create(c, signal));
@@ -248,9 +271,10 @@ export class CollectionSync {
     }
   }
 
-  private locate(c: CollectionNaming): Promise<Located | undefined> {
+  private locate(c: CollectionNaming, before?: CollectionNaming): Promise<Located | undefined> {
     const { target, standbyMetadata, scope } = this.deps;
-    return locateCollection({ target, metadata: standbyMetadata, scope }, c.id, c);
+    const known = before === undefined ? [] : [before];
+    return locateCollection({ target, metadata: standbyMetadata, scope }, c.id, c, known);
   }
 
   /** Creates the collection on the target the way its DML channel would (schema, partitions, properties). */

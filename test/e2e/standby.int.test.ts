@@ -153,6 +153,21 @@ interface MetadataDifference {
   target: string;
 }
 
+/** Waits until `state()` reads `expected`; a timeout names the last state seen. */
+async function eventually(
+  what: string,
+  state: () => Promise<string>,
+  expected: string,
+  timeoutMs: number,
+): Promise<void> {
+  let last = '';
+  await waitUntil(what, async () => (last = await state()) === expected, timeoutMs, 1_000).catch(
+    (err: unknown) => {
+      throw new Error(`${String(err)}; last state ${last}, expected ${expected}`);
+    },
+  );
+}
+
 async function standbyStatus(): Promise<StandbyStatus | null> {
   const task = await h.client!.call<{ standby: StandbyStatus | null }>('GetTask', {
     task_id: taskId,
@@ -164,7 +179,39 @@ function verify(): Promise<{ clean: boolean; metadata_differences: MetadataDiffe
   return h.client!.call('VerifyTask', { task_id: taskId }, 180_000);
 }
 
+/** Drops the roles (grants and bindings first) and users whose names match: RBAC is cluster-wide, not per test. */
+async function dropRbac(client: MilvusClient, match: (name: string) => boolean): Promise<void> {
+  const dbs = (await client.listDatabases()).db_names;
+  for (const r of (await client.listRoles({ includeUserInfo: true })).results) {
+    if (!match(r.role.name)) continue;
+    for (const d of dbs) {
+      const res = (await promisify(
+        client.channelPool,
+        'SelectGrant',
+        { entity: { role: { name: r.role.name }, db_name: d } },
+        15_000,
+      )) as { entities: Grant[] };
+      for (const g of res.entities)
+        await operatePrivilege(client, 1, {
+          role: r.role.name,
+          object: g.object.name,
+          name: g.object_name,
+          db: g.db_name,
+          privilege: g.grantor.privilege.name,
+        });
+    }
+    for (const u of r.users)
+      await client.removeUserFromRole({ username: u.name, roleName: r.role.name });
+    await client.dropRole({ roleName: r.role.name });
+  }
+  for (const u of (await client.listUsers()).usernames)
+    if (match(u)) await client.deleteUser({ username: u });
+}
+
 beforeAll(async () => {
+  // What an interrupted earlier run of this test left.
+  for (const client of [src, tgt])
+    await dropRbac(client, (name) => /^e2e_[0-9a-f]{8}_(reader|writer|alice|bob)$/.test(name));
   await h.startControl();
   await h.startWorker('standby-worker');
   taskId = `task-${h.id}`;
@@ -203,17 +250,11 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
+  // The worker first: it would replay the source's RBAC removals half-done.
+  for (const w of h.workers) await w.stop(5_000);
+  await h.control?.stop(5_000);
   for (const client of [src, tgt]) {
-    for (const [r, g] of [
-      [role, { object: 'Collection', name: 'orders_v2', db, privilege: 'Search' }],
-      [role, { object: 'Global', name: '*', db: 'default', privilege: 'CreateCollection' }],
-    ] as const)
-      await operatePrivilege(client, 1, { role: r, ...g }).catch(() => undefined);
-    for (const u of [alice, bob])
-      for (const r of [role, role2])
-        await client.removeUserFromRole({ username: u, roleName: r }).catch(() => undefined);
-    for (const r of [role, role2]) await client.dropRole({ roleName: r }).catch(() => undefined);
-    for (const u of [alice, bob]) await client.deleteUser({ username: u }).catch(() => undefined);
+    await dropRbac(client, (name) => name.startsWith(`${p}_`));
     for (const d of [db, db2])
       for (const a of ['orders_live', 'tmp_alias', 'outside_alias'])
         await client.dropAlias({ db_name: d, alias: a } as never).catch(() => undefined);
@@ -234,6 +275,13 @@ describe('standby on the real stack', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
+    // Counting needs the target collection loaded (the load is replicated on its own).
+    await waitUntil(
+      'orders_v2 loaded on the target',
+      async () => (await count(tgt, db, 'orders_v2')) === 0,
+      120_000,
+      500,
+    );
     await insert(db, 'orders_v2', 0, BULK_ROWS);
     ok(
       await src.alterAlias({ db_name: db, collection_name: 'orders_v2', alias: 'orders_live' }),
@@ -312,18 +360,16 @@ describe('standby on the real stack', () => {
       ok(await src.addUserToRole({ username: u, roleName: role }), 'bind');
     }
 
-    await waitUntil(
-      'renames on the target',
-      async () =>
-        (await exists(tgt, db, 'orders_archive')) &&
-        !(await exists(tgt, db, 'orders_v1')) &&
-        (await exists(tgt, db2, 'moved')) &&
-        !(await exists(tgt, db, 'moving')) &&
-        (await count(tgt, db, 'orders_archive')) === 1_010 &&
-        (await count(tgt, db2, 'moved')) === 505,
-      180_000,
-      1_000,
-    );
+    const renamed = async (): Promise<string> =>
+      JSON.stringify([
+        await exists(tgt, db, 'orders_archive'),
+        await exists(tgt, db, 'orders_v1'),
+        await exists(tgt, db2, 'moved'),
+        await exists(tgt, db, 'moving'),
+        await count(tgt, db, 'orders_archive'),
+        await count(tgt, db2, 'moved'),
+      ]);
+    await eventually('renames on the target', renamed, '[true,false,true,false,1010,505]', 180_000);
     await waitUntil(
       'TTL, aliases and RBAC on the target',
       async () =>
@@ -378,7 +424,7 @@ describe('standby on the real stack', () => {
   it('VerifyTask finds nothing, then reports aliases, properties and grants changed on the target', async () => {
     const clean = await verify();
     expect(clean.metadata_differences).toEqual([]);
-    expect(clean.clean).toBe(true);
+    expect(clean.clean, JSON.stringify(clean)).toBe(true);
 
     ok(
       await tgt.alterCollectionProperties({

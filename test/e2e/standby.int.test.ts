@@ -92,10 +92,16 @@ async function createCollection(d: string, name: string): Promise<void> {
   ok(await src.loadCollectionSync(base), 'load');
 }
 
-async function insert(d: string, name: string, from: number, count: number): Promise<void> {
-  for (let i = from; i < from + count; i += 2_000) {
+async function insert(
+  d: string,
+  name: string,
+  from: number,
+  count: number,
+  batch = 2_000,
+): Promise<void> {
+  for (let i = from; i < from + count; i += batch) {
     const data: RowData[] = [];
-    for (let k = i; k < Math.min(from + count, i + 2_000); k++)
+    for (let k = i; k < Math.min(from + count, i + batch); k++)
       data.push({ pk: k, vec: Array.from({ length: DIM }, (_, j) => Math.sin(k + j)) });
     const res = await src.insert({ db_name: d, collection_name: name, data });
     ok(res.status, `inserting into ${name}`);
@@ -282,11 +288,16 @@ describe('standby on the real stack', () => {
       120_000,
       500,
     );
-    await insert(db, 'orders_v2', 0, BULK_ROWS);
+    // The CDC is behind when the bulk load and the re-pointing happen (its worker is down), so when it starts again
+    // the alias change is known at once while the rows still have to be copied: only the order keeps them apart.
+    // Many small inserts, copied in small batches: the copy takes a while.
+    await h.workers[0]?.stop();
+    await insert(db, 'orders_v2', 0, BULK_ROWS, 100);
     ok(
       await src.alterAlias({ db_name: db, collection_name: 'orders_v2', alias: 'orders_live' }),
       'alter alias',
     );
+    await h.startWorker('standby-worker-2', { WORKER_MAX_BATCH_ROWS: '100' });
     await waitUntil('orders_live re-pointed on the target', () => seen.length > 0, 180_000, 200);
     polling = false;
     await poller;

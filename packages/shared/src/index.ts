@@ -168,6 +168,25 @@ export {
 export { EtcdSourceMetadata, createEtcdSourceMetadata } from './meta/etcd-source-metadata.js';
 export type { EtcdSourceMetadataOptions } from './meta/etcd-source-metadata.js';
 export {
+  EtcdStandbyMetadata,
+  createEtcdStandbyMetadata,
+  standbyKeys,
+} from './meta/etcd-standby-metadata.js';
+export type { EtcdStandbyMetadataOptions } from './meta/etcd-standby-metadata.js';
+export { grantName, rbacFromKvs } from './meta/standby-codec.js';
+export type {
+  AliasEntry,
+  CollectionNaming,
+  DatabaseNaming,
+  MetaSource,
+  RbacBinding,
+  RbacGrant,
+  RbacState,
+  StandbyEvent,
+  StandbyMetadata,
+  StandbySnapshot,
+} from './meta/standby-metadata.js';
+export {
   TOMBSTONE,
   isTombstone,
   decodeDatabaseInfo,

@@ -23,6 +23,7 @@ import {
 import type { SourceMilvusSpec } from '../domain/model.js';
 import { keyText, type RowKey } from '../verify/key-diff.js';
 import type { CollectionLayout, CollectionRef, RowSide } from '../verify/ports.js';
+import { SdkMetadataSide } from './milvus-metadata-side.js';
 import { hostPort } from './source-probes.js';
 
 /** Keys per `pk in [...]` query or delete; rows per upsert. */
@@ -295,6 +296,11 @@ export class SdkRowSide implements RowSide {
           }),
         (r) => r.status,
       );
+  }
+
+  /** Aliases, properties and RBAC over the same connection. */
+  metadata(): SdkMetadataSide {
+    return new SdkMetadataSide(this.client, this.name, this.timeoutMs);
   }
 
   async close(): Promise<void> {

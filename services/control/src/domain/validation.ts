@@ -1,6 +1,7 @@
 import { invalidArgument } from '@cdc/shared';
 import { checkSpecSize } from './record-limits.js';
 import { globMatch } from './scope.js';
+import { checkRbacReplication } from './rbac-validation.js';
 import type {
   CollectionPattern,
   InitialSyncSpec,
@@ -407,6 +408,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     );
   if (initialSync !== undefined && fanOut.length > 0)
     throw invalidArgument('spec.initial_sync', 'is not available with spec.fan_out');
+  const rbac = checkRbacReplication(spec.replicate_rbac);
 
   const validated: TaskSpec = {
     source: {
@@ -421,6 +423,7 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     start,
     ...(initialSync === undefined ? {} : { initial_sync: initialSync }),
     ...(fanOut.length === 0 ? {} : { fan_out: fanOut }),
+    ...(rbac === undefined ? {} : { replicate_rbac: rbac }),
   };
   checkSpecSize(validated);
   return validated;

@@ -52,6 +52,17 @@ function quarantineEntry(e: {
   };
 }
 
+const MAX_STANDBY_ITEMS = 100;
+const MAX_STANDBY_ITEM_CHARS = 512;
+
+/** A worker-supplied list as stored: at most 100 entries of at most 512 characters, sorted. */
+function boundedList(items: readonly string[]): string[] {
+  return items
+    .slice(0, MAX_STANDBY_ITEMS)
+    .map((s) => (s.length > MAX_STANDBY_ITEM_CHARS ? `${s.slice(0, MAX_STANDBY_ITEM_CHARS)}…` : s))
+    .sort();
+}
+
 /** Told about accepted and fenced worker calls (metrics). Must not throw. */
 export interface WorkerRpcObserver {
   checkpointReported(taskId: string, channel: string): void;
@@ -151,7 +162,23 @@ export function workerHandlers(
           replicate_watermark: result.replicateWatermark,
           apply_until: result.applyUntil,
           pause: result.pause === undefined ? null : pauseToProto(result.pause),
+          channel_checkpoints: result.channelCheckpoints ?? {},
         };
+      },
+    ),
+    ReportStandby: unary(
+      log,
+      'ReportStandby',
+      async (req: pb.ReportStandbyRequest__Output): Promise<pb.ReportStandbyResponse> => {
+        await fenced(req, () =>
+          leases.reportStandby({
+            ...ids(req),
+            epoch: epochOf(req),
+            usersNeedingPerson: boundedList(req.users_needing_person),
+            skipped: boundedList(req.skipped),
+          }),
+        );
+        return {};
       },
     ),
     ReportQuarantine: unary(

@@ -13,9 +13,10 @@ import { stateLabel } from '../domain/state-machine.js';
 import { validateWorkerId } from '../domain/validation.js';
 import { staleEpochError, updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
+import { channelCheckpoints } from './channel-checkpoints.js';
 import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
-import type { TaskService } from './task-service.js';
+import { notFound, type TaskService } from './task-service.js';
 
 /**
  * Fencing of target writes (guarantee 1). A worker writes only within `writeValidityMs` of sending a request that the
@@ -189,6 +190,8 @@ export class LeaseService {
     replicateWatermark: string;
     applyUntil: string;
     pause?: PausePoint;
+    /** The replicate channel's lease: see `channelCheckpoints`. */
+    channelCheckpoints?: Record<string, string>;
   }> {
     validateWorkerId(r.workerId);
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
@@ -252,10 +255,16 @@ export class LeaseService {
       targetsOf(found.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')
         ? await this.replicateWatermark(r.taskId, found.channels, opsChannel)
         : '0';
+    // The standby follower beside the replicate channel orders its changes after the data (see channelCheckpoints).
+    const checkpoints =
+      r.channel === opsChannel && reason === ''
+        ? channelCheckpoints(await this.deps.channels.list(r.taskId), opsChannel)
+        : undefined;
     if (reachedPause) await this.settlePause(r.taskId);
     return {
       keepLease: reason === '',
       reason,
+      ...(checkpoints === undefined ? {} : { channelCheckpoints: checkpoints }),
       replicateWatermark,
       applyUntil: reason === '' ? this.applyUntil() : '0',
       ...(pause === undefined ? {} : { pause }),
@@ -292,6 +301,22 @@ export class LeaseService {
     const records = await this.deps.channels.list(taskId);
     const dml = channels.filter((c) => c !== opsChannel).map((c) => records.get(c));
     return replicateWatermark(dml, this.deps.clock.now()).toString();
+  }
+
+  /** The standby follower's open items, from the replicate channel's current lease (stale epochs are refused). */
+  async reportStandby(input: {
+    taskId: string;
+    channel: string;
+    epoch: string;
+    usersNeedingPerson: string[];
+    skipped: string[];
+  }): Promise<void> {
+    await this.assertCurrent(input.taskId, input.channel, input.epoch);
+    await this.deps.tasks.setStandby(input.taskId, {
+      usersNeedingPerson: input.usersNeedingPerson,
+      skipped: input.skipped,
+      updateTimeMs: this.deps.clock.now(),
+    });
   }
 
   async failure(input: {
@@ -338,6 +363,12 @@ export class LeaseService {
   async heartbeat(workerId: string): Promise<void> {
     validateWorkerId(workerId);
     await this.deps.channels.touchWorker(workerId, this.deps.clock.now());
+  }
+
+  private async assertCurrent(taskId: string, channel: string, epoch: string): Promise<void> {
+    const found = await this.deps.channels.get(taskId, channel);
+    if (found === undefined) throw notFound(taskId);
+    if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
   }
 
   private async runningTask(taskId: string, channel: string): Promise<TaskRecord> {

@@ -4,6 +4,7 @@ import type {
   ChannelRecord,
   InitialSyncPhase,
   PauseOrigin,
+  StandbyRecord,
   StartPoint,
   TaskRecord,
   TaskSpec,
@@ -257,6 +258,19 @@ export class TaskService {
       (t.initialSync.copying === phase.copying && t.initialSync.planned === phase.planned)
         ? undefined
         : { ...t, initialSync: phase, updateTimeMs: this.deps.clock.now() },
+    );
+  }
+
+  /** Records the standby follower's open items (not a state change: `updateTimeMs` stays). */
+  async setStandby(taskId: string, standby: StandbyRecord): Promise<TaskRecord> {
+    const same = (a: readonly string[], b: readonly string[] = []): boolean =>
+      a.length === b.length && a.every((v, i) => v === b[i]);
+    return this.mutate(taskId, (t) =>
+      t.standby !== undefined &&
+      same(standby.usersNeedingPerson, t.standby.usersNeedingPerson) &&
+      same(standby.skipped, t.standby.skipped)
+        ? undefined
+        : { ...t, standby },
     );
   }
 

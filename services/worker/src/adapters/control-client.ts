@@ -26,6 +26,7 @@ import type {
   ReportCheckpointInput,
   ReportSnapshotInput,
   SnapshotGrant,
+  StandbyReport,
   WorkerControl,
 } from '../ports/worker-control.js';
 
@@ -172,7 +173,20 @@ export class GrpcWorkerControl implements WorkerControl {
       replicateWatermark: BigInt(res.replicate_watermark || '0'),
       applyUntil: BigInt(res.apply_until || '0'),
       ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
+      channelCheckpoints: new Map(
+        Object.entries(res.channel_checkpoints).map(([ch, ts]) => [ch, BigInt(ts || '0')]),
+      ),
     };
+  }
+
+  async reportStandby(lease: LeaseRef, report: StandbyReport): Promise<void> {
+    await this.call('ReportStandby', {
+      task_id: lease.taskId,
+      channel: lease.channel,
+      epoch: lease.epoch,
+      users_needing_person: [...report.usersNeedingPerson],
+      skipped: [...report.skipped],
+    } satisfies Required<pb.ReportStandbyRequest>);
   }
 
   async reportQuarantineBatch(

@@ -54,6 +54,7 @@ export class LeaseReporter implements LeaseProgress {
   private pausedBeforeReading = false;
   private pauseReported = 0n;
   private bound: bigint | undefined;
+  private checkpoints: ReadonlyMap<string, bigint> | undefined;
 
   private readonly quarantined: QuarantineBatcher;
 
@@ -110,6 +111,11 @@ export class LeaseReporter implements LeaseProgress {
 
   get replicateWatermark(): bigint {
     return this.watermark;
+  }
+
+  /** The replicate channel's lease: every DML channel's checkpoint, as of the last answer (undefined before it). */
+  get channelCheckpoints(): ReadonlyMap<string, bigint> | undefined {
+    return this.checkpoints;
   }
 
   get lastPosition(): CheckpointPosition | undefined {
@@ -269,6 +275,7 @@ export class LeaseReporter implements LeaseProgress {
     if (position) this.reportedPosition = position;
     for (const [uri, p] of fanOut) this.reportedFanOut.set(uri, p);
     if (res.replicateWatermark > this.watermark) this.watermark = res.replicateWatermark;
+    if (res.channelCheckpoints !== undefined) this.checkpoints = res.channelCheckpoints;
     if (!res.keepLease) this.end(res.reason || 'lease ended by the control plane');
   }
 

@@ -97,6 +97,14 @@ export interface CheckpointAnswer {
   readonly pause?: PausePoint;
   /** The new apply bound (0n when the lease ends). */
   readonly applyUntil: bigint;
+  /** The replicate channel's lease: each DML channel's checkpoint timestamp (see StandbyOrder). */
+  readonly channelCheckpoints?: ReadonlyMap<string, bigint>;
+}
+
+/** The standby follower's open items (proto StandbyStatus). */
+export interface StandbyReport {
+  readonly usersNeedingPerson: readonly string[];
+  readonly skipped: readonly string[];
 }
 
 /**
@@ -124,5 +132,7 @@ export interface WorkerControl {
   acquireSnapshot(taskId: string, collectionId: string, workerId: string): Promise<SnapshotGrant>;
   /** LEASE_LOST when another worker took the copy over (stale epoch). */
   reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }>;
+  /** The replicate channel's lease only; LEASE_LOST for a stale epoch. */
+  reportStandby(lease: LeaseRef, report: StandbyReport): Promise<void>;
   close(): Promise<void>;
 }

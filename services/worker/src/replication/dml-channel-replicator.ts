@@ -207,6 +207,7 @@ export class DmlChannelReplicator {
       log: this.deps.log,
       maxBatchRows: this.deps.maxBatchRows,
       ...(this.deps.onRetry ? { onRetry: this.deps.onRetry } : {}),
+      relocate: (c) => this.deps.catalog.relocate(c),
     });
     // Everything before a DDL message reaches the target before the DDL does.
     const flush = async (): Promise<void> => {
@@ -416,6 +417,15 @@ export class DmlChannelReplicator {
   ): (earlierSourceId: string) => Promise<void> {
     const { barrier, catalog, channel, writer, log } = this.deps;
     return async (earlier) => {
+      // Renamed on the source, not dropped: the standby follower frees the name by renaming it on the target.
+      if (
+        await this.retry(
+          'checking earlier incarnation',
+          () => catalog.renamedAway(BigInt(earlier), target),
+          signal,
+        )
+      )
+        return;
       const key = `drop-collection-${earlier}`;
       const arrived = await this.retry(
         'joining drop barrier',

@@ -55,6 +55,7 @@ import type {
   ReportCheckpointInput,
   ReportSnapshotInput,
   SnapshotGrant,
+  StandbyReport,
   WorkerControl,
 } from '../ports/worker-control.js';
 
@@ -728,6 +729,11 @@ export class FakeWorkerControl implements WorkerControl {
   acquireSnapshot(): Promise<SnapshotGrant> {
     const g = this.snapshotGrant;
     return g instanceof Error ? Promise.reject(g) : Promise.resolve(g);
+  }
+  readonly standbyReports: StandbyReport[] = [];
+  reportStandby(_lease: LeaseRef, report: StandbyReport): Promise<void> {
+    this.standbyReports.push(report);
+    return Promise.resolve();
   }
   reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }> {
     this.snapshotReports.push(input);

@@ -12,9 +12,9 @@ export interface StandbyOrderOptions {
   readonly progress: StandbyProgress;
   readonly log: Logger;
   /**
-   * How long a change waits for its collection's channels before it is applied anyway (a channel that never passes
-   * it: not leased, or blocked on something that itself waits for this change, e.g. a new collection taking the name
-   * a renamed one is leaving).
+   * How long a change waits for its collection's channels while none of them moves before it is applied anyway (a
+   * channel that never passes it: not leased, or blocked on something that itself waits for this change, e.g. a new
+   * collection taking the name a renamed one is leaving). A channel that is behind but advancing is waited for.
    */
   readonly channelWaitMs?: number;
   readonly pollMs?: number;
@@ -29,7 +29,8 @@ export type OrderVerdict = 'apply' | 'paused';
  *   bound (like every change a lease applies);
  * - for a change of a collection (alias pointing at it, rename, properties), only once every pchannel of that
  *   collection has a checkpoint at or after T: every row written to it before the change is on the target first, so
- *   an alias re-pointed after a bulk load never points at a half-copied collection.
+ *   an alias re-pointed after a bulk load never points at a half-copied collection. A channel that stops moving
+ *   short of T (not leased, or waiting for this very change) is waited for `channelWaitMs`, then the change applies.
  */
 export class StandbyOrder {
   private readonly channelWaitMs: number;
@@ -48,19 +49,27 @@ export class StandbyOrder {
     what: string,
   ): Promise<OrderVerdict> {
     const { progress, log } = this.opts;
-    const deadline = Date.now() + this.channelWaitMs;
+    let deadline = Date.now() + this.channelWaitMs;
     let warned = false;
+    let seen = '';
     for (;;) {
       const pause = progress.pause;
       if (pause !== undefined && (pause.immediate || ts > pause.timestamp)) return 'paused';
       const bound = progress.applyUntil;
       const withinBound = bound === undefined || ts <= bound;
-      const behind = channels.filter((ch) => (progress.channelCheckpoints?.get(ch) ?? 0n) < ts);
+      const at = (ch: string): bigint => progress.channelCheckpoints?.get(ch) ?? 0n;
+      const behind = channels.filter((ch) => at(ch) < ts);
       if (withinBound && behind.length === 0) return 'apply';
+      // A backlog being copied is waited for however long it takes: only channels that stopped moving time out.
+      const now = behind.map((ch) => `${ch}@${at(ch)}`).join(',');
+      if (now !== seen) {
+        seen = now;
+        deadline = Date.now() + this.channelWaitMs;
+      }
       if (withinBound && Date.now() > deadline) {
         log.warn(
-          { change: what, channels: behind, waitedMs: this.channelWaitMs },
-          'channels did not pass the change in time; applying it anyway',
+          { change: what, channels: behind, stalledMs: this.channelWaitMs },
+          'channels stopped short of the change; applying it anyway',
         );
         return 'apply';
       }

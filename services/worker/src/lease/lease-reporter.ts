@@ -154,6 +154,7 @@ export class LeaseReporter implements LeaseProgress {
   }
 
   addApplied(rows: number, bytes: number): void {
+    if (this.rows === 0 && rows > 0) this.opts.log.info({ rows }, 'first rows applied');
     this.rows += rows;
     this.bytes += bytes;
   }

@@ -1,9 +1,10 @@
 import { CdcError } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
-import type { SourceReader } from '../ports/source-reader.js';
+import type { SourceReader, SourceReaderFactory } from '../ports/source-reader.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import type { KafkaClientOptions } from './kafka-client.js';
 import { createKafkaSourceReaderFactory } from './kafka-source-reader.js';
+import type { KafkaSourceReaderFactoryOptions } from './kafka-source-reader.js';
 import { createPulsarSourceReaderFactory } from './pulsar-source-reader.js';
 
 type MqWire = NonNullable<NonNullable<TaskSpecWire['source']>['mq']>;
@@ -39,6 +40,23 @@ export interface SourceReaderLimits {
   readonly maxRecordBytes?: number;
 }
 
+/**
+ * Kafka reader factories by source (brokers, security, limits): one KafkaJS client per source for the whole worker,
+ * so every channel of that source, whatever the task, is read through one fetch loop and one connection per broker.
+ */
+const kafkaFactories = new Map<string, SourceReaderFactory>();
+
+function kafkaFactory(opts: KafkaSourceReaderFactoryOptions): SourceReaderFactory {
+  // Credentials are part of the identity (two tasks with different users must not share a client); never logged.
+  const key = JSON.stringify({ ...opts, logger: undefined });
+  let factory = kafkaFactories.get(key);
+  if (factory === undefined) {
+    factory = createKafkaSourceReaderFactory(opts);
+    kafkaFactories.set(key, factory);
+  }
+  return factory;
+}
+
 /** The reader for a task's message queue. */
 export function createSourceReader(
   spec: TaskSpecWire,
@@ -49,7 +67,7 @@ export function createSourceReader(
   const mq = spec.source?.mq;
   switch (mq?.type) {
     case 'MQ_TYPE_KAFKA':
-      return createKafkaSourceReaderFactory({
+      return kafkaFactory({
         brokers: (mq.address ?? '')
           .split(',')
           .map((b) => b.trim())

@@ -82,6 +82,8 @@ export interface DeploymentOptions {
   readonly controlEnv?: Record<string, string>;
   readonly workerEnv?: Record<string, string>;
   readonly nodeArgs?: readonly string[];
+  /** Node flags of the control service (e.g. `--cpu-prof`). */
+  readonly controlNodeArgs?: readonly string[];
 }
 
 export class CdcDeployment {
@@ -113,7 +115,7 @@ export class CdcDeployment {
       this.root,
       `bench-control-${this.label}`,
       'services/control/dist/main.js',
-      [],
+      this.opts.controlNodeArgs ?? [],
       {
         CONTROL_GRPC_ADDRESS: this.address,
         CONTROL_ETCD_ENDPOINTS: this.env.etcdEndpoints.join(','),

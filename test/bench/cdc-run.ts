@@ -236,6 +236,11 @@ export class CdcDeployment {
     return this.workers.map((w) => cpuSeconds(w.child.pid));
   }
 
+  /** CPU seconds of the control service so far. */
+  cpuSecondsControl(): number {
+    return cpuSeconds(this.control?.child.pid);
+  }
+
   /** CPU seconds of the control service and every worker so far (the CDC processes). */
   cpuSecondsTotal(): number {
     return (

@@ -121,7 +121,7 @@ export function issueLines(f: IssueFigures): Line[] {
     const total = m.tasks * m.channelsPerTask;
     out.push({
       figure: `${m.tasks} idle tasks on one source, ${m.workers} workers`,
-      measured: `${m.served} of ${total} channels served${m.allServedS === undefined ? '' : ` (all after ${m.allServedS.toFixed(0)} s)`}; lease jobs ${m.jobs['active'] ?? 0} active, ${m.jobs['waiting'] ?? 0} waiting; ${m.idleCores.toFixed(2)} core busy idle`,
+      measured: `${m.served} of ${total} channels served${m.allServedS === undefined ? '' : ` (all after ${m.allServedS.toFixed(0)} s)`}; lease jobs ${m.jobs['active'] ?? 0} active, ${m.jobs['waiting'] ?? 0} waiting; ${m.idleCores.toFixed(2)} core busy idle (control ${m.idleControlCores.toFixed(2)})`,
       goal: 'every channel served, ≤ 0.1 core idle',
       met: m.served === total && m.idleCores <= 0.1,
     });

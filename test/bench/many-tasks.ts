@@ -22,6 +22,8 @@ export interface ManyTasksResult {
   readonly jobs: Record<string, number>;
   /** CPU cores the CDC processes used while idle (CPU seconds ÷ wall seconds over the window). */
   readonly idleCores: number;
+  /** Of which the control service. */
+  readonly idleControlCores: number;
   readonly idleWindowS: number;
   readonly peakRssPerWorker: number[];
 }
@@ -86,13 +88,16 @@ export async function runManyTasks(o: {
     );
     await sleep(2_000);
     const cpu0 = dep.cpuSecondsTotal();
+    const control0 = dep.cpuSecondsControl();
     const t0 = performance.now();
     await sleep(o.idleWindowMs);
-    const idleCores = (dep.cpuSecondsTotal() - cpu0) / ((performance.now() - t0) / 1000);
+    const wallS = (performance.now() - t0) / 1000;
+    const idleCores = (dep.cpuSecondsTotal() - cpu0) / wallS;
+    const idleControlCores = (dep.cpuSecondsControl() - control0) / wallS;
     const settled = await servedNow();
     const jobs = await dep.leaseJobCounts().catch(() => ({}));
     o.say(
-      `many tasks: ${idleCores.toFixed(2)} cores idle; ${settled.served}/${settled.total} served; lease jobs ${JSON.stringify(jobs)}`,
+      `many tasks: ${idleCores.toFixed(2)} cores idle (control ${idleControlCores.toFixed(2)}); ${settled.served}/${settled.total} served; lease jobs ${JSON.stringify(jobs)}`,
     );
     return {
       tasks: o.tasks,
@@ -102,6 +107,7 @@ export async function runManyTasks(o: {
       allServedS,
       jobs,
       idleCores,
+      idleControlCores,
       idleWindowS: o.idleWindowMs / 1000,
       peakRssPerWorker: dep.peakRssPerWorker(),
     };

@@ -4,6 +4,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 bash deploy/local/bootstrap.sh
+# The Go test producers (Milvus 2.5 and 2.6 sources): built once, then cached by a hash of their sources.
+bash deploy/local/producers.sh >/dev/null
 bash deploy/local/up.sh
 pnpm -s lint
 pnpm -s format:check

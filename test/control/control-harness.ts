@@ -91,11 +91,13 @@ type CdcMethods =
   | 'DeleteTask'
   | 'GetTaskPositions'
   | 'ResetTaskPositions'
-  | 'ListQuarantine';
+  | 'ListQuarantine'
+  | 'PurgeQuarantine';
 type WorkerMethods =
   | 'AcquireLease'
   | 'ReportCheckpoint'
   | 'ReportQuarantine'
+  | 'ReportQuarantineBatch'
   | 'ReportFailure'
   | 'ReleaseLease'
   | 'Heartbeat';

@@ -379,9 +379,14 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
     });
     children.push(refused);
     expect(await exitCode(refused)).toBe(78);
-    expect(logOf(refused)).toContain(
-      'CONTROL_GRPC_ADDRESS: 0.0.0.0:0 is reachable from other hosts',
-    );
+    // Warnings and info lines reach the log through separate pipes: wait for the line itself.
+    const inLog = (p: RunningProcess, text: string): Promise<boolean> =>
+      waitFor(
+        () => Promise.resolve(logOf(p).includes(text) ? true : undefined),
+        10_000,
+        `"${text}" in the log`,
+      );
+    await inLog(refused, 'CONTROL_GRPC_ADDRESS: 0.0.0.0:0 is reachable from other hosts');
     // Server TLS alone does not authenticate callers either.
     const tlsOnly = startNodeProcess(uniq('control-tls-only'), 'services/control/dist/main.js', {
       ...controlEnv({
@@ -402,7 +407,7 @@ describe('gRPC API security (TLS, mutual TLS, tokens)', () => {
       30_000,
       'the insecure control to start',
     );
-    expect(logOf(insecure)).toContain('CONTROL_INSECURE=true: the gRPC API');
+    await inLog(insecure, 'CONTROL_INSECURE=true: the gRPC API');
     await insecure.stop();
   });
 

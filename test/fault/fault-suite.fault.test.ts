@@ -57,6 +57,8 @@ describe('fault suite', () => {
       CONTROL_SECRET_KEY: secret,
       CONTROL_RECONCILE_INTERVAL_MS: '500',
       CONTROL_ELECTION_TTL_S: '3',
+      // The poison case quarantines 10,000 records (the default cap per task is 1,000).
+      CONTROL_QUARANTINE_MAX_ENTRIES: '20000',
     });
     controls.push(p);
     return p;

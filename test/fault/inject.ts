@@ -32,7 +32,7 @@ export interface InjectResult {
 }
 
 /** Bytes that start like a msgstream payload (MsgBase, field 1) but declare more bytes than follow. */
-function malformed(i: number): Buffer {
+export function malformed(i: number): Buffer {
   const tail = randomBytes(1 + (i % 64));
   return i % 2 === 0
     ? Buffer.concat([Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]), tail])

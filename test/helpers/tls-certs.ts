@@ -17,6 +17,8 @@ export interface TestPki {
   readonly clientKey: string;
   /** Signed by a CA the server does not trust. */
   readonly strangerCert: string;
+  /** That other CA: as a client's CA it trusts none of the servers' certificates. */
+  readonly strangerCaCert: string;
   readonly strangerKey: string;
   /** Every line of every private key (the base64 body included), to check they never show up in output. */
   readonly keyLines: () => string[];
@@ -107,6 +109,7 @@ export function createTestPki(): TestPki {
     clientCert: path('client.crt'),
     clientKey: path('client.key'),
     strangerCert: path('stranger.crt'),
+    strangerCaCert: path('stranger-ca.crt'),
     strangerKey: path('stranger.key'),
     keyLines: () =>
       keys

@@ -13,6 +13,7 @@ import {
 } from '@cdc/shared';
 import { ConsistencyLevelEnum, LoadState, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeTargetWriterContract } from '../contracts/target-writer.contract.js';
 import { stackEnv } from '../helpers/stack.js';
 import {
   createMilvusTargetWriter,
@@ -362,4 +363,38 @@ describe('MilvusTargetWriter (real target Milvus)', () => {
     await down.close();
     await expectCdcError(down.dropDatabase('x'), 'INTERNAL');
   });
+});
+
+describeTargetWriterContract('MilvusTargetWriter on the real target Milvus', async () => {
+  const check = new MilvusClient({ address: env.targetMilvusAddress, logLevel: 'warn' });
+  await check.connectPromise;
+  const writer = createMilvusTargetWriter({ address: env.targetMilvusAddress, logger });
+  const db = `cdc_twc_${randomUUID().replaceAll('-', '')}`;
+  return {
+    writer,
+    db,
+    rows: async (target) => {
+      const req = { db_name: target.db, collection_name: target.collection };
+      for (let i = 0; i < 150; i++) {
+        if ((await check.getLoadState(req)).state === LoadState.LoadStateLoaded) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const res = await check.query({
+        ...req,
+        filter: 'id > -9223372036854775807',
+        output_fields: ['id', 'name'],
+        consistency_level: STRONG,
+      });
+      expect(res.status.error_code).toBe('Success');
+      return new Map(res.data.map((r) => [String(r['id']), r as Row]));
+    },
+    dispose: async () => {
+      const { data } = await check.showCollections({ db_name: db });
+      for (const { name } of data)
+        await check.dropCollection({ db_name: db, collection_name: name });
+      await check.dropDatabase({ db_name: db });
+      await writer.close();
+      await check.closeConnection();
+    },
+  };
 });

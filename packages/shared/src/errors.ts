@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'SCHEMA_MISMATCH',
   'DECODE_FAILED',
   'UNAVAILABLE',
+  /** A per-caller limit is reached (e.g. concurrent WatchTask streams). */
+  'RESOURCE_EXHAUSTED',
   'INTERNAL',
 ] as const;
 

@@ -9,10 +9,11 @@ export {
 } from './errors.js';
 export type { ErrorCode, CdcErrorOptions } from './errors.js';
 export { createLogger, REDACTED_PATHS } from './logger.js';
-export { closeAll, handleShutdown } from './lifecycle.js';
+export { closeAll, handleShutdown, serverStep } from './lifecycle.js';
 export { ConfigError, configOrExit, EX_CONFIG, withRenamedVariables } from './config-env.js';
 export type { RenamedVariable } from './config-env.js';
 export type {
+  ClosableServer,
   ProcessLike,
   ServiceShutdownOptions,
   ShutdownPlan,
@@ -87,6 +88,7 @@ export {
   PROTO_LOADER_OPTIONS,
 } from './control-api/proto-files.js';
 export { callUnary, openServerStream, serviceDefinition } from './control-api/proto-services.js';
+export { MAX_WORKER_REASON_CHARS, cutText } from './control-api/report-limits.js';
 export type { CdcServices, RequestOf, ResponseOf } from './control-api/proto-services.js';
 export {
   ERROR_CODE_TRAILER,
@@ -166,6 +168,25 @@ export {
 export { EtcdSourceMetadata, createEtcdSourceMetadata } from './meta/etcd-source-metadata.js';
 export type { EtcdSourceMetadataOptions } from './meta/etcd-source-metadata.js';
 export {
+  EtcdStandbyMetadata,
+  createEtcdStandbyMetadata,
+  standbyKeys,
+} from './meta/etcd-standby-metadata.js';
+export type { EtcdStandbyMetadataOptions } from './meta/etcd-standby-metadata.js';
+export { grantName, rbacFromKvs } from './meta/standby-codec.js';
+export type {
+  AliasEntry,
+  CollectionNaming,
+  DatabaseNaming,
+  MetaSource,
+  RbacBinding,
+  RbacGrant,
+  RbacState,
+  StandbyEvent,
+  StandbyMetadata,
+  StandbySnapshot,
+} from './meta/standby-metadata.js';
+export {
   TOMBSTONE,
   isTombstone,
   decodeDatabaseInfo,
@@ -191,5 +212,27 @@ export {
 } from './milvus/status.js';
 export type { MilvusStatusLike, NotFoundKind, StatusClass, StatusKind } from './milvus/status.js';
 export { globCovers, globMatch, globsIntersect } from './scope/glob.js';
+export {
+  etcdTlsOptions,
+  milvusTlsConfig,
+  milvusTlsOn,
+  nodeTlsOptions,
+  tlsRejection,
+  tlsRejectionMessage,
+} from './tls/endpoint-tls.js';
+export type { NodeTlsOptions, TlsSettings } from './tls/endpoint-tls.js';
 export { mapCollectionName, mapDatabaseName, normalizeDatabase } from './scope/name-mapping.js';
 export type { MappedName, NameMappingRule } from './scope/name-mapping.js';
+export * from './wal/index.js';
+export {
+  ETCD_DEFAULT_MAX_REQUEST_BYTES,
+  ETCD_GRPC_OVERHEAD_BYTES,
+  ETCD_MAX_TXN_OPS,
+  ETCD_RECEIVE_LIMIT_BYTES,
+  etcdGrpcOptions,
+  etcdPageKeys,
+  prefixRange,
+  scanPages,
+  scanPrefix,
+} from './meta/etcd-paging.js';
+export type { EtcdRangeApi, ScanOptions, ScanPage } from './meta/etcd-paging.js';

@@ -31,6 +31,31 @@ export async function closeAll(plan: ShutdownPlan, log: Logger): Promise<string[
   return failed;
 }
 
+/** The part of node's `http.Server` a shutdown closes. */
+export interface ClosableServer {
+  close(callback: (err?: Error) => void): unknown;
+  closeAllConnections(): void;
+}
+
+/** A step that closes an HTTP server (a metrics endpoint) and its kept-alive connections; none: nothing to do. */
+export function serverStep(name: string, server: ClosableServer | undefined): ShutdownStep {
+  return {
+    name,
+    run: () =>
+      new Promise<void>((resolve, reject) => {
+        if (server === undefined) {
+          resolve();
+          return;
+        }
+        server.close((err) => {
+          if (err === undefined) resolve();
+          else reject(err);
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
+
 /** The slice of `process` a service's shutdown uses (injectable for tests). */
 export interface ProcessLike {
   on(event: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;

@@ -1,6 +1,12 @@
 import { hostname } from 'node:os';
+import {
+  ConfigError,
+  ETCD_DEFAULT_MAX_REQUEST_BYTES,
+  withRenamedVariables,
+  type RenamedVariable,
+} from '@cdc/shared';
 import { z } from 'zod';
-import { ConfigError, withRenamedVariables, type RenamedVariable } from '@cdc/shared';
+import { maxQuarantinePayloadCap, quarantineTxnBytes } from './domain/record-limits.js';
 
 export { ConfigError };
 
@@ -133,13 +139,41 @@ export const ControlConfigSchema = z
       .default('true')
       .transform((v) => v === 'true')
       .describe('probe source and target on create'),
+    CONTROL_WATCH_STREAMS_PER_CALLER: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(16)
+      .describe(
+        'open WatchTask streams per caller (bearer token, else client certificate, else IP); more get RESOURCE_EXHAUSTED',
+      ),
     CONTROL_QUARANTINE_PAYLOAD_CAP: z.coerce
       .number()
       .int()
       .min(0)
-      .max(4_194_304)
       .default(65_536)
-      .describe('bytes kept of a quarantined message'),
+      .describe(
+        'bytes kept of a quarantined message; its etcd record must fit CONTROL_ETCD_MAX_REQUEST_BYTES',
+      ),
+    CONTROL_QUARANTINE_MAX_ENTRIES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1_000)
+      .describe(
+        'quarantined messages kept per task; a task that reaches it pauses with "quarantine full"',
+      ),
+    CONTROL_ETCD_MAX_REQUEST_BYTES: z.coerce
+      .number()
+      .int()
+      .min(65_536)
+      .max(1_073_741_824)
+      .default(ETCD_DEFAULT_MAX_REQUEST_BYTES)
+      .describe(
+        "the task store etcd's --max-request-bytes: bounds every write and the client's limits",
+      ),
     CONTROL_METRICS_PORT: z.coerce
       .number()
       .int()
@@ -250,6 +284,13 @@ export const ControlConfigSchema = z
         path: ['CONTROL_REPORT_INTERVAL_MS'],
         message:
           'must be at most a third of CONTROL_LEASE_WRITE_VALIDITY_MS: a lease is confirmed by its reports, and one late report must not stop its writes',
+      });
+    const txn = quarantineTxnBytes(c.CONTROL_ETCD_ROOT, c.CONTROL_QUARANTINE_PAYLOAD_CAP);
+    if (txn > c.CONTROL_ETCD_MAX_REQUEST_BYTES)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_QUARANTINE_PAYLOAD_CAP'],
+        message: `a quarantine record with ${c.CONTROL_QUARANTINE_PAYLOAD_CAP} bytes of payload takes up to ${txn} bytes in etcd (base64, key, reason and index included), above CONTROL_ETCD_MAX_REQUEST_BYTES (${c.CONTROL_ETCD_MAX_REQUEST_BYTES}); at most ${maxQuarantinePayloadCap(c.CONTROL_ETCD_ROOT, c.CONTROL_ETCD_MAX_REQUEST_BYTES)}`,
       });
     for (const kind of ['API', 'WORKER'] as const)
       if (c[`CONTROL_${kind}_TOKENS`] !== '' && c[`CONTROL_${kind}_TOKENS_FILE`] !== '')

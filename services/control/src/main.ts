@@ -4,8 +4,11 @@ import {
   configOrExit,
   createLogger,
   DEFAULT_QUEUE_PREFIX,
+  etcdGrpcOptions,
+  etcdPageKeys,
   handleShutdown,
   LEASE_QUEUE_NAME,
+  serverStep,
   SNAPSHOT_QUEUE_NAME,
   type LeaseJobData,
   type SnapshotJobData,
@@ -13,6 +16,7 @@ import {
 import { Queue } from 'bullmq';
 import { Etcd3 } from 'etcd3';
 import { AesSecretBox } from './adapters/aes-secret-box.js';
+import { EtcdQuarantineStore } from './adapters/etcd-quarantine-store.js';
 import {
   EtcdChannelStore,
   EtcdKeys,
@@ -26,6 +30,7 @@ import {
 } from './adapters/source-probes.js';
 import { loadControlConfig, redactedConfig, secretKeysOf, type ControlConfig } from './config.js';
 import { cdcHandlers } from './handlers/cdc-handlers.js';
+import { WatchLimiter } from './handlers/watch-stream.js';
 import { workerHandlers } from './handlers/worker-handlers.js';
 import { ControlMetrics, LEASE_JOB_STATES } from './metrics/control-metrics.js';
 import { LeaderElection } from './scheduling/leader-election.js';
@@ -33,6 +38,7 @@ import { LeaseScheduler } from './scheduling/lease-scheduler.js';
 import { loadServerSecurity, type ServerSecurity } from './security/server-security.js';
 import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
+import { QuarantineService } from './tasks/quarantine-service.js';
 import { systemClock } from './tasks/ports.js';
 import { SnapshotService } from './tasks/snapshot-service.js';
 import { TaskService } from './tasks/task-service.js';
@@ -81,13 +87,17 @@ async function main(): Promise<void> {
 
   const etcd = new Etcd3({
     hosts: config.CONTROL_ETCD_ENDPOINTS,
+    grpcOptions: etcdGrpcOptions(config.CONTROL_ETCD_MAX_REQUEST_BYTES),
     ...(config.CONTROL_ETCD_USERNAME === ''
       ? {}
       : {
           auth: { username: config.CONTROL_ETCD_USERNAME, password: config.CONTROL_ETCD_PASSWORD },
         }),
   });
-  const keys = new EtcdKeys(config.CONTROL_ETCD_ROOT);
+  const keys = new EtcdKeys(
+    config.CONTROL_ETCD_ROOT,
+    etcdPageKeys(config.CONTROL_ETCD_MAX_REQUEST_BYTES),
+  );
   const taskStore = new EtcdTaskStore(etcd, keys);
   const channelStore = new EtcdChannelStore(etcd, keys);
   const discovery = new EtcdChannelDiscovery(
@@ -116,7 +126,14 @@ async function main(): Promise<void> {
       handoverMs: config.CONTROL_LEASE_HANDOVER_MS,
       pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
     },
-    quarantinePayloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
+  });
+  const quarantine = new QuarantineService({
+    tasks,
+    channels: channelStore,
+    store: new EtcdQuarantineStore(etcd, keys, config.CONTROL_ETCD_MAX_REQUEST_BYTES),
+    clock: systemClock,
+    payloadCap: config.CONTROL_QUARANTINE_PAYLOAD_CAP,
+    maxEntries: config.CONTROL_QUARANTINE_MAX_ENTRIES,
   });
   const verify = new VerifyService({
     task: async (taskId) => {
@@ -171,7 +188,7 @@ async function main(): Promise<void> {
     {
       tasks: () => taskStore.list(),
       channels: async (taskId) => (await tasks.positions(taskId)).channels,
-      quarantineCount: (taskId) => etcd.getAll().prefix(keys.quarantine(taskId)).count(),
+      quarantineCount: (taskId) => quarantine.count(taskId),
       leaseJobCounts: () => queue.getJobCounts(...LEASE_JOB_STATES),
     },
     log.child({ component: 'metrics' }),
@@ -190,9 +207,17 @@ async function main(): Promise<void> {
   );
   const server = new ControlServer(
     {
-      cdc: cdcHandlers(tasks, verify, log.child({ component: 'cdc-service' }), snapshots),
+      cdc: cdcHandlers(
+        tasks,
+        verify,
+        quarantine,
+        log.child({ component: 'cdc-service' }),
+        snapshots,
+        new WatchLimiter(config.CONTROL_WATCH_STREAMS_PER_CALLER),
+      ),
       worker: workerHandlers(
         leases,
+        quarantine,
         log.child({ component: 'worker-service' }),
         config.CONTROL_REPORT_INTERVAL_MS,
         metrics,
@@ -241,21 +266,7 @@ async function main(): Promise<void> {
       [
         { name: 'lease queue', run: () => queue.close() },
         { name: 'snapshot queue', run: () => snapshotQueue.close() },
-        {
-          name: 'metrics server',
-          run: () =>
-            new Promise<void>((resolve, reject) => {
-              if (metricsServer === undefined) {
-                resolve();
-                return;
-              }
-              metricsServer.close((err) => {
-                if (err === undefined) resolve();
-                else reject(err);
-              });
-              metricsServer.closeAllConnections();
-            }),
-        },
+        serverStep('metrics server', metricsServer),
       ],
       {
         name: 'etcd',

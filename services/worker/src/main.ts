@@ -10,6 +10,7 @@ import {
   createLogger,
   errorMessage,
   handleShutdown,
+  serverStep,
   SNAPSHOT_QUEUE_NAME,
   type SnapshotJobData,
 } from '@cdc/shared';
@@ -121,18 +122,7 @@ handleShutdown({
     ],
     { name: 'control client', run: () => control.close() },
     { name: 'redis', run: () => redis.quit() },
-    {
-      name: 'metrics server',
-      run: () =>
-        new Promise<void>((resolve, reject) => {
-          if (metricsServer === undefined) resolve();
-          else
-            metricsServer.close((err) => {
-              if (err === undefined) resolve();
-              else reject(err);
-            });
-        }),
-    },
+    serverStep('metrics server', metricsServer),
   ],
 });
 

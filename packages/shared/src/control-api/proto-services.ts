@@ -48,6 +48,11 @@ export type RequestOf<M extends MethodShape> = Parameters<M['requestSerialize']>
 /** What a client receives from `method` (every field present, 64-bit integers and enums as strings). */
 export type ResponseOf<M extends MethodShape> = ReturnType<M['responseDeserialize']>;
 
+/** The response deserializer of `method`, typed as the generated output message. */
+function responseOf<M extends MethodShape>(method: M): (bytes: Buffer) => ResponseOf<M> {
+  return (bytes) => method.responseDeserialize(bytes) as ResponseOf<M>;
+}
+
 /** One unary call of a typed service; rejects with the grpc ServiceError (see errorFromStatus for a CdcError). */
 export function callUnary<M extends MethodShape>(
   client: Client,
@@ -60,7 +65,7 @@ export function callUnary<M extends MethodShape>(
     client.makeUnaryRequest(
       method.path,
       method.requestSerialize,
-      (bytes: Buffer) => method.responseDeserialize(bytes) as ResponseOf<M>,
+      responseOf(method),
       request,
       metadata,
       options,
@@ -81,10 +86,11 @@ export function openServerStream<M extends MethodShape>(
   metadata: Metadata,
   options: CallOptions = {},
 ): ClientReadableStream<ResponseOf<M>> {
+  const { path, requestSerialize } = method;
   return client.makeServerStreamRequest(
-    method.path,
-    method.requestSerialize,
-    (bytes: Buffer) => method.responseDeserialize(bytes) as ResponseOf<M>,
+    path,
+    requestSerialize,
+    responseOf(method),
     request,
     metadata,
     options,

@@ -1,5 +1,6 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { CdcError } from '../errors.js';
+import { etcdUnavailable } from './etcd-errors.js';
 import { decodeMsgPosition } from '../wire/positions.js';
 import { decodeFieldSchema, decodeFunctionSchema } from '../wire/schema.js';
 import { decodeTsoValue } from '../wire/tso.js';
@@ -23,10 +24,14 @@ import type {
   SourceTso,
   WatchOptions,
 } from './source-metadata.js';
+import { scanPrefix } from './etcd-paging.js';
 import { watchEvents } from './etcd-watch.js';
 
 export interface EtcdSourceMetadataOptions {
-  /** A connected client; not closed by `close()`. */
+  /**
+   * A connected client; not closed by `close()`. Created with `grpcOptions: etcdGrpcOptions()`: reads page by
+   * page, and a page of large values needs that receive limit.
+   */
   readonly client: Etcd3;
   /** The source's `etcd.rootPath` (`by-dev` by default). */
   readonly rootPath: string;
@@ -41,7 +46,7 @@ const DEFAULT_DB_NAME = 'default';
 const DYNAMIC_FIELD = '$meta';
 
 function unavailable(action: string, cause: unknown): CdcError {
-  return new CdcError('SOURCE_UNAVAILABLE', action, { retryable: true, cause });
+  return etcdUnavailable(action, cause);
 }
 
 function toKv(kv: IKeyValue): Kv {
@@ -60,14 +65,40 @@ export class EtcdSourceMetadata implements SourceMetadata {
     this.keys = sourceKeys(opts.rootPath);
   }
 
-  /** All live (non-tombstone) kvs under `prefix`, optionally at an etcd revision. */
-  async scan(prefix: string, revision?: bigint): Promise<{ kvs: Kv[]; revision: bigint }> {
+  /**
+   * All live (non-tombstone) kvs under `prefix`, at one etcd revision (the given one, or that of the first page).
+   * Read page by page (etcd-paging.ts): a source with many collections holds more metadata than one response.
+   */
+  async scan(
+    prefix: string,
+    revision?: bigint,
+    opts: { readonly keysOnly?: boolean } = {},
+  ): Promise<{ kvs: Kv[]; revision: bigint }> {
     try {
-      let q = this.client.getAll().prefix(prefix);
-      if (revision !== undefined) q = q.revision(revision.toString());
-      const res = await q.exec();
+      const res = await scanPrefix(this.client.kv, prefix, {
+        revision: revision ?? 'first',
+        ...(opts.keysOnly === true ? { keysOnly: true } : {}),
+      });
       return {
         kvs: res.kvs.map(toKv).filter((kv) => !isTombstone(kv.value)),
+        revision: res.revision,
+      };
+    } catch (err) {
+      throw unavailable('reading source etcd', err);
+    }
+  }
+
+  /** One key's live value (not a tombstone), at a revision or the newest. */
+  async getKv(key: string, revision?: bigint): Promise<{ kv: Kv | undefined; revision: bigint }> {
+    try {
+      const res = await this.client.kv.range({
+        key: Buffer.from(key),
+        ...(revision === undefined ? {} : { revision: revision.toString() }),
+      });
+      const found = res.kvs[0];
+      const kv = found === undefined ? undefined : toKv(found);
+      return {
+        kv: kv === undefined || isTombstone(kv.value) ? undefined : kv,
         revision: BigInt(res.header.revision),
       };
     } catch (err) {
@@ -76,7 +107,7 @@ export class EtcdSourceMetadata implements SourceMetadata {
   }
 
   async currentRevision(): Promise<bigint> {
-    return (await this.scan(this.keys.tso)).revision;
+    return (await this.getKv(this.keys.tso)).revision;
   }
 
   async listDatabases(revision?: bigint): Promise<DatabaseInfo[]> {
@@ -111,17 +142,18 @@ export class EtcdSourceMetadata implements SourceMetadata {
     collectionId: bigint,
     revision?: bigint,
   ): Promise<CollectionInfo | undefined> {
-    const [modern, legacy] = await Promise.all([
-      this.scan(this.keys.collectionInfo, revision),
-      this.scan(`${this.keys.legacyCollection}${collectionId}`, revision),
-    ]);
-    const kv =
-      modern.kvs.find((k) => idsAfter(k.key, this.keys.collectionInfo, 2)?.[1] === collectionId) ??
-      legacy.kvs.find((k) => k.key === `${this.keys.legacyCollection}${collectionId}`);
+    // Find the key by listing keys only ("{dbId}/{collectionId}"): the values (schemas) of every collection of the
+    // source are far more than the one needed.
+    const modern = await this.scan(this.keys.collectionInfo, revision, { keysOnly: true });
+    const at = modern.revision;
+    const key =
+      modern.kvs.find((k) => idsAfter(k.key, this.keys.collectionInfo, 2)?.[1] === collectionId)
+        ?.key ?? `${this.keys.legacyCollection}${collectionId}`;
+    const { kv } = await this.getKv(key, at);
     if (kv === undefined) return undefined;
     const c = decodeCollectionInfo(kv.value);
     if (c.state === 'Dropped') return undefined;
-    return this.complete(c, await this.listDatabases(revision), revision);
+    return this.complete(c, await this.listDatabases(at), at);
   }
 
   /** Adds fields, functions and the database name to a decoded CollectionInfo value. */
@@ -175,14 +207,12 @@ export class EtcdSourceMetadata implements SourceMetadata {
   }
 
   async getChannelCheckpoint(vchannel: string): Promise<MsgPosition | undefined> {
-    const { kvs } = await this.scan(`${this.keys.channelCheckpoint}${vchannel}`);
-    const kv = kvs.find((k) => k.key === `${this.keys.channelCheckpoint}${vchannel}`);
+    const { kv } = await this.getKv(`${this.keys.channelCheckpoint}${vchannel}`);
     return kv === undefined ? undefined : decodeMsgPosition(kv.value);
   }
 
   async readTso(): Promise<SourceTso> {
-    const { kvs } = await this.scan(this.keys.tso);
-    const kv = kvs.find((k) => k.key === this.keys.tso);
+    const { kv } = await this.getKv(this.keys.tso);
     if (kv === undefined) {
       throw new CdcError('SOURCE_UNAVAILABLE', 'reading source tso: key absent', {
         retryable: true,

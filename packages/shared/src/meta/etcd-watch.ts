@@ -1,14 +1,37 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import { CdcError } from '../errors.js';
+import { etcdUnavailable } from './etcd-errors.js';
 import {
   decodeCollectionInfo,
   decodeDatabaseInfo,
   decodePartitionInfo,
   isTombstone,
 } from './etcd-codec.js';
-import type { EtcdSourceMetadata } from './etcd-source-metadata.js';
-import { idsAfter } from './keys.js';
-import type { MetadataEvent, WatchOptions } from './source-metadata.js';
+import { idsAfter, type SourceKeys } from './keys.js';
+import type {
+  CollectionInfo,
+  DatabaseInfo,
+  MetadataEvent,
+  WatchOptions,
+} from './source-metadata.js';
+
+/**
+ * What the watch reads from the metadata it follows (EtcdSourceMetadata implements it), declared here so that the
+ * watch does not import its caller (no import cycle).
+ */
+export interface WatchedMetadata {
+  readonly keys: SourceKeys;
+  currentRevision(): Promise<bigint>;
+  listDatabases(revision?: bigint): Promise<DatabaseInfo[]>;
+  scan(
+    prefix: string,
+    revision?: bigint,
+  ): Promise<{ readonly kvs: readonly { value: Uint8Array }[] }>;
+  complete(
+    c: CollectionInfo,
+    dbs: readonly DatabaseInfo[],
+    revision?: bigint,
+  ): Promise<CollectionInfo>;
+}
 
 /**
  * The metadata watch: one etcd watch on `{root}/meta/root-coord/` from a start revision, turned into ordered
@@ -26,7 +49,7 @@ interface RawEvent {
 type Pending = { kind: 'event'; ev: RawEvent } | { kind: 'error'; err: unknown } | { kind: 'end' };
 
 export async function* watchEvents(
-  meta: EtcdSourceMetadata,
+  meta: WatchedMetadata,
   client: Etcd3,
   opts: WatchOptions,
   registry: Set<Watcher>,
@@ -61,10 +84,7 @@ export async function* watchEvents(
       .startRevision((start + 1n).toString())
       .create();
   } catch (err) {
-    throw new CdcError('SOURCE_UNAVAILABLE', 'watching source etcd', {
-      retryable: true,
-      cause: err,
-    });
+    throw etcdUnavailable('watching source etcd', err);
   }
   registry.add(watcher);
   watcher.on('data', (res) => {
@@ -103,10 +123,7 @@ export async function* watchEvents(
       }
       if (next.kind === 'end') return;
       if (next.kind === 'error') {
-        throw new CdcError('SOURCE_UNAVAILABLE', 'watching source etcd', {
-          retryable: true,
-          cause: next.err,
-        });
+        throw etcdUnavailable('watching source etcd', next.err);
       }
       const ev = next.ev;
       const deleted = ev.type === 'delete' || isTombstone(ev.value);

@@ -1,4 +1,5 @@
 import { CdcError, type ErrorCode } from '../errors.js';
+import { tlsRejection, tlsRejectionMessage } from '../tls/endpoint-tls.js';
 
 /**
  * Turns Milvus SDK outcomes into `CdcError`s. The SDK resolves most failures as a status object (never trust a resolved
@@ -25,7 +26,9 @@ import { CdcError, type ErrorCode } from '../errors.js';
  *
  * Thrown values: `CdcError` passes through; a gRPC error (numeric `code` plus `metadata`) maps by status: CANCELLED,
  * UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL (also raised on reset streams), UNAVAILABLE →
- * retryable; UNAUTHENTICATED / PERMISSION_DENIED → their codes; others → rejected. A thrown status object maps as above.
+ * retryable; UNAUTHENTICATED / PERMISSION_DENIED → their codes; others → rejected. A connection the TLS handshake
+ * refused (unknown CA, wrong name, client certificate) → tlsRejected, FAILED_PRECONDITION: waiting will not fix the
+ * spec's TLS settings. A thrown status object maps as above.
  * A plain `Error` is the SDK refusing the request before sending it (unknown field, wrong binary dim) → rejected,
  * except the connection pool's `TimeoutError` → retryable.
  */
@@ -40,7 +43,8 @@ export interface MilvusStatusLike {
 
 export type NotFoundKind = 'collection' | 'partition' | 'index' | 'database';
 
-export type StatusKind = 'ok' | 'unavailable' | 'rejected' | 'unauthenticated' | 'permissionDenied';
+export type StatusKind =
+  'ok' | 'unavailable' | 'rejected' | 'unauthenticated' | 'permissionDenied' | 'tlsRejected';
 
 export interface StatusClass {
   readonly kind: StatusKind;
@@ -203,6 +207,8 @@ const CODE_BY_KIND: Readonly<Record<Exclude<StatusKind, 'ok'>, [ErrorCode, boole
   rejected: ['SINK_REJECTED', false],
   unauthenticated: ['UNAUTHENTICATED', false],
   permissionDenied: ['PERMISSION_DENIED', false],
+  // The server and our TLS settings disagree (unknown CA, name, client certificate): a person must fix the spec.
+  tlsRejected: ['FAILED_PRECONDITION', false],
 };
 
 export function errorFromClass(
@@ -238,6 +244,12 @@ export function classifyThrown(err: unknown): {
   details: Record<string, unknown>;
 } {
   if (isGrpcError(err)) {
+    const tls = tlsRejection(err);
+    if (tls !== undefined)
+      return {
+        cls: { kind: 'tlsRejected' },
+        details: { grpcCode: err.code, reason: tlsRejectionMessage('Milvus', tls) },
+      };
     const kind: StatusKind = RETRYABLE_GRPC.has(err.code)
       ? 'unavailable'
       : err.code === GRPC_UNAUTHENTICATED

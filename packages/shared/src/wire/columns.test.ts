@@ -195,6 +195,39 @@ describe('insertToRows', () => {
     ]);
   });
 
+  it('keeps fields and dynamic keys named like Object.prototype members, through the wire', () => {
+    const meta =
+      '{"__proto__":1,"constructor":"c","toString":"t","valueOf":[2],"hasOwnProperty":{"x":3}}';
+    const msg = insert(
+      [
+        col(100n, '__proto__', DataType.Int64, { kind: 'long', data: [7n] }),
+        col(101n, 'constructor', DataType.VarChar, { kind: 'string', data: ['k'] }),
+        col(
+          102n,
+          '$meta',
+          DataType.JSON,
+          { kind: 'json', data: [enc.encode(meta)] },
+          { isDynamic: true },
+        ),
+      ],
+      1n,
+    );
+    const [row] = insertToRows(decodeMessage(encodeMessage(msg)) as InsertMessage);
+    if (row === undefined) throw new Error('no row');
+    expect(Object.keys(row).sort()).toEqual(['$meta', '__proto__', 'constructor']);
+    expect(row['__proto__']).toBe('7');
+    expect(row['constructor']).toBe('k');
+    const dynamic = row['$meta'] as Record<string, unknown>;
+    expect(Object.keys(dynamic)).toEqual([
+      '__proto__',
+      'constructor',
+      'toString',
+      'valueOf',
+      'hasOwnProperty',
+    ]);
+    expect(JSON.stringify(dynamic)).toBe(meta);
+  });
+
   it('rejects inconsistent columns with CdcError', () => {
     const msg = insert([col(100n, 'id', DataType.Int64, { kind: 'long', data: [1n] })], 2n);
     expect(() => insertToRows(msg)).toThrow(CdcError);

@@ -1,4 +1,5 @@
 import { CdcError } from '../errors.js';
+import { inputMap } from './obj.js';
 import type {
   CollectionSchema,
   ColumnValues,
@@ -260,7 +261,8 @@ export function insertToRows(msg: InsertMessage, schema?: CollectionSchema): Row
     (col) => !((col.fieldId > 0n && col.fieldId < 100n) || functionOutputs.has(col.fieldName)),
   );
   const n = rowCount(msg, columns);
-  const rows: Row[] = Array.from({ length: n }, () => ({}));
+  // Field names come from the source: a field may be called `__proto__` or `constructor` (valid Milvus names).
+  const rows: Row[] = Array.from({ length: n }, () => inputMap<RowValue>());
   for (const col of columns) {
     const values = columnRowValues(col, n);
     const name = col.isDynamic ? DYNAMIC_FIELD_NAME : col.fieldName;

@@ -64,9 +64,18 @@ export function objs(o: Obj, k: string): Obj[] {
   return list(o, k).filter((x): x is Obj => typeof x === 'object' && x !== null);
 }
 
+/**
+ * A map whose keys come from input (the MQ, etcd, a request): a null-prototype object, so a key such as `__proto__`
+ * is an ordinary own entry (assigned to a plain `{}` it would set the prototype and vanish) and a lookup of
+ * `constructor` or `toString` finds only what the input holds. Test membership with `Object.hasOwn`.
+ */
+export function inputMap<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
 export function strMap(o: Obj, k: string): Record<string, string> {
   const m = sub(o, k);
-  const out: Record<string, string> = {};
+  const out = inputMap<string>();
   if (m === undefined) return out;
   for (const [key, v] of Object.entries(m)) out[key] = typeof v === 'string' ? v : String(v);
   return out;

@@ -1,26 +1,31 @@
-import { CdcError } from '@cdc/shared';
-import { Range } from 'etcd3';
+import { CdcError, etcdPageKeys, prefixRange, scanPages, type ScanOptions } from '@cdc/shared';
 import type { Etcd3, Lease } from 'etcd3';
-import type {
-  ChannelRecord,
-  QuarantineRecord,
-  SnapshotRecord,
-  TaskRecord,
-  Versioned,
-} from '../domain/model.js';
-import type { ChannelStore, SnapshotStore, TaskStore } from '../tasks/ports.js';
+import type { ChannelRecord, SnapshotRecord, TaskRecord, Versioned } from '../domain/model.js';
+import type { ChannelStore, Page, SnapshotStore, TaskStore } from '../tasks/ports.js';
+
+export type { Page };
 
 /**
  * etcd layout under the configured root (default "cdc/"):
  *   {root}tasks/{taskId}                 TaskRecord JSON (secrets sealed)
  *   {root}channels/{taskId}/{channel}    ChannelRecord JSON (epoch, checkpoint, counters)
- *   {root}quarantine/{taskId}/{id}       QuarantineRecord JSON
+ *   {root}quarantine/{taskId}/{id}       QuarantineRecord JSON (etcd-quarantine-store.ts)
+ *   {root}quarantine-seen/{taskId}/{h}   id of the record of one (channel, position, target): deduplication
+ *   {root}quarantine-count/{taskId}      number of quarantine records of the task (the cap)
  *   {root}workers/{workerId}             last heartbeat, unix ms
  *   {root}snapshots/{taskId}/{collId}    SnapshotRecord JSON (initial-sync progress per source collection)
  * Writes are transactions comparing the key's mod revision (the `version` of reads); create compares create revision 0.
+ * Prefix reads go page by page (`scanPages`): no response grows with the number or size of records.
  */
 export class EtcdKeys {
-  constructor(readonly root: string) {}
+  /**
+   * @param pageKeys keys per range request: `etcdPageKeys(maxRequestBytes)` of the store's etcd, so that a page of
+   * records of any size it accepts fits the client's receive limit.
+   */
+  constructor(
+    readonly root: string,
+    readonly pageKeys = etcdPageKeys(),
+  ) {}
   task(taskId: string): string {
     return `${this.root}tasks/${taskId}`;
   }
@@ -35,6 +40,12 @@ export class EtcdKeys {
   }
   quarantine(taskId: string): string {
     return `${this.root}quarantine/${taskId}/`;
+  }
+  quarantineSeen(taskId: string): string {
+    return `${this.root}quarantine-seen/${taskId}/`;
+  }
+  quarantineCount(taskId: string): string {
+    return `${this.root}quarantine-count/${taskId}`;
   }
   snapshots(taskId: string): string {
     return `${this.root}snapshots/${taskId}/`;
@@ -51,7 +62,7 @@ function unavailable(action: string, cause: unknown): CdcError {
   return new CdcError('UNAVAILABLE', `${action} in etcd`, { retryable: true, cause });
 }
 
-async function guarded<T>(action: string, fn: () => Promise<T>): Promise<T> {
+export async function guarded<T>(action: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -81,11 +92,65 @@ async function casPut(
   return res.succeeded;
 }
 
-async function listJson<T>(client: Etcd3, prefix: string): Promise<Map<string, T>> {
-  const rows = await client.getAll().prefix(prefix).sort('Key', 'Ascend').strings();
+/** JSON values under `prefix` (keys without the prefix), page by page, from the key after `after` ('' = first). */
+export async function* scanJson<T>(
+  client: Etcd3,
+  prefix: string,
+  after = '',
+  opts: ScanOptions = {},
+): AsyncGenerator<[string, T, number]> {
+  const { end } = prefixRange(prefix);
+  const start = Buffer.from(after === '' ? prefix : `${prefix}${after}\u0000`);
+  for await (const page of scanPages(client.kv, { start, end }, opts))
+    for (const kv of page.kvs)
+      yield [
+        kv.key.toString('utf8').slice(prefix.length),
+        JSON.parse(kv.value.toString('utf8')) as T,
+        kv.key.length + kv.value.length,
+      ];
+}
+
+/** Keys of the first request of a budgeted page (`readPage`). */
+const FIRST_PAGE_KEYS = 64;
+
+/**
+ * Records after `after`: at most `limit`, and once the page holds one, no more than `maxBytes` of stored records
+ * (a reply that must fit a client's receive limit).
+ */
+export async function readPage<T>(
+  client: Etcd3,
+  keys: EtcdKeys,
+  prefix: string,
+  after: string,
+  limit: number,
+  maxBytes: number,
+): Promise<Page<T>> {
+  const records: T[] = [];
+  let bytes = 0;
+  // The first request asks for a few records; the next ones for about what the budget still holds at the size seen.
+  const pageKeys = (): number => {
+    const wanted =
+      records.length === 0
+        ? FIRST_PAGE_KEYS
+        : Math.ceil(((maxBytes - bytes) * records.length) / Math.max(1, bytes)) + 1;
+    return Math.max(1, Math.min(limit + 1 - records.length, keys.pageKeys, wanted));
+  };
+  for await (const [, record, size] of scanJson<T>(client, prefix, after, { pageKeys })) {
+    if (records.length >= limit || (records.length > 0 && bytes + size > maxBytes))
+      return { records, more: true };
+    records.push(record);
+    bytes += size;
+  }
+  return { records, more: false };
+}
+
+async function listJson<T>(client: Etcd3, keys: EtcdKeys, prefix: string): Promise<Map<string, T>> {
   const out = new Map<string, T>();
-  for (const [key, value] of Object.entries(rows))
-    out.set(key.slice(prefix.length), JSON.parse(value) as T);
+  for await (const [key, value] of scanJson<T>(client, prefix, '', {
+    pageKeys: keys.pageKeys,
+    revision: 'latest',
+  }))
+    out.set(key, value);
   return out;
 }
 
@@ -102,10 +167,21 @@ export class EtcdTaskStore implements TaskStore {
   }
 
   list(): Promise<TaskRecord[]> {
-    return guarded('listing tasks', async () =>
-      [...(await listJson<TaskRecord>(this.client, this.keys.tasks())).values()].sort((a, b) =>
-        a.taskId < b.taskId ? -1 : 1,
-      ),
+    return guarded('listing tasks', async () => {
+      const out: TaskRecord[] = [];
+      // Not one snapshot: a long listing must not fail because etcd compacted its first revision meanwhile.
+      for await (const [, task] of scanJson<TaskRecord>(this.client, this.keys.tasks(), '', {
+        pageKeys: this.keys.pageKeys,
+        revision: 'latest',
+      }))
+        out.push(task);
+      return out;
+    });
+  }
+
+  page(afterId: string, limit: number, maxBytes: number): Promise<Page<TaskRecord>> {
+    return guarded('listing tasks', () =>
+      readPage<TaskRecord>(this.client, this.keys, this.keys.tasks(), afterId, limit, maxBytes),
     );
   }
 
@@ -125,19 +201,21 @@ export class EtcdTaskStore implements TaskStore {
     return guarded('deleting task', async () => {
       await this.client
         .if(this.keys.task(taskId), 'Create', '>', 0)
-        .then(
-          this.client.delete().key(this.keys.task(taskId)),
-          this.client.delete().prefix(this.keys.channels(taskId)),
-          this.client.delete().prefix(this.keys.quarantine(taskId)),
-          this.client.delete().prefix(this.keys.snapshots(taskId)),
-        )
-        .else(
-          this.client.delete().prefix(this.keys.channels(taskId)),
-          this.client.delete().prefix(this.keys.quarantine(taskId)),
-          this.client.delete().prefix(this.keys.snapshots(taskId)),
-        )
+        .then(this.client.delete().key(this.keys.task(taskId)), ...this.ownedBy(taskId))
+        .else(...this.ownedBy(taskId))
         .commit();
     });
+  }
+
+  /** Deletes of everything stored under a task besides its record. */
+  private ownedBy(taskId: string) {
+    return [
+      this.client.delete().prefix(this.keys.channels(taskId)),
+      this.client.delete().prefix(this.keys.quarantine(taskId)),
+      this.client.delete().prefix(this.keys.quarantineSeen(taskId)),
+      this.client.delete().key(this.keys.quarantineCount(taskId)),
+      this.client.delete().prefix(this.keys.snapshots(taskId)),
+    ];
   }
 }
 
@@ -160,13 +238,13 @@ export class EtcdChannelStore implements ChannelStore {
 
   list(taskId: string): Promise<Map<string, ChannelRecord>> {
     return guarded('listing checkpoints', () =>
-      listJson<ChannelRecord>(this.client, this.keys.channels(taskId)),
+      listJson<ChannelRecord>(this.client, this.keys, this.keys.channels(taskId)),
     );
   }
 
   listAll(): Promise<Map<string, ChannelRecord>> {
     return guarded('listing checkpoints', () =>
-      listJson<ChannelRecord>(this.client, this.keys.channels()),
+      listJson<ChannelRecord>(this.client, this.keys, this.keys.channels()),
     );
   }
 
@@ -179,30 +257,6 @@ export class EtcdChannelStore implements ChannelStore {
     return guarded('writing checkpoint', () =>
       casPut(this.client, this.keys.channel(taskId, channel), record, version),
     );
-  }
-
-  addQuarantine(taskId: string, record: QuarantineRecord): Promise<void> {
-    return guarded('writing quarantine record', async () => {
-      await this.client
-        .put(`${this.keys.quarantine(taskId)}${record.quarantineId}`)
-        .value(JSON.stringify(record));
-    });
-  }
-
-  listQuarantine(taskId: string, afterId: string, limit: number): Promise<QuarantineRecord[]> {
-    return guarded('listing quarantine', async () => {
-      // Read one page straight from etcd (keys sort like ids): a task can hold many thousands of records, and
-      // loading them all per page exceeded etcd's response size.
-      const prefix = this.keys.quarantine(taskId);
-      const start = afterId === '' ? prefix : `${prefix}${afterId}\u0000`;
-      const values = await this.client
-        .getAll()
-        .inRange({ start, end: Range.prefix(prefix).end })
-        .sort('Key', 'Ascend')
-        .limit(limit)
-        .strings();
-      return Object.values(values).map((v) => JSON.parse(v) as QuarantineRecord);
-    });
   }
 
   /**
@@ -228,7 +282,9 @@ export class EtcdChannelStore implements ChannelStore {
   }
 
   listWorkers(): Promise<Map<string, number>> {
-    return guarded('listing workers', () => listJson<number>(this.client, this.keys.workers()));
+    return guarded('listing workers', () =>
+      listJson<number>(this.client, this.keys, this.keys.workers()),
+    );
   }
 }
 
@@ -246,11 +302,14 @@ export class EtcdSnapshotStore implements SnapshotStore {
 
   list(taskId: string): Promise<SnapshotRecord[]> {
     return guarded('listing snapshot progress', async () =>
-      [...(await listJson<SnapshotRecord>(this.client, this.keys.snapshots(taskId))).values()].sort(
-        (a, b) =>
-          a.database === b.database
-            ? a.collection.localeCompare(b.collection)
-            : a.database.localeCompare(b.database),
+      [
+        ...(
+          await listJson<SnapshotRecord>(this.client, this.keys, this.keys.snapshots(taskId))
+        ).values(),
+      ].sort((a, b) =>
+        a.database === b.database
+          ? a.collection.localeCompare(b.collection)
+          : a.database.localeCompare(b.database),
       ),
     );
   }

@@ -2,11 +2,14 @@ import {
   CdcError,
   classifyStatus,
   errorMessage,
+  milvusTlsConfig,
   primaryKeyFilter,
   rowKey,
   scanRows,
   statusError,
   thrownError,
+  tlsRejection,
+  tlsRejectionMessage,
   type MilvusStatusLike,
   type PrimaryKeys,
   type ScannedRow,
@@ -20,6 +23,7 @@ import {
 import type { SourceMilvusSpec } from '../domain/model.js';
 import { keyText, type RowKey } from '../verify/key-diff.js';
 import type { CollectionLayout, CollectionRef, RowSide } from '../verify/ports.js';
+import { SdkMetadataSide } from './milvus-metadata-side.js';
 import { hostPort } from './source-probes.js';
 
 /** Keys per `pk in [...]` query or delete; rows per upsert. */
@@ -75,13 +79,17 @@ export class SdkRowSide implements RowSide {
     const { connectTimeoutMs, callTimeoutMs: timeoutMs } = timeouts;
     const { host, port } = hostPort(endpoint.uri, 19530);
     const name = `${side} Milvus ${host}:${port}`;
-    const config: ClientConfig = { address: endpoint.uri, logLevel: 'error', timeout: timeoutMs };
+    const config: ClientConfig = {
+      address: endpoint.uri,
+      logLevel: 'error',
+      timeout: timeoutMs,
+      ...milvusTlsConfig(endpoint.tls, endpoint.uri),
+    };
     if (endpoint.token !== '') config.token = endpoint.token;
     if (endpoint.username !== '') {
       config.username = endpoint.username;
       config.password = endpoint.password;
     }
-    if (endpoint.tls.enabled || endpoint.uri.startsWith('https://')) config.ssl = true;
     // The SDK connects from its constructor and leaves that promise unobserved; connect explicitly instead.
     const client = new MilvusClient({ ...config, __SKIP_CONNECT__: true });
     const self = new SdkRowSide(client, name, timeoutMs);
@@ -97,6 +105,12 @@ export class SdkRowSide implements RowSide {
       await client.closeConnection().catch(() => undefined);
       const e = err instanceof CdcError ? err : thrownError('connecting', err);
       if (e.code === 'UNAUTHENTICATED' || e.code === 'PERMISSION_DENIED') throw e;
+      const tls = tlsRejection(err);
+      if (tls !== undefined)
+        throw new CdcError('FAILED_PRECONDITION', tlsRejectionMessage(name, tls), {
+          retryable: false,
+          details: { side },
+        });
       throw new CdcError('UNAVAILABLE', `${name} is unreachable: ${errorMessage(e)}`, {
         retryable: true,
         details: { side },
@@ -282,6 +296,11 @@ export class SdkRowSide implements RowSide {
           }),
         (r) => r.status,
       );
+  }
+
+  /** Aliases, properties and RBAC over the same connection. */
+  metadata(): SdkMetadataSide {
+    return new SdkMetadataSide(this.client, this.name, this.timeoutMs);
   }
 
   async close(): Promise<void> {

@@ -4,12 +4,22 @@ import {
   createEtcdSourceMetadata,
   dmlChannelName,
   errorMessage,
+  etcdGrpcOptions,
+  prefixRange,
+  etcdTlsOptions,
+  milvusTlsOn,
+  nodeTlsOptions,
   replicateChannelName,
+  scanPages,
+  STREAMING_VERSION_KEY,
+  tlsRejection,
+  tlsRejectionMessage,
 } from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
-import type { EtcdSourceSpec, TaskSpec } from '../domain/model.js';
+import type { EtcdSourceSpec, TaskSpec, TlsSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { scopeMatches } from '../domain/scope.js';
+import { KAFKA_API_VERSIONS_REQUEST, tlsProbe, type TlsProbeOptions } from './tls-probe.js';
 import type {
   ChannelDiscovery,
   Reachability,
@@ -22,17 +32,49 @@ function precondition(message: string, cause?: unknown): CdcError {
 }
 
 export function sourceEtcdOptions(etcd: EtcdSourceSpec, timeoutMs: number): IOptions {
-  const opts: IOptions = { hosts: etcd.endpoints, dialTimeout: timeoutMs };
+  const opts: IOptions = {
+    hosts: etcd.endpoints,
+    dialTimeout: timeoutMs,
+    grpcOptions: etcdGrpcOptions(),
+    ...etcdTlsOptions(etcd.tls),
+  };
   if (etcd.username !== '') opts.auth = { username: etcd.username, password: etcd.password };
-  if (etcd.tls.enabled) {
-    opts.credentials = {
-      rootCertificate: Buffer.from(etcd.tls.ca_pem),
-      ...(etcd.tls.key_pem === ''
-        ? {}
-        : { privateKey: Buffer.from(etcd.tls.key_pem), certChain: Buffer.from(etcd.tls.cert_pem) }),
-    };
-  }
   return opts;
+}
+
+/** FAILED_PRECONDITION for an endpoint that failed its probe: a refused TLS handshake says so and names `what`. */
+function probeFailure(what: string, err: unknown): CdcError {
+  const tls = tlsRejection(err);
+  return tls === undefined
+    ? precondition(`${what} is unreachable: ${errorMessage(err)}`, err)
+    : new CdcError('FAILED_PRECONDITION', tlsRejectionMessage(what, tls), {
+        retryable: false,
+        cause: err,
+      });
+}
+
+/**
+ * Connects to an endpoint as its client will: plain TCP, or with TLS on, a handshake with the spec's CA, client
+ * certificate and server name, until the server proves it accepted the session (see tlsProbe).
+ */
+async function probeEndpoint(
+  address: string,
+  defaultPort: number,
+  tls: TlsSpec,
+  kind: 'grpc' | 'kafka' | 'pulsar',
+  timeoutMs: number,
+): Promise<void> {
+  const on = kind === 'grpc' ? milvusTlsOn(tls, address) : tls.enabled;
+  if (!on) return tcpProbe(address, defaultPort, timeoutMs);
+  const { host, port } = hostPort(address, defaultPort);
+  const options = nodeTlsOptions({ ...tls, enabled: true }) ?? { rejectUnauthorized: true };
+  const probe: TlsProbeOptions =
+    kind === 'grpc'
+      ? { alpn: ['h2'], awaitReply: true }
+      : kind === 'kafka'
+        ? { hello: KAFKA_API_VERSIONS_REQUEST, awaitReply: true }
+        : { awaitReply: false };
+  await tlsProbe(host, port, options, timeoutMs, probe);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -89,46 +131,93 @@ async function withSourceEtcd<T>(
   }
 }
 
-/** Reachability of the source etcd (with Milvus metadata under root_path), the source MQ and the target (TCP). */
+/**
+ * Reachability of the source etcd (with Milvus metadata under root_path), the source MQ, every target and the source
+ * server: TCP, or with TLS on, a TLS session with the spec's CA, client certificate and server name, so a wrong CA
+ * or a refused client certificate fails CreateTask (FAILED_PRECONDITION) instead of the task later.
+ */
 export class NetworkReachability implements Reachability {
   constructor(private readonly timeoutMs: number) {}
+
+  private checkStreamingSource(spec: TaskSpec): Promise<void> {
+    return refuseReplicateModeOn26(spec, this.timeoutMs);
+  }
 
   async check(spec: TaskSpec): Promise<void> {
     const { etcd, mq } = spec.source;
     let keys: number;
     try {
-      keys = await withSourceEtcd(etcd, this.timeoutMs, (c) =>
-        c.getAll().prefix(`${etcd.root_path}/`).limit(1).count(),
-      );
+      keys = await withSourceEtcd(etcd, this.timeoutMs, async (c) => {
+        const range = prefixRange(`${etcd.root_path}/`);
+        for await (const page of scanPages(c.kv, range, { pageKeys: 1, keysOnly: true }))
+          return page.kvs.length;
+        return 0;
+      });
     } catch (err) {
-      throw precondition(
-        `source etcd ${etcd.endpoints.join(',')} is unreachable: ${errorMessage(err)}`,
-        err,
-      );
+      throw probeFailure(`source etcd ${etcd.endpoints.join(',')}`, err);
     }
     if (keys === 0)
       throw precondition(`source etcd has no Milvus metadata under root_path "${etcd.root_path}/"`);
+    await this.checkStreamingSource(spec);
+    const pulsar = mq.type === 'MQ_TYPE_PULSAR';
     const brokers = mq.address.split(',').map((a) => a.trim());
     const errors: string[] = [];
+    let tlsRefusal: unknown;
     for (const broker of brokers) {
       try {
-        await tcpProbe(broker, mq.type === 'MQ_TYPE_PULSAR' ? 6650 : 9092, this.timeoutMs);
+        const kind = pulsar ? 'pulsar' : 'kafka';
+        await probeEndpoint(broker, pulsar ? 6650 : 9092, mq.tls, kind, this.timeoutMs);
         errors.length = 0;
+        tlsRefusal = undefined;
         break;
       } catch (err) {
+        if (tlsRejection(err) !== undefined) tlsRefusal ??= err;
         errors.push(`${broker}: ${errorMessage(err)}`);
       }
     }
+    if (tlsRefusal !== undefined) throw probeFailure('source mq', tlsRefusal);
     if (errors.length > 0) throw precondition(`source mq is unreachable: ${errors.join('; ')}`);
-    for (const target of targetsOf(spec)) {
+    const milvus: { what: string; uri: string; tls: TlsSpec }[] = targetsOf(spec).map((t) => ({
+      what: `target ${t.uri}`,
+      uri: t.uri,
+      tls: t.tls,
+    }));
+    // The source server is read only by initial sync (right away) and VerifyTask (later, which reports it if down);
+    // its TLS settings, when it has them, are checked now either way.
+    const source = spec.source.milvus;
+    if (
+      source.uri !== '' &&
+      (spec.initial_sync?.enabled === true || milvusTlsOn(source.tls, source.uri))
+    )
+      milvus.push({ what: `source milvus ${source.uri}`, uri: source.uri, tls: source.tls });
+    for (const m of milvus) {
       try {
-        await tcpProbe(target.uri, 19530, this.timeoutMs);
+        await probeEndpoint(m.uri, 19530, m.tls, 'grpc', this.timeoutMs);
       } catch (err) {
-        throw precondition(`target ${target.uri} is unreachable: ${errorMessage(err)}`, err);
+        throw probeFailure(m.what, err);
       }
     }
   }
 }
+
+/** A Milvus 2.6 source writes its streaming WAL, not msgstream messages: replicate mode cannot forward it. */
+async function refuseReplicateModeOn26(spec: TaskSpec, timeoutMs: number): Promise<void> {
+  if (!targetsOf(spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')) return;
+  const { etcd } = spec.source;
+  const version = await withSourceEtcd(etcd, timeoutMs, (c) =>
+    c.get(`${etcd.root_path}/meta/${STREAMING_VERSION_KEY}`).buffer(),
+  );
+  if (version !== null) {
+    throw new CdcError(
+      'FAILED_PRECONDITION',
+      'the source is Milvus 2.6 (streaming WAL): replicate mode forwards msgstream messages, which 2.6 does not write; use TARGET_MODE_API',
+      { retryable: false },
+    );
+  }
+}
+
+/** Milvus' `rootCoord.dmlChannelNum` is far below this; the list is part of the stored task record. */
+const MAX_DML_CHANNELS = 1024;
 
 /**
  * Channels of a task: every DML pchannel named in the source's collection metadata ("{prefix}-rootcoord-dml_{i}",
@@ -146,22 +235,28 @@ export class EtcdChannelDiscovery implements ChannelDiscovery {
 
   async discover(spec: TaskSpec): Promise<string[]> {
     const { etcd, channel_prefix: prefix } = spec.source;
+    // Up to 5 digits: a name is stored with the task, so one from hostile metadata must not be unbounded.
     const pattern = new RegExp(
-      `${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-rootcoord-dml_\\d+`,
+      `${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-rootcoord-dml_\\d{1,5}(?!\\d)`,
       'g',
     );
-    let values: Buffer[];
+    const channels = new Set<string>();
+    for (let i = 0; i < this.assumedDmlChannels; i++) channels.add(dmlChannelName(prefix, i));
     try {
-      values = await withSourceEtcd(etcd, this.timeoutMs, async (c) =>
-        Object.values(await c.getAll().prefix(`${etcd.root_path}/meta/root-coord/`).buffers()),
-      );
+      // Page by page, keeping only the channel names: the metadata of a large source is many responses long.
+      await withSourceEtcd(etcd, this.timeoutMs, async (c) => {
+        const range = prefixRange(`${etcd.root_path}/meta/root-coord/`);
+        for await (const page of scanPages(c.kv, range))
+          for (const kv of page.kvs)
+            for (const m of kv.value.toString('latin1').matchAll(pattern)) channels.add(m[0]);
+      });
     } catch (err) {
       throw precondition(`reading source etcd metadata: ${errorMessage(err)}`, err);
     }
-    const channels = new Set<string>();
-    for (let i = 0; i < this.assumedDmlChannels; i++) channels.add(dmlChannelName(prefix, i));
-    for (const value of values)
-      for (const m of value.toString('latin1').matchAll(pattern)) channels.add(m[0]);
+    if (channels.size > MAX_DML_CHANNELS)
+      throw precondition(
+        `source etcd metadata names ${channels.size} DML channels; at most ${MAX_DML_CHANNELS} are supported`,
+      );
     const dml = [...channels].sort((a, b) => dmlIndex(a) - dmlIndex(b));
     return [...dml, replicateChannelName(prefix)];
   }

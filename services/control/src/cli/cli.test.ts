@@ -55,6 +55,7 @@ const taskMessage = (t: Partial<pb.Task__Output>): pb.Task__Output => ({
   initial_sync: null,
   pause_timestamp: '0',
   pause_immediate: false,
+  standby: null,
   ...t,
 });
 const verification = (
@@ -239,6 +240,7 @@ describe('verify', () => {
       clean: false,
       rows_compared: '8000',
       duration_ms: '2000',
+      metadata_differences: [{ kind: 'alias', name: 'dr.live', source: 'dr.a', target: '' }],
       collections: [
         verification({
           source_database: 'db',
@@ -276,6 +278,7 @@ describe('verify', () => {
       '  db.a missing on target: 1, 2, … (3 in all)',
       '  db.a extra on target: 7, … (2 in all)',
       '  db.a content differs: 9, … (5 in all)',
+      'alias dr.live: source dr.a, target -',
     ]);
   });
 });

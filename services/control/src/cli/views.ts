@@ -67,6 +67,12 @@ export function taskDetail(t: pb.Task__Output): string {
     ...(t.initial_sync === null
       ? []
       : ([['Initial sync', initialSyncSummary(t)]] as [string, string][])),
+    ...(t.standby === null
+      ? []
+      : ([
+          ['Needs a person', orDash(t.standby.users_needing_person.join(', '))],
+          ['Not applied', orDash(t.standby.skipped.join('; '))],
+        ] as [string, string][])),
   ]).concat(
     snapshotLines(t)
       .map((l) => `\n${l}`)
@@ -178,5 +184,8 @@ export function verifyView(res: pb.VerifyTaskResponse__Output): string {
     ]),
   );
   const details = res.collections.flatMap((c) => keyLines(source(c), c.remaining ?? c.differences));
-  return [head, body, ...details].join('\n');
+  const metadata = res.metadata_differences.map(
+    (d) => `${d.kind} ${d.name}: source ${orDash(d.source)}, target ${orDash(d.target)}`,
+  );
+  return [head, body, ...details, ...metadata].join('\n');
 }

@@ -32,6 +32,8 @@ export type Position = StoredPosition;
 export type StartPoint = Override<pb.StartPoint__Output, { positions: Record<string, Position> }>;
 /** Copy of the pre-existing rows before streaming. Absent unless enabled, so older specs keep their digest. */
 export type InitialSyncSpec = pb.InitialSync__Output;
+/** RBAC replication. Absent unless enabled, so older specs keep their digest. */
+export type RbacReplicationSpec = pb.RbacReplication__Output;
 
 export type TaskSpec = Override<
   pb.TaskSpec__Output,
@@ -43,6 +45,7 @@ export type TaskSpec = Override<
     initial_sync?: InitialSyncSpec;
     /** Fan-out targets (absent or empty: none). */
     fan_out?: TargetSpec[];
+    replicate_rbac?: RbacReplicationSpec;
   }
 >;
 
@@ -82,6 +85,15 @@ export interface TaskRecord {
   initialSync?: InitialSyncPhase;
   /** PAUSING and PAUSED: where the channels stop. Absent otherwise. */
   pause?: PausePoint;
+  /** The standby follower's open items, as the replicate channel's lease last reported them. */
+  standby?: StandbyRecord;
+}
+
+/** What the standby follower left for a person (proto StandbyStatus). */
+export interface StandbyRecord {
+  usersNeedingPerson: string[];
+  skipped: string[];
+  updateTimeMs: number;
 }
 
 /** A task's pause: every channel applies the source up to `timestamp` (immediate: its current batch) and stops. */

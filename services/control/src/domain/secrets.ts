@@ -19,12 +19,18 @@ type Obj = Record<string, unknown>;
 
 const TARGET_SECRETS = ['token', 'password', 'tls.key_pem'] as const;
 
-/** Dotted paths of every secret field of this spec, fan-out targets included (`fan_out.0.token`, ...). */
+/**
+ * Dotted paths of every secret field of this spec: fan-out targets (`fan_out.0.token`, ...) and the initial passwords
+ * of RBAC replication (`replicate_rbac.initial_passwords.0.password`, ...) included.
+ */
 export function secretPaths(spec: TaskSpec): string[] {
   const fanOut = (spec.fan_out ?? []).flatMap((_, i) =>
     TARGET_SECRETS.map((field) => `fan_out.${i}.${field}`),
   );
-  return [...SECRET_PATHS, ...fanOut];
+  const passwords = (spec.replicate_rbac?.initial_passwords ?? []).map(
+    (_, i) => `replicate_rbac.initial_passwords.${i}.password`,
+  );
+  return [...SECRET_PATHS, ...fanOut, ...passwords];
 }
 
 function walk(root: Obj, path: string): { parent: Obj; key: string } {

@@ -1,5 +1,7 @@
 import { invalidArgument } from '@cdc/shared';
+import { checkSpecSize } from './record-limits.js';
 import { globMatch } from './scope.js';
+import { checkRbacReplication } from './rbac-validation.js';
 import type {
   CollectionPattern,
   InitialSyncSpec,
@@ -320,6 +322,11 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
   if (etcd.username === '' && etcd.password !== '')
     throw invalidArgument('spec.source.etcd.username', 'is required with password');
   checkTls('spec.source.etcd.tls', etcd.tls);
+  if (etcd.tls.enabled && etcd.tls.insecure_skip_verify)
+    throw invalidArgument(
+      'spec.source.etcd.tls.insecure_skip_verify',
+      'is not supported for etcd (its client always verifies the server): set ca_pem to the CA of the etcd certificate',
+    );
 
   const mq = source.mq;
   if (!MQ_TYPES.has(mq.type))
@@ -401,8 +408,9 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     );
   if (initialSync !== undefined && fanOut.length > 0)
     throw invalidArgument('spec.initial_sync', 'is not available with spec.fan_out');
+  const rbac = checkRbacReplication(spec.replicate_rbac);
 
-  return {
+  const validated: TaskSpec = {
     source: {
       etcd,
       mq: { ...mq, sasl: { ...mq.sasl, mechanism: mq.sasl.mechanism.toLowerCase() } },
@@ -415,7 +423,10 @@ export function validateTaskSpec(spec: TaskSpec | undefined): TaskSpec {
     start,
     ...(initialSync === undefined ? {} : { initial_sync: initialSync }),
     ...(fanOut.length === 0 ? {} : { fan_out: fanOut }),
+    ...(rbac === undefined ? {} : { replicate_rbac: rbac }),
   };
+  checkSpecSize(validated);
+  return validated;
 }
 
 function checkTargetMode(field: string, target: TargetSpec): TargetSpec['mode'] {
@@ -514,7 +525,10 @@ export function targetScope(spec: TaskSpec): ScopeSpec {
     for (const m of mappings) {
       if (!globMatch(p.database, m.source_database)) continue;
       if (!hasWildcard(p.database)) renamedAway = true;
-      const renamed = m.collections[p.collection];
+      // Own entries only: `constructor` or `toString` are valid collection names, not renames.
+      const renamed = Object.hasOwn(m.collections, p.collection)
+        ? m.collections[p.collection]
+        : undefined;
       include.push({ database: m.target_database, collection: renamed ?? p.collection });
       for (const [from, to] of Object.entries(m.collections))
         if (hasWildcard(p.collection) && globMatch(p.collection, from))

@@ -1,4 +1,3 @@
-import { status as grpcStatus, type ServerWritableStream } from '@grpc/grpc-js';
 import { CdcError, invalidArgument, tsToUnixMs, type Logger, type pb } from '@cdc/shared';
 import type { TaskRecord, TaskSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
@@ -10,13 +9,12 @@ import {
   validateTaskId,
   validateTaskSpec,
 } from '../domain/validation.js';
-import { toServiceError } from '../grpc-status.js';
+import type { QuarantineService } from '../tasks/quarantine-service.js';
 import type { SnapshotService } from '../tasks/snapshot-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { VerifyService } from '../verify/verify-service.js';
 import {
   channelToProto,
-  decodeError,
   quarantineToProto,
   specFromProto,
   startFromProto,
@@ -24,6 +22,7 @@ import {
 } from './codec.js';
 import { unary } from './unary.js';
 import { verifyReportToProto, verifyRequestFromProto } from './verify-codec.js';
+import { DEFAULT_WATCH_STREAMS_PER_CALLER, WatchLimiter, watchHandler } from './watch-stream.js';
 
 /** PauseTask's free-text reason is stored in the task record; keep it a sentence, not a payload. */
 const MAX_REASON_CHARS = 1024;
@@ -73,8 +72,10 @@ async function assertNoRenamedOverlap(
 export function cdcHandlers(
   tasks: TaskService,
   verify: VerifyService,
+  quarantine: QuarantineService,
   log: Logger,
   snapshots?: SnapshotService,
+  watchLimiter = new WatchLimiter(DEFAULT_WATCH_STREAMS_PER_CALLER),
 ): pb.CdcServiceHandlers {
   /** The task with its initial-sync progress, when it has one. */
   const taskMessage = async (task: TaskRecord): Promise<Required<pb.Task>> =>
@@ -193,11 +194,22 @@ export function cdcHandlers(
       async (
         req: pb.ListQuarantineRequest__Output,
       ): Promise<Required<pb.ListQuarantineResponse>> => {
-        const page = await tasks.listQuarantine(req.task_id, req.page_size, req.page_token);
+        const page = await quarantine.list(req.task_id, req.page_size, req.page_token);
         return {
           records: page.records.map(quarantineToProto),
           next_page_token: page.nextPageToken,
         };
+      },
+    ),
+    PurgeQuarantine: unary(
+      log,
+      'PurgeQuarantine',
+      async (
+        req: pb.PurgeQuarantineRequest__Output,
+      ): Promise<Required<pb.PurgeQuarantineResponse>> => {
+        const purged = await quarantine.purge(req.task_id);
+        log.info({ taskId: req.task_id, purged }, 'quarantine purged');
+        return { purged: String(purged) };
       },
     ),
     VerifyTask: unary(log, 'VerifyTask', async (req: pb.VerifyTaskRequest__Output) => {
@@ -215,53 +227,6 @@ export function cdcHandlers(
       );
       return verifyReportToProto(report, maxKeys);
     }),
-    WatchTask: (call: ServerWritableStream<pb.WatchTaskRequest__Output, pb.TaskStatus>) => {
-      void watch(call, status, log);
-    },
+    WatchTask: watchHandler(status, watchLimiter, log),
   };
-}
-
-async function watch(
-  call: ServerWritableStream<pb.WatchTaskRequest__Output, pb.TaskStatus>,
-  status: (taskId: string) => Promise<Required<pb.TaskStatus>>,
-  log: Logger,
-): Promise<void> {
-  let taskId = '';
-  let sent = false;
-  try {
-    const bad = decodeError(call.request);
-    if (bad !== undefined) throw bad;
-    taskId = call.request.task_id;
-    const requested = call.request.interval_ms;
-    if (requested !== 0 && (requested < 200 || requested > 60_000))
-      throw invalidArgument('interval_ms', 'must be between 200 and 60000');
-    const intervalMs = requested === 0 ? 1000 : requested;
-    let last = '';
-    let lastSentAt = 0;
-    while (!call.cancelled) {
-      const update = await status(taskId);
-      const key = JSON.stringify(update);
-      // Send on change, and at least every 5 intervals (lag keeps moving even when nothing else does).
-      if (key !== last || Date.now() - lastSentAt >= intervalMs * 5) {
-        call.write(update);
-        sent = true;
-        last = key;
-        lastSentAt = Date.now();
-      }
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  } catch (err) {
-    if (call.cancelled) return;
-    const e = toServiceError(err);
-    // A task deleted while watched ends the stream normally; one that never existed is NOT_FOUND (it used to end
-    // with OK and no message, indistinguishable from a typo'd id).
-    if (e.code === grpcStatus.NOT_FOUND && sent) {
-      log.debug({ taskId }, 'watched task is gone; ending stream');
-      call.end();
-      return;
-    }
-    // emit('error') is how grpc-js ends a server stream with a status: destroy(err) tore the stream down without
-    // sending one, so a bad WatchTask request hung until the client's deadline (forever without one).
-    call.emit('error', Object.assign(new Error(e.details ?? 'error'), e));
-  }
 }

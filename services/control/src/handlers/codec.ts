@@ -141,6 +141,14 @@ export function specFromProto(s: pb.TaskSpec__Output | null): TaskSpec | undefin
       ? { initial_sync: { enabled: true, batch_rows: s.initial_sync.batch_rows } }
       : {}),
     ...(s.fan_out.length > 0 ? { fan_out: s.fan_out.map(targetFromProto) } : {}),
+    ...(s.replicate_rbac?.enabled === true
+      ? {
+          replicate_rbac: {
+            enabled: true,
+            initial_passwords: s.replicate_rbac.initial_passwords.map((p) => ({ ...p })),
+          },
+        }
+      : {}),
   };
 }
 
@@ -163,6 +171,7 @@ export function specToProto(spec: TaskSpec): Required<pb.TaskSpec> {
     ...spec,
     initial_sync: spec.initial_sync ?? null,
     fan_out: spec.fan_out ?? [],
+    replicate_rbac: spec.replicate_rbac ?? null,
     start: startToProto(spec.start),
   };
 }
@@ -205,6 +214,14 @@ export function taskToProto(t: TaskRecord, initialSync?: InitialSyncStatus): Req
     secret_fields_set: t.secretFieldsSet,
     pause_timestamp: t.pause?.timestamp ?? '0',
     pause_immediate: t.pause?.immediate ?? false,
+    standby:
+      t.standby === undefined
+        ? null
+        : {
+            users_needing_person: t.standby.usersNeedingPerson,
+            skipped: t.standby.skipped,
+            update_time_ms: String(t.standby.updateTimeMs),
+          },
   };
 }
 

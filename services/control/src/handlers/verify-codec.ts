@@ -90,5 +90,11 @@ export function verifyReportToProto(
       remaining: c.remaining === undefined ? null : keysToProto(c.remaining, maxKeys),
       error: c.error,
     })),
+    metadata_differences: r.metadataDifferences.map((d): Required<pb.MetadataDifference> => ({
+      kind: d.kind,
+      name: d.name,
+      source: d.source,
+      target: d.target,
+    })),
   };
 }

@@ -1,5 +1,13 @@
 import { CdcError, invalidArgument, type Logger, type pb } from '@cdc/shared';
+import {
+  MAX_CHANNEL_CHARS,
+  MAX_QUARANTINE_BATCH,
+  MAX_SNAPSHOT_KEY_CHARS,
+  MAX_WORKER_REASON_CHARS,
+} from '../domain/record-limits.js';
+import { checkLength } from '../domain/validation.js';
 import { isStaleEpoch, type LeaseService } from '../tasks/lease-service.js';
+import type { QuarantineReport, QuarantineService } from '../tasks/quarantine-service.js';
 import type { SnapshotService } from '../tasks/snapshot-service.js';
 import {
   decimal,
@@ -23,7 +31,36 @@ function epochOf(req: { epoch: string }): string {
 function ids(req: { task_id: string; channel: string }): { taskId: string; channel: string } {
   if (req.task_id === '') throw invalidArgument('task_id', 'is required');
   if (req.channel === '') throw invalidArgument('channel', 'is required');
+  checkLength('channel', req.channel, MAX_CHANNEL_CHARS);
   return { taskId: req.task_id, channel: req.channel };
+}
+
+function quarantineEntry(e: {
+  position: pb.Position__Output | null;
+  reason: string;
+  payload: Buffer;
+  payload_size?: string;
+  target_uri?: string;
+}): QuarantineReport {
+  const position = positionFromProto(e.position);
+  return {
+    ...(position === undefined ? {} : { position }),
+    reason: e.reason,
+    payload: e.payload,
+    payloadSize: Number(decimal(e.payload_size ?? '0')),
+    target: e.target_uri ?? '',
+  };
+}
+
+const MAX_STANDBY_ITEMS = 100;
+const MAX_STANDBY_ITEM_CHARS = 512;
+
+/** A worker-supplied list as stored: at most 100 entries of at most 512 characters, sorted. */
+function boundedList(items: readonly string[]): string[] {
+  return items
+    .slice(0, MAX_STANDBY_ITEMS)
+    .map((s) => (s.length > MAX_STANDBY_ITEM_CHARS ? `${s.slice(0, MAX_STANDBY_ITEM_CHARS)}…` : s))
+    .sort();
 }
 
 /** Told about accepted and fenced worker calls (metrics). Must not throw. */
@@ -42,6 +79,7 @@ const noObserver: WorkerRpcObserver = {
 /** WorkerService handlers (internal lease protocol). Never log the task spec returned by AcquireLease. */
 export function workerHandlers(
   leases: LeaseService,
+  quarantine: QuarantineService,
   log: Logger,
   reportIntervalMs: number,
   observer: WorkerRpcObserver = noObserver,
@@ -124,7 +162,23 @@ export function workerHandlers(
           replicate_watermark: result.replicateWatermark,
           apply_until: result.applyUntil,
           pause: result.pause === undefined ? null : pauseToProto(result.pause),
+          channel_checkpoints: result.channelCheckpoints ?? {},
         };
+      },
+    ),
+    ReportStandby: unary(
+      log,
+      'ReportStandby',
+      async (req: pb.ReportStandbyRequest__Output): Promise<pb.ReportStandbyResponse> => {
+        await fenced(req, () =>
+          leases.reportStandby({
+            ...ids(req),
+            epoch: epochOf(req),
+            usersNeedingPerson: boundedList(req.users_needing_person),
+            skipped: boundedList(req.skipped),
+          }),
+        );
+        return {};
       },
     ),
     ReportQuarantine: unary(
@@ -133,25 +187,42 @@ export function workerHandlers(
       async (
         req: pb.ReportQuarantineRequest__Output,
       ): Promise<Required<pb.ReportQuarantineResponse>> => {
-        const position = positionFromProto(req.position);
-        const quarantineId = await fenced(req, () =>
-          leases.quarantine({
-            ...ids(req),
-            epoch: epochOf(req),
-            ...(position === undefined ? {} : { position }),
-            reason: req.reason,
-            payload: req.payload,
-          }),
+        const lease = { ...ids(req), epoch: epochOf(req) };
+        const [quarantineId = ''] = await fenced(req, () =>
+          quarantine.report(lease, [quarantineEntry(req)], () => ''),
         );
         observer.quarantineReported(req.task_id, req.channel);
         log.warn({ ...ids(req), quarantineId }, 'message quarantined');
         return { quarantine_id: quarantineId };
       },
     ),
+    ReportQuarantineBatch: unary(
+      log,
+      'ReportQuarantineBatch',
+      async (
+        req: pb.ReportQuarantineBatchRequest__Output,
+      ): Promise<Required<pb.ReportQuarantineBatchResponse>> => {
+        const lease = { ...ids(req), epoch: epochOf(req) };
+        if (req.entries.length > MAX_QUARANTINE_BATCH)
+          throw invalidArgument(
+            'entries',
+            `has ${req.entries.length} entries; at most ${MAX_QUARANTINE_BATCH} allowed`,
+          );
+        const quarantineIds = await fenced(req, () =>
+          quarantine.report(lease, req.entries.map(quarantineEntry)),
+        );
+        for (let i = 0; i < quarantineIds.length; i++)
+          observer.quarantineReported(req.task_id, req.channel);
+        log.warn({ ...ids(req), entries: quarantineIds.length }, 'messages quarantined');
+        return { quarantine_ids: quarantineIds };
+      },
+    ),
     ReportFailure: unary(
       log,
       'ReportFailure',
       async (req: pb.ReportFailureRequest__Output): Promise<pb.ReportFailureResponse> => {
+        // Stored as the channel's last error and, with needs_person, as the task's pause reason.
+        checkLength('reason', req.reason, MAX_WORKER_REASON_CHARS);
         await fenced(req, () =>
           leases.failure({
             ...ids(req),
@@ -207,6 +278,10 @@ export function workerHandlers(
         const state = req.state;
         if (state !== 'SNAPSHOT_STATE_COPYING' && state !== 'SNAPSHOT_STATE_DONE')
           throw invalidArgument('state', 'must be SNAPSHOT_STATE_COPYING or SNAPSHOT_STATE_DONE');
+        // Stored in the snapshot record: a partition name, a primary key (VarChar: up to 65,535 bytes), an error.
+        checkLength('partition', req.partition, MAX_CHANNEL_CHARS);
+        checkLength('last_key', req.last_key, MAX_SNAPSHOT_KEY_CHARS);
+        checkLength('error', req.error, MAX_WORKER_REASON_CHARS);
         const result = await snapshotService().report({
           ...snapshotIds(req),
           epoch: epochOf(req),

@@ -47,3 +47,17 @@ export function updateChannelRecord(
     (current) => change(current ?? emptyChannelRecord()),
   );
 }
+
+/**
+ * The refusal of a call fenced by an epoch that is no longer current: another worker holds the lease (or the copy)
+ * now. LEASE_LOST, so the worker stops at once; on the wire FAILED_PRECONDITION plus the code trailer.
+ */
+export function staleEpochError(
+  what: 'lease' | 'snapshot',
+  details: Readonly<Record<string, string>> & {
+    readonly epoch: string;
+    readonly currentEpoch: string;
+  },
+): CdcError {
+  return new CdcError('LEASE_LOST', `stale ${what} epoch`, { retryable: false, details });
+}

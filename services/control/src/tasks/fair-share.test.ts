@@ -10,8 +10,6 @@ function store(leases: Map<string, ChannelRecord>, heartbeats: Map<string, numbe
     get: none,
     list: none,
     put: none,
-    addQuarantine: none,
-    listQuarantine: none,
     touchWorker: none,
     listAll: () => Promise.resolve(new Map(leases)),
     listWorkers: () => Promise.resolve(new Map(heartbeats)),

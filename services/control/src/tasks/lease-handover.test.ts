@@ -37,7 +37,6 @@ describe('lease handover waits for the old holder to stop writing', () => {
       liveWindowMs: 10_000,
       reportIntervalMs: 1_000,
       timing: TIMING,
-      quarantinePayloadCap: 1024,
     });
     const { task } = await tasks.create({
       taskId: 'fenced',

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { CdcError, invalidArgument, replicateChannelName, composeTs } from '@cdc/shared';
 import type {
   ChannelRecord,
@@ -12,8 +11,9 @@ import type {
 import { targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { validateWorkerId } from '../domain/validation.js';
-import { updateChannelRecord } from './compare-and-set.js';
+import { staleEpochError, updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
+import { channelCheckpoints } from './channel-checkpoints.js';
 import { replicateWatermark } from './replicate-watermark.js';
 import type { ChannelStore, Clock } from './ports.js';
 import { notFound, type TaskService } from './task-service.js';
@@ -43,7 +43,6 @@ export interface LeaseServiceDeps {
   readonly liveWindowMs: number;
   readonly reportIntervalMs: number;
   readonly timing: LeaseTiming;
-  readonly quarantinePayloadCap: number;
 }
 
 export interface LeaseStart {
@@ -83,10 +82,7 @@ export function staleEpoch(
   epoch: string,
   current: string,
 ): CdcError {
-  return new CdcError('LEASE_LOST', 'stale lease epoch', {
-    retryable: false,
-    details: { taskId, channel, epoch, currentEpoch: current },
-  });
+  return staleEpochError('lease', { taskId, channel, epoch, currentEpoch: current });
 }
 
 /** The channel's previous holder may still be writing: retry once its write validity must have ended. */
@@ -194,6 +190,8 @@ export class LeaseService {
     replicateWatermark: string;
     applyUntil: string;
     pause?: PausePoint;
+    /** The replicate channel's lease: see `channelCheckpoints`. */
+    channelCheckpoints?: Record<string, string>;
   }> {
     validateWorkerId(r.workerId);
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
@@ -257,10 +255,16 @@ export class LeaseService {
       targetsOf(found.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')
         ? await this.replicateWatermark(r.taskId, found.channels, opsChannel)
         : '0';
+    // The standby follower beside the replicate channel orders its changes after the data (see channelCheckpoints).
+    const checkpoints =
+      r.channel === opsChannel && reason === ''
+        ? channelCheckpoints(await this.deps.channels.list(r.taskId), opsChannel)
+        : undefined;
     if (reachedPause) await this.settlePause(r.taskId);
     return {
       keepLease: reason === '',
       reason,
+      ...(checkpoints === undefined ? {} : { channelCheckpoints: checkpoints }),
       replicateWatermark,
       applyUntil: reason === '' ? this.applyUntil() : '0',
       ...(pause === undefined ? {} : { pause }),
@@ -299,29 +303,20 @@ export class LeaseService {
     return replicateWatermark(dml, this.deps.clock.now()).toString();
   }
 
-  async quarantine(input: {
+  /** The standby follower's open items, from the replicate channel's current lease (stale epochs are refused). */
+  async reportStandby(input: {
     taskId: string;
     channel: string;
     epoch: string;
-    position?: Position;
-    reason: string;
-    payload: Buffer;
-  }): Promise<string> {
+    usersNeedingPerson: string[];
+    skipped: string[];
+  }): Promise<void> {
     await this.assertCurrent(input.taskId, input.channel, input.epoch);
-    const now = this.deps.clock.now();
-    const quarantineId = `${now.toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
-    const truncated = input.payload.length > this.deps.quarantinePayloadCap;
-    await this.deps.channels.addQuarantine(input.taskId, {
-      quarantineId,
-      channel: input.channel,
-      epoch: input.epoch,
-      ...(input.position === undefined ? {} : { position: input.position }),
-      reason: input.reason,
-      payload: input.payload.subarray(0, this.deps.quarantinePayloadCap).toString('base64'),
-      truncated,
-      createTimeMs: now,
+    await this.deps.tasks.setStandby(input.taskId, {
+      usersNeedingPerson: input.usersNeedingPerson,
+      skipped: input.skipped,
+      updateTimeMs: this.deps.clock.now(),
     });
-    return quarantineId;
   }
 
   async failure(input: {
@@ -370,6 +365,12 @@ export class LeaseService {
     await this.deps.channels.touchWorker(workerId, this.deps.clock.now());
   }
 
+  private async assertCurrent(taskId: string, channel: string, epoch: string): Promise<void> {
+    const found = await this.deps.channels.get(taskId, channel);
+    if (found === undefined) throw notFound(taskId);
+    if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
+  }
+
   private async runningTask(taskId: string, channel: string): Promise<TaskRecord> {
     const task = await this.deps.tasks.get(taskId);
     // A pausing task still leases its channels: each applies the source up to the pause point.
@@ -390,12 +391,6 @@ export class LeaseService {
         retryable: false,
       });
     return task;
-  }
-
-  private async assertCurrent(taskId: string, channel: string, epoch: string): Promise<void> {
-    const found = await this.deps.channels.get(taskId, channel);
-    if (found === undefined) throw notFound(taskId);
-    if (found.value.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, found.value.epoch);
   }
 
   private cas(
@@ -426,7 +421,8 @@ export function leaseStartFor(
   const start = startFor(record, task.spec.start, channel, task.createTimeMs);
   if (fanOut.length === 0 || record.pendingStart !== undefined)
     return { start, targetPositions: {} };
-  const targetPositions: Record<string, Position> = {};
+  // Keyed by target URIs from the request: a null-prototype map keeps any URI an ordinary key.
+  const targetPositions = Object.create(null) as Record<string, Position>;
   if (record.position !== undefined) targetPositions[task.spec.target.uri] = record.position;
   for (const t of fanOut) {
     const own = record.fanOutPositions?.[t.uri];

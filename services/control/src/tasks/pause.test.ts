@@ -35,7 +35,6 @@ describe('pause is a point in time', () => {
       liveWindowMs: 10_000,
       reportIntervalMs: 1_000,
       timing: TIMING,
-      quarantinePayloadCap: 1024,
     });
     await tasks.create({
       taskId,

@@ -7,6 +7,12 @@ import type {
   Versioned,
 } from '../domain/model.js';
 
+/** One page of a list: `more` when records follow it. */
+export interface Page<T> {
+  readonly records: T[];
+  readonly more: boolean;
+}
+
 /**
  * Port: durable task records. Writes are compare-and-set on the version returned by reads, so two control replicas
  * never lose each other's updates. `create` returns false when the id exists. Store failures reject with a retryable
@@ -14,17 +20,22 @@ import type {
  */
 export interface TaskStore {
   get(taskId: string): Promise<Versioned<TaskRecord> | undefined>;
-  /** Every task, ordered by id. */
+  /** Every task, ordered by id (read page by page). */
   list(): Promise<TaskRecord[]>;
+  /**
+   * Tasks ordered by id after `afterId` ('' = from the first): at most `limit`, and no more than `maxBytes` of
+   * stored records once the page holds one.
+   */
+  page(afterId: string, limit: number, maxBytes: number): Promise<Page<TaskRecord>>;
   create(record: TaskRecord): Promise<boolean>;
   /** False when the stored version differs (someone else wrote first). */
   update(record: TaskRecord, version: string): Promise<boolean>;
-  /** Removes the task and every channel record and quarantine record of it. */
+  /** Removes the task and every channel, quarantine and snapshot record of it. */
   remove(taskId: string): Promise<void>;
 }
 
 /**
- * Port: per-(task, channel) lease epoch, checkpoint and counters, plus the quarantine list. `put` is compare-and-set:
+ * Port: per-(task, channel) lease epoch, checkpoint and counters, and worker liveness. `put` is compare-and-set:
  * `version` undefined means "only if absent". Reads are linearizable.
  */
 export interface ChannelStore {
@@ -39,13 +50,50 @@ export interface ChannelStore {
     record: ChannelRecord,
     version: string | undefined,
   ): Promise<boolean>;
-  addQuarantine(taskId: string, record: QuarantineRecord): Promise<void>;
-  /** Records ordered by id, after `afterId` (exclusive). */
-  listQuarantine(taskId: string, afterId: string, limit: number): Promise<QuarantineRecord[]>;
   /** Worker liveness for workers that hold no lease. */
   touchWorker(workerId: string, nowMs: number): Promise<void>;
   /** workerId → last seen ms. */
   listWorkers(): Promise<Map<string, number>>;
+}
+
+/** A quarantine record to store, with the identity of what it quarantines (channel, position, target). */
+export interface QuarantineWrite {
+  readonly record: QuarantineRecord;
+  /** Entries with a dedupe key already stored are not stored again. */
+  readonly dedupeKey: string;
+}
+
+export type QuarantineOutcome =
+  | { readonly kind: 'added'; readonly quarantineId: string }
+  | { readonly kind: 'duplicate'; readonly quarantineId: string }
+  /** Not stored: the task holds `maxEntries` records. */
+  | { readonly kind: 'full' };
+
+/**
+ * Port: the quarantine (dead-letter) list of each task. Writes are atomic per transaction and serialized per task
+ * (the count is compare-and-set), so the cap and the deduplication hold with several writers.
+ */
+export interface QuarantineStore {
+  /** Stores entries in order, one outcome each; an entry is 'full' once the task holds `maxEntries` records. */
+  add(
+    taskId: string,
+    entries: readonly QuarantineWrite[],
+    maxEntries: number,
+  ): Promise<QuarantineOutcome[]>;
+  /**
+   * Records ordered by id after `afterId` (exclusive): at most `limit`, and no more than `maxBytes` of stored
+   * records once the page holds one.
+   */
+  list(
+    taskId: string,
+    afterId: string,
+    limit: number,
+    maxBytes: number,
+  ): Promise<Page<QuarantineRecord>>;
+  /** Records stored for the task. */
+  count(taskId: string): Promise<number>;
+  /** Deletes every record of the task; resolves to how many there were. */
+  purge(taskId: string): Promise<number>;
 }
 
 /**

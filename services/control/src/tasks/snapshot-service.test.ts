@@ -47,7 +47,6 @@ describe('initial sync phase (SnapshotService)', () => {
       liveWindowMs: 10_000,
       reportIntervalMs: 1_000,
       timing: { writeValidityMs: 5_000, handoverMs: 7_000, pauseLeadMs: 2_500 },
-      quarantinePayloadCap: 1024,
     });
   });
 

@@ -2,7 +2,7 @@ import { CdcError, composeTs } from '@cdc/shared';
 import type { SnapshotRecord, SnapshotState, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { validateWorkerId } from '../domain/validation.js';
-import { compareAndSet } from './compare-and-set.js';
+import { compareAndSet, staleEpochError } from './compare-and-set.js';
 import type { Clock, SnapshotPlanner, SnapshotStore } from './ports.js';
 import type { TaskService } from './task-service.js';
 
@@ -52,10 +52,7 @@ export function staleSnapshotEpoch(
   epoch: string,
   current: string,
 ): CdcError {
-  return new CdcError('LEASE_LOST', 'stale snapshot epoch', {
-    retryable: false,
-    details: { taskId, collectionId, epoch, currentEpoch: current },
-  });
+  return staleEpochError('snapshot', { taskId, collectionId, epoch, currentEpoch: current });
 }
 
 function precondition(message: string): CdcError {

@@ -81,4 +81,47 @@ describe('task secrets', () => {
     const rotated = service(stores, new AesSecretBox([newKey]));
     expect(rotated.fullSpec(await rotated.get('t1')).target.password).toBe('Pa55word-1');
   });
+
+  it('seals RBAC initial passwords like other secrets: per field, never in clear, not returned', async () => {
+    const stores = new MemoryStores();
+    const tasks = service(stores, new AesSecretBox([randomBytes(32)]));
+    const rbac = {
+      enabled: true,
+      initial_passwords: [
+        { user: 'alice', password: 'alice-Secret-1' },
+        { user: 'bob', password: 'bob-Secret-2' },
+      ],
+    };
+    await tasks.create({
+      taskId: 't1',
+      spec: { ...withPassword('Pa55word-1'), replicate_rbac: rbac },
+      startPaused: true,
+    });
+    const stored = stores.taskRows.get('t1')?.value;
+    expect(JSON.stringify(stored)).not.toContain('Secret-');
+    expect(stored?.secretFieldsSet).toEqual([
+      'target.password',
+      'replicate_rbac.initial_passwords.0.password',
+      'replicate_rbac.initial_passwords.1.password',
+    ]);
+    expect(stored?.spec.replicate_rbac?.initial_passwords.map((p) => p.user)).toEqual([
+      'alice',
+      'bob',
+    ]);
+    expect(tasks.fullSpec(stored!).replicate_rbac?.initial_passwords).toEqual(
+      rbac.initial_passwords,
+    );
+    // A sealed password moved to another user's field does not open.
+    const fields = stored!.sealedFields!;
+    const swapped = {
+      ...stored!,
+      sealedFields: {
+        'replicate_rbac.initial_passwords.0.password':
+          fields['replicate_rbac.initial_passwords.1.password']!,
+        'replicate_rbac.initial_passwords.1.password':
+          fields['replicate_rbac.initial_passwords.0.password']!,
+      },
+    };
+    expect(() => tasks.fullSpec(swapped)).toThrow();
+  });
 });

@@ -4,7 +4,7 @@ import type {
   ChannelRecord,
   InitialSyncPhase,
   PauseOrigin,
-  QuarantineRecord,
+  StandbyRecord,
   StartPoint,
   TaskRecord,
   TaskSpec,
@@ -21,6 +21,7 @@ import {
   validateTaskId,
   validateTaskSpec,
 } from '../domain/validation.js';
+import { decodePageToken, encodePageToken } from './page-token.js';
 import { TaskSecrets, type SealedSpec } from './task-secrets.js';
 import type {
   ChannelDiscovery,
@@ -58,6 +59,9 @@ export interface ChannelResetInput {
   channel: string;
   start: StartPoint;
 }
+
+/** Bytes of stored task records in one ListTasks answer: under gRPC's 4 MiB default receive limit of clients. */
+const LIST_RESPONSE_BYTES = 3 * 1024 * 1024;
 
 export function notFound(taskId: string): CdcError {
   return new CdcError('NOT_FOUND', `task ${taskId} not found`, {
@@ -150,13 +154,13 @@ export class TaskService {
   ): Promise<{ tasks: TaskRecord[]; nextPageToken: string }> {
     if (pageSize > 500) throw invalidArgument('page_size', 'must be at most 500');
     const size = pageSize === 0 ? 50 : pageSize;
-    const after = decodeToken(pageToken, 'page_token');
-    const all = (await this.deps.tasks.list()).filter((t) => t.taskId > after);
-    const page = all.slice(0, size);
-    const last = page[page.length - 1];
+    const after = decodePageToken(pageToken, 'page_token');
+    // One page from the store; fewer tasks than asked when their records are large (LIST_RESPONSE_BYTES).
+    const page = await this.deps.tasks.page(after, size, LIST_RESPONSE_BYTES);
+    const last = page.records[page.records.length - 1];
     return {
-      tasks: page,
-      nextPageToken: all.length > size && last !== undefined ? encodeToken(last.taskId) : '',
+      tasks: page.records,
+      nextPageToken: page.more && last !== undefined ? encodePageToken(last.taskId) : '',
     };
   }
 
@@ -257,6 +261,19 @@ export class TaskService {
     );
   }
 
+  /** Records the standby follower's open items (not a state change: `updateTimeMs` stays). */
+  async setStandby(taskId: string, standby: StandbyRecord): Promise<TaskRecord> {
+    const same = (a: readonly string[], b: readonly string[] = []): boolean =>
+      a.length === b.length && a.every((v, i) => v === b[i]);
+    return this.mutate(taskId, (t) =>
+      t.standby !== undefined &&
+      same(standby.usersNeedingPerson, t.standby.usersNeedingPerson) &&
+      same(standby.skipped, t.standby.skipped)
+        ? undefined
+        : { ...t, standby },
+    );
+  }
+
   async positions(taskId: string): Promise<{ task: TaskRecord; channels: ChannelStatus[] }> {
     const task = await this.get(taskId);
     const records = await this.deps.channels.list(taskId);
@@ -307,7 +324,7 @@ export class TaskService {
       };
     });
     for (const { channel, start } of checked) {
-      await this.casChannel(taskId, channel, (rec) => {
+      await updateChannelRecord(this.deps.channels, taskId, channel, (rec) => {
         const next: ChannelRecord = {
           ...rec,
           epoch: (BigInt(rec.epoch) + 1n).toString(),
@@ -319,24 +336,6 @@ export class TaskService {
         return next;
       });
     }
-  }
-
-  async listQuarantine(
-    taskId: string,
-    pageSize: number,
-    pageToken: string,
-  ): Promise<{ records: QuarantineRecord[]; nextPageToken: string }> {
-    await this.get(taskId);
-    if (pageSize > 500) throw invalidArgument('page_size', 'must be at most 500');
-    const size = pageSize === 0 ? 50 : pageSize;
-    const after = decodeToken(pageToken, 'page_token');
-    const rows = await this.deps.channels.listQuarantine(taskId, after, size + 1);
-    const page = rows.slice(0, size);
-    const last = page[page.length - 1];
-    return {
-      records: page,
-      nextPageToken: rows.length > size && last !== undefined ? encodeToken(last.quarantineId) : '',
-    };
   }
 
   /** The spec with secrets decrypted. Only for workers and for reachability checks. */
@@ -473,24 +472,4 @@ export class TaskService {
       },
     );
   }
-
-  private casChannel(
-    taskId: string,
-    channel: string,
-    fn: (r: ChannelRecord) => ChannelRecord,
-  ): Promise<ChannelRecord> {
-    return updateChannelRecord(this.deps.channels, taskId, channel, fn);
-  }
-}
-
-function encodeToken(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-function decodeToken(token: string, field: string): string {
-  if (token === '') return '';
-  const id = Buffer.from(token, 'base64url').toString('utf8');
-  if (id === '' || encodeToken(id) !== token)
-    throw invalidArgument(field, 'is not a token returned by this API');
-  return id;
 }

@@ -52,6 +52,10 @@ export class MemoryStores implements TaskStore, SnapshotStore {
     if (taskId === undefined) return Promise.resolve(this.taskRows.values('') as never[]);
     return Promise.resolve(this.snapshotRows.values(`${taskId}/`) as never[]);
   }
+  page(afterId: string, limit: number): Promise<{ records: TaskRecord[]; more: boolean }> {
+    const after = this.taskRows.values('').filter((t) => t.taskId > afterId);
+    return Promise.resolve({ records: after.slice(0, limit), more: after.length > limit });
+  }
   create(record: TaskRecord): Promise<boolean> {
     return Promise.resolve(this.taskRows.put(record.taskId, record, undefined));
   }
@@ -77,8 +81,6 @@ export class MemoryStores implements TaskStore, SnapshotStore {
       list: (t) => Promise.resolve(new Map(rows.entries(`${t}/`))),
       listAll: () => Promise.resolve(new Map()),
       put: (t, c, r, v) => Promise.resolve(rows.put(`${t}/${c}`, r, v)),
-      addQuarantine: () => Promise.resolve(),
-      listQuarantine: () => Promise.resolve([]),
       touchWorker: () => Promise.resolve(),
       listWorkers: () => Promise.resolve(new Map()),
     };

@@ -1,4 +1,4 @@
-import type { ScannedRow } from '@cdc/shared';
+import type { KeyValue, RbacGrant, ScannedRow } from '@cdc/shared';
 import type { SourceMilvusSpec } from '../domain/model.js';
 import type { RowKey } from './key-diff.js';
 import type { HashedField } from './row-hash.js';
@@ -55,6 +55,8 @@ export interface RowSide {
     keys: readonly RowKey[],
   ): Promise<void>;
   close(): Promise<void>;
+  /** Its aliases, properties and RBAC (optional: a side without it is not compared for them). */
+  metadata?(): MetadataSide;
 }
 
 /** Port: opens a side. Rejects with CdcError('UNAVAILABLE') naming the side when the server does not answer. */
@@ -65,3 +67,29 @@ export type RowSideFactory = (
 
 /** Port: how far the task has applied: the smallest checkpoint time (physical ms) over `channels`; 0 if any has none. */
 export type AppliedCheckpoints = (taskId: string, channels: readonly string[]) => Promise<number>;
+
+/** An alias and the collection it points at. */
+export interface AliasTarget {
+  readonly alias: string;
+  readonly collection: string;
+}
+
+/** A server's RBAC as its API shows it (built-in roles' grants excluded). */
+export interface SideRbac {
+  readonly users: readonly string[];
+  readonly roles: readonly string[];
+  readonly bindings: readonly { readonly user: string; readonly role: string }[];
+  readonly grants: readonly RbacGrant[];
+}
+
+/**
+ * Port: aliases, collection properties and RBAC of one side, for VerifyTask. Errors are CdcErrors naming the side,
+ * like RowSide's.
+ */
+export interface MetadataSide {
+  aliases(db: string): Promise<AliasTarget[]>;
+  /** Properties of a collection (the CDC's own marker excluded); undefined when it does not exist. */
+  properties(ref: CollectionRef): Promise<KeyValue[] | undefined>;
+  /** Users, roles, bindings and every grant of the non-built-in roles. */
+  rbac(): Promise<SideRbac>;
+}

@@ -51,6 +51,24 @@ describe('rowHasher', () => {
     expect(hash({ ...rest, $meta: { note: 'n' } })).not.toBe(hash(row));
   });
 
+  it('hashes dynamic keys named like Object.prototype members, under $meta or spread', () => {
+    for (const key of ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty']) {
+      // JSON.parse makes "__proto__" an own property, as the SDK's JSON decoding does.
+      const meta = (value: number): Record<string, unknown> =>
+        JSON.parse(`{"note":"n","size":2,${JSON.stringify(key)}:${value}}`) as Record<
+          string,
+          unknown
+        >;
+      const rest: Record<string, unknown> = { ...row };
+      delete rest['$meta'];
+      expect(hash({ ...rest, $meta: meta(1) }), key).not.toBe(hash(row));
+      expect(hash({ ...rest, $meta: meta(1) }), key).not.toBe(hash({ ...rest, $meta: meta(2) }));
+      const spread = Object.assign(Object.create(null) as Record<string, unknown>, rest);
+      for (const [k, v] of Object.entries(meta(1))) spread[k] = v;
+      expect(hash(spread), key).toBe(hash({ ...rest, $meta: meta(1) }));
+    }
+  });
+
   it('sees a change in any field, vectors and JSON included', () => {
     const changes: Record<string, unknown>[] = [
       { pk: '9007199254740992' },

@@ -32,9 +32,12 @@ export function rowHasher(
   return (row) => {
     const h = createHash('sha256');
     for (const f of ordered) put(h, f.name, encodeValue(f, row[f.name]));
-    const dynamic: Record<string, unknown> = {};
+    // Keys come from the rows: a null-prototype object keeps `__proto__` as an entry (assigned to `{}`, or merged
+    // with Object.assign, it would set the prototype and drop out of the hash).
+    const dynamic = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(row)) {
-      if (k === DYNAMIC_FIELD && v !== null && typeof v === 'object') Object.assign(dynamic, v);
+      if (k === DYNAMIC_FIELD && v !== null && typeof v === 'object')
+        for (const [dk, dv] of Object.entries(v)) dynamic[dk] = dv;
       else if (!known.has(k) && k !== DYNAMIC_FIELD) dynamic[k] = v;
     }
     if (Object.keys(dynamic).length > 0) put(h, DYNAMIC_FIELD, Buffer.from(canonicalJson(dynamic)));

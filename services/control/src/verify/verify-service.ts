@@ -2,6 +2,7 @@ import { CdcError, invalidArgument, mapCollectionName, normalizeDatabase } from 
 import type { NameMappingSpec, TaskRecord, TaskSpec } from '../domain/model.js';
 import { scopeMatches } from '../domain/scope.js';
 import type { AppliedCheckpoints, CollectionRef, RowSide, RowSideFactory } from './ports.js';
+import { metadataDifferences, type MetadataDifference } from './metadata-diff.js';
 import { Verifier, type CollectionReport } from './verifier.js';
 
 export interface VerifyRequest {
@@ -14,6 +15,8 @@ export interface VerifyRequest {
 export interface VerifyReport {
   readonly taskId: string;
   readonly collections: CollectionReport[];
+  /** Aliases, collection properties and (with RBAC replication) roles, grants and bindings that differ. */
+  readonly metadataDifferences: readonly MetadataDifference[];
   readonly clean: boolean;
   readonly rowsCompared: number;
   readonly durationMs: number;
@@ -97,15 +100,30 @@ export class VerifyService {
         reports.push(
           await verifier.collection(ref, layout, mappedName(spec.name_mapping, ref), req.repair),
         );
-      const clean = reports.every((r) => {
-        const left = r.remaining ?? r.differences;
-        return (
-          r.error === '' && left.missing.length + left.extra.length + left.changed.length === 0
-        );
-      });
+      // Aliases, properties (and RBAC) of the collections that were compared.
+      const sourceMeta = source.metadata?.();
+      const targetMeta = target.metadata?.();
+      const metadata =
+        sourceMeta === undefined || targetMeta === undefined
+          ? []
+          : await metadataDifferences(
+              sourceMeta,
+              targetMeta,
+              spec,
+              layouts.map((l) => l.ref),
+            );
+      const clean =
+        metadata.length === 0 &&
+        reports.every((r) => {
+          const left = r.remaining ?? r.differences;
+          return (
+            r.error === '' && left.missing.length + left.extra.length + left.changed.length === 0
+          );
+        });
       return {
         taskId: record.taskId,
         collections: reports,
+        metadataDifferences: metadata,
         clean,
         rowsCompared: reports.reduce((n, r) => n + r.sourceRows + r.targetRows, 0),
         durationMs: Date.now() - started,

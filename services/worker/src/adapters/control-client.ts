@@ -4,6 +4,7 @@ import {
   callUnary,
   CDC_PROTO_FILES,
   CdcError,
+  cutText,
   errorFromTrailers,
   positionFromProto,
   positionToProto,
@@ -21,9 +22,11 @@ import type {
   CheckpointPosition,
   LeaseGrant,
   LeaseRef,
+  QuarantineReportEntry,
   ReportCheckpointInput,
   ReportSnapshotInput,
   SnapshotGrant,
+  StandbyReport,
   WorkerControl,
 } from '../ports/worker-control.js';
 
@@ -170,21 +173,43 @@ export class GrpcWorkerControl implements WorkerControl {
       replicateWatermark: BigInt(res.replicate_watermark || '0'),
       applyUntil: BigInt(res.apply_until || '0'),
       ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
+      channelCheckpoints: new Map(
+        Object.entries(res.channel_checkpoints).map(([ch, ts]) => [ch, BigInt(ts || '0')]),
+      ),
     };
   }
 
-  async reportQuarantine(
-    lease: LeaseRef,
-    entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
-  ): Promise<void> {
-    await this.call('ReportQuarantine', {
+  async reportStandby(lease: LeaseRef, report: StandbyReport): Promise<void> {
+    await this.call('ReportStandby', {
       task_id: lease.taskId,
       channel: lease.channel,
       epoch: lease.epoch,
-      position: positionToProto(wholeMessagePosition(entry.msgId, entry.timestamp)),
-      reason: entry.reason,
-      payload: Buffer.from(entry.payload),
-    } satisfies Required<pb.ReportQuarantineRequest>);
+      users_needing_person: [...report.usersNeedingPerson],
+      skipped: [...report.skipped],
+    } satisfies Required<pb.ReportStandbyRequest>);
+  }
+
+  async reportQuarantineBatch(
+    lease: LeaseRef,
+    workerId: string,
+    entries: readonly QuarantineReportEntry[],
+  ): Promise<void> {
+    await this.call('ReportQuarantineBatch', {
+      task_id: lease.taskId,
+      channel: lease.channel,
+      epoch: lease.epoch,
+      worker_id: workerId,
+      entries: entries.map(
+        (e) =>
+          ({
+            position: positionToProto(wholeMessagePosition(e.msgId, e.timestamp)),
+            reason: e.reason,
+            payload: Buffer.from(e.payload),
+            payload_size: e.payloadSize > e.payload.length ? String(e.payloadSize) : '0',
+            target_uri: e.target,
+          }) satisfies Required<pb.QuarantineEntry>,
+      ),
+    } satisfies Required<pb.ReportQuarantineBatchRequest>);
   }
 
   async reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void> {
@@ -192,7 +217,7 @@ export class GrpcWorkerControl implements WorkerControl {
       task_id: lease.taskId,
       channel: lease.channel,
       epoch: lease.epoch,
-      reason,
+      reason: cutText(reason),
       needs_person: needsPerson,
     } satisfies Required<pb.ReportFailureRequest>);
   }
@@ -249,7 +274,7 @@ export class GrpcWorkerControl implements WorkerControl {
       rows_total: String(input.rowsTotal),
       partition: input.partition,
       last_key: input.lastKey,
-      error: input.error ?? '',
+      error: cutText(input.error ?? ''),
       needs_person: input.needsPerson ?? false,
     } satisfies Required<pb.ReportSnapshotRequest>);
     return { keepGoing: res.keep_going, reason: res.reason };

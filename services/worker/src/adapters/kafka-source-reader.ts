@@ -9,7 +9,14 @@
  * offsets' range (a retention gap fails the reader instead of skipping records).
  */
 import type { Kafka } from 'kafkajs';
-import { CdcError, decodeKafkaMessageId, encodeKafkaMessageId, isCdcError } from '@cdc/shared';
+import {
+  CdcError,
+  decodeKafkaMessageId,
+  encodeKafkaMessageId,
+  isCdcError,
+  tlsRejection,
+  tlsRejectionMessage,
+} from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type {
   ChannelRecord,
@@ -65,6 +72,14 @@ export type KafkaSourceReaderState = 'idle' | 'opening' | 'running' | 'stopped';
 
 function unavailable(action: string, channel: string, cause: unknown): CdcError {
   if (isCdcError(cause)) return cause;
+  // The broker and the spec's TLS settings disagree: no retry fixes that, the task pauses with the reason.
+  const tls = tlsRejection(cause);
+  if (tls !== undefined)
+    return new CdcError(
+      'FAILED_PRECONDITION',
+      `${action} kafka topic ${channel}: ${tlsRejectionMessage('source Kafka', tls)}`,
+      { retryable: false, cause, details: { channel } },
+    );
   return new CdcError('SOURCE_UNAVAILABLE', `${action} kafka topic ${channel}`, {
     retryable: true,
     cause,

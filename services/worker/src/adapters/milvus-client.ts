@@ -4,7 +4,14 @@ import {
   type DescribeCollectionReq,
   type DescribeCollectionResponse,
 } from '@zilliz/milvus2-sdk-node';
-import { isStatusOk } from '@cdc/shared';
+import {
+  CdcError,
+  isStatusOk,
+  milvusTlsConfig,
+  tlsRejection,
+  tlsRejectionMessage,
+  type TlsSettings,
+} from '@cdc/shared';
 import { fenceInterceptor } from './fence-interceptor.js';
 
 const MAX_CACHED_SCHEMAS = 1024;
@@ -16,16 +23,20 @@ export interface MilvusEndpointOptions {
   readonly token?: string;
   readonly username?: string;
   readonly password?: string;
-  readonly ssl?: boolean;
+  /** The spec's TLS settings (CA, client certificate, server name); an https address turns TLS on too. */
+  readonly tls?: TlsSettings | null;
 }
 
-/** The SDK configuration for an endpoint: only the credentials that are set. */
+/** The SDK configuration for an endpoint: only the credentials and TLS material that are set. */
 export function milvusClientConfig(opts: MilvusEndpointOptions): ClientConfig {
-  const config: ClientConfig = { address: opts.address, logLevel: 'warn' };
+  const config: ClientConfig = {
+    address: opts.address,
+    logLevel: 'warn',
+    ...milvusTlsConfig(opts.tls, opts.address),
+  };
   if (opts.token !== undefined) config.token = opts.token;
   if (opts.username !== undefined) config.username = opts.username;
   if (opts.password !== undefined) config.password = opts.password;
-  if (opts.ssl !== undefined) config.ssl = opts.ssl;
   return config;
 }
 
@@ -52,12 +63,12 @@ export class TargetMilvusClient extends MilvusClient {
     // The SDK's retry interceptor JSON-stringifies every request, vectors included, for a debug line nobody prints:
     // ~18% of a worker's CPU in the benchmark profile, plus GC. The writer retries on its own (withRetry), so drop it.
     // The connection pool reads the list when it connects, which __SKIP_CONNECT__ defers to ensureConnected().
-    const options = (this as unknown as { channelOptions: { interceptors?: unknown[] } })
-      .channelOptions;
-    options.interceptors = [
-      fenceInterceptor,
-      ...(options.interceptors ?? []).filter((i) => !String(i).includes('savedSendMessage')),
-    ];
+    // The SDK keeps its interceptors in channelOptions, a key grpc-js's ChannelOptions type does not name.
+    const existing: unknown = Reflect.get(this.channelOptions, 'interceptors');
+    const kept = (Array.isArray(existing) ? (existing as unknown[]) : []).filter(
+      (i) => !String(i).includes('savedSendMessage'),
+    );
+    Reflect.set(this.channelOptions, 'interceptors', [fenceInterceptor, ...kept]);
   }
 
   ensureConnected(): Promise<void> {
@@ -65,6 +76,14 @@ export class TargetMilvusClient extends MilvusClient {
       this.connect(MilvusClient.sdkInfo.version);
       this.connecting = this.connectPromise.catch((err: unknown) => {
         this.connecting = undefined;
+        // A refused TLS handshake is the spec's TLS settings, not an outage: say which server, and don't retry.
+        const tls = tlsRejection(err);
+        if (tls !== undefined)
+          throw new CdcError(
+            'FAILED_PRECONDITION',
+            tlsRejectionMessage(`Milvus ${this.config.address}`, tls),
+            { retryable: false, cause: err },
+          );
         throw err;
       });
     }

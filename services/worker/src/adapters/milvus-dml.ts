@@ -61,7 +61,7 @@ export async function upsertRows(
   await withSchemaRetry(calls, target, 'upserting rows', async () => {
     const info = await targetInfo(calls, target);
     // SDK rows: Int64 as decimal strings, vectors as number arrays (see `Row` in @cdc/shared).
-    const req: UpsertReq = { ...calls.req(target), data: rows as unknown as RowData[] };
+    const req: UpsertReq = { ...calls.req(target), data: rows as RowData[] };
     // Partition-key collections route rows themselves and refuse an explicit partition.
     if (!info.partitionKey && partition !== '') req.partition_name = partition;
     return calls.attempt(() => calls.client.upsert(req), nestedStatus);

@@ -1,5 +1,6 @@
-import { CdcError, type Logger, type ScannedRow } from '@cdc/shared';
+import { CdcError, type KeyValue, type Logger, type ScannedRow } from '@cdc/shared';
 import { ConsistencyLevelEnum } from '@zilliz/milvus2-sdk-node';
+import type { SourceProperties } from '../ports/source-properties.js';
 import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
 import { failure, MilvusCalls, nestedStatus } from './milvus-calls.js';
 import {
@@ -18,7 +19,7 @@ export interface MilvusSourceRowsOptions extends MilvusEndpointOptions {
  * `SourceRows` over the SDK. The same client class as the target writer (explicit connect, per-database schema cache)
  * and the same status classification; it only reads.
  */
-export class MilvusSourceRows implements SourceRows {
+export class MilvusSourceRows implements SourceRows, SourceProperties {
   private readonly client: TargetMilvusClient;
   private readonly calls: MilvusCalls;
   private closing: Promise<void> | undefined;
@@ -89,6 +90,17 @@ export class MilvusSourceRows implements SourceRows {
       nestedStatus,
     );
     return String(res?.state) === 'LoadStateLoaded';
+  }
+
+  async properties(c: SourceCollectionRef): Promise<readonly KeyValue[] | undefined> {
+    const o = await this.calls.attempt(
+      () => this.client.describeCollection({ ...this.req(c), cache: false }),
+      nestedStatus,
+    );
+    if (o.cls.notFound === 'collection' || o.cls.notFound === 'database') return undefined;
+    if (o.cls.kind !== 'ok' || o.res === undefined)
+      throw failure('describing source collection', o, { ...c });
+    return o.res.properties.map((p) => ({ key: p.key, value: String(p.value) }));
   }
 
   close(): Promise<void> {

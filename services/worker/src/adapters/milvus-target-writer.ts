@@ -28,6 +28,7 @@ import {
   type MilvusEndpointOptions,
 } from './milvus-client.js';
 import { deleteRows, upsertRows } from './milvus-dml.js';
+import { MilvusStandbyTarget } from './milvus-standby.js';
 import { indexDifferences } from './milvus-index.js';
 import { kvRecord, schemaDifferences, toCreateCollectionRequest } from './milvus-schema.js';
 
@@ -319,6 +320,11 @@ export class MilvusTargetWriter implements TargetWriter {
     keys: PrimaryKeys,
   ): Promise<WriteResult> {
     return deleteRows(this.calls, target, partition, keys);
+  }
+
+  /** Aliases, names, properties and RBAC on the same connection (and write fence). */
+  standby(): MilvusStandbyTarget {
+    return new MilvusStandbyTarget(this.calls);
   }
 
   close(): Promise<void> {

@@ -1,10 +1,11 @@
-import { CdcError } from '@cdc/shared';
+import { CdcError, nodeTlsOptions } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { SourceReader, SourceReaderFactory } from '../ports/source-reader.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import type { KafkaClientOptions } from './kafka-client.js';
 import { createKafkaSourceReaderFactory } from './kafka-source-reader.js';
 import type { KafkaSourceReaderFactoryOptions } from './kafka-source-reader.js';
+import { VersionDetectingReader } from './wal26/version-detecting-reader.js';
 import { createPulsarSourceReaderFactory } from './pulsar-source-reader.js';
 
 type MqWire = NonNullable<NonNullable<TaskSpecWire['source']>['mq']>;
@@ -12,15 +13,8 @@ type MqWire = NonNullable<NonNullable<TaskSpecWire['source']>['mq']>;
 /** Kafka TLS and SASL from the task spec (secrets arrive decrypted from AcquireLease; never logged). */
 function kafkaSecurity(mq: MqWire): Pick<KafkaClientOptions, 'tls' | 'sasl'> {
   const out: { -readonly [K in 'tls' | 'sasl']?: NonNullable<KafkaClientOptions[K]> } = {};
-  if (mq.tls?.enabled) {
-    out.tls = {
-      ...(mq.tls.ca_pem ? { ca: mq.tls.ca_pem } : {}),
-      ...(mq.tls.cert_pem ? { cert: mq.tls.cert_pem } : {}),
-      ...(mq.tls.key_pem ? { key: mq.tls.key_pem } : {}),
-      ...(mq.tls.server_name ? { servername: mq.tls.server_name } : {}),
-      rejectUnauthorized: !mq.tls.insecure_skip_verify,
-    };
-  }
+  const tls = nodeTlsOptions(mq.tls);
+  if (tls !== undefined) out.tls = tls;
   const sasl = mq.sasl;
   if (sasl?.username) {
     const mechanism = (sasl.mechanism ?? 'PLAIN').toLowerCase();
@@ -57,26 +51,54 @@ function kafkaFactory(opts: KafkaSourceReaderFactoryOptions): SourceReaderFactor
   return factory;
 }
 
-/** The reader for a task's message queue. */
+/**
+ * The reader of a task's channel. Which log the source writes (2.3–2.5 msgstream or the 2.6 WAL) is looked up in the
+ * source etcd when the reader opens.
+ */
 export function createSourceReader(
   spec: TaskSpecWire,
   channel: string,
   log: Logger,
   limits: SourceReaderLimits = {},
 ): SourceReader {
+  return new VersionDetectingReader(
+    spec,
+    channel,
+    log,
+    () => createMsgstreamReader(spec, channel, log, limits),
+    () => kafkaOptions(spec, log, limits),
+  );
+}
+
+function kafkaOptions(
+  spec: TaskSpecWire,
+  log: Logger,
+  limits: SourceReaderLimits,
+): KafkaSourceReaderFactoryOptions {
+  const mq = spec.source?.mq;
+  return {
+    brokers: (mq?.address ?? '')
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+    clientId: 'milvus-cdc-worker',
+    logger: log,
+    ...limits,
+    ...(mq ? kafkaSecurity(mq) : {}),
+  };
+}
+
+/** The reader of a 2.3–2.5 source's message queue. */
+function createMsgstreamReader(
+  spec: TaskSpecWire,
+  channel: string,
+  log: Logger,
+  limits: SourceReaderLimits,
+): SourceReader {
   const mq = spec.source?.mq;
   switch (mq?.type) {
     case 'MQ_TYPE_KAFKA':
-      return kafkaFactory({
-        brokers: (mq.address ?? '')
-          .split(',')
-          .map((b) => b.trim())
-          .filter(Boolean),
-        clientId: 'milvus-cdc-worker',
-        logger: log,
-        ...limits,
-        ...kafkaSecurity(mq),
-      }).create(channel);
+      return kafkaFactory(kafkaOptions(spec, log, limits)).create(channel);
     case 'MQ_TYPE_PULSAR':
       // Refused rather than ignored: a reader that dropped the credentials would fail later, less clearly.
       if (mq.tls?.enabled || mq.token) {

@@ -3,6 +3,7 @@ import { CdcError } from '@cdc/shared';
 import type { LeaseRef } from '../ports/worker-control.js';
 import { FakeWorkerControl, offsetId, silentLogger, waitFor } from '../testing/fakes.js';
 import { LeaseReporter } from './lease-reporter.js';
+import { MAX_BATCH_ENTRIES } from './quarantine-batcher.js';
 
 const lease: LeaseRef = { taskId: 't1', channel: 'dml_0', epoch: '7' };
 
@@ -163,25 +164,111 @@ describe('LeaseReporter', () => {
     expect(ended).toEqual([]);
   });
 
-  it('relays quarantined messages to the control plane', async () => {
+  it('relays quarantined messages to the control plane, several per call, before the checkpoint past them', async () => {
     const { control, reporter, quarantines } = setup();
-    await reporter.quarantine({
-      msgId: offsetId(3n),
-      timestamp: 30n,
-      reason: 'target rejected Insert',
-      payload: new Uint8Array([1]),
+    const message = (n: bigint) => ({
+      msgId: offsetId(n),
+      timestamp: n * 10n,
+      reason: `undecodable record ${n}`,
+      payload: new Uint8Array([Number(n)]),
     });
+    await reporter.quarantine(message(3n));
+    await reporter.quarantine(message(4n));
+    reporter.checkpoint(offsetId(5n), 50n);
+    expect(control.quarantines).toEqual([]);
+    await reporter.reportOnce();
+    expect(control.quarantineCalls).toBe(1);
     expect(control.quarantines).toEqual([
-      {
-        lease,
-        entry: {
-          msgId: offsetId(3n),
-          timestamp: 30n,
-          reason: 'target rejected Insert',
-          payload: new Uint8Array([1]),
-        },
-      },
+      { lease, entry: { ...message(3n), payloadSize: 1, target: '' } },
+      { lease, entry: { ...message(4n), payloadSize: 1, target: '' } },
     ]);
-    expect(quarantines()).toBe(1);
+    expect(control.reports.map((r) => r.position?.timestamp)).toEqual([50n]);
+    expect(quarantines()).toBe(2);
+  });
+
+  it('a fan-out target’s refusal names the target', async () => {
+    const { control, reporter } = setup();
+    await reporter.forFanOutTarget('http://fan:19530').quarantine({
+      msgId: offsetId(1n),
+      timestamp: 1n,
+      reason: 'bad row',
+      payload: new Uint8Array(),
+    });
+    await reporter.reportOnce();
+    expect(control.quarantines[0]?.entry).toMatchObject({
+      target: 'http://fan:19530',
+      reason: 'target http://fan:19530: bad row',
+    });
+  });
+
+  it('sends a full batch at once, cutting payloads and reasons to what the control service keeps', async () => {
+    const { control, reporter } = setup();
+    const big = new Uint8Array(3 * 1024 * 1024);
+    await reporter.quarantine({
+      msgId: offsetId(1n),
+      timestamp: 1n,
+      reason: 'r'.repeat(10_000),
+      payload: big,
+    });
+    // 1 MiB of payload is sent per message; two of them fill the buffer (2 MiB) and go one per call.
+    expect(control.quarantineCalls).toBe(0);
+    await reporter.quarantine({ msgId: offsetId(2n), timestamp: 2n, reason: 'x', payload: big });
+    expect(control.quarantineCalls).toBe(2);
+    expect(control.quarantines.map((q) => q.entry.payload.length)).toEqual([
+      1024 * 1024,
+      1024 * 1024,
+    ]);
+    expect(control.quarantines[0]?.entry.payloadSize).toBe(big.length);
+    expect(control.quarantines[0]?.entry.reason.length).toBe(4096);
+    for (let i = 0; i < MAX_BATCH_ENTRIES; i++)
+      await reporter.quarantine({
+        msgId: offsetId(BigInt(10 + i)),
+        timestamp: 1n,
+        reason: 'x',
+        payload: new Uint8Array(1),
+      });
+    // A call's worth of small ones: one call.
+    expect(control.quarantineCalls).toBe(3);
+    expect(control.quarantines).toHaveLength(2 + MAX_BATCH_ENTRIES);
+  });
+
+  it('while quarantine reports fail, renews the lease without the checkpoint past the unsent messages', async () => {
+    const { control, reporter, ended } = setup();
+    control.quarantineAnswers = [new CdcError('UNAVAILABLE', 'etcd down', { retryable: true })];
+    await reporter.quarantine({
+      msgId: offsetId(1n),
+      timestamp: 1n,
+      reason: 'x',
+      payload: new Uint8Array(),
+    });
+    reporter.checkpoint(offsetId(2n), 20n);
+    await reporter.reportOnce();
+    expect(control.quarantines).toEqual([]);
+    expect(control.reports).toHaveLength(1);
+    expect(control.reports[0]?.position).toBeUndefined();
+    expect(ended).toEqual([]);
+    await reporter.reportOnce();
+    expect(control.quarantines).toHaveLength(1);
+    expect(control.reports.map((r) => r.position?.timestamp)).toEqual([undefined, 20n]);
+  });
+
+  it('"quarantine full" ends the lease without a checkpoint past the refused message, also at stop', async () => {
+    const { control, reporter, ended } = setup();
+    const full = new CdcError('FAILED_PRECONDITION', 'quarantine full: task t1 holds 1000', {
+      retryable: false,
+    });
+    control.quarantineAnswers = [full, full];
+    await reporter.quarantine({
+      msgId: offsetId(1n),
+      timestamp: 1n,
+      reason: 'x',
+      payload: new Uint8Array(),
+    });
+    reporter.checkpoint(offsetId(2n), 20n);
+    await expect(reporter.reportOnce()).rejects.toThrow('quarantine full');
+    expect(ended).toEqual(['quarantine full: task t1 holds 1000']);
+    await reporter.stop();
+    expect(control.quarantineCalls).toBe(2);
+    expect(control.reports).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { CdcError, errorMessage, wholeMessagePosition } from '@cdc/shared';
+import { CdcError, errorMessage, isRetryable, wholeMessagePosition } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { LeaseProgress, PausePoint, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { CheckpointPosition, LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { sleep, withRetry } from '../replication/retry.js';
+import { QuarantineBatcher } from './quarantine-batcher.js';
 
 export interface LeaseReporterOptions {
   readonly control: WorkerControl;
@@ -32,7 +33,8 @@ const MAIN = '';
 /**
  * Sends the lease's checkpoint and liveness to the control plane every `intervalMs`, and relays the control plane's
  * answer: `keep_lease=false` or a stale epoch (LEASE_LOST) end the lease. Checkpoints are recorded by the replicator
- * only after the target acknowledged them, so whatever is reported here is safe to resume after.
+ * only after the target acknowledged them, so whatever is reported here is safe to resume after. Quarantined messages
+ * are sent in batches, always before a checkpoint that passes them.
  */
 export class LeaseReporter implements LeaseProgress {
   private position: CheckpointPosition | undefined;
@@ -52,8 +54,14 @@ export class LeaseReporter implements LeaseProgress {
   private pausedBeforeReading = false;
   private pauseReported = 0n;
   private bound: bigint | undefined;
+  private checkpoints: ReadonlyMap<string, bigint> | undefined;
+
+  private readonly quarantined: QuarantineBatcher;
 
   constructor(private readonly opts: LeaseReporterOptions) {
+    this.quarantined = new QuarantineBatcher({
+      send: (entries) => opts.control.reportQuarantineBatch(opts.lease, opts.workerId, entries),
+    });
     this.pausePoint = opts.pause;
     this.bound =
       opts.applyUntil === undefined || opts.applyUntil === 0n ? undefined : opts.applyUntil;
@@ -105,6 +113,11 @@ export class LeaseReporter implements LeaseProgress {
     return this.watermark;
   }
 
+  /** The replicate channel's lease: every DML channel's checkpoint, as of the last answer (undefined before it). */
+  get channelCheckpoints(): ReadonlyMap<string, bigint> | undefined {
+    return this.checkpoints;
+  }
+
   get lastPosition(): CheckpointPosition | undefined {
     return this.position;
   }
@@ -142,7 +155,7 @@ export class LeaseReporter implements LeaseProgress {
         this.addApplied(rows, bytes);
       },
       quarantine: (entry) =>
-        this.quarantine({ ...entry, reason: `target ${uri}: ${entry.reason}` }),
+        this.enqueueQuarantine({ ...entry, reason: `target ${uri}: ${entry.reason}` }, uri),
       get replicateWatermark() {
         return watermark();
       },
@@ -159,14 +172,32 @@ export class LeaseReporter implements LeaseProgress {
     this.bytes += bytes;
   }
 
-  async quarantine(entry: QuarantinedMessage): Promise<void> {
+  quarantine(entry: QuarantinedMessage): Promise<void> {
+    return this.enqueueQuarantine(entry, '');
+  }
+
+  /** Buffers the message; once a call's worth waits, sends the batch before the replicator goes on. */
+  private async enqueueQuarantine(entry: QuarantinedMessage, target: string): Promise<void> {
     this.opts.onQuarantine?.();
     this.opts.log.warn({ reason: entry.reason }, 'message quarantined');
-    await withRetry(() => this.opts.control.reportQuarantine(this.opts.lease, entry), {
-      signal: this.stopper.signal,
-      log: this.opts.log,
-      action: 'reporting quarantine',
-    });
+    if (!this.quarantined.push(entry, target)) return;
+    await this.flushQuarantine(() =>
+      withRetry(() => this.quarantined.flush(), {
+        signal: this.stopper.signal,
+        log: this.opts.log,
+        action: 'reporting quarantine',
+      }),
+    );
+  }
+
+  /** A refusal (stale epoch, "quarantine full") ends the lease; the unsent entries stay, so no checkpoint passes. */
+  private async flushQuarantine(flush: () => Promise<void>): Promise<void> {
+    try {
+      await flush();
+    } catch (err) {
+      if (err instanceof CdcError && !err.retryable) this.end(errorMessage(err));
+      throw err;
+    }
   }
 
   start(): void {
@@ -202,9 +233,25 @@ export class LeaseReporter implements LeaseProgress {
 
   /** One report; exposed for the final report at the end of a lease. */
   async reportOnce(): Promise<void> {
-    const position = this.position !== this.reportedPosition ? this.position : undefined;
-    const fanOut = this.unreportedFanOut();
-    const reached = this.pauseReachedAt;
+    // The quarantined messages first, then the positions taken before them: a checkpoint never passes a message that
+    // is not recorded. While the control service cannot store them (retryable), the report only renews the lease.
+    let settled = true;
+    const unsettled = this.position !== this.reportedPosition ? this.position : undefined;
+    const unsettledFanOut = this.unreportedFanOut();
+    const unsettledPause = this.pauseReachedAt;
+    try {
+      await this.flushQuarantine(() => this.quarantined.flush());
+    } catch (err) {
+      if (!isRetryable(err)) throw err;
+      this.opts.log.warn(
+        { err: errorMessage(err) },
+        'quarantine report failed; checkpoint held back',
+      );
+      settled = false;
+    }
+    const position = settled ? unsettled : undefined;
+    const fanOut = settled ? unsettledFanOut : new Map<string, CheckpointPosition>();
+    const reached = settled ? unsettledPause : 0n;
     const sentAt = performance.now();
     const res = await this.opts.control.reportCheckpoint(
       {
@@ -224,12 +271,13 @@ export class LeaseReporter implements LeaseProgress {
     this.opts.log.debug({ rttMs: Math.round(performance.now() - sentAt) }, 'checkpoint reported');
     if (res.keepLease) this.opts.onConfirmed?.(sentAt);
     if (res.keepLease && res.applyUntil > (this.bound ?? 0n)) this.bound = res.applyUntil;
-    this.pauseReported = reached;
+    if (settled) this.pauseReported = reached;
     // A pause the control service no longer asks for (resumed) must not stop the replicators.
-    if (reached === 0n) this.pausePoint = res.pause;
+    if (unsettledPause === 0n) this.pausePoint = res.pause;
     if (position) this.reportedPosition = position;
     for (const [uri, p] of fanOut) this.reportedFanOut.set(uri, p);
     if (res.replicateWatermark > this.watermark) this.watermark = res.replicateWatermark;
+    if (res.channelCheckpoints !== undefined) this.checkpoints = res.channelCheckpoints;
     if (!res.keepLease) this.end(res.reason || 'lease ended by the control plane');
   }
 
@@ -246,7 +294,8 @@ export class LeaseReporter implements LeaseProgress {
     if (
       this.position !== this.reportedPosition ||
       this.unreportedFanOut().size > 0 ||
-      this.pauseReported !== this.pauseReachedAt
+      this.pauseReported !== this.pauseReachedAt ||
+      this.quarantined.size > 0
     ) {
       try {
         await this.reportOnce();

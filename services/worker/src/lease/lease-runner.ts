@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { CdcError, errorMessage } from '@cdc/shared';
-import type { LeaseJobData, Logger, SourceMetadata } from '@cdc/shared';
+import type { LeaseJobData, Logger, SourceMetadata, StandbyMetadata } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
+import type { SourceProperties } from '../ports/source-properties.js';
+import type { StandbyTarget } from '../ports/standby-target.js';
 import type { ReaderStart, SourceReader } from '../ports/source-reader.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { LeaseGrant, LeaseRef, WorkerControl } from '../ports/worker-control.js';
@@ -12,6 +14,7 @@ import { sleep, withRetry } from '../replication/retry.js';
 import { TaskScope } from '../replication/task-scope.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import { isReplicateMode, mappingsOf, scopeOf, targetsOf } from '../task-spec.js';
+import { StandbyIssues } from '../standby/standby-issues.js';
 import { LeaseReporter } from './lease-reporter.js';
 import { LeaseValidity } from './lease-validity.js';
 import { needsPerson } from './needs-person.js';
@@ -32,6 +35,18 @@ export interface LeaseFactories {
   sourceReader(spec: TaskSpecWire, channel: string): SourceReader;
   /** Drop barriers of one target of the task (fan-out targets have their own: `targetUri`). */
   dropBarrier(taskId: string, targetUri?: string): DropBarrier;
+  /**
+   * What the standby follower and renamed collections need, for one target of the spec. Optional: without it aliases,
+   * renames, properties and RBAC are not followed.
+   */
+  standby?(taskId: string, spec: TaskSpecWire): Promise<Borrowed<StandbyResources>>;
+}
+
+/** The source etcd's standby metadata, one target's side of it, and the source server's properties (when set). */
+export interface StandbyResources {
+  readonly metadata: StandbyMetadata;
+  readonly target: StandbyTarget;
+  readonly sourceProperties?: SourceProperties;
 }
 
 export interface LeaseSettings {
@@ -63,6 +78,11 @@ export interface LeaseRunnerDeps {
 }
 
 export type LeaseOutcome = 'ended' | 'refused';
+
+/** Source user → initial target password (spec.replicate_rbac). Secrets: never logged. */
+function initialPasswordsOf(spec: TaskSpecWire): ReadonlyMap<string, string> {
+  return new Map((spec.replicate_rbac?.initial_passwords ?? []).map((p) => [p.user, p.password]));
+}
 
 /** Write validity assumed when the control service does not grant one (older control versions). */
 const DEFAULT_WRITE_VALIDITY_MS = 5_000;
@@ -228,6 +248,7 @@ export class LeaseRunner {
     );
     try {
       const targets = [];
+      const issues = new StandbyIssues((r) => this.deps.control.reportStandby(lease, r), log);
       for (const target of targetsOf(spec)) {
         const targetSpec = { ...spec, target };
         const writer = await factories.targetWriter(job.taskId, targetSpec);
@@ -236,7 +257,14 @@ export class LeaseRunner {
           ? await factories.replicateTarget(job.taskId, targetSpec)
           : undefined;
         if (replicate) borrowed.push(replicate);
-        targets.push({ uri: target.uri ?? '', writer: writer.value, replicate: replicate?.value });
+        const standby = await factories.standby?.(job.taskId, targetSpec);
+        if (standby) borrowed.push(standby);
+        targets.push({
+          uri: target.uri ?? '',
+          writer: writer.value,
+          replicate: replicate?.value,
+          standby: standby?.value,
+        });
       }
       reporter.start();
       const start = readerStartOf(grant.start);
@@ -285,6 +313,18 @@ export class LeaseRunner {
                   ? {}
                   : { maxTickCarryMs: settings.maxTickCarryMs }),
                 ...(onRetry ? { onRetry } : {}),
+                ...(t.standby
+                  ? {
+                      standby: {
+                        resources: t.standby,
+                        issues: issues.forTarget(main ? undefined : t.uri),
+                        progress: reporter,
+                        ...(spec.replicate_rbac?.enabled === true
+                          ? { initialPasswords: initialPasswordsOf(spec) }
+                          : {}),
+                      },
+                    }
+                  : {}),
               },
               stopAll.signal,
             );

@@ -91,10 +91,6 @@ export class LeaseWorker<T = LeaseJobData> {
     });
   }
 
-  get activeLeases(): number {
-    return (this.worker as unknown as { running?: number }).running ?? 0;
-  }
-
   private async process(job: Job<T>, lockLost: AbortSignal | undefined): Promise<string> {
     const id = job.id ?? '';
     this.lockHeld.set(id, Date.now());

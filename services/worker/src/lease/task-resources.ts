@@ -1,7 +1,12 @@
 import { Etcd3 } from 'etcd3';
 import type { Redis } from 'ioredis';
-import { createEtcdSourceMetadata } from '@cdc/shared';
-import type { Logger, SourceMetadata } from '@cdc/shared';
+import {
+  createEtcdSourceMetadata,
+  createEtcdStandbyMetadata,
+  etcdGrpcOptions,
+  etcdTlsOptions,
+} from '@cdc/shared';
+import type { Logger, pb, SourceMetadata } from '@cdc/shared';
 import { MilvusSourceRows, missingSourceMilvus } from '../adapters/milvus-source-rows.js';
 import { MilvusReplicateTarget } from '../adapters/milvus-replicate-target.js';
 import { MilvusTargetWriter } from '../adapters/milvus-target-writer.js';
@@ -15,7 +20,7 @@ import type { SourceRows } from '../ports/source-rows.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { MilvusEndpointOptions } from '../adapters/milvus-client.js';
 import { isReplicateMode, type MilvusEndpointWire, type TaskSpecWire } from '../task-spec.js';
-import type { Borrowed, LeaseFactories } from './lease-runner.js';
+import type { Borrowed, LeaseFactories, StandbyResources } from './lease-runner.js';
 
 /** A Milvus endpoint of the spec (target or source server) as client options: only the credentials that are set. */
 function endpointOptions(m: MilvusEndpointWire | null | undefined): MilvusEndpointOptions {
@@ -23,8 +28,18 @@ function endpointOptions(m: MilvusEndpointWire | null | undefined): MilvusEndpoi
     address: m?.uri ?? '',
     ...(m?.token ? { token: m.token } : {}),
     ...(m?.username ? { username: m.username, password: m.password ?? '' } : {}),
-    ...(m?.tls?.enabled ? { ssl: true } : {}),
+    ...(m?.tls ? { tls: m.tls } : {}),
   };
+}
+
+/** An etcd client for the task's source etcd (credentials and TLS as the spec says). */
+function etcdClient(etcd: pb.EtcdSource__Output | null | undefined): Etcd3 {
+  return new Etcd3({
+    hosts: [...(etcd?.endpoints ?? [])],
+    grpcOptions: etcdGrpcOptions(),
+    ...(etcd?.username ? { auth: { username: etcd.username, password: etcd.password ?? '' } } : {}),
+    ...etcdTlsOptions(etcd?.tls),
+  });
 }
 
 interface Shared<T> {
@@ -85,22 +100,7 @@ export class TaskResources implements LeaseFactories {
     return this.borrow(
       `meta:${taskId}`,
       () => {
-        const tls = etcd?.tls;
-        const client = new Etcd3({
-          hosts: [...(etcd?.endpoints ?? [])],
-          ...(etcd?.username
-            ? { auth: { username: etcd.username, password: etcd.password ?? '' } }
-            : {}),
-          ...(tls?.enabled && tls.ca_pem
-            ? {
-                credentials: {
-                  rootCertificate: Buffer.from(tls.ca_pem),
-                  ...(tls.key_pem ? { privateKey: Buffer.from(tls.key_pem) } : {}),
-                  ...(tls.cert_pem ? { certChain: Buffer.from(tls.cert_pem) } : {}),
-                },
-              }
-            : {}),
-        });
+        const client = etcdClient(etcd);
         return Promise.resolve({
           client,
           meta: createEtcdSourceMetadata({ client, rootPath: etcd?.root_path || 'by-dev' }),
@@ -113,9 +113,51 @@ export class TaskResources implements LeaseFactories {
     ).then((b) => ({ value: b.value.meta, release: () => b.release() }));
   }
 
+  /** The standby follower's source metadata, target side and source properties (one target of the spec). */
+  async standby(taskId: string, spec: TaskSpecWire): Promise<Borrowed<StandbyResources>> {
+    const etcd = spec.source?.etcd;
+    const meta = await this.borrow(
+      `standby-meta:${taskId}`,
+      () => {
+        const client = etcdClient(etcd);
+        return Promise.resolve({
+          client,
+          meta: createEtcdStandbyMetadata({ client, rootPath: etcd?.root_path || 'by-dev' }),
+        });
+      },
+      async ({ client, meta: m }) => {
+        await m.close();
+        client.close();
+      },
+    );
+    const writer = await this.milvusWriter(taskId, spec).catch(async (err: unknown) => {
+      await meta.release();
+      throw err;
+    });
+    const rows = spec.source?.milvus?.uri
+      ? await this.milvusSourceRows(taskId, spec).catch(() => undefined)
+      : undefined;
+    return {
+      value: {
+        metadata: meta.value.meta,
+        target: writer.value.standby(),
+        ...(rows === undefined ? {} : { sourceProperties: rows.value }),
+      },
+      release: async () => {
+        await rows?.release();
+        await writer.release();
+        await meta.release();
+      },
+    };
+  }
+
   targetWriter(taskId: string, spec: TaskSpecWire): Promise<Borrowed<TargetWriter>> {
+    return this.milvusWriter(taskId, spec);
+  }
+
+  private milvusWriter(taskId: string, spec: TaskSpecWire): Promise<Borrowed<MilvusTargetWriter>> {
     const t = spec.target;
-    return this.borrow<TargetWriter>(
+    return this.borrow<MilvusTargetWriter>(
       `target:${taskId}:${t?.uri ?? ''}`,
       () =>
         Promise.resolve(
@@ -140,9 +182,16 @@ export class TaskResources implements LeaseFactories {
 
   /** The source server's rows (initial sync), shared by the task's copies in this process. */
   sourceRows(taskId: string, spec: TaskSpecWire): Promise<Borrowed<SourceRows>> {
+    return this.milvusSourceRows(taskId, spec);
+  }
+
+  private milvusSourceRows(
+    taskId: string,
+    spec: TaskSpecWire,
+  ): Promise<Borrowed<MilvusSourceRows>> {
     const m = spec.source?.milvus;
     if (!m?.uri) return Promise.reject(missingSourceMilvus());
-    return this.borrow<SourceRows>(
+    return this.borrow<MilvusSourceRows>(
       `source-rows:${taskId}`,
       () => Promise.resolve(new MilvusSourceRows({ ...endpointOptions(m), logger: this.log })),
       (r) => r.close(),

@@ -1,4 +1,4 @@
-import type { MessageHeaders } from '@cdc/shared';
+import type { DecodedMessage, MessageHeaders } from '@cdc/shared';
 
 /** Where a reader starts on its channel. `after` resumes strictly after the given message id. */
 export type ReaderStart =
@@ -22,6 +22,11 @@ export interface ChannelRecord {
    * record stands for its whole offset range.
    */
   readonly rejected?: string;
+  /**
+   * Set by readers that decode themselves (Milvus 2.6 WAL): the message in the shapes of the 2.3–2.5 codec. Absent:
+   * decode `value` as a msgstream record.
+   */
+  readonly decoded?: DecodedMessage;
 }
 
 /**

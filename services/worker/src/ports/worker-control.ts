@@ -24,6 +24,19 @@ export interface LeaseGrant {
 /** A checkpoint: the vocabulary of packages/shared/src/wire/channel-position.ts. */
 export type CheckpointPosition = ChannelPosition;
 
+/** One skipped message as the control service stores it (ReportQuarantineBatch). */
+export interface QuarantineReportEntry {
+  readonly msgId: Uint8Array;
+  readonly timestamp: bigint;
+  readonly reason: string;
+  /** The message, or its first bytes. */
+  readonly payload: Uint8Array;
+  /** Size of the whole message. */
+  readonly payloadSize: number;
+  /** Fan-out: the target that refused it; '' for the main target. */
+  readonly target: string;
+}
+
 export interface LeaseRef {
   readonly taskId: string;
   readonly channel: string;
@@ -84,6 +97,14 @@ export interface CheckpointAnswer {
   readonly pause?: PausePoint;
   /** The new apply bound (0n when the lease ends). */
   readonly applyUntil: bigint;
+  /** The replicate channel's lease: each DML channel's checkpoint timestamp (see StandbyOrder). */
+  readonly channelCheckpoints?: ReadonlyMap<string, bigint>;
+}
+
+/** The standby follower's open items (proto StandbyStatus). */
+export interface StandbyReport {
+  readonly usersNeedingPerson: readonly string[];
+  readonly skipped: readonly string[];
 }
 
 /**
@@ -99,9 +120,11 @@ export interface WorkerControl {
     input: ReportCheckpointInput,
     opts?: { readonly deadlineMs?: number },
   ): Promise<CheckpointAnswer>;
-  reportQuarantine(
+  /** Stores skipped messages of the lease, in order; a replayed message is stored once (by position and target). */
+  reportQuarantineBatch(
     lease: LeaseRef,
-    entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
+    workerId: string,
+    entries: readonly QuarantineReportEntry[],
   ): Promise<void>;
   reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void>;
   releaseLease(lease: LeaseRef, workerId: string): Promise<void>;
@@ -109,5 +132,7 @@ export interface WorkerControl {
   acquireSnapshot(taskId: string, collectionId: string, workerId: string): Promise<SnapshotGrant>;
   /** LEASE_LOST when another worker took the copy over (stale epoch). */
   reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }>;
+  /** The replicate channel's lease only; LEASE_LOST for a stale epoch. */
+  reportStandby(lease: LeaseRef, report: StandbyReport): Promise<void>;
   close(): Promise<void>;
 }

@@ -51,6 +51,12 @@ export class CollectionCatalog {
     private readonly scope: TaskScope,
     private readonly writer: TargetWriter,
     private readonly incarnationWaitMs = 120_000,
+    /**
+     * Where the collection sits on the target when that is not its current name: a rename the target has not
+     * followed yet (the standby follower applies it in order). Writes go there until then, never into a new
+     * collection under the new name.
+     */
+    private readonly locate?: (c: ReplicatedCollection) => Promise<TargetCollection | undefined>,
   ) {}
 
   /** `undefined` when the collection is out of scope or no longer exists in the source. */
@@ -61,7 +67,9 @@ export class CollectionCatalog {
     const cached = this.byId.get(collectionId);
     if (cached !== undefined) return cached ?? undefined;
     const info = await this.metadata.getCollection(collectionId);
-    const resolved = info === undefined ? undefined : this.fromInfo(info, created);
+    let resolved = info === undefined ? undefined : this.fromInfo(info, created);
+    const at = resolved === undefined ? undefined : await this.locate?.(resolved);
+    if (resolved !== undefined && at !== undefined) resolved = { ...resolved, target: at };
     this.byId.set(collectionId, resolved ?? null);
     return resolved;
   }
@@ -69,6 +77,32 @@ export class CollectionCatalog {
   /** True when the collection is known to be out of scope, gone from the source, or replaced by a later incarnation. */
   skips(collectionId: bigint): boolean {
     return this.byId.get(collectionId) === null;
+  }
+
+  /**
+   * True when the collection is out of scope for sure: known so, or the source etcd holds it under a name the scope
+   * excludes. A collection etcd does not show (yet: Milvus saves a new collection after it broadcasts the create) is
+   * not: nothing is cached then, and neither is an in-scope answer, so the create's own schema still wins later.
+   */
+  async excludes(collectionId: bigint): Promise<boolean> {
+    const cached = this.byId.get(collectionId);
+    if (cached !== undefined) return cached === null;
+    const info = await this.metadata.getCollection(collectionId);
+    if (info === undefined || this.fromInfo(info) !== undefined) return false;
+    this.byId.set(collectionId, null);
+    return true;
+  }
+
+  /**
+   * The collection again, from the source and the target as they are now; undefined when it did not move (or is
+   * gone). For a write refused because its target collection is no longer there: a rename took it elsewhere.
+   */
+  async relocate(c: ReplicatedCollection): Promise<ReplicatedCollection | undefined> {
+    this.forget(c.id);
+    const now = await this.resolve(c.id);
+    if (now === undefined) return undefined;
+    const moved = now.target.db !== c.target.db || now.target.collection !== c.target.collection;
+    return moved ? now : undefined;
   }
 
   /** Looks a collection up by its source names (replicate-channel ops carry names, not ids). */
@@ -79,6 +113,17 @@ export class CollectionCatalog {
     const info = all.find((c) => (c.dbName || 'default') === db && c.name === name);
     if (info === undefined) return undefined;
     return this.resolve(info.id);
+  }
+
+  /**
+   * True when the source collection is live under a name that maps to another target collection than `target`: the
+   * target still has it under an older name because its rename has not been applied there yet. Not a drop.
+   */
+  async renamedAway(collectionId: bigint, target: TargetCollection): Promise<boolean> {
+    const info = await this.metadata.getCollection(collectionId);
+    if (info === undefined || info.state !== 'Created') return false;
+    const now = this.scope.mapCollection(info.dbName || 'default', info.name);
+    return now.db !== target.db || now.collection !== target.collection;
   }
 
   /**

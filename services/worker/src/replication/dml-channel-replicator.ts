@@ -1,4 +1,4 @@
-import { CdcError, decodeMessage, errorMessage } from '@cdc/shared';
+import { CdcError, errorMessage } from '@cdc/shared';
 import type {
   CreateCollectionMessage,
   DeleteMessage,
@@ -11,6 +11,7 @@ import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
+import { decodeRecord } from './decode-record.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
 import { PackBuffer, messageTimestamp } from './pack-buffer.js';
@@ -121,7 +122,7 @@ export class DmlChannelReplicator {
     }
     let message;
     try {
-      message = decodeMessage(record.value, record.headers);
+      message = decodeRecord(record);
     } catch (err) {
       await this.deps.progress.quarantine({
         msgId: record.msgId,
@@ -139,9 +140,8 @@ export class DmlChannelReplicator {
     if (
       (message.type === 'Insert' || message.type === 'Delete') &&
       (await this.outOfScope(message, signal))
-    ) {
+    )
       return;
-    }
     if (messageTimestamp(message) <= (this.deps.floor ?? 0n)) return; // applied before the checkpoint
     this.buffer.add({
       message,
@@ -180,8 +180,9 @@ export class DmlChannelReplicator {
   }
 
   /**
-   * Cheap scope check before buffering: a collection the catalog already resolved as out of scope (or gone), or one
-   * whose name in the message is out of scope and which resolves so by id (the name may be an alias).
+   * Scope check before buffering, so an out-of-scope message (say with a timestamp far ahead) never holds the channel
+   * back: a collection whose name is in scope is kept at once; otherwise its id decides (an insert through an alias
+   * carries the alias name). A collection the source etcd does not show yet is kept for the pack to decide.
    */
   private async outOfScope(
     m: InsertMessage | DeleteMessage,
@@ -189,14 +190,13 @@ export class DmlChannelReplicator {
   ): Promise<boolean> {
     const { catalog, scope } = this.deps;
     if (catalog.skips(m.collectionId)) return true;
-    if (scope === undefined || m.collectionName === '') return false;
-    if (scope.includesCollection(m.dbName, m.collectionName)) return false;
-    const c = await this.retry(
-      'resolving collection',
-      () => catalog.resolve(m.collectionId),
-      signal,
-    );
-    return c === undefined;
+    if (
+      scope !== undefined &&
+      m.collectionName !== '' &&
+      scope.includesCollection(m.dbName, m.collectionName)
+    )
+      return false;
+    return this.retry('checking collection scope', () => catalog.excludes(m.collectionId), signal);
   }
 
   private async applyPack(pack: Pack, signal: AbortSignal): Promise<void> {
@@ -207,6 +207,7 @@ export class DmlChannelReplicator {
       log: this.deps.log,
       maxBatchRows: this.deps.maxBatchRows,
       ...(this.deps.onRetry ? { onRetry: this.deps.onRetry } : {}),
+      relocate: (c) => this.deps.catalog.relocate(c),
     });
     // Everything before a DDL message reaches the target before the DDL does.
     const flush = async (): Promise<void> => {
@@ -416,6 +417,15 @@ export class DmlChannelReplicator {
   ): (earlierSourceId: string) => Promise<void> {
     const { barrier, catalog, channel, writer, log } = this.deps;
     return async (earlier) => {
+      // Renamed on the source, not dropped: the standby follower frees the name by renaming it on the target.
+      if (
+        await this.retry(
+          'checking earlier incarnation',
+          () => catalog.renamedAway(BigInt(earlier), target),
+          signal,
+        )
+      )
+        return;
       const key = `drop-collection-${earlier}`;
       const arrived = await this.retry(
         'joining drop barrier',

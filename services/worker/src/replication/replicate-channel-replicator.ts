@@ -1,7 +1,8 @@
-import { CdcError, decodeMessage, errorMessage } from '@cdc/shared';
+import { CdcError, errorMessage } from '@cdc/shared';
 import type { KnownMessage, Logger } from '@cdc/shared';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
+import { decodeRecord } from './decode-record.js';
 import type { TargetCollection, TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog } from './collection-catalog.js';
 import { sleep, withRetry } from './retry.js';
@@ -85,7 +86,7 @@ export class ReplicateChannelReplicator {
     }
     let message;
     try {
-      message = decodeMessage(record.value, record.headers);
+      message = decodeRecord(record);
     } catch (err) {
       await progress.quarantine({
         msgId: record.msgId,

@@ -9,6 +9,7 @@ import {
   FakeTargetWriter,
   RecordLog,
   collectionInfo,
+  createCollectionMsg,
   insertMsg,
   offsetId,
   silentLogger,
@@ -26,7 +27,12 @@ const at = (ms: number): bigint => composeTs(T0 + ms);
 const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
 const other = collectionInfo({ id: 20n, name: 'other', physicalChannels: ['dml_0'] });
 
-async function replicate(log: RecordLog, infos: CollectionInfo[], scope?: TaskScope) {
+async function replicate(
+  log: RecordLog,
+  infos: CollectionInfo[],
+  scope?: TaskScope,
+  metadata = new FakeSourceMetadata(...infos),
+) {
   const lease = new AbortController();
   const writer = new FakeTargetWriter();
   const progress = new FakeLeaseProgress();
@@ -37,7 +43,7 @@ async function replicate(log: RecordLog, infos: CollectionInfo[], scope?: TaskSc
       lease.abort(new Error('drained'));
     }),
     writer,
-    catalog: new CollectionCatalog(new FakeSourceMetadata(...infos), taskScope, writer),
+    catalog: new CollectionCatalog(metadata, taskScope, writer),
     barrier: new FakeDropBarrier(),
     progress,
     log: silentLogger(),
@@ -130,6 +136,30 @@ describe('DmlChannelReplicator with hostile records', () => {
     expect(upserted).toEqual(['1']);
     expect(progress.quarantined).toEqual([]);
     expect(offsets(progress)).toEqual([1n, 3n]);
+  });
+
+  it('keeps an insert of a collection the source etcd does not show yet for its pack, beside its create', async () => {
+    // Milvus saves a new collection in etcd after it broadcasts the create: resolving the insert ahead of the stream
+    // found nothing, cached it, and skipped the collection for good (seen under load in replicate mode).
+    const fresh = collectionInfo({ id: 30n, name: 'fresh', physicalChannels: ['dml_0'] });
+    const metadata = new FakeSourceMetadata();
+    // The first lookup (as the insert is read) finds nothing; once the create is applied, etcd shows it.
+    metadata.getCollectionHook = (id, n) => (n > 1 && id === 30n ? fresh : undefined);
+    const log = new RecordLog();
+    log.add(timeTickMsg(at(100)), createCollectionMsg(fresh, at(110)));
+    // Written through an alias: the name in the message is not one the scope names, so its id decides.
+    log.add({
+      ...insertMsg({ collectionId: 30n, ids: [7n], ts: at(120) }),
+      dbName: 'default',
+      collectionName: 'fresh_alias',
+    });
+    log.add(timeTickMsg(at(200)));
+    const scope = new TaskScope({
+      include: [{ database: 'default', collection: 'fresh' }],
+      exclude: [],
+    });
+    const { upserted } = await replicate(log, [], scope, metadata);
+    expect(upserted).toEqual(['7']);
   });
 
   it('quarantines a record the reader refused, with the reader’s reason', async () => {

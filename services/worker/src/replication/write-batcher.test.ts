@@ -32,7 +32,7 @@ const del = (...ids: bigint[]): ChannelMessage =>
 const rows = (...ids: bigint[]): Row[] => ids.map(rowOf);
 
 function setup(opts: { maxBatchRows?: number; signal?: AbortSignal } = {}) {
-  const writer = new FakeTargetWriter();
+  const writer = new FakeTargetWriter().withCollections(books.target, films.target);
   const progress = new FakeLeaseProgress();
   const retries: unknown[] = [];
   const batcher = new WriteBatcher({

@@ -26,6 +26,14 @@ export interface BatcherContext {
   readonly log: Logger;
   readonly maxBatchRows: number;
   readonly onRetry?: (err: unknown) => void;
+  /** Where a collection went whose target is no longer there (a rename); undefined when it did not move. */
+  readonly relocate?: (c: ReplicatedCollection) => Promise<ReplicatedCollection | undefined>;
+}
+
+/** A write refused because its collection (or database) is not on the target. */
+function isGone(err: CdcError): boolean {
+  const nf = err.details['notFound'];
+  return nf === 'collection' || nf === 'database';
 }
 
 /**
@@ -84,10 +92,21 @@ export class WriteBatcher {
       await this.apply(b, b.changes);
     } catch (err) {
       if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED') throw err;
-      // Find the message(s) the target refuses: apply each alone, quarantine the refused ones, keep going.
-      for (const change of b.changes) {
+      // Renamed on the target meanwhile: the rows belong where the collection went.
+      const moved = isGone(err) ? await this.ctx.relocate?.(b.collection) : undefined;
+      const batch = moved === undefined ? b : { ...b, collection: moved };
+      if (moved !== undefined) {
         try {
-          await this.apply(b, [change]);
+          await this.apply(batch, batch.changes);
+          return;
+        } catch (again) {
+          if (!(again instanceof CdcError) || again.code !== 'SINK_REJECTED') throw again;
+        }
+      }
+      // Find the message(s) the target refuses: apply each alone, quarantine the refused ones, keep going.
+      for (const change of batch.changes) {
+        try {
+          await this.apply(batch, [change]);
         } catch (inner) {
           if (!(inner instanceof CdcError) || inner.code !== 'SINK_REJECTED') throw inner;
           await this.ctx.progress.quarantine({

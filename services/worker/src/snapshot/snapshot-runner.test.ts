@@ -92,9 +92,9 @@ describe('SnapshotRunner', () => {
       ['p1', ['6', '7', '8']],
       ['p1', ['9']],
     ]);
-    // The dynamic field's keys are spread into the row, as the SDK expects on upsert.
+    // The dynamic field is passed whole under $meta, which the SDK keeps as the dynamic field on upsert.
     const first = writer.callsOf('upsert')[0]?.[2] as Row[];
-    expect(first[1]).toEqual({ id: '2', vec: [2, 2], note: 'n2' });
+    expect(first[1]).toEqual({ id: '2', vec: [2, 2], $meta: { note: 'n2' } });
 
     const reports = control.snapshotReports.map((r) => [
       r.partition,

@@ -1,7 +1,6 @@
 import {
   CdcError,
   DataType,
-  DYNAMIC_FIELD_NAME,
   errorMessage,
   rowKey,
   scanRows,
@@ -20,6 +19,7 @@ import type { TargetWriter } from '../ports/target-writer.js';
 import type { SnapshotProgress, SnapshotRef, WorkerControl } from '../ports/worker-control.js';
 import { CollectionCatalog, type ReplicatedCollection } from '../replication/collection-catalog.js';
 import { sleep, withRetry } from '../replication/retry.js';
+import { sdkRow } from '../replication/target-rows.js';
 import { TaskScope } from '../replication/task-scope.js';
 import { mappingsOf, scopeOf, type TaskSpecWire } from '../task-spec.js';
 
@@ -53,12 +53,9 @@ interface PartitionIo {
   readonly retry: <T>(action: string, fn: () => Promise<T>) => Promise<T>;
 }
 
-/** A scanned row as the target SDK wants it: dynamic-field keys spread back into the row (see target-rows.ts). */
+/** A scanned row as the target SDK wants it: the query's `$meta` object passed whole (see target-rows.ts). */
 export function snapshotRow(row: ScannedRow): Row {
-  const { [DYNAMIC_FIELD_NAME]: meta, ...fields } = row as Record<string, unknown>;
-  if (meta !== null && typeof meta === 'object' && !Array.isArray(meta))
-    for (const [k, v] of Object.entries(meta)) if (!(k in fields)) fields[k] = v;
-  return fields as Row;
+  return sdkRow(row);
 }
 
 class Stopped extends Error {}

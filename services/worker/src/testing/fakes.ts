@@ -51,9 +51,11 @@ import type {
   CheckpointAnswer,
   LeaseGrant,
   LeaseRef,
+  QuarantineReportEntry,
   ReportCheckpointInput,
   ReportSnapshotInput,
   SnapshotGrant,
+  StandbyReport,
   WorkerControl,
 } from '../ports/worker-control.js';
 
@@ -400,9 +402,20 @@ export type FailureRule = (args: readonly unknown[], n: number) => Error | undef
 export class FakeTargetWriter implements TargetWriter {
   readonly calls: WriterCall[] = [];
   readonly existing = new Set<string>();
+  /** What the target holds: rows by collection ("db.collection") and primary key (decimal text). */
+  readonly rowsOf = new Map<string, Map<string, Row>>();
+  /** Source collection id each collection replicates (SOURCE_COLLECTION_ID_PROPERTY). */
+  private readonly markers = new Map<string, string | undefined>();
+  private readonly keyFields = new Map<string, string>();
   closed = false;
   private readonly rules = new Map<WriterMethod, FailureRule>();
   private readonly counts = new Map<WriterMethod, number>();
+
+  /** Collections that exist on the target from the start, as if created earlier. */
+  withCollections(...targets: TargetCollection[]): this {
+    for (const t of targets) this.existing.add(`${t.db}.${t.collection}`);
+    return this;
+  }
 
   failWith(op: WriterMethod, rule: FailureRule): this {
     this.rules.set(op, rule);
@@ -435,11 +448,23 @@ export class FakeTargetWriter implements TargetWriter {
   }
   async createCollection(spec: CreateCollectionSpec): Promise<void> {
     await this.record('createCollection', [spec]);
-    this.existing.add(`${spec.db}.${spec.collection}`);
+    const key = `${spec.db}.${spec.collection}`;
+    if (this.existing.has(key)) return;
+    this.existing.add(key);
+    this.markers.set(key, spec.sourceCollectionId);
+    const pk = spec.schema.fields.find((f) => f.isPrimaryKey);
+    if (pk !== undefined) this.keyFields.set(key, pk.name);
   }
   async dropCollection(target: TargetCollection, sourceCollectionId?: string): Promise<void> {
     await this.record('dropCollection', [target, sourceCollectionId]);
-    this.existing.delete(`${target.db}.${target.collection}`);
+    const key = `${target.db}.${target.collection}`;
+    const marker = this.markers.get(key);
+    // Only the incarnation named (or one without a marker): a replayed drop never drops a successor.
+    if (sourceCollectionId !== undefined && marker !== undefined && marker !== sourceCollectionId)
+      return;
+    this.existing.delete(key);
+    this.rowsOf.delete(key);
+    this.markers.delete(key);
   }
   async hasCollection(target: TargetCollection): Promise<boolean> {
     await this.record('hasCollection', [target]);
@@ -495,6 +520,12 @@ export class FakeTargetWriter implements TargetWriter {
     rows: readonly Row[],
   ): Promise<WriteResult> {
     await this.record('upsert', [target, partition, rows]);
+    const key = `${target.db}.${target.collection}`;
+    if (!this.existing.has(key)) throw sinkRejected(`collection ${key} not found`);
+    const keyField = this.keyFields.get(key) ?? 'id';
+    const table = this.rowsOf.get(key) ?? new Map<string, Row>();
+    for (const r of rows) table.set(keyText(r[keyField]), r);
+    this.rowsOf.set(key, table);
     return { rows: rows.length, bytes: rows.length * 10 };
   }
   async delete(
@@ -503,6 +534,8 @@ export class FakeTargetWriter implements TargetWriter {
     keys: PrimaryKeys,
   ): Promise<WriteResult> {
     await this.record('delete', [target, partition, keys]);
+    const table = this.rowsOf.get(`${target.db}.${target.collection}`);
+    for (const k of keys.values) table?.delete(String(k));
     return { rows: keys.values.length, bytes: keys.values.length * 10 };
   }
   close(): Promise<void> {
@@ -510,6 +543,10 @@ export class FakeTargetWriter implements TargetWriter {
     return Promise.resolve();
   }
 }
+
+/** A primary key value as text (Int64 keys arrive as decimal strings or bigints). */
+const keyText = (v: unknown): string =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
 
 export const sinkRejected = (msg = 'refused'): CdcError =>
   new CdcError('SINK_REJECTED', msg, { retryable: false });
@@ -631,7 +668,7 @@ export type FakeCheckpointAnswer =
  */
 export class FakeWorkerControl implements WorkerControl {
   readonly reports: ReportCheckpointInput[] = [];
-  readonly quarantines: { lease: LeaseRef; entry: { reason: string; msgId: Uint8Array } }[] = [];
+  readonly quarantines: { lease: LeaseRef; entry: QuarantineReportEntry }[] = [];
   readonly failures: { lease: LeaseRef; reason: string; needsPerson: boolean }[] = [];
   readonly releases: LeaseRef[] = [];
   answers: FakeCheckpointAnswer[] = [];
@@ -656,11 +693,18 @@ export class FakeWorkerControl implements WorkerControl {
       ...answer,
     });
   }
-  reportQuarantine(
+  /** Answers of `reportQuarantineBatch` in order (an Error is thrown); empty: every call succeeds. */
+  quarantineAnswers: (Error | undefined)[] = [];
+  quarantineCalls = 0;
+  reportQuarantineBatch(
     lease: LeaseRef,
-    entry: { msgId: Uint8Array; timestamp: bigint; reason: string; payload: Uint8Array },
+    _workerId: string,
+    entries: readonly QuarantineReportEntry[],
   ): Promise<void> {
-    this.quarantines.push({ lease, entry });
+    this.quarantineCalls++;
+    const answer = this.quarantineAnswers.shift();
+    if (answer !== undefined) return Promise.reject(answer);
+    for (const entry of entries) this.quarantines.push({ lease, entry });
     return Promise.resolve();
   }
   reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void> {
@@ -685,6 +729,11 @@ export class FakeWorkerControl implements WorkerControl {
   acquireSnapshot(): Promise<SnapshotGrant> {
     const g = this.snapshotGrant;
     return g instanceof Error ? Promise.reject(g) : Promise.resolve(g);
+  }
+  readonly standbyReports: StandbyReport[] = [];
+  reportStandby(_lease: LeaseRef, report: StandbyReport): Promise<void> {
+    this.standbyReports.push(report);
+    return Promise.resolve();
   }
   reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }> {
     this.snapshotReports.push(input);

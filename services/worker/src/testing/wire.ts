@@ -28,6 +28,7 @@ export function taskSpecWire(s: TaskSpecParts = {}): pb.TaskSpec__Output {
     name_mapping: [],
     start: null,
     initial_sync: null,
+    replicate_rbac: null,
     ...s,
     target: targetWire(s.target),
     fan_out: (s.fan_out ?? []).map(targetWire),

@@ -1,16 +1,17 @@
 import type { pb } from '@cdc/shared';
-import { stringOpt, taskIdArg, type Command } from '../command.js';
+import { stringOpt, taskIdArg, type Command, type CommandContext } from '../command.js';
 import { usage } from '../errors.js';
 import { jsonText } from '../format.js';
 import { quarantineTable } from '../views.js';
 
 export const quarantine: Command = {
   name: 'quarantine',
-  args: 'ID [--limit N]',
+  args: 'ID [--limit N] | purge ID',
   summary:
-    'list poison messages that workers skipped (oldest first; JSON has the payloads, base64)',
+    'list poison messages that workers skipped (oldest first; JSON has the payloads, base64); "purge" deletes them all (a task whose quarantine is full pauses until then)',
   options: { limit: { type: 'string' } },
   async run(ctx) {
+    if (ctx.positionals.length === 2 && ctx.positionals[0] === 'purge') return purge(ctx);
     const taskId = taskIdArg(ctx);
     const limitText = stringOpt(ctx, 'limit') ?? '1000';
     const limit = Number(limitText);
@@ -39,3 +40,12 @@ export const quarantine: Command = {
     return 0;
   },
 };
+
+async function purge(ctx: CommandContext): Promise<number> {
+  const taskId = ctx.positionals[1] ?? '';
+  if (taskId === '') throw usage('missing task ID');
+  const res = await ctx.client.call('PurgeQuarantine', { task_id: taskId });
+  if (ctx.output === 'json') ctx.print(jsonText({ task_id: taskId, purged: res.purged }));
+  else ctx.print(`purged ${res.purged} quarantined messages of task ${taskId}`);
+  return 0;
+}

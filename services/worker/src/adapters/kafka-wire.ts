@@ -94,7 +94,7 @@ function createCluster(kafka: Kafka): KafkaJsCluster {
   const key = Object.getOwnPropertySymbols(kafka).find(
     (s) => s.description === 'private:Kafka:createCluster',
   );
-  const create = key === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[key];
+  const create: unknown = key === undefined ? undefined : Reflect.get(kafka, key);
   if (typeof create !== 'function')
     throw new Error('this KafkaJS version has no cluster factory (kafkajs is pinned to 2.2.4)');
   return (create as (o: Record<string, unknown>) => KafkaJsCluster)({

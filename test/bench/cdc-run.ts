@@ -1,16 +1,18 @@
 /**
  * One CDC deployment for the bench: a control service (fresh etcd root and queue prefix) and W workers as child
- * processes from the builds, one task mapping the bench source database to a fresh target database.
+ * processes from the builds (of this checkout, or of `root` to compare another build in the same conditions), and
+ * tasks mapping the bench source database to fresh target databases.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
-import { REPO_ROOT, freePort, startNodeProcess } from '../helpers/processes.js';
+import { REPO_ROOT, freePort } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import type { StackEnv } from '../helpers/stack.js';
 import { kafkaSourceSpec } from '../helpers/stack.js';
+import { cpuSeconds, peakRss } from './proc-stats.js';
 
 export interface ChannelStatus {
   channel: string;
@@ -22,36 +24,14 @@ export interface ChannelStatus {
   last_error?: string;
 }
 
-/** CPU time (user + system) a live process used so far, seconds; 0 when it is gone. */
-export function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th, in clock ticks.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-}
-/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
-const CLOCK_TICKS = 100;
-
-/** Peak resident set (VmHWM) of a live process, bytes; 0 when it is gone. */
-export function peakRss(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
-  } catch {
-    return 0;
-  }
+export interface TargetRef {
+  readonly uri: string;
+  readonly mode: string;
 }
 
-/**
- * `startNodeProcess` with node flags (`--cpu-prof` is refused in NODE_OPTIONS, so it must be an argument).
- */
-function startWithNodeArgs(
+/** A node process from `root`'s build, logging into this checkout's .stack/test-logs (node flags as arguments). */
+function startBuilt(
+  root: string,
   name: string,
   script: string,
   nodeArgs: readonly string[],
@@ -61,8 +41,9 @@ function startWithNodeArgs(
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, `${name}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, script)], {
-    env: { ...process.env, ...env },
+  // `--cpu-prof` is refused in NODE_OPTIONS, so flags go on the command line.
+  const child = spawn(process.execPath, [...nodeArgs, join(root, script)], {
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log);
@@ -95,31 +76,47 @@ function startWithNodeArgs(
   };
 }
 
+export interface DeploymentOptions {
+  /** Checkout whose builds run (default this one). */
+  readonly root?: string;
+  readonly controlEnv?: Record<string, string>;
+  readonly workerEnv?: Record<string, string>;
+  readonly nodeArgs?: readonly string[];
+  /** Node flags of the control service (e.g. `--cpu-prof`). */
+  readonly controlNodeArgs?: readonly string[];
+}
+
 export class CdcDeployment {
   readonly id = randomUUID().slice(0, 8);
   readonly taskId = `bench-${this.id}`;
   private control: RunningProcess | undefined;
   readonly workers: RunningProcess[] = [];
+  /** Every task this deployment created (DeleteTask on stop). */
+  readonly taskIds: string[] = [];
   client: CdcTestClient | undefined;
   private address = '';
+  private readonly root: string;
+  private readonly killed = new Set<RunningProcess>();
+  private metricsPort = 0;
 
   constructor(
     private readonly env: StackEnv,
     private readonly label: string,
-  ) {}
+    private readonly opts: DeploymentOptions = {},
+  ) {
+    this.root = opts.root ?? REPO_ROOT;
+  }
 
-  async start(
-    workers: number,
-    workerEnv: Record<string, string> = {},
-    nodeArgs: readonly string[] = [],
-  ): Promise<void> {
+  async start(workers: number): Promise<void> {
     const port = await freePort();
     this.address = `127.0.0.1:${port}`;
-    this.control = startNodeProcess(
+    this.metricsPort = await freePort();
+    this.control = startBuilt(
+      this.root,
       `bench-control-${this.label}`,
       'services/control/dist/main.js',
+      this.opts.controlNodeArgs ?? [],
       {
-        NODE_OPTIONS: '',
         CONTROL_GRPC_ADDRESS: this.address,
         CONTROL_ETCD_ENDPOINTS: this.env.etcdEndpoints.join(','),
         CONTROL_ETCD_ROOT: `cdc-bench-${this.id}/`,
@@ -128,49 +125,58 @@ export class CdcDeployment {
         CONTROL_SECRET_KEY: randomBytes(32).toString('base64'),
         CONTROL_RECONCILE_INTERVAL_MS: '500',
         CONTROL_DISCOVERY_INTERVAL_MS: '2000',
+        CONTROL_METRICS_PORT: String(this.metricsPort),
         LOG_LEVEL: 'info',
+        ...this.opts.controlEnv,
       },
     );
     this.client = new CdcTestClient(this.address);
     await waitForControl(this.client);
-    for (let i = 0; i < workers; i++) {
+    await this.addWorkers(workers);
+  }
+
+  async addWorkers(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const index = this.workers.length;
       this.workers.push(
-        startWithNodeArgs(
-          `bench-worker-${this.label}-${i}`,
+        startBuilt(
+          this.root,
+          `bench-worker-${this.label}-${index}`,
           'services/worker/dist/main.js',
-          nodeArgs,
+          this.opts.nodeArgs ?? [],
           {
-            NODE_OPTIONS: '',
-            WORKER_ID: `bench-${this.label}-${i}-${this.id}`,
+            WORKER_ID: `bench-${this.label}-${index}-${this.id}`,
             WORKER_CONTROL_ADDRESS: this.address,
             CDC_REDIS_URL: this.env.redisUrl,
             CDC_QUEUE_PREFIX: `cdc-bench-${this.id}`,
             WORKER_METRICS_PORT: String(await freePort()),
-            LOG_LEVEL: 'info',
-            ...workerEnv,
+            LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'info',
+            ...this.opts.workerEnv,
           },
         ),
       );
     }
   }
 
+  workerId(index: number): string {
+    return `bench-${this.label}-${index}-${this.id}`;
+  }
+
   /**
    * A task for `sourceDb.collection` → `targetDb.collection`, starting at source hybrid timestamp `startTs`, from
-   * the Kafka-backed source unless `source` (a proto-loader `SourceSpec`) says otherwise.
+   * the Kafka-backed source unless `source` (a proto-loader `SourceSpec`) says otherwise. Returns its id.
    */
   async createTask(
     sourceDb: string,
     collection: string,
     targetDb: string,
     startTs: bigint,
-    target: { uri: string; mode: string } = {
-      uri: this.env.targetMilvusAddress,
-      mode: 'TARGET_MODE_API',
-    },
+    target: TargetRef = { uri: this.env.targetMilvusAddress, mode: 'TARGET_MODE_API' },
     source: Record<string, unknown> = kafkaSourceSpec(this.env),
-  ): Promise<void> {
+    taskId = this.taskId,
+  ): Promise<string> {
     await this.client!.call('CreateTask', {
-      task_id: this.taskId,
+      task_id: taskId,
       spec: {
         source,
         target,
@@ -179,11 +185,13 @@ export class CdcDeployment {
         start: { kind: 'START_KIND_TIMESTAMP', timestamp: startTs.toString() },
       },
     });
+    this.taskIds.push(taskId);
+    return taskId;
   }
 
-  async positions(): Promise<ChannelStatus[]> {
+  async positions(taskId = this.taskId): Promise<ChannelStatus[]> {
     const res = await this.client!.call<{ channels?: ChannelStatus[] }>('GetTaskPositions', {
-      task_id: this.taskId,
+      task_id: taskId,
     });
     return res.channels ?? [];
   }
@@ -194,9 +202,28 @@ export class CdcDeployment {
     return Math.max(0, ...channels.map((c) => Number(c.lag_ms ?? 0)));
   }
 
-  /** Throws when a worker died (a bench run would otherwise wait for its timeout). */
+  /** BullMQ lease jobs by state (waiting, active, ...) from the control service's metrics. */
+  async leaseJobCounts(): Promise<Record<string, number>> {
+    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
+    const text = await res.text();
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^cdc_control_lease_jobs\{state="(\w+)"\} (\d+)/gm))
+      if (m[1] !== undefined) out[m[1]] = Number(m[2]);
+    return out;
+  }
+
+  /** SIGKILLs worker `index` (a crash); resolves when it is gone. */
+  async killWorker(index: number): Promise<void> {
+    const w = this.workers[index];
+    if (w === undefined) return;
+    this.killed.add(w);
+    await w.kill();
+  }
+
+  /** Throws when a worker died unasked (a bench run would otherwise wait for its timeout). */
   checkWorkers(): void {
     for (const w of this.workers) {
+      if (this.killed.has(w)) continue;
       if (w.child.exitCode !== null || w.child.signalCode !== null) {
         throw new Error(
           `${w.name} exited (${String(w.child.exitCode ?? w.child.signalCode)}); log ${w.logFile}`,
@@ -209,17 +236,38 @@ export class CdcDeployment {
     return this.workers.map((w) => cpuSeconds(w.child.pid));
   }
 
+  /** CPU seconds of the control service so far. */
+  cpuSecondsControl(): number {
+    return cpuSeconds(this.control?.child.pid);
+  }
+
+  /** CPU seconds of the control service and every worker so far (the CDC processes). */
+  cpuSecondsTotal(): number {
+    return (
+      cpuSeconds(this.control?.child.pid) + this.cpuSecondsPerWorker().reduce((a, b) => a + b, 0)
+    );
+  }
+
   peakRssPerWorker(): number[] {
     return this.workers.map((w) => peakRss(w.child.pid));
   }
 
-  get logFiles(): string[] {
-    return [this.control?.logFile ?? '', ...this.workers.map((w) => w.logFile)];
+  peakRssControl(): number {
+    return peakRss(this.control?.child.pid);
   }
 
-  /** Deletes the task, stops the workers (SIGTERM, so a --cpu-prof worker writes its profile), then the control. */
+  get workerLogFiles(): string[] {
+    return this.workers.map((w) => w.logFile);
+  }
+
+  get logFiles(): string[] {
+    return [this.control?.logFile ?? '', ...this.workerLogFiles];
+  }
+
+  /** Deletes the tasks, stops the workers (SIGTERM, so a --cpu-prof worker writes its profile), then the control. */
   async stop(): Promise<void> {
-    await this.client?.call('DeleteTask', { task_id: this.taskId }).catch(() => undefined);
+    for (const id of this.taskIds)
+      await this.client?.call('DeleteTask', { task_id: id }).catch(() => undefined);
     await Promise.all(this.workers.map((w) => w.stop(20_000)));
     await this.control?.stop(10_000);
     this.client?.close();

@@ -15,6 +15,10 @@ export interface LagResult {
   readonly achievedRowsPerSec: number;
   /** Per batch, ms; missing batches (never seen before the deadline) are not included. */
   readonly lagsMs: number[];
+  /** Each seen batch: when the source acknowledged it (epoch ms) and its lag. */
+  readonly batchLags: { readonly ackedMs: number; readonly lagMs: number }[];
+  /** Lag of the last batch written: how long after the source's last write every row was visible. */
+  readonly lastBatchLagMs: number | undefined;
   readonly missing: number;
 }
 
@@ -42,7 +46,10 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
   const pending = new Map<number, number>(); // id → its batch's first id
   const batches = new Map<number, { acked: number; left: number }>(); // first id → ack time, rows not yet seen
   const lags: number[] = [];
+  const batchLags: { ackedMs: number; lagMs: number }[] = [];
+  let lastFirstId = -1;
   let writing = true;
+  let lastBatchLagMs: number | undefined;
   let inFlight = 0;
 
   const poll = async (): Promise<void> => {
@@ -66,6 +73,8 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
       if (b === undefined || --b.left > 0) continue;
       batches.delete(first);
       lags.push(Math.max(0, issued - b.acked));
+      batchLags.push({ ackedMs: b.acked, lagMs: Math.max(0, issued - b.acked) });
+      if (first === lastFirstId) lastBatchLagMs = Math.max(0, issued - b.acked);
     }
   };
   const poller = (async () => {
@@ -102,6 +111,7 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
       const acked = Date.now();
       for (let id = from; id < from + batch; id++) pending.set(id, from);
       batches.set(from, { acked, left: batch });
+      lastFirstId = from;
       written += batch;
     }
   } finally {
@@ -114,6 +124,8 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
     rows: written,
     achievedRowsPerSec: written / elapsed,
     lagsMs: lags,
+    batchLags,
+    lastBatchLagMs,
     missing: batches.size,
   };
 }

@@ -120,6 +120,16 @@ export const WorkerConfigSchema = z.object({
     64 * 1024,
     'Memory budget: compressed bytes one Kafka fetch asks for per channel (KafkaJS maxBytes and maxBytesPerPartition)',
   ),
+  WORKER_READ_AHEAD_BYTES: int(
+    64 * 1024 * 1024,
+    1024 * 1024,
+    'Memory budget: record bytes read from the MQ and not yet taken by a replicator, over all channels; past it a channel that still holds records fetches no more (each channel also holds at most 16 MiB)',
+  ),
+  WORKER_HEAP_BUDGET_MB: int(
+    0,
+    0,
+    'Memory budget: JS heap in use (MiB) past which channels that still hold records fetch no more (0 = off; set below --max-old-space-size)',
+  ),
   WORKER_MAX_RECORD_BYTES: int(
     16 * 1024 * 1024,
     1024 * 1024,

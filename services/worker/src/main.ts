@@ -16,6 +16,7 @@ import {
 } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
 import { registerKafkaZstdCodec } from './adapters/kafka-zstd-codec.js';
+import { workerReadBudget } from './adapters/read-budget.js';
 import { controlTls, loadWorkerConfig } from './config.js';
 import { ControlHeartbeat } from './lease/control-heartbeat.js';
 import { LeaseRunner } from './lease/lease-runner.js';
@@ -40,6 +41,10 @@ const control = new GrpcWorkerControl({
 });
 const metrics = new WorkerMetrics();
 registerKafkaZstdCodec({ maxBatchBytes: config.WORKER_MAX_BATCH_BYTES });
+workerReadBudget.configure({
+  maxQueuedBytes: config.WORKER_READ_AHEAD_BYTES,
+  maxHeapBytes: config.WORKER_HEAP_BUDGET_MB * 1024 * 1024,
+});
 const resources = new TaskResources(redis, config.CDC_QUEUE_PREFIX, log, {
   fetchMaxBytes: config.WORKER_KAFKA_FETCH_BYTES,
   maxRecordBytes: config.WORKER_MAX_RECORD_BYTES,

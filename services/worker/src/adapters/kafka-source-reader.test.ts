@@ -1,180 +1,253 @@
 /**
- * The push→pull bridge of KafkaSourceReader against a small in-memory stand-in for the KafkaJS client; the real
+ * KafkaSourceReader and the shared fetch loop against an in-memory stand-in for the brokers (KafkaWire); the real
  * broker is exercised by test/worker/kafka-source-reader.int.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { EachMessagePayload, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { encodeKafkaMessageId } from '@cdc/shared';
+import { KafkaFetchSession } from './kafka-fetch-session.js';
 import { KafkaSourceReader } from './kafka-source-reader.js';
+import type { FetchOutcome, FetchPart, KafkaWire, WireMessage } from './kafka-wire.js';
+import { ReadBudget } from './read-budget.js';
 
-class FakeKafka {
+/** Topics of offsets [low, high): record n has value `v<n>`. Fetches return at most `perFetch` records. */
+class FakeWire implements KafkaWire {
   low = 0n;
   high = 100n;
-  topics = ['ch'];
-  seeks: string[] = [];
-  pauses = 0;
-  resumes = 0;
+  topics = new Set(['ch']);
+  perFetch = 50;
+  fetches: FetchPart[][] = [];
+  failNext = 0;
+  connects = 0;
   disconnects = 0;
-  eachMessage: ((p: EachMessagePayload) => Promise<void>) | undefined;
-  crash: ((e: { payload: { error: Error } }) => void) | undefined;
-  runGate: Promise<void> = Promise.resolve();
+  /** Offsets the fetch answers with for a topic, whatever was asked (to simulate jumps). */
+  served = new Map<string, number[]>();
 
-  admin(): unknown {
-    return {
-      connect: () => Promise.resolve(),
-      disconnect: () => Promise.resolve(),
-      listTopics: () => Promise.resolve(this.topics),
-      fetchTopicOffsets: () =>
-        Promise.resolve([
-          { partition: 0, low: String(this.low), high: String(this.high), offset: '' },
-        ]),
-      fetchTopicOffsetsByTimestamp: () => Promise.resolve([{ partition: 0, offset: '42' }]),
-    };
+  connect(): Promise<void> {
+    this.connects++;
+    return Promise.resolve();
   }
-
-  consumer(): unknown {
-    return {
-      events: { CRASH: 'consumer.crash' },
-      on: (_: string, fn: (e: { payload: { error: Error } }) => void) => (this.crash = fn),
-      connect: () => Promise.resolve(),
-      subscribe: () => Promise.resolve(),
-      run: (o: { eachMessage: (p: EachMessagePayload) => Promise<void> }) => {
-        this.eachMessage = o.eachMessage;
-        return this.runGate;
-      },
-      seek: (s: { offset: string }) => this.seeks.push(s.offset),
-      pause: () => this.pauses++,
-      resume: () => this.resumes++,
-      disconnect: () => {
-        this.disconnects++;
-        return Promise.resolve();
-      },
-    };
+  disconnect(): Promise<void> {
+    this.disconnects++;
+    return Promise.resolve();
   }
-
-  async deliver(...offsets: number[]): Promise<void> {
-    for (const o of offsets) {
-      const message = {
+  refreshMetadata(): Promise<void> {
+    return Promise.resolve();
+  }
+  topicExists(topic: string): Promise<boolean> {
+    return Promise.resolve(this.topics.has(topic));
+  }
+  watermarks(): Promise<{ low: bigint; high: bigint }> {
+    return Promise.resolve({ low: this.low, high: this.high });
+  }
+  offsetAtTime(): Promise<bigint | undefined> {
+    return Promise.resolve(42n);
+  }
+  async fetch(parts: readonly FetchPart[]): Promise<FetchOutcome[]> {
+    await new Promise((r) => setTimeout(r, 1));
+    this.fetches.push([...parts]);
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('broker gone');
+    }
+    return parts.map((p): FetchOutcome => {
+      if (p.offset < this.low || p.offset > this.high)
+        return { kind: 'out-of-range', topic: p.topic };
+      const offsets =
+        this.served.get(p.topic) ??
+        Array.from({ length: Number(this.high - p.offset) }, (_, i) => Number(p.offset) + i);
+      this.served.delete(p.topic);
+      const messages: WireMessage[] = offsets.slice(0, this.perFetch).map((o) => ({
         offset: String(o),
-        value: Buffer.from(`v${o}`),
         timestamp: '1000',
         headers: {},
-      };
-      await this.eachMessage!({
-        topic: 'ch',
-        partition: 0,
-        message,
-      } as unknown as EachMessagePayload);
-    }
+        value: Buffer.from(`v${o}`),
+      }));
+      return { kind: 'records', topic: p.topic, messages };
+    });
   }
 }
 
-async function openReader(fake: FakeKafka, maxQueuedRecords = 100): Promise<KafkaSourceReader> {
-  const reader = new KafkaSourceReader({
-    kafka: fake as unknown as Kafka,
-    channel: 'ch',
+const budget = () => new ReadBudget({ maxQueuedBytes: 1 << 30, maxHeapBytes: 0 });
+
+function reader(
+  wire: FakeWire,
+  session: KafkaFetchSession,
+  channel = 'ch',
+  maxQueuedRecords = 100,
+  b = budget(),
+): KafkaSourceReader {
+  return new KafkaSourceReader({
+    kafka: Object.create(null) as Kafka,
+    channel,
     maxQueuedRecords,
+    session,
+    budget: b,
   });
-  await reader.open({ kind: 'after', msgId: encodeKafkaMessageId(9n) });
-  return reader;
 }
+
+const newSession = (wire: FakeWire) =>
+  new KafkaFetchSession(wire, { maxWaitMs: 20, partitionMaxBytes: 1024, maxFailedRounds: 2 });
 
 const texts = (rs: { value: Uint8Array }[]): string[] =>
   rs.map((r) => Buffer.from(r.value).toString());
 
-describe('KafkaSourceReader (in-memory client)', () => {
-  it('seeks to offset + 1 and drops records fetched from before it', async () => {
-    const fake = new FakeKafka();
-    const reader = await openReader(fake);
-    expect(fake.seeks).toEqual(['10']);
-    await fake.deliver(3, 4, 10, 11, 10);
-    const got = await reader.read(10, 0);
+async function readN(r: KafkaSourceReader, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < 200 && out.length < n; i++)
+    out.push(...texts(await r.read(n - out.length, 50)));
+  return out;
+}
+
+describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () => {
+  it('starts after a message id, and drops records fetched from before it', async () => {
+    const wire = new FakeWire();
+    const session = newSession(wire);
+    wire.served.set('ch', [3, 4, 10, 11, 10]);
+    const r = reader(wire, session);
+    await r.open({ kind: 'after', msgId: encodeKafkaMessageId(9n) });
+    const got = await r.read(2, 1_000);
     expect(texts(got)).toEqual(['v10', 'v11']);
     expect(got[0]!.msgId).toEqual(encodeKafkaMessageId(10n));
-    await reader.close();
+    expect(wire.fetches[0]).toEqual([{ topic: 'ch', offset: 10n }]);
+    await r.close();
   });
 
-  it('resolves a timestamp start through the admin client', async () => {
-    const fake = new FakeKafka();
-    const reader = new KafkaSourceReader({ kafka: fake as unknown as Kafka, channel: 'ch' });
-    await reader.open({ kind: 'timestamp', unixMs: 123 });
-    expect(fake.seeks).toEqual(['42']);
-    await reader.close();
+  it('resolves a timestamp start by the broker offset lookup', async () => {
+    const wire = new FakeWire();
+    const r = reader(wire, newSession(wire));
+    await r.open({ kind: 'timestamp', unixMs: 123 });
+    expect((await readN(r, 1))[0]).toBe('v42');
+    await r.close();
   });
 
-  it('pauses the partition when the queue is full and resumes once it drained to half', async () => {
-    const fake = new FakeKafka();
-    const reader = await openReader(fake, 4);
-    await fake.deliver(10, 11, 12, 13);
-    expect(fake.pauses).toBe(1);
-    expect(texts(await reader.read(1, 0))).toEqual(['v10']);
-    expect(fake.resumes).toBe(0);
-    expect(texts(await reader.read(1, 0))).toEqual(['v11']);
-    expect(fake.resumes).toBe(1);
-    await reader.close();
+  it('reads several channels with one fetch per round, and stops when the last reader closes', async () => {
+    const wire = new FakeWire();
+    wire.topics = new Set(['a', 'b', 'c']);
+    const session = newSession(wire);
+    const rs = ['a', 'b', 'c'].map((t) => reader(wire, session, t));
+    for (const r of rs) await r.open({ kind: 'earliest' });
+    for (const r of rs) expect(await readN(r, 3)).toEqual(['v0', 'v1', 'v2']);
+    expect(wire.fetches.some((f) => f.length === 3)).toBe(true);
+    for (const r of rs) await r.close();
+    await session.drained();
+    expect(session.size).toBe(0);
   });
 
-  it('hands out queued records before a consumer crash, then fails retryably', async () => {
-    const fake = new FakeKafka();
-    const reader = await openReader(fake);
-    await fake.deliver(10);
-    fake.crash!({ payload: { error: new Error('broker gone') } });
-    expect(texts(await reader.read(10, 0))).toEqual(['v10']);
-    await expect(reader.read(10, 1000)).rejects.toMatchObject({
-      code: 'SOURCE_UNAVAILABLE',
-      retryable: true,
-    });
-    await reader.close();
+  it('fetches a topic read by two readers once per round, each at its own offset', async () => {
+    const wire = new FakeWire();
+    const session = newSession(wire);
+    const early = reader(wire, session);
+    const late = reader(wire, session);
+    await early.open({ kind: 'earliest' });
+    await late.open({ kind: 'after', msgId: encodeKafkaMessageId(49n) });
+    expect((await readN(early, 2))[0]).toBe('v0');
+    expect((await readN(late, 2))[0]).toBe('v50');
+    for (const f of wire.fetches) expect(new Set(f.map((p) => p.topic)).size).toBe(f.length);
+    await early.close();
+    await late.close();
+  });
+
+  it('holds at most its queue bound and fetches the rest once the replicator made room', async () => {
+    const wire = new FakeWire();
+    const session = newSession(wire);
+    const r = reader(wire, session, 'ch', 4);
+    await r.open({ kind: 'earliest' });
+    await expect.poll(() => (r as unknown as { queue: { length: number } }).queue.length).toBe(4);
+    await new Promise((res) => setTimeout(res, 60));
+    expect((r as unknown as { queue: { length: number } }).queue.length).toBe(4);
+    expect(await readN(r, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `v${i}`));
+    await r.close();
+  });
+
+  it('leaves a reader that holds records out of the rounds while the worker budget is spent', async () => {
+    const wire = new FakeWire();
+    wire.perFetch = 3;
+    const session = newSession(wire);
+    const spent = new ReadBudget({ maxQueuedBytes: 2, maxHeapBytes: 0 });
+    const r = reader(wire, session, 'ch', 100, spent);
+    await r.open({ kind: 'earliest' });
+    await expect.poll(() => spent.queuedBytes).toBeGreaterThan(0);
+    const fetches = wire.fetches.length;
+    await new Promise((res) => setTimeout(res, 60));
+    expect(wire.fetches.length).toBe(fetches);
+    expect(await readN(r, 6)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+    await r.close();
+    expect(spent.queuedBytes).toBe(0);
+  });
+
+  it('hands out queued records before repeated fetch failures, then fails retryably', async () => {
+    const wire = new FakeWire();
+    wire.perFetch = 1;
+    const session = newSession(wire);
+    const r = reader(wire, session);
+    await r.open({ kind: 'earliest' });
+    await expect
+      .poll(() => (r as unknown as { queue: { length: number } }).queue.length)
+      .toBeGreaterThan(0);
+    wire.failNext = 1_000;
+    const got: string[] = [];
+    const err = await (async () => {
+      for (;;) got.push(...texts(await r.read(10, 200)));
+    })().catch((e: unknown) => e);
+    expect(got[0]).toBe('v0');
+    expect(err).toMatchObject({ code: 'SOURCE_UNAVAILABLE', retryable: true });
+    await r.close();
   });
 
   it('accepts an offset jump the broker still covers, and fails on one retention caused', async () => {
-    const fake = new FakeKafka();
-    const reader = await openReader(fake);
-    await fake.deliver(10, 12);
-    expect(texts(await reader.read(10, 0))).toEqual(['v10', 'v12']);
-    fake.low = 20n;
-    await fake.deliver(20, 21);
-    expect(fake.pauses).toBe(1);
-    await expect(reader.read(10, 0)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
-    await reader.close();
+    const wire = new FakeWire();
+    const session = newSession(wire);
+    const r = reader(wire, session);
+    wire.served.set('ch', [10, 12]);
+    await r.open({ kind: 'after', msgId: encodeKafkaMessageId(9n) });
+    expect(await readN(r, 2)).toEqual(['v10', 'v12']);
+    await r.close();
+    const gap = reader(wire, newSession(wire));
+    wire.served.set('ch', [20, 21]);
+    await gap.open({ kind: 'after', msgId: encodeKafkaMessageId(9n) });
+    wire.low = 20n;
+    await expect(gap.read(10, 1_000)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    await gap.close();
+  });
+
+  it('fails when the broker no longer has the next offset (retention while reading)', async () => {
+    const wire = new FakeWire();
+    const r = reader(wire, newSession(wire));
+    await r.open({ kind: 'after', msgId: encodeKafkaMessageId(9n) });
+    wire.low = 50n;
+    await expect(
+      (async () => {
+        for (;;) await r.read(100, 200);
+      })(),
+    ).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', retryable: false });
+    await r.close();
   });
 
   it('enforces its lifecycle: read before open, bad maxRecords, concurrent reads', async () => {
-    const fake = new FakeKafka();
-    const idle = new KafkaSourceReader({ kafka: fake as unknown as Kafka, channel: 'ch' });
+    const wire = new FakeWire();
+    wire.high = 0n;
+    const session = newSession(wire);
+    const idle = reader(wire, session);
     await expect(idle.read(1, 0)).rejects.toMatchObject({ code: 'INTERNAL' });
-    const reader = await openReader(fake);
-    await expect(reader.read(0, 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    const pending = reader.read(1, 5_000);
-    await expect(reader.read(1, 0)).rejects.toMatchObject({ code: 'INTERNAL' });
-    await reader.close();
+    const r = reader(wire, session);
+    await r.open({ kind: 'latest' });
+    await expect(r.read(0, 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const pending = r.read(1, 5_000);
+    await expect(r.read(1, 0)).rejects.toMatchObject({ code: 'INTERNAL' });
+    await r.close();
     expect(await pending).toEqual([]);
-    expect(fake.disconnects).toBe(1);
-  });
-
-  it('close during open rejects the open and still disconnects the consumer once', async () => {
-    const fake = new FakeKafka();
-    let release = (): void => undefined;
-    fake.runGate = new Promise<void>((resolve) => (release = resolve));
-    const reader = new KafkaSourceReader({ kafka: fake as unknown as Kafka, channel: 'ch' });
-    const opening = reader.open({ kind: 'earliest' });
-    await expect.poll(() => fake.eachMessage).toBeDefined();
-    const closing = reader.close();
-    release();
-    await expect(opening).rejects.toMatchObject({ code: 'INTERNAL' });
-    await closing;
-    await reader.close();
-    expect(fake.disconnects).toBe(1);
-    expect(reader.state).toBe('stopped');
+    await expect(r.open({ kind: 'latest' })).rejects.toMatchObject({ code: 'INTERNAL' });
   });
 
   it('reports a missing topic as retryable SOURCE_UNAVAILABLE', async () => {
-    const fake = new FakeKafka();
-    fake.topics = [];
-    const reader = new KafkaSourceReader({ kafka: fake as unknown as Kafka, channel: 'ch' });
-    await expect(reader.open({ kind: 'earliest' })).rejects.toMatchObject({
+    const wire = new FakeWire();
+    wire.topics = new Set();
+    const r = reader(wire, newSession(wire));
+    await expect(r.open({ kind: 'earliest' })).rejects.toMatchObject({
       code: 'SOURCE_UNAVAILABLE',
       retryable: true,
     });
+    await r.close();
   });
 });

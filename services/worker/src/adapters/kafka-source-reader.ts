@@ -1,14 +1,14 @@
 /**
- * SourceReader over one Kafka topic (a Milvus pchannel, partition 0), built on KafkaJS.
+ * SourceReader over one Kafka topic (a Milvus pchannel, partition 0), read by offset without a consumer group.
  *
- * KafkaJS only consumes through a consumer group, so each reader joins a throwaway group (unique id, nothing
- * committed) and seeks partition 0 to the resolved start offset. Its push callback feeds a bounded
- * `RecordQueue`; a full queue pauses the partition. Offsets are checked on the way in: an offset below the next
- * expected one is a re-fetch and is dropped, a jump above it is accepted only when the broker still has the
- * missing offsets' range (a retention gap fails the reader instead of skipping records).
+ * Every reader of a worker's Kafka client shares one fetch loop (KafkaFetchSession: one Fetch per broker and round for
+ * all channels), which hands each reader the records at its next offset; a reader feeds them into a bounded
+ * `RecordQueue` and is left out of the rounds while the queue is full, or while it holds records and the worker's
+ * read-ahead budget (bytes queued, heap) is spent. Offsets are checked on the way in: an offset below the next
+ * expected one is a re-fetch and is dropped, a jump above it is accepted only when the broker still has the missing
+ * offsets' range (a retention gap fails the reader instead of skipping records).
  */
-import { randomUUID } from 'node:crypto';
-import type { Consumer, EachMessagePayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import {
   CdcError,
   decodeKafkaMessageId,
@@ -26,41 +26,46 @@ import type {
 } from '../ports/source-reader.js';
 import { createKafkaClient } from './kafka-client.js';
 import type { KafkaClientOptions } from './kafka-client.js';
+import { KafkaFetchSession } from './kafka-fetch-session.js';
+import type { FetchedPartition } from './kafka-fetch-session.js';
 import { resolveStartOffset } from './kafka-position.js';
-import type { Watermarks } from './kafka-position.js';
+import { kafkaWireOf } from './kafka-wire.js';
+import type { WireMessage } from './kafka-wire.js';
+import { workerReadBudget } from './read-budget.js';
+import type { ReadBudget } from './read-budget.js';
 import { RecordQueue } from './record-queue.js';
 import { REJECTED_BATCH_HEADER, rejectedBatchOf } from './kafka-zstd-codec.js';
-
-const PARTITION = 0;
 
 export interface KafkaSourceReaderOptions {
   readonly kafka: Kafka;
   /** Topic name = Milvus pchannel name. */
   readonly channel: string;
   readonly logger?: Logger;
-  /** Queue bound in records; the partition is paused while the queue is full. Default 1000. */
+  /** Queue bound in records; the channel is not fetched while the queue is full. Default 1000. */
   readonly maxQueuedRecords?: number;
   /**
-   * Queue bound in payload bytes (Milvus records reach 10 MiB). Default 16 MiB: a worker catching up holds one queue
-   * per leased channel (17 on a default source), and at 64 MiB each the 1M-row benchmark peaked at 1.4 GiB RSS for one
-   * worker while the target, not the read-ahead, set the pace.
+   * Queue bound in payload bytes (Milvus records reach 10 MiB). Default 16 MiB; the worker's read-ahead budget
+   * (ReadBudget) bounds all channels together.
    */
   readonly maxQueuedBytes?: number;
-  /** Broker long-poll time per fetch; it also bounds how long close() waits for a fetch in flight. Default 1000. */
+  /** Broker long-poll time of a fetch round when no channel has records. Default 500. */
   readonly fetchMaxWaitMs?: number;
-  /** Prefix of the throwaway consumer group id. Default `cdc-reader`. */
-  readonly groupIdPrefix?: string;
   /**
-   * Compressed bytes one fetch asks for (KafkaJS `maxBytes` and `maxBytesPerPartition`: one partition per reader).
-   * The broker still returns a first batch larger than this whole (up to its `message.max.bytes`). Default 1 MiB.
+   * Compressed bytes one fetch asks for this channel (Fetch partition `max_bytes`). The broker still returns a first
+   * batch larger than this whole (up to its `message.max.bytes`). Default 1 MiB.
    */
   readonly fetchMaxBytes?: number;
   /** A record whose value is larger is quarantined instead of decoded. Default 16 MiB (Milvus writes ≤ 10 MiB). */
   readonly maxRecordBytes?: number;
+  /** The read-ahead budget shared by the worker's readers (default the process-wide one). */
+  readonly budget?: ReadBudget;
+  /** The fetch loop to read through (default: the one shared by every reader of `kafka`). */
+  readonly session?: KafkaFetchSession;
 }
 
 export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+const DEFAULT_FETCH_MAX_WAIT_MS = 500;
 
 /** `idle` → open() → `opening` → `running` → close() → `stopped`. Failures surface from read(). */
 export type KafkaSourceReaderState = 'idle' | 'opening' | 'running' | 'stopped';
@@ -82,7 +87,7 @@ function unavailable(action: string, channel: string, cause: unknown): CdcError 
   });
 }
 
-function toRecord(channel: string, m: KafkaMessage, rejected?: string): ChannelRecord {
+function toRecord(channel: string, m: WireMessage, rejected?: string): ChannelRecord {
   const value = rejected === undefined ? (m.value ?? Buffer.alloc(0)) : Buffer.alloc(0);
   return {
     channel,
@@ -96,12 +101,47 @@ function toRecord(channel: string, m: KafkaMessage, rejected?: string): ChannelR
   };
 }
 
-function headerOf(m: KafkaMessage, key: string): Buffer | string | undefined {
+function headerOf(m: WireMessage, key: string): Buffer | string | undefined {
   const v = m.headers?.[key];
   return Array.isArray(v) ? v[0] : v;
 }
 
-export class KafkaSourceReader implements SourceReader {
+/** The fetch loop shared by the readers of one KafkaJS client, while any is open. */
+const sessions = new WeakMap<Kafka, { session: KafkaFetchSession; readers: number }>();
+
+function joinSession(opts: KafkaSourceReaderOptions): {
+  session: KafkaFetchSession;
+  leave: () => Promise<void>;
+} {
+  if (opts.session !== undefined) return { session: opts.session, leave: () => Promise.resolve() };
+  const kafka = opts.kafka;
+  let entry = sessions.get(kafka);
+  if (entry === undefined) {
+    entry = {
+      session: new KafkaFetchSession(kafkaWireOf(kafka), {
+        maxWaitMs: opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
+        partitionMaxBytes: opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
+        ...(opts.logger === undefined ? {} : { log: opts.logger }),
+      }),
+      readers: 0,
+    };
+    sessions.set(kafka, entry);
+  }
+  entry.readers++;
+  const e = entry;
+  return {
+    session: e.session,
+    leave: async () => {
+      if (--e.readers > 0) return;
+      // The last reader of the client: end the loop and close its connections.
+      if (sessions.get(kafka) === e) sessions.delete(kafka);
+      await e.session.drained();
+      await e.session.wire.disconnect().catch(() => undefined);
+    },
+  };
+}
+
+export class KafkaSourceReader implements SourceReader, FetchedPartition {
   compareIds(a: Uint8Array, b: Uint8Array): number {
     const x = decodeKafkaMessageId(a);
     const y = decodeKafkaMessageId(b);
@@ -110,21 +150,25 @@ export class KafkaSourceReader implements SourceReader {
 
   private stateValue: KafkaSourceReaderState = 'idle';
   private readonly queue: RecordQueue;
-  private consumer: Consumer | undefined;
+  private readonly budget: ReadBudget;
+  private joined: { session: KafkaFetchSession; leave: () => Promise<void> } | undefined;
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private reading = false;
-  private paused = false;
   /** Offset of the next record to hand out; everything below it was delivered (or precedes the start). */
-  private nextOffset = 0n;
+  private next = 0n;
   /** Last offset of the refused record batch being passed over (its first record stands for all of it). */
   private rejectedThrough = -1n;
 
   constructor(private readonly opts: KafkaSourceReaderOptions) {
-    this.queue = new RecordQueue({
-      maxRecords: opts.maxQueuedRecords ?? 1000,
-      maxBytes: opts.maxQueuedBytes ?? 16 * 1024 * 1024,
-    });
+    this.budget = opts.budget ?? workerReadBudget;
+    this.queue = new RecordQueue(
+      {
+        maxRecords: opts.maxQueuedRecords ?? 1000,
+        maxBytes: opts.maxQueuedBytes ?? 16 * 1024 * 1024,
+      },
+      this.budget,
+    );
   }
 
   get state(): KafkaSourceReaderState {
@@ -132,6 +176,10 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   get channel(): string {
+    return this.opts.channel;
+  }
+
+  get topic(): string {
     return this.opts.channel;
   }
 
@@ -180,14 +228,15 @@ export class KafkaSourceReader implements SourceReader {
       const out = this.queue.take(maxRecords);
       const failure = this.queue.error;
       if (out.length === 0 && failure !== undefined) throw failure;
-      this.resumeIfDrained();
+      // Room again (below half): the next fetch round includes this channel.
+      if (out.length > 0 && this.queue.canResume) this.joined?.session.wake();
       return out;
     } finally {
       this.reading = false;
     }
   }
 
-  /** Idempotent; waits for an open in flight, then disconnects the consumer (which leaves its group). */
+  /** Idempotent; waits for an open in flight, then leaves the fetch loop. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stateValue = 'stopped';
@@ -199,40 +248,27 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   private async doOpen(start: ReaderStart): Promise<void> {
-    const offset = await this.resolveStart(start);
-    this.nextOffset = offset;
+    this.joined = joinSession(this.opts);
+    const { session } = this.joined;
+    await session.connect();
+    const wire = session.wire;
+    // Metadata only (never creates the topic, unlike a consumer subscription with auto-creation on).
+    if (!(await wire.topicExists(this.channel))) {
+      throw new CdcError(
+        'SOURCE_UNAVAILABLE',
+        `opening kafka topic ${this.channel}: topic does not exist`,
+        { retryable: true, details: { channel: this.channel } },
+      );
+    }
+    const marks = await wire.watermarks(this.channel);
+    const byTimestamp =
+      start.kind === 'timestamp' ? await wire.offsetAtTime(this.channel, start.unixMs) : undefined;
+    this.next = resolveStartOffset(this.channel, start, marks, byTimestamp);
     this.stopIfClosed();
-    const consumer = this.opts.kafka.consumer({
-      groupId: `${this.opts.groupIdPrefix ?? 'cdc-reader'}-${randomUUID()}`,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? 1000,
-      maxBytes: this.opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
-      maxBytesPerPartition: this.opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
-      // A crashed consumer is reported, not restarted: the caller reopens at its own checkpoint.
-      retry: { restartOnFailure: () => Promise.resolve(false) },
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, (e) => {
-      this.queue.fail(unavailable('consuming', this.channel, e.payload.error));
-    });
-    await consumer.connect();
-    // fromBeginning: if the seek below ever lost a race, records would come from before the start and be
-    // dropped by the offset check rather than skipped.
-    await consumer.subscribe({ topics: [this.channel], fromBeginning: true });
-    const running = consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: 1,
-      eachMessage: (p) => this.onMessage(p),
-    });
-    // Seek before run() resolves: KafkaJS applies it before the first fetch.
-    consumer.seek({ topic: this.channel, partition: PARTITION, offset: offset.toString() });
-    await running;
-    const failure = this.queue.error;
-    if (failure !== undefined) throw failure;
-    this.stopIfClosed();
+    session.add(this);
     this.stateValue = 'running';
     this.opts.logger?.debug(
-      { channel: this.channel, offset: offset.toString() },
+      { channel: this.channel, offset: this.next.toString() },
       'kafka reader opened',
     );
   }
@@ -245,72 +281,67 @@ export class KafkaSourceReader implements SourceReader {
     }
   }
 
-  private async resolveStart(start: ReaderStart): Promise<bigint> {
-    const admin = this.opts.kafka.admin();
-    try {
-      await admin.connect();
-      // listTopics first: a metadata request for a missing topic would auto-create it on the broker.
-      const topics = await admin.listTopics();
-      if (!topics.includes(this.channel)) {
-        throw new CdcError(
-          'SOURCE_UNAVAILABLE',
-          `opening kafka topic ${this.channel}: topic does not exist`,
-          {
-            retryable: true,
-            details: { channel: this.channel },
-          },
-        );
+  // FetchedPartition: what the shared fetch loop asks and hands over.
+
+  nextOffset(): bigint {
+    return this.next;
+  }
+
+  wantsRecords(): boolean {
+    return (
+      this.stateValue === 'running' &&
+      this.queue.error === undefined &&
+      !this.queue.full &&
+      this.budget.allows(this.queue.length)
+    );
+  }
+
+  async deliver(messages: readonly WireMessage[]): Promise<void> {
+    for (const message of messages) {
+      if (this.queue.error !== undefined || this.stateValue !== 'running') return;
+      // Full: the rest is fetched again once the replicator made room (the queue's bounds hold exactly).
+      if (this.queue.full) return;
+      const offset = BigInt(message.offset);
+      if (offset < this.next) continue;
+      if (offset > this.next && !(await this.gapIsRetained(offset))) return;
+      this.next = offset + 1n;
+      if (message.isControlRecord === true) continue; // transaction markers carry no data
+      const refused = rejectedBatchOf(headerOf(message, REJECTED_BATCH_HEADER));
+      if (refused !== undefined) {
+        if (offset <= this.rejectedThrough) continue;
+        this.rejectedThrough = refused.lastOffset;
+        this.queue.push(toRecord(this.channel, message, refused.reason));
+      } else {
+        this.queue.push(toRecord(this.channel, message, this.oversized(message)));
       }
-      const marks = await this.watermarks(admin);
-      let byTimestamp: bigint | undefined;
-      if (start.kind === 'timestamp') {
-        const found = await admin.fetchTopicOffsetsByTimestamp(this.channel, start.unixMs);
-        const p0 = found.find((o) => o.partition === PARTITION);
-        if (p0 !== undefined) byTimestamp = BigInt(p0.offset);
-      }
-      return resolveStartOffset(this.channel, start, marks, byTimestamp);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
   }
 
-  private async watermarks(admin: ReturnType<Kafka['admin']>): Promise<Watermarks> {
-    const offsets = await admin.fetchTopicOffsets(this.channel);
-    const p0 = offsets.find((o) => o.partition === PARTITION);
-    if (p0 === undefined) {
-      throw new CdcError(
-        'SOURCE_UNAVAILABLE',
-        `opening kafka topic ${this.channel}: no partition 0`,
-        {
-          retryable: true,
-          details: { channel: this.channel },
-        },
+  async outOfRange(): Promise<void> {
+    const wire = this.joined?.session.wire;
+    if (wire === undefined) return;
+    const { low, high } = await wire.watermarks(this.channel);
+    if (this.next < low) {
+      this.failRetention(this.next, low);
+      return;
+    }
+    if (this.next > high) {
+      this.queue.fail(
+        new CdcError(
+          'FAILED_PRECONDITION',
+          `reading ${this.channel}: offset ${this.next} is beyond the end of the topic (${high}); was it recreated?`,
+          { retryable: false, details: { channel: this.channel, next: this.next.toString() } },
+        ),
       );
     }
-    return { low: BigInt(p0.low), high: BigInt(p0.high) };
+    // Otherwise the range moved while asking: the next round fetches again.
   }
 
-  private async onMessage({ partition, message }: EachMessagePayload): Promise<void> {
-    if (partition !== PARTITION || this.queue.error !== undefined) return;
-    const offset = BigInt(message.offset);
-    if (offset < this.nextOffset) return;
-    if (offset > this.nextOffset && !(await this.gapIsRetained(offset))) return;
-    this.nextOffset = offset + 1n;
-    const refused = rejectedBatchOf(headerOf(message, REJECTED_BATCH_HEADER));
-    if (refused !== undefined) {
-      if (offset <= this.rejectedThrough) return;
-      this.rejectedThrough = refused.lastOffset;
-      this.queue.push(toRecord(this.channel, message, refused.reason));
-    } else {
-      this.queue.push(toRecord(this.channel, message, this.oversized(message)));
-    }
-    if (this.queue.full && !this.paused) {
-      this.paused = true;
-      this.consumer?.pause([{ topic: this.channel, partitions: [PARTITION] }]);
-    }
+  fail(err: unknown): void {
+    this.queue.fail(unavailable('reading', this.channel, err));
   }
 
-  private oversized(message: KafkaMessage): string | undefined {
+  private oversized(message: WireMessage): string | undefined {
     const max = this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     const size = message.value?.byteLength ?? 0;
     if (size <= max) return undefined;
@@ -318,53 +349,42 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   /**
-   * Offsets may legitimately jump (transaction markers, compaction), but KafkaJS also jumps silently to the low
-   * watermark when the next offset was deleted by retention. Only the broker's low watermark tells them apart.
+   * Offsets may legitimately jump (transaction markers, compaction), but a fetch at a deleted offset can also come
+   * back from a later one. Only the broker's low watermark tells them apart.
    */
   private async gapIsRetained(offset: bigint): Promise<boolean> {
-    const admin = this.opts.kafka.admin();
+    const wire = this.joined?.session.wire;
+    if (wire === undefined) return false;
     try {
-      await admin.connect();
-      const { low } = await this.watermarks(admin);
-      if (low <= this.nextOffset) return true;
-      this.queue.fail(
-        new CdcError(
-          'FAILED_PRECONDITION',
-          `reading ${this.channel}: offsets ${this.nextOffset}..${offset - 1n} were deleted by retention before they were read`,
-          {
-            retryable: false,
-            details: {
-              channel: this.channel,
-              next: this.nextOffset.toString(),
-              low: low.toString(),
-            },
-          },
-        ),
-      );
+      const { low } = await wire.watermarks(this.channel);
+      if (low <= this.next) return true;
+      this.failRetention(this.next, low, offset);
     } catch (err) {
       this.queue.fail(unavailable('checking offsets of', this.channel, err));
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
-    this.consumer?.pause([{ topic: this.channel, partitions: [PARTITION] }]);
     return false;
   }
 
-  private resumeIfDrained(): void {
-    if (!this.paused || !this.queue.canResume || this.queue.error !== undefined) return;
-    this.paused = false;
-    this.consumer?.resume([{ topic: this.channel, partitions: [PARTITION] }]);
+  private failRetention(next: bigint, low: bigint, seen?: bigint): void {
+    const through = seen === undefined ? low - 1n : seen - 1n;
+    this.queue.fail(
+      new CdcError(
+        'FAILED_PRECONDITION',
+        `reading ${this.channel}: offsets ${next}..${through} were deleted by retention before they were read`,
+        {
+          retryable: false,
+          details: { channel: this.channel, next: next.toString(), low: low.toString() },
+        },
+      ),
+    );
   }
 
   private async teardown(): Promise<void> {
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    if (consumer === undefined) return;
-    try {
-      await consumer.disconnect();
-    } catch (err) {
-      this.opts.logger?.warn({ err, channel: this.channel }, 'kafka consumer disconnect failed');
-    }
+    const joined = this.joined;
+    this.joined = undefined;
+    if (joined === undefined) return;
+    joined.session.remove(this);
+    await joined.leave();
   }
 }
 
@@ -372,7 +392,6 @@ export interface KafkaSourceReaderFactoryOptions extends KafkaClientOptions {
   readonly maxQueuedRecords?: number;
   readonly maxQueuedBytes?: number;
   readonly fetchMaxWaitMs?: number;
-  readonly groupIdPrefix?: string;
   readonly fetchMaxBytes?: number;
   readonly maxRecordBytes?: number;
 }
@@ -393,7 +412,6 @@ export function createKafkaSourceReaderFactory(
         ...(opts.maxQueuedRecords === undefined ? {} : { maxQueuedRecords: opts.maxQueuedRecords }),
         ...(opts.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: opts.maxQueuedBytes }),
         ...(opts.fetchMaxWaitMs === undefined ? {} : { fetchMaxWaitMs: opts.fetchMaxWaitMs }),
-        ...(opts.groupIdPrefix === undefined ? {} : { groupIdPrefix: opts.groupIdPrefix }),
         ...(opts.fetchMaxBytes === undefined ? {} : { fetchMaxBytes: opts.fetchMaxBytes }),
         ...(opts.maxRecordBytes === undefined ? {} : { maxRecordBytes: opts.maxRecordBytes }),
       }),

@@ -10,6 +10,12 @@ export interface RecordQueueLimits {
   readonly maxBytes: number;
 }
 
+/** Bytes queued over every channel of the worker (ReadBudget); told of each push and take. */
+export interface QueuedBytesAccount {
+  add(bytes: number): void;
+  release(bytes: number): void;
+}
+
 export class RecordQueue {
   private items: ChannelRecord[] = [];
   private bytes = 0;
@@ -17,7 +23,10 @@ export class RecordQueue {
   private failure: Error | undefined;
   private closed = false;
 
-  constructor(private readonly limits: RecordQueueLimits) {}
+  constructor(
+    private readonly limits: RecordQueueLimits,
+    private readonly account?: QueuedBytesAccount,
+  ) {}
 
   get length(): number {
     return this.items.length;
@@ -42,6 +51,7 @@ export class RecordQueue {
     if (this.closed || this.failure !== undefined) return;
     this.items.push(record);
     this.bytes += record.value.byteLength;
+    this.account?.add(record.value.byteLength);
     this.notify();
   }
 
@@ -54,13 +64,17 @@ export class RecordQueue {
   close(): void {
     this.closed = true;
     this.items = [];
+    this.account?.release(this.bytes);
     this.bytes = 0;
     this.notify();
   }
 
   take(max: number): ChannelRecord[] {
     const out = this.items.splice(0, max);
-    for (const r of out) this.bytes -= r.value.byteLength;
+    let taken = 0;
+    for (const r of out) taken += r.value.byteLength;
+    this.bytes -= taken;
+    this.account?.release(taken);
     return out;
   }
 

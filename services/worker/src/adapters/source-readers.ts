@@ -1,6 +1,6 @@
 import { CdcError, nodeTlsOptions } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
-import type { SourceReader } from '../ports/source-reader.js';
+import type { SourceReader, SourceReaderFactory } from '../ports/source-reader.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import type { KafkaClientOptions } from './kafka-client.js';
 import { createKafkaSourceReaderFactory } from './kafka-source-reader.js';
@@ -32,6 +32,23 @@ function kafkaSecurity(mq: MqWire): Pick<KafkaClientOptions, 'tls' | 'sasl'> {
 export interface SourceReaderLimits {
   readonly fetchMaxBytes?: number;
   readonly maxRecordBytes?: number;
+}
+
+/**
+ * Kafka reader factories by source (brokers, security, limits): one KafkaJS client per source for the whole worker,
+ * so every channel of that source, whatever the task, is read through one fetch loop and one connection per broker.
+ */
+const kafkaFactories = new Map<string, SourceReaderFactory>();
+
+function kafkaFactory(opts: KafkaSourceReaderFactoryOptions): SourceReaderFactory {
+  // Credentials are part of the identity (two tasks with different users must not share a client); never logged.
+  const key = JSON.stringify({ ...opts, logger: undefined });
+  let factory = kafkaFactories.get(key);
+  if (factory === undefined) {
+    factory = createKafkaSourceReaderFactory(opts);
+    kafkaFactories.set(key, factory);
+  }
+  return factory;
 }
 
 /**
@@ -81,7 +98,7 @@ function createMsgstreamReader(
   const mq = spec.source?.mq;
   switch (mq?.type) {
     case 'MQ_TYPE_KAFKA':
-      return createKafkaSourceReaderFactory(kafkaOptions(spec, log, limits)).create(channel);
+      return kafkaFactory(kafkaOptions(spec, log, limits)).create(channel);
     case 'MQ_TYPE_PULSAR':
       // Refused rather than ignored: a reader that dropped the credentials would fail later, less clearly.
       if (mq.tls?.enabled || mq.token) {

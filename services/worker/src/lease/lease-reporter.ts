@@ -167,6 +167,7 @@ export class LeaseReporter implements LeaseProgress {
   }
 
   addApplied(rows: number, bytes: number): void {
+    if (this.rows === 0 && rows > 0) this.opts.log.info({ rows }, 'first rows applied');
     this.rows += rows;
     this.bytes += bytes;
   }
@@ -267,6 +268,7 @@ export class LeaseReporter implements LeaseProgress {
       // A report that hangs must not keep the next one from confirming the lease in time.
       { deadlineMs: Math.max(1_000, this.opts.intervalMs * 2) },
     );
+    this.opts.log.debug({ rttMs: Math.round(performance.now() - sentAt) }, 'checkpoint reported');
     if (res.keepLease) this.opts.onConfirmed?.(sentAt);
     if (res.keepLease && res.applyUntil > (this.bound ?? 0n)) this.bound = res.applyUntil;
     if (settled) this.pauseReported = reached;

@@ -99,6 +99,7 @@ export class LeaseRunner {
 
   async run(job: LeaseJobData, shutdown: AbortSignal): Promise<LeaseOutcome> {
     const { control, workerId } = this.deps;
+    const jobStarted = performance.now();
     const acquired = await this.acquire(job, shutdown);
     if (acquired === undefined) return 'refused';
     const { grant, sentAt } = acquired;
@@ -153,7 +154,11 @@ export class LeaseRunner {
       applyUntil: grant.applyUntil,
       targets: targetsOf(grant.spec).length,
     });
-    log.info({ start: readerStartOf(grant.start).kind }, 'lease acquired');
+    // Start-up milestones (the bench breaks the time to the first row down with them): once per lease.
+    log.info(
+      { start: readerStartOf(grant.start).kind, waitedMs: Math.round(sentAt - jobStarted) },
+      'lease acquired',
+    );
     this.deps.hooks?.onLeaseStart?.(lease);
     let endReason = 'ended';
     try {
@@ -267,9 +272,14 @@ export class LeaseRunner {
       if (signal.aborted || reader === undefined) return;
       const floor = resumeFloorOf(grant.start);
       const upstream = reader;
-      const fanOut = new FanOutReader(upstream, targets.length, (n) =>
-        hooks?.onRecordsRead?.(lease, n),
-      );
+      let firstRead = true;
+      const fanOut = new FanOutReader(upstream, targets.length, (n) => {
+        hooks?.onRecordsRead?.(lease, n);
+        if (firstRead && n > 0) {
+          firstRead = false;
+          log.info({ records: n }, 'first records read');
+        }
+      });
       const scope = new TaskScope(scopeOf(spec), mappingsOf(spec));
       // One target failing ends the lease for all: they share the read.
       const stopAll = new AbortController();
@@ -359,6 +369,7 @@ export class LeaseRunner {
     const pauseWatch = setInterval(() => {
       if (reporter.pause !== undefined) waiting.abort(new Error('task pausing'));
     }, 250);
+    const started = performance.now();
     try {
       await withRetry(
         async () => {
@@ -380,6 +391,8 @@ export class LeaseRunner {
       clearInterval(pauseWatch);
       signal.removeEventListener('abort', stopWaiting);
     }
+    if (reader !== undefined)
+      log.info({ openMs: Math.round(performance.now() - started) }, 'channel opened');
     return reader;
   }
 }

@@ -5,7 +5,7 @@ import type { ReplicateTarget, TargetLayout } from '../ports/replicate-target.js
 import type { ReplicatedCollection } from './collection-catalog.js';
 import { messageTimestamp } from './pack-buffer.js';
 import type { ChannelMessage } from './pack-buffer.js';
-import { withRetry } from './retry.js';
+import { reachedDeadline, withRetry } from './retry.js';
 
 /** One ReplicateMessage call stays well under the target's gRPC request limit. */
 const MAX_CALL_BYTES = 16 * 1024 * 1024;
@@ -109,6 +109,13 @@ export class ReplicateForwarder {
     try {
       await this.call(pchannel, list, signal);
     } catch (err) {
+      // Out of time (the lease's write deadline is short): the same call would fail again; send it in halves.
+      if (list.length > 1 && reachedDeadline(err) && !signal.aborted) {
+        const half = Math.ceil(list.length / 2);
+        await this.send(pchannel, list.slice(0, half), signal);
+        await this.send(pchannel, list.slice(half), signal);
+        return;
+      }
       if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED') throw err;
       const only = list.length === 1 ? list[0] : undefined;
       if (only !== undefined) {
@@ -145,7 +152,13 @@ export class ReplicateForwarder {
           end,
           from,
         ),
-      { signal, log, action: 'replicating messages', ...(onRetry ? { onRetry } : {}) },
+      {
+        signal,
+        log,
+        action: 'replicating messages',
+        ...(onRetry ? { onRetry } : {}),
+        handOver: (err) => list.length > 1 && reachedDeadline(err),
+      },
     );
     let rows = 0;
     let bytes = 0;

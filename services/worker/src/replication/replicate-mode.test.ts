@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeKafkaMessageId, decodeMessage } from '@cdc/shared';
+import { CdcError, decodeKafkaMessageId, decodeMessage } from '@cdc/shared';
 import type { DeleteMessage, InsertMessage } from '@cdc/shared';
 import type { TargetLayout } from '../ports/replicate-target.js';
 import {
@@ -118,6 +118,26 @@ describe('replicate mode (DmlChannelReplicator with a ReplicateTarget)', () => {
     );
     const { progress } = await replicateIn(log, replica);
     expect(replica.appended).toHaveLength(1);
+    expect(progress.checkpoints.map((c) => c.timestamp)).toEqual([25n]);
+  });
+
+  it('sends a pack in halves when a ReplicateMessage call ran out of time', async () => {
+    const replica = new FakeReplicateTarget();
+    replica.layouts.set('default.books', booksOnTarget);
+    replica.failures = [
+      new CdcError('SINK_UNAVAILABLE', 'replicating messages: Deadline exceeded', {
+        retryable: true,
+        details: { grpcCode: 4 },
+      }),
+    ];
+    const log = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [5n], ts: 20n }),
+      insertMsg({ collectionId: 10n, ids: [6n], ts: 21n }),
+      insertMsg({ collectionId: 10n, ids: [7n], ts: 22n }),
+      timeTickMsg(25n),
+    );
+    const { progress } = await replicateIn(log, replica);
+    expect(replica.appended.map((a) => a.messages.length)).toEqual([2, 1]);
     expect(progress.checkpoints.map((c) => c.timestamp)).toEqual([25n]);
   });
 

@@ -31,6 +31,13 @@ export function abortError(signal?: AbortSignal): CdcError {
   );
 }
 
+/** gRPC DEADLINE_EXCEEDED: the call ran out of its time (the lease's write deadline, or the writer's timeout). */
+export function reachedDeadline(err: unknown): boolean {
+  if (!(err instanceof CdcError)) return false;
+  const code = err.details['grpcCode'];
+  return code === 4 || /deadline exceeded/i.test(err.message);
+}
+
 export interface RetryOptions {
   readonly signal: AbortSignal;
   readonly log: Logger;
@@ -42,6 +49,8 @@ export interface RetryOptions {
   readonly onRetry?: (err: unknown) => void;
   /** Log retries at debug instead of warn (expected waits, e.g. a channel whose topic does not exist yet). */
   readonly quiet?: boolean;
+  /** A retryable failure the caller handles itself (rethrown at once instead of retried). */
+  readonly handOver?: (err: unknown) => boolean;
 }
 
 /**
@@ -57,7 +66,7 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions): Pr
     try {
       return await fn();
     } catch (err) {
-      if (!isRetryable(err) || opts.signal.aborted) throw err;
+      if (!isRetryable(err) || opts.signal.aborted || opts.handOver?.(err) === true) throw err;
       opts.onRetry?.(err);
       const fields = { err: errorMessage(err), attempt, action: opts.action };
       if (opts.quiet) opts.log.debug(fields, 'retryable failure; backing off');

@@ -265,4 +265,35 @@ describe('WriteBatcher', () => {
     await batcher.flush();
     expect(progress.quarantined[0]?.timestamp).toBe(77n);
   });
+
+  it('splits a batch whose call ran out of time instead of retrying the same size', async () => {
+    const { writer, progress, batcher } = setup();
+    const deadline = () =>
+      new CdcError('SINK_UNAVAILABLE', 'upserting rows: Deadline exceeded after 1.5s', {
+        retryable: true,
+        details: { grpcCode: 4 },
+      });
+    // The target manages at most 2 rows within the deadline.
+    writer.failWith('upsert', (args) => ((args[2] as Row[]).length > 2 ? deadline() : undefined));
+    await batcher.upsert(books, '_default', rows(1n, 2n, 3n, 4n, 5n), ins(1n, 2n, 3n, 4n, 5n));
+    await batcher.flush();
+    expect(upsertedIds(writer)).toEqual([['1', '2'], ['3'], ['4', '5']]);
+    expect(progress.rows).toBe(5);
+  });
+
+  it('retries a single row that ran out of time (nothing left to split)', async () => {
+    const { writer, batcher, retries } = setup();
+    writer.failWith('delete', (_args, n) =>
+      n <= 2
+        ? new CdcError('SINK_UNAVAILABLE', 'deleting: Deadline exceeded', {
+            retryable: true,
+            details: { grpcCode: 4 },
+          })
+        : undefined,
+    );
+    await batcher.delete(books, undefined, int64Keys(1n), del(1n));
+    await batcher.flush();
+    expect(writer.callsOf('delete')).toEqual([[books.target, undefined, int64Keys(1n)]]);
+    expect(retries).toHaveLength(2);
+  });
 });

@@ -5,7 +5,7 @@ import type { TargetWriter } from '../ports/target-writer.js';
 import type { ReplicatedCollection } from './collection-catalog.js';
 import { messageTimestamp } from './pack-buffer.js';
 import type { ChannelMessage } from './pack-buffer.js';
-import { withRetry } from './retry.js';
+import { reachedDeadline, withRetry } from './retry.js';
 
 type Change =
   | { readonly kind: 'upsert'; readonly rows: readonly Row[]; readonly source: ChannelMessage }
@@ -121,26 +121,59 @@ export class WriteBatcher {
   }
 
   private async apply(b: Batch, changes: readonly Change[]): Promise<void> {
-    const { writer, signal, log, onRetry } = this.ctx;
+    const { writer } = this.ctx;
     const target = b.collection.target;
     if (b.kind === 'upsert') {
       const rows = dedupeByPrimaryKey(changes, b.collection.primaryKeyField);
-      const res = await withRetry(() => writer.upsert(target, b.partition ?? '_default', rows), {
-        signal,
-        log,
-        action: 'upsert',
-        ...(onRetry ? { onRetry } : {}),
-      });
-      this.ctx.progress.addApplied(res.rows, res.bytes);
+      await this.write('upsert', rows, (part) =>
+        writer.upsert(target, b.partition ?? '_default', part),
+      );
     } else {
       const keys = mergeKeys(changes);
-      const res = await withRetry(() => writer.delete(target, b.partition, keys), {
+      const values: readonly (bigint | string)[] = keys.values;
+      await this.write('delete', values, (part) =>
+        writer.delete(
+          target,
+          b.partition,
+          keys.type === 'Int64'
+            ? { type: 'Int64', values: part as bigint[] }
+            : { type: 'VarChar', values: part as string[] },
+        ),
+      );
+    }
+  }
+
+  /**
+   * One target call for `items`, retried while the failure is retryable. A call that ran out of time (the lease's write
+   * deadline is short; a busy target may take longer for a large batch) is not repeated at the same size: the items
+   * are split in halves, applied one after the other (keys are distinct after dedupe, so their order does not matter).
+   */
+  private async write<T>(
+    action: 'upsert' | 'delete',
+    items: readonly T[],
+    call: (part: T[]) => Promise<{ rows: number; bytes: number }>,
+  ): Promise<void> {
+    const { signal, log, onRetry } = this.ctx;
+    const splittable = items.length > 1;
+    try {
+      const res = await withRetry(() => call([...items]), {
         signal,
         log,
-        action: 'delete',
+        action,
         ...(onRetry ? { onRetry } : {}),
+        handOver: (err) => splittable && reachedDeadline(err),
       });
       this.ctx.progress.addApplied(res.rows, res.bytes);
+    } catch (err) {
+      if (!splittable || !reachedDeadline(err) || signal.aborted) throw err;
+      onRetry?.(err);
+      const half = Math.ceil(items.length / 2);
+      log.info(
+        { action, rows: items.length, err: errorMessage(err) },
+        'target call ran out of time; splitting the batch',
+      );
+      await this.write(action, items.slice(0, half), call);
+      await this.write(action, items.slice(half), call);
     }
   }
 }

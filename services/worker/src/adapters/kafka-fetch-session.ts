@@ -1,0 +1,160 @@
+/**
+ * One fetch loop for every Kafka channel a worker reads through the same client: each round is one Fetch per broker
+ * carrying partition 0 of every channel whose reader wants records, at that reader's next offset, so N channels cost
+ * one long-poll (not N), and a new channel is read from its next round on (no group to join). Records are handed to
+ * each reader in offset order; the reader checks them (gaps, refused batches) and queues them.
+ */
+import { errorMessage } from '@cdc/shared';
+import type { Logger } from '@cdc/shared';
+import type { FetchPart, KafkaWire, WireMessage } from './kafka-wire.js';
+
+/** One reader's partition as the session sees it. */
+export interface FetchedPartition {
+  readonly topic: string;
+  /** Offset of the next record the reader wants. */
+  nextOffset(): bigint;
+  /** Whether to fetch for it this round (its queue has room and the read-ahead budget allows). */
+  wantsRecords(): boolean;
+  /** The records one fetch returned for it, in offset order; resolves once they are queued. */
+  deliver(messages: readonly WireMessage[]): Promise<void>;
+  /** The broker has no record at `nextOffset()` (retention, or beyond the end). */
+  outOfRange(): Promise<void>;
+  /** The session cannot fetch for it any more (broker unreachable after retries). */
+  fail(err: unknown): void;
+}
+
+export interface FetchSessionOptions {
+  /** Broker long-poll time per round when no channel has records. */
+  readonly maxWaitMs: number;
+  /** Compressed bytes asked per partition (the broker still returns a first batch larger than this whole). */
+  readonly partitionMaxBytes: number;
+  readonly log?: Logger;
+  /** Consecutive failed rounds before the readers of the round are failed (they reopen from their checkpoint). */
+  readonly maxFailedRounds?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class KafkaFetchSession {
+  private readonly partitions = new Set<FetchedPartition>();
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private connected: Promise<void> | undefined;
+  private failedRounds = 0;
+  /** Rotates which reader of a topic read by several goes first (one fetch holds a partition once). */
+  private round = 0;
+
+  constructor(
+    readonly wire: KafkaWire,
+    private readonly opts: FetchSessionOptions,
+  ) {}
+
+  get size(): number {
+    return this.partitions.size;
+  }
+
+  connect(): Promise<void> {
+    this.connected ??= this.wire.connect().catch((err: unknown) => {
+      this.connected = undefined;
+      throw err;
+    });
+    return this.connected;
+  }
+
+  add(p: FetchedPartition): void {
+    this.partitions.add(p);
+    this.ensureLoop();
+    this.wake();
+  }
+
+  private ensureLoop(): void {
+    if (this.loop !== undefined) return;
+    this.loop = this.run().finally(() => {
+      this.loop = undefined;
+      // A reader added while the loop was ending.
+      if (this.partitions.size > 0) this.ensureLoop();
+    });
+  }
+
+  remove(p: FetchedPartition): void {
+    this.partitions.delete(p);
+    this.wake();
+  }
+
+  /** A reader has room again, or was added: fetch without waiting for the idle timeout. */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  /** Resolves when the loop has ended (no partition left). */
+  async drained(): Promise<void> {
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.partitions.size > 0) {
+      const wanted = this.pick();
+      if (wanted.length === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.opts.maxWaitMs);
+          this.wakeUp = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        continue;
+      }
+      try {
+        await this.fetchRound(wanted);
+        this.failedRounds = 0;
+      } catch (err) {
+        this.failedRounds++;
+        this.opts.log?.warn(
+          { err: errorMessage(err), channels: wanted.length, failedRounds: this.failedRounds },
+          'kafka fetch failed; retrying',
+        );
+        if (this.failedRounds >= (this.opts.maxFailedRounds ?? 5)) {
+          for (const p of wanted) p.fail(err);
+          this.failedRounds = 0;
+        }
+        await this.wire.refreshMetadata().catch(() => undefined);
+        await sleep(Math.min(2_000, 100 * 2 ** this.failedRounds));
+      }
+    }
+  }
+
+  /** The readers to fetch for this round, each topic once. */
+  private pick(): FetchedPartition[] {
+    const byTopic = new Map<string, FetchedPartition>();
+    const all = [...this.partitions];
+    const start = all.length === 0 ? 0 : this.round++ % all.length;
+    for (let i = 0; i < all.length; i++) {
+      const p = all[(start + i) % all.length];
+      if (p !== undefined && !byTopic.has(p.topic) && p.wantsRecords()) byTopic.set(p.topic, p);
+    }
+    return [...byTopic.values()];
+  }
+
+  private async fetchRound(wanted: readonly FetchedPartition[]): Promise<void> {
+    const parts: FetchPart[] = wanted.map((p) => ({ topic: p.topic, offset: p.nextOffset() }));
+    const outcomes = await this.wire.fetch(parts, {
+      maxWaitMs: this.opts.maxWaitMs,
+      partitionMaxBytes: this.opts.partitionMaxBytes,
+    });
+    for (const o of outcomes) {
+      const i = parts.findIndex((x) => x.topic === o.topic);
+      const p = wanted[i];
+      // Closed meanwhile, or it moved on (another round delivered): the records are not for its position.
+      if (p === undefined || !this.partitions.has(p) || p.nextOffset() !== parts[i]?.offset)
+        continue;
+      try {
+        if (o.kind === 'records') await p.deliver(o.messages);
+        else await p.outOfRange();
+      } catch (err) {
+        p.fail(err);
+      }
+    }
+  }
+}

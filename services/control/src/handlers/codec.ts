@@ -20,7 +20,7 @@ import type {
   TlsSpec,
 } from '../domain/model.js';
 import type { ChannelStatus } from '../tasks/task-service.js';
-import type { LeaseStart } from '../tasks/lease-service.js';
+import type { LeaseStart } from '../tasks/lease-start.js';
 import type { InitialSyncStatus } from '../tasks/snapshot-service.js';
 
 /**

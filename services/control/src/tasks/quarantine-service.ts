@@ -8,7 +8,7 @@ import {
   MAX_WORKER_REASON_CHARS,
 } from '../domain/record-limits.js';
 import { checkLength } from '../domain/validation.js';
-import { staleEpoch } from './lease-service.js';
+import { staleEpoch } from './lease-errors.js';
 import type { ChannelStore, Clock, QuarantineStore } from './ports.js';
 import { notFound, type TaskService } from './task-service.js';
 import { decodePageToken, encodePageToken } from './page-token.js';

@@ -19,7 +19,7 @@ import type {
   TaskSpec,
   TlsSpec,
 } from '../domain/model.js';
-import type { ChannelStatus } from '../tasks/task-service.js';
+import type { ChannelStatus } from '../tasks/channel-status.js';
 import type { LeaseStart } from '../tasks/lease-start.js';
 import type { InitialSyncStatus } from '../tasks/snapshot-service.js';
 

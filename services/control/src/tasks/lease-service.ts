@@ -15,7 +15,8 @@ import { leaseStartFor, type LeaseStart } from './lease-start.js';
 import { applyUntil, handoverIn, type LeaseTiming } from './lease-timing.js';
 import { settlePause } from './pause-settlement.js';
 import type { ChannelStore, Clock } from './ports.js';
-import { notFound, type TaskService } from './task-service.js';
+import { notFound } from './task-record-update.js';
+import type { TaskService } from './task-service.js';
 
 export interface LeaseServiceDeps {
   readonly tasks: TaskService;

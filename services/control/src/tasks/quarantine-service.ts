@@ -10,7 +10,8 @@ import {
 import { checkLength } from '../domain/validation.js';
 import { staleEpoch } from './lease-errors.js';
 import type { ChannelStore, Clock, QuarantineStore } from './ports.js';
-import { notFound, type TaskService } from './task-service.js';
+import { notFound } from './task-record-update.js';
+import type { TaskService } from './task-service.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 
 export interface QuarantineServiceDeps {

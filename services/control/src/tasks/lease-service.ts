@@ -1,7 +1,7 @@
 import { CdcError, invalidArgument } from '@cdc/shared';
 import type { ChannelRecord, PausePoint, Position, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
-import { validateWorkerId } from '../domain/validation.js';
+import { validateWorkerId } from '../domain/id-validation.js';
 import {
   replicateChannelProgress,
   reportEndReason,

@@ -1,7 +1,7 @@
 import { CdcError, invalidArgument } from '@cdc/shared';
 import type { ChannelRecord, StartPoint, TaskRecord } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
-import { validateStartPoint } from '../domain/validation.js';
+import { validateStartPoint } from '../domain/start-point-validation.js';
 
 export interface ChannelResetInput {
   channel: string;

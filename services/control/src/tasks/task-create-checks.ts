@@ -3,7 +3,7 @@ import type { TaskRecord, TaskSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { patternText, scopeOverlap } from '../domain/scope.js';
 import { canonicalJson } from '../domain/secrets.js';
-import { targetKey } from '../domain/validation.js';
+import { targetKey } from '../domain/target-validation.js';
 import type { TaskStore } from './ports.js';
 import type { SealedSpec } from './task-secrets.js';
 

@@ -1,6 +1,6 @@
 import { CdcError } from '@cdc/shared';
 import type { TaskRecord } from '../domain/model.js';
-import { validateTaskId } from '../domain/validation.js';
+import { validateTaskId } from '../domain/id-validation.js';
 import { compareAndSet } from './compare-and-set.js';
 import type { TaskStore } from './ports.js';
 

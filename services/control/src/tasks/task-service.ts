@@ -9,7 +9,8 @@ import type {
   TaskState,
 } from '../domain/model.js';
 import { assertTransition } from '../domain/state-machine.js';
-import { validateTaskId, validateTaskSpec } from '../domain/validation.js';
+import { validateTaskId } from '../domain/id-validation.js';
+import { validateTaskSpec } from '../domain/task-spec-validation.js';
 import { channelStatuses, type ChannelStatus } from './channel-status.js';
 import { updateChannelRecord } from './compare-and-set.js';
 import { decodePageToken, encodePageToken } from './page-token.js';

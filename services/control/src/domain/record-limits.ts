@@ -18,7 +18,7 @@ export const MAX_CHANNEL_CHARS = 256;
 export const MAX_MSG_ID_BYTES = 192;
 /** Entries of one ReportQuarantineBatch call. */
 export const MAX_QUARANTINE_BATCH = 256;
-/** A fan-out target URI (validation.ts MAX_ADDRESS_CHARS). */
+/** A fan-out target URI (field-checks.ts MAX_ADDRESS_CHARS). */
 export const MAX_TARGET_URI_CHARS = 1024;
 /**
  * INVALID_ARGUMENT when a validated spec is larger than MAX_TASK_SPEC_BYTES as stored, naming the part that makes it

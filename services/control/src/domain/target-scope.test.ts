@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskSpec } from './model.js';
-import { targetScope } from './validation.js';
+import { targetScope } from './target-scope.js';
 
 describe('targetScope', () => {
   it('renames only by the mapping’s own entries: a collection named constructor stays itself', () => {

@@ -2,13 +2,11 @@ import { CdcError, invalidArgument, tsToUnixMs, type Logger, type pb } from '@cd
 import type { TaskRecord, TaskSpec } from '../domain/model.js';
 import { targetsOf } from '../domain/model.js';
 import { patternText, scopeOverlap } from '../domain/scope.js';
-import {
-  checkLength,
-  targetKey,
-  targetScope,
-  validateTaskId,
-  validateTaskSpec,
-} from '../domain/validation.js';
+import { checkLength } from '../domain/field-checks.js';
+import { validateTaskId } from '../domain/id-validation.js';
+import { targetScope } from '../domain/target-scope.js';
+import { targetKey } from '../domain/target-validation.js';
+import { validateTaskSpec } from '../domain/task-spec-validation.js';
 import type { QuarantineService } from '../tasks/quarantine-service.js';
 import type { SnapshotService } from '../tasks/snapshot-service.js';
 import type { TaskService } from '../tasks/task-service.js';

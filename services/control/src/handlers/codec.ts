@@ -19,8 +19,8 @@ import type {
   TaskSpec,
   TlsSpec,
 } from '../domain/model.js';
-import type { ChannelStatus } from '../tasks/task-service.js';
-import type { LeaseStart } from '../tasks/lease-service.js';
+import type { ChannelStatus } from '../tasks/channel-status.js';
+import type { LeaseStart } from '../tasks/lease-start.js';
 import type { InitialSyncStatus } from '../tasks/snapshot-service.js';
 
 /**

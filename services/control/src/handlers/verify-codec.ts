@@ -1,5 +1,6 @@
 import { invalidArgument, type pb } from '@cdc/shared';
-import { checkLength, validateTaskId } from '../domain/validation.js';
+import { checkLength } from '../domain/field-checks.js';
+import { validateTaskId } from '../domain/id-validation.js';
 import { keyText, type RowKey } from '../verify/key-diff.js';
 import type { VerifyReport, VerifyRequest } from '../verify/verify-service.js';
 import type { KeyReport } from '../verify/verifier.js';

@@ -5,8 +5,9 @@ import {
   MAX_SNAPSHOT_KEY_CHARS,
   MAX_WORKER_REASON_CHARS,
 } from '../domain/record-limits.js';
-import { checkLength } from '../domain/validation.js';
-import { isStaleEpoch, type LeaseService } from '../tasks/lease-service.js';
+import { checkLength } from '../domain/field-checks.js';
+import { isStaleEpoch } from '../tasks/lease-errors.js';
+import type { LeaseService } from '../tasks/lease-service.js';
 import type { QuarantineReport, QuarantineService } from '../tasks/quarantine-service.js';
 import type { SnapshotService } from '../tasks/snapshot-service.js';
 import {

@@ -3,7 +3,7 @@ import type { Logger } from '@cdc/shared';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { TaskRecord } from '../domain/model.js';
 import type { WorkerRpcObserver } from '../handlers/worker-handlers.js';
-import type { ChannelStatus } from '../tasks/task-service.js';
+import type { ChannelStatus } from '../tasks/channel-status.js';
 
 /** What the metrics read at scrape time. Implemented in main.ts over the stores, TaskService and BullMQ. */
 export interface ControlStateSource {

@@ -5,7 +5,7 @@ import {
   type Position,
   type TaskRecord,
 } from '../domain/model.js';
-import { leaseStartFor } from './lease-service.js';
+import { leaseStartFor } from './lease-start.js';
 
 const target = (uri: string) => ({
   uri,

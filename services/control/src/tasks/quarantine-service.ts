@@ -7,10 +7,11 @@ import {
   MAX_TARGET_URI_CHARS,
   MAX_WORKER_REASON_CHARS,
 } from '../domain/record-limits.js';
-import { checkLength } from '../domain/validation.js';
-import { staleEpoch } from './lease-service.js';
+import { checkLength } from '../domain/field-checks.js';
+import { staleEpoch } from './lease-errors.js';
 import type { ChannelStore, Clock, QuarantineStore } from './ports.js';
-import { notFound, type TaskService } from './task-service.js';
+import { notFound } from './task-record-update.js';
+import type { TaskService } from './task-service.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 
 export interface QuarantineServiceDeps {

@@ -1,7 +1,7 @@
 import { CdcError, composeTs } from '@cdc/shared';
 import type { SnapshotRecord, SnapshotState, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
-import { validateWorkerId } from '../domain/validation.js';
+import { validateWorkerId } from '../domain/id-validation.js';
 import { compareAndSet, staleEpochError } from './compare-and-set.js';
 import type { Clock, SnapshotPlanner, SnapshotStore } from './ports.js';
 import type { TaskService } from './task-service.js';

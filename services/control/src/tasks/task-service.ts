@@ -1,28 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { CdcError, errorMessage, invalidArgument, composeTs, tsToUnixMs } from '@cdc/shared';
+import { CdcError, errorMessage, invalidArgument } from '@cdc/shared';
 import type {
-  ChannelRecord,
   InitialSyncPhase,
   PauseOrigin,
   StandbyRecord,
-  StartPoint,
   TaskRecord,
   TaskSpec,
   TaskState,
 } from '../domain/model.js';
-import { emptyChannelRecord, targetsOf } from '../domain/model.js';
-import { scopeOverlap, patternText } from '../domain/scope.js';
-import { canonicalJson } from '../domain/secrets.js';
-import { assertTransition, stateLabel } from '../domain/state-machine.js';
-import { compareAndSet, updateChannelRecord } from './compare-and-set.js';
-import {
-  targetKey,
-  validateStartPoint,
-  validateTaskId,
-  validateTaskSpec,
-} from '../domain/validation.js';
+import { assertTransition } from '../domain/state-machine.js';
+import { validateTaskId } from '../domain/id-validation.js';
+import { validateTaskSpec } from '../domain/task-spec-validation.js';
+import { channelStatuses, type ChannelStatus } from './channel-status.js';
+import { updateChannelRecord } from './compare-and-set.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
-import { TaskSecrets, type SealedSpec } from './task-secrets.js';
+import { checkResets, withPendingStart, type ChannelResetInput } from './position-reset.js';
 import type {
   ChannelDiscovery,
   ChannelStore,
@@ -31,6 +23,10 @@ import type {
   SecretBox,
   TaskStore,
 } from './ports.js';
+import { assertNoOverlap, existingWithSameSpec } from './task-create-checks.js';
+import { notFound, updateTaskRecord } from './task-record-update.js';
+import { TaskSecrets } from './task-secrets.js';
+import { pausedRecord, withState } from './task-transitions.js';
 
 export interface TaskServiceDeps {
   readonly tasks: TaskStore;
@@ -45,30 +41,8 @@ export interface TaskServiceDeps {
   readonly pauseLeadMs: number;
 }
 
-export interface ChannelStatus {
-  channel: string;
-  record: ChannelRecord;
-  lagMs: number;
-  /** A live lease said it read everything the channel held and applied it. */
-  caughtUp: boolean;
-  /** The channel stopped at the task's pause point. */
-  paused: boolean;
-}
-
-export interface ChannelResetInput {
-  channel: string;
-  start: StartPoint;
-}
-
 /** Bytes of stored task records in one ListTasks answer: under gRPC's 4 MiB default receive limit of clients. */
 const LIST_RESPONSE_BYTES = 3 * 1024 * 1024;
-
-export function notFound(taskId: string): CdcError {
-  return new CdcError('NOT_FOUND', `task ${taskId} not found`, {
-    retryable: false,
-    details: { taskId },
-  });
-}
 
 /** Task rules: create, state changes, positions. No transport or storage technology here (ports only). */
 export class TaskService {
@@ -87,9 +61,9 @@ export class TaskService {
       input.taskId === '' ? randomUUID().replaceAll('-', '') : validateTaskId(input.taskId);
     const spec = validateTaskSpec(input.spec);
     const sealed = this.secrets.seal(taskId, spec);
-    const existing = await this.existingWithSameSpec(taskId, sealed);
+    const existing = await existingWithSameSpec(this.deps.tasks, taskId, sealed);
     if (existing !== undefined) return { task: existing, created: false };
-    await this.assertNoOverlap(taskId, spec);
+    await assertNoOverlap(this.deps.tasks, taskId, spec);
     await this.deps.reachability.check(spec);
 
     const now = this.deps.clock.now();
@@ -110,7 +84,7 @@ export class TaskService {
         : {}),
     };
     if (!(await this.deps.tasks.create(record))) {
-      const raced = await this.existingWithSameSpec(taskId, sealed);
+      const raced = await existingWithSameSpec(this.deps.tasks, taskId, sealed);
       if (raced !== undefined) return { task: raced, created: false };
       throw new CdcError('ALREADY_EXISTS', `task_id: task ${taskId} already exists`, {
         retryable: false,
@@ -178,30 +152,13 @@ export class TaskService {
     origin: PauseOrigin = 'user',
     immediate = false,
   ): Promise<TaskRecord> {
-    const why = reason === '' ? 'paused by user' : reason;
-    return this.mutate(taskId, (t) => {
-      if (t.state === 'TASK_STATE_PAUSED') return undefined;
-      if (t.state === 'TASK_STATE_PAUSING') {
-        if (!immediate || t.pause === undefined || t.pause.immediate) return undefined;
-        return {
-          ...t,
-          pause: { ...t.pause, immediate: true },
-          updateTimeMs: this.deps.clock.now(),
-        };
-      }
-      const streaming = t.state === 'TASK_STATE_RUNNING' && t.initialSync?.copying !== true;
-      if (!streaming) {
-        assertTransition(taskId, t.state, 'TASK_STATE_PAUSED');
-        return this.withState(t, 'TASK_STATE_PAUSED', why, origin);
-      }
-      assertTransition(taskId, t.state, 'TASK_STATE_PAUSING');
-      // Ahead of every bound already granted to the leases (apply_until), so none can be past it yet.
-      const at = this.deps.clock.now() + (immediate ? 0 : this.deps.pauseLeadMs);
-      return {
-        ...this.withState(t, 'TASK_STATE_PAUSING', why, origin),
-        pause: { timestamp: composeTs(at).toString(), immediate },
-      };
-    });
+    const request = {
+      reason: reason === '' ? 'paused by user' : reason,
+      origin,
+      immediate,
+      pauseLeadMs: this.deps.pauseLeadMs,
+    };
+    return this.mutate(taskId, (t) => pausedRecord(t, request, this.deps.clock));
   }
 
   /** PAUSING → PAUSED, if the task still waits for the same pause (LeaseService checks that every channel stopped). */
@@ -277,65 +234,16 @@ export class TaskService {
   async positions(taskId: string): Promise<{ task: TaskRecord; channels: ChannelStatus[] }> {
     const task = await this.get(taskId);
     const records = await this.deps.channels.list(taskId);
-    const names = [...new Set([...task.channels, ...records.keys()])].sort();
     const now = this.deps.clock.now();
-    const channels = names.map((channel) => {
-      const record = records.get(channel) ?? emptyChannelRecord();
-      const caughtUp = this.liveCaughtUp(record, now);
-      return {
-        channel,
-        record,
-        caughtUp,
-        lagMs: caughtUp ? 0 : this.lagMs(task, record, now),
-        paused: task.pause !== undefined && record.pausedAt === task.pause.timestamp,
-      };
-    });
-    return { task, channels };
+    return { task, channels: channelStatuses(task, records, now, this.deps.staleReportMs) };
   }
 
   async resetPositions(taskId: string, resets: ChannelResetInput[]): Promise<void> {
     const task = await this.get(taskId);
-    if (task.state !== 'TASK_STATE_PAUSED')
-      throw new CdcError(
-        'FAILED_PRECONDITION',
-        `task ${taskId} is ${stateLabel(task.state)}; ResetTaskPositions needs a paused task`,
-        {
-          retryable: false,
-        },
+    for (const { channel, start } of checkResets(task, resets))
+      await updateChannelRecord(this.deps.channels, taskId, channel, (rec) =>
+        withPendingStart(rec, start),
       );
-    if (resets.length === 0) throw invalidArgument('resets', 'needs at least one channel');
-    const checked = resets.map((r, i) => {
-      if (!task.channels.includes(r.channel))
-        throw invalidArgument(
-          `resets[${i}].channel`,
-          `"${r.channel}" is not a channel of task ${taskId}`,
-        );
-      const start = validateStartPoint(
-        `resets[${i}].start`,
-        r.start,
-        task.spec.source.channel_prefix,
-      );
-      const position = start.positions[r.channel];
-      if (start.kind === 'START_KIND_POSITIONS' && position === undefined)
-        throw invalidArgument(`resets[${i}].start.positions`, `needs an entry for "${r.channel}"`);
-      return {
-        channel: r.channel,
-        start: { ...start, positions: position === undefined ? {} : { [r.channel]: position } },
-      };
-    });
-    for (const { channel, start } of checked) {
-      await updateChannelRecord(this.deps.channels, taskId, channel, (rec) => {
-        const next: ChannelRecord = {
-          ...rec,
-          epoch: (BigInt(rec.epoch) + 1n).toString(),
-          pendingStart: start,
-          released: true,
-        };
-        delete next.position;
-        delete next.fanOutPositions;
-        return next;
-      });
-    }
   }
 
   /** The spec with secrets decrypted. Only for workers and for reachability checks. */
@@ -366,90 +274,14 @@ export class TaskService {
     return { tasks, resealed };
   }
 
-  /** A report counts while its lease still reports: a silent lease may have fallen behind since. */
-  private liveReport(r: ChannelRecord, now: number): boolean {
-    return (
-      r.released !== true &&
-      r.endRequested === undefined &&
-      r.updateTimeMs > 0 &&
-      now - r.updateTimeMs <= this.deps.staleReportMs
-    );
-  }
-
-  private liveCaughtUp(r: ChannelRecord, now: number): boolean {
-    return r.caughtUp === true && this.liveReport(r, now);
-  }
-
-  /**
-   * Lag of a channel that is not caught up: how old the newest time tick whose changes are all applied (the
-   * checkpoint) was when the lease last reported; once the lease went silent, how old it is now, so the figure keeps
-   * rising while the channel is stalled and is right after a restart. A channel with no checkpoint yet counts from
-   * when the task (or its position reset) started. A stopped channel of a PAUSING or PAUSED task has no lag: it
-   * stands where it was asked to.
-   */
-  private lagMs(task: TaskRecord, r: ChannelRecord, now: number): number {
-    if (task.pause !== undefined && r.pausedAt === task.pause.timestamp) return 0;
-    if (task.state !== 'TASK_STATE_RUNNING' && task.state !== 'TASK_STATE_PAUSING') return 0;
-    const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
-    const since =
-      applied > 0n
-        ? tsToUnixMs(applied)
-        : Math.max(task.createTimeMs, r.pendingStart === undefined ? 0 : r.updateTimeMs);
-    const asOf = this.liveReport(r, now) ? r.updateTimeMs : now;
-    return Math.max(0, asOf - since);
-  }
-
-  /**
-   * The existing task of this id when it has the same spec, for an idempotent create. Specs are compared without
-   * their secret values (only which secret fields are set counts), so CreateTask never tells whether a guessed
-   * secret matches the stored one.
-   */
-  private async existingWithSameSpec(
-    taskId: string,
-    sealed: SealedSpec,
-  ): Promise<TaskRecord | undefined> {
-    const found = await this.deps.tasks.get(taskId);
-    if (found === undefined) return undefined;
-    const same =
-      canonicalJson(found.value.spec) === canonicalJson(sealed.redacted) &&
-      canonicalJson([...found.value.secretFieldsSet].sort()) ===
-        canonicalJson([...sealed.secretFieldsSet].sort());
-    if (same && found.value.state !== 'TASK_STATE_DELETING') return found.value;
-    throw new CdcError(
-      'ALREADY_EXISTS',
-      `task_id: task ${taskId} already exists with a different spec`,
-      { retryable: false, details: { taskId } },
-    );
-  }
-
-  private async assertNoOverlap(taskId: string, spec: TaskSpec): Promise<void> {
-    const mine = new Set(targetsOf(spec).map((t) => targetKey(t.uri)));
-    for (const other of await this.deps.tasks.list()) {
-      if (other.taskId === taskId || other.state === 'TASK_STATE_DELETING') continue;
-      const target = targetsOf(other.spec)
-        .map((t) => targetKey(t.uri))
-        .find((k) => mine.has(k));
-      if (target === undefined) continue;
-      const hit = scopeOverlap(spec.scope, other.spec.scope);
-      if (hit !== undefined)
-        throw new CdcError(
-          'ALREADY_EXISTS',
-          `spec.scope: ${patternText(hit.a)} overlaps ${patternText(hit.b)} of task ${other.taskId} on the same target ${target}`,
-          { retryable: false, details: { conflictingTaskId: other.taskId } },
-        );
-    }
-  }
-
-  /** A state change; leaving PAUSING/PAUSED for anything else drops the pause point. */
+  /** A state change at the clock's time (see task-transitions.ts). */
   private withState(
     t: TaskRecord,
     state: TaskState,
     reason: string,
     pausedBy: PauseOrigin,
   ): TaskRecord {
-    const next = { ...t, state, reason, pausedBy, updateTimeMs: this.deps.clock.now() };
-    if (state !== 'TASK_STATE_PAUSING' && state !== 'TASK_STATE_PAUSED') delete next.pause;
-    return next;
+    return withState(t, state, reason, pausedBy, this.deps.clock.now());
   }
 
   /** Read-modify-write with compare-and-set. `fn` returns undefined for "no change". */
@@ -457,19 +289,6 @@ export class TaskService {
     taskId: string,
     fn: (t: TaskRecord) => TaskRecord | undefined,
   ): Promise<TaskRecord> {
-    validateTaskId(taskId);
-    const tasks = this.deps.tasks;
-    return compareAndSet(
-      `updating task ${taskId}`,
-      {
-        read: () => tasks.get(taskId),
-        write: (next, version) =>
-          version === undefined ? Promise.resolve(false) : tasks.update(next, version),
-      },
-      (current) => {
-        if (current === undefined) throw notFound(taskId);
-        return fn(current) ?? current;
-      },
-    );
+    return updateTaskRecord(this.deps.tasks, taskId, fn);
   }
 }

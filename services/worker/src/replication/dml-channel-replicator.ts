@@ -1,24 +1,18 @@
-import { CdcError, errorMessage } from '@cdc/shared';
-import type {
-  CreateCollectionMessage,
-  DeleteMessage,
-  DropCollectionMessage,
-  InsertMessage,
-  Logger,
-  PartitionMessage,
-} from '@cdc/shared';
+import { errorMessage } from '@cdc/shared';
+import type { DeleteMessage, InsertMessage, Logger } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import { decodeRecord } from './decode-record.js';
 import type { TargetWriter } from '../ports/target-writer.js';
-import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
+import type { CollectionCatalog } from './collection-catalog.js';
+import { CollectionDdl } from './collection-ddl.js';
 import { PackBuffer, messageTimestamp } from './pack-buffer.js';
 import type { OutOfOrder } from './pack-buffer.js';
 import { ReplicateForwarder } from './replicate-forwarder.js';
 import type { ChannelMessage, Pack } from './pack-buffer.js';
-import { sleep, withRetry } from './retry.js';
+import { retryStep, type RetryStep } from './retry-step.js';
 import { targetRows } from './target-rows.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { TaskScope } from './task-scope.js';
@@ -61,6 +55,9 @@ export interface DmlReplicatorDeps {
 export class DmlChannelReplicator {
   private readonly buffer: PackBuffer;
   private readonly forwarder: ReplicateForwarder | undefined;
+  private readonly retry: RetryStep;
+  /** Collection DDL, and the target collections and partitions that Inserts and Deletes need. */
+  private readonly ddl: CollectionDdl;
   private lastMsgId: Uint8Array | undefined;
   private paused = false;
 
@@ -77,6 +74,9 @@ export class DmlChannelReplicator {
           ...(onRetry ? { onRetry } : {}),
         })
       : undefined;
+    this.retry = retryStep(log, onRetry);
+    const { writer, catalog, barrier } = deps;
+    this.ddl = new CollectionDdl({ channel, writer, catalog, barrier, log, retry: this.retry });
   }
 
   /**
@@ -225,16 +225,17 @@ export class DmlChannelReplicator {
           break;
         case 'CreateCollection':
           await flush();
-          await this.onCreateCollection(m, signal);
+          await this.ddl.createCollection(m, signal);
           break;
         case 'DropCollection':
           await flush();
-          await this.onDropCollection(m, signal);
+          if (await this.ddl.dropCollection(m, signal))
+            this.forwarder?.forgetCollection(m.collectionId);
           break;
         case 'CreatePartition':
         case 'DropPartition':
           await flush();
-          await this.onPartition(m, signal);
+          await this.ddl.partition(m, signal);
           break;
         default:
           this.deps.log.debug(
@@ -247,42 +248,17 @@ export class DmlChannelReplicator {
     if (pack.checkpointable) this.deps.progress.checkpoint(pack.endMsgId, pack.endTimestamp);
   }
 
-  private retry<T>(action: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    const { log, onRetry } = this.deps;
-    return withRetry(fn, { signal, log, action, ...(onRetry ? { onRetry } : {}) });
-  }
-
-  private async collectionFor(
-    collectionId: bigint,
-    signal: AbortSignal,
-  ): Promise<ReplicatedCollection | undefined> {
-    const { catalog } = this.deps;
-    const c = await this.retry('resolving collection', () => catalog.resolve(collectionId), signal);
-    if (c === undefined) return undefined;
-    return (await this.ensureOnTarget(c, signal)) ? c : undefined;
-  }
-
-  /** False: a later incarnation of the name replaced this collection, whose messages are then skipped. */
-  private ensureOnTarget(c: ReplicatedCollection, signal: AbortSignal): Promise<boolean> {
-    return this.retry(
-      'creating target collection',
-      () =>
-        this.deps.catalog.ensureOnTarget(c, signal, this.leftEarlierIncarnation(c.target, signal)),
-      signal,
-    );
-  }
-
   private async onInsert(
     m: InsertMessage,
     item: ChannelMessage,
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
-    const c = await this.collectionFor(m.collectionId, signal);
+    const c = await this.ddl.collectionFor(m.collectionId, signal);
     if (!c) return;
     const partition = m.partitionName || '_default';
     if (this.forwarder) {
-      await this.ensurePartition(c, partition, signal);
+      await this.ddl.ensurePartition(c, partition, signal);
       await this.forwarder.add(c, m, item, signal);
       return;
     }
@@ -298,20 +274,8 @@ export class DmlChannelReplicator {
       });
       return;
     }
-    await this.ensurePartition(c, partition, signal);
+    await this.ddl.ensurePartition(c, partition, signal);
     await batcher.upsert(c, partition, rows, item);
-  }
-
-  private ensurePartition(
-    c: ReplicatedCollection,
-    partition: string,
-    signal: AbortSignal,
-  ): Promise<void> {
-    return this.retry(
-      'creating target partition',
-      () => this.deps.catalog.ensurePartition(c, partition),
-      signal,
-    );
   }
 
   private async onDelete(
@@ -320,7 +284,7 @@ export class DmlChannelReplicator {
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
-    const c = await this.collectionFor(m.collectionId, signal);
+    const c = await this.ddl.collectionFor(m.collectionId, signal);
     if (!c) return;
     if (this.forwarder) {
       await this.forwarder.add(c, m, item, signal);
@@ -329,163 +293,5 @@ export class DmlChannelReplicator {
     // partitionID -1 means "all partitions"; a named partition restricts the delete.
     const partition = m.partitionId === -1n || m.partitionName === '' ? undefined : m.partitionName;
     await batcher.delete(c, partition, m.primaryKeys, item);
-  }
-
-  private async onCreateCollection(m: CreateCollectionMessage, signal: AbortSignal): Promise<void> {
-    const { catalog } = this.deps;
-    const c = await this.retry(
-      'resolving created collection',
-      () => catalog.resolveCreated(m, signal),
-      signal,
-    );
-    if (c) await this.ensureOnTarget(c, signal);
-  }
-
-  private async onDropCollection(m: DropCollectionMessage, signal: AbortSignal): Promise<void> {
-    const { catalog, writer } = this.deps;
-    const c = await this.retry(
-      'resolving dropped collection',
-      () => catalog.resolve(m.collectionId),
-      signal,
-    );
-    const key = `drop-collection-${m.collectionId}`;
-    if (!c) {
-      await this.passBarrier(key, signal);
-      return;
-    }
-    await this.atBarrier(key, c.physicalChannels, signal, () =>
-      this.retry(
-        'dropping target collection',
-        () => writer.dropCollection(c.target, c.id.toString()),
-        signal,
-      ),
-    );
-    catalog.forget(m.collectionId);
-    this.forwarder?.forgetCollection(m.collectionId);
-  }
-
-  private async onPartition(m: PartitionMessage, signal: AbortSignal): Promise<void> {
-    const { catalog, writer } = this.deps;
-    const c = await this.collectionFor(m.collectionId, signal);
-    if (!c) {
-      if (m.type === 'DropPartition') {
-        await this.passBarrier(`drop-partition-${m.collectionId}-${m.partitionId}`, signal);
-      }
-      return;
-    }
-    if (m.type === 'CreatePartition') {
-      await this.retry(
-        'creating target partition',
-        () => catalog.ensurePartition(c, m.partitionName),
-        signal,
-      );
-      return;
-    }
-    await this.atBarrier(
-      `drop-partition-${m.collectionId}-${m.partitionId}`,
-      c.physicalChannels,
-      signal,
-      async () => {
-        // Milvus refuses to drop a loaded partition; the source released it before dropping, so do the same.
-        await this.retry(
-          'releasing target partition',
-          () => writer.releasePartitions(c.target, [m.partitionName]),
-          signal,
-        );
-        await this.retry(
-          'dropping target partition',
-          () => writer.dropPartition(c.target, m.partitionName),
-          signal,
-        );
-      },
-    );
-    catalog.forgetPartition(c, m.partitionName);
-  }
-
-  /**
-   * A new incarnation of a name is waiting for the old one's drop. Milvus writes a DropCollection message only when it
-   * garbage-collects the collection, with a fresh timestamp, so on a pchannel both incarnations use the old one's drop
-   * can come after the new one's create, and the channel would wait for itself. It need not: the old collection's
-   * rows were all written before the drop request, hence before the create being applied now, so this channel has
-   * passed all of them and joins the old drop's barrier now. If that completes the barrier, or the old collection is
-   * gone from the source altogether (no channel resolves it, so none writes its rows any more), the drop is applied
-   * here.
-   */
-  private leftEarlierIncarnation(
-    target: ReplicatedCollection['target'],
-    signal: AbortSignal,
-  ): (earlierSourceId: string) => Promise<void> {
-    const { barrier, catalog, channel, writer, log } = this.deps;
-    return async (earlier) => {
-      // Renamed on the source, not dropped: the standby follower frees the name by renaming it on the target.
-      if (
-        await this.retry(
-          'checking earlier incarnation',
-          () => catalog.renamedAway(BigInt(earlier), target),
-          signal,
-        )
-      )
-        return;
-      const key = `drop-collection-${earlier}`;
-      const arrived = await this.retry(
-        'joining drop barrier',
-        () => barrier.arrive(key, channel),
-        signal,
-      );
-      if (await barrier.isDone(key)) return;
-      const old = await this.retry(
-        'resolving earlier incarnation',
-        () => catalog.resolve(BigInt(earlier)),
-        signal,
-      );
-      if (old !== undefined && !old.physicalChannels.every((ch) => arrived.has(ch))) return;
-      await this.retry(
-        'dropping earlier incarnation',
-        () => writer.dropCollection(target, earlier),
-        signal,
-      );
-      await this.retry('completing drop barrier', () => barrier.markDone(key), signal);
-      log.info({ barrier: key }, 'earlier incarnation dropped before its DropCollection message');
-    };
-  }
-
-  /**
-   * A channel that cannot resolve the collection (out of scope, or its metadata already garbage-collected after a
-   * restart) still reports that it reached the drop, so channels that did resolve it are not left waiting for it.
-   */
-  private async passBarrier(key: string, signal: AbortSignal): Promise<void> {
-    const { barrier, channel } = this.deps;
-    await this.retry('joining drop barrier', () => barrier.arrive(key, channel), signal);
-  }
-
-  /**
-   * Waits until every pchannel of the collection reached the drop, applies it once, and only then lets this channel
-   * continue (see DropBarrier for why).
-   */
-  private async atBarrier(
-    key: string,
-    channels: readonly string[],
-    signal: AbortSignal,
-    apply: () => Promise<void>,
-  ): Promise<void> {
-    const { barrier, channel, log } = this.deps;
-    const expected = channels.length > 0 ? channels : [channel];
-    for (;;) {
-      const arrived = await this.retry(
-        'joining drop barrier',
-        () => barrier.arrive(key, channel),
-        signal,
-      );
-      if (await barrier.isDone(key)) return;
-      if (expected.every((ch) => arrived.has(ch))) {
-        await apply();
-        await this.retry('completing drop barrier', () => barrier.markDone(key), signal);
-        log.info({ barrier: key }, 'drop applied after every channel reached it');
-        return;
-      }
-      await sleep(250, signal);
-      if (signal.aborted)
-        throw new CdcError('LEASE_LOST', 'lease ended at a drop barrier', { retryable: false });
-    }
   }
 }

@@ -1,0 +1,120 @@
+import { replicateChannelName } from '@cdc/shared';
+import type { ChannelRecord, PausePoint, Position, TaskRecord } from '../domain/model.js';
+import { targetsOf } from '../domain/model.js';
+import { stateLabel } from '../domain/state-machine.js';
+import { channelCheckpoints } from './channel-checkpoints.js';
+import { replicateWatermark } from './replicate-watermark.js';
+import type { ChannelStore, Clock } from './ports.js';
+
+export interface CheckpointReport {
+  taskId: string;
+  channel: string;
+  epoch: string;
+  workerId: string;
+  position?: Position;
+  /** Fan-out targets' checkpoints that moved, by target URI. */
+  fanOutPositions?: Record<string, Position>;
+  sourceHeadTimestamp: string;
+  appliedRows: string;
+  appliedBytes: string;
+  /** The lease read everything the channel held and applied it. */
+  caughtUp?: boolean;
+  /** The pause point (decimal TSO) the lease stopped at; '0' or absent while it runs. */
+  pauseReached?: string;
+}
+
+/**
+ * Why a report ends its lease, from the task as it stands ('' keeps the lease). `rebalancing` is asked last, only
+ * when nothing else ends the lease.
+ */
+export async function reportEndReason(
+  task: TaskRecord | undefined,
+  r: CheckpointReport,
+  pause: PausePoint | undefined,
+  reachedPause: boolean,
+  rebalancing: () => Promise<boolean>,
+): Promise<string> {
+  if (task === undefined) return 'task deleted';
+  if (reachedPause) return 'task paused';
+  if (task.state !== 'TASK_STATE_RUNNING' && pause === undefined)
+    return `task ${stateLabel(task.state)}`;
+  if (task.initialSync?.copying === true) return 'task is copying initial data';
+  if (!task.channels.includes(r.channel)) return 'channel removed from task';
+  if (await rebalancing()) return 'rebalancing';
+  return '';
+}
+
+/** The channel record after an accepted report; `reason` non-empty asks the lease to end. */
+export function withReport(
+  rec: ChannelRecord,
+  r: CheckpointReport,
+  now: number,
+  reason: string,
+  pausedAt: string | undefined,
+): ChannelRecord {
+  const next: ChannelRecord = {
+    ...rec,
+    workerId: r.workerId,
+    sourceHeadTimestamp: maxDecimal(rec.sourceHeadTimestamp, r.sourceHeadTimestamp),
+    headAdvancedMs:
+      BigInt(r.sourceHeadTimestamp) > BigInt(rec.sourceHeadTimestamp)
+        ? now
+        : (rec.headAdvancedMs ?? now),
+    appliedRows: r.appliedRows,
+    appliedBytes: r.appliedBytes,
+    updateTimeMs: now,
+    caughtUp: r.caughtUp === true,
+    lastError: reason === 'rebalancing' ? 'rebalancing' : rec.lastError,
+  };
+  if (reason === '') next.confirmedMs = now;
+  else next.endRequested = reason;
+  if (pausedAt !== undefined) next.pausedAt = pausedAt;
+  if (r.position !== undefined) {
+    next.position = r.position;
+    delete next.pendingStart;
+  }
+  if (r.fanOutPositions !== undefined && Object.keys(r.fanOutPositions).length > 0)
+    next.fanOutPositions = { ...rec.fanOutPositions, ...r.fanOutPositions };
+  return next;
+}
+
+/**
+ * What only the replicate channel's lease hears while it keeps its lease. Only it ticks the target (TargetTicker):
+ * the other leases would list every channel record of the task on each report for nothing. The standby follower
+ * beside it orders its changes after the data (see channelCheckpoints).
+ */
+export async function replicateChannelProgress(
+  deps: { readonly channels: ChannelStore; readonly clock: Clock },
+  task: TaskRecord,
+  r: CheckpointReport,
+  reason: string,
+): Promise<{ replicateWatermark: string; channelCheckpoints?: Record<string, string> }> {
+  const opsChannel = replicateChannelName(task.spec.source.channel_prefix);
+  const onOpsChannel = r.channel === opsChannel && reason === '';
+  const watermark =
+    onOpsChannel && targetsOf(task.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')
+      ? await dmlWatermark(deps, r.taskId, task.channels, opsChannel)
+      : '0';
+  const checkpoints = onOpsChannel
+    ? channelCheckpoints(await deps.channels.list(r.taskId), opsChannel)
+    : undefined;
+  return {
+    replicateWatermark: watermark,
+    ...(checkpoints === undefined ? {} : { channelCheckpoints: checkpoints }),
+  };
+}
+
+async function dmlWatermark(
+  deps: { readonly channels: ChannelStore; readonly clock: Clock },
+  taskId: string,
+  channels: readonly string[],
+  opsChannel: string,
+): Promise<string> {
+  const records = await deps.channels.list(taskId);
+  const dml = channels.filter((c) => c !== opsChannel).map((c) => records.get(c));
+  return replicateWatermark(dml, deps.clock.now()).toString();
+}
+
+function maxDecimal(a: string, b: string): string {
+  return BigInt(a) >= BigInt(b) ? a : b;
+}

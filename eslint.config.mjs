@@ -51,7 +51,12 @@ export default tseslint.config(
   },
   {
     // Domain code stays free of infrastructure SDKs (ports and adapters).
-    files: ['**/src/domain/**/*.ts', '**/src/tasks/task-service.ts', '**/src/replication/**/*.ts'],
+    files: [
+      '**/src/domain/**/*.ts',
+      'services/control/src/tasks/**/*.ts',
+      '**/src/replication/**/*.ts',
+      '**/src/standby/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

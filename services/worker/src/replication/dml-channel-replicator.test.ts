@@ -480,7 +480,7 @@ describe('DmlChannelReplicator', () => {
     expect(checkpoints(ch.progress)).toEqual([[2n, 20n]]);
   });
 
-  // Regression (dml-channel-replicator.ts onDropCollection, ~L208, fixed): a channel that cannot resolve the dropped collection
+  // Regression (CollectionDdl.dropCollection, fixed): a channel that cannot resolve the dropped collection
   // (Milvus deletes its etcd meta shortly after the drop; a lease that starts or restarts after that resolves it to
   // undefined) returns without arriving at the barrier. A channel that did resolve it then waits at the barrier
   // forever (atBarrier has no bound), holding its lease and never checkpointing, and the drop never reaches the

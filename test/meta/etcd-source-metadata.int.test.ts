@@ -193,6 +193,24 @@ describe('EtcdSourceMetadata (real etcd)', () => {
     await meta.close();
   });
 
+  // Milvus keeps a renamed-across-databases collection's old key as a tombstone beside the new one. The old database
+  // id sorts first here (as the default database's id 1 does before any other), so a lookup that takes the first
+  // key it lists finds the tombstone and reports the live collection gone: its rows were then skipped.
+  it('finds a collection renamed into another database past the tombstone under the old one', async () => {
+    root = `test-${randomUUID()}`;
+    const meta = new EtcdSourceMetadata({ client, rootPath: root });
+    await seedDb();
+    const OLD_DB = D - 50n;
+    const m = `${root}/meta/root-coord/database`;
+    await client.put(`${m}/collection-info/${OLD_DB}/${C}`).value(Buffer.from(TOMBSTONE));
+    await client
+      .put(`${m}/collection-info/${D}/${C}`)
+      .value(Buffer.from(encodeCollectionInfo(collection('Created'))));
+    const found = await meta.getCollection(C);
+    expect(found).toMatchObject({ id: C, dbName: 'db1', state: 'Created' });
+    await meta.close();
+  });
+
   it('watches create and drop events in order (tombstones and real deletes)', async () => {
     root = `test-${randomUUID()}`;
     const meta = new EtcdSourceMetadata({ client, rootPath: root });

@@ -146,14 +146,22 @@ export class EtcdSourceMetadata implements SourceMetadata {
     // source are far more than the one needed.
     const modern = await this.scan(this.keys.collectionInfo, revision, { keysOnly: true });
     const at = modern.revision;
-    const key =
-      modern.kvs.find((k) => idsAfter(k.key, this.keys.collectionInfo, 2)?.[1] === collectionId)
-        ?.key ?? `${this.keys.legacyCollection}${collectionId}`;
-    const { kv } = await this.getKv(key, at);
-    if (kv === undefined) return undefined;
-    const c = decodeCollectionInfo(kv.value);
-    if (c.state === 'Dropped') return undefined;
-    return this.complete(c, await this.listDatabases(at), at);
+    // A collection renamed into another database has a key under each database id: the old one holds a tombstone
+    // (which a keys-only listing cannot tell apart), so every candidate is read until a live one answers.
+    const keys = [
+      ...modern.kvs
+        .filter((k) => idsAfter(k.key, this.keys.collectionInfo, 2)?.[1] === collectionId)
+        .map((k) => k.key),
+      `${this.keys.legacyCollection}${collectionId}`,
+    ];
+    for (const key of keys) {
+      const { kv } = await this.getKv(key, at);
+      if (kv === undefined) continue;
+      const c = decodeCollectionInfo(kv.value);
+      if (c.state === 'Dropped') return undefined;
+      return this.complete(c, await this.listDatabases(at), at);
+    }
+    return undefined;
   }
 
   /** Adds fields, functions and the database name to a decoded CollectionInfo value. */

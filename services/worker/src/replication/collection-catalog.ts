@@ -105,6 +105,12 @@ export class CollectionCatalog {
     return moved ? now : undefined;
   }
 
+  /** Names of the collection's partitions the source holds now. */
+  async sourcePartitions(collectionId: bigint): Promise<Set<string>> {
+    const partitions = await this.metadata.listPartitions(collectionId);
+    return new Set(partitions.filter((p) => p.state === 'Created').map((p) => p.name));
+  }
+
   /** Looks a collection up by its source names (replicate-channel ops carry names, not ids). */
   async resolveByName(db: string, name: string): Promise<ReplicatedCollection | undefined> {
     // Always ask the source: the name may belong to a newer incarnation than a cached entry (ops on this channel

@@ -127,12 +127,29 @@ const op = {
 
 function setup(
   log: RecordLog,
-  opts: { writer?: FakeTargetWriter; infos?: CollectionInfo[]; objectWaitMs?: number } = {},
+  opts: {
+    writer?: FakeTargetWriter;
+    infos?: CollectionInfo[];
+    objectWaitMs?: number;
+    /** Partitions the source holds now, by collection id (besides _default). */
+    partitions?: [bigint, string[]][];
+  } = {},
 ) {
   const lease = new AbortController();
   const writer = opts.writer ?? new FakeTargetWriter();
   const progress = new FakeLeaseProgress();
   const metadata = new FakeSourceMetadata(...(opts.infos ?? [books, films]));
+  for (const [collectionId, names] of opts.partitions ?? [[books.id, ['p1']]])
+    metadata.partitions.set(
+      collectionId,
+      names.map((name, i) => ({
+        id: collectionId * 100n + BigInt(i),
+        name,
+        collectionId,
+        createdTimestamp: 1n,
+        state: 'Created' as const,
+      })),
+    );
   const replicator = new ReplicateChannelReplicator({
     reader: new FakeSourceReader(log.records, () => {
       lease.abort(new Error('drained'));
@@ -211,6 +228,24 @@ describe('ReplicateChannelReplicator', () => {
       { op: 'loadCollection', args: [books2, 3] },
     ]);
   });
+
+  // Catching up, the DML channels may already have dropped a partition this channel has yet to load: the source
+  // dropped it after the load, so the load is moot. Waiting for it would hold every later op for objectWaitMs.
+  it('does not load a partition the source dropped since, and goes on at once', async () => {
+    const log = new RecordLog('by-dev-replicate-msg').add(
+      op.loadPartitions('default', 'books'),
+      op.dropIndex('default', 'books'),
+    );
+    const writer = new FakeTargetWriter().failWith('loadPartitions', () =>
+      sinkRejected('partition not found[partition=p1]'),
+    );
+    const { progress, run } = setup(log, { writer, objectWaitMs: 60_000, partitions: [] });
+    await run();
+    expect(writer.callsOf('loadPartitions')).toEqual([]);
+    expect(writer.callsOf('dropIndex')).toEqual([[books2, 'vec', 'vec_idx']]);
+    expect(progress.quarantined).toEqual([]);
+    expect(offsets(progress)).toEqual([0n, 1n]);
+  }, 5_000);
 
   it('skips out-of-scope ops but still checkpoints them', async () => {
     const log = new RecordLog('by-dev-replicate-msg').add(

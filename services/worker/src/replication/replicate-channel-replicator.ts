@@ -183,6 +183,38 @@ export class ReplicateChannelReplicator {
     }
   }
 
+  /**
+   * The partitions of a load that the source still has. The DML channels apply a later DropPartition at their own
+   * pace, so when this channel catches up, a partition the source loaded and then dropped may be gone from the target
+   * already: loading it would wait for a partition that will never come back (and hold every op behind it).
+   */
+  private async stillOnSource(
+    db: string,
+    collection: string,
+    partitions: readonly string[],
+    signal: AbortSignal,
+  ): Promise<string[]> {
+    const { catalog, log } = this.deps;
+    const c = await this.retry(
+      'resolving collection',
+      () => catalog.resolveByName(normalizeDb(db), collection),
+      signal,
+    );
+    if (c === undefined) return [...partitions];
+    const live = await this.retry(
+      'listing partitions',
+      () => catalog.sourcePartitions(c.id),
+      signal,
+    );
+    const kept = partitions.filter((p) => live.has(p));
+    if (kept.length < partitions.length)
+      log.info(
+        { collection, dropped: partitions.filter((p) => !live.has(p)) },
+        'partitions dropped on the source since this load; not loaded',
+      );
+    return kept;
+  }
+
   private async apply(m: KnownMessage, signal: AbortSignal): Promise<void> {
     const { writer, scope } = this.deps;
     switch (m.type) {
@@ -254,12 +286,20 @@ export class ReplicateChannelReplicator {
         );
       case 'ReleaseCollection':
         return this.patient('releasing collection', () => writer.releaseCollection(t), signal);
-      case 'LoadPartitions':
-        return this.patient(
-          'loading partitions',
-          () => writer.loadPartitions(t, m.partitionNames, m.replicaNumber || 1),
+      case 'LoadPartitions': {
+        const partitions = await this.stillOnSource(
+          m.dbName,
+          m.collectionName,
+          m.partitionNames,
           signal,
         );
+        if (partitions.length === 0) return;
+        return this.patient(
+          'loading partitions',
+          () => writer.loadPartitions(t, partitions, m.replicaNumber || 1),
+          signal,
+        );
+      }
       case 'ReleasePartitions':
         return this.patient(
           'releasing partitions',

@@ -73,7 +73,7 @@ export class E2eHarness {
       CONTROL_RECONCILE_INTERVAL_MS: '500',
       CONTROL_DISCOVERY_INTERVAL_MS: '2000',
       ...overrides,
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'info',
     });
     this.client = new CdcTestClient(this.controlAddress);
     await waitForControl(this.client);
@@ -94,7 +94,8 @@ export class E2eHarness {
       WORKER_METRICS_PORT: String(metricsPort),
       WORKER_LOCK_MS: '8000',
       WORKER_STALLED_CHECK_MS: '2000',
-      LOG_LEVEL: 'info',
+      // E2E_LOG_LEVEL=debug to see retries that info hides (e.g. an op the target refuses for a while).
+      LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'info',
       ...overrides,
     });
     this.workers.push(worker);

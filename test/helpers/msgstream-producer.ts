@@ -1,8 +1,8 @@
 /**
- * Drives a Go msgstream test producer (`test/producers/msgstream25`: Milvus 2.5.5's own msgstream code, built and
- * cached by `deploy/local/producers.sh`): one JSON command per line on its stdin, one JSON reply per line on its
- * stdout. Each instance emulates its own 2.5 cluster (unique channel prefix and etcd root) on the shared Kafka and
- * etcd, and removes its topics and keys on `dispose()`.
+ * Drives a Go msgstream test producer (`test/producers/msgstream25`: Milvus 2.5.5's own msgstream code;
+ * `msgstream24`: the 2024-06-05 `milvus/pkg` msgstream; built and cached by `deploy/local/producers.sh`): one JSON
+ * command per line on its stdin, one JSON reply per line on its stdout. Each instance emulates its own cluster
+ * (unique channel prefix and etcd root) on the shared Kafka and etcd, and removes its topics and keys on `dispose()`.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

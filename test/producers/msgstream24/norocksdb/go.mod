@@ -1,0 +1,3 @@
+module github.com/tecbot/gorocksdb
+
+go 1.21

@@ -21,6 +21,23 @@ interface GrantEntity {
   readonly grantor?: { readonly privilege?: { readonly name?: string } };
 }
 
+/** Runs one SDK call for `what` (prefixed with the side); a throw or a failed status becomes a CdcError. */
+export async function sideCall<T>(
+  what: string,
+  fn: () => Promise<T>,
+  statusOf: (res: T) => MilvusStatusLike | undefined,
+): Promise<T> {
+  let res: T;
+  try {
+    res = await fn();
+  } catch (err) {
+    throw thrownError(what, err);
+  }
+  const status = statusOf(res);
+  if (classifyStatus(status).kind !== 'ok') throw statusError(what, status);
+  return res;
+}
+
 /**
  * `MetadataSide` over the SDK, on the verification's connection to one side. Aliases and grants go through the raw
  * RPCs where the SDK cannot express the request (every alias of a database; grants of one database).
@@ -32,21 +49,12 @@ export class SdkMetadataSide implements MetadataSide {
     private readonly timeoutMs: number,
   ) {}
 
-  private async call<T>(
+  private call<T>(
     action: string,
     fn: () => Promise<T>,
     statusOf: (res: T) => MilvusStatusLike | undefined,
   ): Promise<T> {
-    const what = `${this.name}: ${action}`;
-    let res: T;
-    try {
-      res = await fn();
-    } catch (err) {
-      throw thrownError(what, err);
-    }
-    const status = statusOf(res);
-    if (classifyStatus(status).kind !== 'ok') throw statusError(what, status);
-    return res;
+    return sideCall(`${this.name}: ${action}`, fn, statusOf);
   }
 
   private raw<T>(method: string, params: Record<string, unknown>): Promise<T> {

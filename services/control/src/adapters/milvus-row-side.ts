@@ -23,7 +23,7 @@ import {
 import type { SourceMilvusSpec } from '../domain/model.js';
 import { keyText, type RowKey } from '../verify/key-diff.js';
 import type { CollectionLayout, CollectionRef, RowSide } from '../verify/ports.js';
-import { SdkMetadataSide } from './milvus-metadata-side.js';
+import { SdkMetadataSide, sideCall } from './milvus-metadata-side.js';
 import { hostPort } from './source-probes.js';
 
 /** Keys per `pk in [...]` query or delete; rows per upsert. */
@@ -120,21 +120,12 @@ export class SdkRowSide implements RowSide {
   }
 
   /** Runs one SDK call; a failed status or a throw becomes a CdcError prefixed with the side. */
-  private async call<T>(
+  private call<T>(
     action: string,
     fn: () => Promise<T>,
     statusOf: (res: T) => MilvusStatusLike | undefined,
   ): Promise<T> {
-    const what = `${this.name}: ${action}`;
-    let res: T;
-    try {
-      res = await fn();
-    } catch (err) {
-      throw thrownError(what, err);
-    }
-    const status = statusOf(res);
-    if (classifyStatus(status).kind !== 'ok') throw statusError(what, status);
-    return res;
+    return sideCall(`${this.name}: ${action}`, fn, statusOf);
   }
 
   async listCollections(): Promise<CollectionRef[]> {

@@ -2,7 +2,8 @@
  * One fetch loop for every Kafka channel a worker reads through the same client: each round is one Fetch per broker
  * carrying partition 0 of every channel whose reader wants records, at that reader's next offset, so N channels cost
  * one long-poll (not N), and a new channel is read from its next round on (no group to join). Records are handed to
- * each reader in offset order; the reader checks them (gaps, refused batches) and queues them.
+ * each reader in offset order; the reader checks them (gaps, refused batches) and queues them. Readers of the same
+ * topic (several tasks on one source channel) share what one fetch returns when it covers their position.
  */
 import { errorMessage } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
@@ -146,15 +147,43 @@ export class KafkaFetchSession {
     for (const o of outcomes) {
       const i = parts.findIndex((x) => x.topic === o.topic);
       const p = wanted[i];
+      const offset = parts[i]?.offset;
       // Closed meanwhile, or it moved on (another round delivered): the records are not for its position.
-      if (p === undefined || !this.partitions.has(p) || p.nextOffset() !== parts[i]?.offset)
+      if (p === undefined || offset === undefined) continue;
+      if (!this.partitions.has(p) || p.nextOffset() !== offset) continue;
+      if (o.kind !== 'records') {
+        await p.outOfRange().catch((err: unknown) => {
+          p.fail(err);
+        });
         continue;
-      try {
-        if (o.kind === 'records') await p.deliver(o.messages);
-        else await p.outOfRange();
-      } catch (err) {
-        p.fail(err);
+      }
+      // Every reader of the topic whose next offset the fetch covers takes its share: tasks reading the same channel
+      // from the same place (idle tasks at the head, above all) cost one fetch and one record-batch decode, not one each.
+      for (const reader of this.sharing(p, offset, o.messages)) {
+        try {
+          await reader.deliver(o.messages);
+        } catch (err) {
+          reader.fail(err);
+        }
       }
     }
+  }
+
+  /** `fetched` (the reader the fetch was for) first, then every other reader whose position lies inside `messages`. */
+  private sharing(
+    fetched: FetchedPartition,
+    from: bigint,
+    messages: readonly WireMessage[],
+  ): FetchedPartition[] {
+    const last = messages[messages.length - 1];
+    if (last === undefined) return [fetched];
+    const end = BigInt(last.offset);
+    const readers = [fetched];
+    for (const other of this.partitions) {
+      if (other === fetched || other.topic !== fetched.topic || !other.wantsRecords()) continue;
+      const next = other.nextOffset();
+      if (next >= from && next <= end) readers.push(other);
+    }
+    return readers;
   }
 }

@@ -148,6 +148,23 @@ describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () 
     await late.close();
   });
 
+  it('serves readers of one topic at the same place from one fetch (tasks sharing a channel)', async () => {
+    const wire = new FakeWire();
+    const session = newSession(wire);
+    const rs = [0, 1, 2, 3].map(() => reader(wire, session));
+    // Three at the same offset, one a little ahead inside the same fetch: all four take their share of one fetch.
+    for (const r of rs.slice(0, 3))
+      await r.open({ kind: 'after', msgId: encodeKafkaMessageId(9n) });
+    await rs[3]!.open({ kind: 'after', msgId: encodeKafkaMessageId(19n) });
+    const got = await Promise.all(rs.map((r) => readN(r, 5)));
+    expect(got.slice(0, 3)).toEqual([0, 1, 2].map(() => ['v10', 'v11', 'v12', 'v13', 'v14']));
+    expect(got[3]).toEqual(['v20', 'v21', 'v22', 'v23', 'v24']);
+    const firstRound = wire.fetches[0]!;
+    expect(firstRound).toHaveLength(1);
+    expect(wire.fetches.length).toBeLessThanOrEqual(2);
+    for (const r of rs) await r.close();
+  });
+
   it('holds at most its queue bound and fetches the rest once the replicator made room', async () => {
     const wire = new FakeWire();
     const session = newSession(wire);

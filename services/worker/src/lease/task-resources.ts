@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
 import type { Redis } from 'ioredis';
 import {
@@ -42,6 +43,14 @@ function etcdClient(etcd: pb.EtcdSource__Output | null | undefined): Etcd3 {
   });
 }
 
+/**
+ * Key of a connection in the shared map: the same endpoint with the same credentials and TLS is one client, whichever
+ * task asks. Hashed, so no credential is kept in a key.
+ */
+function connectionKey(kind: string, settings: unknown): string {
+  return `${kind}:${createHash('sha256').update(JSON.stringify(settings)).digest('hex')}`;
+}
+
 interface Shared<T> {
   readonly value: Promise<T>;
   refs: number;
@@ -49,8 +58,9 @@ interface Shared<T> {
 }
 
 /**
- * Builds the connections a lease needs and shares them between the leases of one task in this process (all channels
- * of a task talk to the same source etcd and target Milvus); the last lease to release one closes it.
+ * Builds the connections a lease needs and shares them between the leases of this process that use the same endpoint
+ * with the same credentials (every channel of a task, and every task on one source or into one target: 30 tasks on a
+ * source are one etcd client and one Milvus client per target, not 30); the last lease to release one closes it.
  */
 export class TaskResources implements LeaseFactories {
   private readonly shared = new Map<string, Shared<unknown>>();
@@ -98,7 +108,7 @@ export class TaskResources implements LeaseFactories {
   sourceMetadata(taskId: string, spec: TaskSpecWire): Promise<Borrowed<SourceMetadata>> {
     const etcd = spec.source?.etcd;
     return this.borrow(
-      `meta:${taskId}`,
+      connectionKey('meta', etcd),
       () => {
         const client = etcdClient(etcd);
         return Promise.resolve({
@@ -117,7 +127,7 @@ export class TaskResources implements LeaseFactories {
   async standby(taskId: string, spec: TaskSpecWire): Promise<Borrowed<StandbyResources>> {
     const etcd = spec.source?.etcd;
     const meta = await this.borrow(
-      `standby-meta:${taskId}`,
+      connectionKey('standby-meta', etcd),
       () => {
         const client = etcdClient(etcd);
         return Promise.resolve({
@@ -158,7 +168,7 @@ export class TaskResources implements LeaseFactories {
   private milvusWriter(taskId: string, spec: TaskSpecWire): Promise<Borrowed<MilvusTargetWriter>> {
     const t = spec.target;
     return this.borrow<MilvusTargetWriter>(
-      `target:${taskId}:${t?.uri ?? ''}`,
+      connectionKey('target', [endpointOptions(t), isReplicateMode(spec)]),
       () =>
         Promise.resolve(
           new MilvusTargetWriter({
@@ -174,7 +184,7 @@ export class TaskResources implements LeaseFactories {
   replicateTarget(taskId: string, spec: TaskSpecWire): Promise<Borrowed<ReplicateTarget>> {
     const t = spec.target;
     return this.borrow<ReplicateTarget>(
-      `replicate-target:${taskId}:${t?.uri ?? ''}`,
+      connectionKey('replicate-target', endpointOptions(t)),
       () => Promise.resolve(new MilvusReplicateTarget({ ...endpointOptions(t), logger: this.log })),
       (r) => r.close(),
     );
@@ -192,7 +202,7 @@ export class TaskResources implements LeaseFactories {
     const m = spec.source?.milvus;
     if (!m?.uri) return Promise.reject(missingSourceMilvus());
     return this.borrow<MilvusSourceRows>(
-      `source-rows:${taskId}`,
+      connectionKey('source-rows', endpointOptions(m)),
       () => Promise.resolve(new MilvusSourceRows({ ...endpointOptions(m), logger: this.log })),
       (r) => r.close(),
     );

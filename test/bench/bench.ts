@@ -18,6 +18,7 @@ import type { CatchUpResult, CatchUpSetup } from './catch-up.js';
 import {
   LAG_COLLECTION,
   ROWS_COLLECTION,
+  DB_PREFIX,
   SOURCE_DB,
   count,
   createIndexedCollection,
@@ -73,6 +74,7 @@ const { values: args } = parseArgs({
   allowPositionals: true,
 });
 const QUICK = args.quick;
+const CEILING_DB = `${DB_PREFIX}_ceiling`;
 const N = Number(args.rows ?? (QUICK ? '20000' : '200000'));
 const BATCH = Number(args.batch);
 const shape = { dim: Number(args.dim), shards: Number(args.shards) };
@@ -133,7 +135,7 @@ async function describeSource(collection: string) {
 
 /** Direct SDK writes into the target; `--quick` measures only the best one (upsert, 4 in flight). */
 async function directCeiling(bytesPerRow: number): Promise<Row[]> {
-  const db = 'bench_ceiling';
+  const db = CEILING_DB;
   await dropDatabase(target, db);
   const out: Row[] = [];
   const cases = [
@@ -403,8 +405,7 @@ async function main(): Promise<void> {
 
 async function cleanup(): Promise<void> {
   await live?.stop().catch(() => undefined);
-  for (const db of ['bench_ceiling', FAILOVER_DB])
-    await dropDatabase(target, db).catch(() => undefined);
+  for (const db of [CEILING_DB, FAILOVER_DB]) await dropDatabase(target, db).catch(() => undefined);
   if (!args['keep-source']) await dropDatabase(source, SOURCE_DB).catch(() => undefined);
   for (const c of [source, target, replica]) await c.closeConnection().catch(() => undefined);
 }

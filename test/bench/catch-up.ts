@@ -9,7 +9,7 @@ import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { StackEnv } from '../helpers/stack.js';
 import { CdcDeployment } from './cdc-run.js';
 import type { DeploymentOptions, TargetRef } from './cdc-run.js';
-import { count, dropDatabase } from './data.js';
+import { count, DB_PREFIX, dropDatabase } from './data.js';
 import { leaseTimeline, timelineText } from './milestones.js';
 import type { LeaseTimeline } from './milestones.js';
 
@@ -70,7 +70,7 @@ export async function runCatchUp(
   opts: DeploymentOptions = {},
 ): Promise<CatchUpResult> {
   const { target, say } = setup;
-  const db = `bench_${label}`;
+  const db = `${DB_PREFIX}_${label}`;
   await dropDatabase(target, db);
   const dep = new CdcDeployment(setup.env, label, opts);
   setup.onDeployment?.(dep);

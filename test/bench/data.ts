@@ -5,7 +5,9 @@
 import { ConsistencyLevelEnum, DataType } from '@zilliz/milvus2-sdk-node';
 import type { FieldType, RowData, MilvusClient } from '@zilliz/milvus2-sdk-node';
 
-export const SOURCE_DB = 'bench_src';
+/** Prefix of every database the bench creates (BENCH_DB_PREFIX): two benches on one stack must not share them. */
+export const DB_PREFIX = process.env['BENCH_DB_PREFIX'] ?? 'bench';
+export const SOURCE_DB = `${DB_PREFIX}_src`;
 export const ROWS_COLLECTION = 'rows';
 export const LAG_COLLECTION = 'lag';
 

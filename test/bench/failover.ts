@@ -10,9 +10,9 @@ import type { StackEnv } from '../helpers/stack.js';
 import { CdcDeployment } from './cdc-run.js';
 import type { DeploymentOptions, TargetRef } from './cdc-run.js';
 import { workersReady } from './catch-up.js';
-import { makeRows } from './data.js';
+import { DB_PREFIX, makeRows } from './data.js';
 
-export const FAILOVER_DB = 'bench_failover';
+export const FAILOVER_DB = `${DB_PREFIX}_failover`;
 
 export interface FailoverResult {
   /** SIGKILL → every channel the killed worker held caught up under the survivor. */

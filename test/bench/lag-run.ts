@@ -8,7 +8,7 @@ import type { StackEnv } from '../helpers/stack.js';
 import { CdcDeployment } from './cdc-run.js';
 import type { DeploymentOptions, TargetRef } from './cdc-run.js';
 import { workersReady } from './catch-up.js';
-import { count, createIndexedCollection, dropDatabase } from './data.js';
+import { count, createIndexedCollection, DB_PREFIX, dropDatabase } from './data.js';
 import { runLagLoad } from './lag.js';
 import type { LagResult } from './lag.js';
 import { percentile } from './report.js';
@@ -43,7 +43,7 @@ export async function runLag(o: {
   readonly onDeployment?: (dep: CdcDeployment | undefined) => void;
 }): Promise<LagRunResult> {
   const { source, target } = o;
-  const db = `bench_${o.label}`;
+  const db = `${DB_PREFIX}_${o.label}`;
   await dropDatabase(target, db);
   await source
     .dropCollection({ db_name: o.sourceDb, collection_name: o.collection })

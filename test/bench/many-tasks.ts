@@ -8,6 +8,7 @@
 import { composeTs } from '@cdc/shared';
 import type { StackEnv } from '../helpers/stack.js';
 import { CdcDeployment } from './cdc-run.js';
+import { DB_PREFIX } from './data.js';
 import type { DeploymentOptions } from './cdc-run.js';
 import { workersReady } from './catch-up.js';
 
@@ -53,7 +54,7 @@ export async function runManyTasks(o: {
         await dep.createTask(
           o.sourceDb,
           `idle_${i}`,
-          `bench_many_${i}`,
+          `${DB_PREFIX}_many_${i}`,
           composeTs(Date.now()),
           undefined,
           undefined,

@@ -123,8 +123,6 @@ export class CdcDeployment {
         CDC_REDIS_URL: this.env.redisUrl,
         CDC_QUEUE_PREFIX: `cdc-bench-${this.id}`,
         CONTROL_SECRET_KEY: randomBytes(32).toString('base64'),
-        CONTROL_RECONCILE_INTERVAL_MS: '500',
-        CONTROL_DISCOVERY_INTERVAL_MS: '2000',
         CONTROL_METRICS_PORT: String(this.metricsPort),
         LOG_LEVEL: 'info',
         ...this.opts.controlEnv,

@@ -114,6 +114,10 @@ async function main(): Promise<void> {
     clock: systemClock,
     staleReportMs: 5_000,
     pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
+    // Called only after start-up (scheduler exists by then); does nothing on a replica that is not the leader.
+    onRunnable: () => {
+      scheduler.nudge();
+    },
   });
   const leases = new LeaseService({
     tasks,

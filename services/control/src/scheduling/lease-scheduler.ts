@@ -8,7 +8,7 @@ import {
   type Logger,
   type SnapshotJobData,
 } from '@cdc/shared';
-import type { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { TaskRecord } from '../domain/model.js';
 import type { ChannelDiscovery, TaskStore } from '../tasks/ports.js';
 import type { SnapshotService } from '../tasks/snapshot-service.js';
@@ -54,6 +54,8 @@ export class LeaseScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastDiscovery = new Map<string, number>();
+  private passing = false;
+  private again = false;
   state: 'idle' | 'running' | 'stopped' = 'idle';
 
   constructor(
@@ -80,35 +82,53 @@ export class LeaseScheduler {
     await this.running;
   }
 
+  /**
+   * A task became runnable (created, resumed): pass now rather than at the next interval, so its channels are
+   * leased without waiting for the timer. A pass under way is followed by another at once.
+   */
+  nudge(): void {
+    if (this.state !== 'running') return;
+    if (this.passing) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.tick();
+  }
+
   private tick(): void {
     if (this.state !== 'running') return;
+    this.passing = true;
     this.running = this.reconcile()
       .catch((err: unknown) => {
         this.log.warn({ err }, 'lease reconcile failed; retrying');
       })
       .finally(() => {
-        if (this.state === 'running')
-          this.timer = setTimeout(() => {
-            this.tick();
-          }, this.opts.reconcileIntervalMs);
+        this.passing = false;
+        if (this.state !== 'running') return;
+        const delay = this.again ? 0 : this.opts.reconcileIntervalMs;
+        this.again = false;
+        this.timer = setTimeout(() => {
+          this.tick();
+        }, delay);
       });
   }
 
   /** One pass. Public for tests. */
   async reconcile(): Promise<void> {
     const tasks = await this.store.list();
-    const leaseJobs = await this.queue.getJobs([...LIVE_STATES]);
+    // Job ids only (one call per queue): a pass runs every few hundred ms, and reading every job's hash each time made
+    // the scheduler the idle control service's main cost with hundreds of leases. Ids say task and channel.
+    const leaseIds = new Set(await this.queue.getRanges([...LIVE_STATES]));
     const snapshotQueue = this.snapshots?.queue;
-    const snapshotJobs =
-      snapshotQueue === undefined ? [] : await snapshotQueue.getJobs([...LIVE_STATES]);
-    const jobs: Job<LeaseJobData | SnapshotJobData>[] = [...leaseJobs, ...snapshotJobs];
-    const active = new Set(
-      [
-        ...(await this.queue.getJobs(['active'])),
-        ...(snapshotQueue === undefined ? [] : await snapshotQueue.getJobs(['active'])),
-      ].map((j) => j.id),
+    const snapshotIds = new Set(
+      snapshotQueue === undefined ? [] : await snapshotQueue.getRanges([...LIVE_STATES]),
     );
-    const byId = new Map(jobs.map((j) => [j.id ?? '', j]));
+    const active = new Set([
+      ...(await this.queue.getRanges(['active'])),
+      ...(snapshotQueue === undefined ? [] : await snapshotQueue.getRanges(['active'])),
+    ]);
+    const byId = new Set([...leaseIds, ...snapshotIds]);
     const wanted = new Set<string>();
     const now = Date.now();
 
@@ -123,8 +143,8 @@ export class LeaseScheduler {
                 { taskId: task.taskId, err: errorMessage(err) },
                 'initial sync planning failed; retrying',
               );
-              for (const j of snapshotJobs)
-                if (j.data.taskId === task.taskId && j.id !== undefined) wanted.add(j.id);
+              for (const id of snapshotIds)
+                if (id.startsWith(snapshotJobId(task.taskId, ''))) wanted.add(id);
               return undefined;
             });
             if (left === undefined) break;
@@ -178,7 +198,7 @@ export class LeaseScheduler {
             await this.tasks.start(task.taskId);
           break;
         case 'TASK_STATE_DELETING': {
-          const stillActive = jobs.some((j) => j.data.taskId === task.taskId && active.has(j.id));
+          const stillActive = await this.hasActiveJob(task.taskId, active);
           if (!stillActive || now - task.updateTimeMs > this.opts.deletingGraceMs) {
             await this.store.remove(task.taskId);
             this.log.info({ taskId: task.taskId }, 'task deleted');
@@ -190,19 +210,43 @@ export class LeaseScheduler {
           break;
       }
     }
-    for (const job of jobs) {
-      if (job.id === undefined || wanted.has(job.id) || active.has(job.id)) continue;
-      await job.remove().catch((err: unknown) => {
+    await this.removeUnwanted(this.queue, leaseIds, wanted, active);
+    if (snapshotQueue !== undefined)
+      await this.removeUnwanted(snapshotQueue, snapshotIds, wanted, active);
+  }
+
+  /** Removes the queue's jobs no task wants; active ones end through their worker's next report. */
+  private async removeUnwanted(
+    queue: Queue,
+    ids: ReadonlySet<string>,
+    wanted: ReadonlySet<string>,
+    active: ReadonlySet<string>,
+  ): Promise<void> {
+    for (const id of ids) {
+      if (wanted.has(id) || active.has(id)) continue;
+      await queue.remove(id).catch((err: unknown) => {
         this.log.debug(
-          { jobId: job.id, err: errorMessage(err) },
+          { jobId: id, err: errorMessage(err) },
           'lease job not removed (taken meanwhile)',
         );
       });
     }
   }
 
+  /** Whether a worker still holds a job of the task (ids may share a prefix with another task's: data decides). */
+  private async hasActiveJob(taskId: string, active: ReadonlySet<string>): Promise<boolean> {
+    for (const id of active) {
+      if (!id.startsWith(`${taskId}--`)) continue;
+      const job =
+        (await this.queue.getJob(id)) ?? (await this.snapshots?.queue.getJob(id)) ?? undefined;
+      if (job?.data.taskId === taskId) return true;
+    }
+    return false;
+  }
+
   private async maybeRediscover(task: TaskRecord, now: number): Promise<TaskRecord> {
-    const last = this.lastDiscovery.get(task.taskId) ?? 0;
+    // A task's channels were discovered when it started (its last update): not again within the interval.
+    const last = this.lastDiscovery.get(task.taskId) ?? task.updateTimeMs;
     if (now - last < this.opts.discoveryIntervalMs) return task;
     this.lastDiscovery.set(task.taskId, now);
     try {

@@ -39,6 +39,8 @@ export interface TaskServiceDeps {
   readonly staleReportMs: number;
   /** A pause point lies this far ahead of the PauseTask call (LeaseTiming.pauseLeadMs). */
   readonly pauseLeadMs: number;
+  /** A task became RUNNING (started, resumed): its channels want leases now (the scheduler's nudge). */
+  readonly onRunnable?: () => void;
 }
 
 /** Bytes of stored task records in one ListTasks answer: under gRPC's 4 MiB default receive limit of clients. */
@@ -104,7 +106,7 @@ export class TaskService {
     } catch (err) {
       failure = `discovering channels: ${errorMessage(err)}`;
     }
-    return this.mutate(taskId, (t) => {
+    const started = await this.mutate(taskId, (t) => {
       if (t.state !== 'TASK_STATE_CREATING') return undefined;
       if (failure !== undefined) return this.withState(t, 'TASK_STATE_FAILED', failure, '');
       const next =
@@ -113,6 +115,8 @@ export class TaskService {
           : this.withState(t, 'TASK_STATE_PAUSED', 'created paused', pauseAs);
       return { ...next, channels };
     });
+    if (started.state === 'TASK_STATE_RUNNING') this.deps.onRunnable?.();
+    return started;
   }
 
   async get(taskId: string): Promise<TaskRecord> {
@@ -171,11 +175,15 @@ export class TaskService {
   }
 
   async resume(taskId: string): Promise<TaskRecord> {
-    return this.mutate(taskId, (t) => {
+    let resumed = false;
+    const task = await this.mutate(taskId, (t) => {
       if (t.state === 'TASK_STATE_RUNNING') return undefined;
       assertTransition(taskId, t.state, 'TASK_STATE_RUNNING');
+      resumed = true;
       return this.withState(t, 'TASK_STATE_RUNNING', '', '');
     });
+    if (resumed) this.deps.onRunnable?.();
+    return task;
   }
 
   async delete(taskId: string, ignoreNotFound: boolean): Promise<TaskRecord | undefined> {

@@ -196,7 +196,8 @@ function lagSection(lags: readonly LagRunResult[], base: number): { md: string; 
     say(`${l.mode}: ${agreement.line}`);
     // Guarantee 7 is checked where the reported lag is the task's own: API mode.
     if (l.mode === 'api') agrees &&= agreement.ok;
-    parts.push(`${table}\n\n${l.mode} mode. ${agreement.line}`);
+    say(`${l.mode}: ${l.split}`);
+    parts.push(`${table}\n\n${l.mode} mode. ${agreement.line} ${l.split}.`);
   }
   return { md: parts.join('\n\n'), agrees };
 }

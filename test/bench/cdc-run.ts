@@ -91,6 +91,7 @@ export class CdcDeployment {
   readonly taskId = `bench-${this.id}`;
   private control: RunningProcess | undefined;
   readonly workers: RunningProcess[] = [];
+  private readonly workerMetricsPorts: number[] = [];
   /** Every task this deployment created (DeleteTask on stop). */
   readonly taskIds: string[] = [];
   client: CdcTestClient | undefined;
@@ -147,13 +148,31 @@ export class CdcDeployment {
             WORKER_CONTROL_ADDRESS: this.address,
             CDC_REDIS_URL: this.env.redisUrl,
             CDC_QUEUE_PREFIX: `cdc-bench-${this.id}`,
-            WORKER_METRICS_PORT: String(await freePort()),
+            WORKER_METRICS_PORT: String(await this.nextWorkerMetricsPort()),
             LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'info',
             ...this.opts.workerEnv,
           },
         ),
       );
     }
+  }
+
+  private async nextWorkerMetricsPort(): Promise<number> {
+    const port = await freePort();
+    this.workerMetricsPorts.push(port);
+    return port;
+  }
+
+  /** Every worker's Prometheus text (workers that do not answer are left out). */
+  async workerMetrics(): Promise<string[]> {
+    const texts = await Promise.all(
+      this.workerMetricsPorts.map((port) =>
+        fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) })
+          .then((r) => r.text())
+          .catch(() => ''),
+      ),
+    );
+    return texts.filter((t) => t !== '');
   }
 
   workerId(index: number): string {

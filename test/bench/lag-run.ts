@@ -9,6 +9,7 @@ import { CdcDeployment } from './cdc-run.js';
 import type { DeploymentOptions, TargetRef } from './cdc-run.js';
 import { workersReady } from './catch-up.js';
 import { count, createIndexedCollection, DB_PREFIX, dropDatabase } from './data.js';
+import { bucketDelta, parseDelayBuckets, splitText } from './delay-split.js';
 import { runLagLoad } from './lag.js';
 import type { LagResult } from './lag.js';
 import { percentile } from './report.js';
@@ -22,6 +23,8 @@ export interface LagRunResult {
   readonly rss: number[];
   /** Control + workers CPU seconds over the load. */
   readonly cpuS: number;
+  /** Where the lag goes (delay-split.ts). */
+  readonly split: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -89,6 +92,7 @@ export async function runLag(o: {
       `${o.label}: writing ${o.rowsPerSec.toFixed(0)} rows/s for ${o.seconds} s, ${o.workers} workers`,
     );
     const cpu0 = dep.cpuSecondsTotal();
+    const delays0 = parseDelayBuckets(await dep.workerMetrics());
     const res = await runLagLoad({
       source,
       target,
@@ -101,6 +105,7 @@ export async function runLag(o: {
       firstId: 0,
     });
     const cpuS = dep.cpuSecondsTotal() - cpu0;
+    const split = splitText(bucketDelta(parseDelayBuckets(await dep.workerMetrics()), delays0));
     sampling = false;
     await sampler;
     const busiest = [...perChannel.entries()]
@@ -117,6 +122,7 @@ export async function runLag(o: {
       busiest,
       rss: dep.peakRssPerWorker(),
       cpuS,
+      split,
     };
   } finally {
     sampling = false;

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LeaseHooks } from './lease/lease-runner.js';
 
 /** Prometheus metrics of a worker. Labels stay low-cardinality: task and channel, never data. */
@@ -37,6 +37,15 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  /** The lag split: no task or channel label (one series per stage), the benchmark reads it worker-wide. */
+  private readonly delays = new Histogram({
+    name: 'cdc_worker_source_delay_seconds',
+    help: 'Time since the source wrote it: stage="tick_read" when a time tick is read, stage="applied" when the oldest change of a pack is acknowledged by the target',
+    labelNames: ['stage'],
+    buckets: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -55,6 +64,12 @@ export class WorkerMetrics {
       },
       onQuarantine: (l) => {
         this.quarantined.inc({ task: l.taskId, channel: l.channel });
+      },
+      onTickRead: (_l, ms) => {
+        this.delays.observe({ stage: 'tick_read' }, ms / 1000);
+      },
+      onApplied: (_l, ms) => {
+        this.delays.observe({ stage: 'applied' }, ms / 1000);
       },
       onRecordsRead: (l, records) => {
         this.recordsRead.inc({ task: l.taskId, channel: l.channel }, records);

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { CdcError, errorMessage } from '@cdc/shared';
 import type { LeaseJobData, Logger, SourceMetadata, StandbyMetadata } from '@cdc/shared';
+import type { DelayObserver } from '../ports/delay-observer.js';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { SourceProperties } from '../ports/source-properties.js';
@@ -66,6 +67,9 @@ export interface LeaseHooks {
   onRecordsRead?(lease: LeaseRef, records: number): void;
   /** Periodic progress for metrics. */
   onProgress?(lease: LeaseRef, appliedRows: number): void;
+  /** The lag split of the main target (see DelayObserver). */
+  onTickRead?(lease: LeaseRef, ms: number): void;
+  onApplied?(lease: LeaseRef, ms: number): void;
 }
 
 export interface LeaseRunnerDeps {
@@ -82,6 +86,13 @@ export type LeaseOutcome = 'ended' | 'refused';
 /** Source user → initial target password (spec.replicate_rbac). Secrets: never logged. */
 function initialPasswordsOf(spec: TaskSpecWire): ReadonlyMap<string, string> {
   return new Map((spec.replicate_rbac?.initial_passwords ?? []).map((p) => [p.user, p.password]));
+}
+
+function delaysOf(hooks: LeaseHooks, lease: LeaseRef): DelayObserver {
+  return {
+    tickRead: (ms) => hooks.onTickRead?.(lease, ms),
+    applied: (ms) => hooks.onApplied?.(lease, ms),
+  };
 }
 
 /** Write validity assumed when the control service does not grant one (older control versions). */
@@ -305,6 +316,7 @@ export class LeaseRunner {
                 ...(t.replicate ? { replicateTarget: t.replicate } : {}),
                 progress: main ? reporter : reporter.forFanOutTarget(t.uri),
                 barrier: factories.dropBarrier(job.taskId, main ? undefined : t.uri),
+                ...(main && hooks ? { delays: delaysOf(hooks, lease) } : {}),
                 log: main ? log : log.child({ target: t.uri }),
                 maxBatchRows: settings.maxBatchRows,
                 readBatchSize: settings.readBatchSize,

@@ -1,4 +1,5 @@
 import { CdcError } from '@cdc/shared';
+import type { DelayObserver } from '../ports/delay-observer.js';
 import type { Logger, SourceMetadata } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
@@ -41,6 +42,7 @@ export interface TargetPipelineDeps {
   readonly floor?: bigint;
   /** Aliases, renames, properties and RBAC (undefined: not followed). */
   readonly standby?: PipelineStandby;
+  readonly delays?: DelayObserver;
 }
 
 /** What the standby follower (replicate channel) and the lookup of renamed collections (every channel) use. */
@@ -150,6 +152,7 @@ export async function runTargetPipeline(
         ...(replicateTarget ? { replicateTarget } : {}),
         ...(deps.resumeAfter === undefined ? {} : { resumeAfter: deps.resumeAfter }),
         ...(deps.floor === undefined ? {} : { floor: deps.floor }),
+        ...(deps.delays === undefined ? {} : { delays: deps.delays }),
       });
   try {
     await replicator.run(signal).catch((err: unknown) => {

@@ -1,6 +1,7 @@
-import { errorMessage } from '@cdc/shared';
+import { errorMessage, tsToUnixMs } from '@cdc/shared';
 import type { DeleteMessage, InsertMessage, Logger } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
+import type { DelayObserver } from '../ports/delay-observer.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
@@ -41,6 +42,7 @@ export interface DmlReplicatorDeps {
    * task starts after them. 0n: none.
    */
   readonly floor?: bigint;
+  readonly delays?: DelayObserver;
 }
 
 /**
@@ -156,8 +158,9 @@ export class DmlChannelReplicator {
    * then checkpoints; stops at the pause point once the tick has passed it (no change at or before it can follow).
    */
   private async onTick(tickMsgId: Uint8Array, tickTs: bigint, signal: AbortSignal): Promise<void> {
-    const { progress } = this.deps;
+    const { progress, delays } = this.deps;
     progress.observeHead(tickTs);
+    delays?.tickRead(Date.now() - tsToUnixMs(tickTs));
     const pause = progress.pause;
     let limit = tickTs;
     if (pause !== undefined && !pause.immediate && pause.timestamp < limit) limit = pause.timestamp;
@@ -245,6 +248,9 @@ export class DmlChannelReplicator {
       }
     }
     await flush();
+    const oldest = pack.messages[0];
+    if (oldest !== undefined)
+      this.deps.delays?.applied(Date.now() - tsToUnixMs(messageTimestamp(oldest.message)));
     if (pack.checkpointable) this.deps.progress.checkpoint(pack.endMsgId, pack.endTimestamp);
   }
 

@@ -67,5 +67,5 @@ export function quantileMs(
 export function splitText(delta: Buckets): string {
   const f = (stage: string, q: number) => quantileMs(delta.get(stage), q)?.toFixed(0) ?? '?';
   const packs = delta.get('applied')?.get(Infinity) ?? 0;
-  return `lag split (worker histograms): time ticks read p50 ${f('tick_read', 0.5)} / p99 ${f('tick_read', 0.99)} ms after the source stamped them; changes acknowledged by the target p50 ${f('applied', 0.5)} / p99 ${f('applied', 0.99)} ms after the source wrote them (${packs} packs); the rest of the end-to-end lag is the target making rows visible to a Strong query, and the polling`;
+  return `lag split (worker histograms): time ticks read p50 ${f('tick_read', 0.5)} / p99 ${f('tick_read', 0.99)} ms after the source stamped them (p50 ${f('tick_read_since_broker', 0.5)} / p99 ${f('tick_read_since_broker', 0.99)} ms after the broker took them); changes acknowledged by the target p50 ${f('applied', 0.5)} / p99 ${f('applied', 0.99)} ms after the source wrote them (${packs} packs); the rest of the end-to-end lag is the target making rows visible to a Strong query, and the polling`;
 }

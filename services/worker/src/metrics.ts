@@ -40,7 +40,7 @@ export class WorkerMetrics {
   /** The lag split: no task or channel label (one series per stage), the benchmark reads it worker-wide. */
   private readonly delays = new Histogram({
     name: 'cdc_worker_source_delay_seconds',
-    help: 'Time since the source wrote it: stage="tick_read" when a time tick is read, stage="applied" when the oldest change of a pack is acknowledged by the target',
+    help: 'Time since the source wrote it: stage="tick_read" when a time tick is read (tick_read_since_broker: since the broker took it), stage="applied" when the oldest change of a pack is acknowledged by the target',
     labelNames: ['stage'],
     buckets: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 5, 10, 30],
     registers: [this.registry],
@@ -65,8 +65,10 @@ export class WorkerMetrics {
       onQuarantine: (l) => {
         this.quarantined.inc({ task: l.taskId, channel: l.channel });
       },
-      onTickRead: (_l, ms) => {
+      onTickRead: (_l, ms, sinceBrokerMs) => {
         this.delays.observe({ stage: 'tick_read' }, ms / 1000);
+        if (sinceBrokerMs !== undefined)
+          this.delays.observe({ stage: 'tick_read_since_broker' }, sinceBrokerMs / 1000);
       },
       onApplied: (_l, ms) => {
         this.delays.observe({ stage: 'applied' }, ms / 1000);

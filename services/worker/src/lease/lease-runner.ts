@@ -68,7 +68,7 @@ export interface LeaseHooks {
   /** Periodic progress for metrics. */
   onProgress?(lease: LeaseRef, appliedRows: number): void;
   /** The lag split of the main target (see DelayObserver). */
-  onTickRead?(lease: LeaseRef, ms: number): void;
+  onTickRead?(lease: LeaseRef, ms: number, sinceBrokerMs: number | undefined): void;
   onApplied?(lease: LeaseRef, ms: number): void;
 }
 
@@ -90,7 +90,7 @@ function initialPasswordsOf(spec: TaskSpecWire): ReadonlyMap<string, string> {
 
 function delaysOf(hooks: LeaseHooks, lease: LeaseRef): DelayObserver {
   return {
-    tickRead: (ms) => hooks.onTickRead?.(lease, ms),
+    tickRead: (ms, sinceBrokerMs) => hooks.onTickRead?.(lease, ms, sinceBrokerMs),
     applied: (ms) => hooks.onApplied?.(lease, ms),
   };
 }

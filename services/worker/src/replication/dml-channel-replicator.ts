@@ -136,6 +136,10 @@ export class DmlChannelReplicator {
     }
     if (message.type === 'Unknown') return; // other MsgTypes on DML channels (e.g. DataNodeTt) carry no changes
     if (message.type === 'TimeTick') {
+      this.deps.delays?.tickRead(
+        Date.now() - tsToUnixMs(message.base.timestamp),
+        record.publishTimeMs > 0 ? Date.now() - record.publishTimeMs : undefined,
+      );
       await this.onTick(record.msgId, message.base.timestamp, signal);
       return;
     }
@@ -158,9 +162,8 @@ export class DmlChannelReplicator {
    * then checkpoints; stops at the pause point once the tick has passed it (no change at or before it can follow).
    */
   private async onTick(tickMsgId: Uint8Array, tickTs: bigint, signal: AbortSignal): Promise<void> {
-    const { progress, delays } = this.deps;
+    const { progress } = this.deps;
     progress.observeHead(tickTs);
-    delays?.tickRead(Date.now() - tsToUnixMs(tickTs));
     const pause = progress.pause;
     let limit = tickTs;
     if (pause !== undefined && !pause.immediate && pause.timestamp < limit) limit = pause.timestamp;

@@ -172,7 +172,7 @@ function catchUpRow(r: CatchUpResult, bytesPerRow: number): Row {
     rows: r.rows,
     ms: r.ms,
     bytesPerRow,
-    notes: `first row counted after ${(r.firstRowMs / 1000).toFixed(1)} s (acknowledged ${applied === undefined ? '?' : `${((applied - r.createdAt) / 1000).toFixed(1)} s`}); CPU ${((r.cpuS * 1e6) / r.rows).toFixed(0)} ms/1000 rows; ${r.timeline.grants} lease grants (${r.timeline.validityExpired} lost to write validity); peak RSS/worker ${mib} MiB`,
+    notes: `first row counted after ${(r.firstRowMs / 1000).toFixed(1)} s (acknowledged ${applied === undefined ? '?' : `${((applied - r.createdAt) / 1000).toFixed(1)} s`}); CPU ${((r.cpuS * 1e6) / r.rows).toFixed(0)} ms/1000 rows; ${r.timeline.grants} lease grants (${r.timeline.validityExpired} lost to write validity; longest worker event-loop stall ${r.loopStallMs.toFixed(0)} ms); peak RSS/worker ${mib} MiB`,
   };
 }
 

@@ -10,6 +10,7 @@ import type { StackEnv } from '../helpers/stack.js';
 import { CdcDeployment } from './cdc-run.js';
 import type { DeploymentOptions, TargetRef } from './cdc-run.js';
 import { count, DB_PREFIX, dropDatabase } from './data.js';
+import { eventLoopStallMs } from './delay-split.js';
 import { leaseTimeline, timelineText } from './milestones.js';
 import type { LeaseTimeline } from './milestones.js';
 
@@ -26,6 +27,8 @@ export interface CatchUpResult {
   /** Control + workers, CreateTask → last row counted. */
   readonly cpuS: number;
   readonly peakRssPerWorker: number[];
+  /** Longest event-loop stall of any worker over the run, ms (leases lose write validity past a few seconds). */
+  readonly loopStallMs: number;
   readonly appliedOnChannels: number;
 }
 
@@ -102,11 +105,12 @@ export async function runCatchUp(
     const ms = performance.now() - started;
     const cpuS = dep.cpuSecondsTotal() - cpuBefore;
     const peakRssPerWorker = dep.peakRssPerWorker();
+    const loopStallMs = eventLoopStallMs(await dep.workerMetrics());
     const channels = await dep.positions();
     const appliedOnChannels = channels.filter((c) => Number(c.applied_rows ?? 0) > 0).length;
     const timeline = leaseTimeline(dep.workerLogFiles, dep.taskId);
     say(
-      `CDC ${label}: ${setup.rows} rows in ${(ms / 1000).toFixed(1)} s; first row ${(firstRowMs / 1000).toFixed(1)} s (${timelineText(timeline, createdAt)}); CPU ${cpuS.toFixed(1)} s; ${timeline.grants} lease grants, ${timeline.validityExpired} expired; peak RSS ${peakRssPerWorker.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')} MiB`,
+      `CDC ${label}: ${setup.rows} rows in ${(ms / 1000).toFixed(1)} s; first row ${(firstRowMs / 1000).toFixed(1)} s (${timelineText(timeline, createdAt)}); CPU ${cpuS.toFixed(1)} s; ${timeline.grants} lease grants, ${timeline.validityExpired} expired; longest event-loop stall ${loopStallMs.toFixed(0)} ms; peak RSS ${peakRssPerWorker.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')} MiB`,
     );
     return {
       workers,
@@ -118,6 +122,7 @@ export async function runCatchUp(
       createdAt,
       cpuS,
       peakRssPerWorker,
+      loopStallMs,
       appliedOnChannels,
     };
   } finally {

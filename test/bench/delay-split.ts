@@ -69,3 +69,13 @@ export function splitText(delta: Buckets): string {
   const packs = delta.get('applied')?.get(Infinity) ?? 0;
   return `lag split (worker histograms): time ticks read p50 ${f('tick_read', 0.5)} / p99 ${f('tick_read', 0.99)} ms after the source stamped them (p50 ${f('tick_read_since_broker', 0.5)} / p99 ${f('tick_read_since_broker', 0.99)} ms after the broker took them); changes acknowledged by the target p50 ${f('applied', 0.5)} / p99 ${f('applied', 0.99)} ms after the source wrote them (${packs} packs); the rest of the end-to-end lag is the target making rows visible to a Strong query, and the polling`;
 }
+
+/** The largest `nodejs_eventloop_lag_max_seconds` of the scrapes (prom-client's default metrics), in ms. */
+export function eventLoopStallMs(texts: readonly string[]): number {
+  let max = 0;
+  for (const text of texts) {
+    const m = /^nodejs_eventloop_lag_max_seconds\s+([0-9.eE+-]+)/m.exec(text);
+    if (m?.[1] !== undefined) max = Math.max(max, Number(m[1]) * 1000);
+  }
+  return max;
+}

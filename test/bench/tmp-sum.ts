@@ -1,0 +1,2 @@
+import { summarize, summaryMarkdown } from './profile-summary.js';
+console.log(summaryMarkdown(summarize(process.argv.slice(2))));

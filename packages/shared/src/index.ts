@@ -109,7 +109,15 @@ export {
   snapshotJobId,
 } from './control-api/lease-job.js';
 export type { LeaseJobData, SnapshotJobData } from './control-api/lease-job.js';
-export { decodeMessage, decodeByType, messageTimeRange } from './wire/decode.js';
+export {
+  decodeMessage,
+  decodeByType,
+  decodeForPassThrough,
+  messageTimeRange,
+} from './wire/decode.js';
+export { readDmlView, dmlHeaderOf, MAX_HEADER_STRING_BYTES } from './wire/dml-view.js';
+export type { DmlHeader, DmlHeaderChanges, DmlView } from './wire/dml-view.js';
+export { rewriteDml } from './wire/dml-rewrite.js';
 export { encodeMessage, msgTypeOf } from './wire/encode.js';
 export {
   resolveMsgType,

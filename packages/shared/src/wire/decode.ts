@@ -6,6 +6,8 @@ import { P, decodeError, decodeProto } from './proto-root.js';
 import { big, bigs, bool, bytes, list, num, objs, str, strMap, strs, sub } from './obj.js';
 import type { Obj } from './obj.js';
 import { checkRecordBounds } from './bounds.js';
+import { readDmlView } from './dml-view.js';
+import type { DmlView } from './dml-view.js';
 import { fieldColumnFromObject } from './field-data.js';
 import { decodeCollectionSchema, keyValuesFromObjects } from './schema.js';
 
@@ -22,6 +24,26 @@ export function decodeMessage(value: Uint8Array, headers: MessageHeaders = {}): 
       return { type: 'Unknown', msgType: 0, msgTypeName: `streaming-v${v}` };
     }
     const msgType = resolveMsgType(value, headers);
+    return decodeByType(msgType, value);
+  } catch (err) {
+    if (isCdcError(err)) throw err;
+    throw decodeError('milvus message', err);
+  }
+}
+
+/**
+ * Replicate mode's decode: Insert and Delete become header-only views (their columns are forwarded as bytes, never
+ * decoded); every other record decodes as with `decodeMessage`. Throws only `CdcError('DECODE_FAILED')`.
+ */
+export function decodeForPassThrough(
+  value: Uint8Array,
+  headers: MessageHeaders = {},
+): DecodedMessage | DmlView {
+  try {
+    if (streamingVersion(headers) !== undefined) return decodeMessage(value, headers);
+    const msgType = resolveMsgType(value, headers);
+    if (msgType === MsgType.Insert || msgType === MsgType.Delete)
+      return readDmlView(msgType, value);
     return decodeByType(msgType, value);
   } catch (err) {
     if (isCdcError(err)) throw err;

@@ -1,11 +1,24 @@
-import { errorMessage, tsToUnixMs } from '@cdc/shared';
-import type { DeleteMessage, InsertMessage, Logger } from '@cdc/shared';
+import {
+  CdcError,
+  dmlHeaderOf,
+  encodeMessage,
+  errorMessage,
+  rewriteDml,
+  tsToUnixMs,
+} from '@cdc/shared';
+import type {
+  DeleteMessage,
+  DmlHeader,
+  DmlHeaderChanges,
+  InsertMessage,
+  Logger,
+} from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { DelayObserver } from '../ports/delay-observer.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
-import { decodeRecord } from './decode-record.js';
+import { decodeRecord, decodeRecordForPassThrough } from './decode-record.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog } from './collection-catalog.js';
 import { CollectionDdl } from './collection-ddl.js';
@@ -124,7 +137,8 @@ export class DmlChannelReplicator {
     }
     let message;
     try {
-      message = decodeRecord(record);
+      // Replicate mode forwards Insert/Delete as bytes: their columns are never decoded.
+      message = this.forwarder ? decodeRecordForPassThrough(record) : decodeRecord(record);
     } catch (err) {
       await this.deps.progress.quarantine({
         msgId: record.msgId,
@@ -143,11 +157,13 @@ export class DmlChannelReplicator {
       await this.onTick(record.msgId, message.base.timestamp, signal);
       return;
     }
-    if (
-      (message.type === 'Insert' || message.type === 'Delete') &&
-      (await this.outOfScope(message, signal))
-    )
-      return;
+    const dml =
+      message.type === 'DmlView'
+        ? message.header
+        : message.type === 'Insert' || message.type === 'Delete'
+          ? message
+          : undefined;
+    if (dml !== undefined && (await this.outOfScope(dml, signal))) return;
     if (messageTimestamp(message) <= (this.deps.floor ?? 0n)) return; // applied before the checkpoint
     this.buffer.add({
       message,
@@ -191,7 +207,7 @@ export class DmlChannelReplicator {
    * carries the alias name). A collection the source etcd does not show yet is kept for the pack to decide.
    */
   private async outOfScope(
-    m: InsertMessage | DeleteMessage,
+    m: Pick<DmlHeader, 'collectionId' | 'dbName' | 'collectionName'>,
     signal: AbortSignal,
   ): Promise<boolean> {
     const { catalog, scope } = this.deps;
@@ -229,6 +245,9 @@ export class DmlChannelReplicator {
         case 'Delete':
           await this.onDelete(m, item, batcher, signal);
           break;
+        case 'DmlView':
+          await this.forward(m.header, (c) => rewriteDml(m, c), item, signal);
+          break;
         case 'CreateCollection':
           await flush();
           await this.ddl.createCollection(m, signal);
@@ -263,14 +282,13 @@ export class DmlChannelReplicator {
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
+    if (this.forwarder) {
+      await this.forwardDecoded(m, item, signal);
+      return;
+    }
     const c = await this.ddl.collectionFor(m.collectionId, signal);
     if (!c) return;
     const partition = m.partitionName || '_default';
-    if (this.forwarder) {
-      await this.ddl.ensurePartition(c, partition, signal);
-      await this.forwarder.add(c, m, item, signal);
-      return;
-    }
     let rows;
     try {
       rows = targetRows(m, c);
@@ -293,14 +311,43 @@ export class DmlChannelReplicator {
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
-    const c = await this.ddl.collectionFor(m.collectionId, signal);
-    if (!c) return;
     if (this.forwarder) {
-      await this.forwarder.add(c, m, item, signal);
+      await this.forwardDecoded(m, item, signal);
       return;
     }
+    const c = await this.ddl.collectionFor(m.collectionId, signal);
+    if (!c) return;
     // partitionID -1 means "all partitions"; a named partition restricts the delete.
     const partition = m.partitionId === -1n || m.partitionName === '' ? undefined : m.partitionName;
     await batcher.delete(c, partition, m.primaryKeys, item);
+  }
+
+  /** Replicate mode, a message a reader decoded itself (2.6 WAL): re-encoded with the target's header. */
+  private forwardDecoded(
+    m: InsertMessage | DeleteMessage,
+    item: ChannelMessage,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return this.forward(dmlHeaderOf(m), (c) => encodeMessage({ ...m, ...c }), item, signal);
+  }
+
+  /** Replicate mode: forwards an Insert/Delete to the target collection (an Insert's partition is created first). */
+  private async forward(
+    h: DmlHeader,
+    rewrite: (c: DmlHeaderChanges) => Uint8Array,
+    item: ChannelMessage,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const forwarder = this.forwarder;
+    if (!forwarder) {
+      throw new CdcError('INTERNAL', 'a DML header view outside replicate mode', {
+        retryable: false,
+      });
+    }
+    const c = await this.ddl.collectionFor(h.collectionId, signal);
+    if (!c) return;
+    if (h.type === 'Insert')
+      await this.ddl.ensurePartition(c, h.partitionName || '_default', signal);
+    await forwarder.add(c, h, rewrite, item, signal);
   }
 }

@@ -1,9 +1,15 @@
 import { tsToUnixMs } from '@cdc/shared';
-import type { KnownMessage } from '@cdc/shared';
+import type { DmlView, KnownMessage } from '@cdc/shared';
 
-/** A decoded message with where it came from on the channel. */
+/**
+ * A message of a DML channel: decoded, or in replicate mode an Insert/Delete read only as far as its header (its
+ * columns are forwarded as bytes).
+ */
+export type ChannelChange = KnownMessage | DmlView;
+
+/** A message with where it came from on the channel. */
 export interface ChannelMessage {
-  readonly message: KnownMessage;
+  readonly message: ChannelChange;
   readonly msgId: Uint8Array;
   /** Raw payload, kept for quarantine and replicate mode. */
   readonly payload: Uint8Array;
@@ -45,13 +51,19 @@ export interface OutOfOrder {
 export const DEFAULT_MAX_TICK_CARRY_MS = 10_000;
 
 /** Timestamp used to order a message: Insert/Delete carry per-row timestamps, everything else MsgBase's. */
-export function messageTimestamp(m: KnownMessage): bigint {
+export function messageTimestamp(m: ChannelChange): bigint {
+  if (m.type === 'DmlView') return m.header.endTs;
   if ((m.type === 'Insert' || m.type === 'Delete') && m.timestamps.length > 0) {
     let max = 0n;
     for (const ts of m.timestamps) if (ts > max) max = ts;
     return max;
   }
   return m.base.timestamp;
+}
+
+/** The message type of a change ('Insert' or 'Delete' for a header view). */
+export function changeType(m: ChannelChange): KnownMessage['type'] {
+  return m.type === 'DmlView' ? m.header.type : m.type;
 }
 
 /**
@@ -116,7 +128,7 @@ export class PackBuffer {
     });
     ready.sort((a, b) => {
       if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
-      const rank = (p: typeof a): number => (p.item.message.type === 'Delete' ? 0 : 1);
+      const rank = (p: typeof a): number => (changeType(p.item.message) === 'Delete' ? 0 : 1);
       return rank(a) - rank(b) || a.seq - b.seq;
     });
     const first = this.pending[0]?.item;

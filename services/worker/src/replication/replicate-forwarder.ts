@@ -1,9 +1,9 @@
-import { CdcError, encodeMessage, errorMessage } from '@cdc/shared';
-import type { DeleteMessage, InsertMessage, Logger } from '@cdc/shared';
+import { CdcError, errorMessage } from '@cdc/shared';
+import type { DmlHeader, DmlHeaderChanges, Logger } from '@cdc/shared';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ReplicateTarget, TargetLayout } from '../ports/replicate-target.js';
 import type { ReplicatedCollection } from './collection-catalog.js';
-import { messageTimestamp } from './pack-buffer.js';
+import { changeType, messageTimestamp } from './pack-buffer.js';
 import type { ChannelMessage } from './pack-buffer.js';
 import { reachedDeadline, withRetry } from './retry.js';
 
@@ -26,10 +26,14 @@ export interface ForwarderContext {
   readonly onRetry?: (err: unknown) => void;
 }
 
+/** The payload with the given header fields replaced, every other field (the columns) as it was. */
+export type DmlRewrite = (changes: DmlHeaderChanges) => Uint8Array;
+
 /**
  * Replicate mode's DML path: Insert and Delete messages are forwarded as msgstream bytes, rewritten only where the
  * target must differ (collection and partition ids, database and collection names, vchannel of the same shard), so
- * rows keep the source's primary keys, row ids, message ids and timestamps. Messages are grouped per target pchannel
+ * rows keep the source's primary keys, row ids, message ids and timestamps. Only the header is read: the columns go
+ * through as bytes (`rewriteDml`), so the cost does not grow with the columns' decoding. Messages are grouped per target pchannel
  * and sent at `flush`, in arrival order.
  *
  * No time ticks here: TargetTicker sends them, never past the task's checkpoint watermark. That is also what makes a
@@ -49,11 +53,12 @@ export class ReplicateForwarder {
 
   async add(
     c: ReplicatedCollection,
-    m: InsertMessage | DeleteMessage,
+    m: DmlHeader,
+    rewrite: DmlRewrite,
     item: ChannelMessage,
     signal: AbortSignal,
   ): Promise<void> {
-    let rewritten: InsertMessage | DeleteMessage;
+    let bytes: Uint8Array;
     let pchannel: string;
     try {
       const layout = await this.layoutFor(c, m, signal);
@@ -68,27 +73,21 @@ export class ReplicateForwarder {
         );
       }
       pchannel = physical;
-      rewritten = {
-        ...m,
+      bytes = rewrite({
         collectionId: layout.collectionId,
         partitionId: targetPartitionId(m, layout),
         shardName: vchannel,
         dbName: c.target.db,
         collectionName: c.target.collection,
         dbId: 0n,
-      };
+      });
     } catch (err) {
       if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED') throw err;
       await this.quarantine(item, err);
       return;
     }
     const list = this.pending.get(pchannel) ?? [];
-    list.push({
-      bytes: encodeMessage(rewritten),
-      source: item,
-      ts: messageTimestamp(m),
-      rows: Number(m.numRows),
-    });
+    list.push({ bytes, source: item, ts: m.endTs, rows: Number(m.numRows) });
     this.pending.set(pchannel, list);
   }
 
@@ -172,7 +171,7 @@ export class ReplicateForwarder {
   /** The target layout, fetched once per source collection; again when a partition is not in it yet. */
   private async layoutFor(
     c: ReplicatedCollection,
-    m: InsertMessage | DeleteMessage,
+    m: DmlHeader,
     signal: AbortSignal,
   ): Promise<TargetLayout> {
     const { log, onRetry } = this.ctx;
@@ -193,22 +192,22 @@ export class ReplicateForwarder {
     await this.ctx.progress.quarantine({
       msgId: item.msgId,
       timestamp: messageTimestamp(item.message),
-      reason: `target rejected ${item.message.type}: ${errorMessage(err)}`,
+      reason: `target rejected ${changeType(item.message)}: ${errorMessage(err)}`,
       payload: item.payload,
     });
   }
 }
 
-function partitionOf(m: InsertMessage | DeleteMessage): string {
+function partitionOf(m: DmlHeader): string {
   return m.partitionName || '_default';
 }
 
 /** A Delete with partitionID -1 applies to every partition, on the target as on the source. */
-function needsPartition(m: InsertMessage | DeleteMessage): boolean {
+function needsPartition(m: DmlHeader): boolean {
   return !(m.type === 'Delete' && (m.partitionId === -1n || m.partitionName === ''));
 }
 
-function targetPartitionId(m: InsertMessage | DeleteMessage, layout: TargetLayout): bigint {
+function targetPartitionId(m: DmlHeader, layout: TargetLayout): bigint {
   if (!needsPartition(m)) return -1n;
   const id = layout.partitionIds.get(partitionOf(m));
   if (id === undefined) {

@@ -3,7 +3,7 @@ import type { Logger, PrimaryKeys, Row } from '@cdc/shared';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { ReplicatedCollection } from './collection-catalog.js';
-import { messageTimestamp } from './pack-buffer.js';
+import { changeType, messageTimestamp } from './pack-buffer.js';
 import type { ChannelMessage } from './pack-buffer.js';
 import { reachedDeadline, withRetry } from './retry.js';
 
@@ -112,7 +112,7 @@ export class WriteBatcher {
           await this.ctx.progress.quarantine({
             msgId: change.source.msgId,
             timestamp: messageTimestamp(change.source.message),
-            reason: `target rejected ${change.source.message.type}: ${errorMessage(inner)}`,
+            reason: `target rejected ${changeType(change.source.message)}: ${errorMessage(inner)}`,
             payload: change.source.payload,
           });
         }

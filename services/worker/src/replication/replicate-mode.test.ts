@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CdcError, decodeKafkaMessageId, decodeMessage } from '@cdc/shared';
+import { CdcError, decodeKafkaMessageId, decodeMessage, encodeMessage } from '@cdc/shared';
 import type { DeleteMessage, InsertMessage } from '@cdc/shared';
 import type { TargetLayout } from '../ports/replicate-target.js';
 import {
@@ -106,6 +106,50 @@ describe('replicate mode (DmlChannelReplicator with a ReplicateTarget)', () => {
       [4n, 40n],
     ]);
     expect(progress.rows).toBe(3);
+  });
+
+  it('forwards the columns as bytes, never decoding them (a column the full decoder refuses goes through as it was)', async () => {
+    const replica = new FakeReplicateTarget();
+    replica.layouts.set('default.books', booksOnTarget);
+    // fields_data (13) holding a FieldData with wire type 7: well-formed at the top level, undecodable inside.
+    const opaqueColumn = Uint8Array.from([0x6a, 3, 0x0f, 0xff, 0xff]);
+    const insert = encodeMessage(insertMsg({ collectionId: 10n, ids: [5n], ts: 20n }));
+    expect(() => decodeMessage(Buffer.concat([insert, opaqueColumn]))).toThrow(CdcError);
+    const log = new RecordLog('dml_0')
+      .add(createCollectionMsg(books, 10n), timeTickMsg(10n))
+      .raw(Buffer.concat([insert, opaqueColumn]))
+      .add(timeTickMsg(25n));
+    const { progress } = await replicateIn(log, replica);
+    expect(progress.quarantined).toEqual([]);
+    const sent = replica.appended[0]?.messages[0];
+    expect(Buffer.from(sent ?? []).subarray(-opaqueColumn.length)).toEqual(
+      Buffer.from(opaqueColumn),
+    );
+    expect(decoded(sent?.subarray(0, -opaqueColumn.length))).toMatchObject({
+      type: 'Insert',
+      collectionId: 900n,
+      partitionId: 901n,
+      shardName: 't-dml_7_900v0',
+      rowIds: [1n],
+    });
+    expect(progress.checkpoints.map((c) => c.timestamp)).toEqual([10n, 25n]);
+  });
+
+  it('quarantines an Insert whose header cannot be read, and keeps going', async () => {
+    const replica = new FakeReplicateTarget();
+    replica.layouts.set('default.books', booksOnTarget);
+    const insert = encodeMessage(insertMsg({ collectionId: 10n, ids: [5n], ts: 20n }));
+    const log = new RecordLog('dml_0')
+      .raw(insert.subarray(0, insert.length - 1))
+      .add(insertMsg({ collectionId: 10n, ids: [6n], ts: 21n }), timeTickMsg(25n));
+    const { progress } = await replicateIn(log, replica);
+    expect(progress.quarantined.map((q) => q.reason)).toEqual([
+      expect.stringMatching(/^undecodable record: /),
+    ]);
+    expect(replica.appended.flatMap((a) => a.messages).map((m) => decoded(m).timestamps)).toEqual([
+      [21n],
+    ]);
+    expect(progress.checkpoints.map((c) => c.timestamp)).toEqual([25n]);
   });
 
   it('retries a target that is down and checkpoints only after the messages were accepted', async () => {

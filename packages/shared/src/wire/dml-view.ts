@@ -76,6 +76,9 @@ function expectWireType(f: Field, wireType: number, what: string): void {
   if (f.wireType !== wireType) throw malformed(`${what} has wire type ${f.wireType}`);
 }
 
+/** 2^(7·k): the weight of a varint's byte 4 + k within its high part. */
+const HIGH_SCALE = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28, 2 ** 35];
+
 /** Min and max of per-row uint64 timestamps, compared as (high, low) number pairs: no bigint per row. */
 class TimestampRange {
   count = 0;
@@ -95,8 +98,8 @@ class TimestampRange {
       for (let i = 0; ; i++) {
         if (at >= end || i === 10) throw malformed('truncated or overlong timestamp');
         const byte = b[at++] as number;
-        if (i < 4) lo += (byte & 0x7f) * 2 ** (7 * i);
-        else hi += (byte & 0x7f) * 2 ** (7 * (i - 4));
+        if (i < 4) lo |= (byte & 0x7f) << (7 * i);
+        else hi += (byte & 0x7f) * (HIGH_SCALE[i - 4] as number);
         if (byte < 0x80) break;
       }
       this.count++;

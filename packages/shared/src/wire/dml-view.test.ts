@@ -246,7 +246,7 @@ describe('DML header view on hostile bytes', () => {
     segmentId: 0n,
   });
 
-  const refused = (bytes: Uint8Array, msgType = MsgType.Delete): string => {
+  const refused = (bytes: Uint8Array, msgType: number = MsgType.Delete): string => {
     try {
       readDmlView(msgType, bytes);
     } catch (err) {

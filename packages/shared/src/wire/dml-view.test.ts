@@ -113,6 +113,23 @@ describe('DML header view and rewrite (generated messages)', () => {
     );
   });
 
+  it('decodes every other record as decodeMessage does, streaming-format records as Unknown', () => {
+    const tick = encodeMessage({
+      type: 'TimeTick',
+      base: {
+        msgType: MsgType.TimeTick,
+        msgId: 3n,
+        timestamp: 99n,
+        sourceId: 1n,
+        targetId: 0n,
+        properties: {},
+      },
+    });
+    expect(decodeForPassThrough(tick)).toEqual(decodeMessage(tick));
+    expect(decodeForPassThrough(tick, { _v: '1' })).toEqual(decodeMessage(tick, { _v: '1' }));
+    expect(decodeForPassThrough(tick, { _v: '1' }).type).toBe('Unknown');
+  });
+
   it('reads unpacked timestamps and repeated scalars as a parser does (last one wins)', () => {
     const m: InsertMessage = {
       type: 'Insert',

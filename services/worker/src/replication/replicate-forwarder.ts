@@ -33,8 +33,8 @@ export type DmlRewrite = (changes: DmlHeaderChanges) => Uint8Array;
  * Replicate mode's DML path: Insert and Delete messages are forwarded as msgstream bytes, rewritten only where the
  * target must differ (collection and partition ids, database and collection names, vchannel of the same shard), so
  * rows keep the source's primary keys, row ids, message ids and timestamps. Only the header is read: the columns go
- * through as bytes (`rewriteDml`), so the cost does not grow with the columns' decoding. Messages are grouped per target pchannel
- * and sent at `flush`, in arrival order.
+ * through as bytes (`rewriteDml`), never decoded. Messages are grouped per target pchannel and sent at `flush`, in
+ * arrival order.
  *
  * No time ticks here: TargetTicker sends them, never past the task's checkpoint watermark. That is also what makes a
  * replay after a crash harmless: the replayed messages land in the same tick window as the originals, and Milvus drops

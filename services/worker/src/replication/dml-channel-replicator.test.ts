@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CdcError, decodeKafkaMessageId } from '@cdc/shared';
+import { CdcError, decodeKafkaMessageId, decodeMessage, encodeMessage } from '@cdc/shared';
 import type { CollectionInfo, PrimaryKeys, Row } from '@cdc/shared';
 import type { CreateCollectionSpec, TargetCollection } from '../ports/target-writer.js';
 import {
@@ -224,6 +224,27 @@ describe('DmlChannelReplicator', () => {
     expect(writer.ops()).toEqual(['createDatabase', 'createCollection', 'upsert']);
     expect(writes(writer)).toEqual(['upsert:3']);
     expect(checkpoints(progress)).toEqual([[4n, 30n]]);
+  });
+
+  it("decodes the columns only of Inserts in scope (another collection's rows are dropped on their header)", async () => {
+    const hidden = collectionInfo({ id: 11n, name: 'hidden' });
+    const scope = new TaskScope({
+      include: [],
+      exclude: [{ database: '*', collection: 'hidden' }],
+    });
+    // fields_data (13) holding a FieldData with wire type 7: well-formed at the top level, undecodable inside.
+    const opaqueColumn = Uint8Array.from([0x6a, 3, 0x0f, 0xff, 0xff]);
+    const withOpaque = (collectionId: bigint, id: bigint, ts: bigint) =>
+      Buffer.concat([encodeMessage(insertMsg({ collectionId, ids: [id], ts })), opaqueColumn]);
+    expect(() => decodeMessage(withOpaque(10n, 9n, 20n))).toThrow(CdcError);
+    const log = new RecordLog('dml_0')
+      .raw(withOpaque(11n, 1n, 20n)) // out of scope: never column-decoded, so nothing to quarantine
+      .raw(withOpaque(10n, 2n, 21n)) // in scope: decoded, refused, quarantined
+      .add(insertMsg({ collectionId: 10n, ids: [3n], ts: 22n }), timeTickMsg(30n));
+    const { writer, progress } = await replicate(log, [books, hidden], { scope });
+    expect(progress.quarantined.map((q) => decodeKafkaMessageId(q.msgId))).toEqual([1n]);
+    expect(writes(writer)).toEqual(['upsert:3']);
+    expect(checkpoints(progress)).toEqual([[3n, 30n]]);
   });
 
   it('retries a target outage and checkpoints once the target accepted', async () => {

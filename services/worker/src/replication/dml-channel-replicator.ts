@@ -119,6 +119,24 @@ export class DmlChannelReplicator {
     }
   }
 
+  /** The record's message, or undefined once it is quarantined as undecodable. */
+  private async decodeOrQuarantine<T>(
+    record: ChannelRecord,
+    decode: (r: ChannelRecord) => T,
+  ): Promise<T | undefined> {
+    try {
+      return decode(record);
+    } catch (err) {
+      await this.deps.progress.quarantine({
+        msgId: record.msgId,
+        timestamp: 0n,
+        reason: `undecodable record: ${errorMessage(err)}`,
+        payload: record.value,
+      });
+      return undefined;
+    }
+  }
+
   private stopForPause(): void {
     this.paused = true;
     this.deps.progress.pauseReached();
@@ -135,19 +153,11 @@ export class DmlChannelReplicator {
       });
       return;
     }
-    let message;
-    try {
-      // Replicate mode forwards Insert/Delete as bytes: their columns are never decoded.
-      message = this.forwarder ? decodeRecordForPassThrough(record) : decodeRecord(record);
-    } catch (err) {
-      await this.deps.progress.quarantine({
-        msgId: record.msgId,
-        timestamp: 0n,
-        reason: `undecodable record: ${errorMessage(err)}`,
-        payload: record.value,
-      });
-      return;
-    }
+    // Insert/Delete are read only as far as their header first: the scope decides on it, so the columns of another
+    // collection's rows (another task's, on a shared source) are never decoded. Replicate mode forwards them as bytes;
+    // API mode decodes the columns of those in scope.
+    const message = await this.decodeOrQuarantine(record, decodeRecordForPassThrough);
+    if (message === undefined) return;
     if (message.type === 'Unknown') return; // other MsgTypes on DML channels (e.g. DataNodeTt) carry no changes
     if (message.type === 'TimeTick') {
       this.deps.delays?.tickRead(
@@ -165,8 +175,13 @@ export class DmlChannelReplicator {
           : undefined;
     if (dml !== undefined && (await this.outOfScope(dml, signal))) return;
     if (messageTimestamp(message) <= (this.deps.floor ?? 0n)) return; // applied before the checkpoint
+    const change =
+      message.type === 'DmlView' && !this.forwarder
+        ? await this.decodeOrQuarantine(record, decodeRecord)
+        : message;
+    if (change === undefined || change.type === 'Unknown' || change.type === 'TimeTick') return;
     this.buffer.add({
-      message,
+      message: change,
       msgId: record.msgId,
       payload: record.value,
       ...(this.lastMsgId === undefined ? {} : { after: this.lastMsgId }),

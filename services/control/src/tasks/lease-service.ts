@@ -59,6 +59,7 @@ export class LeaseService {
     validateWorkerId(workerId);
     const task = await this.runningTask(taskId, channel);
     const key = `${taskId}/${channel}`;
+    let takenFrom: string | undefined;
     const record = await this.cas(taskId, channel, (rec) => {
       const now = this.deps.clock.now();
       const heldBack =
@@ -77,6 +78,7 @@ export class LeaseService {
         );
       const retryAfterMs = handoverIn(rec, now, this.deps.timing);
       if (retryAfterMs > 0) throw leaseHeld(taskId, channel, rec.workerId, retryAfterMs);
+      takenFrom = rec.released === true ? undefined : rec.workerId;
       const next: ChannelRecord = {
         ...rec,
         epoch: (BigInt(rec.epoch) + 1n).toString(),
@@ -91,7 +93,7 @@ export class LeaseService {
       delete next.endRequested;
       return next;
     });
-    this.fairShare.noteLease(key, workerId);
+    this.fairShare.noteLease(key, workerId, takenFrom);
     return {
       epoch: record.epoch,
       spec: this.deps.tasks.fullSpec(task),

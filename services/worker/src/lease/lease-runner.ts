@@ -214,6 +214,8 @@ export class LeaseRunner {
   ): Promise<void> {
     const { factories, settings, hooks } = this.deps;
     const spec = grant.spec;
+    // Reports confirm the lease while the connections open: that can take longer than the write validity.
+    reporter.start();
     const metadata = await factories.sourceMetadata(job.taskId, spec);
     const borrowed: Borrowed<unknown>[] = [];
     let reader: SourceReader | undefined;
@@ -242,7 +244,6 @@ export class LeaseRunner {
           standby: standby?.value,
         });
       }
-      reporter.start();
       const start = readerStartOf(grant.start);
       reader = await this.openReader(spec, job.channel, start, signal, log, reporter);
       if (signal.aborted || reader === undefined) return;

@@ -422,6 +422,81 @@ describe('control service: leases, checkpoints and state', () => {
     expect(job?.data).toEqual({ taskId: id, channel: ch0 });
   });
 
+  it('answers a batch of reports one by one: a stale epoch or a bad field refuses only its report', async () => {
+    const [ch1, ch3] = [`${PREFIX}-rootcoord-dml_1`, `${PREFIX}-rootcoord-dml_3`];
+    const a1 = await c.worker.AcquireLease({ task_id: id, channel: ch1, worker_id: 'wa' });
+    const a3 = await c.worker.AcquireLease({ task_id: id, channel: ch3, worker_id: 'wa' });
+    const report = (channel: string, epoch: string) => ({
+      task_id: id,
+      channel,
+      epoch,
+      worker_id: 'wa',
+      position: pos(5),
+      source_head_timestamp: String(BigInt(Date.now()) << 18n),
+      applied_rows: 7,
+    });
+    const res = await c.worker.ReportCheckpoints({
+      reports: [
+        report(ch1, a1.epoch),
+        report(ch3, String(BigInt(a3.epoch) + 1n)),
+        report(ch3, '0'),
+      ],
+    });
+    expect(res.results).toHaveLength(3);
+    expect(res.results[0]).toMatchObject({ answer: { keep_lease: true }, error: null });
+    expect(BigInt(res.results[0].answer.apply_until) >> 18n).toBeGreaterThan(Date.now());
+    expect(res.results[1]).toMatchObject({
+      answer: null,
+      error: { code: 'LEASE_LOST', retryable: false, message: 'stale lease epoch' },
+    });
+    expect(res.results[2]).toMatchObject({
+      answer: null,
+      error: { code: 'INVALID_ARGUMENT', field: 'epoch' },
+    });
+    const positions = await c.cdc.GetTaskPositions({ task_id: id });
+    const at = (ch: string): { applied_rows?: string } | undefined =>
+      (positions.channels as { channel: string; applied_rows?: string }[]).find(
+        (x) => x.channel === ch,
+      );
+    expect(at(ch1)).toMatchObject({ worker_id: 'wa', applied_rows: '7' });
+    expect(at(ch3)?.applied_rows ?? '0').toBe('0');
+    await expectCode(
+      c.worker.ReportCheckpoints({
+        reports: Array.from({ length: 1025 }, () => report(ch1, a1.epoch)),
+      }),
+      status.INVALID_ARGUMENT,
+      /^reports: has 1025 reports/,
+    );
+    // The worker's client sends its leases' reports together and hands each lease its own result.
+    const worker = new GrpcWorkerControl({ address: `127.0.0.1:${control.port}` });
+    try {
+      const input = (channel: string, epoch: string) => ({
+        taskId: id,
+        channel,
+        epoch,
+        workerId: 'wa',
+        sourceHeadTimestamp: 0n,
+        appliedRows: 8,
+        appliedBytes: 0,
+        caughtUp: true,
+        pauseReached: 0n,
+      });
+      const [ok, stale] = await Promise.allSettled([
+        worker.reportCheckpoint(input(ch3, a3.epoch)),
+        worker.reportCheckpoint(input(ch1, '999')),
+      ]);
+      expect(ok).toMatchObject({ status: 'fulfilled', value: { keepLease: true } });
+      expect(stale).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'LEASE_LOST', message: 'ReportCheckpoint: stale lease epoch' },
+      });
+    } finally {
+      await worker.close();
+    }
+    await c.worker.ReleaseLease({ task_id: id, channel: ch1, epoch: a1.epoch, worker_id: 'wa' });
+    await c.worker.ReleaseLease({ task_id: id, channel: ch3, epoch: a3.epoch, worker_id: 'wa' });
+  });
+
   it('fences checkpoints by epoch and reports positions and lag', async () => {
     const a = await c.worker.AcquireLease({ task_id: id, channel: ch0, worker_id: 'wa' });
     expect(a.epoch).toBe('1');

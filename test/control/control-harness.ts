@@ -96,6 +96,7 @@ type CdcMethods =
 type WorkerMethods =
   | 'AcquireLease'
   | 'ReportCheckpoint'
+  | 'ReportCheckpoints'
   | 'ReportQuarantine'
   | 'ReportQuarantineBatch'
   | 'ReportFailure'

@@ -94,6 +94,7 @@ export {
   ERROR_CODE_TRAILER,
   FIELD_TRAILER,
   RETRYABLE_TRAILER,
+  RETRY_AFTER_TRAILER,
   errorFromTrailers,
 } from './control-api/wire-errors.js';
 export type { TrailerSource } from './control-api/wire-errors.js';

@@ -109,16 +109,16 @@ export const ControlConfigSchema = z
     CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(
       'checkpoint report interval recommended to workers',
     ),
-    CONTROL_LEASE_WRITE_VALIDITY_MS: intMs(5_000, 1_000, 300_000).describe(
+    CONTROL_LEASE_WRITE_VALIDITY_MS: intMs(3_000, 1_000, 300_000).describe(
       'a worker writes to the target only within this time after the control service last confirmed its lease',
     ),
-    CONTROL_LEASE_CLOCK_MARGIN_MS: intMs(1_000, 0, 60_000).describe(
+    CONTROL_LEASE_CLOCK_MARGIN_MS: intMs(500, 0, 60_000).describe(
       'margin for clock rate drift (worker vs control) and clock skew between control replicas',
     ),
     CONTROL_PAUSE_LEAD_MS: intMs(2_500, 500, 60_000).describe(
       'a pause point lies this far after the PauseTask call (which returns once it passed); workers apply no change beyond the control clock plus this',
     ),
-    CONTROL_LEASE_HANDOVER_MS: intMs(7_000, 1_000, 600_000).describe(
+    CONTROL_LEASE_HANDOVER_MS: intMs(4_000, 1_000, 600_000).describe(
       'a channel whose holder was not confirmed for this long goes to another worker (> validity + margin)',
     ),
     CONTROL_ASSUMED_DML_CHANNELS: z.coerce

@@ -4,6 +4,7 @@ import {
   FIELD_TRAILER,
   isCdcError,
   RETRYABLE_TRAILER,
+  RETRY_AFTER_TRAILER,
   type ErrorCode,
 } from '@cdc/shared';
 
@@ -30,7 +31,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
 
 /**
  * The only mapping from errors to gRPC status. A CdcError keeps its message (written for callers) and adds
- * `cdc-error-code`, `cdc-retryable` and, for validation errors, `cdc-field` trailers, from which clients rebuild it
+ * `cdc-error-code`, `cdc-retryable` and, for validation errors, `cdc-field` trailers (LEASE_HELD: `cdc-retry-after-ms`), from which clients rebuild it
  * (`errorFromTrailers`). Anything else becomes INTERNAL with a generic message, so internals (and secrets in them)
  * never leak.
  */
@@ -46,5 +47,8 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
   metadata.set(RETRYABLE_TRAILER, String(err.retryable));
   const field = err.details['field'];
   if (typeof field === 'string') metadata.set(FIELD_TRAILER, field);
+  const retryAfter = err.details['retryAfterMs'];
+  if (typeof retryAfter === 'number')
+    metadata.set(RETRY_AFTER_TRAILER, String(Math.ceil(retryAfter)));
   return { code: STATUS_BY_CODE[err.code], details: err.message, metadata };
 }

@@ -17,6 +17,7 @@ import { Queue } from 'bullmq';
 import { Etcd3 } from 'etcd3';
 import { AesSecretBox } from './adapters/aes-secret-box.js';
 import { EtcdQuarantineStore } from './adapters/etcd-quarantine-store.js';
+import { EtcdReportBatchStore } from './adapters/etcd-report-batch.js';
 import {
   EtcdChannelStore,
   EtcdKeys,
@@ -100,6 +101,11 @@ async function main(): Promise<void> {
   );
   const taskStore = new EtcdTaskStore(etcd, keys);
   const channelStore = new EtcdChannelStore(etcd, keys);
+  const reportBatchStore = new EtcdReportBatchStore(
+    etcd,
+    keys,
+    config.CONTROL_ETCD_MAX_REQUEST_BYTES,
+  );
   const discovery = new EtcdChannelDiscovery(
     config.CONTROL_PROBE_TIMEOUT_MS,
     config.CONTROL_ASSUMED_DML_CHANNELS,
@@ -125,6 +131,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     liveWindowMs: config.CONTROL_LIVE_WINDOW_MS,
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
+    batch: reportBatchStore,
     timing: {
       writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
       handoverMs: config.CONTROL_LEASE_HANDOVER_MS,

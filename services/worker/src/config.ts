@@ -93,11 +93,11 @@ export const WorkerConfigSchema = z.object({
     'Initial-sync collection copies run at once (each reads and writes at full speed)',
   ),
   WORKER_LOCK_MS: int(
-    15_000,
+    3_000,
     2_000,
-    'BullMQ lock duration: a crashed worker loses its leases after this',
+    'BullMQ lock duration: a crashed worker loses its leases after this (renewed every quarter of it, all jobs in one Redis call)',
   ),
-  WORKER_STALLED_CHECK_MS: int(5_000, 1_000, 'How often stalled (crashed) leases are looked for'),
+  WORKER_STALLED_CHECK_MS: int(1_000, 1_000, 'How often stalled (crashed) leases are looked for'),
   WORKER_MAX_BATCH_ROWS: int(5_000, 1, 'Rows per target upsert/delete call'),
   WORKER_READ_BATCH: int(2_000, 1, 'Records read from the MQ per poll'),
   WORKER_OBJECT_WAIT_MS: int(

@@ -9,6 +9,8 @@ export const ERROR_CODE_TRAILER = 'cdc-error-code';
 export const RETRYABLE_TRAILER = 'cdc-retryable';
 /** For INVALID_ARGUMENT: the request field at fault. */
 export const FIELD_TRAILER = 'cdc-field';
+/** For LEASE_HELD: milliseconds until the channel may move (`details.retryAfterMs`), so the caller asks again then. */
+export const RETRY_AFTER_TRAILER = 'cdc-retry-after-ms';
 
 /** The part of a grpc-js Metadata read here. */
 export interface TrailerSource {
@@ -33,9 +35,14 @@ export function errorFromTrailers(
   const code = first(metadata, ERROR_CODE_TRAILER);
   if (code === undefined || !isErrorCode(code)) return undefined;
   const field = first(metadata, FIELD_TRAILER);
+  const retryAfter = Number(first(metadata, RETRY_AFTER_TRAILER) ?? 'NaN');
+  const details = {
+    ...(field === undefined ? {} : { field }),
+    ...(Number.isSafeInteger(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter } : {}),
+  };
   return new CdcError(code, message, {
     retryable: first(metadata, RETRYABLE_TRAILER) === 'true',
     ...(cause === undefined ? {} : { cause }),
-    ...(field === undefined ? {} : { details: { field } }),
+    ...(Object.keys(details).length === 0 ? {} : { details }),
   });
 }

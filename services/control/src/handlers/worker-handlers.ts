@@ -15,26 +15,18 @@ import {
   leaseStartToProto,
   pauseToProto,
   positionFromProto,
-  positionsFromProto,
   positionsToProto,
   snapshotToProto,
   specToProto,
 } from './codec.js';
+import {
+  answerToProto,
+  epochOf,
+  leaseIds as ids,
+  reportCheckpointsHandler,
+  reportFromProto,
+} from './report-handlers.js';
 import { unary } from './unary.js';
-
-function epochOf(req: { epoch: string }): string {
-  const epoch = decimal(req.epoch);
-  if (epoch === '0')
-    throw invalidArgument('epoch', 'is required (the epoch returned by AcquireLease)');
-  return epoch;
-}
-
-function ids(req: { task_id: string; channel: string }): { taskId: string; channel: string } {
-  if (req.task_id === '') throw invalidArgument('task_id', 'is required');
-  if (req.channel === '') throw invalidArgument('channel', 'is required');
-  checkLength('channel', req.channel, MAX_CHANNEL_CHARS);
-  return { taskId: req.task_id, channel: req.channel };
-}
 
 function quarantineEntry(e: {
   position: pb.Position__Output | null;
@@ -141,32 +133,14 @@ export function workerHandlers(
       async (
         req: pb.ReportCheckpointRequest__Output,
       ): Promise<Required<pb.ReportCheckpointResponse>> => {
-        const position = positionFromProto(req.position);
-        const report = {
-          ...ids(req),
-          epoch: epochOf(req),
-          workerId: req.worker_id,
-          ...(position === undefined ? {} : { position }),
-          fanOutPositions: positionsFromProto(req.fan_out_positions),
-          sourceHeadTimestamp: decimal(req.source_head_timestamp),
-          appliedRows: decimal(req.applied_rows),
-          appliedBytes: decimal(req.applied_bytes),
-          caughtUp: req.caught_up,
-          pauseReached: decimal(req.pause_reached),
-        };
+        const report = reportFromProto(req);
         const result = await fenced(req, () => leases.report(report));
         observer.checkpointReported(report.taskId, report.channel);
         if (!result.keepLease) log.info({ ...ids(req), reason: result.reason }, 'lease ending');
-        return {
-          keep_lease: result.keepLease,
-          reason: result.reason,
-          replicate_watermark: result.replicateWatermark,
-          apply_until: result.applyUntil,
-          pause: result.pause === undefined ? null : pauseToProto(result.pause),
-          channel_checkpoints: result.channelCheckpoints ?? {},
-        };
+        return answerToProto(result);
       },
     ),
+    ReportCheckpoints: reportCheckpointsHandler(leases, log, observer),
     ReportStandby: unary(
       log,
       'ReportStandby',

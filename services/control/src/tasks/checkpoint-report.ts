@@ -1,5 +1,7 @@
 import { replicateChannelName } from '@cdc/shared';
 import type { ChannelRecord, PausePoint, Position, TaskRecord } from '../domain/model.js';
+import { staleEpoch } from './lease-errors.js';
+import { handoverIn, type LeaseTiming } from './lease-timing.js';
 import { targetsOf } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { channelCheckpoints } from './channel-checkpoints.js';
@@ -21,6 +23,58 @@ export interface CheckpointReport {
   caughtUp?: boolean;
   /** The pause point (decimal TSO) the lease stopped at; '0' or absent while it runs. */
   pauseReached?: string;
+}
+
+/** The answer to a checkpoint report (proto ReportCheckpointResponse). */
+export interface ReportAnswer {
+  readonly keepLease: boolean;
+  readonly reason: string;
+  readonly replicateWatermark: string;
+  readonly applyUntil: string;
+  readonly pause?: PausePoint;
+  /** The replicate channel's lease: see `channelCheckpoints`. */
+  readonly channelCheckpoints?: Record<string, string>;
+}
+
+/** How a report is judged from its task record, before its channel record is read. */
+export interface ReportJudgement {
+  /** Why the lease ends ('' keeps it); the channel record may still end it (`acceptReport`). */
+  readonly reason: string;
+  /** The pause in force (the task is PAUSING). */
+  readonly pause: PausePoint | undefined;
+  /** The pause timestamp this report says its lease stopped at, when it is the one in force. */
+  readonly pausedAt: string | undefined;
+}
+
+/** The judgement of a report against its (existing) task; `rebalancing` is asked only when nothing else ends it. */
+export async function judgeReport(
+  task: TaskRecord | undefined,
+  r: CheckpointReport,
+  rebalancing: () => Promise<boolean>,
+): Promise<ReportJudgement> {
+  const pause = task?.state === 'TASK_STATE_PAUSING' ? task.pause : undefined;
+  const reachedPause = pause !== undefined && r.pauseReached === pause.timestamp;
+  const reason = await reportEndReason(task, r, pause, reachedPause, rebalancing);
+  return { reason, pause, pausedAt: reachedPause ? pause.timestamp : undefined };
+}
+
+/**
+ * The channel record after an accepted report, and the final reason; throws the stale-epoch refusal when the report's
+ * lease is not the current, confirmable one. Once told to stop, a lease is never confirmed again: its write validity
+ * runs out.
+ */
+export function acceptReport(
+  rec: ChannelRecord,
+  r: CheckpointReport,
+  now: number,
+  timing: LeaseTiming,
+  judged: ReportJudgement,
+): { readonly next: ChannelRecord; readonly reason: string } {
+  if (rec.epoch !== r.epoch || rec.released === true || handoverIn(rec, now, timing) === 0)
+    throw staleEpoch(r.taskId, r.channel, r.epoch, rec.epoch);
+  const reason =
+    rec.endRequested !== undefined && judged.reason === '' ? rec.endRequested : judged.reason;
+  return { next: withReport(rec, r, now, reason, judged.pausedAt), reason };
 }
 
 /**

@@ -60,4 +60,40 @@ describe('FairShare', () => {
     expect(await share.shouldRelease('t/ch3', 'a')).toBe(true);
     expect(await share.shouldRelease('t/ch0', 'a')).toBe(false);
   });
+
+  it('gives nothing up for a worker whose lease was taken over after it went silent (crashed)', async () => {
+    const now = { t: 1_000_000 };
+    const leases = new Map<string, ChannelRecord>();
+    for (let i = 0; i < 8; i++)
+      leases.set(`t/ch${String(i)}`, {
+        ...emptyChannelRecord(),
+        workerId: i < 4 ? 'dead' : 'survivor',
+        epoch: '1',
+        updateTimeMs: now.t,
+      });
+    const heartbeats = new Map([
+      ['dead', now.t],
+      ['survivor', now.t],
+    ]);
+    const share = new FairShare(store(leases, heartbeats), { now: () => now.t }, 5_000);
+    expect(await share.shouldRelease('t/ch7', 'survivor')).toBe(false); // 4 each: fair
+    // 'dead' stops reporting; after the handover time the survivor takes its channels, still inside its live window.
+    now.t += 4_000;
+    for (let i = 0; i < 4; i++) {
+      const key = `t/ch${String(i)}`;
+      share.noteLease(key, 'survivor', 'dead');
+      leases.set(key, { ...emptyChannelRecord(), workerId: 'survivor', updateTimeMs: now.t });
+    }
+    for (let i = 4; i < 8; i++)
+      leases.set(`t/ch${String(i)}`, { ...leases.get(`t/ch${String(i)}`)!, updateTimeMs: now.t });
+    for (const at of [now.t, now.t + 2_500]) {
+      now.t = at;
+      for (let i = 0; i < 8; i++)
+        expect(await share.shouldRelease(`t/ch${String(i)}`, 'survivor')).toBe(false);
+    }
+    // Seen again (it was alive after all): it counts once more.
+    heartbeats.set('dead', now.t + 2_500);
+    now.t += 2_500;
+    expect(await share.shouldRelease('t/ch7', 'survivor')).toBe(true);
+  });
 });

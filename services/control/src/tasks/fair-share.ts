@@ -25,6 +25,12 @@ export class FairShare {
   private view: View | undefined;
   /** Worker id → when this replica first saw its heartbeat (forgotten once its heartbeat key expired). */
   private readonly firstSeen = new Map<string, number>();
+  /**
+   * Worker id → when another worker took one of its leases over because it went silent (crashed): it is not live
+   * until it is seen again after that, so the survivors do not give channels up for a dead worker during the rest of
+   * its live window.
+   */
+  private readonly silentSince = new Map<string, number>();
 
   constructor(
     private readonly channels: ChannelStore,
@@ -32,7 +38,13 @@ export class FairShare {
     private readonly liveWindowMs: number,
   ) {}
 
-  noteLease(key: string, workerId: string): void {
+  /** `workerId` took the lease of `key`; `takenFrom`: the holder that went silent, whose lease it took over. */
+  noteLease(key: string, workerId: string, takenFrom?: string): void {
+    if (takenFrom !== undefined && takenFrom !== '' && takenFrom !== workerId) {
+      this.silentSince.set(takenFrom, this.clock.now());
+      this.view?.live.delete(takenFrom);
+      this.view?.held.delete(takenFrom);
+    }
     if (this.view === undefined) return;
     for (const keys of this.view.held.values()) {
       const i = keys.indexOf(key);
@@ -67,12 +79,17 @@ export class FairShare {
     if (this.view !== undefined && now - this.view.atMs < VIEW_TTL_MS) return this.view;
     const held = new Map<string, string[]>();
     const live = new Set<string>();
+    for (const [id, since] of this.silentSince)
+      if (now - since > this.liveWindowMs) this.silentSince.delete(id); // all it said before is out of the window
+    const silent = (workerId: string, seenMs: number): boolean =>
+      seenMs <= (this.silentSince.get(workerId) ?? -Infinity);
     for (const [key, rec] of await this.channels.listAll()) {
       if (
         rec.released === true ||
         rec.endRequested !== undefined ||
         rec.workerId === '' ||
-        now - rec.updateTimeMs > this.liveWindowMs
+        now - rec.updateTimeMs > this.liveWindowMs ||
+        silent(rec.workerId, rec.updateTimeMs)
       )
         continue;
       live.add(rec.workerId);
@@ -84,6 +101,7 @@ export class FairShare {
       const first = this.firstSeen.get(workerId) ?? now;
       this.firstSeen.set(workerId, first);
       const holds = held.has(workerId);
+      if (silent(workerId, seen)) continue;
       if (now - seen <= this.liveWindowMs && (holds || now - first <= IDLE_WORKER_GRACE_MS))
         live.add(workerId);
     }

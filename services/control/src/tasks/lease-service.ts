@@ -3,10 +3,12 @@ import type { ChannelRecord, PausePoint, Position, TaskRecord, TaskSpec } from '
 import { stateLabel } from '../domain/state-machine.js';
 import { validateWorkerId } from '../domain/id-validation.js';
 import {
+  acceptReport,
+  judgeReport,
   replicateChannelProgress,
-  reportEndReason,
-  withReport,
   type CheckpointReport,
+  type ReportAnswer,
+  type ReportJudgement,
 } from './checkpoint-report.js';
 import { updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
@@ -14,7 +16,8 @@ import { leaseHeld, staleEpoch } from './lease-errors.js';
 import { leaseStartFor, type LeaseStart } from './lease-start.js';
 import { applyUntil, handoverIn, type LeaseTiming } from './lease-timing.js';
 import { settlePause } from './pause-settlement.js';
-import type { ChannelStore, Clock } from './ports.js';
+import type { ChannelStore, Clock, ReportBatchStore } from './ports.js';
+import { reportBatch, settleReport, type ReportOutcome } from './report-batch.js';
 import { notFound } from './task-record-update.js';
 import type { TaskService } from './task-service.js';
 
@@ -26,6 +29,8 @@ export interface LeaseServiceDeps {
   readonly liveWindowMs: number;
   readonly reportIntervalMs: number;
   readonly timing: LeaseTiming;
+  /** Batched reads and writes for ReportCheckpoints; without it each report goes the single way. */
+  readonly batch?: ReportBatchStore;
 }
 
 /**
@@ -59,6 +64,7 @@ export class LeaseService {
     validateWorkerId(workerId);
     const task = await this.runningTask(taskId, channel);
     const key = `${taskId}/${channel}`;
+    let takenFrom: string | undefined;
     const record = await this.cas(taskId, channel, (rec) => {
       const now = this.deps.clock.now();
       const heldBack =
@@ -77,6 +83,7 @@ export class LeaseService {
         );
       const retryAfterMs = handoverIn(rec, now, this.deps.timing);
       if (retryAfterMs > 0) throw leaseHeld(taskId, channel, rec.workerId, retryAfterMs);
+      takenFrom = rec.released === true ? undefined : rec.workerId;
       const next: ChannelRecord = {
         ...rec,
         epoch: (BigInt(rec.epoch) + 1n).toString(),
@@ -91,7 +98,7 @@ export class LeaseService {
       delete next.endRequested;
       return next;
     });
-    this.fairShare.noteLease(key, workerId);
+    this.fairShare.noteLease(key, workerId, takenFrom);
     return {
       epoch: record.epoch,
       spec: this.deps.tasks.fullSpec(task),
@@ -102,48 +109,71 @@ export class LeaseService {
     };
   }
 
-  async report(r: CheckpointReport): Promise<{
-    keepLease: boolean;
-    reason: string;
-    replicateWatermark: string;
-    applyUntil: string;
-    pause?: PausePoint;
-    /** The replicate channel's lease: see `channelCheckpoints`. */
-    channelCheckpoints?: Record<string, string>;
-  }> {
+  async report(r: CheckpointReport): Promise<ReportAnswer> {
     validateWorkerId(r.workerId);
     const found = await this.deps.tasks.get(r.taskId).catch((err: unknown) => {
       if (err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
       throw err;
     });
-    const pause = found?.state === 'TASK_STATE_PAUSING' ? found.pause : undefined;
-    const reachedPause = pause !== undefined && r.pauseReached === pause.timestamp;
-    let reason = await reportEndReason(found, r, pause, reachedPause, () =>
-      this.fairShare.shouldRelease(`${r.taskId}/${r.channel}`, r.workerId),
-    );
+    const judged = await this.judge(found, r);
     if (found === undefined) {
       const rec = await this.deps.channels.get(r.taskId, r.channel);
       if (rec !== undefined && rec.value.epoch !== r.epoch)
         throw staleEpoch(r.taskId, r.channel, r.epoch, rec.value.epoch);
-      return { keepLease: false, reason, replicateWatermark: '0', applyUntil: '0' };
+      return { keepLease: false, reason: judged.reason, replicateWatermark: '0', applyUntil: '0' };
     }
     const now = this.deps.clock.now();
-    const timing = this.deps.timing;
+    let reason = judged.reason;
     await this.cas(r.taskId, r.channel, (rec) => {
-      if (rec.epoch !== r.epoch || rec.released === true || handoverIn(rec, now, timing) === 0)
-        throw staleEpoch(r.taskId, r.channel, r.epoch, rec.epoch);
-      // Once told to stop, a lease is never confirmed again: its write validity runs out.
-      if (rec.endRequested !== undefined && reason === '') reason = rec.endRequested;
-      return withReport(rec, r, now, reason, reachedPause ? pause.timestamp : undefined);
+      const accepted = acceptReport(rec, r, now, this.deps.timing, judged);
+      reason = accepted.reason;
+      return accepted.next;
     });
-    const progress = await replicateChannelProgress(this.deps, found, r, reason);
-    if (reachedPause) await this.settlePause(r.taskId);
+    return this.answer(found, r, { ...judged, reason });
+  }
+
+  /**
+   * Several leases' reports (ReportCheckpoints), each answered as `report` would answer it. With a batch store, one
+   * read for all their task and channel records and one compare-and-set write per group; a report whose write lost a
+   * race, or whose task is gone, goes the single way. A refused report gets its error; the others are not affected.
+   */
+  reportMany(reports: readonly CheckpointReport[]): Promise<ReportOutcome[]> {
+    const single = (r: CheckpointReport) => this.report(r);
+    const store = this.deps.batch;
+    if (store === undefined) return Promise.all(reports.map((r) => settleReport(() => single(r))));
+    return reportBatch(
+      {
+        store,
+        clock: this.deps.clock,
+        timing: this.deps.timing,
+        judge: (task, r) => this.judge(task, r),
+        answer: (task, r, judged) => this.answer(task, r, judged),
+        single,
+      },
+      reports,
+    );
+  }
+
+  private judge(task: TaskRecord | undefined, r: CheckpointReport): Promise<ReportJudgement> {
+    return judgeReport(task, r, () =>
+      this.fairShare.shouldRelease(`${r.taskId}/${r.channel}`, r.workerId),
+    );
+  }
+
+  /** The answer to a report whose channel record was written; the bound counts from now, after the write. */
+  private async answer(
+    task: TaskRecord,
+    r: CheckpointReport,
+    judged: ReportJudgement,
+  ): Promise<ReportAnswer> {
+    const progress = await replicateChannelProgress(this.deps, task, r, judged.reason);
+    if (judged.pausedAt !== undefined) await this.settlePause(r.taskId);
     return {
-      keepLease: reason === '',
-      reason,
+      keepLease: judged.reason === '',
+      reason: judged.reason,
       ...progress,
-      applyUntil: reason === '' ? applyUntil(this.deps.clock.now(), timing) : '0',
-      ...(pause === undefined ? {} : { pause }),
+      applyUntil: judged.reason === '' ? applyUntil(this.deps.clock.now(), this.deps.timing) : '0',
+      ...(judged.pause === undefined ? {} : { pause: judged.pause }),
     };
   }
 

@@ -56,6 +56,35 @@ export interface ChannelStore {
   listWorkers(): Promise<Map<string, number>>;
 }
 
+/** A channel record a batch of checkpoint reports writes, fenced on what was read. */
+export interface ReportWrite {
+  readonly taskId: string;
+  readonly channel: string;
+  readonly record: ChannelRecord;
+  /** Version of the channel record read (undefined: it was absent). */
+  readonly version: string | undefined;
+  /** Version of the task record the report was judged by: written only if the task did not change meanwhile. */
+  readonly taskVersion: string;
+}
+
+/**
+ * Port: the reads and writes of a batch of checkpoint reports in few round trips (one read, one write per group).
+ * Reads are linearizable. `write` is compare-and-set on both versions of every write, all or none per group: a
+ * conflict anywhere leaves the whole group unwritten (false for each of its writes), for the caller to redo one by one.
+ */
+export interface ReportBatchStore {
+  read(
+    taskIds: readonly string[],
+    channels: readonly { readonly taskId: string; readonly channel: string }[],
+  ): Promise<{
+    readonly tasks: ReadonlyMap<string, Versioned<TaskRecord>>;
+    /** Keyed "taskId/channel". */
+    readonly channels: ReadonlyMap<string, Versioned<ChannelRecord>>;
+  }>;
+  /** One flag per write, in order: written, or not (a version changed). */
+  write(writes: readonly ReportWrite[]): Promise<boolean[]>;
+}
+
 /** A quarantine record to store, with the identity of what it quarantines (channel, position, target). */
 export interface QuarantineWrite {
   readonly record: QuarantineRecord;

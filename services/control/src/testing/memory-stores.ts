@@ -6,7 +6,13 @@ import type {
   TaskSpec,
   Versioned,
 } from '../domain/model.js';
-import type { ChannelStore, SecretBox, SnapshotStore, TaskStore } from '../tasks/ports.js';
+import type {
+  ChannelStore,
+  ReportBatchStore,
+  SecretBox,
+  SnapshotStore,
+  TaskStore,
+} from '../tasks/ports.js';
 
 /** Versioned in-memory maps with the stores' compare-and-set semantics. */
 export class Versions<T> {
@@ -83,6 +89,38 @@ export class MemoryStores implements TaskStore, SnapshotStore {
       put: (t, c, r, v) => Promise.resolve(rows.put(`${t}/${c}`, r, v)),
       touchWorker: () => Promise.resolve(),
       listWorkers: () => Promise.resolve(new Map()),
+    };
+  }
+
+  /** Batched report reads and writes; `beforeWrite` runs between them (to make a write lose a race). */
+  reportBatchStore(hooks: { beforeWrite?: () => Promise<void> } = {}): ReportBatchStore {
+    return {
+      read: (taskIds, channels) => {
+        const tasks = new Map<string, Versioned<TaskRecord>>();
+        for (const id of taskIds) {
+          const t = this.taskRows.get(id);
+          if (t !== undefined) tasks.set(id, structuredClone(t));
+        }
+        const records = new Map<string, Versioned<ChannelRecord>>();
+        for (const c of channels) {
+          const r = this.channelRows.get(`${c.taskId}/${c.channel}`);
+          if (r !== undefined) records.set(`${c.taskId}/${c.channel}`, structuredClone(r));
+        }
+        return Promise.resolve({ tasks, channels: records });
+      },
+      write: async (writes) => {
+        await hooks.beforeWrite?.();
+        // All or none, as one etcd transaction.
+        const current = writes.every(
+          (w) =>
+            this.taskRows.get(w.taskId)?.version === w.taskVersion &&
+            this.channelRows.get(`${w.taskId}/${w.channel}`)?.version === w.version,
+        );
+        if (current)
+          for (const w of writes)
+            this.channelRows.put(`${w.taskId}/${w.channel}`, w.record, w.version);
+        return writes.map(() => current);
+      },
     };
   }
 }

@@ -59,6 +59,27 @@ describe('toCdcError', () => {
     expect(conflict).toMatchObject({ code: 'CONFLICT', retryable: true });
   });
 
+  it('keeps when a held channel can move (LEASE_HELD), and drops a malformed value', () => {
+    const held = toCdcError(
+      'AcquireLease',
+      failure(status.UNAVAILABLE, 'channel c is held by worker w; it can move in 1234 ms', {
+        'cdc-error-code': 'LEASE_HELD',
+        'cdc-retryable': 'true',
+        'cdc-retry-after-ms': '1234',
+      }),
+    );
+    expect(held).toMatchObject({ code: 'LEASE_HELD', details: { retryAfterMs: 1234 } });
+    const bad = toCdcError(
+      'AcquireLease',
+      failure(status.UNAVAILABLE, 'held', {
+        'cdc-error-code': 'LEASE_HELD',
+        'cdc-retryable': 'true',
+        'cdc-retry-after-ms': '-5',
+      }),
+    );
+    expect(bad).toMatchObject({ code: 'LEASE_HELD', details: {} });
+  });
+
   it('classifies a status without trailers (transport, deadline, proxy) by its code', () => {
     expect(toCdcError('Heartbeat', failure(status.UNAVAILABLE, 'connect failed'))).toMatchObject({
       code: 'UNAVAILABLE',

@@ -16,10 +16,15 @@ import {
   type RequestOf,
   type ResponseOf,
 } from '@cdc/shared';
-import type { PausePoint } from '../ports/lease-progress.js';
+import { ReportCoalescer } from '../lease/report-coalescer.js';
+import {
+  answerFromProto,
+  pauseFromProto,
+  reportToProto,
+  resultFromProto,
+} from './checkpoint-wire.js';
 import type {
   CheckpointAnswer,
-  CheckpointPosition,
   LeaseGrant,
   LeaseRef,
   QuarantineReportEntry,
@@ -46,7 +51,17 @@ export interface ControlClientOptions {
   /** Absent: plaintext. */
   readonly tls?: ControlTls;
   readonly deadlineMs?: number;
+  /** How long a checkpoint report waits for the other leases' reports, to go in one call. */
+  readonly reportLingerMs?: number;
 }
+
+/**
+ * A fifth of the default report interval: leases' reports merge into at most about five calls per interval, and a
+ * lease's write validity (counted from before the wait) loses at most this.
+ */
+const REPORT_LINGER_MS = 200;
+/** The control service's cap per ReportCheckpoints call. */
+const MAX_BATCHED_REPORTS = 1024;
 
 function channel(tls: ControlTls | undefined): {
   credentials: grpc.ChannelCredentials;
@@ -96,15 +111,12 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
 
 type Methods = pb.WorkerServiceDefinition;
 
-function pauseFromProto(p: pb.LeasePause__Output): PausePoint {
-  return { timestamp: BigInt(p.timestamp), immediate: p.immediate };
-}
-
 /** The worker's client of the control service's WorkerService, typed by the generated proto types. */
 export class GrpcWorkerControl implements WorkerControl {
   private readonly client: grpc.Client;
   private readonly methods: Methods;
   private readonly metadata = new grpc.Metadata();
+  private readonly reports: ReportCoalescer;
 
   constructor(private readonly opts: ControlClientOptions) {
     const definition = protoLoader.loadSync([...CDC_PROTO_FILES], PROTO_LOADER_OPTIONS);
@@ -112,6 +124,17 @@ export class GrpcWorkerControl implements WorkerControl {
     const { credentials, options } = channel(opts.tls);
     this.client = new grpc.Client(opts.address, credentials, options);
     if (opts.token) this.metadata.set('authorization', `Bearer ${opts.token}`);
+    this.reports = new ReportCoalescer(
+      {
+        sendBatch: (inputs, deadlineMs) => this.sendReports(inputs, deadlineMs),
+        sendOne: (input, o) => this.sendReport(input, o),
+      },
+      {
+        lingerMs: opts.reportLingerMs ?? REPORT_LINGER_MS,
+        maxReports: MAX_BATCHED_REPORTS,
+        defaultDeadlineMs: opts.deadlineMs ?? 10_000,
+      },
+    );
   }
 
   private async call<K extends keyof Methods & string>(
@@ -146,37 +169,47 @@ export class GrpcWorkerControl implements WorkerControl {
     };
   }
 
-  async reportCheckpoint(
+  reportCheckpoint(
     input: ReportCheckpointInput,
     opts: { readonly deadlineMs?: number } = {},
   ): Promise<CheckpointAnswer> {
-    const res = await this.call(
-      'ReportCheckpoint',
-      {
-        task_id: input.taskId,
-        channel: input.channel,
-        epoch: input.epoch,
-        worker_id: input.workerId,
-        position: input.position ? positionToProto(input.position) : null,
-        fan_out_positions: positionsToProto(input.fanOutPositions),
-        source_head_timestamp: input.sourceHeadTimestamp.toString(),
-        applied_rows: String(input.appliedRows),
-        applied_bytes: String(input.appliedBytes),
-        caught_up: input.caughtUp,
-        pause_reached: input.pauseReached.toString(),
-      } satisfies Required<pb.ReportCheckpointRequest>,
-      opts.deadlineMs,
+    return this.reports.report(input, opts);
+  }
+
+  private async sendReport(
+    input: ReportCheckpointInput,
+    opts: { readonly deadlineMs?: number },
+  ): Promise<CheckpointAnswer> {
+    return answerFromProto(
+      await this.call('ReportCheckpoint', reportToProto(input), opts.deadlineMs),
     );
-    return {
-      keepLease: res.keep_lease,
-      reason: res.reason,
-      replicateWatermark: BigInt(res.replicate_watermark || '0'),
-      applyUntil: BigInt(res.apply_until || '0'),
-      ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
-      channelCheckpoints: new Map(
-        Object.entries(res.channel_checkpoints).map(([ch, ts]) => [ch, BigInt(ts || '0')]),
-      ),
-    };
+  }
+
+  /** undefined: the control service predates ReportCheckpoints. */
+  private async sendReports(
+    inputs: readonly ReportCheckpointInput[],
+    deadlineMs: number,
+  ): Promise<(CheckpointAnswer | CdcError)[] | undefined> {
+    try {
+      const res = await this.call(
+        'ReportCheckpoints',
+        { reports: inputs.map(reportToProto) },
+        deadlineMs,
+      );
+      if (res.results.length !== inputs.length)
+        throw new CdcError('INTERNAL', 'ReportCheckpoints: results do not match the reports', {
+          retryable: true,
+        });
+      return res.results.map(resultFromProto);
+    } catch (err) {
+      if (
+        err instanceof CdcError &&
+        isServiceError(err.cause) &&
+        err.cause.code === grpc.status.UNIMPLEMENTED
+      )
+        return undefined;
+      throw err;
+    }
   }
 
   async reportStandby(lease: LeaseRef, report: StandbyReport): Promise<void> {
@@ -281,16 +314,8 @@ export class GrpcWorkerControl implements WorkerControl {
   }
 
   close(): Promise<void> {
+    this.reports.flush();
     this.client.close();
     return Promise.resolve();
   }
-}
-
-/** Fan-out positions as a proto map (a record without a prototype: a URI key is data). */
-function positionsToProto(
-  positions: ReadonlyMap<string, CheckpointPosition> | undefined,
-): Record<string, pb.Position> {
-  const out = Object.create(null) as Record<string, pb.Position>;
-  for (const [uri, p] of positions ?? []) out[uri] = positionToProto(p);
-  return out;
 }

@@ -173,6 +173,23 @@ describe('LeaseRunner', () => {
     expect(h.control.failures).toEqual([]);
   });
 
+  it('keeps the lease confirmed while its connections take longer than the write validity to open', async () => {
+    const log = new RecordLog(DML, 5n).add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),
+      timeTickMsg(30n),
+    );
+    const h = setup(DML, log);
+    h.control.grant = grant({ reportIntervalMs: 20, writeValidityMs: 150 });
+    const open = h.factories.targetWriter.bind(h.factories);
+    h.factories.targetWriter = async (taskId, spec) => {
+      await new Promise((r) => setTimeout(r, 400));
+      return open(taskId, spec);
+    };
+    expect(await h.run()).toBe('ended');
+    expect(h.factories.writer.ops()).toContain('upsert');
+    expect(h.events).toEqual(['start 3', 'end worker shutting down']);
+  });
+
   it('fans one read out to every target, each from its own checkpoint, and reports each checkpoint', async () => {
     const log = new RecordLog(DML, 5n).add(
       insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }), // 5

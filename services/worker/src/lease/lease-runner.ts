@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { CdcError, errorMessage } from '@cdc/shared';
+import { errorMessage } from '@cdc/shared';
 import type { LeaseJobData, Logger, SourceMetadata, StandbyMetadata } from '@cdc/shared';
 import type { DelayObserver } from '../ports/delay-observer.js';
 import type { DropBarrier } from '../ports/drop-barrier.js';
@@ -11,11 +11,12 @@ import type { TargetWriter } from '../ports/target-writer.js';
 import type { LeaseGrant, LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { writeFences } from '../ports/write-fence.js';
 import { FanOutReader } from '../replication/fan-out-reader.js';
-import { sleep, withRetry } from '../replication/retry.js';
+import { withRetry } from '../replication/retry.js';
 import { TaskScope } from '../replication/task-scope.js';
 import type { TaskSpecWire } from '../task-spec.js';
 import { isReplicateMode, mappingsOf, scopeOf, targetsOf } from '../task-spec.js';
 import { StandbyIssues } from '../standby/standby-issues.js';
+import { acquireLease } from './lease-acquire.js';
 import { LeaseReporter } from './lease-reporter.js';
 import { LeaseValidity } from './lease-validity.js';
 import { needsPerson } from './needs-person.js';
@@ -97,9 +98,6 @@ function delaysOf(hooks: LeaseHooks, lease: LeaseRef): DelayObserver {
 
 /** Write validity assumed when the control service does not grant one (older control versions). */
 const DEFAULT_WRITE_VALIDITY_MS = 5_000;
-/** How often to ask again for a channel whose previous holder may still be writing. */
-const HELD_RETRY_MS = 1_000;
-
 /**
  * Runs one channel lease from acquisition to release: takes a new epoch from the control plane, opens the channel at
  * the checkpoint, replicates until the lease ends (pause, delete, rebalancing, stale epoch, shutdown), then reports the
@@ -111,7 +109,7 @@ export class LeaseRunner {
   async run(job: LeaseJobData, shutdown: AbortSignal): Promise<LeaseOutcome> {
     const { control, workerId } = this.deps;
     const jobStarted = performance.now();
-    const acquired = await this.acquire(job, shutdown);
+    const acquired = await acquireLease(this.deps, job, shutdown);
     if (acquired === undefined) return 'refused';
     const { grant, sentAt } = acquired;
     const lease: LeaseRef = { taskId: job.taskId, channel: job.channel, epoch: grant.epoch };
@@ -206,39 +204,6 @@ export class LeaseRunner {
     return 'ended';
   }
 
-  /**
-   * Takes a new epoch for the job's channel; undefined when the control service refuses the lease (task not running,
-   * channel gone). While the previous holder may still be writing (LEASE_HELD), holds the job and asks again.
-   */
-  private async acquire(
-    job: LeaseJobData,
-    shutdown: AbortSignal,
-  ): Promise<{ grant: LeaseGrant; sentAt: number } | undefined> {
-    const { control, workerId, log } = this.deps;
-    for (;;) {
-      const sentAt = performance.now();
-      try {
-        return { grant: await control.acquireLease(job.taskId, job.channel, workerId), sentAt };
-      } catch (err) {
-        if (
-          err instanceof CdcError &&
-          (err.code === 'FAILED_PRECONDITION' || err.code === 'NOT_FOUND')
-        ) {
-          log.info({ ...job, reason: err.message }, 'lease refused');
-          return undefined;
-        }
-        if (err instanceof CdcError && err.code === 'LEASE_HELD' && !shutdown.aborted) {
-          log.debug({ ...job, reason: err.message }, 'channel still held; asking again');
-          await sleep(HELD_RETRY_MS, shutdown).catch(() => undefined);
-          if (shutdown.aborted) return undefined;
-          continue;
-        }
-        await sleep(1_000, shutdown).catch(() => undefined); // no hot loop while the control plane is unreachable
-        throw err;
-      }
-    }
-  }
-
   private async replicate(
     job: LeaseJobData,
     grant: LeaseGrant,
@@ -249,6 +214,8 @@ export class LeaseRunner {
   ): Promise<void> {
     const { factories, settings, hooks } = this.deps;
     const spec = grant.spec;
+    // Reports confirm the lease while the connections open: that can take longer than the write validity.
+    reporter.start();
     const metadata = await factories.sourceMetadata(job.taskId, spec);
     const borrowed: Borrowed<unknown>[] = [];
     let reader: SourceReader | undefined;
@@ -277,7 +244,6 @@ export class LeaseRunner {
           standby: standby?.value,
         });
       }
-      reporter.start();
       const start = readerStartOf(grant.start);
       reader = await this.openReader(spec, job.channel, start, signal, log, reporter);
       if (signal.aborted || reader === undefined) return;

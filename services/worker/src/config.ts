@@ -83,9 +83,9 @@ export const WorkerConfigSchema = z.object({
     .default('bull')
     .describe('BullMQ key prefix (same as the control service)'),
   WORKER_CONCURRENCY: int(
-    64,
+    256,
     1,
-    'Leases held at once; leases are I/O bound, and drop barriers need every channel held',
+    'Leases held at once; an idle lease costs little (shared fetches, batched reports), and drop barriers need every channel held: 2 workers serve 30 tasks on a 16-channel source',
   ),
   WORKER_SNAPSHOT_CONCURRENCY: int(
     1,

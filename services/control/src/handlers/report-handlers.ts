@@ -6,7 +6,7 @@ import type { LeaseService } from '../tasks/lease-service.js';
 import { decimal, pauseToProto, positionFromProto, positionsFromProto } from './codec.js';
 import { unary } from './unary.js';
 
-/** Reports in one ReportCheckpoints call: a worker's leases (WORKER_CONCURRENCY is 64 by default). */
+/** Reports in one ReportCheckpoints call: a worker's leases (WORKER_CONCURRENCY is 256 by default). */
 export const MAX_BATCHED_REPORTS = 1024;
 
 /** Told about accepted and fenced reports (metrics). Must not throw. */

@@ -117,8 +117,8 @@ export class LeaseScheduler {
   /** One pass. Public for tests. */
   async reconcile(): Promise<void> {
     const tasks = await this.store.list();
-    // Job ids only (one call per queue): a pass runs every few hundred ms, and reading every job's hash each time made
-    // the scheduler the idle control service's main cost with hundreds of leases. Ids say task and channel.
+    // Job ids only (one call per queue): a pass runs every CONTROL_RECONCILE_INTERVAL_MS, and reading every job's
+    // hash made the scheduler a main cost of an idle control service with hundreds of leases. Ids say task and channel.
     const leaseIds = new Set(await this.queue.getRanges([...LIVE_STATES]));
     const snapshotQueue = this.snapshots?.queue;
     const snapshotIds = new Set(

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { PausePoint } from '../ports/lease-progress.js';
 import { silentLogger } from '../testing/fakes.js';
 import { StandbyOrder } from './standby-order.js';
@@ -17,6 +17,8 @@ const CHANGE_TS = 100n;
 
 describe('StandbyOrder', () => {
   it('waits for a backlog that keeps moving, however long past channelWaitMs it takes', async () => {
+    // Fake clock: a stalled event loop (a loaded CI machine) must not look like a stalled channel.
+    vi.useFakeTimers();
     const progress = progressAt(0n);
     const order = new StandbyOrder({ progress, log: silentLogger(), channelWaitMs: 40, pollMs: 5 });
     // The channel advances by 1 every 10 ms: it passes the change after ~1 s, 25× channelWaitMs.
@@ -25,16 +27,17 @@ describe('StandbyOrder', () => {
       progress.channelCheckpoints.set('p-dml_0', at + 1n);
     }, 10);
     try {
-      const verdict = await order.until(
-        CHANGE_TS,
-        ['p-dml_0'],
-        new AbortController().signal,
-        'alias',
-      );
-      expect(verdict).toBe('apply');
-      expect(progress.channelCheckpoints.get('p-dml_0')).toBeGreaterThanOrEqual(CHANGE_TS);
+      // Where the channel was when the verdict came (the clock keeps running after it).
+      const verdict = order
+        .until(CHANGE_TS, ['p-dml_0'], new AbortController().signal, 'alias')
+        .then((v) => ({ v, at: progress.channelCheckpoints.get('p-dml_0') }));
+      await vi.advanceTimersByTimeAsync(1_500);
+      const { v, at } = await verdict;
+      expect(v).toBe('apply');
+      expect(at).toBeGreaterThanOrEqual(CHANGE_TS);
     } finally {
       clearInterval(copy);
+      vi.useRealTimers();
     }
   });
 

@@ -1,5 +1,5 @@
-import { CdcError } from '../errors.js';
 import { MsgType } from './messages.js';
+import { malformed, walk } from './proto-walk.js';
 
 /**
  * Bounds checked on a record's bytes before protobufjs decodes it.
@@ -24,59 +24,22 @@ const INSERT: Spec = { 10: 'int64s', 11: 'int64s', 13: { 3: SCALAR_FIELD } };
 /** DeleteRequest: int64_primary_keys 9, timestamps 10, primary_keys 12 → IDs.int_id 1. */
 const DELETE: Spec = { 9: 'int64s', 10: 'int64s', 12: { 1: LONG_ARRAY } };
 
-function malformed(problem: string): CdcError {
-  return new CdcError('DECODE_FAILED', `decoding milvus message: ${problem}`, { retryable: false });
-}
-
-function varint(b: Uint8Array, at: number): [value: number, next: number] {
-  let value = 0;
-  for (let i = 0; i < 10; i++) {
-    const byte = b[at + i];
-    if (byte === undefined) throw malformed('truncated varint');
-    if (i < 7) value += (byte & 0x7f) * 2 ** (7 * i);
-    if (byte < 0x80) return [value, at + i + 1];
-  }
-  throw malformed('varint longer than 10 bytes');
-}
-
 /** Counts the int64 values the fields named by `spec` hold in b[start, end), packed or not; skips everything else. */
 function countInt64s(b: Uint8Array, start: number, end: number, spec: Spec): number {
   let count = 0;
-  let at = start;
-  while (at < end) {
-    const [key, afterKey] = varint(b, at);
-    const field = Math.floor(key / 8);
-    const wireType = key % 8;
-    const want = spec[field];
-    at = afterKey;
-    switch (wireType) {
-      case 0: {
-        at = varint(b, at)[1];
-        if (want === 'int64s') count++;
-        break;
+  walk(b, start, end, (f) => {
+    const want = spec[f.number];
+    if (want === undefined) return;
+    if (f.wireType === 0) {
+      if (want === 'int64s') count++;
+    } else if (f.wireType === 2) {
+      if (want === 'int64s') {
+        for (let i = f.valueStart; i < f.end; i++) if ((b[i] ?? 0) < 0x80) count++;
+      } else {
+        count += countInt64s(b, f.valueStart, f.end, want);
       }
-      case 1:
-        at += 8;
-        break;
-      case 5:
-        at += 4;
-        break;
-      case 2: {
-        const [length, body] = varint(b, at);
-        at = body + length;
-        if (at > end) throw malformed('length-delimited field runs past its message');
-        if (want === 'int64s') {
-          for (let i = body; i < at; i++) if ((b[i] ?? 0) < 0x80) count++;
-        } else if (want !== undefined) {
-          count += countInt64s(b, body, at, want);
-        }
-        break;
-      }
-      default:
-        throw malformed(`unsupported wire type ${wireType}`);
     }
-  }
-  if (at !== end) throw malformed('field runs past its message');
+  });
   return count;
 }
 

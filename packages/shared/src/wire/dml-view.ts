@@ -1,5 +1,6 @@
 import { MsgType } from './messages.js';
-import { malformed, varint64, walk } from './proto-walk.js';
+import { CdcError } from '../errors.js';
+import { varint64, walk } from './proto-walk.js';
 import type { Field } from './proto-walk.js';
 import type { DeleteMessage, InsertMessage } from './messages.js';
 
@@ -71,6 +72,12 @@ const STRING_FIELDS = ['shardName', 'dbName', 'collectionName', 'partitionName']
 const INT64_FIELDS = ['dbId', 'collectionId', 'partitionId'] as const;
 
 const utf8 = new TextDecoder();
+
+function malformed(problem: string): CdcError {
+  return new CdcError('DECODE_FAILED', `reading milvus DML header: ${problem}`, {
+    retryable: false,
+  });
+}
 
 function expectWireType(f: Field, wireType: number, what: string): void {
   if (f.wireType !== wireType) throw malformed(`${what} has wire type ${f.wireType}`);

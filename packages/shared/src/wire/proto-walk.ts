@@ -1,12 +1,14 @@
 import { CdcError } from '../errors.js';
 
 /**
- * Bounded reading of protobuf wire format, top level only: keys, varints and field extents, each checked against the
- * end of its message before use. For the header-only DML view and its rewrite.
+ * Bounded reading of protobuf wire format, one message level at a time: keys, varints and field extents, each checked
+ * against the end of its message before use. For the header-only DML view and its rewrite, and the record bounds
+ * checked before a full decode.
  */
 
+/** A record that is not well-formed protobuf: DECODE_FAILED (the caller quarantines it). */
 export function malformed(problem: string): CdcError {
-  return new CdcError('DECODE_FAILED', `reading milvus DML header: ${problem}`, {
+  return new CdcError('DECODE_FAILED', `decoding milvus message: ${problem}`, {
     retryable: false,
   });
 }

@@ -88,7 +88,11 @@ export {
   PROTO_LOADER_OPTIONS,
 } from './control-api/proto-files.js';
 export { callUnary, openServerStream, serviceDefinition } from './control-api/proto-services.js';
-export { MAX_WORKER_REASON_CHARS, cutText } from './control-api/report-limits.js';
+export {
+  MAX_BATCHED_REPORTS,
+  MAX_WORKER_REASON_CHARS,
+  cutText,
+} from './control-api/report-limits.js';
 export type { CdcServices, RequestOf, ResponseOf } from './control-api/proto-services.js';
 export {
   ERROR_CODE_TRAILER,

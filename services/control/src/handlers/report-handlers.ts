@@ -1,13 +1,10 @@
-import { CdcError, invalidArgument, type Logger, type pb } from '@cdc/shared';
+import { CdcError, invalidArgument, MAX_BATCHED_REPORTS, type Logger, type pb } from '@cdc/shared';
 import { MAX_CHANNEL_CHARS } from '../domain/record-limits.js';
 import { checkLength } from '../domain/field-checks.js';
 import type { CheckpointReport, ReportAnswer } from '../tasks/checkpoint-report.js';
 import type { LeaseService } from '../tasks/lease-service.js';
 import { decimal, pauseToProto, positionFromProto, positionsFromProto } from './codec.js';
 import { unary } from './unary.js';
-
-/** Reports in one ReportCheckpoints call: a worker's leases (WORKER_CONCURRENCY is 256 by default). */
-export const MAX_BATCHED_REPORTS = 1024;
 
 /** Told about accepted and fenced reports (metrics). Must not throw. */
 export interface ReportObserver {

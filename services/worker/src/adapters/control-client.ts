@@ -6,6 +6,7 @@ import {
   CdcError,
   cutText,
   errorFromTrailers,
+  MAX_BATCHED_REPORTS,
   positionFromProto,
   positionToProto,
   PROTO_LOADER_OPTIONS,
@@ -60,8 +61,6 @@ export interface ControlClientOptions {
  * lease's write validity (counted from before the wait) loses at most this.
  */
 const REPORT_LINGER_MS = 200;
-/** The control service's cap per ReportCheckpoints call. */
-const MAX_BATCHED_REPORTS = 1024;
 
 function channel(tls: ControlTls | undefined): {
   credentials: grpc.ChannelCredentials;

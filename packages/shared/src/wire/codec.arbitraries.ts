@@ -1,5 +1,12 @@
 import fc from 'fast-check';
-import type { ColumnValues, FieldColumn, MsgBase } from './messages.js';
+import { MsgType } from './messages.js';
+import type {
+  ColumnValues,
+  DeleteMessage,
+  FieldColumn,
+  InsertMessage,
+  MsgBase,
+} from './messages.js';
 
 /** fast-check generators of codec values, shared by the codec's property tests. */
 
@@ -81,4 +88,41 @@ export const fieldColumn: fc.Arbitrary<FieldColumn> = fc.record({
   isDynamic: fc.boolean(),
   validData: fc.array(fc.boolean(), { maxLength: 5 }),
   values: column,
+});
+
+export const insertMessage: fc.Arbitrary<InsertMessage> = fc.record({
+  type: fc.constant('Insert' as const),
+  base: base(MsgType.Insert),
+  shardName: text,
+  dbName: text,
+  collectionName: text,
+  partitionName: text,
+  dbId: i64,
+  collectionId: i64,
+  partitionId: i64,
+  segmentId: i64,
+  timestamps: fc.array(u64, { maxLength: 6 }),
+  rowIds: fc.array(i64, { maxLength: 4 }),
+  numRows: u64,
+  version: fc.integer({ min: 0, max: 1 }),
+  fields: fc.array(fieldColumn, { maxLength: 4 }),
+});
+
+export const deleteMessage: fc.Arbitrary<DeleteMessage> = fc.record({
+  type: fc.constant('Delete' as const),
+  base: base(MsgType.Delete),
+  shardName: text,
+  dbName: text,
+  collectionName: text,
+  partitionName: text,
+  dbId: i64,
+  collectionId: i64,
+  partitionId: i64,
+  timestamps: fc.array(u64, { maxLength: 6 }),
+  numRows: i64,
+  primaryKeys: fc.oneof(
+    fc.record({ type: fc.constant('Int64' as const), values: fc.array(i64, { maxLength: 4 }) }),
+    fc.record({ type: fc.constant('VarChar' as const), values: fc.array(text, { maxLength: 4 }) }),
+  ),
+  segmentId: i64,
 });

@@ -14,10 +14,11 @@ import {
 import { encodeCollectionSchema } from './schema.js';
 import {
   base,
+  deleteMessage,
   dict,
-  fieldColumn,
   i32,
   i64,
+  insertMessage,
   kvs,
   names,
   text,
@@ -96,42 +97,8 @@ const schema: fc.Arbitrary<CollectionSchema> = fc.record({
 const common = { dbName: text, collectionName: text };
 
 const message: fc.Arbitrary<KnownMessage> = fc.oneof(
-  fc.record({
-    type: fc.constant('Insert' as const),
-    base: base(MsgType.Insert),
-    shardName: text,
-    ...common,
-    partitionName: text,
-    dbId: i64,
-    collectionId: i64,
-    partitionId: i64,
-    segmentId: i64,
-    timestamps: fc.array(u64, { maxLength: 4 }),
-    rowIds: fc.array(i64, { maxLength: 4 }),
-    numRows: u64,
-    version: fc.integer({ min: 0, max: 1 }),
-    fields: fc.array(fieldColumn, { maxLength: 4 }),
-  }),
-  fc.record({
-    type: fc.constant('Delete' as const),
-    base: base(MsgType.Delete),
-    shardName: text,
-    ...common,
-    partitionName: text,
-    dbId: i64,
-    collectionId: i64,
-    partitionId: i64,
-    timestamps: fc.array(u64, { maxLength: 4 }),
-    numRows: i64,
-    primaryKeys: fc.oneof(
-      fc.record({ type: fc.constant('Int64' as const), values: fc.array(i64, { maxLength: 4 }) }),
-      fc.record({
-        type: fc.constant('VarChar' as const),
-        values: fc.array(text, { maxLength: 4 }),
-      }),
-    ),
-    segmentId: i64,
-  }),
+  insertMessage,
+  deleteMessage,
   fc.record({ type: fc.constant('TimeTick' as const), base: base(MsgType.TimeTick) }),
   schema.chain((s) =>
     fc.record({

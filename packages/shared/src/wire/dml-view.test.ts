@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isCdcError } from '../errors.js';
-import { base, fieldColumn, i64, text, u64 } from './codec.arbitraries.js';
+import { deleteMessage, i64, insertMessage, text } from './codec.arbitraries.js';
 import { decodeForPassThrough, decodeMessage } from './decode.js';
 import { rewriteDml } from './dml-rewrite.js';
 import { dmlHeaderOf, readDmlView } from './dml-view.js';
@@ -48,47 +48,10 @@ const changes: fc.Arbitrary<DmlHeaderChanges> = fc.record(
   { requiredKeys: [] },
 );
 
-const insert: fc.Arbitrary<InsertMessage> = fc.record({
-  type: fc.constant('Insert' as const),
-  base: base(MsgType.Insert),
-  shardName: text,
-  dbName: text,
-  collectionName: text,
-  partitionName: text,
-  dbId: i64,
-  collectionId: i64,
-  partitionId: i64,
-  segmentId: i64,
-  timestamps: fc.array(u64, { maxLength: 6 }),
-  rowIds: fc.array(i64, { maxLength: 4 }),
-  numRows: u64,
-  version: fc.integer({ min: 0, max: 1 }),
-  fields: fc.array(fieldColumn, { maxLength: 4 }),
-});
-
-const del: fc.Arbitrary<DeleteMessage> = fc.record({
-  type: fc.constant('Delete' as const),
-  base: base(MsgType.Delete),
-  shardName: text,
-  dbName: text,
-  collectionName: text,
-  partitionName: text,
-  dbId: i64,
-  collectionId: i64,
-  partitionId: i64,
-  timestamps: fc.array(u64, { maxLength: 6 }),
-  numRows: i64,
-  primaryKeys: fc.oneof(
-    fc.record({ type: fc.constant('Int64' as const), values: fc.array(i64, { maxLength: 4 }) }),
-    fc.record({ type: fc.constant('VarChar' as const), values: fc.array(text, { maxLength: 4 }) }),
-  ),
-  segmentId: i64,
-});
-
 describe('DML header view and rewrite (generated messages)', () => {
   it('reads the header the full decoder reads, and rewrites to what decode→change→encode produces', () => {
     fc.assert(
-      fc.property(fc.oneof(insert, del), changes, (m, c) => {
+      fc.property(fc.oneof(insertMessage, deleteMessage), changes, (m, c) => {
         const bytes = encodeMessage(m);
         const view = viewOf(bytes);
         expect(view.header).toEqual(dmlHeaderOf(decodeMessage(bytes) as Dml));
@@ -105,7 +68,7 @@ describe('DML header view and rewrite (generated messages)', () => {
 
   it('copies the payload unchanged when nothing changes', () => {
     fc.assert(
-      fc.property(fc.oneof(insert, del), (m) => {
+      fc.property(fc.oneof(insertMessage, deleteMessage), (m) => {
         const bytes = encodeMessage(m);
         expect(Buffer.from(rewriteDml(viewOf(bytes), {})).equals(Buffer.from(bytes))).toBe(true);
       }),

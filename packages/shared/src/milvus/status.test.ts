@@ -37,6 +37,13 @@ describe('classifyStatus', () => {
       undefined,
     ],
     [
+      // A busy proxy whose task waited past the caller's deadline (seen under a 1M-row backlog into the replica).
+      'proxy task wait ended by the deadline',
+      status('UnexpectedError', 65535, 'proxy TaskCondition context Done'),
+      'unavailable',
+      undefined,
+    ],
+    [
       '2.3 generic rate limit text',
       status('UnexpectedError', 65535, 'rate limit exceeded[rate=1]'),
       'unavailable',

@@ -140,7 +140,7 @@ const NOT_FOUND_ERROR_CODES: Readonly<Record<string, NotFoundKind>> = {
  * "empty grpc client: find no available rootcoord": rejecting that would quarantine good data.
  */
 const TRANSIENT_REASON =
-  /rate limit|quota|deny to write|too many requests|server is busy|not ready|service unavailable|deadline exceeded|context canceled|timed? ?out|no available|empty grpc client|not healthy|is stopping|initializing|connection refused/i;
+  /rate limit|quota|deny to write|too many requests|server is busy|not ready|service unavailable|deadline exceeded|context canceled|context done|timed? ?out|no available|empty grpc client|not healthy|is stopping|initializing|connection refused/i;
 
 function errorCodeName(status: MilvusStatusLike): string | undefined {
   const ec = status.error_code;

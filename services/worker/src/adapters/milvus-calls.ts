@@ -32,6 +32,21 @@ export function failure(
   return errorFromClass(action, o.cls, { ...where, ...o.details }, o.cause);
 }
 
+/**
+ * A look at the target after a refusal (does the database exist? is the index the same?) tells a replay from a real
+ * conflict. A look that could not be made (the target slow or down) decides nothing: its own, retryable failure is
+ * thrown, so a create that timed out, took effect and is replayed on a busy target is retried, not taken for a
+ * refusal and quarantined.
+ */
+export function looked<T>(
+  action: string,
+  o: Outcome<T>,
+  where: Record<string, unknown>,
+): Outcome<T> {
+  if (o.cls.kind === 'ok' || o.cls.kind === 'rejected') return o;
+  throw failure(action, o, where);
+}
+
 /** Success, or the object (or its collection / database) no longer exists. */
 export function doneOrGone(o: Outcome<unknown>): boolean {
   return o.cls.kind === 'ok' || (o.cls.kind === 'rejected' && o.cls.notFound !== undefined);

@@ -4,6 +4,7 @@ import type { StandbyTarget, TargetCollectionState, TargetRbac } from '../ports/
 import { SOURCE_COLLECTION_ID_PROPERTY, type TargetCollection } from '../ports/target-writer.js';
 import {
   doneOrGone,
+  looked,
   failure,
   nestedStatus,
   plainStatus,
@@ -254,9 +255,13 @@ export class MilvusStandbyTarget implements StandbyTarget {
   }
 
   private async hasUser(user: string): Promise<boolean> {
-    const o = await this.calls.attempt(
-      () => this.client.listUsers({ timeout: this.calls.timeout }),
-      nestedStatus,
+    const o = looked(
+      'listing users',
+      await this.calls.attempt(
+        () => this.client.listUsers({ timeout: this.calls.timeout }),
+        nestedStatus,
+      ),
+      { user },
     );
     return o.cls.kind === 'ok' && (o.res?.usernames.includes(user) ?? false);
   }
@@ -269,9 +274,13 @@ export class MilvusStandbyTarget implements StandbyTarget {
   }
 
   private async hasRole(role: string): Promise<boolean | undefined> {
-    const o = await this.calls.attempt(
-      () => this.client.hasRole({ roleName: role, timeout: this.calls.timeout }),
-      nestedStatus,
+    const o = looked(
+      'checking role',
+      await this.calls.attempt(
+        () => this.client.hasRole({ roleName: role, timeout: this.calls.timeout }),
+        nestedStatus,
+      ),
+      { role },
     );
     return o.cls.kind === 'ok' ? o.res?.hasRole === true : undefined;
   }

@@ -16,6 +16,7 @@ import type {
 } from '../ports/target-writer.js';
 import {
   doneOrGone,
+  looked,
   failure,
   MilvusCalls,
   nestedStatus,
@@ -182,7 +183,11 @@ export class MilvusTargetWriter implements TargetWriter {
     const o = await this.calls.attempt(() => this.client.createPartition(req), plainStatus);
     if (o.cls.kind === 'ok') return;
     if (o.cls.kind === 'rejected' && o.cls.notFound === undefined) {
-      const has = await this.calls.attempt(() => this.client.hasPartition(req), nestedStatus);
+      const has = looked(
+        'checking partition',
+        await this.calls.attempt(() => this.client.hasPartition(req), nestedStatus),
+        { ...target, partition },
+      );
       if (has.cls.kind === 'ok' && has.res?.value === true) return;
     }
     throw failure('creating partition', o, { ...target, partition });
@@ -214,9 +219,13 @@ export class MilvusTargetWriter implements TargetWriter {
     if (o.cls.kind === 'ok') return;
     if (o.cls.kind === 'rejected' && o.cls.notFound === undefined) {
       // 2.3 answers an existing different index with UnexpectedError text: compare with what is there instead.
-      const described = await this.calls.attempt(
-        () => this.client.describeIndex(this.calls.req(target)),
-        nestedStatus,
+      const described = looked(
+        'describing index',
+        await this.calls.attempt(
+          () => this.client.describeIndex(this.calls.req(target)),
+          nestedStatus,
+        ),
+        where,
       );
       const existing = described.res?.index_descriptions.find((d) => d.field_name === fieldName);
       if (described.cls.kind === 'ok' && existing !== undefined) {
@@ -347,9 +356,13 @@ export class MilvusTargetWriter implements TargetWriter {
   }
 
   private async databaseExists(db: string): Promise<boolean> {
-    const o = await this.calls.attempt(
-      () => this.client.listDatabases({ timeout: this.calls.timeout }),
-      nestedStatus,
+    const o = looked(
+      'listing databases',
+      await this.calls.attempt(
+        () => this.client.listDatabases({ timeout: this.calls.timeout }),
+        nestedStatus,
+      ),
+      { db },
     );
     return o.cls.kind === 'ok' && (o.res?.db_names.includes(db) ?? false);
   }

@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Metadata } from '@grpc/grpc-js';
+import type { ResStatus } from '@zilliz/milvus2-sdk-node';
+import { CdcError } from '@cdc/shared';
+import { silentLogger } from '../testing/fakes.js';
+import { TargetMilvusClient } from './milvus-client.js';
+import { MilvusTargetWriter } from './milvus-target-writer.js';
+
+/**
+ * A slow target, as the SDK reports it: a create that timed out took effect, its replay is refused as "already
+ * exists", and the look that would tell a replay from a conflict times out too. The writer must say "retry", never
+ * "refused" (a refused DDL is quarantined: a replica once lost an index, then its load, this way).
+ */
+
+const target = { db: 'd', collection: 'c' };
+const status = (error_code: string, code: number, reason: string): ResStatus => ({
+  error_code,
+  code,
+  reason,
+  retriable: false,
+  detail: '',
+  extra_info: {},
+});
+const refused = (reason: string) => status('UnexpectedError', 65535, reason);
+const ok = status('Success', 0, '');
+const deadline = () =>
+  Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
+    code: 4,
+    details: 'Deadline exceeded',
+    metadata: new Metadata(),
+  });
+
+function writer(): MilvusTargetWriter {
+  vi.spyOn(TargetMilvusClient.prototype, 'ensureConnected').mockResolvedValue();
+  return new MilvusTargetWriter({ address: '127.0.0.1:1', logger: silentLogger() });
+}
+
+async function failureOf(p: Promise<unknown>): Promise<CdcError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CdcError);
+  return err as CdcError;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('MilvusTargetWriter on a slow target', () => {
+  it('createDatabase: a refused replay whose look times out is retryable', async () => {
+    const w = writer();
+    vi.spyOn(TargetMilvusClient.prototype, 'createDatabase').mockResolvedValue(
+      refused('database already exist: d'),
+    );
+    const list = vi.spyOn(TargetMilvusClient.prototype, 'listDatabases');
+    list.mockRejectedValueOnce(deadline());
+    const err = await failureOf(w.createDatabase('d', []));
+    expect(err.code).toBe('SINK_UNAVAILABLE');
+    expect(err.retryable).toBe(true);
+
+    // Once the look answers, it decides: there is the database (a replay) …
+    list.mockResolvedValueOnce({ status: ok, db_names: ['default', 'd'] } as never);
+    await expect(w.createDatabase('d', [])).resolves.toBeUndefined();
+    // … or there is none (a real refusal).
+    list.mockResolvedValueOnce({ status: ok, db_names: ['default'] } as never);
+    const refusal = await failureOf(w.createDatabase('d', []));
+    expect(refusal.code).toBe('SINK_REJECTED');
+    await w.close();
+  });
+
+  it('createIndex: a refused replay whose look times out is retryable', async () => {
+    const w = writer();
+    vi.spyOn(TargetMilvusClient.prototype, 'createIndex').mockResolvedValue(
+      refused('at most one distinct index is allowed per field'),
+    );
+    vi.spyOn(TargetMilvusClient.prototype, 'describeIndex').mockRejectedValueOnce(deadline());
+    const err = await failureOf(w.createIndex(target, 'v', 'v_idx', []));
+    expect(err.code).toBe('SINK_UNAVAILABLE');
+    expect(err.retryable).toBe(true);
+    await w.close();
+  });
+
+  it('createPartition: a refused replay whose look times out is retryable', async () => {
+    const w = writer();
+    vi.spyOn(TargetMilvusClient.prototype, 'createPartition').mockResolvedValue(
+      refused('partition already exists: p'),
+    );
+    vi.spyOn(TargetMilvusClient.prototype, 'hasPartition').mockRejectedValueOnce(deadline());
+    const err = await failureOf(w.createPartition(target, 'p'));
+    expect(err.code).toBe('SINK_UNAVAILABLE');
+    expect(err.retryable).toBe(true);
+    await w.close();
+  });
+});

@@ -18,11 +18,12 @@ import {
   tlsRejectionMessage,
 } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
-import type {
-  ChannelRecord,
-  ReaderStart,
-  SourceReader,
-  SourceReaderFactory,
+import {
+  channelWithoutTopic,
+  type ChannelRecord,
+  type ReaderStart,
+  type SourceReader,
+  type SourceReaderFactory,
 } from '../ports/source-reader.js';
 import { createKafkaClient } from './kafka-client.js';
 import type { KafkaClientOptions } from './kafka-client.js';
@@ -253,13 +254,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     await session.connect();
     const wire = session.wire;
     // Metadata only (never creates the topic, unlike a consumer subscription with auto-creation on).
-    if (!(await wire.topicExists(this.channel))) {
-      throw new CdcError(
-        'SOURCE_UNAVAILABLE',
-        `opening kafka topic ${this.channel}: topic does not exist`,
-        { retryable: true, details: { channel: this.channel } },
-      );
-    }
+    if (!(await wire.topicExists(this.channel))) throw channelWithoutTopic(this.channel);
     const marks = await wire.watermarks(this.channel);
     const byTimestamp =
       start.kind === 'timestamp' ? await wire.offsetAtTime(this.channel, start.unixMs) : undefined;

@@ -50,6 +50,7 @@ export class LeaseReporter implements LeaseProgress {
   private readonly stopper = new AbortController();
   private pausePoint: PausePoint | undefined;
   private readonly caughtUpBy = new Map<string, boolean>();
+  private nothingToRead = false;
   private readonly pausedTargets = new Set<string>();
   private pausedBeforeReading = false;
   private pauseReported = 0n;
@@ -93,8 +94,14 @@ export class LeaseReporter implements LeaseProgress {
     return this.pauseReachedAt !== 0n;
   }
 
+  /** The channel has no topic yet: nothing was written to it, so every target is caught up with it. */
+  setNothingToRead(nothing: boolean): void {
+    this.nothingToRead = nothing;
+  }
+
   /** Every target caught up. */
   private get caughtUp(): boolean {
+    if (this.nothingToRead) return true;
     const targets = this.opts.targets ?? 1;
     return this.caughtUpBy.size === targets && [...this.caughtUpBy.values()].every(Boolean);
   }

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CdcError, decodeKafkaMessageId, wholeMessagePosition } from '@cdc/shared';
 import type { SourceMetadata } from '@cdc/shared';
+import { channelWithoutTopic } from '../ports/source-reader.js';
 import type { LeaseGrant, LeaseRef } from '../ports/worker-control.js';
 import {
   FakeReplicateTarget,
@@ -282,6 +283,24 @@ describe('LeaseRunner', () => {
     expect(await h.run()).toBe('ended');
     expect(h.factories.readers).toHaveLength(2);
     expect(h.factories.readers.map((r) => r.closed)).toEqual([true, true]);
+    expect(h.control.reports.at(-1)?.position?.timestamp).toBe(30n);
+  });
+
+  it('reports a channel whose topic does not exist yet as caught up while it waits (nothing was written to it)', async () => {
+    const log = new RecordLog(DML).add(timeTickMsg(30n));
+    const h = setup(DML, log);
+    h.factories.openFailures = [1, 2, 3].map(() => channelWithoutTopic(DML));
+    h.control.grant = grant({ reportIntervalMs: 20 });
+    const run = h.run();
+    // A report while the topic is still missing (the fourth open is the one that finds it).
+    await vi.waitFor(
+      () => {
+        expect(h.factories.readers.length).toBeLessThan(4);
+        expect(h.control.reports.some((r) => r.caughtUp && r.position === undefined)).toBe(true);
+      },
+      { timeout: 3000, interval: 20 },
+    );
+    expect(await run).toBe('ended');
     expect(h.control.reports.at(-1)?.position?.timestamp).toBe(30n);
   });
 

@@ -6,7 +6,11 @@ import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { SourceProperties } from '../ports/source-properties.js';
 import type { StandbyTarget } from '../ports/standby-target.js';
-import type { ReaderStart, SourceReader } from '../ports/source-reader.js';
+import {
+  isChannelWithoutTopic,
+  type ReaderStart,
+  type SourceReader,
+} from '../ports/source-reader.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { LeaseGrant, LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { writeFences } from '../ports/write-fence.js';
@@ -328,7 +332,8 @@ export class LeaseRunner {
 
   /**
    * A pchannel no collection has used yet has no topic: hold the lease and wait for it to appear. Such a channel has
-   * nothing to apply before a pause point: a pause stops the wait and the channel counts as paused.
+   * nothing to apply: it reports caught up meanwhile (for at most the ≤ 5 s between looks after a topic appears),
+   * and a pause stops the wait with the channel counted as paused.
    */
   private async openReader(
     spec: TaskSpecWire,
@@ -355,8 +360,10 @@ export class LeaseRunner {
           try {
             await candidate.open(start);
             reader = candidate;
+            reporter.setNothingToRead(false);
           } catch (err) {
             await candidate.close();
+            if (isChannelWithoutTopic(err)) reporter.setNothingToRead(true);
             throw err;
           }
         },

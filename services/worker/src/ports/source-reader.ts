@@ -1,4 +1,4 @@
-import type { DecodedMessage, MessageHeaders } from '@cdc/shared';
+import { CdcError, type DecodedMessage, type MessageHeaders } from '@cdc/shared';
 
 /** Where a reader starts on its channel. `after` resumes strictly after the given message id. */
 export type ReaderStart =
@@ -50,4 +50,19 @@ export interface SourceReader {
 
 export interface SourceReaderFactory {
   create(channel: string): SourceReader;
+}
+
+/**
+ * A retryable open() failure saying the channel has no topic yet (a pchannel no collection has used): the source has
+ * written nothing there, so the lease counts as caught up while it waits for the topic to appear.
+ */
+export function channelWithoutTopic(channel: string): CdcError {
+  return new CdcError('SOURCE_UNAVAILABLE', `opening topic ${channel}: topic does not exist`, {
+    retryable: true,
+    details: { channel, nothingToRead: true },
+  });
+}
+
+export function isChannelWithoutTopic(err: unknown): boolean {
+  return err instanceof CdcError && err.details['nothingToRead'] === true;
 }

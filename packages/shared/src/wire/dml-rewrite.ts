@@ -1,6 +1,7 @@
 import { DML_FIELDS } from './dml-view.js';
 import type { DmlHeaderChanges, DmlView } from './dml-view.js';
 import { walk } from './proto-walk.js';
+import { concat, key, varint } from './proto-write.js';
 
 /**
  * Replicate mode's rewrite of an Insert or Delete: the payload with the header fields in `changes` replaced and every
@@ -71,31 +72,5 @@ function replacements(c: DmlHeaderChanges): Replacement[] {
   int64(DML_FIELDS.dbId, c.dbId);
   int64(DML_FIELDS.collectionId, c.collectionId);
   int64(DML_FIELDS.partitionId, c.partitionId);
-  return out;
-}
-
-function key(number: number, wireType: number): Uint8Array {
-  return varint(BigInt(number * 8 + wireType));
-}
-
-/** Unsigned varint of a value in [0, 2^64). */
-function varint(v: bigint): Uint8Array {
-  const bytes: number[] = [];
-  let rest = v;
-  while (rest >= 0x80n) {
-    bytes.push(Number(rest & 0x7fn) | 0x80);
-    rest >>= 7n;
-  }
-  bytes.push(Number(rest));
-  return Uint8Array.from(bytes);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }

@@ -1,0 +1,414 @@
+import { CdcError } from '../errors.js';
+import type { MilvusStatusLike } from '../milvus/status.js';
+import { protoType } from './proto-root.js';
+import { varint32, varint64, walk } from './proto-walk.js';
+import type { Field } from './proto-walk.js';
+import { concat, delimited, key, varint } from './proto-write.js';
+import { decodeByType } from './decode.js';
+import { MsgType } from './messages.js';
+import type { InsertMessage } from './messages.js';
+import { DataType } from './schema-types.js';
+
+/**
+ * API mode's column pass-through: an Insert's field data, located in its payload and checked, then copied as bytes
+ * into a `MilvusService.Upsert` request. The columns a source proxy wrote are the columns a target proxy takes, so
+ * no row, no number and no vector is decoded on the way; only the primary keys are read (for de-duplication).
+ *
+ * Every column's row count is checked against `num_rows` here, so merging several Inserts can never shift values
+ * between rows. What this does not carry (nullable columns, row-based inserts, types without a fixed row layout
+ * here) is `undefined` from `readInsertColumns`: the caller decodes rows instead.
+ */
+
+/** One `FieldData` of an Insert: who it is, and where its values sit in the payload. */
+export interface ColumnSlice {
+  readonly fieldId: bigint;
+  readonly name: string;
+  readonly type: number;
+  readonly isDynamic: boolean;
+  /** 3 (`scalars`) or 4 (`vectors`). */
+  readonly container: 3 | 4;
+  /** `VectorField.dim`; 0n for scalars. */
+  readonly dim: bigint;
+  /** The field number of the value inside the container (e.g. `long_data` 3, `float_vector` 2). */
+  readonly valueField: number;
+  /** The value's bytes: a message with a repeated `data` field, or the raw bytes of a binary-layout vector. */
+  readonly valueStart: number;
+  readonly valueEnd: number;
+  /** Sparse vectors: `SparseFloatArray.dim`. */
+  readonly sparseDim: bigint;
+}
+
+export interface InsertColumns {
+  readonly payload: Uint8Array;
+  readonly numRows: number;
+  readonly columns: readonly ColumnSlice[];
+}
+
+const FIELDS_DATA = 13;
+const NUM_ROWS = 14;
+const ROW_DATA = 12;
+const MAX_COLUMNS = 4096;
+
+const SCALAR_VALUE: Readonly<Record<number, number>> = {
+  [DataType.Bool]: 1,
+  [DataType.Int8]: 2,
+  [DataType.Int16]: 2,
+  [DataType.Int32]: 2,
+  [DataType.Int64]: 3,
+  [DataType.Float]: 4,
+  [DataType.Double]: 5,
+  [DataType.String]: 6,
+  [DataType.VarChar]: 6,
+  [DataType.Array]: 8,
+  [DataType.JSON]: 9,
+};
+const VECTOR_VALUE: Readonly<Record<number, number>> = {
+  [DataType.BinaryVector]: 3,
+  [DataType.FloatVector]: 2,
+  [DataType.Float16Vector]: 4,
+  [DataType.BFloat16Vector]: 5,
+  [DataType.SparseFloatVector]: 6,
+  [DataType.Int8Vector]: 7,
+};
+
+function malformed(problem: string): CdcError {
+  return new CdcError('DECODE_FAILED', `reading insert columns: ${problem}`, { retryable: false });
+}
+
+const utf8 = new TextDecoder();
+
+/** Count of elements of repeated field 1 in b[start, end): packed (wire 2) or one per key. */
+function countRepeated(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  element: 'varint' | 'fixed32' | 'fixed64' | 'entry',
+): number {
+  let n = 0;
+  walk(b, start, end, (f) => {
+    if (f.number !== 1) return;
+    if (element === 'entry') {
+      if (f.wireType !== 2) throw malformed(`an entry has wire type ${f.wireType}`);
+      n++;
+    } else if (f.wireType === 2) {
+      if (element === 'varint') {
+        for (let i = f.valueStart; i < f.end; i++) if ((b[i] as number) < 0x80) n++;
+        if (f.end > f.valueStart && (b[f.end - 1] as number) >= 0x80)
+          throw malformed('truncated packed varint');
+      } else {
+        const size = element === 'fixed32' ? 4 : 8;
+        if ((f.end - f.valueStart) % size !== 0) throw malformed('packed values of a partial size');
+        n += (f.end - f.valueStart) / size;
+      }
+    } else {
+      n++;
+    }
+  });
+  return n;
+}
+
+const ELEMENT: Readonly<Record<number, 'varint' | 'fixed32' | 'fixed64' | 'entry'>> = {
+  [DataType.Bool]: 'varint',
+  [DataType.Int8]: 'varint',
+  [DataType.Int16]: 'varint',
+  [DataType.Int32]: 'varint',
+  [DataType.Int64]: 'varint',
+  [DataType.Float]: 'fixed32',
+  [DataType.Double]: 'fixed64',
+  [DataType.String]: 'entry',
+  [DataType.VarChar]: 'entry',
+  [DataType.Array]: 'entry',
+  [DataType.JSON]: 'entry',
+};
+
+/** Rows a column holds; undefined for a layout this module does not count. */
+function columnRows(b: Uint8Array, c: ColumnSlice): number | undefined {
+  const bytes = c.valueEnd - c.valueStart;
+  if (c.container === 3) {
+    const element = ELEMENT[c.type];
+    return element === undefined ? undefined : countRepeated(b, c.valueStart, c.valueEnd, element);
+  }
+  if (c.type === DataType.SparseFloatVector)
+    return countRepeated(b, c.valueStart, c.valueEnd, 'entry');
+  if (c.dim <= 0n || c.dim > 1_000_000n) return undefined;
+  const dim = Number(c.dim);
+  const perRow: Readonly<Record<number, number>> = {
+    [DataType.FloatVector]: dim * 4,
+    [DataType.BinaryVector]: dim / 8,
+    [DataType.Float16Vector]: dim * 2,
+    [DataType.BFloat16Vector]: dim * 2,
+    [DataType.Int8Vector]: dim,
+  };
+  if (c.type === DataType.FloatVector) {
+    // FloatArray { repeated float data = 1 }
+    const floats = countRepeated(b, c.valueStart, c.valueEnd, 'fixed32');
+    return floats % dim === 0 ? floats / dim : undefined;
+  }
+  const size = perRow[c.type];
+  if (size === undefined || !Number.isInteger(size) || size === 0 || bytes % size !== 0)
+    return undefined;
+  return bytes / size;
+}
+
+/** The one value field of a container (ScalarField / VectorField), and a vector's dim. */
+function readContainer(
+  b: Uint8Array,
+  f: Field,
+): { valueField: number; valueStart: number; valueEnd: number; dim: bigint; values: number } {
+  let valueField = 0;
+  let valueStart = 0;
+  let valueEnd = 0;
+  let dim = 0n;
+  let values = 0;
+  const next = { at: 0 };
+  walk(b, f.valueStart, f.end, (g) => {
+    if (f.number === 4 && g.number === 1 && g.wireType === 0) {
+      dim = BigInt.asIntN(64, varint64(b, g.valueStart, g.end, next));
+      return;
+    }
+    if (g.wireType !== 2)
+      throw malformed(`column value field ${g.number} has wire type ${g.wireType}`);
+    values++;
+    valueField = g.number;
+    valueStart = g.valueStart;
+    valueEnd = g.end;
+  });
+  return { valueField, valueStart, valueEnd, dim, values };
+}
+
+function sparseDim(b: Uint8Array, start: number, end: number): bigint {
+  let dim = 0n;
+  const next = { at: 0 };
+  walk(b, start, end, (g) => {
+    if (g.number === 2 && g.wireType === 0)
+      dim = BigInt.asIntN(64, varint64(b, g.valueStart, g.end, next));
+  });
+  return dim;
+}
+
+/** One FieldData's slice; undefined when it is nullable or has a layout this module does not carry. */
+function readColumn(b: Uint8Array, f: Field): ColumnSlice | undefined {
+  let type = 0;
+  let name = '';
+  let fieldId = 0n;
+  let isDynamic = false;
+  let container: Field | undefined;
+  let other = false;
+  const next = { at: 0 };
+  walk(b, f.valueStart, f.end, (g) => {
+    switch (g.number) {
+      case 1:
+        if (g.wireType !== 0) throw malformed('field type has a bad wire type');
+        type = varint32(b, g.valueStart, g.end, next);
+        break;
+      case 2:
+        if (g.wireType !== 2 || g.end - g.valueStart > 64 * 1024) throw malformed('bad field name');
+        name = utf8.decode(b.subarray(g.valueStart, g.end));
+        break;
+      case 3:
+      case 4:
+        if (g.wireType !== 2 || container !== undefined) throw malformed('bad column container');
+        container = { ...g };
+        break;
+      case 5:
+        if (g.wireType !== 0) throw malformed('field id has a bad wire type');
+        fieldId = BigInt.asIntN(64, varint64(b, g.valueStart, g.end, next));
+        break;
+      case 6:
+        if (g.wireType !== 0) throw malformed('is_dynamic has a bad wire type');
+        isDynamic = varint64(b, g.valueStart, g.end, next) !== 0n;
+        break;
+      default:
+        other = true; // valid_data (nullable), struct arrays, fields of a newer proto
+    }
+  });
+  if (other || container === undefined) return undefined;
+  const expected = container.number === 3 ? SCALAR_VALUE[type] : VECTOR_VALUE[type];
+  const v = readContainer(b, container);
+  if (expected === undefined || v.values !== 1 || v.valueField !== expected) return undefined;
+  return {
+    fieldId,
+    name,
+    type,
+    isDynamic,
+    container: container.number as 3 | 4,
+    dim: v.dim,
+    valueField: v.valueField,
+    valueStart: v.valueStart,
+    valueEnd: v.valueEnd,
+    sparseDim: type === DataType.SparseFloatVector ? sparseDim(b, v.valueStart, v.valueEnd) : 0n,
+  };
+}
+
+/**
+ * The columns of a msgstream Insert payload, each checked to hold `num_rows` rows; undefined when the Insert has a
+ * column this pass-through does not carry (the caller decodes rows instead). Throws DECODE_FAILED on bytes that are
+ * not well-formed.
+ */
+export function readInsertColumns(payload: Uint8Array): InsertColumns | undefined {
+  const columns: ColumnSlice[] = [];
+  let numRows = 0n;
+  let carried = true;
+  const next = { at: 0 };
+  walk(payload, 0, payload.length, (f) => {
+    if (f.number === FIELDS_DATA) {
+      if (f.wireType !== 2) throw malformed('fields_data has a bad wire type');
+      if (columns.length >= MAX_COLUMNS) throw malformed(`more than ${MAX_COLUMNS} columns`);
+      const c = readColumn(payload, f);
+      if (c === undefined) carried = false;
+      else columns.push(c);
+    } else if (f.number === NUM_ROWS) {
+      if (f.wireType !== 0) throw malformed('num_rows has a bad wire type');
+      numRows = varint64(payload, f.valueStart, f.end, next);
+    } else if (f.number === ROW_DATA) {
+      carried = false; // row-based (pre-2.2) insert
+    }
+  });
+  if (!carried || columns.length === 0 || numRows > 1_000_000_000n) return undefined;
+  const n = Number(numRows);
+  for (const c of columns) if (columnRows(payload, c) !== n) return undefined;
+  return { payload, numRows: n, columns };
+}
+
+/** The primary keys of an Int64 or VarChar key column, as Map keys (numbers, or strings past 2^53 and for VarChar). */
+export function primaryKeyValues(ins: InsertColumns, column: ColumnSlice): (number | string)[] {
+  const b = ins.payload;
+  const out: (number | string)[] = [];
+  const next = { at: 0 };
+  walk(b, column.valueStart, column.valueEnd, (f) => {
+    if (f.number !== 1) return;
+    if (column.type === DataType.VarChar || column.type === DataType.String) {
+      out.push(utf8.decode(b.subarray(f.valueStart, f.end)));
+      return;
+    }
+    const one = (at: number): number => {
+      const v = BigInt.asIntN(64, varint64(b, at, f.end, next));
+      out.push(v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString());
+      return next.at;
+    };
+    if (f.wireType === 2) for (let at = f.valueStart; at < f.end;) at = one(at);
+    else one(f.valueStart);
+  });
+  return out;
+}
+
+/** Whether two Inserts' columns can be merged into one request: the same fields, types, dims and layouts. */
+export function sameColumns(a: readonly ColumnSlice[], b: readonly ColumnSlice[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((c, i) => {
+    const d = b[i];
+    return (
+      d !== undefined &&
+      c.name === d.name &&
+      c.fieldId === d.fieldId &&
+      c.type === d.type &&
+      c.isDynamic === d.isDynamic &&
+      c.dim === d.dim &&
+      c.valueField === d.valueField
+    );
+  });
+}
+
+export interface UpsertColumnsRequest {
+  readonly dbName: string;
+  readonly collectionName: string;
+  /** Empty: none (partition-key collections route rows themselves). */
+  readonly partitionName: string;
+  /** Inserts with `sameColumns`; their rows in order. */
+  readonly inserts: readonly InsertColumns[];
+  /** Whether a column goes to the target (system fields and function outputs do not). */
+  readonly keep: (c: ColumnSlice) => boolean;
+}
+
+const text = new TextEncoder();
+
+/**
+ * `milvus.proto.milvus.UpsertRequest` bytes: one FieldData per kept column (type, name, values, dynamic flag; no field
+ * id, as the SDK sends none: targets match columns by name), whose value is the concatenation of that
+ * column's value bytes over the Inserts. For a message with a repeated `data` field (every scalar array, FloatArray,
+ * SparseFloatArray's contents) concatenated bodies are that field's values in order, which is how protobuf parses
+ * repeated fields; binary-layout vectors are plain bytes. A sparse column ends with the largest `dim` (a later
+ * occurrence of a scalar field wins).
+ */
+export function encodeUpsertColumns(req: UpsertColumnsRequest): Uint8Array[] {
+  const first = req.inserts[0];
+  if (first === undefined) return [];
+  const parts: Uint8Array[] = [];
+  const str = (number: number, v: string): void => {
+    if (v !== '') parts.push(...delimited(number, [text.encode(v)]));
+  };
+  str(2, req.dbName);
+  str(3, req.collectionName);
+  str(4, req.partitionName);
+  let rows = 0;
+  for (const ins of req.inserts) rows += ins.numRows;
+  first.columns.forEach((c, i) => {
+    if (!req.keep(c)) return;
+    const values: Uint8Array[] = [];
+    let maxSparseDim = 0n;
+    for (const ins of req.inserts) {
+      const col = ins.columns[i] as ColumnSlice;
+      values.push(ins.payload.subarray(col.valueStart, col.valueEnd));
+      if (col.sparseDim > maxSparseDim) maxSparseDim = col.sparseDim;
+    }
+    if (c.type === DataType.SparseFloatVector && maxSparseDim > 0n)
+      values.push(key(2, 0), varint(BigInt.asUintN(64, maxSparseDim)));
+    const container: Uint8Array[] = [];
+    if (c.container === 4) container.push(key(1, 0), varint(BigInt.asUintN(64, c.dim)));
+    container.push(...delimited(c.valueField, values));
+    const field: Uint8Array[] = [key(1, 0), varint(BigInt(c.type))];
+    if (c.name !== '') field.push(...delimited(2, [text.encode(c.name)]));
+    field.push(...delimited(c.container, container));
+    if (c.isDynamic) field.push(key(6, 0), varint(1n));
+    parts.push(...delimited(5, field));
+  });
+  parts.push(key(7, 0), varint(BigInt(rows)));
+  return parts;
+}
+
+/** The status of a `MutationResult` (the Upsert's answer), in the shape the status classifier reads. */
+export function decodeMutationStatus(b: Uint8Array): MilvusStatusLike | undefined {
+  const res = protoType('milvus.proto.milvus.MutationResult').decode(b);
+  const o = protoType('milvus.proto.milvus.MutationResult').toObject(res, {
+    enums: String,
+    longs: String,
+    defaults: true,
+  }) as { status?: StatusObject };
+  const s = o.status;
+  if (s === undefined) return undefined;
+  return {
+    error_code: s.errorCode ?? 'Success',
+    code: s.code ?? 0,
+    reason: s.reason ?? '',
+    retriable: s.retriable === true,
+    detail: s.detail ?? '',
+  };
+}
+
+/** `common.Status` as protobufjs' toObject gives it (enums as names). */
+interface StatusObject {
+  readonly errorCode?: string;
+  readonly code?: number;
+  readonly reason?: string;
+  readonly retriable?: boolean;
+  readonly detail?: string;
+}
+
+/**
+ * An Upsert request read back by the msgstream decoder, as the Insert holding its rows: what a target makes of
+ * `encodeUpsertColumns` (for tests and fakes; the worker never decodes its own requests).
+ */
+export function upsertRequestAsInsert(request: Uint8Array): InsertMessage {
+  const parts: Uint8Array[] = [...delimited(1, [key(1, 0), varint(BigInt(MsgType.Insert))])];
+  let rows = 0n;
+  const next = { at: 0 };
+  walk(request, 0, request.length, (f) => {
+    if (f.number === 5)
+      parts.push(...delimited(FIELDS_DATA, [request.subarray(f.valueStart, f.end)]));
+    if (f.number === 7) rows = varint64(request, f.valueStart, f.end, next);
+  });
+  parts.push(key(NUM_ROWS, 0), varint(rows));
+  const m = decodeByType(MsgType.Insert, concat(...parts));
+  if (m.type !== 'Insert') throw malformed('not an insert');
+  return m;
+}

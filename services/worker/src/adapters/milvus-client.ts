@@ -4,17 +4,21 @@ import {
   type DescribeCollectionReq,
   type DescribeCollectionResponse,
 } from '@zilliz/milvus2-sdk-node';
+import { Metadata, type Client } from '@grpc/grpc-js';
 import {
   CdcError,
+  decodeMutationStatus,
   isStatusOk,
   milvusTlsConfig,
   tlsRejection,
   tlsRejectionMessage,
+  type MilvusStatusLike,
   type TlsSettings,
 } from '@cdc/shared';
 import { fenceInterceptor } from './fence-interceptor.js';
 
 const MAX_CACHED_SCHEMAS = 1024;
+const UPSERT_METHOD = '/milvus.proto.milvus.MilvusService/Upsert';
 
 /** How to reach one Milvus server (the target, or the source server for initial sync). */
 export interface MilvusEndpointOptions {
@@ -104,6 +108,35 @@ export class TargetMilvusClient extends MilvusClient {
       this.schemas.delete(key);
     }
     return res;
+  }
+
+  /**
+   * `MilvusService.Upsert` with a request already in wire form (`encodeUpsertColumns`), through the SDK's connection
+   * pool, so its interceptors (credentials, database, write fence) apply as to any SDK call.
+   */
+  async upsertBytes(
+    request: Uint8Array,
+    timeoutMs: number,
+  ): Promise<{ status: MilvusStatusLike | undefined }> {
+    const client: Client = await this.channelPool.acquire();
+    try {
+      return await new Promise((resolve, reject) => {
+        client.makeUnaryRequest(
+          UPSERT_METHOD,
+          (b: Buffer) => b,
+          (b: Buffer) => ({ status: decodeMutationStatus(b) }),
+          Buffer.from(request.buffer, request.byteOffset, request.byteLength),
+          new Metadata(),
+          { deadline: Date.now() + timeoutMs },
+          (err, res) => {
+            if (err !== null || res === undefined) reject(err ?? new Error('upsert: no answer'));
+            else resolve(res);
+          },
+        );
+      });
+    } finally {
+      await this.channelPool.release(client);
+    }
   }
 
   forgetSchema(db: string, collection: string): void {

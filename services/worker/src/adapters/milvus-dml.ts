@@ -1,4 +1,12 @@
-import { CdcError, primaryKeyFilter, type PrimaryKeys, type Row } from '@cdc/shared';
+import {
+  CdcError,
+  encodeUpsertColumns,
+  primaryKeyFilter,
+  type ColumnSlice,
+  type InsertColumns,
+  type PrimaryKeys,
+  type Row,
+} from '@cdc/shared';
 import type { DeleteByFilterReq, RowData, UpsertReq } from '@zilliz/milvus2-sdk-node';
 import type { TargetCollection, WriteResult } from '../ports/target-writer.js';
 import { failure, nestedStatus, type MilvusCalls, type Outcome } from './milvus-calls.js';
@@ -67,6 +75,41 @@ export async function upsertRows(
     return calls.attempt(() => calls.client.upsert(req), nestedStatus);
   });
   return { rows: rows.length, bytes: rowsBytes(rows) };
+}
+
+/** Inserts' columns as the source wrote them, in one upsert request (`encodeUpsertColumns`). */
+export async function upsertColumns(
+  calls: MilvusCalls,
+  target: TargetCollection,
+  partition: string,
+  inserts: readonly InsertColumns[],
+  keep: (c: ColumnSlice) => boolean,
+): Promise<WriteResult> {
+  let rows = 0;
+  let bytes = 0;
+  for (const ins of inserts) {
+    rows += ins.numRows;
+    for (const c of ins.columns) if (keep(c)) bytes += c.valueEnd - c.valueStart;
+  }
+  if (rows === 0) return { rows: 0, bytes: 0 };
+  await withSchemaRetry(calls, target, 'upserting rows', async () => {
+    const info = await targetInfo(calls, target);
+    const request = Buffer.concat(
+      encodeUpsertColumns({
+        dbName: target.db,
+        collectionName: target.collection,
+        // Partition-key collections route rows themselves and refuse an explicit partition.
+        partitionName: info.partitionKey ? '' : partition,
+        inserts,
+        keep,
+      }),
+    );
+    return calls.attempt(
+      () => calls.client.upsertBytes(request, calls.timeout),
+      (res) => res.status,
+    );
+  });
+  return { rows, bytes };
 }
 
 export async function deleteRows(

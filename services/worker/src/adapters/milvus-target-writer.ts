@@ -1,5 +1,7 @@
 import {
   CdcError,
+  type ColumnSlice,
+  type InsertColumns,
   type KeyValue,
   type Logger,
   type MilvusStatusLike,
@@ -28,7 +30,7 @@ import {
   milvusClientConfig,
   type MilvusEndpointOptions,
 } from './milvus-client.js';
-import { deleteRows, upsertRows } from './milvus-dml.js';
+import { deleteRows, upsertColumns, upsertRows } from './milvus-dml.js';
 import { MilvusStandbyTarget } from './milvus-standby.js';
 import { indexDifferences } from './milvus-index.js';
 import { kvRecord, schemaDifferences, toCreateCollectionRequest } from './milvus-schema.js';
@@ -321,6 +323,15 @@ export class MilvusTargetWriter implements TargetWriter {
 
   upsert(target: TargetCollection, partition: string, rows: readonly Row[]): Promise<WriteResult> {
     return upsertRows(this.calls, target, partition, rows);
+  }
+
+  upsertColumns(
+    target: TargetCollection,
+    partition: string,
+    inserts: readonly InsertColumns[],
+    keep: (c: ColumnSlice) => boolean,
+  ): Promise<WriteResult> {
+    return upsertColumns(this.calls, target, partition, inserts, keep);
   }
 
   delete(

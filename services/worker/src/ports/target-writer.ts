@@ -1,4 +1,12 @@
-import type { CollectionSchema, ConsistencyLevel, KeyValue, PrimaryKeys, Row } from '@cdc/shared';
+import type {
+  CollectionSchema,
+  ColumnSlice,
+  ConsistencyLevel,
+  InsertColumns,
+  KeyValue,
+  PrimaryKeys,
+  Row,
+} from '@cdc/shared';
 
 /** A database-qualified collection on the target (names after the task's name mapping). */
 export interface TargetCollection {
@@ -84,6 +92,17 @@ export interface TargetWriter {
   flush(db: string, collections: readonly string[]): Promise<void>;
   /** Writes rows by primary key (upsert): replays never duplicate. */
   upsert(target: TargetCollection, partition: string, rows: readonly Row[]): Promise<WriteResult>;
+  /**
+   * Writes Inserts' columns as the source wrote them, in one upsert (no row decoded). The Inserts have the same
+   * columns (`sameColumns`) and no primary key twice; `keep` leaves out system fields and function outputs. Optional:
+   * for a writer without it the caller decodes rows.
+   */
+  upsertColumns?(
+    target: TargetCollection,
+    partition: string,
+    inserts: readonly InsertColumns[],
+    keep: (c: ColumnSlice) => boolean,
+  ): Promise<WriteResult>;
   /** Deletes by primary key; `partition` undefined = all partitions. */
   delete(
     target: TargetCollection,

@@ -18,6 +18,7 @@ import {
   dropPartitionMsg,
   insertMsg,
   rowOf,
+  sinkRejected,
   silentLogger,
   sinkUnavailable,
   timeTickMsg,
@@ -245,6 +246,45 @@ describe('DmlChannelReplicator', () => {
     expect(progress.quarantined.map((q) => decodeKafkaMessageId(q.msgId))).toEqual([1n]);
     expect(writes(writer)).toEqual(['upsert:3']);
     expect(checkpoints(progress)).toEqual([[3n, 30n]]);
+  });
+
+  it('writes the Inserts of a pack as their own columns, in one call, with the rows the row path writes', async () => {
+    const log = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [1n, 2n], ts: 20n }),
+      insertMsg({ collectionId: 10n, ids: [3n, 2n ** 60n], ts: 21n }),
+      timeTickMsg(30n),
+    );
+    const { writer } = await replicate(log);
+    expect(writer.columnCalls).toBe(1);
+    expect(writes(writer)).toEqual([`upsert:1,2,3,${2n ** 60n}`]);
+    expect([...(writer.rowsOf.get('default.books')?.values() ?? [])]).toEqual(
+      [1n, 2n, 3n, 2n ** 60n].map(rowOf),
+    );
+  });
+
+  it('writes rows instead when a pack repeats a key (the last write wins) or the target refuses the columns', async () => {
+    const repeated = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [1n, 2n], ts: 20n }),
+      insertMsg({ collectionId: 10n, ids: [2n, 3n], ts: 21n }),
+      timeTickMsg(30n),
+    );
+    const { writer } = await replicate(repeated);
+    expect(writer.columnCalls).toBe(0);
+    expect(writes(writer)).toEqual(['upsert:1,2,3']);
+
+    const log = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),
+      timeTickMsg(30n),
+    );
+    const refusing = new FakeTargetWriter().failWith('upsert', (_a, n) =>
+      n === 1 ? sinkRejected('columns refused') : undefined,
+    );
+    const ch = channel('dml_0', log, { writer: refusing, metadata: new FakeSourceMetadata(books) });
+    await ch.run();
+    expect(refusing.columnCalls).toBe(1); // refused (failed calls are not recorded) …
+    expect(writes(refusing)).toEqual(['upsert:1']); // … then taken as rows
+    expect(ch.progress.quarantined).toEqual([]);
+    expect(checkpoints(ch.progress)).toEqual([[1n, 30n]]);
   });
 
   it('retries a target outage and checkpoints once the target accepted', async () => {

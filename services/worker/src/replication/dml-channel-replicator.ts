@@ -1,8 +1,12 @@
 import {
   CdcError,
+  decodeByType,
   dmlHeaderOf,
   encodeMessage,
   errorMessage,
+  MsgType,
+  primaryKeyValues,
+  readInsertColumns,
   rewriteDml,
   tsToUnixMs,
 } from '@cdc/shared';
@@ -10,8 +14,11 @@ import type {
   DeleteMessage,
   DmlHeader,
   DmlHeaderChanges,
+  DmlView,
+  InsertColumns,
   InsertMessage,
   Logger,
+  Row,
 } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { DelayObserver } from '../ports/delay-observer.js';
@@ -22,12 +29,12 @@ import { decodeRecord, decodeRecordForPassThrough } from './decode-record.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog } from './collection-catalog.js';
 import { CollectionDdl } from './collection-ddl.js';
-import { PackBuffer, messageTimestamp } from './pack-buffer.js';
+import { changeType, PackBuffer, messageTimestamp } from './pack-buffer.js';
 import type { OutOfOrder } from './pack-buffer.js';
 import { ReplicateForwarder } from './replicate-forwarder.js';
 import type { ChannelMessage, Pack } from './pack-buffer.js';
 import { retryStep, type RetryStep } from './retry-step.js';
-import { targetRows } from './target-rows.js';
+import { keptColumns, targetRows } from './target-rows.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { TaskScope } from './task-scope.js';
 
@@ -175,8 +182,12 @@ export class DmlChannelReplicator {
           : undefined;
     if (dml !== undefined && (await this.outOfScope(dml, signal))) return;
     if (messageTimestamp(message) <= (this.deps.floor ?? 0n)) return; // applied before the checkpoint
+    // API mode keeps an Insert's view (its columns may go to the target as bytes) when the writer can write columns.
+    const keepView =
+      this.forwarder !== undefined ||
+      (dml?.type === 'Insert' && this.deps.writer.upsertColumns !== undefined);
     const change =
-      message.type === 'DmlView' && !this.forwarder
+      message.type === 'DmlView' && !keepView
         ? await this.decodeOrQuarantine(record, decodeRecord)
         : message;
     if (change === undefined || change.type === 'Unknown' || change.type === 'TimeTick') return;
@@ -211,7 +222,7 @@ export class DmlChannelReplicator {
     return this.deps.progress.quarantine({
       msgId: bad.item.msgId,
       timestamp: bad.timestamp,
-      reason: `${bad.item.message.type} breaks the channel's tick order: ${bad.reason}`,
+      reason: `${changeType(bad.item.message)} breaks the channel's tick order: ${bad.reason}`,
       payload: bad.item.payload,
     });
   }
@@ -261,7 +272,8 @@ export class DmlChannelReplicator {
           await this.onDelete(m, item, batcher, signal);
           break;
         case 'DmlView':
-          await this.forward(m.header, (c) => rewriteDml(m, c), item, signal);
+          if (this.forwarder) await this.forward(m.header, (c) => rewriteDml(m, c), item, signal);
+          else await this.onInsertView(m, item, batcher, signal);
           break;
         case 'CreateCollection':
           await flush();
@@ -318,6 +330,57 @@ export class DmlChannelReplicator {
     }
     await this.ddl.ensurePartition(c, partition, signal);
     await batcher.upsert(c, partition, rows, item);
+  }
+
+  /**
+   * API mode, an Insert read only as far as its header: its columns go to the batcher as bytes, decoded into rows only
+   * if they cannot go as they are (see `WriteBatcher.upsertColumns`).
+   */
+  private async onInsertView(
+    view: DmlView,
+    item: ChannelMessage,
+    batcher: WriteBatcher,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const c = await this.ddl.collectionFor(view.header.collectionId, signal);
+    if (!c) return;
+    const undecodable = (err: unknown): Promise<void> =>
+      this.deps.progress.quarantine({
+        msgId: item.msgId,
+        timestamp: messageTimestamp(view),
+        reason: `insert rows could not be decoded: ${errorMessage(err)}`,
+        payload: item.payload,
+      });
+    const rows = (): Row[] => {
+      const m = decodeByType(MsgType.Insert, view.payload);
+      if (m.type !== 'Insert')
+        throw new CdcError('DECODE_FAILED', 'not an insert', { retryable: false });
+      return targetRows(m, c);
+    };
+    let columns: InsertColumns | undefined;
+    let decoded: Row[] | undefined;
+    try {
+      columns = readInsertColumns(view.payload);
+      if (columns === undefined) decoded = rows();
+    } catch (err) {
+      await undecodable(err);
+      return;
+    }
+    const pk = columns?.columns.find((col) => col.name === c.primaryKeyField);
+    const partition = view.header.partitionName || '_default';
+    await this.ddl.ensurePartition(c, partition, signal);
+    if (columns === undefined || pk === undefined) {
+      try {
+        decoded ??= rows();
+      } catch (err) {
+        await undecodable(err);
+        return;
+      }
+      await batcher.upsert(c, partition, decoded, item);
+      return;
+    }
+    const keys = primaryKeyValues(columns, pk);
+    await batcher.upsertColumns(c, partition, { columns, keys, rows, keep: keptColumns(c) }, item);
   }
 
   private async onDelete(

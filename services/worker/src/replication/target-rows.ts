@@ -1,5 +1,5 @@
 import { DYNAMIC_FIELD_NAME, insertToRows } from '@cdc/shared';
-import type { InsertMessage, Row } from '@cdc/shared';
+import type { ColumnSlice, InsertMessage, Row } from '@cdc/shared';
 import type { ReplicatedCollection } from './collection-catalog.js';
 
 function isJsonObject(v: unknown): v is Record<string, unknown> {
@@ -26,4 +26,15 @@ export function sdkRow(row: Readonly<Record<string, unknown>>): Row {
 /** Rows of an Insert as the target SDK wants them (see `sdkRow`). */
 export function targetRows(msg: InsertMessage, collection: ReplicatedCollection): Row[] {
   return insertToRows(msg, collection.schema).map(sdkRow);
+}
+
+/**
+ * Which of an Insert's columns the target gets, as `insertToRows` decides for rows: not system fields (ids below 100)
+ * and not function outputs (e.g. BM25 sparse vectors, which the target computes itself).
+ */
+export function keptColumns(collection: ReplicatedCollection): (c: ColumnSlice) => boolean {
+  const outputs = new Set(
+    collection.schema.fields.filter((f) => f.isFunctionOutput).map((f) => f.name),
+  );
+  return (c) => !((c.fieldId > 0n && c.fieldId < 100n) || outputs.has(c.name));
 }

@@ -1,5 +1,5 @@
-import { CdcError, errorMessage } from '@cdc/shared';
-import type { Logger, PrimaryKeys, Row } from '@cdc/shared';
+import { CdcError, errorMessage, sameColumns } from '@cdc/shared';
+import type { ColumnSlice, InsertColumns, Logger, PrimaryKeys, Row } from '@cdc/shared';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { ReplicatedCollection } from './collection-catalog.js';
@@ -7,9 +7,22 @@ import { changeType, messageTimestamp } from './pack-buffer.js';
 import type { ChannelMessage } from './pack-buffer.js';
 import { reachedDeadline, withRetry } from './retry.js';
 
+/** An Insert whose columns go to the target as the source wrote them, or as rows when they cannot. */
+export interface ColumnsUpsert {
+  readonly columns: InsertColumns;
+  /** Its primary keys as Map keys: one call never carries a key twice. */
+  readonly keys: readonly (number | string)[];
+  /** Its rows, for the row path; throws DECODE_FAILED on an Insert the row decoder refuses. */
+  readonly rows: () => readonly Row[];
+  /** The columns the target gets (not system fields, not function outputs). */
+  readonly keep: (c: ColumnSlice) => boolean;
+}
+
 type Change =
   | { readonly kind: 'upsert'; readonly rows: readonly Row[]; readonly source: ChannelMessage }
+  | { readonly kind: 'upsert'; readonly columns: ColumnsUpsert; readonly source: ChannelMessage }
   | { readonly kind: 'delete'; readonly keys: PrimaryKeys; readonly source: ChannelMessage };
+type UpsertChange = Extract<Change, { kind: 'upsert' }>;
 
 interface Batch {
   readonly kind: Change['kind'];
@@ -43,8 +56,25 @@ function isGone(err: CdcError): boolean {
  */
 export class WriteBatcher {
   private batch: Batch | undefined;
+  /** Inserts already quarantined as undecodable (a batch may be applied again change by change). */
+  private readonly undecodable = new Set<ChannelMessage>();
 
   constructor(private readonly ctx: BatcherContext) {}
+
+  /** An Insert as columns: written as bytes when the whole batch can be, else decoded into rows at apply time. */
+  async upsertColumns(
+    collection: ReplicatedCollection,
+    partition: string,
+    columns: ColumnsUpsert,
+    source: ChannelMessage,
+  ): Promise<void> {
+    await this.add(
+      collection,
+      partition,
+      { kind: 'upsert', columns, source },
+      columns.columns.numRows,
+    );
+  }
 
   async upsert(
     collection: ReplicatedCollection,
@@ -124,7 +154,9 @@ export class WriteBatcher {
     const { writer } = this.ctx;
     const target = b.collection.target;
     if (b.kind === 'upsert') {
-      const rows = dedupeByPrimaryKey(changes, b.collection.primaryKeyField);
+      const upserts = changes.filter((c): c is UpsertChange => c.kind === 'upsert');
+      if (await this.appliedAsColumns(b, upserts)) return;
+      const rows = dedupeByPrimaryKey(await this.rowsOf(upserts), b.collection.primaryKeyField);
       await this.write('upsert', rows, (part) =>
         writer.upsert(target, b.partition ?? '_default', part),
       );
@@ -144,6 +176,68 @@ export class WriteBatcher {
   }
 
   /**
+   * The batch as one upsert of the Inserts' own columns, when every change is columns of the same layout with no key
+   * twice. Whatever the target refuses or cannot take in time that way goes through the row path once more (it checks
+   * every value, and splits a slow batch row by row), so this path only ever saves work. False: not applied.
+   */
+  private async appliedAsColumns(b: Batch, changes: readonly UpsertChange[]): Promise<boolean> {
+    const write = this.ctx.writer.upsertColumns?.bind(this.ctx.writer);
+    if (write === undefined) return false;
+    const all: ColumnsUpsert[] = [];
+    for (const c of changes) if ('columns' in c) all.push(c.columns);
+    const first = all[0];
+    if (first === undefined || all.length !== changes.length || !mergeable(all)) return false;
+    try {
+      await this.write(
+        'upsert',
+        all,
+        (part) =>
+          write(
+            b.collection.target,
+            b.partition ?? '_default',
+            part.map((p) => p.columns),
+            first.keep,
+          ),
+        { handOverSingle: true },
+      );
+      return true;
+    } catch (err) {
+      const again =
+        err instanceof CdcError &&
+        (err.code === 'SINK_REJECTED' || reachedDeadline(err)) &&
+        !this.ctx.signal.aborted;
+      if (!again) throw err;
+      this.ctx.log.debug({ err: errorMessage(err) }, 'columns not taken as they are; writing rows');
+      return false;
+    }
+  }
+
+  /** The rows of the changes; an Insert the row decoder refuses is quarantined (once) and left out. */
+  private async rowsOf(changes: readonly UpsertChange[]): Promise<(readonly Row[])[]> {
+    const out: (readonly Row[])[] = [];
+    for (const c of changes) {
+      if ('rows' in c) {
+        out.push(c.rows);
+        continue;
+      }
+      try {
+        out.push(c.columns.rows());
+      } catch (err) {
+        if (!(err instanceof CdcError) || err.code !== 'DECODE_FAILED') throw err;
+        if (this.undecodable.has(c.source)) continue;
+        this.undecodable.add(c.source);
+        await this.ctx.progress.quarantine({
+          msgId: c.source.msgId,
+          timestamp: messageTimestamp(c.source.message),
+          reason: `insert rows could not be decoded: ${errorMessage(err)}`,
+          payload: c.source.payload,
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
    * One target call for `items`, retried while the failure is retryable. A call that ran out of time (the lease's write
    * deadline is short; a busy target may take longer for a large batch) is not repeated at the same size: the items
    * are split in halves, applied one after the other (keys are distinct after dedupe, so their order does not matter).
@@ -152,16 +246,18 @@ export class WriteBatcher {
     action: 'upsert' | 'delete',
     items: readonly T[],
     call: (part: T[]) => Promise<{ rows: number; bytes: number }>,
+    opts: { readonly handOverSingle?: boolean } = {},
   ): Promise<void> {
     const { signal, log, onRetry } = this.ctx;
     const splittable = items.length > 1;
+    const handsOver = splittable || opts.handOverSingle === true;
     try {
       const res = await withRetry(() => call([...items]), {
         signal,
         log,
         action,
         ...(onRetry ? { onRetry } : {}),
-        handOver: (err) => splittable && reachedDeadline(err),
+        handOver: (err) => handsOver && reachedDeadline(err),
       });
       this.ctx.progress.addApplied(res.rows, res.bytes);
     } catch (err) {
@@ -172,18 +268,32 @@ export class WriteBatcher {
         { action, rows: items.length, err: errorMessage(err) },
         'target call ran out of time; splitting the batch',
       );
-      await this.write(action, items.slice(0, half), call);
-      await this.write(action, items.slice(half), call);
+      await this.write(action, items.slice(0, half), call, opts);
+      await this.write(action, items.slice(half), call, opts);
     }
   }
 }
 
-function dedupeByPrimaryKey(changes: readonly Change[], pk: string): Row[] {
+/** Inserts that can go in one call as columns: one layout, no primary key twice. */
+function mergeable(all: readonly ColumnsUpsert[]): boolean {
+  const first = all[0];
+  if (first === undefined) return false;
+  const seen = new Set<number | string>();
+  for (const u of all) {
+    if (u !== first && !sameColumns(u.columns.columns, first.columns.columns)) return false;
+    for (const k of u.keys) {
+      if (seen.has(k)) return false;
+      seen.add(k);
+    }
+  }
+  return true;
+}
+
+function dedupeByPrimaryKey(batches: readonly (readonly Row[])[], pk: string): Row[] {
   const byKey = new Map<string, Row>();
   const unkeyed: Row[] = [];
-  for (const c of changes) {
-    if (c.kind !== 'upsert') continue;
-    for (const row of c.rows) {
+  for (const rows of batches) {
+    for (const row of rows) {
       const key = row[pk];
       if (typeof key === 'string' || typeof key === 'number') {
         byKey.delete(String(key)); // re-insert so the map keeps last-write order

@@ -11,9 +11,14 @@ import {
   decodeKafkaMessageId,
   encodeKafkaMessageId,
   encodeMessage,
+  encodeUpsertColumns,
+  insertToRows,
+  upsertRequestAsInsert,
 } from '@cdc/shared';
 import type {
   CollectionInfo,
+  ColumnSlice,
+  InsertColumns,
   CollectionSchema,
   DatabaseInfo,
   CreateCollectionMessage,
@@ -38,6 +43,7 @@ import type {
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
 import type { ReplicatedCollection } from '../replication/collection-catalog.js';
+import { sdkRow } from '../replication/target-rows.js';
 import type { LeaseProgress, PausePoint, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { ForwardedFrom, ReplicateTarget, TargetLayout } from '../ports/replicate-target.js';
 import type { ChannelRecord, ReaderStart, SourceReader } from '../ports/source-reader.js';
@@ -407,6 +413,8 @@ export class FakeTargetWriter implements TargetWriter {
   /** Source collection id each collection replicates (SOURCE_COLLECTION_ID_PROPERTY). */
   private readonly markers = new Map<string, string | undefined>();
   private readonly keyFields = new Map<string, string>();
+  /** Upserts that came as columns (`upsertColumns`), not rows. */
+  columnCalls = 0;
   closed = false;
   private readonly rules = new Map<WriterMethod, FailureRule>();
   private readonly counts = new Map<WriterMethod, number>();
@@ -528,6 +536,28 @@ export class FakeTargetWriter implements TargetWriter {
     this.rowsOf.set(key, table);
     return { rows: rows.length, bytes: rows.length * 10 };
   }
+  /**
+   * Columns as a target takes them: the request `encodeUpsertColumns` builds, read back into rows, then `upsert` (so
+   * recorded calls, failure rules and the held rows are the same for both paths).
+   */
+  async upsertColumns(
+    target: TargetCollection,
+    partition: string,
+    inserts: readonly InsertColumns[],
+    keep: (c: ColumnSlice) => boolean,
+  ): Promise<WriteResult> {
+    this.columnCalls++;
+    const request = encodeUpsertColumns({
+      dbName: target.db,
+      collectionName: target.collection,
+      partitionName: partition,
+      inserts,
+      keep,
+    });
+    const rows = insertToRows(upsertRequestAsInsert(Buffer.concat(request))).map(sdkRow);
+    return this.upsert(target, partition, rows);
+  }
+
   async delete(
     target: TargetCollection,
     partition: string | undefined,

@@ -63,10 +63,12 @@ export class TargetMilvusClient extends MilvusClient {
   private connecting: Promise<void> | undefined;
 
   constructor(config: ClientConfig) {
-    super({ ...config, __SKIP_CONNECT__: true });
+    // No client made before the interceptors below are in place: the SDK's pool otherwise creates its minimum of two
+    // at once, and a grpc-js client keeps the interceptor list it was made with (they had no write fence).
+    super({ ...config, __SKIP_CONNECT__: true, pool: { min: 0, max: config.pool?.max ?? 10 } });
     // The SDK's retry interceptor JSON-stringifies every request, vectors included, for a debug line nobody prints:
     // ~18% of a worker's CPU in the benchmark profile, plus GC. The writer retries on its own (withRetry), so drop it.
-    // The connection pool reads the list when it connects, which __SKIP_CONNECT__ defers to ensureConnected().
+    // Pooled clients take the list when they are made, on first use (pool min 0 above).
     // The SDK keeps its interceptors in channelOptions, a key grpc-js's ChannelOptions type does not name.
     const existing: unknown = Reflect.get(this.channelOptions, 'interceptors');
     const kept = (Array.isArray(existing) ? (existing as unknown[]) : []).filter(

@@ -6,9 +6,15 @@ import { randomUUID } from 'node:crypto';
 import {
   CdcError,
   DataType,
+  MsgType,
   createLogger,
+  encodeMessage,
+  readInsertColumns,
   type CollectionSchema,
+  type ColumnValues,
   type FieldSchema,
+  type InsertColumns,
+  type InsertMessage,
   type Row,
 } from '@cdc/shared';
 import { ConsistencyLevelEnum, LoadState, MilvusClient } from '@zilliz/milvus2-sdk-node';
@@ -276,6 +282,103 @@ describe('MilvusTargetWriter (real target Milvus)', () => {
       i64: (-NEAR_MAX - 1n).toString(),
       name: 'near max',
     });
+  });
+
+  it("upserts Inserts' own columns (no row decoded): the target holds what the row path writes", async () => {
+    const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+    const insert = (ids: bigint[], name: string): InsertColumns => {
+      const col = (id: number, fieldName: string, dataType: number, values: ColumnValues) => ({
+        fieldId: BigInt(id),
+        fieldName,
+        dataType,
+        isDynamic: fieldName === '$meta',
+        validData: [],
+        values,
+      });
+      const each = <T>(v: T): T[] => ids.map(() => v);
+      const m: InsertMessage = {
+        type: 'Insert',
+        base: {
+          msgType: MsgType.Insert,
+          msgId: 0n,
+          timestamp: 1n,
+          sourceId: 0n,
+          targetId: 0n,
+          properties: {},
+        },
+        shardName: 'ch_0v0',
+        dbName: db,
+        collectionName: 'items',
+        partitionName: '_default',
+        dbId: 1n,
+        collectionId: 2n,
+        partitionId: 3n,
+        segmentId: 0n,
+        timestamps: each(1n),
+        rowIds: [],
+        numRows: BigInt(ids.length),
+        version: 1,
+        fields: [
+          col(100, 'id', DataType.Int64, { kind: 'long', data: ids }),
+          col(101, 'flag', DataType.Bool, { kind: 'bool', data: each(true) }),
+          col(102, 'i8', DataType.Int8, { kind: 'int', data: each(-8) }),
+          col(103, 'i16', DataType.Int16, { kind: 'int', data: each(1600) }),
+          col(104, 'i32', DataType.Int32, { kind: 'int', data: each(-320000) }),
+          col(105, 'i64', DataType.Int64, { kind: 'long', data: ids.map((id) => -id - 1n) }),
+          col(106, 'f', DataType.Float, { kind: 'float', data: each(1.5) }),
+          col(107, 'd', DataType.Double, { kind: 'double', data: each(0.1) }),
+          col(108, 'name', DataType.VarChar, { kind: 'string', data: each(name) }),
+          col(109, 'doc', DataType.JSON, {
+            kind: 'json',
+            data: each(json({ a: 1, nested: { s: 'x' } })),
+          }),
+          col(110, 'tags', DataType.Array, {
+            kind: 'array',
+            elementType: DataType.Int64,
+            data: each({ kind: 'long', data: [1n, BIG] }),
+          }),
+          col(111, 'vec', DataType.FloatVector, {
+            kind: 'floatVector',
+            dim: 4,
+            data: ids.flatMap(() => [0.1, 0.2, 0.3, 0.4]),
+          }),
+          col(112, '$meta', DataType.JSON, {
+            kind: 'json',
+            data: each(json({ color: 'dynamic' })),
+          }),
+        ],
+      };
+      const c = readInsertColumns(encodeMessage(m));
+      if (c === undefined) throw new Error('columns not carried');
+      return c;
+    };
+    const ids = [2001n, 2002n, BIG + 10n];
+    const res = await writer.upsertColumns(
+      items,
+      '_default',
+      [insert(ids.slice(0, 1), 'first'), insert(ids.slice(1), 'second')],
+      () => true,
+    );
+    expect(res.rows).toBe(3);
+    const fields = 'id flag i8 i16 i32 i64 f d name doc tags color';
+    const found = await query('items', `id in [${ids.join(', ')}]`, fields);
+    expect(found.map((r) => String(r['id'])).sort()).toEqual(ids.map(String).sort());
+    const big = found.find((r) => String(r['id']) === (BIG + 10n).toString());
+    expect(big).toMatchObject({
+      flag: true,
+      i8: -8,
+      i16: 1600,
+      i32: -320000,
+      i64: (-(BIG + 10n) - 1n).toString(),
+      f: 1.5,
+      d: 0.1,
+      name: 'second',
+      doc: { a: 1, nested: { s: 'x' } },
+      $meta: { color: 'dynamic' },
+    });
+    expect(big?.['tags'].map(String)).toEqual(['1', BIG.toString()]);
+    await writer.delete(items, undefined, { type: 'Int64', values: ids });
+    expect(await query('items', `id in [${ids.join(', ')}]`, 'id')).toEqual([]);
   });
 
   it('deletes by int64 key, INT64_MIN included', async () => {

@@ -23,6 +23,8 @@ interface GrantEntity {
   readonly grantor?: { readonly privilege?: { readonly name?: string } };
 }
 
+const GRPC_UNIMPLEMENTED = 12;
+
 function unsupported(action: string, where: Record<string, unknown>, reason: string): CdcError {
   return new CdcError('SINK_REJECTED', `${action}: ${reason}`, {
     retryable: false,
@@ -30,9 +32,14 @@ function unsupported(action: string, where: Record<string, unknown>, reason: str
   });
 }
 
-/** An SDK reply without any status: the SDK's answer to a method the server does not implement. */
-function statusless(o: Outcome<unknown>): boolean {
-  if (o.cls.kind !== 'rejected' || o.res === undefined || o.res === null) return false;
+/**
+ * The server has no such RPC: gRPC UNIMPLEMENTED, or the empty reply the SDK's retry interceptor makes of it (other
+ * SDK clients than the writer's still carry that interceptor).
+ */
+function unimplemented(o: Outcome<unknown>): boolean {
+  if (o.cls.kind !== 'rejected') return false;
+  if (o.details['grpcCode'] === GRPC_UNIMPLEMENTED) return true;
+  if (o.res === undefined || o.res === null) return false;
   const res = o.res as { status?: unknown; error_code?: unknown };
   return res.status === undefined && res.error_code === undefined;
 }
@@ -192,7 +199,7 @@ export class MilvusStandbyTarget implements StandbyTarget {
     };
     const o = await this.calls.attempt(() => this.client.alterDatabase(req), plainStatus);
     if (o.cls.kind === 'ok') return;
-    if (statusless(o))
+    if (unimplemented(o))
       throw unsupported(
         'altering database properties',
         { db },

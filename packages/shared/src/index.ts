@@ -123,15 +123,14 @@ export {
 export { readDmlView, dmlHeaderOf, MAX_HEADER_STRING_BYTES } from './wire/dml-view.js';
 export type { DmlHeader, DmlHeaderChanges, DmlView } from './wire/dml-view.js';
 export { rewriteDml } from './wire/dml-rewrite.js';
+export { readInsertColumns, primaryKeyValues, sameColumns } from './wire/insert-columns.js';
+export type { ColumnSlice, InsertColumns } from './wire/insert-columns.js';
 export {
-  readInsertColumns,
-  primaryKeyValues,
-  sameColumns,
   encodeUpsertColumns,
   decodeMutationStatus,
   upsertRequestAsInsert,
-} from './wire/insert-columns.js';
-export type { ColumnSlice, InsertColumns, UpsertColumnsRequest } from './wire/insert-columns.js';
+} from './wire/upsert-columns.js';
+export type { UpsertColumnsRequest } from './wire/upsert-columns.js';
 export { encodeMessage, msgTypeOf } from './wire/encode.js';
 export {
   resolveMsgType,

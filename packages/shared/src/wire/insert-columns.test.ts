@@ -3,16 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { isCdcError } from '../errors.js';
 import { base, f32, f64, i32, i64, text, u8 } from './codec.arbitraries.js';
 import { encodeMessage } from './encode.js';
+import { primaryKeyValues, readInsertColumns, sameColumns } from './insert-columns.js';
+import type { InsertColumns } from './insert-columns.js';
+import { MsgType } from './messages.js';
 import {
   decodeMutationStatus,
   encodeUpsertColumns,
-  primaryKeyValues,
-  readInsertColumns,
-  sameColumns,
   upsertRequestAsInsert,
-} from './insert-columns.js';
-import type { InsertColumns } from './insert-columns.js';
-import { MsgType } from './messages.js';
+} from './upsert-columns.js';
 import type { ColumnValues, FieldColumn, InsertMessage } from './messages.js';
 import { concat } from './proto-write.js';
 import { protoType } from './proto-root.js';

@@ -274,7 +274,7 @@ describe('insert column pass-through', () => {
         for (const m of ms) {
           const c = columnsOf(m);
           const pk = dataOf((m.fields[0] as FieldColumn).values) as bigint[];
-          expect(primaryKeyValues(c, c.columns[0]!)).toEqual(
+          expect(primaryKeyValues(c, 'pk')).toEqual(
             pk.map((v) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString())),
           );
         }
@@ -296,7 +296,8 @@ describe('insert column pass-through', () => {
       ],
     };
     const c = columnsOf(withText);
-    expect(primaryKeyValues(c, c.columns[0]!)).toEqual(m.timestamps.map((_, i) => `k'${i}"`));
+    expect(primaryKeyValues(c, 'pk')).toEqual(m.timestamps.map((_, i) => `k'${i}"`));
+    expect(primaryKeyValues(c, 'no such field')).toBeUndefined();
   });
 
   it('does not carry what it cannot check or the target would take differently: those are decoded as rows', () => {

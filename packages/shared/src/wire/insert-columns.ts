@@ -44,26 +44,35 @@ export const NUM_ROWS = 14;
 const ROW_DATA = 12;
 const MAX_COLUMNS = 4096;
 
-const SCALAR_VALUE: Readonly<Record<number, number>> = {
-  [DataType.Bool]: 1,
-  [DataType.Int8]: 2,
-  [DataType.Int16]: 2,
-  [DataType.Int32]: 2,
-  [DataType.Int64]: 3,
-  [DataType.Float]: 4,
-  [DataType.Double]: 5,
-  [DataType.String]: 6,
-  [DataType.VarChar]: 6,
-  [DataType.Array]: 8,
-  [DataType.JSON]: 9,
+type Element = 'varint' | 'fixed32' | 'fixed64' | 'entry';
+
+/** Scalar types: the `ScalarField` value that holds them, and how one value is written in its repeated `data`. */
+const SCALAR_LAYOUT: Readonly<
+  Record<number, { readonly field: number; readonly element: Element }>
+> = {
+  [DataType.Bool]: { field: 1, element: 'varint' },
+  [DataType.Int8]: { field: 2, element: 'varint' },
+  [DataType.Int16]: { field: 2, element: 'varint' },
+  [DataType.Int32]: { field: 2, element: 'varint' },
+  [DataType.Int64]: { field: 3, element: 'varint' },
+  [DataType.Float]: { field: 4, element: 'fixed32' },
+  [DataType.Double]: { field: 5, element: 'fixed64' },
+  [DataType.String]: { field: 6, element: 'entry' },
+  [DataType.VarChar]: { field: 6, element: 'entry' },
+  [DataType.Array]: { field: 8, element: 'entry' },
+  [DataType.JSON]: { field: 9, element: 'entry' },
 };
-const VECTOR_VALUE: Readonly<Record<number, number>> = {
-  [DataType.BinaryVector]: 3,
-  [DataType.FloatVector]: 2,
-  [DataType.Float16Vector]: 4,
-  [DataType.BFloat16Vector]: 5,
-  [DataType.SparseFloatVector]: 6,
-  [DataType.Int8Vector]: 7,
+
+/** Vector types: the `VectorField` value that holds them, and the bytes of one row for the binary layouts. */
+const VECTOR_LAYOUT: Readonly<
+  Record<number, { readonly field: number; readonly rowBytes?: (dim: number) => number }>
+> = {
+  [DataType.BinaryVector]: { field: 3, rowBytes: (dim) => dim / 8 },
+  [DataType.FloatVector]: { field: 2 },
+  [DataType.Float16Vector]: { field: 4, rowBytes: (dim) => dim * 2 },
+  [DataType.BFloat16Vector]: { field: 5, rowBytes: (dim) => dim * 2 },
+  [DataType.SparseFloatVector]: { field: 6 },
+  [DataType.Int8Vector]: { field: 7, rowBytes: (dim) => dim },
 };
 
 function malformed(problem: string): CdcError {
@@ -73,12 +82,7 @@ function malformed(problem: string): CdcError {
 const utf8 = new TextDecoder();
 
 /** Count of elements of repeated field 1 in b[start, end): packed (wire 2) or one per key. */
-function countRepeated(
-  b: Uint8Array,
-  start: number,
-  end: number,
-  element: 'varint' | 'fixed32' | 'fixed64' | 'entry',
-): number {
+function countRepeated(b: Uint8Array, start: number, end: number, element: Element): number {
   let n = 0;
   walk(b, start, end, (f) => {
     if (f.number !== 1) return;
@@ -102,44 +106,23 @@ function countRepeated(
   return n;
 }
 
-const ELEMENT: Readonly<Record<number, 'varint' | 'fixed32' | 'fixed64' | 'entry'>> = {
-  [DataType.Bool]: 'varint',
-  [DataType.Int8]: 'varint',
-  [DataType.Int16]: 'varint',
-  [DataType.Int32]: 'varint',
-  [DataType.Int64]: 'varint',
-  [DataType.Float]: 'fixed32',
-  [DataType.Double]: 'fixed64',
-  [DataType.String]: 'entry',
-  [DataType.VarChar]: 'entry',
-  [DataType.Array]: 'entry',
-  [DataType.JSON]: 'entry',
-};
-
 /** Rows a column holds; undefined for a layout this module does not count. */
 function columnRows(b: Uint8Array, c: ColumnSlice): number | undefined {
-  const bytes = c.valueEnd - c.valueStart;
   if (c.container === 3) {
-    const element = ELEMENT[c.type];
-    return element === undefined ? undefined : countRepeated(b, c.valueStart, c.valueEnd, element);
+    const layout = SCALAR_LAYOUT[c.type];
+    return layout && countRepeated(b, c.valueStart, c.valueEnd, layout.element);
   }
   if (c.type === DataType.SparseFloatVector)
     return countRepeated(b, c.valueStart, c.valueEnd, 'entry');
   if (c.dim <= 0n || c.dim > 1_000_000n) return undefined;
   const dim = Number(c.dim);
-  const perRow: Readonly<Record<number, number>> = {
-    [DataType.FloatVector]: dim * 4,
-    [DataType.BinaryVector]: dim / 8,
-    [DataType.Float16Vector]: dim * 2,
-    [DataType.BFloat16Vector]: dim * 2,
-    [DataType.Int8Vector]: dim,
-  };
   if (c.type === DataType.FloatVector) {
     // FloatArray { repeated float data = 1 }
     const floats = countRepeated(b, c.valueStart, c.valueEnd, 'fixed32');
     return floats % dim === 0 ? floats / dim : undefined;
   }
-  const size = perRow[c.type];
+  const size = VECTOR_LAYOUT[c.type]?.rowBytes?.(dim);
+  const bytes = c.valueEnd - c.valueStart;
   if (size === undefined || !Number.isInteger(size) || size === 0 || bytes % size !== 0)
     return undefined;
   return bytes / size;
@@ -218,7 +201,7 @@ function readColumn(b: Uint8Array, f: Field): ColumnSlice | undefined {
     }
   });
   if (other || container === undefined) return undefined;
-  const expected = container.number === 3 ? SCALAR_VALUE[type] : VECTOR_VALUE[type];
+  const expected = (container.number === 3 ? SCALAR_LAYOUT[type] : VECTOR_LAYOUT[type])?.field;
   const v = readContainer(b, container);
   if (expected === undefined || v.values !== 1 || v.valueField !== expected) return undefined;
   return {
@@ -265,8 +248,16 @@ export function readInsertColumns(payload: Uint8Array): InsertColumns | undefine
   return { payload, numRows: n, columns };
 }
 
-/** The primary keys of an Int64 or VarChar key column, as Map keys (numbers, or strings past 2^53 and for VarChar). */
-export function primaryKeyValues(ins: InsertColumns, column: ColumnSlice): (number | string)[] {
+/**
+ * The primary keys of the Int64 or VarChar key column `name`, as Map keys (numbers, or strings past 2^53 and for
+ * VarChar); undefined when the Insert has no such column.
+ */
+export function primaryKeyValues(
+  ins: InsertColumns,
+  name: string,
+): (number | string)[] | undefined {
+  const column = ins.columns.find((c) => c.name === name);
+  if (column === undefined) return undefined;
   const b = ins.payload;
   const out: (number | string)[] = [];
   const next = { at: 0 };

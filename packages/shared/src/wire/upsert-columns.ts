@@ -73,8 +73,8 @@ export function encodeUpsertColumns(req: UpsertColumnsRequest): Uint8Array[] {
 
 /** The status of a `MutationResult` (the Upsert's answer), in the shape the status classifier reads. */
 export function decodeMutationStatus(b: Uint8Array): MilvusStatusLike | undefined {
-  const res = protoType('milvus.proto.milvus.MutationResult').decode(b);
-  const o = protoType('milvus.proto.milvus.MutationResult').toObject(res, {
+  const t = protoType('milvus.proto.milvus.MutationResult');
+  const o = t.toObject(t.decode(b), {
     enums: String,
     longs: String,
     defaults: true,

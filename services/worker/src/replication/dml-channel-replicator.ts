@@ -15,10 +15,8 @@ import type {
   DmlHeader,
   DmlHeaderChanges,
   DmlView,
-  InsertColumns,
   InsertMessage,
   Logger,
-  Row,
 } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { DelayObserver } from '../ports/delay-observer.js';
@@ -27,15 +25,15 @@ import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import { decodeRecord, decodeRecordForPassThrough } from './decode-record.js';
 import type { TargetWriter } from '../ports/target-writer.js';
-import type { CollectionCatalog } from './collection-catalog.js';
+import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
 import { CollectionDdl } from './collection-ddl.js';
-import { changeType, PackBuffer, messageTimestamp } from './pack-buffer.js';
+import { changeType, PackBuffer, messageTimestamp, undecodableInsert } from './pack-buffer.js';
 import type { OutOfOrder } from './pack-buffer.js';
 import { ReplicateForwarder } from './replicate-forwarder.js';
 import type { ChannelMessage, Pack } from './pack-buffer.js';
 import { retryStep, type RetryStep } from './retry-step.js';
 import { keptColumns, targetRows } from './target-rows.js';
-import { WriteBatcher } from './write-batcher.js';
+import { WriteBatcher, type ColumnsUpsert } from './write-batcher.js';
 import type { TaskScope } from './task-scope.js';
 
 export interface DmlReplicatorDeps {
@@ -314,18 +312,23 @@ export class DmlChannelReplicator {
       return;
     }
     const c = await this.ddl.collectionFor(m.collectionId, signal);
-    if (!c) return;
+    if (c) await this.upsertRows(m, c, item, batcher, signal);
+  }
+
+  /** The row path: an Insert's rows decoded and checked (quarantined if they cannot be), then upserted. */
+  private async upsertRows(
+    m: InsertMessage,
+    c: ReplicatedCollection,
+    item: ChannelMessage,
+    batcher: WriteBatcher,
+    signal: AbortSignal,
+  ): Promise<void> {
     const partition = m.partitionName || '_default';
     let rows;
     try {
       rows = targetRows(m, c);
     } catch (err) {
-      await this.deps.progress.quarantine({
-        msgId: item.msgId,
-        timestamp: messageTimestamp(m),
-        reason: `insert rows could not be decoded: ${errorMessage(err)}`,
-        payload: item.payload,
-      });
+      await this.deps.progress.quarantine(undecodableInsert(item, err));
       return;
     }
     await this.ddl.ensurePartition(c, partition, signal);
@@ -344,43 +347,25 @@ export class DmlChannelReplicator {
   ): Promise<void> {
     const c = await this.ddl.collectionFor(view.header.collectionId, signal);
     if (!c) return;
-    const undecodable = (err: unknown): Promise<void> =>
-      this.deps.progress.quarantine({
-        msgId: item.msgId,
-        timestamp: messageTimestamp(view),
-        reason: `insert rows could not be decoded: ${errorMessage(err)}`,
-        payload: item.payload,
-      });
-    const rows = (): Row[] => {
-      const m = decodeByType(MsgType.Insert, view.payload);
-      if (m.type !== 'Insert')
-        throw new CdcError('DECODE_FAILED', 'not an insert', { retryable: false });
-      return targetRows(m, c);
-    };
-    let columns: InsertColumns | undefined;
-    let decoded: Row[] | undefined;
+    let carried: ColumnsUpsert | InsertMessage;
     try {
-      columns = readInsertColumns(view.payload);
-      if (columns === undefined) decoded = rows();
+      const columns = readInsertColumns(view.payload);
+      const keys = columns && primaryKeyValues(columns, c.primaryKeyField);
+      carried =
+        columns && keys
+          ? { columns, keys, rows: () => targetRows(insertOf(view), c), keep: keptColumns(c) }
+          : insertOf(view);
     } catch (err) {
-      await undecodable(err);
+      await this.deps.progress.quarantine(undecodableInsert(item, err));
       return;
     }
-    const pk = columns?.columns.find((col) => col.name === c.primaryKeyField);
+    if ('type' in carried) {
+      await this.upsertRows(carried, c, item, batcher, signal);
+      return;
+    }
     const partition = view.header.partitionName || '_default';
     await this.ddl.ensurePartition(c, partition, signal);
-    if (columns === undefined || pk === undefined) {
-      try {
-        decoded ??= rows();
-      } catch (err) {
-        await undecodable(err);
-        return;
-      }
-      await batcher.upsert(c, partition, decoded, item);
-      return;
-    }
-    const keys = primaryKeyValues(columns, pk);
-    await batcher.upsertColumns(c, partition, { columns, keys, rows, keep: keptColumns(c) }, item);
+    await batcher.upsertColumns(c, partition, carried, item);
   }
 
   private async onDelete(
@@ -428,4 +413,12 @@ export class DmlChannelReplicator {
       await this.ddl.ensurePartition(c, h.partitionName || '_default', signal);
     await forwarder.add(c, h, rewrite, item, signal);
   }
+}
+
+/** The Insert a header view stands for, fully decoded (throws DECODE_FAILED). */
+function insertOf(view: DmlView): InsertMessage {
+  const m = decodeByType(MsgType.Insert, view.payload);
+  if (m.type !== 'Insert')
+    throw new CdcError('DECODE_FAILED', 'not an insert', { retryable: false });
+  return m;
 }

@@ -1,5 +1,6 @@
-import { tsToUnixMs } from '@cdc/shared';
+import { errorMessage, tsToUnixMs } from '@cdc/shared';
 import type { DmlView, KnownMessage } from '@cdc/shared';
+import type { QuarantinedMessage } from '../ports/lease-progress.js';
 
 /**
  * A message of a DML channel: decoded, or in replicate mode an Insert/Delete read only as far as its header (its
@@ -59,6 +60,16 @@ export function messageTimestamp(m: ChannelChange): bigint {
     return max;
   }
   return m.base.timestamp;
+}
+
+/** The quarantine entry of an Insert whose rows cannot be decoded. */
+export function undecodableInsert(item: ChannelMessage, err: unknown): QuarantinedMessage {
+  return {
+    msgId: item.msgId,
+    timestamp: messageTimestamp(item.message),
+    reason: `insert rows could not be decoded: ${errorMessage(err)}`,
+    payload: item.payload,
+  };
 }
 
 /** The message type of a change ('Insert' or 'Delete' for a header view). */

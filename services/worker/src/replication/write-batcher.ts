@@ -3,7 +3,7 @@ import type { ColumnSlice, InsertColumns, Logger, PrimaryKeys, Row } from '@cdc/
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { ReplicatedCollection } from './collection-catalog.js';
-import { changeType, messageTimestamp } from './pack-buffer.js';
+import { changeType, messageTimestamp, undecodableInsert } from './pack-buffer.js';
 import type { ChannelMessage } from './pack-buffer.js';
 import { reachedDeadline, withRetry } from './retry.js';
 
@@ -226,12 +226,7 @@ export class WriteBatcher {
         if (!(err instanceof CdcError) || err.code !== 'DECODE_FAILED') throw err;
         if (this.undecodable.has(c.source)) continue;
         this.undecodable.add(c.source);
-        await this.ctx.progress.quarantine({
-          msgId: c.source.msgId,
-          timestamp: messageTimestamp(c.source.message),
-          reason: `insert rows could not be decoded: ${errorMessage(err)}`,
-          payload: c.source.payload,
-        });
+        await this.ctx.progress.quarantine(undecodableInsert(c.source, err));
       }
     }
     return out;

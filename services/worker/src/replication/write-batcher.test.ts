@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CdcError, encodeMessage } from '@cdc/shared';
+import { CdcError, encodeMessage, primaryKeyValues, readInsertColumns } from '@cdc/shared';
 import type { KnownMessage, Row } from '@cdc/shared';
 import {
   FakeLeaseProgress,
@@ -279,6 +279,32 @@ describe('WriteBatcher', () => {
     await batcher.flush();
     expect(upsertedIds(writer)).toEqual([['1', '2'], ['3'], ['4', '5']]);
     expect(progress.rows).toBe(5);
+  });
+
+  it('writes an Insert whose columns ran out of time as rows, split until the target takes them', async () => {
+    const { writer, progress, batcher } = setup();
+    const deadline = () =>
+      new CdcError('SINK_UNAVAILABLE', 'upserting rows: Deadline exceeded after 1.5s', {
+        retryable: true,
+        details: { grpcCode: 4 },
+      });
+    // A slow target: at most 2 rows within the deadline, whichever way they come.
+    writer.failWith('upsert', (args) => ((args[2] as Row[]).length > 2 ? deadline() : undefined));
+    const item = ins(1n, 2n, 3n, 4n, 5n);
+    const columns = readInsertColumns(item.payload);
+    const keys = columns && primaryKeyValues(columns, 'id');
+    if (columns === undefined || keys === undefined) throw new Error('not carried as columns');
+    await batcher.upsertColumns(
+      books,
+      '_default',
+      { columns, keys, rows: () => rows(1n, 2n, 3n, 4n, 5n), keep: () => true },
+      item,
+    );
+    await batcher.flush();
+    expect(writer.columnCalls).toBe(1);
+    expect(upsertedIds(writer)).toEqual([['1', '2'], ['3'], ['4', '5']]);
+    expect(progress.rows).toBe(5);
+    expect(progress.quarantined).toEqual([]);
   });
 
   it('retries a single row that ran out of time (nothing left to split)', async () => {

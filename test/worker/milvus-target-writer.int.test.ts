@@ -435,6 +435,22 @@ describe('MilvusTargetWriter (real target Milvus)', () => {
     expect(missing.details['notFound']).toBe('partition');
   });
 
+  it("lists the source ids on a database's collections; a database that holds one is not dropped", async () => {
+    const marked = { db, collection: 'marked' };
+    await writer.createCollection({
+      ...docSpec,
+      ...marked,
+      partitions: [],
+      sourceCollectionId: '4242',
+    });
+    const ids = await writer.collectionSourceIds(db);
+    expect(ids.sort()).toEqual(['4242', undefined, undefined]);
+    const err = await expectCdcError(writer.dropDatabase(db), 'SINK_REJECTED');
+    expect(err.message).toMatch(/not empty/);
+    await writer.dropCollection(marked);
+    expect(await writer.collectionSourceIds(`${db}_none`)).toEqual([]);
+  });
+
   it('drops collections and the database, again without error', async () => {
     await writer.releaseCollection(items);
     for (let i = 0; i < 2; i++) {

@@ -89,6 +89,23 @@ export class MilvusTargetWriter implements TargetWriter {
     if (!doneOrGone(o)) throw failure('dropping database', o, { db });
   }
 
+  async collectionSourceIds(db: string): Promise<(string | undefined)[]> {
+    const o = await this.calls.attempt(
+      () => this.client.showCollections({ db_name: db, timeout: this.calls.timeout }),
+      nestedStatus,
+    );
+    if (o.cls.kind !== 'ok') {
+      if (o.cls.notFound === 'database') return [];
+      throw failure('listing collections', o, { db });
+    }
+    const ids: (string | undefined)[] = [];
+    for (const c of o.res?.data ?? []) {
+      const d = await this.describeFresh({ db, collection: c.name });
+      if (d !== undefined) ids.push(sourceIdOf(d));
+    }
+    return ids;
+  }
+
   async createCollection(spec: CreateCollectionSpec): Promise<void> {
     const where = { db: spec.db, collection: spec.collection };
     this.client.forgetSchema(spec.db, spec.collection);

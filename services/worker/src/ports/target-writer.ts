@@ -59,6 +59,11 @@ export interface WriteResult {
 export interface TargetWriter {
   createDatabase(db: string, properties: readonly KeyValue[]): Promise<void>;
   dropDatabase(db: string): Promise<void>;
+  /**
+   * The source collection ids recorded on the collections of target database `db` (SOURCE_COLLECTION_ID_PROPERTY;
+   * undefined for one without it), in no order; empty when the database does not exist.
+   */
+  collectionSourceIds(db: string): Promise<(string | undefined)[]>;
   createCollection(spec: CreateCollectionSpec): Promise<void>;
   /**
    * Drops the collection. With `sourceCollectionId`, only if the target collection replicates that source collection

@@ -122,6 +122,21 @@ export class CollectionCatalog {
   }
 
   /**
+   * True when `sourceCollectionId` names a collection the source holds now, in scope, under a name that maps into
+   * target database `targetDb`: a collection that belongs there.
+   */
+  async belongsIn(sourceCollectionId: string, targetDb: string): Promise<boolean> {
+    if (!/^\d{1,20}$/.test(sourceCollectionId)) return false;
+    const info = await this.metadata.getCollection(BigInt(sourceCollectionId));
+    if (info === undefined || info.state !== 'Created') return false;
+    const db = info.dbName || 'default';
+    return (
+      this.scope.includesCollection(db, info.name) &&
+      this.scope.mapCollection(db, info.name).db === targetDb
+    );
+  }
+
+  /**
    * True when the source collection is live under a name that maps to another target collection than `target`: the
    * target still has it under an older name because its rename has not been applied there yet. Not a drop.
    */

@@ -176,7 +176,6 @@ describe('ReplicateChannelReplicator', () => {
       op.release('default', 'books'),
       op.flush('', 'books'),
       op.createIndex('media', 'films'),
-      op.dropDatabase('media'),
     );
     const { writer, progress, run } = setup(log);
     await run();
@@ -198,11 +197,10 @@ describe('ReplicateChannelReplicator', () => {
         op: 'createIndex',
         args: [films2, 'vec', 'vec_idx', [{ key: 'index_type', value: 'HNSW' }]],
       },
-      { op: 'dropDatabase', args: ['media'] },
     ]);
     const spec = writer.callsOf('createCollection')[0]![0] as CreateCollectionSpec;
     expect(spec.sourceCollectionId).toBe('10');
-    expect(offsets(progress)).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+    expect(offsets(progress)).toEqual([0n, 1n, 2n, 3n, 4n, 5n]);
     expect(progress.checkpoints.map((c) => c.timestamp)).toEqual(progress.heads);
     expect(progress.quarantined).toEqual([]);
   });
@@ -302,6 +300,46 @@ describe('ReplicateChannelReplicator', () => {
     expect(progress.quarantined[0]!.timestamp).toBeGreaterThan(0n);
     expect(writer.ops()).toContain('loadCollection');
     expect(offsets(progress)).toEqual([0n, 1n]);
+  });
+
+  it('does not replay a database drop over the collections of the database the source made again since', async () => {
+    // Source: drop media (films was dropped before it), make media again with films (id 11) in it. The DML channel
+    // created the new films on the target before this channel reached the drop.
+    const log = new RecordLog('by-dev-replicate-msg').add(
+      op.dropDatabase('media'),
+      op.createDatabase('media'),
+    );
+    const writer = new FakeTargetWriter().withReplicaOf(films.id, films2);
+    const { progress, run } = setup(log, { writer, objectWaitMs: 60_000 });
+    const started = Date.now();
+    await run();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(writer.callsOf('dropDatabase')).toEqual([]);
+    expect(writer.existing.has('media.films')).toBe(true);
+    expect(progress.quarantined).toEqual([]);
+    expect(offsets(progress)).toEqual([0n, 1n]);
+  });
+
+  it('waits for the DML channels to drop the old collections of a dropped database', async () => {
+    // media.films replicates an earlier incarnation (id 7, gone from the source): the drop waits for it to go.
+    const log = new RecordLog('by-dev-replicate-msg').add(op.dropDatabase('media'));
+    const writer = new FakeTargetWriter().withReplicaOf(7n, films2);
+    setTimeout(() => writer.existing.delete('media.films'), 700);
+    const { progress, run } = setup(log, { writer, objectWaitMs: 60_000 });
+    await run();
+    expect(writer.callsOf('dropDatabase')).toEqual([['media']]);
+    expect(progress.quarantined).toEqual([]);
+  });
+
+  it('quarantines a database drop kept out by a collection the task did not make', async () => {
+    const log = new RecordLog('by-dev-replicate-msg').add(op.dropDatabase('media'));
+    const writer = new FakeTargetWriter().withCollections(films2);
+    const { progress, run } = setup(log, { writer, objectWaitMs: 0 });
+    await run();
+    expect(writer.callsOf('dropDatabase')).toEqual([]);
+    expect(progress.quarantined.map((q) => q.reason)).toEqual([
+      expect.stringMatching(/target rejected DropDatabase: database:media not empty/),
+    ]);
   });
 
   it('waits for an op that is not applicable yet instead of quarantining it', async () => {

@@ -163,6 +163,28 @@ export class ReplicateChannelReplicator {
     return exists ? mapped : undefined;
   }
 
+  /**
+   * Drops a target database, unless each collection that keeps it from being dropped replicates a collection the
+   * source holds now in that database: the source dropped the database and made it again, and the DML channels
+   * (not ordered with this one) already created the new one's collections. They belong there, so the drop is history.
+   */
+  private async dropDatabase(db: string): Promise<void> {
+    const { writer, catalog, log } = this.deps;
+    try {
+      await writer.dropDatabase(db);
+    } catch (err) {
+      if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED') throw err;
+      const owners = await writer.collectionSourceIds(db);
+      if (owners.length === 0) throw err;
+      for (const id of owners)
+        if (id === undefined || !(await catalog.belongsIn(id, db))) throw err;
+      log.info(
+        { db, collections: owners.length },
+        'database made again on the source and its new collections are on the target already; drop not replayed',
+      );
+    }
+  }
+
   /** Retries an op whose failure may be "not there yet" (index not built, collection being created) for a while. */
   private async patient(
     action: string,
@@ -230,11 +252,8 @@ export class ReplicateChannelReplicator {
       case 'DropDatabase':
         if (scope.includesDatabase(m.dbName)) {
           // The DML channels drop the database's collections at their own pace; wait for them.
-          await this.patient(
-            'dropping database',
-            () => writer.dropDatabase(scope.mapDatabase(m.dbName)),
-            signal,
-          );
+          const db = scope.mapDatabase(m.dbName);
+          await this.patient('dropping database', () => this.dropDatabase(db), signal);
         }
         return;
       case 'AlterDatabase':

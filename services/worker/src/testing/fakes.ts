@@ -425,6 +425,14 @@ export class FakeTargetWriter implements TargetWriter {
     return this;
   }
 
+  /** A collection on the target from the start that replicates source collection `sourceCollectionId`. */
+  withReplicaOf(sourceCollectionId: bigint, target: TargetCollection): this {
+    const key = `${target.db}.${target.collection}`;
+    this.existing.add(key);
+    this.markers.set(key, sourceCollectionId.toString());
+    return this;
+  }
+
   failWith(op: WriterMethod, rule: FailureRule): this {
     this.rules.set(op, rule);
     return this;
@@ -451,8 +459,15 @@ export class FakeTargetWriter implements TargetWriter {
   createDatabase(db: string, properties: readonly unknown[]): Promise<void> {
     return this.record('createDatabase', [db, properties]);
   }
+  /** Refused while the database holds a collection, as Milvus does. */
   dropDatabase(db: string): Promise<void> {
+    if ([...this.existing].some((key) => key.startsWith(`${db}.`)))
+      return Promise.reject(sinkRejected(`database:${db} not empty, must drop all collections`));
     return this.record('dropDatabase', [db]);
+  }
+  collectionSourceIds(db: string): Promise<(string | undefined)[]> {
+    const keys = [...this.existing].filter((key) => key.startsWith(`${db}.`));
+    return Promise.resolve(keys.map((key) => this.markers.get(key)));
   }
   async createCollection(spec: CreateCollectionSpec): Promise<void> {
     await this.record('createCollection', [spec]);

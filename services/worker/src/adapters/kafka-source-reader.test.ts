@@ -20,6 +20,8 @@ class FakeWire implements KafkaWire {
   failNext = 0;
   connects = 0;
   disconnects = 0;
+  /** Values and headers as views into one large buffer per fetch, as KafkaJS decodes a decompressed batch. */
+  sharedBatch = false;
   /** Offsets the fetch answers with for a topic, whatever was asked (to simulate jumps). */
   served = new Map<string, number[]>();
 
@@ -57,11 +59,17 @@ class FakeWire implements KafkaWire {
         this.served.get(p.topic) ??
         Array.from({ length: Number(this.high - p.offset) }, (_, i) => Number(p.offset) + i);
       this.served.delete(p.topic);
-      const messages: WireMessage[] = offsets.slice(0, this.perFetch).map((o) => ({
+      const batch = Buffer.alloc(1 << 20);
+      const inBatch = (text: string, at: number): Buffer => {
+        const view = batch.subarray(at, at + text.length);
+        view.write(text);
+        return view;
+      };
+      const messages: WireMessage[] = offsets.slice(0, this.perFetch).map((o, i) => ({
         offset: String(o),
         timestamp: '1000',
-        headers: {},
-        value: Buffer.from(`v${o}`),
+        headers: this.sharedBatch ? { trace: inBatch(`t${o}`, 64 * i + 32) } : {},
+        value: this.sharedBatch ? inBatch(`v${o}`, 64 * i) : Buffer.from(`v${o}`),
       }));
       return { kind: 'records', topic: p.topic, messages };
     });
@@ -76,6 +84,7 @@ function reader(
   channel = 'ch',
   maxQueuedRecords = 100,
   b = budget(),
+  maxReadBytes?: number,
 ): KafkaSourceReader {
   return new KafkaSourceReader({
     kafka: Object.create(null) as Kafka,
@@ -83,6 +92,7 @@ function reader(
     maxQueuedRecords,
     session,
     budget: b,
+    ...(maxReadBytes === undefined ? {} : { maxReadBytes }),
   });
 }
 
@@ -191,6 +201,36 @@ describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () 
     expect(await readN(r, 6)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
     await r.close();
     expect(spent.queuedBytes).toBe(0);
+  });
+
+  it('copies records out of the fetched batch, so a queued one does not keep the whole batch in memory', async () => {
+    const wire = new FakeWire();
+    wire.sharedBatch = true;
+    const session = newSession(wire);
+    const r = reader(wire, session);
+    await r.open({ kind: 'earliest' });
+    const got = await r.read(5, 500);
+    expect(texts(got)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+    for (const rec of got) {
+      expect(rec.value.buffer.byteLength).toBeLessThan(4096);
+      const trace = rec.headers['trace'] as Buffer;
+      expect(trace.toString()).toBe(`t${texts([rec])[0]!.slice(1)}`);
+      expect(trace.buffer.byteLength).toBeLessThan(1 << 20);
+    }
+    await r.close();
+  });
+
+  it('hands out at most maxReadBytes per read (at least one record)', async () => {
+    const wire = new FakeWire();
+    const session = newSession(wire);
+    const r = reader(wire, session, 'ch', 100, budget(), 5);
+    await r.open({ kind: 'earliest' });
+    expect(texts(await r.read(10, 500))).toEqual(['v0', 'v1']);
+    expect(texts(await r.read(10, 500))).toEqual(['v2', 'v3']);
+    const one = reader(wire, newSession(wire), 'ch', 100, budget(), 1);
+    await one.open({ kind: 'earliest' });
+    expect(texts(await one.read(10, 500))).toEqual(['v0']);
+    await Promise.all([r.close(), one.close()]);
   });
 
   it('hands out queued records before repeated fetch failures, then fails retryably', async () => {

@@ -58,6 +58,11 @@ export interface KafkaSourceReaderOptions {
   readonly fetchMaxBytes?: number;
   /** A record whose value is larger is quarantined instead of decoded. Default 16 MiB (Milvus writes ≤ 10 MiB). */
   readonly maxRecordBytes?: number;
+  /**
+   * Most record bytes one read() hands out (at least one record). What a replicator took no longer counts against
+   * the read-ahead budget, and it holds a read until it has applied it, so this bounds that unaccounted part.
+   */
+  readonly maxReadBytes?: number;
   /** The read-ahead budget shared by the worker's readers (default the process-wide one). */
   readonly budget?: ReadBudget;
   /** The fetch loop to read through (default: the one shared by every reader of `kafka`). */
@@ -66,6 +71,7 @@ export interface KafkaSourceReaderOptions {
 
 export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_READ_BYTES = 4 * 1024 * 1024;
 const DEFAULT_FETCH_MAX_WAIT_MS = 500;
 
 /** `idle` → open() → `opening` → `running` → close() → `stopped`. Failures surface from read(). */
@@ -88,14 +94,30 @@ function unavailable(action: string, channel: string, cause: unknown): CdcError 
   });
 }
 
+/**
+ * The bytes on their own memory when they are a small part of a larger buffer (the decompressed record batch, often
+ * megabytes): a queued record, or one of its headers, would otherwise keep the whole batch alive, and the read-ahead
+ * budget, which counts record bytes, would not see it.
+ */
+function owned(bytes: Uint8Array): Uint8Array {
+  if (bytes.buffer.byteLength <= 2 * bytes.byteLength + 4096)
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
+
 function toRecord(channel: string, m: WireMessage, rejected?: string): ChannelRecord {
   const value = rejected === undefined ? (m.value ?? Buffer.alloc(0)) : Buffer.alloc(0);
   return {
     channel,
     msgId: encodeKafkaMessageId(BigInt(m.offset)),
-    value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+    value: owned(value),
     headers: Object.fromEntries(
-      Object.entries(m.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]),
+      Object.entries(m.headers ?? {}).map(([k, v]) => {
+        const first = Array.isArray(v) ? v[0] : v;
+        return [k, typeof first === 'string' || first === undefined ? first : Buffer.from(first)];
+      }),
     ),
     publishTimeMs: Number(m.timestamp),
     ...(rejected === undefined ? {} : { rejected }),
@@ -226,7 +248,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       await this.queue.wait(Math.max(0, maxWaitMs), signal);
       // An aborted caller may drop what it gets, so nothing is dequeued for it.
       if (signal?.aborted || this.stateValue !== 'running') return [];
-      const out = this.queue.take(maxRecords);
+      const out = this.queue.take(maxRecords, this.opts.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
       const failure = this.queue.error;
       if (out.length === 0 && failure !== undefined) throw failure;
       // Room again (below half): the next fetch round includes this channel.

@@ -69,10 +69,17 @@ export class RecordQueue {
     this.notify();
   }
 
-  take(max: number): ChannelRecord[] {
-    const out = this.items.splice(0, max);
+  /** Up to `max` records, and past the first only while they stay within `maxBytes` together. */
+  take(max: number, maxBytes = Number.POSITIVE_INFINITY): ChannelRecord[] {
+    let n = 0;
     let taken = 0;
-    for (const r of out) taken += r.value.byteLength;
+    for (const item of this.items) {
+      const size = item.value.byteLength;
+      if (n === max || (n > 0 && taken + size > maxBytes)) break;
+      taken += size;
+      n++;
+    }
+    const out = this.items.splice(0, n);
     this.bytes -= taken;
     this.account?.release(taken);
     return out;

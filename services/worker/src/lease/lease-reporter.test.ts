@@ -112,6 +112,21 @@ describe('LeaseReporter', () => {
     expect(ended).toEqual(['stale epoch 7']);
   });
 
+  it('reports the first catch-up of the lease at once, later ones at the interval', async () => {
+    const { control, reporter } = setup(60_000);
+    reporter.start();
+    await waitFor(() => control.reports.length === 1);
+    expect(control.reports[0]!.caughtUp).toBe(false);
+    reporter.setCaughtUp(true);
+    await waitFor(() => control.reports.length === 2);
+    expect(control.reports[1]!.caughtUp).toBe(true);
+    reporter.setCaughtUp(false);
+    reporter.setCaughtUp(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(control.reports).toHaveLength(2);
+    await reporter.stop();
+  });
+
   it('keeps the lease through a FAILED_PRECONDITION that is not a lost lease', async () => {
     const { control, reporter, ended } = setup(1);
     control.answers = [

@@ -46,6 +46,9 @@ export class LeaseReporter implements LeaseProgress {
   private rows = 0;
   private bytes = 0;
   private ended = false;
+  /** Ends the wait for the next report early (set while the report loop waits). */
+  private reportSoon: (() => void) | undefined;
+  private announcedCaughtUp = false;
   private loop: Promise<void> | undefined;
   private readonly stopper = new AbortController();
   private pausePoint: PausePoint | undefined;
@@ -77,7 +80,22 @@ export class LeaseReporter implements LeaseProgress {
   }
 
   setCaughtUp(caughtUp: boolean): void {
-    this.caughtUpBy.set(MAIN, caughtUp);
+    this.markCaughtUp(MAIN, caughtUp);
+  }
+
+  private markCaughtUp(target: string, caughtUp: boolean): void {
+    this.caughtUpBy.set(target, caughtUp);
+    this.announceFirstCatchUp();
+  }
+
+  /**
+   * A lease that caught up for the first time (after a failover, a start) says so at once, not up to a report
+   * interval later. Only the first time: under load the flag turns on and off with every tick.
+   */
+  private announceFirstCatchUp(): void {
+    if (this.announcedCaughtUp || !this.caughtUp) return;
+    this.announcedCaughtUp = true;
+    this.reportSoon?.();
   }
 
   pauseReached(): void {
@@ -97,6 +115,7 @@ export class LeaseReporter implements LeaseProgress {
   /** The channel has no topic yet: nothing was written to it, so every target is caught up with it. */
   setNothingToRead(nothing: boolean): void {
     this.nothingToRead = nothing;
+    this.announceFirstCatchUp();
   }
 
   /** Every target caught up. */
@@ -141,7 +160,7 @@ export class LeaseReporter implements LeaseProgress {
     const applyUntil = (): bigint | undefined => this.bound;
     return {
       setCaughtUp: (caughtUp) => {
-        this.caughtUpBy.set(uri, caughtUp);
+        this.markCaughtUp(uri, caughtUp);
       },
       pauseReached: () => {
         this.pausedTargets.add(uri);
@@ -231,10 +250,25 @@ export class LeaseReporter implements LeaseProgress {
         }
       }
       try {
-        await sleep(this.opts.intervalMs, signal);
+        await this.untilNextReport(signal);
       } catch {
         return;
       }
+    }
+  }
+
+  /** The report interval, cut short by `reportSoon`; rejects when `signal` aborts. */
+  private async untilNextReport(signal: AbortSignal): Promise<void> {
+    const early = new AbortController();
+    this.reportSoon = () => {
+      early.abort();
+    };
+    try {
+      await sleep(this.opts.intervalMs, AbortSignal.any([signal, early.signal]));
+    } catch (err) {
+      if (signal.aborted) throw err;
+    } finally {
+      this.reportSoon = undefined;
     }
   }
 

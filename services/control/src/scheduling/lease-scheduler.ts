@@ -8,7 +8,7 @@ import {
   type Logger,
   type SnapshotJobData,
 } from '@cdc/shared';
-import type { Queue } from 'bullmq';
+import type { JobType, Queue } from 'bullmq';
 import type { TaskRecord } from '../domain/model.js';
 import type { ChannelDiscovery, TaskStore } from '../tasks/ports.js';
 import type { SnapshotService } from '../tasks/snapshot-service.js';
@@ -31,6 +31,15 @@ const LIVE_STATES = [
   'paused',
   'waiting-children',
 ] as const;
+
+/**
+ * Every job id in the given states. BullMQ's `getRanges` returns the first two of each state unless told the range:
+ * the scheduler then re-added every other job each pass, never removed the unwanted ones past the first two, and
+ * took a deleting task whose leases were past them for one without active leases.
+ */
+function allIds(queue: Queue, states: readonly JobType[]): Promise<string[]> {
+  return queue.getRanges([...states], 0, -1);
+}
 
 /** Settles pauses: PAUSING → PAUSED once every channel stopped; the channels still running keep their lease jobs. */
 export interface PauseSettler {
@@ -119,14 +128,14 @@ export class LeaseScheduler {
     const tasks = await this.store.list();
     // Job ids only (one call per queue): a pass runs every CONTROL_RECONCILE_INTERVAL_MS, and reading every job's
     // hash made the scheduler a main cost of an idle control service with hundreds of leases. Ids say task and channel.
-    const leaseIds = new Set(await this.queue.getRanges([...LIVE_STATES]));
+    const leaseIds = new Set(await allIds(this.queue, LIVE_STATES));
     const snapshotQueue = this.snapshots?.queue;
     const snapshotIds = new Set(
-      snapshotQueue === undefined ? [] : await snapshotQueue.getRanges([...LIVE_STATES]),
+      snapshotQueue === undefined ? [] : await allIds(snapshotQueue, LIVE_STATES),
     );
     const active = new Set([
-      ...(await this.queue.getRanges(['active'])),
-      ...(snapshotQueue === undefined ? [] : await snapshotQueue.getRanges(['active'])),
+      ...(await allIds(this.queue, ['active'])),
+      ...(snapshotQueue === undefined ? [] : await allIds(snapshotQueue, ['active'])),
     ]);
     const byId = new Set([...leaseIds, ...snapshotIds]);
     const wanted = new Set<string>();

@@ -1,0 +1,79 @@
+/**
+ * The lease scheduler against a real Redis (BullMQ): it must see every job of the queue, not the first few of each
+ * state, or it re-adds jobs that exist on every pass and leaves unwanted ones behind.
+ */
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { Queue } from 'bullmq';
+import { createLogger, leaseJobId, type LeaseJobData } from '@cdc/shared';
+import type { TaskRecord } from '../../services/control/src/domain/model.js';
+import { LeaseScheduler } from '../../services/control/src/scheduling/lease-scheduler.js';
+import { TaskService } from '../../services/control/src/tasks/task-service.js';
+import { MemoryStores, spec } from '../../services/control/src/testing/memory-stores.js';
+import { uniq } from './control-harness.js';
+
+const redis = new URL(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+const queue = new Queue<LeaseJobData>('cdc-leases', {
+  prefix: uniq('sched'),
+  connection: { host: redis.hostname, port: Number(redis.port || 6379) },
+});
+
+afterAll(async () => {
+  await queue.obliterate({ force: true }).catch(() => undefined);
+  await queue.close();
+});
+
+const CHANNELS = Array.from({ length: 6 }, (_, i) => `by-dev-rootcoord-dml_${String(i)}`);
+
+function task(state: TaskRecord['state']): TaskRecord {
+  return {
+    taskId: 'sched-task',
+    spec: spec(),
+    sealedSecrets: '',
+    secretFieldsSet: [],
+    state,
+    reason: '',
+    pausedBy: '',
+    createTimeMs: Date.now(),
+    updateTimeMs: Date.now(),
+    channels: CHANNELS,
+  };
+}
+
+describe('LeaseScheduler (real BullMQ queue)', () => {
+  it('sees every job: a steady pass adds none, and a paused task loses all its waiting jobs', async () => {
+    const stores = new MemoryStores();
+    await stores.create(task('TASK_STATE_RUNNING'));
+    const scheduler = new LeaseScheduler(
+      queue,
+      stores,
+      // Only needed to start stuck creates and re-discover channels: neither happens here.
+      Object.create(TaskService.prototype) as TaskService,
+      { discover: () => Promise.reject(new Error('not expected')) },
+      { settlePause: () => Promise.resolve({ running: [] }) },
+      createLogger({ service: 'test-scheduler', level: 'warn' }),
+      {
+        reconcileIntervalMs: 60_000,
+        discoveryIntervalMs: 3_600_000,
+        creatingTimeoutMs: 60_000,
+        deletingGraceMs: 60_000,
+      },
+    );
+    scheduler.state = 'running'; // passes called here, no timer
+
+    await scheduler.reconcile();
+    const waiting = await queue.getWaiting();
+    expect(waiting.map((j) => j.id).sort()).toEqual(
+      CHANNELS.map((c) => leaseJobId('sched-task', c)).sort(),
+    );
+
+    const add = vi.spyOn(queue, 'add');
+    await scheduler.reconcile();
+    expect(add).not.toHaveBeenCalled();
+
+    const stored = await stores.get('sched-task');
+    await stores.update(task('TASK_STATE_PAUSED'), stored?.version ?? '');
+    await scheduler.reconcile();
+    expect(await queue.getWaitingCount()).toBe(0);
+    scheduler.state = 'stopped';
+  });
+});

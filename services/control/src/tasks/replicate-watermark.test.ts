@@ -27,6 +27,13 @@ describe('replicateWatermark', () => {
     expect(replicateWatermark([channel(undefined), undefined], NOW)).toBe(0n);
   });
 
+  it('holds every tick back while a channel has read but not checkpointed its first pack', () => {
+    const applyingFirstPack = channel(undefined, { sourceHeadTimestamp: '450' });
+    expect(replicateWatermark([applyingFirstPack, channel(700n)], NOW)).toBe(0n);
+    const released = channel(undefined, { sourceHeadTimestamp: '450', released: true });
+    expect(replicateWatermark([released, channel(700n)], NOW)).toBe(700n);
+  });
+
   it('leaves out a live channel the source stopped ticking', () => {
     const idle = channel(100n, { headAdvancedMs: NOW - IDLE_CHANNEL_MS - 1 });
     expect(replicateWatermark([idle, channel(800n)], NOW)).toBe(800n);

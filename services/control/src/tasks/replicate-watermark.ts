@@ -16,12 +16,16 @@ export const LIVE_REPORT_MS = 5_000;
  *
  * The lowest checkpoint timestamp over the DML channels (and, with fan-out, over every target's checkpoint on them),
  * leaving out:
- * - channels without a checkpoint: nothing read yet (a pchannel no collection used has no topic);
+ * - channels that have read nothing yet (no checkpoint, no head: a pchannel no collection used has no topic);
  * - idle channels: caught up (checkpoint at the head, so not in the middle of applying a pack), their worker
  *   reporting, and the head still for IDLE_CHANNEL_MS. Milvus stops ticking a pchannel once its last collection is
  *   dropped, so such a checkpoint would hold every target channel back forever; what it carries next is written
- *   after now. (The first message it then carries may reach the target just after a tick newer than itself; Milvus
- *   still delivers it, in the next tick window.)
+ *   after now.
+ * A channel that has read but not yet checkpointed (its first pack is being applied: a new collection's create and
+ * first rows) holds every tick back, 0n: its oldest message is older than anything a tick could carry, and a message
+ * a target receives after a newer tick is filed behind the target's checkpoint, where a query does not see it until
+ * the segment is flushed (seen in the replicate-mode e2e: a create slowed by the target, its rows invisible).
+ * The window from a first message to the report of its head is still open (≤ one report, sent at once).
  * A channel whose worker stopped reporting still counts: it may hold unread older messages.
  * Returns 0n when no channel qualifies.
  */
@@ -32,7 +36,11 @@ export function replicateWatermark(
   let low: bigint | undefined;
   for (const rec of records) {
     const ts = rec?.position?.timestamp;
-    if (rec === undefined || ts === undefined || ts === '' || ts === '0') continue;
+    if (rec === undefined) continue;
+    if (ts === undefined || ts === '' || ts === '0') {
+      if (BigInt(rec.sourceHeadTimestamp || '0') > 0n && rec.released !== true) return 0n;
+      continue;
+    }
     const position = BigInt(ts);
     const idle =
       position >= BigInt(rec.sourceHeadTimestamp) &&

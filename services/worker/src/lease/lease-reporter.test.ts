@@ -127,6 +127,19 @@ describe('LeaseReporter', () => {
     await reporter.stop();
   });
 
+  it('reports the first head of the lease at once (it holds replicate-mode ticks back until applied)', async () => {
+    const { control, reporter } = setup(60_000);
+    reporter.start();
+    await waitFor(() => control.reports.length === 1);
+    reporter.observeHead(450n);
+    await waitFor(() => control.reports.length === 2);
+    expect(control.reports[1]!.sourceHeadTimestamp).toBe(450n);
+    reporter.observeHead(460n);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(control.reports).toHaveLength(2);
+    await reporter.stop();
+  });
+
   it('keeps the lease through a FAILED_PRECONDITION that is not a lost lease', async () => {
     const { control, reporter, ended } = setup(1);
     control.answers = [

@@ -189,7 +189,11 @@ export class LeaseReporter implements LeaseProgress {
   }
 
   observeHead(timestamp: bigint): void {
+    const first = this.head === 0n && timestamp > 0n;
     if (timestamp > this.head) this.head = timestamp;
+    // A channel's first head says "read, not applied yet": in replicate mode it holds the target's ticks back
+    // (replicateWatermark) and must reach the control service before they overtake its first pack.
+    if (first) this.reportSoon?.();
   }
 
   addApplied(rows: number, bytes: number): void {

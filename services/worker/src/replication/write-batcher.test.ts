@@ -30,6 +30,12 @@ const ins = (...ids: bigint[]): ChannelMessage =>
 const del = (...ids: bigint[]): ChannelMessage =>
   source(deleteMsg({ collectionId: 1n, ids, ts: 10n }));
 const rows = (...ids: bigint[]): Row[] => ids.map(rowOf);
+/** What a call that ran out of time throws (gRPC DEADLINE_EXCEEDED). */
+const deadlineExceeded = (action: string): CdcError =>
+  new CdcError('SINK_UNAVAILABLE', `${action}: Deadline exceeded after 1.5s`, {
+    retryable: true,
+    details: { grpcCode: 4 },
+  });
 
 function setup(opts: { maxBatchRows?: number; signal?: AbortSignal } = {}) {
   const writer = new FakeTargetWriter().withCollections(books.target, films.target);
@@ -268,13 +274,10 @@ describe('WriteBatcher', () => {
 
   it('splits a batch whose call ran out of time instead of retrying the same size', async () => {
     const { writer, progress, batcher } = setup();
-    const deadline = () =>
-      new CdcError('SINK_UNAVAILABLE', 'upserting rows: Deadline exceeded after 1.5s', {
-        retryable: true,
-        details: { grpcCode: 4 },
-      });
     // The target manages at most 2 rows within the deadline.
-    writer.failWith('upsert', (args) => ((args[2] as Row[]).length > 2 ? deadline() : undefined));
+    writer.failWith('upsert', (args) =>
+      (args[2] as Row[]).length > 2 ? deadlineExceeded('upserting rows') : undefined,
+    );
     await batcher.upsert(books, '_default', rows(1n, 2n, 3n, 4n, 5n), ins(1n, 2n, 3n, 4n, 5n));
     await batcher.flush();
     expect(upsertedIds(writer)).toEqual([['1', '2'], ['3'], ['4', '5']]);
@@ -283,13 +286,10 @@ describe('WriteBatcher', () => {
 
   it('writes an Insert whose columns ran out of time as rows, split until the target takes them', async () => {
     const { writer, progress, batcher } = setup();
-    const deadline = () =>
-      new CdcError('SINK_UNAVAILABLE', 'upserting rows: Deadline exceeded after 1.5s', {
-        retryable: true,
-        details: { grpcCode: 4 },
-      });
     // A slow target: at most 2 rows within the deadline, whichever way they come.
-    writer.failWith('upsert', (args) => ((args[2] as Row[]).length > 2 ? deadline() : undefined));
+    writer.failWith('upsert', (args) =>
+      (args[2] as Row[]).length > 2 ? deadlineExceeded('upserting rows') : undefined,
+    );
     const item = ins(1n, 2n, 3n, 4n, 5n);
     const columns = readInsertColumns(item.payload);
     const keys = columns && primaryKeyValues(columns, 'id');
@@ -309,14 +309,7 @@ describe('WriteBatcher', () => {
 
   it('retries a single row that ran out of time (nothing left to split)', async () => {
     const { writer, batcher, retries } = setup();
-    writer.failWith('delete', (_args, n) =>
-      n <= 2
-        ? new CdcError('SINK_UNAVAILABLE', 'deleting: Deadline exceeded', {
-            retryable: true,
-            details: { grpcCode: 4 },
-          })
-        : undefined,
-    );
+    writer.failWith('delete', (_args, n) => (n <= 2 ? deadlineExceeded('deleting') : undefined));
     await batcher.delete(books, undefined, int64Keys(1n), del(1n));
     await batcher.flush();
     expect(writer.callsOf('delete')).toEqual([[books.target, undefined, int64Keys(1n)]]);

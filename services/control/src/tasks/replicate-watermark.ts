@@ -38,7 +38,7 @@ export function replicateWatermark(
     const ts = rec?.position?.timestamp;
     if (rec === undefined) continue;
     if (ts === undefined || ts === '' || ts === '0') {
-      if (BigInt(rec.sourceHeadTimestamp || '0') > 0n && rec.released !== true) return 0n;
+      if (BigInt(rec.sourceHeadTimestamp) > 0n && rec.released !== true) return 0n;
       continue;
     }
     const position = BigInt(ts);

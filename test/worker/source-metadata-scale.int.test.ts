@@ -116,6 +116,7 @@ describe('worker source metadata at scale (real etcd)', () => {
       expect(all.map((x) => x.name).sort()).toEqual(Array.from({ length: 6 }, (_, i) => `big${i}`));
     } finally {
       await borrowed.release();
+      await resources.close();
     }
   });
 });

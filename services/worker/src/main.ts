@@ -120,6 +120,7 @@ handleShutdown({
       { name: 'lease worker', run: () => leaseWorker.close() },
       { name: 'snapshot worker', run: () => snapshotWorker.close() },
     ],
+    { name: 'connections', run: () => resources.close() },
     { name: 'control client', run: () => control.close() },
     { name: 'redis', run: () => redis.quit() },
     serverStep('metrics server', metricsServer),

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   createEtcdSourceMetadata,
   createEtcdStandbyMetadata,
+  errorMessage,
   etcdGrpcOptions,
   etcdTlsOptions,
 } from '@cdc/shared';
@@ -55,7 +56,16 @@ interface Shared<T> {
   readonly value: Promise<T>;
   refs: number;
   readonly close: (v: T) => Promise<void>;
+  /** Set while no lease holds it: closes it unless borrowed again first. */
+  idleTimer?: NodeJS.Timeout | undefined;
 }
+
+/**
+ * How long a connection nobody holds stays open. Building a Milvus client parses the SDK's proto descriptors (0.1 s on
+ * a quiet machine, 2 s seen on a loaded one) with the event loop blocked: leases that end and start again (lost write
+ * validity, rebalancing, a task paused and resumed) must not pay that again, or the stall ends the next leases too.
+ */
+export const IDLE_CONNECTION_MS = 60_000;
 
 /**
  * Builds the connections a lease needs and shares them between the leases of this process that use the same endpoint
@@ -70,7 +80,35 @@ export class TaskResources implements LeaseFactories {
     private readonly queuePrefix: string,
     private readonly log: Logger,
     private readonly readerLimits: SourceReaderLimits = {},
+    private readonly idleConnectionMs = IDLE_CONNECTION_MS,
   ) {}
+
+  /** Closes the connections no lease holds (at shutdown, after the leases ended). */
+  async close(): Promise<void> {
+    const idle = [...this.shared].filter(([, e]) => e.refs === 0);
+    await Promise.all(idle.map(([key, e]) => this.closeShared(key, e)));
+  }
+
+  private closeWhenIdle(key: string, e: Shared<unknown>): void {
+    e.idleTimer = setTimeout(() => {
+      if (e.refs === 0) void this.closeShared(key, e);
+    }, this.idleConnectionMs);
+    e.idleTimer.unref();
+  }
+
+  private async closeShared(key: string, e: Shared<unknown>): Promise<void> {
+    clearTimeout(e.idleTimer);
+    if (this.shared.get(key) !== e) return;
+    this.shared.delete(key);
+    try {
+      await e.close(await e.value);
+    } catch (err) {
+      this.log.warn(
+        { err: errorMessage(err), kind: key.split(':')[0] },
+        'closing a connection failed',
+      );
+    }
+  }
 
   private async borrow<T>(
     key: string,
@@ -83,6 +121,8 @@ export class TaskResources implements LeaseFactories {
       this.shared.set(key, entry as Shared<unknown>);
     }
     entry.refs++;
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
     const e = entry;
     let value: T;
     try {
@@ -94,13 +134,12 @@ export class TaskResources implements LeaseFactories {
     let released = false;
     return {
       value,
-      release: async () => {
-        if (released) return;
-        released = true;
-        if (--e.refs === 0) {
-          this.shared.delete(key);
-          await e.close(value);
+      release: () => {
+        if (!released) {
+          released = true;
+          if (--e.refs === 0) this.closeWhenIdle(key, e as Shared<unknown>);
         }
+        return Promise.resolve();
       },
     };
   }

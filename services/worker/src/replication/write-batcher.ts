@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CdcError, errorMessage, sameColumns } from '@cdc/shared';
 import type { ColumnSlice, InsertColumns, Logger, PrimaryKeys, Row } from '@cdc/shared';
 import type { LeaseProgress } from '../ports/lease-progress.js';
@@ -228,6 +229,8 @@ export class WriteBatcher {
         this.undecodable.add(c.source);
         await this.ctx.progress.quarantine(undecodableInsert(c.source, err));
       }
+      // A batch's rows take a second or more to decode on a busy machine: lease confirmations go through meanwhile.
+      await nextTurn();
     }
     return out;
   }

@@ -30,6 +30,7 @@ import type {
   LeaseRef,
   QuarantineReportEntry,
   ReportCheckpointInput,
+  ReportOptions,
   ReportSnapshotInput,
   SnapshotGrant,
   StandbyReport,
@@ -170,7 +171,7 @@ export class GrpcWorkerControl implements WorkerControl {
 
   reportCheckpoint(
     input: ReportCheckpointInput,
-    opts: { readonly deadlineMs?: number } = {},
+    opts: ReportOptions = {},
   ): Promise<CheckpointAnswer> {
     return this.reports.report(input, opts);
   }

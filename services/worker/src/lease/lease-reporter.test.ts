@@ -120,6 +120,8 @@ describe('LeaseReporter', () => {
     reporter.setCaughtUp(true);
     await waitFor(() => control.reports.length === 2);
     expect(control.reports[1]!.caughtUp).toBe(true);
+    // Not held back to go with other leases' reports either.
+    expect(control.urgent).toEqual([false, true]);
     reporter.setCaughtUp(false);
     reporter.setCaughtUp(true);
     await new Promise((r) => setTimeout(r, 50));
@@ -134,6 +136,7 @@ describe('LeaseReporter', () => {
     reporter.observeHead(450n);
     await waitFor(() => control.reports.length === 2);
     expect(control.reports[1]!.sourceHeadTimestamp).toBe(450n);
+    expect(control.urgent).toEqual([false, true]);
     reporter.observeHead(460n);
     await new Promise((r) => setTimeout(r, 50));
     expect(control.reports).toHaveLength(2);

@@ -48,6 +48,8 @@ export class LeaseReporter implements LeaseProgress {
   private ended = false;
   /** Ends the wait for the next report early (set while the report loop waits). */
   private reportSoon: (() => void) | undefined;
+  /** The next report goes out at once, not batched with the worker's other leases' reports. */
+  private urgent = false;
   private announcedCaughtUp = false;
   private loop: Promise<void> | undefined;
   private readonly stopper = new AbortController();
@@ -95,7 +97,7 @@ export class LeaseReporter implements LeaseProgress {
   private announceFirstCatchUp(): void {
     if (this.announcedCaughtUp || !this.caughtUp) return;
     this.announcedCaughtUp = true;
-    this.reportSoon?.();
+    this.reportNow();
   }
 
   pauseReached(): void {
@@ -193,7 +195,12 @@ export class LeaseReporter implements LeaseProgress {
     if (timestamp > this.head) this.head = timestamp;
     // A channel's first head says "read, not applied yet": in replicate mode it holds the target's ticks back
     // (replicateWatermark) and must reach the control service before they overtake its first pack.
-    if (first) this.reportSoon?.();
+    if (first) this.reportNow();
+  }
+
+  private reportNow(): void {
+    this.urgent = true;
+    this.reportSoon?.();
   }
 
   addApplied(rows: number, bytes: number): void {
@@ -297,6 +304,8 @@ export class LeaseReporter implements LeaseProgress {
     const position = settled ? unsettled : undefined;
     const fanOut = settled ? unsettledFanOut : new Map<string, CheckpointPosition>();
     const reached = settled ? unsettledPause : 0n;
+    const urgent = this.urgent;
+    this.urgent = false;
     const sentAt = performance.now();
     const res = await this.opts.control.reportCheckpoint(
       {
@@ -311,7 +320,7 @@ export class LeaseReporter implements LeaseProgress {
         pauseReached: reached,
       },
       // A report that hangs must not keep the next one from confirming the lease in time.
-      { deadlineMs: Math.max(1_000, this.opts.intervalMs * 2) },
+      { deadlineMs: Math.max(1_000, this.opts.intervalMs * 2), urgent },
     );
     this.opts.log.debug({ rttMs: Math.round(performance.now() - sentAt) }, 'checkpoint reported');
     if (res.keepLease) this.opts.onConfirmed?.(sentAt);

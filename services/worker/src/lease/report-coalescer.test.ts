@@ -59,6 +59,23 @@ describe('ReportCoalescer', () => {
     expect(refused?.status === 'rejected' && (refused.reason as CdcError).code).toBe('LEASE_LOST');
   });
 
+  it('sends an urgent report at once, with the reports already waiting', async () => {
+    const calls: { channels: string[]; at: number }[] = [];
+    const started = Date.now();
+    const c = new ReportCoalescer(
+      sender((inputs) => {
+        calls.push({ channels: inputs.map((i) => i.channel), at: Date.now() - started });
+        return Promise.resolve(inputs.map(() => answer));
+      }),
+      { ...opts, lingerMs: 5_000 },
+    );
+    const waiting = c.report(input('a'));
+    await c.report(input('caught-up'), { urgent: true });
+    await waiting;
+    expect(calls.map((x) => x.channels)).toEqual([['a', 'caught-up']]);
+    expect(calls[0]?.at).toBeLessThan(1_000);
+  });
+
   it('fails every report of a call that failed (retryable for the leases), and bounds it by their deadlines', async () => {
     let deadline = 0;
     const c = new ReportCoalescer(

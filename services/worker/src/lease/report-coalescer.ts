@@ -1,5 +1,9 @@
 import { CdcError } from '@cdc/shared';
-import type { CheckpointAnswer, ReportCheckpointInput } from '../ports/worker-control.js';
+import type {
+  CheckpointAnswer,
+  ReportCheckpointInput,
+  ReportOptions,
+} from '../ports/worker-control.js';
 
 /** How the coalescer reaches the control service. */
 export interface ReportSender {
@@ -54,15 +58,13 @@ export class ReportCoalescer {
     this.now = opts.now ?? Date.now;
   }
 
-  report(
-    input: ReportCheckpointInput,
-    opts: { readonly deadlineMs?: number } = {},
-  ): Promise<CheckpointAnswer> {
+  /** Queues a report; an urgent one goes at once, with whatever else waits. */
+  report(input: ReportCheckpointInput, opts: ReportOptions = {}): Promise<CheckpointAnswer> {
     if (this.batchUnsupported) return this.sender.sendOne(input, opts);
     return new Promise<CheckpointAnswer>((resolve, reject) => {
       const deadlineAt = this.now() + (opts.deadlineMs ?? this.opts.defaultDeadlineMs);
       this.pending.push({ input, deadlineAt, resolve, reject });
-      if (this.pending.length >= this.opts.maxReports) this.flush();
+      if (opts.urgent === true || this.pending.length >= this.opts.maxReports) this.flush();
       else
         this.timer ??= setTimeout(() => {
           this.flush();

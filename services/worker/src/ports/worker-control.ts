@@ -114,12 +114,15 @@ export interface StandbyReport {
  * FAILED_PRECONDITION that the task is not runnable (paused, copying, ...); NOT_FOUND an unknown task or channel;
  * UNAVAILABLE (control unreachable, deadline) is retryable.
  */
+export interface ReportOptions {
+  readonly deadlineMs?: number;
+  readonly urgent?: boolean;
+}
+
 export interface WorkerControl {
   acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant>;
-  reportCheckpoint(
-    input: ReportCheckpointInput,
-    opts?: { readonly deadlineMs?: number },
-  ): Promise<CheckpointAnswer>;
+  /** `urgent`: sent at once (a first catch-up, a first head), not held to go with other leases' reports. */
+  reportCheckpoint(input: ReportCheckpointInput, opts?: ReportOptions): Promise<CheckpointAnswer>;
   /** Stores skipped messages of the lease, in order; a replayed message is stored once (by position and target). */
   reportQuarantineBatch(
     lease: LeaseRef,

@@ -59,6 +59,7 @@ import type {
   LeaseRef,
   QuarantineReportEntry,
   ReportCheckpointInput,
+  ReportOptions,
   ReportSnapshotInput,
   SnapshotGrant,
   StandbyReport,
@@ -723,8 +724,11 @@ export class FakeWorkerControl implements WorkerControl {
     const g = this.grant;
     return g instanceof Error ? Promise.reject(g) : Promise.resolve(g);
   }
-  reportCheckpoint(input: ReportCheckpointInput): Promise<CheckpointAnswer> {
+  /** Whether each report in `reports` asked to go at once. */
+  readonly urgent: boolean[] = [];
+  reportCheckpoint(input: ReportCheckpointInput, opts?: ReportOptions): Promise<CheckpointAnswer> {
     this.reports.push(input);
+    this.urgent.push(opts?.urgent === true);
     const answer =
       this.answers.length > 1
         ? this.answers.shift()

@@ -143,6 +143,19 @@ describe('LeaseReporter', () => {
     await reporter.stop();
   });
 
+  it('reports at a fixed rate when answers are slow, so confirmations stay an interval apart', async () => {
+    const { control, reporter } = setup(200);
+    control.answerDelayMs = 150;
+    reporter.start();
+    await waitFor(() => control.reports.length >= 6, 5_000);
+    await reporter.stop();
+    const at = control.reportedAt.slice(0, 6);
+    const spacing = (at[5]! - at[0]!) / 5;
+    // An interval after each answer would space them 350 ms apart.
+    expect(spacing).toBeGreaterThanOrEqual(190);
+    expect(spacing).toBeLessThan(290);
+  });
+
   it('keeps the lease through a FAILED_PRECONDITION that is not a lost lease', async () => {
     const { control, reporter, ended } = setup(1);
     control.answers = [

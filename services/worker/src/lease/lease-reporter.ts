@@ -250,6 +250,7 @@ export class LeaseReporter implements LeaseProgress {
   private async run(): Promise<void> {
     const signal = this.stopper.signal;
     while (!signal.aborted) {
+      const handedOver = performance.now();
       try {
         await this.reportOnce();
       } catch (err) {
@@ -261,21 +262,25 @@ export class LeaseReporter implements LeaseProgress {
         }
       }
       try {
-        await this.untilNextReport(signal);
+        // At a fixed rate from when the last report went out, not an interval after its answer: with a slow answer
+        // (busy control service or worker) the confirmations would otherwise come further apart than the write
+        // validity they renew (3 s against 1 s reports + 2 s answers), and the lease would end although every report
+        // was answered.
+        await this.untilNextReport(signal, this.opts.intervalMs - (performance.now() - handedOver));
       } catch {
         return;
       }
     }
   }
 
-  /** The report interval, cut short by `reportSoon`; rejects when `signal` aborts. */
-  private async untilNextReport(signal: AbortSignal): Promise<void> {
+  /** Waits `ms` (at most a report interval), cut short by `reportSoon`; rejects when `signal` aborts. */
+  private async untilNextReport(signal: AbortSignal, ms: number): Promise<void> {
     const early = new AbortController();
     this.reportSoon = () => {
       early.abort();
     };
     try {
-      await sleep(this.opts.intervalMs, AbortSignal.any([signal, early.signal]));
+      await sleep(Math.max(0, ms), AbortSignal.any([signal, early.signal]));
     } catch (err) {
       if (signal.aborted) throw err;
     } finally {

@@ -726,21 +726,24 @@ export class FakeWorkerControl implements WorkerControl {
   }
   /** Whether each report in `reports` asked to go at once. */
   readonly urgent: boolean[] = [];
-  reportCheckpoint(input: ReportCheckpointInput, opts?: ReportOptions): Promise<CheckpointAnswer> {
+  /** When each report in `reports` was made (performance.now()). */
+  readonly reportedAt: number[] = [];
+  /** How long a report takes to be answered. */
+  answerDelayMs = 0;
+  async reportCheckpoint(
+    input: ReportCheckpointInput,
+    opts?: ReportOptions,
+  ): Promise<CheckpointAnswer> {
     this.reports.push(input);
     this.urgent.push(opts?.urgent === true);
+    this.reportedAt.push(performance.now());
+    if (this.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.answerDelayMs));
     const answer =
       this.answers.length > 1
         ? this.answers.shift()
         : (this.answers[0] ?? { keepLease: true, reason: '' });
-    if (answer instanceof Error) return Promise.reject(answer);
-    return Promise.resolve({
-      replicateWatermark: 0n,
-      keepLease: true,
-      reason: '',
-      applyUntil: 0n,
-      ...answer,
-    });
+    if (answer instanceof Error) throw answer;
+    return { replicateWatermark: 0n, keepLease: true, reason: '', applyUntil: 0n, ...answer };
   }
   /** Answers of `reportQuarantineBatch` in order (an Error is thrown); empty: every call succeeds. */
   quarantineAnswers: (Error | undefined)[] = [];

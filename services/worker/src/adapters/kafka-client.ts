@@ -35,12 +35,19 @@ export interface KafkaClientOptions {
   };
 }
 
+/**
+ * KafkaJS logs a request for a topic that does not exist at error level: the normal state of a source pchannel no
+ * collection used yet (the reader waits for its topic), asked about every few hundred ms.
+ */
+const UNKNOWN_TOPIC = 'This server does not host this topic-partition';
+
 /** KafkaJS logs connection churn at error level even when it recovers, so everything below ERROR is debug. */
-function pinoLogCreator(logger: Logger): logCreator {
+export function pinoLogCreator(logger: Logger): logCreator {
   return () => (entry: LogEntry) => {
     const { message, ...fields } = entry.log;
     const obj = { kafkajs: entry.namespace, ...fields };
-    if (entry.level === KafkaLogLevel.ERROR) logger.warn(obj, message);
+    if (entry.level === KafkaLogLevel.ERROR && fields['error'] !== UNKNOWN_TOPIC)
+      logger.warn(obj, message);
     else logger.debug(obj, message);
   };
 }

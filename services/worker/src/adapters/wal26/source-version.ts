@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
 import {
   CCHANNEL_KEY,
@@ -49,4 +50,38 @@ export async function detectSourceLog(
   const cchannel = await client.get(`${meta}${CCHANNEL_KEY}`).buffer();
   const pchannel = cchannel === null ? '' : decodeCChannelPChannel(new Uint8Array(cchannel));
   return { streaming: true, controlPChannel: pchannel || `${channelPrefix}-rootcoord-dml_0` };
+}
+
+/**
+ * How long a detection holds. A lease waiting for its channel's topic (a pchannel no collection used yet) opens its
+ * reader again every few seconds; without this each look built an etcd connection (a gRPC channel, a DNS lookup) for
+ * the same answer: 120 such leases on a fresh 16-channel source cost a worker ~0.1 core doing nothing else.
+ */
+const DETECTION_TTL_MS = 30_000;
+/** Distinct sources remembered (one per source etcd a task names); the oldest is forgotten past it. */
+const MAX_DETECTIONS = 256;
+const detections = new Map<string, { readonly at: number; readonly found: Promise<SourceLog> }>();
+
+/** `detectSourceLog` for the task's source, asked of etcd at most once per `DETECTION_TTL_MS` per source. */
+export function detectTaskSourceLog(spec: TaskSpecWire, now = Date.now()): Promise<SourceLog> {
+  const root = spec.source?.etcd?.root_path || 'by-dev';
+  const prefix = spec.source?.channel_prefix || 'by-dev';
+  // Hashed: no credential is kept in a key.
+  const key = createHash('sha256')
+    .update(JSON.stringify([spec.source?.etcd, root, prefix]))
+    .digest('hex');
+  const hit = detections.get(key);
+  if (hit !== undefined && now - hit.at < DETECTION_TTL_MS) return hit.found;
+  const etcd = sourceEtcd(spec);
+  const found = detectSourceLog(etcd, root, prefix).finally(() => {
+    etcd.close();
+  });
+  detections.delete(key);
+  detections.set(key, { at: now, found });
+  if (detections.size > MAX_DETECTIONS) detections.delete(detections.keys().next().value ?? '');
+  // A failed look is not remembered: the next open asks again.
+  found.catch(() => {
+    if (detections.get(key)?.found === found) detections.delete(key);
+  });
+  return found;
 }

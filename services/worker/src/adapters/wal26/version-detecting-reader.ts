@@ -5,7 +5,8 @@ import { isReplicateMode, targetsOf } from '../../task-spec.js';
 import type { TaskSpecWire } from '../../task-spec.js';
 import { createKafkaSourceReaderFactory } from '../kafka-source-reader.js';
 import { DumpMessagesSourceReader } from './dump-messages-reader.js';
-import { detectSourceLog, sourceEtcd } from './source-version.js';
+import { detectTaskSourceLog, sourceEtcd } from './source-version.js';
+import type { SourceLog } from './source-version.js';
 import { Wal26Names } from './wal26-names.js';
 import { Wal26SourceReader } from './wal26-reader.js';
 
@@ -27,37 +28,38 @@ export class VersionDetectingReader implements SourceReader {
   ) {}
 
   async open(start: ReaderStart): Promise<void> {
-    const etcd = sourceEtcd(this.spec);
     const root = this.spec.source?.etcd?.root_path || 'by-dev';
-    const prefix = this.spec.source?.channel_prefix || 'by-dev';
-    let streaming = false;
+    let found: SourceLog;
     try {
-      const found = await detectSourceLog(etcd, root, prefix);
-      streaming = found.streaming;
-      if (
-        streaming &&
-        targetsOf(this.spec).some((t) => isReplicateMode({ ...this.spec, target: t }))
-      ) {
-        throw new CdcError(
-          'FAILED_PRECONDITION',
-          'replicate mode forwards msgstream messages, which a Milvus 2.6 source does not write: use TARGET_MODE_API',
-          { retryable: false },
-        );
-      }
-      if (streaming) this.inner = this.wal26(found.controlPChannel, etcd, root);
+      found = await detectTaskSourceLog(this.spec);
     } catch (err) {
-      etcd.close();
-      if (err instanceof CdcError) throw err;
       throw new CdcError('SOURCE_UNAVAILABLE', `reading the source etcd: ${errorMessage(err)}`, {
         retryable: true,
         cause: err,
       });
     }
-    if (!streaming) {
-      etcd.close();
+    if (
+      found.streaming &&
+      targetsOf(this.spec).some((t) => isReplicateMode({ ...this.spec, target: t }))
+    ) {
+      throw new CdcError(
+        'FAILED_PRECONDITION',
+        'replicate mode forwards msgstream messages, which a Milvus 2.6 source does not write: use TARGET_MODE_API',
+        { retryable: false },
+      );
+    }
+    if (found.streaming) {
+      const etcd = sourceEtcd(this.spec);
+      try {
+        this.inner = this.wal26(found.controlPChannel, etcd, root);
+      } catch (err) {
+        etcd.close();
+        throw err;
+      }
+    } else {
       this.inner = this.legacy();
     }
-    await (this.inner as SourceReader).open(start);
+    await this.inner.open(start);
   }
 
   private wal26(

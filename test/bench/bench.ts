@@ -360,8 +360,10 @@ async function main(): Promise<void> {
   if (args.profile) {
     const dir = join(REPO_ROOT, '.stack', 'bench-prof', String(Date.now()));
     mkdirSync(dir, { recursive: true });
-    say(`profiled CDC run (1 worker, --cpu-prof into ${dir})`);
-    const r = await runCatchUp(setup(API_TARGET), 1, 'prof', {
+    // The first mode asked for (--mode replicate profiles replicate mode).
+    const profiled = MODES[0] === 'replicate' ? REPLICA : API_TARGET;
+    say(`profiled CDC run (1 worker, ${MODES[0]} mode, --cpu-prof into ${dir})`);
+    const r = await runCatchUp(setup(profiled), 1, 'prof', {
       ...deployment,
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
     });

@@ -5,6 +5,7 @@ function isHeaderList(v: unknown): v is readonly HeaderValue[] {
 }
 import { P, decodeProto, protoEnum } from './proto-root.js';
 import { big, bool, num, str, strMap, sub } from './obj.js';
+import { malformed, varint64, walk } from './proto-walk.js';
 import type { Obj } from './obj.js';
 
 /**
@@ -93,7 +94,27 @@ export function decodeMsgBase(payload: Uint8Array): MsgBase {
   return baseFromObject(sub(decodeProto(P.MsgHeader, payload), 'base'));
 }
 
+/**
+ * `MsgBase.msg_type` read straight off the wire (`MsgHeader.base` is field 1, `msg_type` its field 1; the last one
+ * wins, as in a decode): every record's type is resolved, and decoding the header into an object cost ~0.1 ms apiece.
+ * Throws `CdcError('DECODE_FAILED')` on bytes that are not well-formed protobuf at the top level or in `base`.
+ */
+export function readMsgType(payload: Uint8Array): number {
+  let msgType = 0;
+  const next = { at: 0 };
+  walk(payload, 0, payload.length, (f) => {
+    if (f.number !== 1) return;
+    if (f.wireType !== 2) throw malformed('MsgBase is not a message');
+    walk(payload, f.valueStart, f.end, (g) => {
+      if (g.number !== 1) return;
+      if (g.wireType !== 0) throw malformed('msg_type is not a varint');
+      msgType = Number(BigInt.asIntN(32, varint64(payload, g.valueStart, g.end, next)));
+    });
+  });
+  return msgType;
+}
+
 /** The MsgType of a record: the header if it names a known type, else `MsgBase.msg_type` of the payload. */
 export function resolveMsgType(payload: Uint8Array, headers: MessageHeaders): number {
-  return msgTypeFromHeaders(headers) ?? decodeMsgBase(payload).msgType;
+  return msgTypeFromHeaders(headers) ?? readMsgType(payload);
 }

@@ -1,5 +1,7 @@
 import { MsgType } from './messages.js';
 import { CdcError } from '../errors.js';
+import { readMsgBase } from './msg-type.js';
+import type { MsgBaseFields } from './msg-type.js';
 import { varint64, walk } from './proto-walk.js';
 import type { Field } from './proto-walk.js';
 import type { DeleteMessage, InsertMessage } from './messages.js';
@@ -137,21 +139,6 @@ function readString(b: Uint8Array, f: Field, what: string): string {
   return utf8.decode(b.subarray(f.valueStart, f.end));
 }
 
-function readBase(b: Uint8Array, f: Field): { msgType: number; msgId: bigint; ts: bigint } {
-  expectWireType(f, 2, 'base');
-  const base = { msgType: 0, msgId: 0n, ts: 0n };
-  const next = { at: 0 };
-  walk(b, f.valueStart, f.end, (g) => {
-    if (g.number > 3) return;
-    expectWireType(g, 0, `base field ${g.number}`);
-    const v = varint64(b, g.valueStart, g.end, next);
-    if (g.number === 1) base.msgType = Number(BigInt.asIntN(32, v));
-    else if (g.number === 2) base.msgId = BigInt.asIntN(64, v);
-    else base.ts = v;
-  });
-  return base;
-}
-
 /**
  * Reads the header of an Insert or Delete payload (`msgType` as resolved from the record) without decoding its
  * columns. Throws `CdcError('DECODE_FAILED')` on bytes that are not a well-formed message at the top level, or whose
@@ -171,13 +158,15 @@ export function readDmlView(msgType: number, payload: Uint8Array): DmlView {
     partitionId: 0n,
     numRows: 0n,
   };
-  let base = { msgType: 0, msgId: 0n, ts: 0n };
+  let base: MsgBaseFields = { msgType: 0, msgId: 0n, ts: 0n };
   const timestamps = new TimestampRange();
   const next = { at: 0 };
   walk(payload, 0, payload.length, (f) => {
     const n = f.number;
-    if (n === DML_FIELDS.base) base = readBase(payload, f);
-    else if (n >= DML_FIELDS.shardName && n <= DML_FIELDS.partitionName) {
+    if (n === DML_FIELDS.base) {
+      expectWireType(f, 2, 'base');
+      base = readMsgBase(payload, f.valueStart, f.end);
+    } else if (n >= DML_FIELDS.shardName && n <= DML_FIELDS.partitionName) {
       const name = STRING_FIELDS[n - DML_FIELDS.shardName] as (typeof STRING_FIELDS)[number];
       h[name] = readString(payload, f, name);
     } else if (n >= DML_FIELDS.dbId && n <= DML_FIELDS.partitionId) {

@@ -28,7 +28,7 @@ describe('readMsgType: MsgBase.msg_type off the wire', () => {
     expect(types.size).toBeGreaterThan(5);
   });
 
-  it('reads a header whose base comes after other fields, and takes the last msg_type', () => {
+  it('reads a header whose base comes after other fields; a later base replaces an earlier one', () => {
     const tick = encodeProto(P.TimeTickMsg, {
       base: { msgType: MsgType.TimeTick, timestamp: '5' },
     });
@@ -41,6 +41,13 @@ describe('readMsgType: MsgBase.msg_type off the wire', () => {
     ].flat();
     expect(readMsgType(Uint8Array.from(parts))).toBe(400);
     expect(decodeMsgBase(Uint8Array.from(parts)).msgType).toBe(400);
+    // A later base without msg_type replaces the earlier one, as in the decoder (protobufjs does not merge).
+    const replaced = [
+      [0x0a, 0x03, 0x08, 0x90, 0x03],
+      [0x0a, 0x02, 0x10, 0x07],
+    ].flat();
+    expect(readMsgType(Uint8Array.from(replaced))).toBe(0);
+    expect(decodeMsgBase(Uint8Array.from(replaced)).msgType).toBe(0);
   });
 
   it('is 0 without a base, like a decode', () => {

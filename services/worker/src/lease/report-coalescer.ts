@@ -42,8 +42,9 @@ interface Pending {
  * Sends the checkpoint reports of all the worker's leases together: a report waits up to `lingerMs` for others, then
  * one call carries them all. Each lease reports again an interval after it handed its report over, so leases whose
  * reports went together (handed over within one linger) report together again: after a few rounds a worker makes a
- * handful of calls per interval instead of one per lease. A lease counts its write validity from when it handed its report over (before the
- * wait), so waiting only shortens it. Against an older control service (no batch call) every report goes alone.
+ * handful of calls per interval instead of one per lease. A lease counts its write validity from when it handed its
+ * report over (before the wait), so waiting only shortens it. Against an older control service (no batch call) every
+ * report goes alone.
  */
 export class ReportCoalescer {
   private pending: Pending[] = [];

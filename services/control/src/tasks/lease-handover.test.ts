@@ -1,7 +1,9 @@
 import { CdcError } from '@cdc/shared';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LeaseService } from './lease-service.js';
+import { replicateWatermark } from './replicate-watermark.js';
 import { TaskService } from './task-service.js';
+import { emptyChannelRecord } from '../domain/model.js';
 import { MemoryStores, plainBox, spec } from '../testing/memory-stores.js';
 
 const CHANNEL = 'by-dev-rootcoord-dml_0';
@@ -121,4 +123,48 @@ describe('lease handover waits for the old holder to stop writing', () => {
     now.t += TIMING.handoverMs;
     await expect(leases.acquire(taskId, CHANNEL, 'b')).resolves.toMatchObject({ epoch: '2' });
   });
+
+  it('a channel whose holder died stays in the replicate watermark, also once another holds it', async () => {
+    // A busy, caught-up channel: each report saw the head move to the checkpoint just applied.
+    const a = await leases.acquire(taskId, CHANNEL, 'a');
+    for (let ts = 100n; ts <= 400n; ts += 100n) {
+      now.t += 1_000;
+      await leases.report({
+        taskId,
+        channel: CHANNEL,
+        epoch: a.epoch,
+        workerId: 'a',
+        position: { msg_id: '', timestamp: ts.toString(), batch_index: 0 },
+        sourceHeadTimestamp: ts.toString(),
+        appliedRows: '0',
+        appliedBytes: '0',
+        caughtUp: true,
+      });
+    }
+    // Worker a is SIGKILLed: the source keeps writing to the channel, nobody reads it. Another channel moved on.
+    const record = async () => (await stores.channelStore().get(taskId, CHANNEL))?.value;
+    const watermarkAt = async () =>
+      replicateWatermark([await record(), otherChannel(now.t)], now.t);
+    for (let waited = 0; waited < TIMING.handoverMs; waited += 500) {
+      now.t += 500;
+      expect(await watermarkAt(), `${waited + 500} ms after the last report`).toBe(400n);
+    }
+    await leases.acquire(taskId, CHANNEL, 'b');
+    for (let waited = 0; waited < 10_000; waited += 500) {
+      now.t += 500;
+      expect(await watermarkAt(), `${waited + 500} ms after the grant`).toBe(400n);
+    }
+  });
 });
+
+/** A channel far ahead of the one under test, reported just now. */
+function otherChannel(nowMs: number) {
+  return {
+    ...emptyChannelRecord(),
+    position: { msg_id: '', timestamp: '9000', batch_index: 0 },
+    sourceHeadTimestamp: '9000',
+    headAdvancedMs: nowMs,
+    updateTimeMs: nowMs,
+    caughtUp: true,
+  };
+}

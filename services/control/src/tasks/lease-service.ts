@@ -92,6 +92,9 @@ export class LeaseService {
         appliedBytes: '0',
         updateTimeMs: now,
         confirmedMs: now,
+        // The new holder has read nothing yet: a head that stood still under the old one is not idle (watermark).
+        headAdvancedMs: now,
+        caughtUp: false,
         released: false,
         lastError: rec.endRequested === 'rebalancing' ? '' : rec.lastError,
       };

@@ -13,6 +13,7 @@ function channel(position: bigint | undefined, over: Partial<ChannelRecord> = {}
     sourceHeadTimestamp: (position ?? 0n).toString(),
     headAdvancedMs: NOW - 100,
     updateTimeMs: NOW - 100,
+    caughtUp: true,
     ...over,
   };
 }
@@ -35,8 +36,19 @@ describe('replicateWatermark', () => {
   });
 
   it('leaves out a live channel the source stopped ticking', () => {
-    const idle = channel(100n, { headAdvancedMs: NOW - IDLE_CHANNEL_MS - 1 });
+    const idle = channel(100n, { headAdvancedMs: NOW - 100 - IDLE_CHANNEL_MS - 1 });
     expect(replicateWatermark([idle, channel(800n)], NOW)).toBe(800n);
+  });
+
+  it('keeps a still channel until its holder reported it caught up and saw the head still', () => {
+    const stillButBehind = channel(100n, {
+      headAdvancedMs: NOW - 100 - IDLE_CHANNEL_MS - 1,
+      caughtUp: false,
+    });
+    expect(replicateWatermark([stillButBehind, channel(800n)], NOW)).toBe(100n);
+    // Still only since its last report: the holder died (or was just granted) and nobody reads the channel.
+    const unread = channel(100n, { headAdvancedMs: NOW - 3_500, updateTimeMs: NOW - 3_500 });
+    expect(replicateWatermark([unread, channel(800n)], NOW)).toBe(100n);
   });
 
   it('keeps a quiet channel that is behind its head, or whose worker stopped reporting', () => {
@@ -45,7 +57,7 @@ describe('replicateWatermark', () => {
       headAdvancedMs: NOW - IDLE_CHANNEL_MS - 1,
     });
     const silent = channel(200n, {
-      headAdvancedMs: NOW - IDLE_CHANNEL_MS - 1,
+      headAdvancedMs: NOW - 60_000 - IDLE_CHANNEL_MS - 1,
       updateTimeMs: NOW - 60_000,
     });
     expect(replicateWatermark([behind, channel(800n)], NOW)).toBe(100n);

@@ -1,14 +1,17 @@
 import type { ChannelRecord } from '../domain/model.js';
 
 /**
- * A live channel whose source head has not moved for this long is one the source stopped ticking (no collection
- * left on it): Milvus ticks a channel in use every 200 ms and workers report every second, so three reports without
- * a new tick are not a pause between ticks. Kept short because such a channel holds every target pchannel's time back
- * until it is recognised.
+ * A channel whose holder has seen its source head stand still for this long, while caught up, is one the source
+ * stopped ticking (no collection left on it): Milvus ticks a channel in use every 200 ms and workers report every
+ * second, so three seconds of reports without a new tick are not a pause between ticks. Kept short because such a
+ * channel holds every target pchannel's time back until it is recognised.
  */
 export const IDLE_CHANNEL_MS = 3_000;
-/** A channel whose worker reported this recently is live. */
-export const LIVE_REPORT_MS = 5_000;
+/**
+ * How recent the holder's last report must be for its channel to count as idle: a holder that died leaves a record
+ * nobody updates, while the source may write to the channel again (a new collection on it).
+ */
+export const LIVE_REPORT_MS = 2_500;
 
 /**
  * Replicate mode: the time the target's pchannels may be ticked to. Every message not yet applied on any of the task's
@@ -17,10 +20,11 @@ export const LIVE_REPORT_MS = 5_000;
  * The lowest checkpoint timestamp over the DML channels (and, with fan-out, over every target's checkpoint on them),
  * leaving out:
  * - channels that have read nothing yet (no checkpoint, no head: a pchannel no collection used has no topic);
- * - idle channels: caught up (checkpoint at the head, so not in the middle of applying a pack), their worker
- *   reporting, and the head still for IDLE_CHANNEL_MS. Milvus stops ticking a pchannel once its last collection is
- *   dropped, so such a checkpoint would hold every target channel back forever; what it carries next is written
- *   after now.
+ * - idle channels: the current holder's last report, at most LIVE_REPORT_MS ago, said it was caught up with its
+ *   checkpoint at the head (so not in the middle of applying a pack), and the holder's own reports saw that head
+ *   stand still for IDLE_CHANNEL_MS (a grant restarts both). Milvus stops ticking a pchannel once its last
+ *   collection is dropped, so such a checkpoint would hold every target channel back forever; what it carries next
+ *   is written after now.
  * A channel that has read but not yet checkpointed (its first pack is being applied: a new collection's create and
  * first rows) holds every tick back, 0n: its oldest message is older than anything a tick could carry, and a message
  * a target receives after a newer tick is filed behind the target's checkpoint, where a query does not see it until
@@ -44,7 +48,8 @@ export function replicateWatermark(
     const position = BigInt(ts);
     const idle =
       position >= BigInt(rec.sourceHeadTimestamp) &&
-      nowMs - (rec.headAdvancedMs ?? nowMs) > IDLE_CHANNEL_MS &&
+      rec.caughtUp === true &&
+      rec.updateTimeMs - (rec.headAdvancedMs ?? rec.updateTimeMs) > IDLE_CHANNEL_MS &&
       nowMs - rec.updateTimeMs < LIVE_REPORT_MS &&
       rec.released !== true &&
       rec.endRequested === undefined;

@@ -92,8 +92,8 @@ export class LeaseService {
         appliedBytes: '0',
         updateTimeMs: now,
         confirmedMs: now,
-        // The new holder has read nothing yet: a head that stood still under the old one is not idle (watermark).
-        headAdvancedMs: now,
+        // Not caught up until the new holder says so: the grant's report time must not make the channel idle
+        // (replicate watermark) while messages the old holder never read wait on it.
         caughtUp: false,
         released: false,
         lastError: rec.endRequested === 'rebalancing' ? '' : rec.lastError,

@@ -20,11 +20,11 @@ export const LIVE_REPORT_MS = 2_500;
  * The lowest checkpoint timestamp over the DML channels (and, with fan-out, over every target's checkpoint on them),
  * leaving out:
  * - channels that have read nothing yet (no checkpoint, no head: a pchannel no collection used has no topic);
- * - idle channels: the current holder's last report, at most LIVE_REPORT_MS ago, said it was caught up with its
- *   checkpoint at the head (so not in the middle of applying a pack), and the holder's own reports saw that head
- *   stand still for IDLE_CHANNEL_MS (a grant restarts both). Milvus stops ticking a pchannel once its last
+ * - idle channels: the current holder's last report, at most LIVE_REPORT_MS ago, said it was caught up (a grant
+ *   clears that) with its checkpoint at the head (so not in the middle of applying a pack), and reports saw that
+ *   head stand still for IDLE_CHANNEL_MS up to the last one. Milvus stops ticking a pchannel once its last
  *   collection is dropped, so such a checkpoint would hold every target channel back forever; what it carries next
- *   is written after now.
+ *   is written after now. A new holder that reads anything the old one left advances the head.
  * A channel that has read but not yet checkpointed (its first pack is being applied: a new collection's create and
  * first rows) holds every tick back, 0n: its oldest message is older than anything a tick could carry, and a message
  * a target receives after a newer tick is filed behind the target's checkpoint, where a query does not see it until

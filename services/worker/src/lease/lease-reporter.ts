@@ -325,7 +325,12 @@ export class LeaseReporter implements LeaseProgress {
         pauseReached: reached,
       },
       // A report that hangs must not keep the next one from confirming the lease in time.
-      { deadlineMs: Math.max(1_000, this.opts.intervalMs * 2), urgent },
+      // Waiting for other leases' reports costs at most a fifth of the interval (the coalescer's own cap applies too).
+      {
+        deadlineMs: Math.max(1_000, this.opts.intervalMs * 2),
+        urgent,
+        lingerMs: this.opts.intervalMs / 5,
+      },
     );
     this.opts.log.debug({ rttMs: Math.round(performance.now() - sentAt) }, 'checkpoint reported');
     if (res.keepLease) this.opts.onConfirmed?.(sentAt);

@@ -76,6 +76,21 @@ describe('ReportCoalescer', () => {
     expect(calls[0]?.at).toBeLessThan(1_000);
   });
 
+  it('sends the waiting reports when one that may wait less is due', async () => {
+    const calls: { channels: string[]; at: number }[] = [];
+    const started = Date.now();
+    const c = new ReportCoalescer(
+      sender((inputs) => {
+        calls.push({ channels: inputs.map((i) => i.channel), at: Date.now() - started });
+        return Promise.resolve(inputs.map(() => answer));
+      }),
+      { ...opts, lingerMs: 2_000 },
+    );
+    await Promise.all([c.report(input('slow')), c.report(input('fast'), { lingerMs: 30 })]);
+    expect(calls.map((x) => x.channels)).toEqual([['slow', 'fast']]);
+    expect(calls[0]?.at).toBeLessThan(1_000);
+  });
+
   it('fails every report of a call that failed (retryable for the leases), and bounds it by their deadlines', async () => {
     let deadline = 0;
     const c = new ReportCoalescer(

@@ -49,6 +49,8 @@ interface Pending {
 export class ReportCoalescer {
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires: the soonest any waiting report asked to go. */
+  private flushAt = Number.POSITIVE_INFINITY;
   private batchUnsupported = false;
   private readonly now: () => number;
 
@@ -67,16 +69,29 @@ export class ReportCoalescer {
       this.pending.push({ input, deadlineAt, resolve, reject });
       if (opts.urgent === true || this.pending.length >= this.opts.maxReports) this.flush();
       else
-        this.timer ??= setTimeout(() => {
-          this.flush();
-        }, this.opts.lingerMs);
+        this.flushBy(
+          this.now() + Math.min(opts.lingerMs ?? this.opts.lingerMs, this.opts.lingerMs),
+        );
     });
+  }
+
+  private flushBy(at: number): void {
+    if (this.timer !== undefined && this.flushAt <= at) return;
+    clearTimeout(this.timer);
+    this.flushAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.flush();
+      },
+      Math.max(0, at - this.now()),
+    );
   }
 
   /** Sends what waits now (e.g. before the client closes). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.flushAt = Number.POSITIVE_INFINITY;
     const batch = this.pending;
     this.pending = [];
     if (batch.length > 0) void this.send(batch);

@@ -117,6 +117,8 @@ export interface StandbyReport {
 export interface ReportOptions {
   readonly deadlineMs?: number;
   readonly urgent?: boolean;
+  /** Longest this report may wait for other leases' reports (a lease that reports often waits less). */
+  readonly lingerMs?: number;
 }
 
 export interface WorkerControl {

@@ -131,6 +131,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     liveWindowMs: config.CONTROL_LIVE_WINDOW_MS,
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
+    replicateReportIntervalMs: config.CONTROL_REPLICATE_REPORT_INTERVAL_MS,
     batch: reportBatchStore,
     timing: {
       writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
@@ -230,7 +231,6 @@ async function main(): Promise<void> {
         leases,
         quarantine,
         log.child({ component: 'worker-service' }),
-        config.CONTROL_REPORT_INTERVAL_MS,
         metrics,
         snapshots,
       ),

@@ -74,7 +74,6 @@ export function workerHandlers(
   leases: LeaseService,
   quarantine: QuarantineService,
   log: Logger,
-  reportIntervalMs: number,
   observer: WorkerRpcObserver = noObserver,
   snapshots?: SnapshotService,
 ): pb.WorkerServiceHandlers {
@@ -119,7 +118,7 @@ export function workerHandlers(
           epoch: lease.epoch,
           task: { task_id: taskId, spec: specToProto(lease.spec) },
           start: leaseStartToProto(lease.start),
-          report_interval_ms: reportIntervalMs,
+          report_interval_ms: lease.reportIntervalMs,
           target_positions: positionsToProto(lease.targetPositions),
           write_validity_ms: lease.writeValidityMs,
           apply_until: lease.applyUntil,

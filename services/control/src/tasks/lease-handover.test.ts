@@ -16,13 +16,14 @@ function codeOf(err: unknown): string {
 describe('lease handover waits for the old holder to stop writing', () => {
   let stores: MemoryStores;
   let leases: LeaseService;
+  let tasks: TaskService;
   let taskId: string;
   const now = { t: 1_000_000 };
 
   beforeEach(async () => {
     stores = new MemoryStores();
     const clock = { now: () => now.t };
-    const tasks = new TaskService({
+    tasks = new TaskService({
       tasks: stores,
       channels: stores.channelStore(),
       secrets: plainBox,
@@ -38,6 +39,7 @@ describe('lease handover waits for the old holder to stop writing', () => {
       clock,
       liveWindowMs: 10_000,
       reportIntervalMs: 1_000,
+      replicateReportIntervalMs: 250,
       timing: TIMING,
     });
     const { task } = await tasks.create({
@@ -62,6 +64,20 @@ describe('lease handover waits for the old holder to stop writing', () => {
   it('grants the write validity with the lease', async () => {
     const grant = await leases.acquire(taskId, CHANNEL, 'a');
     expect(grant.writeValidityMs).toBe(TIMING.writeValidityMs);
+  });
+
+  it('asks the leases of a replicate-mode task to report more often', async () => {
+    expect((await leases.acquire(taskId, CHANNEL, 'a')).reportIntervalMs).toBe(1_000);
+    const base = spec({ initial_sync: { enabled: false, batch_rows: 0 } });
+    const { task } = await tasks.create({
+      taskId: 'replica',
+      spec: {
+        ...base,
+        target: { ...base.target, uri: '127.0.0.1:19550', mode: 'TARGET_MODE_REPLICATE' },
+      },
+      startPaused: false,
+    });
+    expect((await leases.acquire(task.taskId, CHANNEL, 'a')).reportIntervalMs).toBe(250);
   });
 
   it('refuses another worker until the handover time after the last confirmation', async () => {

@@ -1,4 +1,5 @@
 import { CdcError, invalidArgument } from '@cdc/shared';
+import { targetsOf } from '../domain/model.js';
 import type { ChannelRecord, PausePoint, Position, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { validateWorkerId } from '../domain/id-validation.js';
@@ -28,6 +29,11 @@ export interface LeaseServiceDeps {
   /** A worker is live when it reported within this window. */
   readonly liveWindowMs: number;
   readonly reportIntervalMs: number;
+  /**
+   * Report interval of leases of tasks with a replicate-mode target (the smaller one applies): such a target's time
+   * moves only up to the checkpoints reported (replicate watermark), so its rows become visible only that often.
+   */
+  readonly replicateReportIntervalMs?: number;
   readonly timing: LeaseTiming;
   /** Batched reads and writes for ReportCheckpoints; without it each report goes the single way. */
   readonly batch?: ReportBatchStore;
@@ -58,6 +64,7 @@ export class LeaseService {
     start: LeaseStart;
     targetPositions: Record<string, Position>;
     writeValidityMs: number;
+    reportIntervalMs: number;
     applyUntil: string;
     pause?: PausePoint;
   }> {
@@ -107,9 +114,18 @@ export class LeaseService {
       spec: this.deps.tasks.fullSpec(task),
       ...leaseStartFor(record, task, channel),
       writeValidityMs: this.deps.timing.writeValidityMs,
+      reportIntervalMs: this.reportIntervalFor(task),
       applyUntil: applyUntil(this.deps.clock.now(), this.deps.timing),
       ...(task.pause === undefined ? {} : { pause: task.pause }),
     };
+  }
+
+  private reportIntervalFor(task: TaskRecord): number {
+    const { reportIntervalMs, replicateReportIntervalMs } = this.deps;
+    const replicating = targetsOf(task.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE');
+    return replicating && replicateReportIntervalMs !== undefined
+      ? Math.min(reportIntervalMs, replicateReportIntervalMs)
+      : reportIntervalMs;
   }
 
   async report(r: CheckpointReport): Promise<ReportAnswer> {

@@ -2,8 +2,8 @@ import type { ChannelRecord } from '../domain/model.js';
 
 /**
  * A channel whose holder has seen its source head stand still for this long, while caught up, is one the source
- * stopped ticking (no collection left on it): Milvus ticks a channel in use every 200 ms and workers report every
- * second, so three seconds of reports without a new tick are not a pause between ticks. Kept short because such a
+ * stopped ticking (no collection left on it): Milvus ticks a channel in use every 200 ms and workers report at least
+ * every second, so three seconds of reports without a new tick are not a pause between ticks. Kept short because such a
  * channel holds every target pchannel's time back until it is recognised.
  */
 export const IDLE_CHANNEL_MS = 3_000;

@@ -36,6 +36,20 @@ function sender(batch: ReportSender['sendBatch']): ReportSender & { singles: str
 
 const opts = { lingerMs: 20, maxReports: 100, defaultDeadlineMs: 1_000 };
 
+/** A coalescer whose calls are recorded with the channels they carried and when they went (ms after creation). */
+function recordingCoalescer(lingerMs: number) {
+  const calls: { channels: string[]; at: number }[] = [];
+  const started = Date.now();
+  const c = new ReportCoalescer(
+    sender((inputs) => {
+      calls.push({ channels: inputs.map((i) => i.channel), at: Date.now() - started });
+      return Promise.resolve(inputs.map(() => answer));
+    }),
+    { ...opts, lingerMs },
+  );
+  return { c, calls };
+}
+
 describe('ReportCoalescer', () => {
   it("sends the leases' reports in one call and gives each its own result", async () => {
     const calls: string[][] = [];
@@ -60,15 +74,7 @@ describe('ReportCoalescer', () => {
   });
 
   it('sends an urgent report at once, with the reports already waiting', async () => {
-    const calls: { channels: string[]; at: number }[] = [];
-    const started = Date.now();
-    const c = new ReportCoalescer(
-      sender((inputs) => {
-        calls.push({ channels: inputs.map((i) => i.channel), at: Date.now() - started });
-        return Promise.resolve(inputs.map(() => answer));
-      }),
-      { ...opts, lingerMs: 5_000 },
-    );
+    const { c, calls } = recordingCoalescer(5_000);
     const waiting = c.report(input('a'));
     await c.report(input('caught-up'), { urgent: true });
     await waiting;
@@ -77,15 +83,7 @@ describe('ReportCoalescer', () => {
   });
 
   it('sends the waiting reports when one that may wait less is due', async () => {
-    const calls: { channels: string[]; at: number }[] = [];
-    const started = Date.now();
-    const c = new ReportCoalescer(
-      sender((inputs) => {
-        calls.push({ channels: inputs.map((i) => i.channel), at: Date.now() - started });
-        return Promise.resolve(inputs.map(() => answer));
-      }),
-      { ...opts, lingerMs: 2_000 },
-    );
+    const { c, calls } = recordingCoalescer(2_000);
     await Promise.all([c.report(input('slow')), c.report(input('fast'), { lingerMs: 30 })]);
     expect(calls.map((x) => x.channels)).toEqual([['slow', 'fast']]);
     expect(calls[0]?.at).toBeLessThan(1_000);

@@ -17,7 +17,7 @@ import {
 } from '@cdc/shared';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdSourceSpec, TaskSpec, TlsSpec } from '../domain/model.js';
-import { targetsOf } from '../domain/model.js';
+import { hasReplicateTarget, targetsOf } from '../domain/model.js';
 import { scopeMatches } from '../domain/scope.js';
 import { KAFKA_API_VERSIONS_REQUEST, tlsProbe, type TlsProbeOptions } from './tls-probe.js';
 import type {
@@ -202,7 +202,7 @@ export class NetworkReachability implements Reachability {
 
 /** A Milvus 2.6 source writes its streaming WAL, not msgstream messages: replicate mode cannot forward it. */
 async function refuseReplicateModeOn26(spec: TaskSpec, timeoutMs: number): Promise<void> {
-  if (!targetsOf(spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')) return;
+  if (!hasReplicateTarget(spec)) return;
   const { etcd } = spec.source;
   const version = await withSourceEtcd(etcd, timeoutMs, (c) =>
     c.get(`${etcd.root_path}/meta/${STREAMING_VERSION_KEY}`).buffer(),

@@ -54,6 +54,11 @@ export function targetsOf(spec: TaskSpec): TargetSpec[] {
   return [spec.target, ...(spec.fan_out ?? [])];
 }
 
+/** Whether any target of the task is written in replicate mode (raw messages, ticked by the CDC). */
+export function hasReplicateTarget(spec: TaskSpec): boolean {
+  return targetsOf(spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE');
+}
+
 /** Who paused a task: a person through the API, a worker error that needs a person, or create with start_paused. */
 export type PauseOrigin = '' | 'user' | 'worker';
 

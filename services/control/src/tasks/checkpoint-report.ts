@@ -2,7 +2,7 @@ import { replicateChannelName } from '@cdc/shared';
 import type { ChannelRecord, PausePoint, Position, TaskRecord } from '../domain/model.js';
 import { staleEpoch } from './lease-errors.js';
 import { handoverIn, type LeaseTiming } from './lease-timing.js';
-import { targetsOf } from '../domain/model.js';
+import { hasReplicateTarget } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { channelCheckpoints } from './channel-checkpoints.js';
 import { replicateWatermark } from './replicate-watermark.js';
@@ -146,7 +146,7 @@ export async function replicateChannelProgress(
   const opsChannel = replicateChannelName(task.spec.source.channel_prefix);
   const onOpsChannel = r.channel === opsChannel && reason === '';
   const watermark =
-    onOpsChannel && targetsOf(task.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE')
+    onOpsChannel && hasReplicateTarget(task.spec)
       ? await dmlWatermark(deps, r.taskId, task.channels, opsChannel)
       : '0';
   const checkpoints = onOpsChannel

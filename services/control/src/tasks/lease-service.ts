@@ -1,5 +1,5 @@
 import { CdcError, invalidArgument } from '@cdc/shared';
-import { targetsOf } from '../domain/model.js';
+import { hasReplicateTarget } from '../domain/model.js';
 import type { ChannelRecord, PausePoint, Position, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { validateWorkerId } from '../domain/id-validation.js';
@@ -122,8 +122,7 @@ export class LeaseService {
 
   private reportIntervalFor(task: TaskRecord): number {
     const { reportIntervalMs, replicateReportIntervalMs } = this.deps;
-    const replicating = targetsOf(task.spec).some((t) => t.mode === 'TARGET_MODE_REPLICATE');
-    return replicating && replicateReportIntervalMs !== undefined
+    return hasReplicateTarget(task.spec) && replicateReportIntervalMs !== undefined
       ? Math.min(reportIntervalMs, replicateReportIntervalMs)
       : reportIntervalMs;
   }

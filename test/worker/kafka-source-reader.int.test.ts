@@ -10,6 +10,8 @@ import { createKafkaClient } from '../../services/worker/src/adapters/kafka-clie
 import { decodeKafkaMessageId, encodeKafkaMessageId } from '@cdc/shared';
 import { KafkaSourceReader } from '../../services/worker/src/adapters/kafka-source-reader.js';
 import { isChannelWithoutTopic } from '../../services/worker/src/ports/source-reader.js';
+import type { ChannelRecord } from '../../services/worker/src/ports/source-reader.js';
+import { isTimeTick } from '../../services/worker/src/adapters/time-ticks.js';
 import type { KafkaSourceReaderOptions } from '../../services/worker/src/adapters/kafka-source-reader.js';
 import { describeSourceReaderContract, readUntil } from '../contracts/source-reader.contract.js';
 import type { SourceReaderFixture } from '../contracts/source-reader.contract.js';
@@ -127,6 +129,45 @@ describe('KafkaSourceReader on the real broker', () => {
       }
     } finally {
       await reader.close();
+    }
+  });
+
+  it('coalesces the real Milvus time ticks of a channel in use on request', async () => {
+    // A collection keeps its physical channels ticking (every 200 ms) while it exists.
+    const milvus = new MilvusClient({ address: env.sourceMilvusAddress, logLevel: 'error' });
+    const collection = `ticks_${randomUUID().replaceAll('-', '')}`;
+    await milvus.createCollection({
+      collection_name: collection,
+      shards_num: 1,
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'vec', data_type: DataType.FloatVector, dim: 4 },
+      ],
+    });
+    const described = await milvus.describeCollection({ collection_name: collection });
+    const topic = described.physical_channel_names[0]!;
+    const reader = new KafkaSourceReader({ kafka, channel: topic });
+    try {
+      await reader.open({ kind: 'latest' });
+      const ticks = (rs: ChannelRecord[]) => rs.map(isTimeTick);
+      // Without the option a tick ends the read within a tick interval or so.
+      const plain = await reader.read(1_000, 5_000);
+      expect(plain.length).toBeGreaterThan(0);
+      // With it the read waits past ticks and hands out the last of each run. Other tests may write to this
+      // channel meanwhile: then the read ends early, at a change.
+      const t0 = Date.now();
+      const coalesced = await reader.read(1_000, 1_500, undefined, { coalesceTicks: true });
+      const tookMs = Date.now() - t0;
+      const kinds = ticks(coalesced);
+      expect(kinds.some((tick, i) => tick && kinds[i + 1] === true)).toBe(false);
+      if (kinds.every((tick) => tick)) {
+        expect(tookMs).toBeGreaterThanOrEqual(1_400);
+        expect(coalesced).toHaveLength(1); // ~7 ticks arrived in 1.5 s
+      }
+    } finally {
+      await reader.close();
+      await milvus.dropCollection({ collection_name: collection });
+      await milvus.closeConnection();
     }
   });
 

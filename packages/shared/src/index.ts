@@ -138,6 +138,7 @@ export {
   msgTypeFromName,
   msgTypeName,
   decodeMsgBase,
+  streamingVersion,
 } from './wire/msg-type.js';
 export {
   insertToRows,

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
-import { encodeKafkaMessageId } from '@cdc/shared';
+import { decodeKafkaMessageId, encodeKafkaMessageId } from '@cdc/shared';
+import { insertMsg, RecordLog, timeTickMsg } from '../testing/fakes.js';
 import { KafkaFetchSession } from './kafka-fetch-session.js';
 import { KafkaSourceReader } from './kafka-source-reader.js';
 import type { FetchOutcome, FetchPart, KafkaWire, WireMessage } from './kafka-wire.js';
@@ -24,6 +25,8 @@ class FakeWire implements KafkaWire {
   sharedBatch = false;
   /** Offsets the fetch answers with for a topic, whatever was asked (to simulate jumps). */
   served = new Map<string, number[]>();
+  /** Record values by offset, instead of `v<n>`. */
+  values = new Map<number, Uint8Array>();
 
   connect(): Promise<void> {
     this.connects++;
@@ -69,7 +72,9 @@ class FakeWire implements KafkaWire {
         offset: String(o),
         timestamp: '1000',
         headers: this.sharedBatch ? { trace: inBatch(`t${o}`, 64 * i + 32) } : {},
-        value: this.sharedBatch ? inBatch(`v${o}`, 64 * i) : Buffer.from(`v${o}`),
+        value:
+          this.values.get(o) ??
+          (this.sharedBatch ? inBatch(`v${o}`, 64 * i) : Buffer.from(`v${o}`)),
       }));
       return { kind: 'records', topic: p.topic, messages };
     });
@@ -305,6 +310,30 @@ describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () 
       code: 'SOURCE_UNAVAILABLE',
       retryable: true,
     });
+    await r.close();
+  });
+  it('coalesces time ticks on request: waits past them for a change, and hands out the last of each run', async () => {
+    const wire = new FakeWire();
+    const msgs = new RecordLog('ch')
+      .add(timeTickMsg(10n), timeTickMsg(20n), timeTickMsg(30n))
+      .add(insertMsg({ collectionId: 10n, ids: [1n], ts: 31n }), timeTickMsg(40n)).records;
+    msgs.forEach((m, o) => wire.values.set(o, m.value));
+    wire.high = 3n;
+    const r = reader(wire, newSession(wire));
+    await r.open({ kind: 'earliest' });
+    const coalesce = { coalesceTicks: true };
+    const offsets = (rs: { msgId: Uint8Array }[]) => rs.map((x) => decodeKafkaMessageId(x.msgId));
+
+    const t0 = Date.now();
+    expect(offsets(await r.read(100, 300, undefined, coalesce))).toEqual([2n]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290); // ticks alone do not end the wait
+
+    const t1 = Date.now();
+    const reading = r.read(100, 10_000, undefined, coalesce);
+    await new Promise((res) => setTimeout(res, 50));
+    wire.high = 5n; // the insert and its tick arrive
+    expect(offsets(await reading)).toEqual([3n, 4n]);
+    expect(Date.now() - t1).toBeLessThan(2_000); // a change ends it at once
     await r.close();
   });
 });

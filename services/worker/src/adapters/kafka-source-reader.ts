@@ -21,6 +21,7 @@ import type { Logger } from '@cdc/shared';
 import {
   channelWithoutTopic,
   type ChannelRecord,
+  type ReadOptions,
   type ReaderStart,
   type SourceReader,
   type SourceReaderFactory,
@@ -35,6 +36,7 @@ import type { WireMessage } from './kafka-wire.js';
 import { workerReadBudget } from './read-budget.js';
 import type { ReadBudget } from './read-budget.js';
 import { RecordQueue } from './record-queue.js';
+import { coalesceTicks, isNotTimeTick } from './time-ticks.js';
 import { REJECTED_BATCH_HEADER, rejectedBatchOf } from './kafka-zstd-codec.js';
 
 export interface KafkaSourceReaderOptions {
@@ -128,6 +130,9 @@ function headerOf(m: WireMessage, key: string): Buffer | string | undefined {
   const v = m.headers?.[key];
   return Array.isArray(v) ? v[0] : v;
 }
+
+/** Records already made of a fetched message: the readers of one topic (several tasks) get the same one. */
+const recordsOfMessages = new WeakMap<WireMessage, ChannelRecord>();
 
 /** The fetch loop shared by the readers of one KafkaJS client, while any is open. */
 const sessions = new WeakMap<Kafka, { session: KafkaFetchSession; readers: number }>();
@@ -226,6 +231,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     maxRecords: number,
     maxWaitMs: number,
     signal?: AbortSignal,
+    options?: ReadOptions,
   ): Promise<ChannelRecord[]> {
     if (this.stateValue === 'stopped') return [];
     if (this.stateValue !== 'running') {
@@ -245,14 +251,16 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     }
     this.reading = true;
     try {
-      await this.queue.wait(Math.max(0, maxWaitMs), signal);
+      const coalesce = options?.coalesceTicks === true;
+      await this.queue.wait(Math.max(0, maxWaitMs), signal, coalesce ? isNotTimeTick : undefined);
       // An aborted caller may drop what it gets, so nothing is dequeued for it.
       if (signal?.aborted || this.stateValue !== 'running') return [];
-      const out = this.queue.take(maxRecords, this.opts.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
+      const taken = this.queue.take(maxRecords, this.opts.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
+      const out = coalesce ? coalesceTicks(taken) : taken;
       const failure = this.queue.error;
-      if (out.length === 0 && failure !== undefined) throw failure;
+      if (taken.length === 0 && failure !== undefined) throw failure;
       // Room again (below half): the next fetch round includes this channel.
-      if (out.length > 0 && this.queue.canResume) this.joined?.session.wake();
+      if (taken.length > 0 && this.queue.canResume) this.joined?.session.wake();
       return out;
     } finally {
       this.reading = false;
@@ -329,7 +337,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
         this.rejectedThrough = refused.lastOffset;
         this.queue.push(toRecord(this.channel, message, refused.reason));
       } else {
-        this.queue.push(toRecord(this.channel, message, this.oversized(message)));
+        this.queue.push(this.recordOf(message));
       }
     }
   }
@@ -356,6 +364,18 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
 
   fail(err: unknown): void {
     this.queue.fail(unavailable('reading', this.channel, err));
+  }
+
+  /** The record of a fetched message, made once for every reader of the topic it goes to (records are immutable). */
+  private recordOf(message: WireMessage): ChannelRecord {
+    const rejected = this.oversized(message);
+    if (rejected !== undefined) return toRecord(this.channel, message, rejected);
+    let record = recordsOfMessages.get(message);
+    if (record?.channel !== this.channel) {
+      record = toRecord(this.channel, message);
+      recordsOfMessages.set(message, record);
+    }
+    return record;
   }
 
   private oversized(message: WireMessage): string | undefined {

@@ -63,4 +63,26 @@ describe('RecordQueue', () => {
     q2.push(rec(1));
     expect(q2.length).toBe(0);
   });
+  it('wakes a waiter that asks for some records only for those, or at its time limit', async () => {
+    const q = new RecordQueue({ maxRecords: 10, maxBytes: 1000 });
+    const odd = (r: ChannelRecord) => r.publishTimeMs % 2 === 1;
+    let woken = false;
+    const waiting = q.wait(5_000, undefined, odd).then(() => (woken = true));
+    q.push(rec(0));
+    q.push(rec(2));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(woken).toBe(false);
+    q.push(rec(3));
+    await waiting;
+    expect(q.take(10).map((r) => r.publishTimeMs)).toEqual([0, 2, 3]);
+
+    q.push(rec(4));
+    const t0 = Date.now();
+    await q.wait(60, undefined, odd);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(55);
+    q.push(rec(5));
+    const t1 = Date.now();
+    await q.wait(5_000, undefined, odd); // one is queued already
+    expect(Date.now() - t1).toBeLessThan(50);
+  });
 });

@@ -20,6 +20,7 @@ export class RecordQueue {
   private items: ChannelRecord[] = [];
   private bytes = 0;
   private wake: (() => void) | undefined;
+  private wakeFor: ((record: ChannelRecord) => boolean) | undefined;
   private failure: Error | undefined;
   private closed = false;
 
@@ -52,7 +53,7 @@ export class RecordQueue {
     this.items.push(record);
     this.bytes += record.value.byteLength;
     this.account?.add(record.value.byteLength);
-    this.notify();
+    this.notify(record);
   }
 
   /** Keeps the first failure: later ones are usually consequences of it. */
@@ -85,26 +86,41 @@ export class RecordQueue {
     return out;
   }
 
-  /** Resolves when a record or a failure is available, on close, after `maxWaitMs`, or when `signal` aborts. */
-  wait(maxWaitMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.items.length > 0 || this.failure !== undefined || this.closed || signal?.aborted) {
+  /**
+   * Resolves when a record (one `wakeFor` accepts, when given) or a failure is available, on close, after `maxWaitMs`,
+   * or when `signal` aborts.
+   */
+  wait(
+    maxWaitMs: number,
+    signal?: AbortSignal,
+    wakeFor?: (record: ChannelRecord) => boolean,
+  ): Promise<void> {
+    const ready =
+      wakeFor === undefined ? this.items.length > 0 : this.items.some((r) => wakeFor(r));
+    if (ready || this.failure !== undefined || this.closed || signal?.aborted) {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);
-        if (this.wake === done) this.wake = undefined;
+        if (this.wake === done) {
+          this.wake = undefined;
+          this.wakeFor = undefined;
+        }
         resolve();
       };
       const timer = setTimeout(done, maxWaitMs);
       signal?.addEventListener('abort', done, { once: true });
       this.wake?.();
       this.wake = done;
+      this.wakeFor = wakeFor;
     });
   }
 
-  private notify(): void {
+  /** Wakes the waiting reader; a pushed record only if its `wakeFor` accepts it. */
+  private notify(pushed?: ChannelRecord): void {
+    if (pushed !== undefined && this.wakeFor !== undefined && !this.wakeFor(pushed)) return;
     this.wake?.();
   }
 }

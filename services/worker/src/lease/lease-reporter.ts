@@ -3,7 +3,7 @@ import { CdcError, errorMessage, isRetryable, wholeMessagePosition } from '@cdc/
 import type { Logger } from '@cdc/shared';
 import type { LeaseProgress, PausePoint, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { CheckpointPosition, LeaseRef, WorkerControl } from '../ports/worker-control.js';
-import { sleep, withRetry } from '../replication/retry.js';
+import { abortError, withRetry } from '../replication/retry.js';
 import { QuarantineBatcher } from './quarantine-batcher.js';
 
 export interface LeaseReporterOptions {
@@ -273,19 +273,35 @@ export class LeaseReporter implements LeaseProgress {
     }
   }
 
-  /** Waits `ms` (at most a report interval), cut short by `reportSoon`; rejects when `signal` aborts. */
-  private async untilNextReport(signal: AbortSignal, ms: number): Promise<void> {
-    const early = new AbortController();
-    this.reportSoon = () => {
-      early.abort();
-    };
-    try {
-      await sleep(Math.max(0, ms), AbortSignal.any([signal, early.signal]));
-    } catch (err) {
-      if (signal.aborted) throw err;
-    } finally {
-      this.reportSoon = undefined;
-    }
+  /**
+   * Waits `ms` (at most a report interval), cut short by `reportSoon`; rejects when `signal` aborts. One timer and one
+   * listener per wait: every lease waits here once per report, so no signal is made per wait.
+   */
+  private untilNextReport(signal: AbortSignal, ms: number): Promise<void> {
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.reportSoon = undefined;
+      };
+      const onAbort = (): void => {
+        settle();
+        reject(abortError(signal));
+      };
+      const timer = setTimeout(
+        () => {
+          settle();
+          resolve();
+        },
+        Math.max(0, ms),
+      );
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.reportSoon = () => {
+        settle();
+        resolve();
+      };
+    });
   }
 
   /** One report; exposed for the final report at the end of a lease. */

@@ -291,6 +291,9 @@ export class LeaseRunner {
                 maxBatchRows: settings.maxBatchRows,
                 readBatchSize: settings.readBatchSize,
                 objectWaitMs: settings.objectWaitMs,
+                // Idle ticks only move the checkpoint, which reaches the control service once per report. Replicate
+                // mode forwards ticks to the replica, and fan-out reads in lock step: both take every tick.
+                idleTickWaitMs: targets.length === 1 && !t.replicate ? grant.reportIntervalMs : 0,
                 ...(settings.maxTickCarryMs === undefined
                   ? {}
                   : { maxTickCarryMs: settings.maxTickCarryMs }),

@@ -36,6 +36,8 @@ export interface TargetPipelineDeps {
   readonly readBatchSize: number;
   readonly objectWaitMs: number;
   readonly maxTickCarryMs?: number;
+  /** DML channels: see DmlReplicatorDeps.idleTickWaitMs. */
+  readonly idleTickWaitMs?: number;
   readonly onRetry?: () => void;
   /** DML channels: the message id reading resumed after, and the checkpoint's floor (see DmlReplicatorDeps). */
   readonly resumeAfter?: Uint8Array;
@@ -149,6 +151,7 @@ export async function runTargetPipeline(
         readBatchSize: deps.readBatchSize,
         scope,
         ...(deps.maxTickCarryMs === undefined ? {} : { maxTickCarryMs: deps.maxTickCarryMs }),
+        ...(deps.idleTickWaitMs === undefined ? {} : { idleTickWaitMs: deps.idleTickWaitMs }),
         ...(replicateTarget ? { replicateTarget } : {}),
         ...(deps.resumeAfter === undefined ? {} : { resumeAfter: deps.resumeAfter }),
         ...(deps.floor === undefined ? {} : { floor: deps.floor }),

@@ -29,12 +29,24 @@ export interface ChannelRecord {
   readonly decoded?: DecodedMessage;
 }
 
+/** How a consumer wants one `read` served; readers that cannot honour an option ignore it (still correct). */
+export interface ReadOptions {
+  /**
+   * The consumer holds nothing a time tick would close (it is caught up and idle), so a tick only moves its checkpoint
+   * and a later tick supersedes it: wait the whole `maxWaitMs` unless a record that is not a time tick arrives, and
+   * hand out a run of consecutive time ticks as its last one. An idle channel is then handled about once per wait, not
+   * on each of the source's ticks (every 200 ms), while a change still wakes the consumer at once.
+   */
+  readonly coalesceTicks?: boolean;
+}
+
 /**
  * Reads one source channel (a Kafka topic's partition 0 or a Pulsar topic) in order.
  *
  * Lifecycle: `open(start)` once, then `read()` repeatedly, then `close()` (idempotent, always safe).
  * - `read` returns the next records in MQ order, at most `maxRecords`; it waits up to `maxWaitMs` for the first one and
- *   returns `[]` when none arrived. It never skips or repeats a record within one open reader.
+ *   returns `[]` when none arrived. It never skips or repeats a record within one open reader (apart from
+ *   time ticks coalesced on request, see ReadOptions).
  * - An aborted `signal` makes `read` return promptly (possibly `[]`).
  * - Errors are `CdcError`s: `SOURCE_UNAVAILABLE` (retryable) when the MQ is unreachable; a start position that no
  *   longer exists (retention) is `FAILED_PRECONDITION` (not retryable: a person must reset the position).
@@ -42,7 +54,12 @@ export interface ChannelRecord {
  */
 export interface SourceReader {
   open(start: ReaderStart): Promise<void>;
-  read(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<ChannelRecord[]>;
+  read(
+    maxRecords: number,
+    maxWaitMs: number,
+    signal?: AbortSignal,
+    options?: ReadOptions,
+  ): Promise<ChannelRecord[]>;
   close(): Promise<void>;
   /** Orders two message ids of this channel (negative: `a` comes first). */
   compareIds(a: Uint8Array, b: Uint8Array): number;

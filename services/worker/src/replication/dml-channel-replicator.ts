@@ -61,6 +61,12 @@ export interface DmlReplicatorDeps {
    */
   readonly floor?: bigint;
   readonly delays?: DelayObserver;
+  /**
+   * While the channel is caught up with nothing buffered, read with time ticks coalesced (ReadOptions) and wait this
+   * long for a change: the checkpoint then moves about once per wait instead of on every source tick. Set it to the
+   * lease's report interval, when nothing needs the checkpoint sooner; 0 or absent: every tick is handled.
+   */
+  readonly idleTickWaitMs?: number;
 }
 
 /**
@@ -80,6 +86,7 @@ export class DmlChannelReplicator {
   private readonly ddl: CollectionDdl;
   private lastMsgId: Uint8Array | undefined;
   private paused = false;
+  private observeTicks = true;
 
   constructor(private readonly deps: DmlReplicatorDeps) {
     this.lastMsgId = deps.resumeAfter;
@@ -105,8 +112,15 @@ export class DmlChannelReplicator {
    */
   async run(signal: AbortSignal): Promise<void> {
     const { reader, readBatchSize, progress } = this.deps;
+    const idleWaitMs = this.deps.idleTickWaitMs ?? 0;
+    let caughtUp = false;
     while (!signal.aborted) {
-      const records = await reader.read(readBatchSize, 500, signal);
+      const coalesce: boolean = caughtUp && idleWaitMs > 0 && progress.pause === undefined;
+      const records: ChannelRecord[] = coalesce
+        ? await reader.read(readBatchSize, idleWaitMs, signal, { coalesceTicks: true })
+        : await reader.read(readBatchSize, 500, signal);
+      // A tick that waited for the coalescing says nothing of how late ticks are read.
+      this.observeTicks = !coalesce;
       for (const record of records) {
         if (signal.aborted) return;
         await this.onRecord(record, signal);
@@ -115,7 +129,8 @@ export class DmlChannelReplicator {
       }
       if (signal.aborted) return;
       // A short read drained what the reader held; with nothing buffered, everything read is applied.
-      progress.setCaughtUp(records.length < readBatchSize && this.buffer.size === 0);
+      caughtUp = records.length < readBatchSize && this.buffer.size === 0;
+      progress.setCaughtUp(caughtUp);
       // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.
       if (progress.pause !== undefined && records.length === 0 && this.buffer.size === 0) {
         this.stopForPause();
@@ -165,10 +180,11 @@ export class DmlChannelReplicator {
     if (message === undefined) return;
     if (message.type === 'Unknown') return; // other MsgTypes on DML channels (e.g. DataNodeTt) carry no changes
     if (message.type === 'TimeTick') {
-      this.deps.delays?.tickRead(
-        Date.now() - tsToUnixMs(message.base.timestamp),
-        record.publishTimeMs > 0 ? Date.now() - record.publishTimeMs : undefined,
-      );
+      if (this.observeTicks)
+        this.deps.delays?.tickRead(
+          Date.now() - tsToUnixMs(message.base.timestamp),
+          record.publishTimeMs > 0 ? Date.now() - record.publishTimeMs : undefined,
+        );
       await this.onTick(record.msgId, message.base.timestamp, signal);
       return;
     }

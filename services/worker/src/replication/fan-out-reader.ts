@@ -1,4 +1,4 @@
-import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
+import type { ChannelRecord, ReadOptions, SourceReader } from '../ports/source-reader.js';
 
 /**
  * One read of a source channel shared by several consumers (the task's targets, fan-out), in lock step: the next
@@ -31,8 +31,8 @@ export class FanOutReader {
       open: () => Promise.resolve(),
       close: () => Promise.resolve(),
       compareIds: (a, b) => this.upstream.compareIds(a, b),
-      read: async (maxRecords, maxWaitMs, signal) => {
-        const records = await this.take(index, maxRecords, maxWaitMs, signal);
+      read: async (maxRecords, maxWaitMs, signal, options) => {
+        const records = await this.take(index, maxRecords, maxWaitMs, signal, options);
         const from = skipUntil;
         if (from === undefined) return [...records];
         const kept = records.filter((r) => this.upstream.compareIds(r.msgId, from) > 0);
@@ -47,11 +47,14 @@ export class FanOutReader {
     maxRecords: number,
     maxWaitMs: number,
     signal?: AbortSignal,
+    options?: ReadOptions,
   ): Promise<readonly ChannelRecord[]> {
     while (this.taken[index] === this.seq) {
       if (signal?.aborted) return [];
       if (this.taken.every((t) => t === this.seq)) {
-        this.fetching ??= this.fetch(maxRecords, maxWaitMs, signal);
+        // Ticks are coalesced only for a single consumer: another may hold changes that each tick closes.
+        const single = this.taken.length === 1 ? options : undefined;
+        this.fetching ??= this.fetch(maxRecords, maxWaitMs, signal, single);
         await this.fetching;
       } else {
         await new Promise<void>((resolve) => {
@@ -70,9 +73,14 @@ export class FanOutReader {
     return this.batch;
   }
 
-  private async fetch(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<void> {
+  private async fetch(
+    maxRecords: number,
+    maxWaitMs: number,
+    signal?: AbortSignal,
+    options?: ReadOptions,
+  ): Promise<void> {
     try {
-      this.batch = await this.upstream.read(maxRecords, maxWaitMs, signal);
+      this.batch = await this.upstream.read(maxRecords, maxWaitMs, signal, options);
       this.seq++;
       this.onRead?.(this.batch.length);
     } finally {

@@ -1,6 +1,11 @@
 import { CdcError, createEtcdSourceMetadata, errorMessage } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
-import type { ChannelRecord, ReaderStart, SourceReader } from '../../ports/source-reader.js';
+import type {
+  ChannelRecord,
+  ReadOptions,
+  ReaderStart,
+  SourceReader,
+} from '../../ports/source-reader.js';
 import { isReplicateMode, targetsOf } from '../../task-spec.js';
 import type { TaskSpecWire } from '../../task-spec.js';
 import { createKafkaSourceReaderFactory } from '../kafka-source-reader.js';
@@ -111,10 +116,15 @@ export class VersionDetectingReader implements SourceReader {
     });
   }
 
-  read(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<ChannelRecord[]> {
+  read(
+    maxRecords: number,
+    maxWaitMs: number,
+    signal?: AbortSignal,
+    options?: ReadOptions,
+  ): Promise<ChannelRecord[]> {
     return this.inner === undefined
       ? Promise.resolve([])
-      : this.inner.read(maxRecords, maxWaitMs, signal);
+      : this.inner.read(maxRecords, maxWaitMs, signal, options);
   }
 
   compareIds(a: Uint8Array, b: Uint8Array): number {

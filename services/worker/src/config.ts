@@ -121,7 +121,7 @@ export const WorkerConfigSchema = z.object({
     'Memory budget: compressed bytes one Kafka fetch asks for per channel (KafkaJS maxBytes and maxBytesPerPartition)',
   ),
   WORKER_READ_AHEAD_BYTES: int(
-    64 * 1024 * 1024,
+    16 * 1024 * 1024,
     1024 * 1024,
     'Memory budget: record bytes read from the MQ and not yet taken by a replicator, over all channels; past it a channel that still holds records fetches no more (each channel also holds at most 16 MiB)',
   ),

@@ -171,6 +171,28 @@ describe('KafkaSourceReader on the real broker', () => {
     }
   });
 
+  it('has more while a byte-capped read leaves records behind, and not at the end of the topic', async () => {
+    const small = await kafkaFixture({ maxReadBytes: 64 });
+    const want = Array.from({ length: 40 }, (_, i) => `more-${String(i).padStart(3, '0')}`);
+    await small.produceBatch(want);
+    const reader = small.newReader();
+    try {
+      await reader.open({ kind: 'earliest' });
+      const got: string[] = [];
+      let sawMore = false;
+      for (let i = 0; i < 200 && got.length < want.length; i++) {
+        got.push(...(await reader.read(1_000, 2_000)).map((r) => Buffer.from(r.value).toString()));
+        if (got.length < want.length) sawMore ||= reader.hasMore?.() === true;
+      }
+      expect(got).toEqual(want);
+      expect(sawMore).toBe(true); // 40 records of 8 bytes: several reads of 64 bytes
+      expect(reader.hasMore?.()).toBe(false); // the broker's end of the topic was reached
+    } finally {
+      await reader.close();
+      await small.dispose();
+    }
+  });
+
   it('keeps order through pause/resume when the consumer outruns a slow reader', async () => {
     const want = Array.from({ length: 120 }, (_, i) => `bp-${i}`);
     await fx.produce(want);

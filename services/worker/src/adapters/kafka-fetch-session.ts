@@ -16,8 +16,11 @@ export interface FetchedPartition {
   nextOffset(): bigint;
   /** Whether to fetch for it this round (its queue has room and the read-ahead budget allows). */
   wantsRecords(): boolean;
-  /** The records one fetch returned for it, in offset order; resolves once they are queued. */
-  deliver(messages: readonly WireMessage[]): Promise<void>;
+  /**
+   * The records one fetch returned for it, in offset order, and the broker's end of the partition then (when the
+   * broker said); resolves once they are queued.
+   */
+  deliver(messages: readonly WireMessage[], highWatermark?: bigint): Promise<void>;
   /** The broker has no record at `nextOffset()` (retention, or beyond the end). */
   outOfRange(): Promise<void>;
   /** The session cannot fetch for it any more (broker unreachable after retries). */
@@ -161,7 +164,7 @@ export class KafkaFetchSession {
       // from the same place (idle tasks at the head, above all) cost one fetch and one record-batch decode, not one each.
       for (const reader of this.sharing(p, offset, o.messages)) {
         try {
-          await reader.deliver(o.messages);
+          await reader.deliver(o.messages, o.highWatermark);
         } catch (err) {
           reader.fail(err);
         }

@@ -76,7 +76,7 @@ class FakeWire implements KafkaWire {
           this.values.get(o) ??
           (this.sharedBatch ? inBatch(`v${o}`, 64 * i) : Buffer.from(`v${o}`)),
       }));
-      return { kind: 'records', topic: p.topic, messages };
+      return { kind: 'records', topic: p.topic, messages, highWatermark: this.high };
     });
   }
 }
@@ -334,6 +334,27 @@ describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () 
     wire.high = 5n; // the insert and its tick arrive
     expect(offsets(await reading)).toEqual([3n, 4n]);
     expect(Date.now() - t1).toBeLessThan(2_000); // a change ends it at once
+    await r.close();
+  });
+  it('says it has more while records wait beyond a byte-capped read, and not once at the end', async () => {
+    const wire = new FakeWire();
+    wire.high = 10n; // values v0..v9, 2 bytes each
+    const r = reader(wire, newSession(wire), 'ch', 100, budget(), 4);
+    expect(r.hasMore()).toBe(false); // nothing known yet
+    await r.open({ kind: 'earliest' });
+    const got: string[] = [];
+    let sawMore = false;
+    while (got.length < 10) {
+      const batch = texts(await r.read(100, 1_000));
+      expect(batch.length).toBeLessThanOrEqual(2); // 4 bytes a read
+      got.push(...batch);
+      if (got.length < 10) sawMore ||= r.hasMore();
+    }
+    expect(sawMore).toBe(true);
+    expect(r.hasMore()).toBe(false);
+    wire.high = 11n; // a new record: known once fetched
+    await r.read(100, 1_000);
+    expect(r.hasMore()).toBe(false);
     await r.close();
   });
 });

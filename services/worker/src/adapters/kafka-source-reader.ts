@@ -185,6 +185,8 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
   private reading = false;
   /** Offset of the next record to hand out; everything below it was delivered (or precedes the start). */
   private next = 0n;
+  /** The broker's end of the partition at the last fetch that said (-1: not known yet). */
+  private end = -1n;
   /** Last offset of the refused record batch being passed over (its first record stands for all of it). */
   private rejectedThrough = -1n;
 
@@ -267,6 +269,10 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     }
   }
 
+  hasMore(): boolean {
+    return this.queue.length > 0 || this.next < this.end;
+  }
+
   /** Idempotent; waits for an open in flight, then leaves the fetch loop. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -321,7 +327,8 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     );
   }
 
-  async deliver(messages: readonly WireMessage[]): Promise<void> {
+  async deliver(messages: readonly WireMessage[], highWatermark?: bigint): Promise<void> {
+    if (highWatermark !== undefined && highWatermark > this.end) this.end = highWatermark;
     for (const message of messages) {
       if (this.queue.error !== undefined || this.stateValue !== 'running') return;
       // Full: the rest is fetched again once the replicator made room (the queue's bounds hold exactly).

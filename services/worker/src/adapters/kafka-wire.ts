@@ -20,7 +20,13 @@ export interface WireMessage {
 }
 
 export type FetchOutcome =
-  | { readonly kind: 'records'; readonly topic: string; readonly messages: readonly WireMessage[] }
+  | {
+      readonly kind: 'records';
+      readonly topic: string;
+      readonly messages: readonly WireMessage[];
+      /** The broker's end of the partition when it answered (the offset its next record will get). */
+      readonly highWatermark?: bigint;
+    }
   /** The broker has no record at the requested offset (deleted by retention, or beyond the end). */
   | { readonly kind: 'out-of-range'; readonly topic: string };
 
@@ -61,7 +67,12 @@ interface KafkaJsBroker {
   }): Promise<{
     responses: {
       topicName: string;
-      partitions: { partition: number; messages: WireMessage[] }[];
+      partitions: {
+        partition: number;
+        highWatermark?: string;
+        lastStableOffset?: string;
+        messages: WireMessage[];
+      }[];
     }[];
   }>;
 }
@@ -176,7 +187,12 @@ export function kafkaWireOf(kafka: Kafka): KafkaWire {
             for (const r of res.responses)
               for (const p of r.partitions)
                 if (p.partition === PARTITION)
-                  out.push({ kind: 'records', topic: r.topicName, messages: p.messages });
+                  out.push({
+                    kind: 'records',
+                    topic: r.topicName,
+                    messages: p.messages,
+                    ...readableEnd(p),
+                  });
           } catch (err) {
             // KafkaJS fails the whole response for the first partition in error; only this error names its topic.
             const e = err as { name?: string; topic?: string };
@@ -191,4 +207,16 @@ export function kafkaWireOf(kafka: Kafka): KafkaWire {
       return out;
     },
   };
+}
+
+/**
+ * Where a read-committed consumer's records end: the last stable offset (below an open transaction), or the high
+ * watermark from brokers that do not send one.
+ */
+function readableEnd(p: { highWatermark?: string; lastStableOffset?: string }): {
+  highWatermark?: bigint;
+} {
+  const stable = p.lastStableOffset === undefined ? -1n : BigInt(p.lastStableOffset);
+  if (stable >= 0n) return { highWatermark: stable };
+  return p.highWatermark === undefined ? {} : { highWatermark: BigInt(p.highWatermark) };
 }

@@ -61,6 +61,12 @@ export interface SourceReader {
     options?: ReadOptions,
   ): Promise<ChannelRecord[]>;
   close(): Promise<void>;
+  /**
+   * Whether records the reader knows of are still to be handed out: queued, or before the end of the channel the MQ
+   * reported last. A read can return fewer records than asked for while more wait (a byte cap), so only this says the
+   * consumer is at the end. Absent: a read that returned fewer than asked for is taken to mean so.
+   */
+  hasMore?(): boolean;
   /** Orders two message ids of this channel (negative: `a` comes first). */
   compareIds(a: Uint8Array, b: Uint8Array): number;
 }

@@ -128,8 +128,10 @@ export class DmlChannelReplicator {
         if (this.paused) return;
       }
       if (signal.aborted) return;
-      // A short read drained what the reader held; with nothing buffered, everything read is applied.
-      caughtUp = records.length < readBatchSize && this.buffer.size === 0;
+      // A short read with nothing more known to the reader drained the channel; with nothing buffered, everything
+      // read is applied.
+      caughtUp =
+        records.length < readBatchSize && this.buffer.size === 0 && reader.hasMore?.() !== true;
       progress.setCaughtUp(caughtUp);
       // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.
       if (progress.pause !== undefined && records.length === 0 && this.buffer.size === 0) {

@@ -27,10 +27,15 @@ interface ReadCall {
 /** Hands out one scripted batch per read and notes how each read was asked for; aborts the lease when done. */
 class ScriptedReader implements SourceReader {
   readonly calls: ReadCall[] = [];
+  /** What `hasMore` says after each read (by read number); false when not given. */
+  more: boolean[] = [];
   constructor(
     private readonly batches: ChannelRecord[][],
     private readonly done: () => void,
   ) {}
+  hasMore(): boolean {
+    return this.more[this.calls.length - 1] ?? false;
+  }
   open(): Promise<void> {
     return Promise.resolve();
   }
@@ -57,12 +62,14 @@ function run(
   batches: ChannelRecord[][],
   idleTickWaitMs: number,
   progress = new FakeLeaseProgress(),
+  more: boolean[] = [],
 ) {
   const lease = new AbortController();
   const writer = new FakeTargetWriter();
   const reader = new ScriptedReader(batches, () => {
     lease.abort(new Error('drained'));
   });
+  reader.more = more;
   const replicator = new DmlChannelReplicator({
     channel: 'dml_0',
     reader,
@@ -120,5 +127,18 @@ describe('DmlChannelReplicator on an idle channel', () => {
     const off = run([[t10], [t20]], 0);
     await off.done;
     expect(off.reader.calls.every((c) => !c.coalesce && c.maxWaitMs === 500)).toBe(true);
+  });
+  it('is not caught up after a short read while the reader has more (a byte-capped read)', async () => {
+    const seen: boolean[] = [];
+    const progress = new (class extends FakeLeaseProgress {
+      override setCaughtUp(caughtUp: boolean): void {
+        seen.push(caughtUp);
+        super.setCaughtUp(caughtUp);
+      }
+    })();
+    const { reader, done } = run([[t10], [t20], [t30]], 1_000, progress, [true, true, false]);
+    await done;
+    expect(seen.slice(0, 3)).toEqual([false, false, true]);
+    expect(reader.calls.map((c) => c.coalesce).slice(0, 4)).toEqual([false, false, false, true]);
   });
 });

@@ -31,6 +31,7 @@ export class FanOutReader {
       open: () => Promise.resolve(),
       close: () => Promise.resolve(),
       compareIds: (a, b) => this.upstream.compareIds(a, b),
+      hasMore: () => this.upstream.hasMore?.() ?? false,
       read: async (maxRecords, maxWaitMs, signal, options) => {
         const records = await this.take(index, maxRecords, maxWaitMs, signal, options);
         const from = skipUntil;

@@ -47,7 +47,7 @@ export class ReplicateChannelReplicator {
           return;
         }
       }
-      progress.setCaughtUp(records.length < READ_BATCH);
+      progress.setCaughtUp(records.length < READ_BATCH && this.deps.reader.hasMore?.() !== true);
       // This channel has no time ticks: an immediate pause stops between batches, a timestamp pause once nothing
       // more arrives (an op at or before the pause point that arrives later is applied after the resume).
       if (

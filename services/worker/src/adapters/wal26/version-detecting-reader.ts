@@ -127,6 +127,10 @@ export class VersionDetectingReader implements SourceReader {
       : this.inner.read(maxRecords, maxWaitMs, signal, options);
   }
 
+  hasMore(): boolean {
+    return this.inner?.hasMore?.() ?? false;
+  }
+
   compareIds(a: Uint8Array, b: Uint8Array): number {
     this.fallback ??= this.legacy();
     return (this.inner ?? this.fallback).compareIds(a, b);

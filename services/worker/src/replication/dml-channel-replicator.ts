@@ -86,7 +86,6 @@ export class DmlChannelReplicator {
   private readonly ddl: CollectionDdl;
   private lastMsgId: Uint8Array | undefined;
   private paused = false;
-  private observeTicks = true;
 
   constructor(private readonly deps: DmlReplicatorDeps) {
     this.lastMsgId = deps.resumeAfter;
@@ -119,11 +118,10 @@ export class DmlChannelReplicator {
       const records: ChannelRecord[] = coalesce
         ? await reader.read(readBatchSize, idleWaitMs, signal, { coalesceTicks: true })
         : await reader.read(readBatchSize, 500, signal);
-      // A tick that waited for the coalescing says nothing of how late ticks are read.
-      this.observeTicks = !coalesce;
       for (const record of records) {
         if (signal.aborted) return;
-        await this.onRecord(record, signal);
+        // A tick that waited for the coalescing says nothing of how late ticks are read.
+        await this.onRecord(record, signal, !coalesce);
         this.lastMsgId = record.msgId;
         if (this.paused) return;
       }
@@ -165,7 +163,11 @@ export class DmlChannelReplicator {
     this.deps.log.info({ pause: this.deps.progress.pause?.timestamp.toString() }, 'channel paused');
   }
 
-  private async onRecord(record: ChannelRecord, signal: AbortSignal): Promise<void> {
+  private async onRecord(
+    record: ChannelRecord,
+    signal: AbortSignal,
+    observeTick: boolean,
+  ): Promise<void> {
     if (record.rejected !== undefined) {
       await this.deps.progress.quarantine({
         msgId: record.msgId,
@@ -182,7 +184,7 @@ export class DmlChannelReplicator {
     if (message === undefined) return;
     if (message.type === 'Unknown') return; // other MsgTypes on DML channels (e.g. DataNodeTt) carry no changes
     if (message.type === 'TimeTick') {
-      if (this.observeTicks)
+      if (observeTick)
         this.deps.delays?.tickRead(
           Date.now() - tsToUnixMs(message.base.timestamp),
           record.publishTimeMs > 0 ? Date.now() - record.publishTimeMs : undefined,

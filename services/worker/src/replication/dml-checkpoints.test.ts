@@ -3,23 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { decodeKafkaMessageId } from '@cdc/shared';
 import type { Row } from '@cdc/shared';
 import type { PausePoint } from '../ports/lease-progress.js';
+import { booksReplicator } from '../testing/dml-replicator.js';
 import {
-  FakeDropBarrier,
   FakeLeaseProgress,
-  FakeSourceMetadata,
   FakeSourceReader,
   FakeTargetWriter,
   RecordLog,
-  collectionInfo,
   insertMsg,
-  silentLogger,
   timeTickMsg,
 } from '../testing/fakes.js';
-import { CollectionCatalog } from './collection-catalog.js';
-import { DmlChannelReplicator } from './dml-channel-replicator.js';
-import { TaskScope } from './task-scope.js';
-
-const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
 
 interface RunOptions {
   /** Read from this record index on, as a reader resumed after the record before it. */
@@ -39,22 +31,13 @@ async function run(log: RecordLog, opts: RunOptions = {}) {
   const lease = new AbortController();
   const from = opts.from ?? 0;
   const resumeAfter = from > 0 ? log.records[from - 1]?.msgId : undefined;
-  const replicator = new DmlChannelReplicator({
-    channel: 'dml_0',
+  const replicator = booksReplicator({
     reader: new FakeSourceReader(log.records.slice(from), () => {
       // A drained reader ends the lease, unless the test waits for a pause on an idle channel.
       if (opts.pause === undefined) lease.abort(new Error('drained'));
     }),
     writer,
-    catalog: new CollectionCatalog(
-      new FakeSourceMetadata(books),
-      new TaskScope({ include: [], exclude: [] }),
-      writer,
-    ),
-    barrier: new FakeDropBarrier(),
     progress,
-    log: silentLogger(),
-    maxBatchRows: 1000,
     readBatchSize: 4,
     ...(resumeAfter === undefined ? {} : { resumeAfter }),
     ...(opts.floor === undefined ? {} : { floor: opts.floor }),

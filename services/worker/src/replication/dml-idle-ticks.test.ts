@@ -2,22 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { decodeKafkaMessageId } from '@cdc/shared';
 import type { ChannelRecord, ReadOptions, SourceReader } from '../ports/source-reader.js';
+import { booksReplicator } from '../testing/dml-replicator.js';
 import {
-  FakeDropBarrier,
   FakeLeaseProgress,
-  FakeSourceMetadata,
   FakeTargetWriter,
   RecordLog,
-  collectionInfo,
   insertMsg,
-  silentLogger,
   timeTickMsg,
 } from '../testing/fakes.js';
-import { CollectionCatalog } from './collection-catalog.js';
-import { DmlChannelReplicator } from './dml-channel-replicator.js';
-import { TaskScope } from './task-scope.js';
-
-const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
 
 interface ReadCall {
   readonly maxWaitMs: number;
@@ -70,19 +62,10 @@ function run(
     lease.abort(new Error('drained'));
   });
   reader.more = more;
-  const replicator = new DmlChannelReplicator({
-    channel: 'dml_0',
+  const replicator = booksReplicator({
     reader,
     writer,
-    catalog: new CollectionCatalog(
-      new FakeSourceMetadata(books),
-      new TaskScope({ include: [], exclude: [] }),
-      writer,
-    ),
-    barrier: new FakeDropBarrier(),
     progress,
-    log: silentLogger(),
-    maxBatchRows: 1000,
     readBatchSize: 100,
     idleTickWaitMs,
   });

@@ -377,8 +377,9 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
   private recordOf(message: WireMessage): ChannelRecord {
     const rejected = this.oversized(message);
     if (rejected !== undefined) return toRecord(this.channel, message, rejected);
+    // Only readers of this topic (this channel) are handed the message.
     let record = recordsOfMessages.get(message);
-    if (record?.channel !== this.channel) {
+    if (record === undefined) {
       record = toRecord(this.channel, message);
       recordsOfMessages.set(message, record);
     }

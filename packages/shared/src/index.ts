@@ -223,6 +223,7 @@ export type { SourceKeys } from './meta/keys.js';
 export { FIELD_NAME, primaryKeyFilter, stringLiteral } from './milvus/expr.js';
 export { MAX_PAGE_SIZE, rowKey, scanRows } from './milvus/row-scan.js';
 export type { QueryPage, RowScanOptions, ScannedRow } from './milvus/row-scan.js';
+export { warmSdkProtos, withSharedSdkProtos } from './milvus/sdk-protos.js';
 export {
   classifyStatus,
   classifyThrown,

@@ -12,6 +12,7 @@ import {
   handleShutdown,
   serverStep,
   SNAPSHOT_QUEUE_NAME,
+  warmSdkProtos,
   type SnapshotJobData,
 } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
@@ -127,6 +128,8 @@ handleShutdown({
   ],
 });
 
+// The SDK's protos are parsed once here, not in the first task's time to its first row.
+warmSdkProtos();
 heartbeat.start();
 log.info(
   { workerId: config.WORKER_ID, concurrency: config.WORKER_CONCURRENCY, tls: tls !== undefined },

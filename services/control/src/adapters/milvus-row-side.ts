@@ -13,6 +13,7 @@ import {
   type MilvusStatusLike,
   type PrimaryKeys,
   type ScannedRow,
+  withSharedSdkProtos,
 } from '@cdc/shared';
 import {
   ConsistencyLevelEnum,
@@ -91,7 +92,9 @@ export class SdkRowSide implements RowSide {
       config.password = endpoint.password;
     }
     // The SDK connects from its constructor and leaves that promise unobserved; connect explicitly instead.
-    const client = new MilvusClient({ ...config, __SKIP_CONNECT__: true });
+    const client = withSharedSdkProtos(
+      () => new MilvusClient({ ...config, __SKIP_CONNECT__: true }),
+    );
     const self = new SdkRowSide(client, name, timeoutMs);
     try {
       client.connect(MilvusClient.sdkInfo.version);

@@ -14,6 +14,7 @@ import {
   tlsRejectionMessage,
   type MilvusStatusLike,
   type TlsSettings,
+  withSharedSdkProtos,
 } from '@cdc/shared';
 import { fenceInterceptor } from './fence-interceptor.js';
 
@@ -42,6 +43,11 @@ export function milvusClientConfig(opts: MilvusEndpointOptions): ClientConfig {
   if (opts.username !== undefined) config.username = opts.username;
   if (opts.password !== undefined) config.password = opts.password;
   return config;
+}
+
+/** A target client that shares the SDK's parsed protos with every other one (`withSharedSdkProtos`). */
+export function targetMilvusClient(config: ClientConfig): TargetMilvusClient {
+  return withSharedSdkProtos(() => new TargetMilvusClient(config));
 }
 
 export function schemaCacheKey(db: string, collection: string): string {

@@ -6,7 +6,8 @@ import { failure, MilvusCalls, nestedStatus } from './milvus-calls.js';
 import {
   milvusClientConfig,
   schemaCacheKey,
-  TargetMilvusClient,
+  targetMilvusClient,
+  type TargetMilvusClient,
   type MilvusEndpointOptions,
 } from './milvus-client.js';
 
@@ -35,7 +36,7 @@ export class MilvusReplicateTarget implements ReplicateTarget {
   private readonly log: Logger;
 
   constructor(opts: MilvusReplicateTargetOptions) {
-    this.client = new TargetMilvusClient(milvusClientConfig(opts));
+    this.client = targetMilvusClient(milvusClientConfig(opts));
     this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? 30_000);
     this.log = opts.logger.child({ component: 'milvus-replicate-target' });
   }

@@ -4,7 +4,8 @@ import type { SourceProperties } from '../ports/source-properties.js';
 import type { SourceCollectionRef, SourceIndex, SourceRows } from '../ports/source-rows.js';
 import { failure, MilvusCalls, nestedStatus } from './milvus-calls.js';
 import {
-  TargetMilvusClient,
+  targetMilvusClient,
+  type TargetMilvusClient,
   milvusClientConfig,
   type MilvusEndpointOptions,
 } from './milvus-client.js';
@@ -25,7 +26,7 @@ export class MilvusSourceRows implements SourceRows, SourceProperties {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: MilvusSourceRowsOptions) {
-    this.client = new TargetMilvusClient(milvusClientConfig(opts));
+    this.client = targetMilvusClient(milvusClientConfig(opts));
     this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? 60_000);
   }
 

@@ -26,7 +26,8 @@ import {
   type Outcome,
 } from './milvus-calls.js';
 import {
-  TargetMilvusClient,
+  targetMilvusClient,
+  type TargetMilvusClient,
   milvusClientConfig,
   type MilvusEndpointOptions,
 } from './milvus-client.js';
@@ -68,7 +69,7 @@ export class MilvusTargetWriter implements TargetWriter {
   private closing: Promise<void> | undefined;
 
   constructor(opts: MilvusTargetWriterOptions) {
-    this.client = new TargetMilvusClient(milvusClientConfig(opts));
+    this.client = targetMilvusClient(milvusClientConfig(opts));
     this.calls = new MilvusCalls(this.client, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.log = opts.logger.child({ component: 'milvus-target-writer' });
     this.replicateMode = opts.replicateMode ?? false;

@@ -96,4 +96,41 @@ describe('FairShare', () => {
     now.t += 2_500;
     expect(await share.shouldRelease('t/ch7', 'survivor')).toBe(true);
   });
+
+  it('reads the leases once for every report judged while the view is stale', async () => {
+    const now = { t: 1_000_000 };
+    const leases = new Map<string, ChannelRecord>();
+    for (let i = 0; i < 8; i++)
+      leases.set(`t/ch${String(i)}`, {
+        ...emptyChannelRecord(),
+        workerId: i < 6 ? 'a' : 'b',
+        epoch: '1',
+        updateTimeMs: now.t,
+      });
+    const heartbeats = new Map([
+      ['a', now.t],
+      ['b', now.t],
+    ]);
+    const reads = { n: 0 };
+    const counted = store(leases, heartbeats);
+    const listAll = counted.listAll.bind(counted);
+    counted.listAll = () => {
+      reads.n++;
+      return listAll();
+    };
+    const share = new FairShare(counted, { now: () => now.t }, 5_000);
+    const judge = () =>
+      Promise.all(
+        [...leases.keys()].map((key) => share.shouldRelease(key, key < 't/ch6' ? 'a' : 'b')),
+      );
+
+    // a holds 6 of 8, the share is 4: it gives up its last two (in key order), once each.
+    expect(await judge()).toEqual([false, false, false, false, true, true, false, false]);
+    expect(reads.n).toBe(1);
+    now.t += 60_000; // stale: one read again, however many reports wait for it
+    for (const id of heartbeats.keys()) heartbeats.set(id, now.t);
+    for (const rec of leases.values()) rec.updateTimeMs = now.t;
+    await judge();
+    expect(reads.n).toBe(2);
+  });
 });

@@ -23,6 +23,7 @@ export const IDLE_WORKER_GRACE_MS = 30_000;
  */
 export class FairShare {
   private view: View | undefined;
+  private refreshing: Promise<View> | undefined;
   /** Worker id → when this replica first saw its heartbeat (forgotten once its heartbeat key expired). */
   private readonly firstSeen = new Map<string, number>();
   /**
@@ -74,9 +75,20 @@ export class FairShare {
     return true;
   }
 
-  private async current(): Promise<View> {
+  private current(): Promise<View> {
+    if (this.view !== undefined && this.clock.now() - this.view.atMs < VIEW_TTL_MS)
+      return Promise.resolve(this.view);
+    // One refresh at a time: every report judged while the view is stale waits for the same one. Each refresh reads
+    // and parses every channel record, and a refresh per waiting report grew with the delay it caused (30 tasks:
+    // 13 a second, the control service saturated and reports timed out).
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async refresh(): Promise<View> {
     const now = this.clock.now();
-    if (this.view !== undefined && now - this.view.atMs < VIEW_TTL_MS) return this.view;
     const held = new Map<string, string[]>();
     const live = new Set<string>();
     for (const [id, since] of this.silentSince)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one command that runs every test: brings up the real stack (idempotent), builds, lints, then runs the unit
+# The one command that runs every test: brings up the real stack (idempotent), builds, lints, type-checks, then runs the unit
 # and the integration suites against Redis, etcd, Kafka and the two Milvus servers on 127.0.0.1.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -8,6 +8,8 @@ bash deploy/local/bootstrap.sh
 bash deploy/local/producers.sh >/dev/null
 bash deploy/local/up.sh
 pnpm -s lint
+# Tests and scripts too: the build compiles only what ships.
+pnpm -s typecheck
 pnpm -s format:check
 bash deploy/validate-manifests.sh
 pnpm -s vitest run --project unit

@@ -11,6 +11,9 @@ import { KafkaSourceReader } from './kafka-source-reader.js';
 import type { FetchOutcome, FetchPart, KafkaWire, WireMessage } from './kafka-wire.js';
 import { ReadBudget } from './read-budget.js';
 
+const asBuffer = (v: Uint8Array | undefined): Buffer | undefined =>
+  v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
 /** Topics of offsets [low, high): record n has value `v<n>`. Fetches return at most `perFetch` records. */
 class FakeWire implements KafkaWire {
   low = 0n;
@@ -73,7 +76,7 @@ class FakeWire implements KafkaWire {
         timestamp: '1000',
         headers: this.sharedBatch ? { trace: inBatch(`t${o}`, 64 * i + 32) } : {},
         value:
-          this.values.get(o) ??
+          asBuffer(this.values.get(o)) ??
           (this.sharedBatch ? inBatch(`v${o}`, 64 * i) : Buffer.from(`v${o}`)),
       }));
       return { kind: 'records', topic: p.topic, messages, highWatermark: this.high };

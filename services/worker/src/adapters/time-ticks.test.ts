@@ -7,7 +7,7 @@ const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0
 describe('time ticks of a msgstream channel', () => {
   it('tells a time tick from a change by its header, and counts anything else as a change', () => {
     const log = new RecordLog('dml_0')
-      .add(timeTickMsg(10n), insertMsg({ collectionId: books.collectionId, ids: [1n], ts: 11n }))
+      .add(timeTickMsg(10n), insertMsg({ collectionId: books.id, ids: [1n], ts: 11n }))
       .raw(new Uint8Array([0x0a, 0xff, 0xff]))
       .raw(log26TickBytes(), { _v: '2' });
     const [tick, insert, garbage, wal26] = log.records;
@@ -25,9 +25,9 @@ describe('time ticks of a msgstream channel', () => {
       timeTickMsg(10n),
       timeTickMsg(20n),
       timeTickMsg(30n),
-      insertMsg({ collectionId: books.collectionId, ids: [1n], ts: 31n }),
+      insertMsg({ collectionId: books.id, ids: [1n], ts: 31n }),
       timeTickMsg(40n),
-      insertMsg({ collectionId: books.collectionId, ids: [2n], ts: 41n }),
+      insertMsg({ collectionId: books.id, ids: [2n], ts: 41n }),
       timeTickMsg(50n),
       timeTickMsg(60n),
     );

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The one command that runs every test: brings up the real stack (idempotent), builds, lints, type-checks, then runs the unit
-# and the integration suites against Redis, etcd, Kafka and the two Milvus servers on 127.0.0.1.
+# The one command that runs every test: brings up the real stack (idempotent), builds, lints, type-checks, then runs
+# the unit and the integration suites against Redis, etcd, Kafka and the two Milvus servers on 127.0.0.1.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 bash deploy/local/bootstrap.sh

@@ -1,13 +1,13 @@
 import { createRequire } from 'node:module';
 import { MilvusClient, type ClientConfig } from '@zilliz/milvus2-sdk-node';
 
-/**
+/*
  * `@zilliz/milvus2-sdk-node` (2.6.17) parses its protos again in every client's constructor: two protobufjs Roots
  * (`BaseClient`) and a gRPC package definition (`getGRPCService` → `@grpc/proto-loader` `fromJSON`). That is 0.3–0.6 s
  * of CPU per client, paid by every task's target client and every verification, and it sat in the time to the first
  * applied row (profile of a worker's first lease, BENCHMARKS.md 2026-12-06). The parse is a pure function of the JSON
- * object the SDK passes, and clients only look types up in the result, so clients made through `sdkClient` share one
- * parse: for the constructor's duration the two parsers are memoized by that object.
+ * object the SDK passes, and clients only look types up in the result, so clients made through `withSharedSdkProtos`
+ * share one parse: for the constructor's duration the two parsers are memoized by that object.
  */
 // Both are plain functions (neither uses `this`).
 interface ProtobufModule {

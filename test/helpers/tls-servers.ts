@@ -167,6 +167,17 @@ export interface TlsKafka extends ServerProcess {
   readonly tlsBroker: string;
 }
 
+/**
+ * A Kafka cluster id: 16 random bytes in base64url, as `kafka-storage random-uuid` makes them, and, as Kafka's own
+ * Uuid does, never one that starts with '-': the tool's argument parser takes that for an option (1 run in 64 failed).
+ */
+function kafkaClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export async function startTlsKafka(dir: string, pki: TestPki): Promise<TlsKafka> {
   const [plain, ssl, controller] = [await freePort(), await freePort(), await freePort()];
   const kdir = join(dir, 'kafka');
@@ -219,15 +230,7 @@ export async function startTlsKafka(dir: string, pki: TestPki): Promise<TlsKafka
   ];
   await run(
     'java',
-    [
-      ...java,
-      'kafka.tools.StorageTool',
-      'format',
-      '-t',
-      randomBytes(16).toString('base64url'),
-      '-c',
-      props,
-    ],
+    [...java, 'kafka.tools.StorageTool', 'format', '-t', kafkaClusterId(), '-c', props],
     { cwd: kdir },
   );
   const { proc } = startProcess(kdir, 'kafka', 'java', [...java, 'kafka.Kafka', props]);

@@ -16,6 +16,23 @@ function store(leases: Map<string, ChannelRecord>, heartbeats: Map<string, numbe
   };
 }
 
+/** Leases "t/ch0" … of `count` channels, each held by `holderOf(i)` and updated at `atMs`. */
+function held(
+  count: number,
+  holderOf: (i: number) => string,
+  atMs: number,
+): Map<string, ChannelRecord> {
+  const leases = new Map<string, ChannelRecord>();
+  for (let i = 0; i < count; i++)
+    leases.set(`t/ch${String(i)}`, {
+      ...emptyChannelRecord(),
+      workerId: holderOf(i),
+      epoch: '1',
+      updateTimeMs: atMs,
+    });
+  return leases;
+}
+
 describe('FairShare', () => {
   it('lets heartbeat-only ids move channels for a short grace at most, never for good', async () => {
     const now = { t: 1_000_000 };
@@ -44,14 +61,7 @@ describe('FairShare', () => {
 
   it('spreads leases onto a real new worker that takes them', async () => {
     const now = { t: 1_000_000 };
-    const leases = new Map<string, ChannelRecord>();
-    for (let i = 0; i < 4; i++)
-      leases.set(`t/ch${String(i)}`, {
-        ...emptyChannelRecord(),
-        workerId: 'a',
-        epoch: '1',
-        updateTimeMs: now.t,
-      });
+    const leases = held(4, () => 'a', now.t);
     const heartbeats = new Map([
       ['a', now.t],
       ['b', now.t],
@@ -63,14 +73,7 @@ describe('FairShare', () => {
 
   it('gives nothing up for a worker whose lease was taken over after it went silent (crashed)', async () => {
     const now = { t: 1_000_000 };
-    const leases = new Map<string, ChannelRecord>();
-    for (let i = 0; i < 8; i++)
-      leases.set(`t/ch${String(i)}`, {
-        ...emptyChannelRecord(),
-        workerId: i < 4 ? 'dead' : 'survivor',
-        epoch: '1',
-        updateTimeMs: now.t,
-      });
+    const leases = held(8, (i) => (i < 4 ? 'dead' : 'survivor'), now.t);
     const heartbeats = new Map([
       ['dead', now.t],
       ['survivor', now.t],
@@ -99,14 +102,7 @@ describe('FairShare', () => {
 
   it('reads the leases once for every report judged while the view is stale', async () => {
     const now = { t: 1_000_000 };
-    const leases = new Map<string, ChannelRecord>();
-    for (let i = 0; i < 8; i++)
-      leases.set(`t/ch${String(i)}`, {
-        ...emptyChannelRecord(),
-        workerId: i < 6 ? 'a' : 'b',
-        epoch: '1',
-        updateTimeMs: now.t,
-      });
+    const leases = held(8, (i) => (i < 6 ? 'a' : 'b'), now.t);
     const heartbeats = new Map([
       ['a', now.t],
       ['b', now.t],

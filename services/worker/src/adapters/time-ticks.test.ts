@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { collectionInfo, insertMsg, RecordLog, timeTickMsg } from '../testing/fakes.js';
+import { books } from '../testing/dml-replicator.js';
+import { insertMsg, RecordLog, timeTickMsg } from '../testing/fakes.js';
 import { coalesceTicks, isTimeTick } from './time-ticks.js';
-
-const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
 
 describe('time ticks of a msgstream channel', () => {
   it('tells a time tick from a change by its header, and counts anything else as a change', () => {

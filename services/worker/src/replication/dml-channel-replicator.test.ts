@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CdcError, decodeKafkaMessageId, decodeMessage, encodeMessage } from '@cdc/shared';
 import type { CollectionInfo, PrimaryKeys, Row } from '@cdc/shared';
 import type { CreateCollectionSpec, TargetCollection } from '../ports/target-writer.js';
+import { books } from '../testing/dml-replicator.js';
 import {
   FakeDropBarrier,
   FakeLeaseProgress,
@@ -28,7 +29,6 @@ import { CollectionCatalog } from './collection-catalog.js';
 import { DmlChannelReplicator } from './dml-channel-replicator.js';
 import { TaskScope } from './task-scope.js';
 
-const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
 const target: TargetCollection = { db: 'default', collection: 'books' };
 
 /** Progress that also notes how many writer calls were acknowledged when each checkpoint was taken. */

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CdcError, decodeKafkaMessageId, decodeMessage, encodeMessage } from '@cdc/shared';
 import type { DeleteMessage, InsertMessage } from '@cdc/shared';
 import type { TargetLayout } from '../ports/replicate-target.js';
+import { books, booksReplicator } from '../testing/dml-replicator.js';
 import {
-  FakeDropBarrier,
   FakeLeaseProgress,
   FakeReplicateTarget,
   FakeSourceMetadata,
@@ -18,12 +18,9 @@ import {
   sinkUnavailable,
   timeTickMsg,
 } from '../testing/fakes.js';
-import { CollectionCatalog } from './collection-catalog.js';
-import { DmlChannelReplicator } from './dml-channel-replicator.js';
 import { TargetTicker } from './target-ticker.js';
 import { TaskScope } from './task-scope.js';
 
-const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
 const booksOnTarget: TargetLayout = {
   collectionId: 900n,
   virtualChannels: ['t-dml_7_900v0'],
@@ -38,18 +35,13 @@ async function replicateIn(log: RecordLog, replica: FakeReplicateTarget) {
   const writer = new FakeTargetWriter();
   const progress = new FakeLeaseProgress();
   const lease = new AbortController();
-  const scope = new TaskScope({ include: [], exclude: [] });
-  const replicator = new DmlChannelReplicator({
+  const replicator = booksReplicator({
     channel: log.channel,
     reader: new FakeSourceReader(log.records, () => {
       lease.abort(new Error('drained'));
     }),
     writer,
-    catalog: new CollectionCatalog(new FakeSourceMetadata(books), scope, writer),
-    barrier: new FakeDropBarrier(),
     progress,
-    log: silentLogger(),
-    maxBatchRows: 1000,
     readBatchSize: 3,
     replicateTarget: replica,
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeKafkaMessageId, composeTs } from '@cdc/shared';
 import type { CollectionInfo, Row } from '@cdc/shared';
+import { books } from '../testing/dml-replicator.js';
 import {
   FakeDropBarrier,
   FakeLeaseProgress,
@@ -24,7 +25,6 @@ import { TaskScope } from './task-scope.js';
 
 const T0 = 1_700_000_000_000;
 const at = (ms: number): bigint => composeTs(T0 + ms);
-const books = collectionInfo({ id: 10n, name: 'books', physicalChannels: ['dml_0'] });
 const other = collectionInfo({ id: 20n, name: 'other', physicalChannels: ['dml_0'] });
 
 async function replicate(

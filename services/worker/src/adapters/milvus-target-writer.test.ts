@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Metadata } from '@grpc/grpc-js';
 import type { ResStatus } from '@zilliz/milvus2-sdk-node';
 import { CdcError } from '@cdc/shared';
-import { silentLogger } from '../testing/fakes.js';
+import { collectionInfo, silentLogger } from '../testing/fakes.js';
 import { TargetMilvusClient } from './milvus-client.js';
 import { MilvusTargetWriter } from './milvus-target-writer.js';
 
@@ -91,6 +91,39 @@ describe('MilvusTargetWriter on a slow target', () => {
     const err = await failureOf(w.createPartition(target, 'p'));
     expect(err.code).toBe('SINK_UNAVAILABLE');
     expect(err.retryable).toBe(true);
+    await w.close();
+  });
+});
+
+describe('MilvusTargetWriter shared by the channel leases of a new collection', () => {
+  it('concurrent creates of one database and one collection make one set of round trips', async () => {
+    const w = writer();
+    const createDb = vi.spyOn(TargetMilvusClient.prototype, 'createDatabase').mockResolvedValue(ok);
+    const describe = vi
+      .spyOn(TargetMilvusClient.prototype, 'describeCollection')
+      .mockResolvedValue({
+        status: status('CollectionNotExists', 100, 'collection not found'),
+      } as never);
+    const create = vi.spyOn(TargetMilvusClient.prototype, 'createCollection').mockResolvedValue(ok);
+    const info = collectionInfo({ id: 7n, name: 'c' });
+    const spec = {
+      ...target,
+      sourceCollectionId: '7',
+      schema: info.schema,
+      shardsNum: 4,
+      consistencyLevel: info.consistencyLevel,
+      properties: [],
+      partitions: [],
+    };
+    const channels = [0, 1, 2, 3];
+    await Promise.all(channels.map(() => w.createDatabase('d', [])));
+    await Promise.all(channels.map(() => w.createCollection(spec)));
+    expect(createDb).toHaveBeenCalledTimes(1);
+    expect(describe).toHaveBeenCalledTimes(1);
+    expect(create).toHaveBeenCalledTimes(1);
+    // Once settled, nothing is remembered: a later create looks at the target again.
+    await w.createCollection(spec);
+    expect(describe).toHaveBeenCalledTimes(2);
     await w.close();
   });
 });

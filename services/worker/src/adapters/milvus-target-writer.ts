@@ -33,6 +33,7 @@ import {
 } from './milvus-client.js';
 import { deleteRows, upsertColumns, upsertRows } from './milvus-dml.js';
 import { MilvusStandbyTarget } from './milvus-standby.js';
+import { SharedAttempts } from './shared-attempts.js';
 import { indexDifferences } from './milvus-index.js';
 import { kvRecord, schemaDifferences, toCreateCollectionRequest } from './milvus-schema.js';
 
@@ -66,6 +67,8 @@ export class MilvusTargetWriter implements TargetWriter {
   private readonly calls: MilvusCalls;
   private readonly log: Logger;
   private readonly replicateMode: boolean;
+  /** The channel leases of a new collection create it (and its database) at once: one set of round trips serves all. */
+  private readonly creates = new SharedAttempts();
   private closing: Promise<void> | undefined;
 
   constructor(opts: MilvusTargetWriterOptions) {
@@ -75,7 +78,13 @@ export class MilvusTargetWriter implements TargetWriter {
     this.replicateMode = opts.replicateMode ?? false;
   }
 
-  async createDatabase(db: string, properties: readonly KeyValue[]): Promise<void> {
+  createDatabase(db: string, properties: readonly KeyValue[]): Promise<void> {
+    return this.creates.run(JSON.stringify(['database', db, properties]), () =>
+      this.createDatabaseNow(db, properties),
+    );
+  }
+
+  private async createDatabaseNow(db: string, properties: readonly KeyValue[]): Promise<void> {
     const req = { db_name: db, properties: kvRecord(properties), timeout: this.calls.timeout };
     const o = await this.calls.attempt(() => this.client.createDatabase(req), plainStatus);
     if (o.cls.kind === 'ok') return;
@@ -107,7 +116,13 @@ export class MilvusTargetWriter implements TargetWriter {
     return ids;
   }
 
-  async createCollection(spec: CreateCollectionSpec): Promise<void> {
+  createCollection(spec: CreateCollectionSpec): Promise<void> {
+    return this.creates.run(JSON.stringify(['collection', spec], jsonBigInt), () =>
+      this.createCollectionNow(spec),
+    );
+  }
+
+  private async createCollectionNow(spec: CreateCollectionSpec): Promise<void> {
     const where = { db: spec.db, collection: spec.collection };
     this.client.forgetSchema(spec.db, spec.collection);
     let existing = await this.describeFresh(spec);
@@ -408,6 +423,11 @@ export class MilvusTargetWriter implements TargetWriter {
     if (o.cls.notFound === 'collection' || o.cls.notFound === 'database') return undefined;
     throw failure('describing collection', o, { ...target });
   }
+}
+
+/** Specs carry bigints (field ids, timestamps): keyed as their decimal text. */
+function jsonBigInt(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 /** The source collection id recorded on a target collection, if any. */

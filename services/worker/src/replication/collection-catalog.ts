@@ -234,12 +234,11 @@ export class CollectionCatalog {
   }
 
   private async createOnTarget(c: ReplicatedCollection): Promise<void> {
-    await this.writer.createDatabase(c.target.db, []);
-    const partitions = c.schema.fields.some((f) => f.isPartitionKey)
-      ? []
-      : (await this.metadata.listPartitions(c.id))
-          .map((p) => p.name)
-          .filter((n) => n !== '_default');
+    // The target database and the source's partition list are independent round trips.
+    const [, partitions] = await Promise.all([
+      this.writer.createDatabase(c.target.db, []),
+      this.partitionsToCreate(c),
+    ]);
     await this.writer.createCollection({
       ...c.target,
       sourceCollectionId: c.id.toString(),
@@ -252,6 +251,12 @@ export class CollectionCatalog {
     });
     for (const p of partitions) this.partitions.add(`${c.id}/${p}`);
     this.ensured.add(c.id);
+  }
+
+  private async partitionsToCreate(c: ReplicatedCollection): Promise<string[]> {
+    if (c.schema.fields.some((f) => f.isPartitionKey)) return [];
+    const partitions = await this.metadata.listPartitions(c.id);
+    return partitions.map((p) => p.name).filter((n) => n !== '_default');
   }
 
   /** Partitions are created in 2.3–2.5 without an MQ message, so the first row written to one creates it. */

@@ -87,7 +87,12 @@ export {
   WORKER_SERVICE_NAME,
   PROTO_LOADER_OPTIONS,
 } from './control-api/proto-files.js';
-export { callUnary, openServerStream, serviceDefinition } from './control-api/proto-services.js';
+export {
+  callUnary,
+  openServerStream,
+  serviceDefinition,
+  warmServiceCodecs,
+} from './control-api/proto-services.js';
 export {
   MAX_BATCHED_REPORTS,
   MAX_WORKER_REASON_CHARS,
@@ -224,6 +229,7 @@ export { FIELD_NAME, primaryKeyFilter, stringLiteral } from './milvus/expr.js';
 export { MAX_PAGE_SIZE, rowKey, scanRows } from './milvus/row-scan.js';
 export type { QueryPage, RowScanOptions, ScannedRow } from './milvus/row-scan.js';
 export { warmSdkProtos, withSharedSdkProtos } from './milvus/sdk-protos.js';
+export { warmWireCodecs } from './wire/proto-root.js';
 export {
   classifyStatus,
   classifyThrown,

@@ -11,6 +11,7 @@ import {
   CDC_SERVICE_NAME,
   PROTO_LOADER_OPTIONS,
   serviceDefinition,
+  warmServiceCodecs,
   WORKER_SERVICE_NAME,
   type Logger,
   type pb,
@@ -117,6 +118,9 @@ export class ControlServer {
     };
     const cdc = serviceDefinition(definition, CDC_SERVICE_NAME);
     const worker = serviceDefinition(definition, WORKER_SERVICE_NAME);
+    // Codecs generated at start-up, not in the first CreateTask's or the first lease's time.
+    warmServiceCodecs(cdc);
+    warmServiceCodecs(worker);
     this.server.addService(...guarded(CDC_SERVICE_NAME, cdc, handlers.cdc, security.api));
     this.server.addService(
       ...guarded(WORKER_SERVICE_NAME, worker, handlers.worker, security.worker),

@@ -13,6 +13,7 @@ import {
   serverStep,
   SNAPSHOT_QUEUE_NAME,
   warmSdkProtos,
+  warmWireCodecs,
   type SnapshotJobData,
 } from '@cdc/shared';
 import { GrpcWorkerControl } from './adapters/control-client.js';
@@ -128,8 +129,11 @@ handleShutdown({
   ],
 });
 
-// The SDK's protos are parsed once here, not in the first task's time to its first row.
+// The SDK's protos are parsed, and the codecs of the MQ messages and of the control calls generated, once here, not
+// in the first task's time to its first row.
 warmSdkProtos();
+warmWireCodecs();
+control.warmCodecs();
 heartbeat.start();
 log.info(
   { workerId: config.WORKER_ID, concurrency: config.WORKER_CONCURRENCY, tls: tls !== undefined },

@@ -48,6 +48,17 @@ export type RequestOf<M extends MethodShape> = Parameters<M['requestSerialize']>
 /** What a client receives from `method` (every field present, 64-bit integers and enums as strings). */
 export type ResponseOf<M extends MethodShape> = ReturnType<M['responseDeserialize']>;
 
+/**
+ * Has every method's (de)serializers generated now (protobufjs does it on first use), so a process's first calls
+ * do not pay for it: the worker's first report, say, is on its first lease's way to the first row.
+ */
+export function warmServiceCodecs(service: ServiceDefinition): void {
+  for (const method of Object.values(service)) {
+    method.requestDeserialize(method.requestSerialize({}));
+    method.responseDeserialize(method.responseSerialize({}));
+  }
+}
+
 /** The response deserializer of `method`, typed as the generated output message. */
 function responseOf<M extends MethodShape>(method: M): (bytes: Buffer) => ResponseOf<M> {
   return (bytes) => method.responseDeserialize(bytes) as ResponseOf<M>;

@@ -11,6 +11,7 @@ import {
   positionToProto,
   PROTO_LOADER_OPTIONS,
   serviceDefinition,
+  warmServiceCodecs,
   wholeMessagePosition,
   WORKER_SERVICE_NAME,
   type pb,
@@ -135,6 +136,11 @@ export class GrpcWorkerControl implements WorkerControl {
         defaultDeadlineMs: opts.deadlineMs ?? 10_000,
       },
     );
+  }
+
+  /** Generates the WorkerService codecs now, before the first lease needs them. */
+  warmCodecs(): void {
+    warmServiceCodecs(this.methods);
   }
 
   private async call<K extends keyof Methods & string>(

@@ -41,8 +41,10 @@ function startBuilt(
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, `${name}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
-  // `--cpu-prof` is refused in NODE_OPTIONS, so flags go on the command line.
-  const child = spawn(process.execPath, [...nodeArgs, join(root, script)], {
+  // `--cpu-prof` is refused in NODE_OPTIONS, so flags go on the command line; BENCH_NODE_ARGS adds some to every
+  // CDC process (e.g. `--trace-gc`, `--max-old-space-size=256`).
+  const extra = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, ...nodeArgs, join(root, script)], {
     env: { ...process.env, NODE_OPTIONS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

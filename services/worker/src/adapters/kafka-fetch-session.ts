@@ -16,6 +16,8 @@ export interface FetchedPartition {
   nextOffset(): bigint;
   /** Whether to fetch for it this round (its queue has room and the read-ahead budget allows). */
   wantsRecords(): boolean;
+  /** Compressed bytes to ask for it this round, at most `max` (absent: `max`). */
+  fetchBytes?(max: number): number;
   /**
    * The records one fetch returned for it, in offset order, and the broker's end of the partition then (when the
    * broker said); resolves once they are queued.
@@ -142,7 +144,12 @@ export class KafkaFetchSession {
   }
 
   private async fetchRound(wanted: readonly FetchedPartition[]): Promise<void> {
-    const parts: FetchPart[] = wanted.map((p) => ({ topic: p.topic, offset: p.nextOffset() }));
+    const max = this.opts.partitionMaxBytes;
+    const parts: FetchPart[] = wanted.map((p) => ({
+      topic: p.topic,
+      offset: p.nextOffset(),
+      maxBytes: p.fetchBytes?.(max) ?? max,
+    }));
     const outcomes = await this.wire.fetch(parts, {
       maxWaitMs: this.opts.maxWaitMs,
       partitionMaxBytes: this.opts.partitionMaxBytes,

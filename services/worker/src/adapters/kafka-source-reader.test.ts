@@ -127,7 +127,23 @@ describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () 
     const got = await r.read(2, 1_000);
     expect(texts(got)).toEqual(['v10', 'v11']);
     expect(got[0]!.msgId).toEqual(encodeKafkaMessageId(10n));
-    expect(wire.fetches[0]).toEqual([{ topic: 'ch', offset: 10n }]);
+    expect(wire.fetches[0]).toEqual([{ topic: 'ch', offset: 10n, maxBytes: 1024 }]);
+    await r.close();
+  });
+
+  it('asks each fetch for what the queue has room for, by the size of the records fetched last', async () => {
+    const wire = new FakeWire();
+    wire.high = 200n;
+    for (let o = 0; o < 200; o++) wire.values.set(o, Buffer.alloc(1_000, 1));
+    const session = new KafkaFetchSession(wire, { maxWaitMs: 20, partitionMaxBytes: 1 << 20 });
+    const r = reader(wire, session); // room for 100 records; the wire answers 50 a fetch
+    await r.open({ kind: 'earliest' });
+    for (let i = 0; i < 200 && wire.fetches.length < 2; i++)
+      await new Promise((res) => setTimeout(res, 5));
+    const asked = wire.fetches.map((f) => f[0]?.maxBytes);
+    // The first knows no record size: a small fetch. The second: room for 50 records of 1,000 bytes and framing.
+    expect(asked.slice(0, 2)).toEqual([64 * 1024, 50 * 1_080]);
+    expect(await readN(r, 100)).toHaveLength(100);
     await r.close();
   });
 

@@ -82,6 +82,13 @@ export const DEFAULT_MAX_READ_BYTES = 4 * 1024 * 1024;
  */
 const DEFAULT_FETCH_MAX_WAIT_MS = 200;
 
+/** A reader's first fetch, before it knows its records' size (fetchBytes); the broker still returns a whole batch. */
+const FIRST_FETCH_BYTES = 64 * 1024;
+/** The least a fetch asks for once sized by the queue's room. */
+const MIN_FETCH_BYTES = 16 * 1024;
+/** A record's framing in its batch, and a batch header when batches hold one record (Milvus' ticks), about. */
+const RECORD_OVERHEAD_BYTES = 80;
+
 /** `idle` → open() → `opening` → `running` → close() → `stopped`. Failures surface from read(). */
 export type KafkaSourceReaderState = 'idle' | 'opening' | 'running' | 'stopped';
 
@@ -130,6 +137,18 @@ function toRecord(channel: string, m: WireMessage, rejected?: string): ChannelRe
     publishTimeMs: Number(m.timestamp),
     ...(rejected === undefined ? {} : { rejected }),
   };
+}
+
+/** Average bytes of the messages as fetched (value, headers and framing; uncompressed, so at least as large). */
+function averageRecordBytes(messages: readonly WireMessage[]): number {
+  let total = 0;
+  for (const m of messages) {
+    total += RECORD_OVERHEAD_BYTES + (m.value?.byteLength ?? 0);
+    for (const [k, v] of Object.entries(m.headers ?? {}))
+      for (const one of Array.isArray(v) ? v : [v])
+        total += k.length + (typeof one === 'string' ? one.length : (one?.byteLength ?? 0));
+  }
+  return total / messages.length;
 }
 
 function headerOf(m: WireMessage, key: string): Buffer | string | undefined {
@@ -193,6 +212,8 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
   private next = 0n;
   /** The broker's end of the partition at the last fetch that said (-1: not known yet). */
   private end = -1n;
+  /** Average size of the records of the last fetch (0: none yet), to size the next (fetchBytes). */
+  private bytesPerRecord = 0;
   /** Last offset of the refused record batch being passed over (its first record stands for all of it). */
   private rejectedThrough = -1n;
 
@@ -324,6 +345,19 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     return this.next;
   }
 
+  /**
+   * Enough for the room the queue has, by the size of the records fetched last: what does not fit is decoded only to
+   * be dropped and fetched again. Records of a few dozen bytes (an idle channel's time ticks, one per Kafka batch)
+   * would otherwise come by the thousand per fetch on every channel catching up, a heap of short-lived objects far
+   * beyond the queue's bound. The first fetch of a reader is small: its record size is not known yet.
+   */
+  fetchBytes(max: number): number {
+    if (this.bytesPerRecord === 0) return Math.min(max, FIRST_FETCH_BYTES);
+    const room = this.queue.room;
+    const wanted = Math.min(room.records * this.bytesPerRecord, room.bytes);
+    return Math.min(max, Math.max(MIN_FETCH_BYTES, Math.ceil(wanted)));
+  }
+
   wantsRecords(): boolean {
     return (
       this.stateValue === 'running' &&
@@ -335,6 +369,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
 
   async deliver(messages: readonly WireMessage[], highWatermark?: bigint): Promise<void> {
     if (highWatermark !== undefined && highWatermark > this.end) this.end = highWatermark;
+    if (messages.length > 0) this.bytesPerRecord = averageRecordBytes(messages);
     for (const message of messages) {
       if (this.queue.error !== undefined || this.stateValue !== 'running') return;
       // Full: the rest is fetched again once the replicator made room (the queue's bounds hold exactly).

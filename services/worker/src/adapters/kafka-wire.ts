@@ -33,6 +33,8 @@ export type FetchOutcome =
 export interface FetchPart {
   readonly topic: string;
   readonly offset: bigint;
+  /** Compressed bytes asked for this partition; absent: the fetch's `partitionMaxBytes`. */
+  readonly maxBytes?: number;
 }
 
 /** What readers need from the brokers. Errors are KafkaJS's; callers classify them. */
@@ -172,14 +174,14 @@ export function kafkaWireOf(kafka: Kafka): KafkaWire {
               isolationLevel: READ_COMMITTED,
               maxWaitTime: opts.maxWaitMs,
               minBytes: 1,
-              maxBytes: opts.partitionMaxBytes * list.length,
+              maxBytes: list.reduce((sum, p) => sum + (p.maxBytes ?? opts.partitionMaxBytes), 0),
               topics: list.map((p) => ({
                 topic: p.topic,
                 partitions: [
                   {
                     partition: PARTITION,
                     fetchOffset: p.offset.toString(),
-                    maxBytes: opts.partitionMaxBytes,
+                    maxBytes: p.maxBytes ?? opts.partitionMaxBytes,
                   },
                 ],
               })),

@@ -37,6 +37,14 @@ export class RecordQueue {
     return this.items.length >= this.limits.maxRecords || this.bytes >= this.limits.maxBytes;
   }
 
+  /** What it can take before it is full: records, and bytes of their values. */
+  get room(): { readonly records: number; readonly bytes: number } {
+    return {
+      records: Math.max(0, this.limits.maxRecords - this.items.length),
+      bytes: Math.max(0, this.limits.maxBytes - this.bytes),
+    };
+  }
+
   get canResume(): boolean {
     return (
       this.items.length <= this.limits.maxRecords / 2 && this.bytes <= this.limits.maxBytes / 2

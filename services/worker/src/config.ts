@@ -118,7 +118,7 @@ export const WorkerConfigSchema = z.object({
   WORKER_KAFKA_FETCH_BYTES: int(
     1024 * 1024,
     64 * 1024,
-    'Memory budget: compressed bytes one Kafka fetch asks for per channel (KafkaJS maxBytes and maxBytesPerPartition)',
+    'Memory budget: most compressed bytes one Kafka fetch asks for per channel (less when its queue has less room)',
   ),
   WORKER_READ_AHEAD_BYTES: int(
     16 * 1024 * 1024,

@@ -1,3 +1,5 @@
+// Before the SDK loads: see the module.
+import './defer-sdk-bulk-writer.js';
 import { createRequire } from 'node:module';
 import { MilvusClient, type ClientConfig } from '@zilliz/milvus2-sdk-node';
 

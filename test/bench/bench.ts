@@ -46,33 +46,64 @@ import {
 } from './report.js';
 import type { Row } from './report.js';
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    rows: { type: 'string' },
-    batch: { type: 'string', default: '1000' },
-    dim: { type: 'string', default: '128' },
-    shards: { type: 'string', default: '4' },
-    workers: { type: 'string' },
-    'lag-seconds': { type: 'string' },
-    'lag-workers': { type: 'string', default: '2' },
-    tasks: { type: 'string' },
-    'idle-seconds': { type: 'string' },
-    'run-timeout-s': { type: 'string', default: '1200' },
-    'skip-load': { type: 'boolean', default: false },
-    'keep-source': { type: 'boolean', default: false },
-    'skip-ceiling': { type: 'boolean', default: false },
-    'skip-many': { type: 'boolean', default: false },
-    'skip-failover': { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false },
-    'no-record': { type: 'boolean', default: false },
-    /** api, replicate (into the replica, ttMsgEnabled=false), or both side by side. */
-    mode: { type: 'string', default: 'both' },
-    /** Run the control service and workers from another checkout's build (same bench, same machine). */
-    'cdc-root': { type: 'string' },
-  },
-  allowPositionals: true,
-});
+const OPTIONS = {
+  quick: { type: 'boolean', default: false },
+  rows: { type: 'string' },
+  batch: { type: 'string', default: '1000' },
+  dim: { type: 'string', default: '128' },
+  shards: { type: 'string', default: '4' },
+  workers: { type: 'string' },
+  'lag-seconds': { type: 'string' },
+  'lag-workers': { type: 'string', default: '2' },
+  tasks: { type: 'string' },
+  'idle-seconds': { type: 'string' },
+  'run-timeout-s': { type: 'string', default: '1200' },
+  'skip-load': { type: 'boolean', default: false },
+  'keep-source': { type: 'boolean', default: false },
+  'skip-ceiling': { type: 'boolean', default: false },
+  'skip-many': { type: 'boolean', default: false },
+  'skip-failover': { type: 'boolean', default: false },
+  profile: { type: 'boolean', default: false },
+  'no-record': { type: 'boolean', default: false },
+  /** api, replicate (into the replica, ttMsgEnabled=false), or both side by side. */
+  mode: { type: 'string', default: 'both' },
+  /** Run the control service and workers from another checkout's build (same bench, same machine). */
+  'cdc-root': { type: 'string' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const USAGE = `pnpm bench [options]   (the local stack must be up: bash deploy/local/up.sh)
+
+  --quick               short run for CI's log: 20,000 rows, 10 idle tasks, 10 s of lag
+  --rows N              rows loaded into the source (200000; quick 20000)
+  --batch N, --dim N, --shards N   insert batch (1000), vector dimension (128), shards (4)
+  --workers 1,2         worker counts to time the catch-up with (1,2; quick 1)
+  --mode api|replicate|both        target modes to run (both)
+  --lag-seconds N       seconds of end-to-end lag at 50% load per mode (30; quick 10; 0 skips)
+  --lag-workers N       workers during the lag run (2)
+  --tasks N, --idle-seconds N      idle tasks on one source and how long they are watched (30, 20 s; quick 10, 10 s)
+  --skip-load           reuse the rows already in the source (with --keep-source on the run before)
+  --keep-source         leave the source rows for the next run
+  --skip-ceiling, --skip-many, --skip-failover   leave out the direct-ingest ceilings, idle tasks, failover
+  --profile             one more catch-up under --cpu-prof, summarized in the record
+  --no-record           print only; do not append to BENCHMARKS.md
+  --cdc-root DIR        run the control service and workers from another checkout's build
+  --run-timeout-s N     longest a CDC run may take (1200)
+BENCH_NODE_ARGS adds node flags to the CDC processes (e.g. --trace-gc).`;
+
+function parseBenchArgs() {
+  try {
+    return parseArgs({ options: OPTIONS, allowPositionals: true }).values;
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+const args = parseBenchArgs();
+if (args.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const QUICK = args.quick;
 const CEILING_DB = `${DB_PREFIX}_ceiling`;
 const N = Number(args.rows ?? (QUICK ? '20000' : '200000'));

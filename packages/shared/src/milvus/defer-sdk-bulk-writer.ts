@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import Module from 'node:module';
+import Module, { createRequire } from 'node:module';
 
 /*
  * `@zilliz/milvus2-sdk-node` (2.6.17) requires its BulkWriter at load time, and with it `@shanghaikid/parquetjs`, whose

@@ -207,6 +207,18 @@ function catchUpRow(r: CatchUpResult, bytesPerRow: number): Row {
   };
 }
 
+/**
+ * The rate the lag runs load half of: the CDC's catch-up rate, but no more than the best direct ingest into a Milvus
+ * measured in the same run. The source Milvus has to take the load while the CDC replicates it, on the same machine
+ * here; past half of what a Milvus takes, the source queues its own writes (seen: ticks read 4.5 s after the broker
+ * took them at 14,800 rows/s against a 7,100 rows/s ceiling), and the figure is the machine's, not the CDC's lag.
+ */
+function lagBaseRate(cdcRowsPerSec: number, directRowsPerSec: number | undefined): number {
+  return directRowsPerSec === undefined || directRowsPerSec <= 0
+    ? cdcRowsPerSec
+    : Math.min(cdcRowsPerSec, directRowsPerSec);
+}
+
 function lagSection(lags: readonly LagRunResult[], base: number): { md: string; agrees: boolean } {
   const parts: string[] = [];
   let agrees = true;
@@ -215,7 +227,7 @@ function lagSection(lags: readonly LagRunResult[], base: number): { md: string; 
       {
         what: `end-to-end (per batch), ${l.mode} mode`,
         values: l.res.lagsMs,
-        notes: `${l.res.batches} batches, ${l.res.rows} rows at ${l.res.achievedRowsPerSec.toFixed(0)} rows/s (50% of ${base.toFixed(0)}); ${l.res.missing} not seen; last batch ${l.res.lastBatchLagMs?.toFixed(0) ?? '?'} ms; CDC CPU ${l.cpuS.toFixed(1)} s; peak RSS/worker ${l.rss.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')} MiB`,
+        notes: `${l.res.batches} batches, ${l.res.rows} rows at ${l.res.achievedRowsPerSec.toFixed(0)} rows/s (50% of ${base.toFixed(0)}, the lesser of the CDC catch-up and the best direct ingest); ${l.res.missing} not seen; last batch ${l.res.lastBatchLagMs?.toFixed(0) ?? '?'} ms; CDC CPU ${l.cpuS.toFixed(1)} s; peak RSS/worker ${l.rss.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')} MiB`,
       },
       {
         what: `reported (GetTaskPositions task lag), ${l.mode} mode`,
@@ -313,7 +325,10 @@ async function main(): Promise<void> {
   const lags: LagRunResult[] = [];
   const apiBase =
     catchUps.find((c) => c.mode === 'api' && c.workers === LAG_WORKERS) ?? catchUps[0];
-  const baseRate = apiBase === undefined ? 0 : (apiBase.rows * 1000) / apiBase.ms;
+  const baseRate = lagBaseRate(
+    apiBase === undefined ? 0 : (apiBase.rows * 1000) / apiBase.ms,
+    bestDirect === undefined ? undefined : rate(bestDirect),
+  );
   if (LAG_SECONDS > 0 && baseRate > 0) {
     for (const mode of MODES) {
       lags.push(

@@ -102,7 +102,8 @@ exact command. How to read it:
   messages (the payload the CDC moves), per row, times rows.
 - **÷ direct insert**: the same rows, same batch size, inserted straight into a fresh target collection with the Node
   SDK (one call in flight), measured in the same run: the physical limit of API mode on this machine.
-- **lag**: a steady load at 50% of the measured 2-worker CDC throughput, small batches; *end-to-end* = issue time of
+- **lag**: a steady load at 50% of the measured 2-worker CDC throughput (at most 50% of the best direct ingest: the
+  source Milvus takes the load on the same machine), small batches; *end-to-end* = issue time of
   the first Strong-consistency query on the target that sees the batch's last id − the source's insert acknowledgement;
   *reported* = \`GetTaskPositions\` task lag (largest channel lag) sampled every 500 ms.
 `;

@@ -4,9 +4,12 @@
  * of it had been seen) − (time the source acknowledged the insert): a Strong query issued at t sees every write the
  * target acknowledged before t, so this bounds the true lag from above by at most one poll interval. A batch's rows
  * spread over every shard, so this is the lag of the slowest channel, like the task lag GetTaskPositions reports.
+ * The same lag counted from the insert's own timestamp (the source's stamp, the time guarantee 7's reported lag counts
+ * from) is kept beside it: the two differ by how long the source took from stamping a batch to acknowledging it.
  */
 import { ConsistencyLevelEnum } from '@zilliz/milvus2-sdk-node';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { tsToUnixMs } from '@cdc/shared';
 import { makeRows } from './data.js';
 
 export interface LagResult {
@@ -15,6 +18,8 @@ export interface LagResult {
   readonly achievedRowsPerSec: number;
   /** Per batch, ms; missing batches (never seen before the deadline) are not included. */
   readonly lagsMs: number[];
+  /** Per batch, ms: the same, counted from the source's timestamp of the insert instead of its acknowledgement. */
+  readonly lagsFromStampMs: number[];
   /** Each seen batch: when the source acknowledged it (epoch ms) and its lag. */
   readonly batchLags: { readonly ackedMs: number; readonly lagMs: number }[];
   /** Lag of the last batch written: how long after the source's last write every row was visible. */
@@ -44,8 +49,10 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
   const batch = Math.max(1, Math.round(o.rowsPerSec / perSec));
   const total = Math.max(1, Math.floor((o.rowsPerSec * o.seconds) / batch));
   const pending = new Map<number, number>(); // id → its batch's first id
-  const batches = new Map<number, { acked: number; left: number }>(); // first id → ack time, rows not yet seen
+  // first id → ack time, the source's stamp (epoch ms), rows not yet seen
+  const batches = new Map<number, { acked: number; stamped: number; left: number }>();
   const lags: number[] = [];
+  const lagsFromStamp: number[] = [];
   const batchLags: { ackedMs: number; lagMs: number }[] = [];
   let lastFirstId = -1;
   let writing = true;
@@ -73,6 +80,7 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
       if (b === undefined || --b.left > 0) continue;
       batches.delete(first);
       lags.push(Math.max(0, issued - b.acked));
+      lagsFromStamp.push(Math.max(0, issued - b.stamped));
       batchLags.push({ ackedMs: b.acked, lagMs: Math.max(0, issued - b.acked) });
       if (first === lastFirstId) lastBatchLagMs = Math.max(0, issued - b.acked);
     }
@@ -109,8 +117,10 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
       });
       if (res.status.error_code !== 'Success') throw new Error(`lag insert: ${res.status.reason}`);
       const acked = Date.now();
+      // Same host, same clock: the stamp's physical part is the source's wall clock in ms.
+      const stamped = res.timestamp ? tsToUnixMs(BigInt(res.timestamp)) : acked;
       for (let id = from; id < from + batch; id++) pending.set(id, from);
-      batches.set(from, { acked, left: batch });
+      batches.set(from, { acked, stamped, left: batch });
       lastFirstId = from;
       written += batch;
     }
@@ -124,6 +134,7 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
     rows: written,
     achievedRowsPerSec: written / elapsed,
     lagsMs: lags,
+    lagsFromStampMs: lagsFromStamp,
     batchLags,
     lastBatchLagMs,
     missing: batches.size,

@@ -79,10 +79,11 @@ export async function runLagLoad(o: LagLoad): Promise<LagResult> {
       const b = batches.get(first);
       if (b === undefined || --b.left > 0) continue;
       batches.delete(first);
-      lags.push(Math.max(0, issued - b.acked));
+      const lag = Math.max(0, issued - b.acked);
+      lags.push(lag);
       lagsFromStamp.push(Math.max(0, issued - b.stamped));
-      batchLags.push({ ackedMs: b.acked, lagMs: Math.max(0, issued - b.acked) });
-      if (first === lastFirstId) lastBatchLagMs = Math.max(0, issued - b.acked);
+      batchLags.push({ ackedMs: b.acked, lagMs: lag });
+      if (first === lastFirstId) lastBatchLagMs = lag;
     }
   };
   const poller = (async () => {

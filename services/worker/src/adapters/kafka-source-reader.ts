@@ -29,13 +29,15 @@ import {
 import { createKafkaClient } from './kafka-client.js';
 import type { KafkaClientOptions } from './kafka-client.js';
 import { KafkaFetchSession } from './kafka-fetch-session.js';
-import type { FetchedPartition } from './kafka-fetch-session.js';
+import type { FetchedPartition, FetchSessionOptions } from './kafka-fetch-session.js';
 import { resolveStartOffset } from './kafka-position.js';
 import { kafkaWireOf } from './kafka-wire.js';
 import type { WireMessage } from './kafka-wire.js';
 import { workerReadBudget } from './read-budget.js';
 import type { ReadBudget } from './read-budget.js';
 import { RecordQueue } from './record-queue.js';
+import { SharedSessions } from './shared-sessions.js';
+import type { JoinedSession } from './shared-sessions.js';
 import { coalesceTicks, isNotTimeTick } from './time-ticks.js';
 import { REJECTED_BATCH_HEADER, rejectedBatchOf } from './kafka-zstd-codec.js';
 
@@ -159,39 +161,30 @@ function headerOf(m: WireMessage, key: string): Buffer | string | undefined {
 /** Records already made of a fetched message: the readers of one topic (several tasks) get the same one. */
 const recordsOfMessages = new WeakMap<WireMessage, ChannelRecord>();
 
-/** The fetch loop shared by the readers of one KafkaJS client, while any is open. */
-const sessions = new WeakMap<Kafka, { session: KafkaFetchSession; readers: number }>();
+/** The fetch loop shared by the readers of one KafkaJS client, while any is open (and a while after). */
+const sessions = new SharedSessions<Kafka, KafkaFetchSession>(
+  (kafka) => new KafkaFetchSession(kafkaWireOf(kafka), sessionOptions.get(kafka) ?? DEFAULT_SESSION),
+  async (session) => {
+    await session.drained();
+    await session.wire.disconnect();
+  },
+);
+/** The options of the first reader that made a client's session (the readers of one factory share them). */
+const sessionOptions = new WeakMap<Kafka, FetchSessionOptions>();
+const DEFAULT_SESSION: FetchSessionOptions = {
+  maxWaitMs: DEFAULT_FETCH_MAX_WAIT_MS,
+  partitionMaxBytes: DEFAULT_FETCH_MAX_BYTES,
+};
 
-function joinSession(opts: KafkaSourceReaderOptions): {
-  session: KafkaFetchSession;
-  leave: () => Promise<void>;
-} {
-  if (opts.session !== undefined) return { session: opts.session, leave: () => Promise.resolve() };
-  const kafka = opts.kafka;
-  let entry = sessions.get(kafka);
-  if (entry === undefined) {
-    entry = {
-      session: new KafkaFetchSession(kafkaWireOf(kafka), {
-        maxWaitMs: opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
-        partitionMaxBytes: opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
-        ...(opts.logger === undefined ? {} : { log: opts.logger }),
-      }),
-      readers: 0,
-    };
-    sessions.set(kafka, entry);
-  }
-  entry.readers++;
-  const e = entry;
-  return {
-    session: e.session,
-    leave: async () => {
-      if (--e.readers > 0) return;
-      // The last reader of the client: end the loop and close its connections.
-      if (sessions.get(kafka) === e) sessions.delete(kafka);
-      await e.session.drained();
-      await e.session.wire.disconnect().catch(() => undefined);
-    },
-  };
+function joinSession(opts: KafkaSourceReaderOptions): JoinedSession<KafkaFetchSession> {
+  if (opts.session !== undefined) return { session: opts.session, leave: () => undefined };
+  if (!sessionOptions.has(opts.kafka))
+    sessionOptions.set(opts.kafka, {
+      maxWaitMs: opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
+      partitionMaxBytes: opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
+      ...(opts.logger === undefined ? {} : { log: opts.logger }),
+    });
+  return sessions.join(opts.kafka);
 }
 
 export class KafkaSourceReader implements SourceReader, FetchedPartition {
@@ -204,7 +197,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
   private stateValue: KafkaSourceReaderState = 'idle';
   private readonly queue: RecordQueue;
   private readonly budget: ReadBudget;
-  private joined: { session: KafkaFetchSession; leave: () => Promise<void> } | undefined;
+  private joined: JoinedSession<KafkaFetchSession> | undefined;
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private reading = false;
@@ -249,8 +242,8 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       );
     }
     this.stateValue = 'opening';
-    this.opening = this.doOpen(start).catch(async (err: unknown) => {
-      await this.teardown();
+    this.opening = this.doOpen(start).catch((err: unknown) => {
+      this.teardown();
       throw unavailable('opening', this.channel, err);
     });
     return this.opening;
@@ -306,7 +299,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       this.stateValue = 'stopped';
       this.queue.close();
       await this.opening?.catch(() => undefined);
-      await this.teardown();
+      this.teardown();
     })();
     return this.closing;
   }
@@ -317,7 +310,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     await session.connect();
     const wire = session.wire;
     // Metadata only (never creates the topic, unlike a consumer subscription with auto-creation on).
-    if (!(await wire.topicExists(this.channel))) throw channelWithoutTopic(this.channel);
+    if (!(await session.topics.exists(this.channel))) throw channelWithoutTopic(this.channel);
     const marks = await wire.watermarks(this.channel);
     const byTimestamp =
       start.kind === 'timestamp' ? await wire.offsetAtTime(this.channel, start.unixMs) : undefined;
@@ -465,12 +458,12 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     );
   }
 
-  private async teardown(): Promise<void> {
+  private teardown(): void {
     const joined = this.joined;
     this.joined = undefined;
     if (joined === undefined) return;
     joined.session.remove(this);
-    await joined.leave();
+    joined.leave();
   }
 }
 

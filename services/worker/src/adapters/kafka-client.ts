@@ -6,6 +6,7 @@ import kafkajs from 'kafkajs';
 import type { Kafka, LogEntry, SASLOptions, logCreator } from 'kafkajs';
 import type { Logger } from '@cdc/shared';
 import { registerKafkaZstdCodec } from './kafka-zstd-codec.js';
+import { fixKafkaIdleLoop } from './kafkajs-idle-loop-fix.js';
 
 const { Kafka: KafkaClass, logLevel: KafkaLogLevel } = kafkajs;
 
@@ -54,6 +55,7 @@ export function pinoLogCreator(logger: Logger): logCreator {
 
 export function createKafkaClient(opts: KafkaClientOptions): Kafka {
   registerKafkaZstdCodec();
+  fixKafkaIdleLoop();
   return new KafkaClass({
     brokers: [...opts.brokers],
     clientId: opts.clientId ?? 'cdc-worker',

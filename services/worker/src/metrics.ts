@@ -2,6 +2,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LeaseHooks } from './lease/lease-runner.js';
+import type { LeaseRef } from './ports/worker-control.js';
+
+const leaseKey = (l: LeaseRef): string => `${l.taskId}\0${l.channel}\0${l.epoch}`;
 
 /** Prometheus metrics of a worker. Labels stay low-cardinality: task and channel, never data. */
 export class WorkerMetrics {
@@ -11,12 +14,12 @@ export class WorkerMetrics {
     help: 'Channel leases held',
     registers: [this.registry],
   });
-  private readonly applied = new Gauge({
-    name: 'cdc_worker_applied_rows',
-    help: 'Rows applied to the target in the current lease',
-    labelNames: ['task', 'channel'],
-    registers: [this.registry],
-  });
+  /** Each held lease's count, read when scraped. */
+  private readonly appliedRows = new Map<
+    string,
+    { task: string; channel: string; read: () => number }
+  >();
+  private readonly applied: Gauge;
   private readonly retries = new Counter({
     name: 'cdc_worker_retries_total',
     help: 'Retryable failures that were retried',
@@ -48,15 +51,31 @@ export class WorkerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const leases = this.appliedRows;
+    this.applied = new Gauge({
+      name: 'cdc_worker_applied_rows',
+      help: 'Rows applied to the target in the current lease',
+      labelNames: ['task', 'channel'],
+      registers: [this.registry],
+      collect() {
+        for (const l of leases.values()) this.set({ task: l.task, channel: l.channel }, l.read());
+      },
+    });
   }
 
   hooks(): LeaseHooks {
     return {
-      onLeaseStart: () => {
+      onLeaseStart: (l, appliedRows) => {
         this.leases.inc();
+        this.appliedRows.set(leaseKey(l), {
+          task: l.taskId,
+          channel: l.channel,
+          read: appliedRows,
+        });
       },
       onLeaseEnd: (l) => {
         this.leases.dec();
+        this.appliedRows.delete(leaseKey(l));
         this.applied.remove(l.taskId, l.channel);
       },
       onRetry: (l) => {
@@ -75,9 +94,6 @@ export class WorkerMetrics {
       },
       onRecordsRead: (l, records) => {
         this.recordsRead.inc({ task: l.taskId, channel: l.channel }, records);
-      },
-      onProgress: (l, rows) => {
-        this.applied.set({ task: l.taskId, channel: l.channel }, rows);
       },
     };
   }

@@ -95,6 +95,24 @@ describe('LeaseReporter', () => {
     expect(ended).toEqual(['task paused']);
   });
 
+  it('tells pause watchers once, when an answer brings a pause, and at once when one is in force', async () => {
+    const { control, reporter } = setup();
+    const heard: string[] = [];
+    reporter.onPause(() => heard.push('first'));
+    const unwatch = reporter.onPause(() => heard.push('unsubscribed'));
+    unwatch();
+    await reporter.reportOnce();
+    expect(heard).toEqual([]);
+    control.answers = [
+      { keepLease: true, reason: '', pause: { timestamp: 45n, immediate: false } },
+    ];
+    await reporter.reportOnce();
+    await reporter.reportOnce();
+    expect(heard).toEqual(['first']);
+    reporter.onPause(() => heard.push('late'));
+    expect(heard).toEqual(['first', 'late']);
+  });
+
   it('gives a reason when the control plane ends the lease without one', async () => {
     const { control, reporter, ended } = setup();
     control.answers = [{ keepLease: false, reason: '' }];

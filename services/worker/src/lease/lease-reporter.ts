@@ -54,6 +54,7 @@ export class LeaseReporter implements LeaseProgress {
   private loop: Promise<void> | undefined;
   private readonly stopper = new AbortController();
   private pausePoint: PausePoint | undefined;
+  private readonly pauseListeners = new Set<() => void>();
   private readonly caughtUpBy = new Map<string, boolean>();
   private nothingToRead = false;
   private readonly pausedTargets = new Set<string>();
@@ -79,6 +80,19 @@ export class LeaseReporter implements LeaseProgress {
 
   get pause(): PausePoint | undefined {
     return this.pausePoint;
+  }
+
+  /**
+   * Calls `listener` once a pause is in force (at once if it is already); returns the unsubscribe. For waits that
+   * hold no reader to notice the pause with (a channel waiting for its topic), without a timer each.
+   */
+  onPause(listener: () => void): () => void {
+    if (this.pausePoint !== undefined) {
+      listener();
+      return () => undefined;
+    }
+    this.pauseListeners.add(listener);
+    return () => this.pauseListeners.delete(listener);
   }
 
   setCaughtUp(caughtUp: boolean): void {
@@ -353,12 +367,20 @@ export class LeaseReporter implements LeaseProgress {
     if (res.keepLease && res.applyUntil > (this.bound ?? 0n)) this.bound = res.applyUntil;
     if (settled) this.pauseReported = reached;
     // A pause the control service no longer asks for (resumed) must not stop the replicators.
-    if (unsettledPause === 0n) this.pausePoint = res.pause;
+    if (unsettledPause === 0n) this.setPause(res.pause);
     if (position) this.reportedPosition = position;
     for (const [uri, p] of fanOut) this.reportedFanOut.set(uri, p);
     if (res.replicateWatermark > this.watermark) this.watermark = res.replicateWatermark;
     if (res.channelCheckpoints !== undefined) this.checkpoints = res.channelCheckpoints;
     if (!res.keepLease) this.end(res.reason || 'lease ended by the control plane');
+  }
+
+  private setPause(pause: PausePoint | undefined): void {
+    this.pausePoint = pause;
+    if (pause === undefined) return;
+    const listeners = [...this.pauseListeners];
+    this.pauseListeners.clear();
+    for (const listener of listeners) listener();
   }
 
   private unreportedFanOut(): Map<string, CheckpointPosition> {

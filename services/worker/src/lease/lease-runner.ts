@@ -64,14 +64,13 @@ export interface LeaseSettings {
 }
 
 export interface LeaseHooks {
-  onLeaseStart?(lease: LeaseRef): void;
+  /** `appliedRows` reads the lease's count when metrics are scraped (no timer per lease). */
+  onLeaseStart?(lease: LeaseRef, appliedRows: () => number): void;
   onLeaseEnd?(lease: LeaseRef, reason: string): void;
   onRetry?(lease: LeaseRef): void;
   onQuarantine?(lease: LeaseRef): void;
   /** Records read from the MQ for the lease (once, whatever the number of targets). */
   onRecordsRead?(lease: LeaseRef, records: number): void;
-  /** Periodic progress for metrics. */
-  onProgress?(lease: LeaseRef, appliedRows: number): void;
   /** The lag split of the main target (see DelayObserver). */
   onTickRead?(lease: LeaseRef, ms: number, sinceBrokerMs: number | undefined): void;
   onApplied?(lease: LeaseRef, ms: number): void;
@@ -172,7 +171,7 @@ export class LeaseRunner {
       { start: readerStartOf(grant.start).kind, waitedMs: Math.round(sentAt - jobStarted) },
       'lease acquired',
     );
-    this.deps.hooks?.onLeaseStart?.(lease);
+    this.deps.hooks?.onLeaseStart?.(lease, () => reporter.appliedRows);
     let endReason = 'ended';
     try {
       // Every target call this lease makes carries its write deadline (fenceInterceptor).
@@ -224,10 +223,6 @@ export class LeaseRunner {
     const borrowed: Borrowed<unknown>[] = [];
     let reader: SourceReader | undefined;
     const onRetry = hooks?.onRetry ? () => hooks.onRetry?.(lease) : undefined;
-    const progressTimer = setInterval(
-      () => hooks?.onProgress?.(lease, reporter.appliedRows),
-      1_000,
-    );
     try {
       const targets = [];
       const issues = new StandbyIssues((r) => this.deps.control.reportStandby(lease, r), log);
@@ -326,7 +321,6 @@ export class LeaseRunner {
         signal.removeEventListener('abort', onAbort);
       }
     } finally {
-      clearInterval(progressTimer);
       await reader?.close();
       for (const b of borrowed.reverse()) await b.release();
       await metadata.release();
@@ -352,9 +346,9 @@ export class LeaseRunner {
       waiting.abort(signal.reason);
     };
     signal.addEventListener('abort', stopWaiting, { once: true });
-    const pauseWatch = setInterval(() => {
-      if (reporter.pause !== undefined) waiting.abort(new Error('task pausing'));
-    }, 250);
+    const unwatchPause = reporter.onPause(() => {
+      waiting.abort(new Error('task pausing'));
+    });
     const started = performance.now();
     try {
       await withRetry(
@@ -376,7 +370,7 @@ export class LeaseRunner {
         if (!signal.aborted && reporter.pause !== undefined) reporter.pauseReachedByAll();
       });
     } finally {
-      clearInterval(pauseWatch);
+      unwatchPause();
       signal.removeEventListener('abort', stopWaiting);
     }
     if (reader !== undefined)

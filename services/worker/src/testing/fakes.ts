@@ -706,7 +706,7 @@ export class FakeSourceMetadata implements SourceMetadata {
 }
 
 export type FakeCheckpointAnswer =
-  { keepLease: boolean; reason: string; replicateWatermark?: bigint } | Error;
+  { keepLease: boolean; reason: string; replicateWatermark?: bigint; pause?: PausePoint } | Error;
 
 /**
  * The control plane: `reportCheckpoint` answers from `answers` in order (the last one repeats; default keep the

@@ -163,7 +163,8 @@ const recordsOfMessages = new WeakMap<WireMessage, ChannelRecord>();
 
 /** The fetch loop shared by the readers of one KafkaJS client, while any is open (and a while after). */
 const sessions = new SharedSessions<Kafka, KafkaFetchSession>(
-  (kafka) => new KafkaFetchSession(kafkaWireOf(kafka), sessionOptions.get(kafka) ?? DEFAULT_SESSION),
+  (kafka) =>
+    new KafkaFetchSession(kafkaWireOf(kafka), sessionOptions.get(kafka) ?? DEFAULT_SESSION),
   async (session) => {
     await session.drained();
     await session.wire.disconnect();

@@ -8,7 +8,6 @@
 import { errorMessage } from '@cdc/shared';
 import type { Logger } from '@cdc/shared';
 import type { FetchPart, KafkaWire, WireMessage } from './kafka-wire.js';
-import { TopicLookup } from './topic-lookup.js';
 
 /** One reader's partition as the session sees it. */
 export interface FetchedPartition {
@@ -51,15 +50,10 @@ export class KafkaFetchSession {
   /** Rotates which reader of a topic read by several goes first (one fetch holds a partition once). */
   private round = 0;
 
-  /** Topic lookups shared by the session's readers (one per missing topic a second, however many tasks wait). */
-  readonly topics: TopicLookup;
-
   constructor(
     readonly wire: KafkaWire,
     private readonly opts: FetchSessionOptions,
-  ) {
-    this.topics = new TopicLookup((topic) => wire.topicExists(topic));
-  }
+  ) {}
 
   get size(): number {
     return this.partitions.size;

@@ -10,6 +10,8 @@ import { KafkaFetchSession } from './kafka-fetch-session.js';
 import { KafkaSourceReader } from './kafka-source-reader.js';
 import type { FetchOutcome, FetchPart, KafkaWire, WireMessage } from './kafka-wire.js';
 import { ReadBudget } from './read-budget.js';
+import { TopicLookup } from './topic-lookup.js';
+import { isChannelWithoutTopic } from '../ports/source-reader.js';
 
 const asBuffer = (v: Uint8Array | undefined): Buffer | undefined =>
   v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -331,6 +333,35 @@ describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () 
     });
     await r.close();
   });
+  it('looks a missing topic up once for every reader waiting on it, without joining the fetch loop', async () => {
+    const wire = new FakeWire();
+    wire.topics = new Set();
+    const session = newSession(wire);
+    let looks = 0;
+    const topics = new TopicLookup((topic) => {
+      looks++;
+      return wire.topicExists(topic);
+    });
+    const readers = Array.from(
+      { length: 30 },
+      () =>
+        new KafkaSourceReader({
+          kafka: Object.create(null) as Kafka,
+          channel: 'ch',
+          session,
+          topics,
+        }),
+    );
+    const opened = await Promise.allSettled(readers.map((r) => r.open({ kind: 'earliest' })));
+    expect(opened.every((o) => o.status === 'rejected' && isChannelWithoutTopic(o.reason))).toBe(
+      true,
+    );
+    expect(looks).toBe(1);
+    expect(wire.connects).toBe(0);
+    expect(session.size).toBe(0);
+    for (const r of readers) await r.close();
+  });
+
   it('coalesces time ticks on request: waits past them for a change, and hands out the last of each run', async () => {
     const wire = new FakeWire();
     const msgs = new RecordLog('ch')

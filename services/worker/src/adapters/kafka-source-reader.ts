@@ -29,15 +29,14 @@ import {
 import { createKafkaClient } from './kafka-client.js';
 import type { KafkaClientOptions } from './kafka-client.js';
 import { KafkaFetchSession } from './kafka-fetch-session.js';
-import type { FetchedPartition, FetchSessionOptions } from './kafka-fetch-session.js';
+import type { FetchedPartition } from './kafka-fetch-session.js';
 import { resolveStartOffset } from './kafka-position.js';
 import { kafkaWireOf } from './kafka-wire.js';
 import type { WireMessage } from './kafka-wire.js';
 import { workerReadBudget } from './read-budget.js';
 import type { ReadBudget } from './read-budget.js';
 import { RecordQueue } from './record-queue.js';
-import { SharedSessions } from './shared-sessions.js';
-import type { JoinedSession } from './shared-sessions.js';
+import { TopicLookup } from './topic-lookup.js';
 import { coalesceTicks, isNotTimeTick } from './time-ticks.js';
 import { REJECTED_BATCH_HEADER, rejectedBatchOf } from './kafka-zstd-codec.js';
 
@@ -71,6 +70,8 @@ export interface KafkaSourceReaderOptions {
   readonly budget?: ReadBudget;
   /** The fetch loop to read through (default: the one shared by every reader of `kafka`). */
   readonly session?: KafkaFetchSession;
+  /** Whether the channel's topic exists (default: the lookup shared by every reader of `kafka`, or `session`'s). */
+  readonly topics?: TopicLookup;
 }
 
 export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
@@ -161,31 +162,68 @@ function headerOf(m: WireMessage, key: string): Buffer | string | undefined {
 /** Records already made of a fetched message: the readers of one topic (several tasks) get the same one. */
 const recordsOfMessages = new WeakMap<WireMessage, ChannelRecord>();
 
-/** The fetch loop shared by the readers of one KafkaJS client, while any is open (and a while after). */
-const sessions = new SharedSessions<Kafka, KafkaFetchSession>(
-  (kafka) =>
-    new KafkaFetchSession(kafkaWireOf(kafka), sessionOptions.get(kafka) ?? DEFAULT_SESSION),
-  async (session) => {
-    await session.drained();
-    await session.wire.disconnect();
-  },
-);
-/** The options of the first reader that made a client's session (the readers of one factory share them). */
-const sessionOptions = new WeakMap<Kafka, FetchSessionOptions>();
-const DEFAULT_SESSION: FetchSessionOptions = {
-  maxWaitMs: DEFAULT_FETCH_MAX_WAIT_MS,
-  partitionMaxBytes: DEFAULT_FETCH_MAX_BYTES,
-};
+/**
+ * Topic lookups of each KafkaJS client, through a connection of their own that stays open: a reader looks its topic
+ * up before it joins the fetch loop, so a lease waiting for its topic builds no loop and no connection per look.
+ */
+const topicLookups = new WeakMap<Kafka, TopicLookup>();
 
-function joinSession(opts: KafkaSourceReaderOptions): JoinedSession<KafkaFetchSession> {
-  if (opts.session !== undefined) return { session: opts.session, leave: () => undefined };
-  if (!sessionOptions.has(opts.kafka))
-    sessionOptions.set(opts.kafka, {
-      maxWaitMs: opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
-      partitionMaxBytes: opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
-      ...(opts.logger === undefined ? {} : { log: opts.logger }),
+function topicLookupOf(opts: KafkaSourceReaderOptions): TopicLookup {
+  if (opts.topics !== undefined) return opts.topics;
+  if (opts.session !== undefined) {
+    const wire = opts.session.wire;
+    return new TopicLookup((topic) => wire.topicExists(topic));
+  }
+  let lookup = topicLookups.get(opts.kafka);
+  if (lookup === undefined) {
+    const wire = kafkaWireOf(opts.kafka);
+    let connected: Promise<void> | undefined;
+    lookup = new TopicLookup(async (topic) => {
+      connected ??= wire.connect().catch((err: unknown) => {
+        connected = undefined;
+        throw err;
+      });
+      await connected;
+      return wire.topicExists(topic);
     });
-  return sessions.join(opts.kafka);
+    topicLookups.set(opts.kafka, lookup);
+  }
+  return lookup;
+}
+
+/** The fetch loop shared by the readers of one KafkaJS client, while any is open. */
+const sessions = new WeakMap<Kafka, { session: KafkaFetchSession; readers: number }>();
+
+function joinSession(opts: KafkaSourceReaderOptions): {
+  session: KafkaFetchSession;
+  leave: () => Promise<void>;
+} {
+  if (opts.session !== undefined) return { session: opts.session, leave: () => Promise.resolve() };
+  const kafka = opts.kafka;
+  let entry = sessions.get(kafka);
+  if (entry === undefined) {
+    entry = {
+      session: new KafkaFetchSession(kafkaWireOf(kafka), {
+        maxWaitMs: opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
+        partitionMaxBytes: opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
+        ...(opts.logger === undefined ? {} : { log: opts.logger }),
+      }),
+      readers: 0,
+    };
+    sessions.set(kafka, entry);
+  }
+  entry.readers++;
+  const e = entry;
+  return {
+    session: e.session,
+    leave: async () => {
+      if (--e.readers > 0) return;
+      // The last reader of the client: end the loop and close its connections.
+      if (sessions.get(kafka) === e) sessions.delete(kafka);
+      await e.session.drained();
+      await e.session.wire.disconnect().catch(() => undefined);
+    },
+  };
 }
 
 export class KafkaSourceReader implements SourceReader, FetchedPartition {
@@ -198,7 +236,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
   private stateValue: KafkaSourceReaderState = 'idle';
   private readonly queue: RecordQueue;
   private readonly budget: ReadBudget;
-  private joined: JoinedSession<KafkaFetchSession> | undefined;
+  private joined: { session: KafkaFetchSession; leave: () => Promise<void> } | undefined;
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private reading = false;
@@ -243,8 +281,8 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       );
     }
     this.stateValue = 'opening';
-    this.opening = this.doOpen(start).catch((err: unknown) => {
-      this.teardown();
+    this.opening = this.doOpen(start).catch(async (err: unknown) => {
+      await this.teardown();
       throw unavailable('opening', this.channel, err);
     });
     return this.opening;
@@ -300,18 +338,20 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       this.stateValue = 'stopped';
       this.queue.close();
       await this.opening?.catch(() => undefined);
-      this.teardown();
+      await this.teardown();
     })();
     return this.closing;
   }
 
   private async doOpen(start: ReaderStart): Promise<void> {
+    // Metadata only (never creates the topic, unlike a consumer subscription with auto-creation on).
+    if (!(await topicLookupOf(this.opts).exists(this.channel)))
+      throw channelWithoutTopic(this.channel);
+    this.stopIfClosed();
     this.joined = joinSession(this.opts);
     const { session } = this.joined;
     await session.connect();
     const wire = session.wire;
-    // Metadata only (never creates the topic, unlike a consumer subscription with auto-creation on).
-    if (!(await session.topics.exists(this.channel))) throw channelWithoutTopic(this.channel);
     const marks = await wire.watermarks(this.channel);
     const byTimestamp =
       start.kind === 'timestamp' ? await wire.offsetAtTime(this.channel, start.unixMs) : undefined;
@@ -459,12 +499,12 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     );
   }
 
-  private teardown(): void {
+  private async teardown(): Promise<void> {
     const joined = this.joined;
     this.joined = undefined;
     if (joined === undefined) return;
     joined.session.remove(this);
-    joined.leave();
+    await joined.leave();
   }
 }
 

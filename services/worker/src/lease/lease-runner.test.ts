@@ -304,6 +304,20 @@ describe('LeaseRunner', () => {
     expect(h.control.reports.at(-1)?.position?.timestamp).toBe(30n);
   });
 
+  it('stops waiting for a missing topic when a report answer brings a pause, and reports the channel paused', async () => {
+    const h = setup(DML, new RecordLog(DML));
+    h.factories.openFailures = Array.from({ length: 100 }, () => channelWithoutTopic(DML));
+    h.control.grant = grant({ reportIntervalMs: 20 });
+    h.control.answers = [
+      { keepLease: true, reason: '' },
+      { keepLease: true, reason: '', pause: { timestamp: 45n, immediate: false } },
+    ];
+    expect(await h.run()).toBe('ended');
+    expect(h.control.reports.at(-1)?.pauseReached).toBe(45n);
+    // Well before the 100 looks the backoff would take (minutes): the answer ended the wait.
+    expect(h.factories.readers.length).toBeLessThan(10);
+  });
+
   it('pauses the task with the reason on an error a person must act on', async () => {
     const log = new RecordLog(DML).add(
       insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),

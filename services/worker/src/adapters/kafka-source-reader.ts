@@ -177,13 +177,9 @@ function topicLookupOf(opts: KafkaSourceReaderOptions): TopicLookup {
   let lookup = topicLookups.get(opts.kafka);
   if (lookup === undefined) {
     const wire = kafkaWireOf(opts.kafka);
-    let connected: Promise<void> | undefined;
+    // KafkaJS shares a connect in flight and returns at once while connected; after a broker restart it reconnects.
     lookup = new TopicLookup(async (topic) => {
-      connected ??= wire.connect().catch((err: unknown) => {
-        connected = undefined;
-        throw err;
-      });
-      await connected;
+      await wire.connect();
       return wire.topicExists(topic);
     });
     topicLookups.set(opts.kafka, lookup);

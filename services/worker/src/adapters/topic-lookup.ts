@@ -30,8 +30,8 @@ export class TopicLookup {
     const pending = this.inFlight.get(topic);
     if (pending !== undefined) return pending;
     const known = this.answers.get(topic);
-    const age = known === undefined ? Infinity : this.now() - known.at;
-    if (known !== undefined && age < (known.exists ? FOUND_TOPIC_TTL_MS : MISSING_TOPIC_RECHECK_MS))
+    const trustedFor = known?.exists === true ? FOUND_TOPIC_TTL_MS : MISSING_TOPIC_RECHECK_MS;
+    if (known !== undefined && this.now() - known.at < trustedFor)
       return Promise.resolve(known.exists);
     const look = this.lookUp(topic).then(
       (exists) => {

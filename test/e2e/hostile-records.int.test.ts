@@ -97,7 +97,6 @@ beforeAll(async () => {
   await h.startControl();
   worker = await h.startWorker('worker-hostile', {
     NODE_OPTIONS: `--max-old-space-size=${HEAP_LIMIT_MIB}`,
-    WORKER_MAX_TICK_CARRY_MS: '2000',
   });
   sampler = setInterval(() => {
     sampleRss(worker.child.pid ?? 0);

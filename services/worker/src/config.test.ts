@@ -35,6 +35,13 @@ describe('worker configuration', () => {
     ]);
   });
 
+  it('reads the former tick-carry limit as the clock lead (a safe value for it either way)', () => {
+    expect(loadWorkerConfig({}).config.WORKER_MAX_CLOCK_LEAD_MS).toBe(60_000);
+    const { config, deprecations } = loadWorkerConfig({ WORKER_MAX_TICK_CARRY_MS: '600000' });
+    expect(config.WORKER_MAX_CLOCK_LEAD_MS).toBe(600_000);
+    expect(deprecations).toHaveLength(1);
+  });
+
   it('throws a ConfigError naming the variable instead of exiting', () => {
     expect(() => loadWorkerConfig({ CDC_REDIS_URL: 'not a url' })).toThrow(ConfigError);
     const { config } = loadWorkerConfig({ WORKER_CONTROL_TLS_CA_FILE: '/missing/ca.crt' });

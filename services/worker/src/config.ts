@@ -23,6 +23,8 @@ export const WORKER_RENAMED_VARIABLES: readonly RenamedVariable[] = [
   { name: 'CDC_REDIS_URL', formerly: 'REDIS_URL' },
   { name: 'CDC_QUEUE_PREFIX', formerly: 'QUEUE_PREFIX' },
   { name: 'WORKER_METRICS_PORT', formerly: 'METRICS_PORT' },
+  // Was a tick-time limit; any value set for it is a safe clock lead (see PackBuffer).
+  { name: 'WORKER_MAX_CLOCK_LEAD_MS', formerly: 'WORKER_MAX_TICK_CARRY_MS' },
 ];
 
 /** Worker configuration from the environment (WORKER_*, CDC_*). Parsed once in main.ts. */
@@ -135,10 +137,10 @@ export const WorkerConfigSchema = z.object({
     1024 * 1024,
     'Memory budget: a source record larger than this is quarantined without being decoded (Milvus writes at most 10 MiB)',
   ),
-  WORKER_MAX_TICK_CARRY_MS: int(
-    10_000,
+  WORKER_MAX_CLOCK_LEAD_MS: int(
+    60_000,
     1_000,
-    'A message still ahead of the channel time ticks after they advanced this much is quarantined, so the checkpoint moves on',
+    "A message stamped more than this after both the worker's clock and the channel's latest time tick is quarantined (a forged timestamp would hold the checkpoint back until the ticks reach it); keep it above the clock skew between source and worker",
   ),
   WORKER_METRICS_PORT: int(9400, 0, 'HTTP port of /metrics and /healthz (0 = off)'),
   WORKER_METRICS_HOST: z

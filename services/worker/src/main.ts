@@ -60,7 +60,7 @@ const runner = new LeaseRunner({
     maxBatchRows: config.WORKER_MAX_BATCH_ROWS,
     readBatchSize: config.WORKER_READ_BATCH,
     objectWaitMs: config.WORKER_OBJECT_WAIT_MS,
-    maxTickCarryMs: config.WORKER_MAX_TICK_CARRY_MS,
+    maxClockLeadMs: config.WORKER_MAX_CLOCK_LEAD_MS,
   },
   hooks: metrics.hooks(),
 });

@@ -59,8 +59,8 @@ export interface LeaseSettings {
   readonly maxBatchRows: number;
   readonly readBatchSize: number;
   readonly objectWaitMs: number;
-  /** See DmlReplicatorDeps.maxTickCarryMs. */
-  readonly maxTickCarryMs?: number;
+  /** See DmlReplicatorDeps.maxClockLeadMs. */
+  readonly maxClockLeadMs?: number;
 }
 
 export interface LeaseHooks {
@@ -289,9 +289,9 @@ export class LeaseRunner {
                 // Idle ticks only move the checkpoint, which reaches the control service once per report. Replicate
                 // mode forwards ticks to the replica, and fan-out reads in lock step: both take every tick.
                 idleTickWaitMs: targets.length === 1 && !t.replicate ? grant.reportIntervalMs : 0,
-                ...(settings.maxTickCarryMs === undefined
+                ...(settings.maxClockLeadMs === undefined
                   ? {}
-                  : { maxTickCarryMs: settings.maxTickCarryMs }),
+                  : { maxClockLeadMs: settings.maxClockLeadMs }),
                 ...(onRetry ? { onRetry } : {}),
                 ...(t.standby
                   ? {

@@ -35,7 +35,7 @@ export interface TargetPipelineDeps {
   readonly maxBatchRows: number;
   readonly readBatchSize: number;
   readonly objectWaitMs: number;
-  readonly maxTickCarryMs?: number;
+  readonly maxClockLeadMs?: number;
   /** DML channels: see DmlReplicatorDeps.idleTickWaitMs. */
   readonly idleTickWaitMs?: number;
   readonly onRetry?: () => void;
@@ -150,7 +150,7 @@ export async function runTargetPipeline(
         maxBatchRows: deps.maxBatchRows,
         readBatchSize: deps.readBatchSize,
         scope,
-        ...(deps.maxTickCarryMs === undefined ? {} : { maxTickCarryMs: deps.maxTickCarryMs }),
+        ...(deps.maxClockLeadMs === undefined ? {} : { maxClockLeadMs: deps.maxClockLeadMs }),
         ...(deps.idleTickWaitMs === undefined ? {} : { idleTickWaitMs: deps.idleTickWaitMs }),
         ...(replicateTarget ? { replicateTarget } : {}),
         ...(deps.resumeAfter === undefined ? {} : { resumeAfter: deps.resumeAfter }),

@@ -48,8 +48,10 @@ export interface DmlReplicatorDeps {
   readonly readBatchSize: number;
   /** Lets out-of-scope Inserts and Deletes be dropped before they are buffered (without it: at apply time). */
   readonly scope?: TaskScope;
-  /** How long a message may stay ahead of the channel's ticks before it is quarantined (PackBuffer). */
-  readonly maxTickCarryMs?: number;
+  /** How far a message may be stamped ahead of the present before it is quarantined (PackBuffer). */
+  readonly maxClockLeadMs?: number;
+  /** The worker's clock in Unix ms (tests set it; default Date.now). */
+  readonly clockMs?: () => number;
   /** Replicate mode: Insert/Delete are forwarded as messages through this target instead of written as rows. */
   readonly replicateTarget?: ReplicateTarget;
   readonly onRetry?: (err: unknown) => void;
@@ -90,7 +92,7 @@ export class DmlChannelReplicator {
   constructor(private readonly deps: DmlReplicatorDeps) {
     this.lastMsgId = deps.resumeAfter;
     const { replicateTarget, progress, channel, log, onRetry } = deps;
-    this.buffer = new PackBuffer(deps.maxTickCarryMs);
+    this.buffer = new PackBuffer(deps.maxClockLeadMs, deps.clockMs);
     this.forwarder = replicateTarget
       ? new ReplicateForwarder({
           target: replicateTarget,

@@ -35,8 +35,9 @@ export interface Pack {
   /** False only when a buffered message has no record before it to resume after (the checkpoint stays). */
   readonly checkpointable: boolean;
   /**
-   * Messages taken out of the buffer because they break tick order: still ahead of the channel's ticks after those
-   * advanced `maxCarryMs`. They are quarantined; the pack's tick may then become a checkpoint.
+   * Messages taken out of the buffer because they break tick order: stamped further ahead of both the worker's clock
+   * and the channel's ticks than any source clock can be. They are quarantined; the pack's tick may then become a
+   * checkpoint.
    */
   readonly expired: readonly OutOfOrder[];
 }
@@ -48,8 +49,11 @@ export interface OutOfOrder {
   readonly reason: string;
 }
 
-/** Default of `maxCarryMs`: ticks come every 200 ms, and a legitimate message waits for at most a few of them. */
-export const DEFAULT_MAX_TICK_CARRY_MS = 10_000;
+/**
+ * Default of `maxClockLeadMs`: Milvus stamps a message from its clock when it writes it, so a legitimate one is never
+ * ahead of the present by more than the clock skew between the source and the worker.
+ */
+export const DEFAULT_MAX_CLOCK_LEAD_MS = 60_000;
 
 /** Timestamp used to order a message: Insert/Delete carry per-row timestamps, everything else MsgBase's. */
 export function messageTimestamp(m: ChannelChange): bigint {
@@ -86,23 +90,23 @@ export function changeType(m: ChannelChange): KnownMessage['type'] {
  * (timestamp, Delete before anything else, arrival order) before it is applied.
  */
 export class PackBuffer {
-  private pending: {
-    readonly item: ChannelMessage;
-    readonly ts: bigint;
-    readonly seq: number;
-    /** Physical ms of the first tick that did not cover the message. */
-    carriedSinceMs?: number;
-  }[] = [];
+  private pending: { readonly item: ChannelMessage; readonly ts: bigint; readonly seq: number }[] =
+    [];
   private seq = 0;
 
   /**
    * Tick order (what makes a pack the source order): after TimeTick(T) no message with ts ≤ T appears, and a message
-   * written just before a tick may be ahead of it only until the next ticks cover it. A message ahead of the ticks
-   * for `maxCarryMs` of tick time (e.g. timestamped far in the future) would otherwise stay buffered forever and
-   * the channel would never checkpoint again. Ticks that stop advancing (a stalled proxy holds them back) expire
-   * nothing.
+   * written just before a tick may be ahead of it until later ticks cover it. How long that takes is not bounded by
+   * tick time: after a broker outage the source publishes the outage's ticks after changes stamped later, and they
+   * cover them only once they caught up (a tick-time limit quarantined such a change). What a legitimate message never
+   * is, is ahead of the present: one stamped more than `maxClockLeadMs` after both the worker's clock and the latest
+   * tick (a source clock ahead of the worker's shows in its ticks) would hold the channel's checkpoint back until the
+   * ticks reach it, years for a forged timestamp, so it is taken out at the next tick.
    */
-  constructor(private readonly maxCarryMs = DEFAULT_MAX_TICK_CARRY_MS) {}
+  constructor(
+    private readonly maxClockLeadMs = DEFAULT_MAX_CLOCK_LEAD_MS,
+    private readonly clockMs: () => number = Date.now,
+  ) {}
 
   get size(): number {
     return this.pending.length;
@@ -119,21 +123,20 @@ export class PackBuffer {
   /**
    * Closes the pack at a TimeTick: the messages at or before `limit` (the tick, or less: a pause point, the lease's
    * apply bound). Later ones stay for a later pack (Milvus writes messages newer than a tick before it when several
-   * proxies write a channel); one still ahead of the ticks after they advanced `maxCarryMs` is taken out (`expired`).
+   * proxies write a channel); one stamped too far ahead of the present is taken out (`expired`).
    */
   close(tickMsgId: Uint8Array, tickTs: bigint, limit: bigint = tickTs): Pack {
     const ready = this.pending.filter((p) => p.ts <= limit);
-    const tickMs = tsToUnixMs(tickTs);
+    const presentMs = Math.max(this.clockMs(), tsToUnixMs(tickTs));
     const expired: OutOfOrder[] = [];
     this.pending = this.pending.filter((p) => {
       if (p.ts <= limit) return false;
-      if (p.ts <= tickTs) return true; // held by the limit, not ahead of the tick
-      const since = (p.carriedSinceMs ??= tickMs);
-      if (tickMs - since < this.maxCarryMs) return true;
+      const leadMs = tsToUnixMs(p.ts) - presentMs;
+      if (leadMs <= this.maxClockLeadMs) return true;
       expired.push({
         item: p.item,
         timestamp: p.ts,
-        reason: `timestamp ${p.ts} stayed ahead of the channel's time ticks while they advanced ${tickMs - since} ms (to ${tickTs}); a message is never that far ahead of the ticks`,
+        reason: `timestamp ${p.ts} is ${leadMs} ms ahead of both the worker's clock and the channel's time tick ${tickTs}; no source clock is that far ahead, and the ticks would not cover it before then`,
       });
       return false;
     });

@@ -50,7 +50,8 @@ async function replicate(
     maxBatchRows: 1000,
     readBatchSize: 5,
     scope: taskScope,
-    maxTickCarryMs: 1_000,
+    maxClockLeadMs: 1_000,
+    clockMs: () => T0 + 2_000, // the present: just after the log's last tick
   });
   await replicator.run(lease.signal);
   const upserted = writer.calls
@@ -69,20 +70,51 @@ describe('PackBuffer tick order', () => {
     payload: new Uint8Array(0),
   });
 
-  it('carries a message ahead of the tick, then expires it once ticks advanced maxCarryMs', () => {
-    const buf = new PackBuffer(1_000);
+  /** A buffer whose present (the worker's clock) is `nowMs` after T0. */
+  const bufferAt = (nowMs: number) => new PackBuffer(1_000, () => T0 + nowMs);
+
+  it('expires a message stamped beyond the present at the next tick', () => {
+    const buf = bufferAt(0);
     buf.add(item(at(60_000)));
-    expect(buf.close(offsetId(1n), at(0)).checkpointable).toBe(false);
-    expect(buf.close(offsetId(2n), at(999)).expired).toEqual([]);
-    const pack = buf.close(offsetId(3n), at(1_000));
+    const pack = buf.close(offsetId(1n), at(0));
     expect(pack.expired.map((e) => e.timestamp)).toEqual([at(60_000)]);
+    expect(pack.expired[0]!.reason).toContain('60000 ms ahead');
     expect(pack.checkpointable).toBe(true);
   });
 
+  it('carries a change while the ticks of a long outage catch up to it, then applies it', () => {
+    // After a Kafka outage the source published the outage's ticks after a change stamped at its end: they advanced
+    // 14 s of tick time before covering it, and a 10 s tick-time limit quarantined the change (fault suite).
+    const buf = bufferAt(20_000);
+    buf.add(item(at(14_009)));
+    for (let ms = 0; ms <= 14_000; ms += 200) {
+      const pack = buf.close(offsetId(BigInt(1 + ms / 200)), at(ms));
+      expect(pack.expired).toEqual([]);
+      expect(pack.messages).toEqual([]);
+    }
+    expect(buf.close(offsetId(100n), at(14_200)).messages).toHaveLength(1);
+  });
+
   it('expires nothing while ticks stand still (a stalled proxy holds them back)', () => {
-    const buf = new PackBuffer(1_000);
-    buf.add(item(at(60_000)));
+    const buf = bufferAt(600);
+    buf.add(item(at(500)));
     for (let i = 0; i < 50; i++) expect(buf.close(offsetId(1n), at(0)).expired).toEqual([]);
+  });
+
+  it('keeps a message ahead of the worker clock by less than the bound, until a tick covers it', () => {
+    const buf = bufferAt(0);
+    buf.add(item(at(900)));
+    expect(buf.close(offsetId(1n), at(0)).expired).toEqual([]);
+    expect(buf.close(offsetId(2n), at(1_000)).messages).toHaveLength(1);
+  });
+
+  it('takes a source clock ahead of the worker’s from its ticks', () => {
+    const buf = bufferAt(0);
+    buf.add(item(at(5_500)));
+    buf.add(item(at(7_000)));
+    const pack = buf.close(offsetId(1n), at(5_000)); // the source's clock runs 5 s ahead
+    expect(pack.expired.map((e) => e.timestamp)).toEqual([at(7_000)]);
+    expect(buf.close(offsetId(2n), at(5_600)).messages).toHaveLength(1);
   });
 
   it('a message one tick ahead is applied with the next pack, not expired', () => {
@@ -105,11 +137,8 @@ describe('DmlChannelReplicator with hostile records', () => {
     expect(progress.quarantined).toHaveLength(1);
     expect(decodeKafkaMessageId(progress.quarantined[0]!.msgId)).toBe(1n);
     expect(progress.quarantined[0]!.reason).toContain("Insert breaks the channel's tick order");
-    // While the future insert is buffered the checkpoint stays on the record before it (offset 0); the tick 1 s after
-    // the first one that did not cover it (100 ms → 1100 ms, offset 12) quarantines it, and the checkpoint moves on.
-    const at12 = offsets(progress).indexOf(12n);
-    expect(at12).toBeGreaterThan(0);
-    expect(new Set(offsets(progress).slice(0, at12))).toEqual(new Set([0n]));
+    // The first tick after it (offset 2) quarantines it: the checkpoint never stays behind it.
+    expect(offsets(progress)[0]).toBe(2n);
     expect(offsets(progress).at(-1)).toBe(BigInt(log.records.length - 1));
   });
 

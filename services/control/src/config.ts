@@ -112,6 +112,9 @@ export const ControlConfigSchema = z
     CONTROL_REPLICATE_REPORT_INTERVAL_MS: intMs(250, 100, 60_000).describe(
       'report interval for the leases of tasks with a replicate-mode target (at most CONTROL_REPORT_INTERVAL_MS): the target time moves only as far as their reported checkpoints',
     ),
+    CONTROL_REPLICATE_TICKER_REPORT_INTERVAL_MS: intMs(100, 50, 60_000).describe(
+      "report interval of the replicate channel's lease of such a task (at most the above): its report answers bring the watermark it moves the target's time to",
+    ),
     CONTROL_LEASE_WRITE_VALIDITY_MS: intMs(3_000, 1_000, 300_000).describe(
       'a worker writes to the target only within this time after the control service last confirmed its lease',
     ),

@@ -132,6 +132,7 @@ async function main(): Promise<void> {
     liveWindowMs: config.CONTROL_LIVE_WINDOW_MS,
     reportIntervalMs: config.CONTROL_REPORT_INTERVAL_MS,
     replicateReportIntervalMs: config.CONTROL_REPLICATE_REPORT_INTERVAL_MS,
+    replicateTickerReportIntervalMs: config.CONTROL_REPLICATE_TICKER_REPORT_INTERVAL_MS,
     batch: reportBatchStore,
     timing: {
       writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,

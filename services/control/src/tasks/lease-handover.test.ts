@@ -80,6 +80,50 @@ describe('lease handover waits for the old holder to stop writing', () => {
     expect((await leases.acquire(task.taskId, CHANNEL, 'a')).reportIntervalMs).toBe(250);
   });
 
+  it('asks the replicate channel’s lease of a replicate-mode task to report more often still', async () => {
+    const ops = 'by-dev-replicate-msg';
+    const clock = { now: () => now.t };
+    const both = new TaskService({
+      tasks: stores,
+      channels: stores.channelStore(),
+      secrets: plainBox,
+      reachability: { check: () => Promise.resolve() },
+      discovery: { discover: () => Promise.resolve([CHANNEL, ops]) },
+      clock,
+      staleReportMs: 5_000,
+      pauseLeadMs: 2_500,
+    });
+    const ticking = new LeaseService({
+      tasks: both,
+      channels: stores.channelStore(),
+      clock,
+      liveWindowMs: 10_000,
+      reportIntervalMs: 1_000,
+      replicateReportIntervalMs: 250,
+      replicateTickerReportIntervalMs: 100,
+      timing: TIMING,
+    });
+    const base = spec({ initial_sync: { enabled: false, batch_rows: 0 } });
+    const replica = await both.create({
+      taskId: 'replica-ticker',
+      spec: {
+        ...base,
+        target: { ...base.target, uri: '127.0.0.1:19550', mode: 'TARGET_MODE_REPLICATE' },
+      },
+      startPaused: false,
+    });
+    const api = await both.create({
+      taskId: 'api-ticker',
+      spec: { ...base, target: { ...base.target, uri: '127.0.0.1:19560' } },
+      startPaused: false,
+    });
+    const interval = async (id: string, ch: string) =>
+      (await ticking.acquire(id, ch, 'a')).reportIntervalMs;
+    expect(await interval(replica.task.taskId, ops)).toBe(100);
+    expect(await interval(replica.task.taskId, CHANNEL)).toBe(250);
+    expect(await interval(api.task.taskId, ops)).toBe(1_000);
+  });
+
   it('refuses another worker until the handover time after the last confirmation', async () => {
     const a = await leases.acquire(taskId, CHANNEL, 'a');
     now.t += 3_000;

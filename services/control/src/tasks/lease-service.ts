@@ -1,4 +1,4 @@
-import { CdcError, invalidArgument } from '@cdc/shared';
+import { CdcError, invalidArgument, replicateChannelName } from '@cdc/shared';
 import { hasReplicateTarget } from '../domain/model.js';
 import type { ChannelRecord, PausePoint, Position, TaskRecord, TaskSpec } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
@@ -34,6 +34,12 @@ export interface LeaseServiceDeps {
    * moves only up to the checkpoints reported (replicate watermark), so its rows become visible only that often.
    */
   readonly replicateReportIntervalMs?: number;
+  /**
+   * Report interval of the replicate channel's lease of such a task (the smaller one applies): it moves the target's
+   * time to the watermark its report answers bring, so each report saves the rows behind it that wait. One lease per
+   * task: cheap where every lease at this rate would not be.
+   */
+  readonly replicateTickerReportIntervalMs?: number;
   readonly timing: LeaseTiming;
   /** Batched reads and writes for ReportCheckpoints; without it each report goes the single way. */
   readonly batch?: ReportBatchStore;
@@ -114,17 +120,22 @@ export class LeaseService {
       spec: this.deps.tasks.fullSpec(task),
       ...leaseStartFor(record, task, channel),
       writeValidityMs: this.deps.timing.writeValidityMs,
-      reportIntervalMs: this.reportIntervalFor(task),
+      reportIntervalMs: this.reportIntervalFor(task, channel),
       applyUntil: applyUntil(this.deps.clock.now(), this.deps.timing),
       ...(task.pause === undefined ? {} : { pause: task.pause }),
     };
   }
 
-  private reportIntervalFor(task: TaskRecord): number {
-    const { reportIntervalMs, replicateReportIntervalMs } = this.deps;
-    return hasReplicateTarget(task.spec) && replicateReportIntervalMs !== undefined
-      ? Math.min(reportIntervalMs, replicateReportIntervalMs)
-      : reportIntervalMs;
+  private reportIntervalFor(task: TaskRecord, channel: string): number {
+    const { reportIntervalMs, replicateReportIntervalMs, replicateTickerReportIntervalMs } =
+      this.deps;
+    if (!hasReplicateTarget(task.spec)) return reportIntervalMs;
+    const ticker = channel === replicateChannelName(task.spec.source.channel_prefix);
+    return Math.min(
+      reportIntervalMs,
+      replicateReportIntervalMs ?? reportIntervalMs,
+      (ticker ? replicateTickerReportIntervalMs : undefined) ?? reportIntervalMs,
+    );
   }
 
   async report(r: CheckpointReport): Promise<ReportAnswer> {

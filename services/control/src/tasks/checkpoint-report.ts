@@ -144,29 +144,19 @@ export async function replicateChannelProgress(
   reason: string,
 ): Promise<{ replicateWatermark: string; channelCheckpoints?: Record<string, string> }> {
   const opsChannel = replicateChannelName(task.spec.source.channel_prefix);
-  const onOpsChannel = r.channel === opsChannel && reason === '';
-  const watermark =
-    onOpsChannel && hasReplicateTarget(task.spec)
-      ? await dmlWatermark(deps, r.taskId, task.channels, opsChannel)
-      : '0';
-  const checkpoints = onOpsChannel
-    ? channelCheckpoints(await deps.channels.list(r.taskId), opsChannel)
-    : undefined;
+  if (r.channel !== opsChannel || reason !== '') return { replicateWatermark: '0' };
+  // One read of the task's channel records serves both (this lease reports up to ten times a second).
+  const records = await deps.channels.list(r.taskId);
+  const watermark = hasReplicateTarget(task.spec)
+    ? replicateWatermark(
+        task.channels.filter((c) => c !== opsChannel).map((c) => records.get(c)),
+        deps.clock.now(),
+      ).toString()
+    : '0';
   return {
     replicateWatermark: watermark,
-    ...(checkpoints === undefined ? {} : { channelCheckpoints: checkpoints }),
+    channelCheckpoints: channelCheckpoints(records, opsChannel),
   };
-}
-
-async function dmlWatermark(
-  deps: { readonly channels: ChannelStore; readonly clock: Clock },
-  taskId: string,
-  channels: readonly string[],
-  opsChannel: string,
-): Promise<string> {
-  const records = await deps.channels.list(taskId);
-  const dml = channels.filter((c) => c !== opsChannel).map((c) => records.get(c));
-  return replicateWatermark(dml, deps.clock.now()).toString();
 }
 
 function maxDecimal(a: string, b: string): string {

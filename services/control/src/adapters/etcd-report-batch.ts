@@ -71,7 +71,13 @@ export class EtcdReportBatchStore implements ReportBatchStore {
   write(writes: readonly ReportWrite[]): Promise<boolean[]> {
     return guarded('writing checkpoints', async () => {
       const written: boolean[] = [];
-      for (const group of this.groups(writes)) {
+      // Each record is serialized once: for sizing the groups and for the put.
+      const encoded = writes.map((w) => ({
+        w,
+        key: Buffer.from(this.keys.channel(w.taskId, w.channel)),
+        value: Buffer.from(JSON.stringify(w.record)),
+      }));
+      for (const group of this.groups(encoded)) {
         const ok = await this.writeGroup(group);
         for (let i = 0; i < group.length; i++) written.push(ok);
       }
@@ -80,31 +86,32 @@ export class EtcdReportBatchStore implements ReportBatchStore {
   }
 
   /** Consecutive writes whose compares and puts fit one transaction (operations and bytes). */
-  private *groups(writes: readonly ReportWrite[]): Generator<ReportWrite[]> {
-    let group: ReportWrite[] = [];
+  private *groups(writes: readonly EncodedWrite[]): Generator<EncodedWrite[]> {
+    let group: EncodedWrite[] = [];
     let tasks = new Set<string>();
     let bytes = 0;
-    for (const w of writes) {
+    for (const e of writes) {
+      const { taskId } = e.w;
       const size =
-        2 * (this.keys.channel(w.taskId, w.channel).length + OP_FRAMING_BYTES) +
-        JSON.stringify(w.record).length +
-        (tasks.has(w.taskId) ? 0 : this.keys.task(w.taskId).length + OP_FRAMING_BYTES);
-      const compares = group.length + tasks.size + (tasks.has(w.taskId) ? 1 : 2);
+        2 * (e.key.length + OP_FRAMING_BYTES) +
+        e.value.length +
+        (tasks.has(taskId) ? 0 : this.keys.task(taskId).length + OP_FRAMING_BYTES);
+      const compares = group.length + tasks.size + (tasks.has(taskId) ? 1 : 2);
       if (group.length > 0 && (compares > ETCD_MAX_TXN_OPS || bytes + size > this.maxWriteBytes)) {
         yield group;
         group = [];
         tasks = new Set();
         bytes = 0;
       }
-      group.push(w);
-      tasks.add(w.taskId);
+      group.push(e);
+      tasks.add(taskId);
       bytes += size;
     }
     if (group.length > 0) yield group;
   }
 
-  private async writeGroup(group: readonly ReportWrite[]): Promise<boolean> {
-    const taskVersions = new Map(group.map((w) => [w.taskId, w.taskVersion]));
+  private async writeGroup(group: readonly EncodedWrite[]): Promise<boolean> {
+    const taskVersions = new Map(group.map(({ w }) => [w.taskId, w.taskVersion]));
     const compare = [
       ...[...taskVersions].map(([taskId, version]) => ({
         key: Buffer.from(this.keys.task(taskId)),
@@ -112,16 +119,11 @@ export class EtcdReportBatchStore implements ReportBatchStore {
         result: CompareResult.Equal,
         mod_revision: version,
       })),
-      ...group.map((w) =>
+      ...group.map(({ w, key }) =>
         w.version === undefined
-          ? {
-              key: Buffer.from(this.keys.channel(w.taskId, w.channel)),
-              target: CompareTarget.Create,
-              result: CompareResult.Equal,
-              create_revision: '0',
-            }
+          ? { key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: '0' }
           : {
-              key: Buffer.from(this.keys.channel(w.taskId, w.channel)),
+              key,
               target: CompareTarget.Mod,
               result: CompareResult.Equal,
               mod_revision: w.version,
@@ -130,14 +132,16 @@ export class EtcdReportBatchStore implements ReportBatchStore {
     ];
     const res = await this.client.kv.txn({
       compare,
-      success: group.map((w) => ({
-        request_put: {
-          key: Buffer.from(this.keys.channel(w.taskId, w.channel)),
-          value: Buffer.from(JSON.stringify(w.record)),
-        },
-      })),
+      success: group.map(({ key, value }) => ({ request_put: { key, value } })),
       failure: [],
     });
     return res.succeeded;
   }
+}
+
+/** A channel record write with its key and serialized value. */
+interface EncodedWrite {
+  readonly w: ReportWrite;
+  readonly key: Buffer;
+  readonly value: Buffer;
 }

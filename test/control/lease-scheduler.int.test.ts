@@ -76,4 +76,49 @@ describe('LeaseScheduler (real BullMQ queue)', () => {
     expect(await queue.getWaitingCount()).toBe(0);
     scheduler.state = 'stopped';
   });
+
+  it('brings a moved channel’s job back shortly after nudgeSoon, one pass for calls close together', async () => {
+    const stores = new MemoryStores();
+    await stores.create(task('TASK_STATE_RUNNING'));
+    const scheduler = new LeaseScheduler(
+      queue,
+      stores,
+      Object.create(TaskService.prototype) as TaskService,
+      { discover: () => Promise.reject(new Error('not expected')) },
+      { settlePause: () => Promise.resolve({ running: [] }) },
+      createLogger({ service: 'test-scheduler', level: 'warn' }),
+      {
+        reconcileIntervalMs: 60_000, // only the nudge can bring the job back within this test
+        discoveryIntervalMs: 3_600_000,
+        creatingTimeoutMs: 60_000,
+        deletingGraceMs: 60_000,
+      },
+    );
+    const passes = vi.spyOn(scheduler, 'reconcile');
+    scheduler.start();
+    const moved = leaseJobId('sched-task', CHANNELS[0]!);
+    await vi.waitFor(
+      async () => {
+        expect(await queue.getJob(moved)).toBeDefined();
+      },
+      {
+        timeout: 5_000,
+      },
+    );
+    await (await queue.getJob(moved))?.remove(); // the job ended: its holder gave the channel up
+    const before = passes.mock.calls.length;
+    scheduler.nudgeSoon();
+    scheduler.nudgeSoon();
+    scheduler.nudgeSoon();
+    await vi.waitFor(
+      async () => {
+        expect(await queue.getJob(moved)).toBeDefined();
+      },
+      {
+        timeout: 2_000,
+      },
+    );
+    expect(passes.mock.calls.length - before).toBe(1);
+    await scheduler.stop();
+  });
 });

@@ -134,6 +134,10 @@ async function main(): Promise<void> {
     replicateReportIntervalMs: config.CONTROL_REPLICATE_REPORT_INTERVAL_MS,
     replicateTickerReportIntervalMs: config.CONTROL_REPLICATE_TICKER_REPORT_INTERVAL_MS,
     batch: reportBatchStore,
+    // As onRunnable above: the scheduler exists by the first call.
+    onRebalanceMove: () => {
+      scheduler.nudgeSoon();
+    },
     timing: {
       writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
       handoverMs: config.CONTROL_LEASE_HANDOVER_MS,

@@ -23,6 +23,12 @@ export interface LeaseSchedulerOptions {
   readonly deletingGraceMs: number;
 }
 
+/**
+ * Delay of `nudgeSoon`: the worker completes the job it held or was refused a few milliseconds after the call that
+ * prompted the nudge; a pass that still sees it active would leave the channel to the next interval.
+ */
+const NUDGE_SOON_MS = 200;
+
 const LIVE_STATES = [
   'waiting',
   'active',
@@ -65,6 +71,7 @@ export class LeaseScheduler {
   private lastDiscovery = new Map<string, number>();
   private passing = false;
   private again = false;
+  private soon: NodeJS.Timeout | undefined;
   state: 'idle' | 'running' | 'stopped' = 'idle';
 
   constructor(
@@ -88,6 +95,8 @@ export class LeaseScheduler {
   async stop(): Promise<void> {
     this.state = 'stopped';
     clearTimeout(this.timer);
+    clearTimeout(this.soon);
+    this.soon = undefined;
     await this.running;
   }
 
@@ -103,6 +112,20 @@ export class LeaseScheduler {
     }
     clearTimeout(this.timer);
     this.tick();
+  }
+
+  /**
+   * A channel's job is ending so another worker can take it (rebalancing): pass shortly, not at the next interval
+   * (1.5 s by default, paid again each time the job comes back to the worker it was moved from). Calls within the
+   * delay share one pass, so refusals repeating while the moved-from worker keeps picking the job cost at most five
+   * passes a second.
+   */
+  nudgeSoon(): void {
+    if (this.state !== 'running' || this.soon !== undefined) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.nudge();
+    }, NUDGE_SOON_MS);
   }
 
   private tick(): void {

@@ -184,6 +184,39 @@ describe('lease handover waits for the old holder to stop writing', () => {
     await expect(leases.acquire(taskId, CHANNEL, 'b')).resolves.toMatchObject({ epoch: '2' });
   });
 
+  it('asks for the lease job back soon when a channel moves for rebalancing, not on an ordinary release', async () => {
+    let moves = 0;
+    const moving = new LeaseService({
+      tasks,
+      channels: stores.channelStore(),
+      clock: { now: () => now.t },
+      liveWindowMs: 10_000,
+      reportIntervalMs: 1_000,
+      timing: TIMING,
+      onRebalanceMove: () => {
+        moves++;
+      },
+    });
+    const first = await moving.acquire(taskId, CHANNEL, 'a');
+    await moving.release(taskId, CHANNEL, first.epoch);
+    expect(moves).toBe(0);
+    const a = await moving.acquire(taskId, CHANNEL, 'a');
+    const rec = stores.channelRows.get(`${taskId}/${CHANNEL}`);
+    if (rec === undefined) throw new Error('no channel record');
+    stores.channelRows.put(
+      `${taskId}/${CHANNEL}`,
+      { ...rec.value, endRequested: 'rebalancing' },
+      rec.version,
+    );
+    await moving.release(taskId, CHANNEL, a.epoch);
+    expect(moves).toBe(1);
+    // The worker it was moved from picks the job again: refused, and the job is asked back for another worker.
+    const refused = await moving.acquire(taskId, CHANNEL, 'a').catch((e: unknown) => e);
+    expect(codeOf(refused)).toBe('FAILED_PRECONDITION');
+    expect(moves).toBe(2);
+    await expect(moving.acquire(taskId, CHANNEL, 'b')).resolves.toMatchObject({ epoch: '3' });
+  });
+
   it('a channel whose holder died stays in the replicate watermark, also once another holds it', async () => {
     // A busy, caught-up channel: each report saw the head move to the checkpoint just applied.
     const a = await leases.acquire(taskId, CHANNEL, 'a');

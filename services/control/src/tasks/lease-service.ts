@@ -43,6 +43,11 @@ export interface LeaseServiceDeps {
   readonly timing: LeaseTiming;
   /** Batched reads and writes for ReportCheckpoints; without it each report goes the single way. */
   readonly batch?: ReportBatchStore;
+  /**
+   * A channel moved for rebalancing wants its lease job back soon: its holder released it, or the worker it was moved
+   * from was refused it (the scheduler's `nudgeSoon`).
+   */
+  readonly onRebalanceMove?: () => void;
 }
 
 /**
@@ -82,12 +87,14 @@ export class LeaseService {
       const now = this.deps.clock.now();
       const heldBack =
         rec.endRequested === 'rebalancing' && rec.workerId === workerId && rec.released === true;
-      if (heldBack && now - rec.updateTimeMs < REBALANCE_HOLD_MS)
+      if (heldBack && now - rec.updateTimeMs < REBALANCE_HOLD_MS) {
+        this.deps.onRebalanceMove?.();
         throw new CdcError(
           'FAILED_PRECONDITION',
           'rebalancing: channel was moved away from this worker',
           { retryable: true },
         );
+      }
       if (task.pause !== undefined && rec.pausedAt === task.pause.timestamp)
         throw new CdcError(
           'FAILED_PRECONDITION',
@@ -264,10 +271,13 @@ export class LeaseService {
   }
 
   async release(taskId: string, channel: string, epoch: string): Promise<void> {
+    let moved = false;
     await this.cas(taskId, channel, (rec) => {
       if (rec.epoch !== epoch) throw staleEpoch(taskId, channel, epoch, rec.epoch);
+      moved = rec.endRequested === 'rebalancing';
       return { ...rec, released: true };
     });
+    if (moved) this.deps.onRebalanceMove?.();
     await this.settlePause(taskId).catch(() => undefined); // the scheduler settles it otherwise
   }
 

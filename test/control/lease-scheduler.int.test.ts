@@ -39,25 +39,30 @@ function task(state: TaskRecord['state']): TaskRecord {
   };
 }
 
+/** A scheduler over `stores` and the real queue, passing once a minute unless called or nudged. */
+function schedulerOver(stores: MemoryStores): LeaseScheduler {
+  return new LeaseScheduler(
+    queue,
+    stores,
+    // Only needed to start stuck creates and re-discover channels: neither happens here.
+    Object.create(TaskService.prototype) as TaskService,
+    { discover: () => Promise.reject(new Error('not expected')) },
+    { settlePause: () => Promise.resolve({ running: [] }) },
+    createLogger({ service: 'test-scheduler', level: 'warn' }),
+    {
+      reconcileIntervalMs: 60_000,
+      discoveryIntervalMs: 3_600_000,
+      creatingTimeoutMs: 60_000,
+      deletingGraceMs: 60_000,
+    },
+  );
+}
+
 describe('LeaseScheduler (real BullMQ queue)', () => {
   it('sees every job: a steady pass adds none, and a paused task loses all its waiting jobs', async () => {
     const stores = new MemoryStores();
     await stores.create(task('TASK_STATE_RUNNING'));
-    const scheduler = new LeaseScheduler(
-      queue,
-      stores,
-      // Only needed to start stuck creates and re-discover channels: neither happens here.
-      Object.create(TaskService.prototype) as TaskService,
-      { discover: () => Promise.reject(new Error('not expected')) },
-      { settlePause: () => Promise.resolve({ running: [] }) },
-      createLogger({ service: 'test-scheduler', level: 'warn' }),
-      {
-        reconcileIntervalMs: 60_000,
-        discoveryIntervalMs: 3_600_000,
-        creatingTimeoutMs: 60_000,
-        deletingGraceMs: 60_000,
-      },
-    );
+    const scheduler = schedulerOver(stores);
     scheduler.state = 'running'; // passes called here, no timer
 
     await scheduler.reconcile();
@@ -80,20 +85,8 @@ describe('LeaseScheduler (real BullMQ queue)', () => {
   it('brings a moved channel’s job back shortly after nudgeSoon, one pass for calls close together', async () => {
     const stores = new MemoryStores();
     await stores.create(task('TASK_STATE_RUNNING'));
-    const scheduler = new LeaseScheduler(
-      queue,
-      stores,
-      Object.create(TaskService.prototype) as TaskService,
-      { discover: () => Promise.reject(new Error('not expected')) },
-      { settlePause: () => Promise.resolve({ running: [] }) },
-      createLogger({ service: 'test-scheduler', level: 'warn' }),
-      {
-        reconcileIntervalMs: 60_000, // only the nudge can bring the job back within this test
-        discoveryIntervalMs: 3_600_000,
-        creatingTimeoutMs: 60_000,
-        deletingGraceMs: 60_000,
-      },
-    );
+    // Its interval (60 s) is past the test: only the nudge can bring the job back in time.
+    const scheduler = schedulerOver(stores);
     const passes = vi.spyOn(scheduler, 'reconcile');
     scheduler.start();
     const moved = leaseJobId('sched-task', CHANNELS[0]!);

@@ -20,28 +20,39 @@ describe('lease handover waits for the old holder to stop writing', () => {
   let taskId: string;
   const now = { t: 1_000_000 };
 
-  beforeEach(async () => {
-    stores = new MemoryStores();
-    const clock = { now: () => now.t };
-    tasks = new TaskService({
+  /** The task service of these tests; `channels`: what discovery finds on the source. */
+  const taskService = (channels: readonly string[] = [CHANNEL]): TaskService =>
+    new TaskService({
       tasks: stores,
       channels: stores.channelStore(),
       secrets: plainBox,
       reachability: { check: () => Promise.resolve() },
-      discovery: { discover: () => Promise.resolve([CHANNEL]) },
-      clock,
+      discovery: { discover: () => Promise.resolve([...channels]) },
+      clock: { now: () => now.t },
       staleReportMs: 5_000,
       pauseLeadMs: 2_500,
     });
-    leases = new LeaseService({
-      tasks,
+
+  /** The lease service of these tests, over `taskService`, with `extra` settings. */
+  const leaseService = (
+    taskService: TaskService,
+    extra: Partial<ConstructorParameters<typeof LeaseService>[0]> = {},
+  ): LeaseService =>
+    new LeaseService({
+      tasks: taskService,
       channels: stores.channelStore(),
-      clock,
+      clock: { now: () => now.t },
       liveWindowMs: 10_000,
       reportIntervalMs: 1_000,
       replicateReportIntervalMs: 250,
       timing: TIMING,
+      ...extra,
     });
+
+  beforeEach(async () => {
+    stores = new MemoryStores();
+    tasks = taskService();
+    leases = leaseService(tasks);
     const { task } = await tasks.create({
       taskId: 'fenced',
       spec: spec({ initial_sync: { enabled: false, batch_rows: 0 } }),
@@ -82,27 +93,8 @@ describe('lease handover waits for the old holder to stop writing', () => {
 
   it('asks the replicate channel’s lease of a replicate-mode task to report more often still', async () => {
     const ops = 'by-dev-replicate-msg';
-    const clock = { now: () => now.t };
-    const both = new TaskService({
-      tasks: stores,
-      channels: stores.channelStore(),
-      secrets: plainBox,
-      reachability: { check: () => Promise.resolve() },
-      discovery: { discover: () => Promise.resolve([CHANNEL, ops]) },
-      clock,
-      staleReportMs: 5_000,
-      pauseLeadMs: 2_500,
-    });
-    const ticking = new LeaseService({
-      tasks: both,
-      channels: stores.channelStore(),
-      clock,
-      liveWindowMs: 10_000,
-      reportIntervalMs: 1_000,
-      replicateReportIntervalMs: 250,
-      replicateTickerReportIntervalMs: 100,
-      timing: TIMING,
-    });
+    const both = taskService([CHANNEL, ops]);
+    const ticking = leaseService(both, { replicateTickerReportIntervalMs: 100 });
     const base = spec({ initial_sync: { enabled: false, batch_rows: 0 } });
     const replica = await both.create({
       taskId: 'replica-ticker',
@@ -186,13 +178,7 @@ describe('lease handover waits for the old holder to stop writing', () => {
 
   it('asks for the lease job back soon when a channel moves for rebalancing, not on an ordinary release', async () => {
     let moves = 0;
-    const moving = new LeaseService({
-      tasks,
-      channels: stores.channelStore(),
-      clock: { now: () => now.t },
-      liveWindowMs: 10_000,
-      reportIntervalMs: 1_000,
-      timing: TIMING,
+    const moving = leaseService(tasks, {
       onRebalanceMove: () => {
         moves++;
       },

@@ -110,14 +110,21 @@ export function describeMsgstreamReplication(suite: MsgstreamSuite): void {
       while (Date.now() < deadline) {
         try {
           const got = await allRows(h.target, goods);
-          problem = '';
-          for (const [id, text] of want) {
+          const missing = [...want.keys()].filter((id) => !got.has(id));
+          const extra = [...got.keys()].filter((id) => !want.has(id));
+          const differing = [...want].filter(([id, text]) => {
             const have = got.get(id);
-            if (have === undefined) problem = `missing ${id}`;
-            else if (normalize(JSON.parse(have) as Row) !== text)
-              problem = `row ${id} differs: ${have}`;
-          }
-          for (const id of got.keys()) if (!want.has(id)) problem = `extra ${id}`;
+            return have !== undefined && normalize(JSON.parse(have) as Row) !== text;
+          });
+          problem = [
+            missing.length > 0 ? `missing ${missing.join(', ')}` : '',
+            extra.length > 0 ? `extra ${extra.join(', ')}` : '',
+            differing.length > 0
+              ? `row ${differing[0]![0]} differs: ${got.get(differing[0]![0])!}`
+              : '',
+          ]
+            .filter((p) => p !== '')
+            .join('; ');
           if (problem === '' && (await countRows(h.target, goods)) === want.size) return;
           if (problem === '') problem = 'count(*) differs from the keys';
         } catch (err) {

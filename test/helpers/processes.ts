@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rememberLog } from './log-tails.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOG_DIR = join(REPO_ROOT, '.stack', 'test-logs');
@@ -52,6 +53,7 @@ export function startNodeProcess(
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
+  rememberLog(name, logFile);
   // A relative script is of this checkout's builds; an absolute one may be another checkout's (benchmarks).
   const child = spawn(process.execPath, [isAbsolute(script) ? script : join(REPO_ROOT, script)], {
     env: { ...process.env, ...env },

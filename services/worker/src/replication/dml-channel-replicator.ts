@@ -88,6 +88,13 @@ export class DmlChannelReplicator {
   private readonly ddl: CollectionDdl;
   private lastMsgId: Uint8Array | undefined;
   private paused = false;
+  /**
+   * The last tick, when its pack left changes at or before it buffered because the lease's apply bound was below it.
+   * They are applied as soon as the bound rises: the source may write no further tick (a test producer, a source shut
+   * down after its last writes), and waiting for one would hold them back indefinitely.
+   */
+  private heldTick:
+    { readonly msgId: Uint8Array; readonly ts: bigint; readonly limit: bigint } | undefined;
 
   constructor(private readonly deps: DmlReplicatorDeps) {
     this.lastMsgId = deps.resumeAfter;
@@ -128,6 +135,8 @@ export class DmlChannelReplicator {
         if (this.paused) return;
       }
       if (signal.aborted) return;
+      await this.releaseHeld(signal);
+      if (this.paused) return;
       // A short read with nothing more known to the reader drained the channel; with nothing buffered, everything
       // read is applied.
       caughtUp =
@@ -234,8 +243,21 @@ export class DmlChannelReplicator {
     const pack = this.buffer.close(tickMsgId, tickTs, limit);
     for (const bad of pack.expired) await this.quarantineOutOfOrder(bad);
     await this.applyPack(pack, signal);
+    this.heldTick =
+      limit === bound && limit < tickTs && this.buffer.size > 0
+        ? { msgId: tickMsgId, ts: tickTs, limit }
+        : undefined;
     if (pause !== undefined && (pause.immediate || (limit === pause.timestamp && tickTs >= limit)))
       this.stopForPause();
+  }
+
+  /** Closes the last tick's pack again once the apply bound rose past where it held changes back. */
+  private async releaseHeld(signal: AbortSignal): Promise<void> {
+    const held = this.heldTick;
+    if (held === undefined) return;
+    const bound = this.deps.progress.applyUntil;
+    if (bound !== undefined && bound <= held.limit) return;
+    await this.onTick(held.msgId, held.ts, signal);
   }
 
   private quarantineOutOfOrder(bad: OutOfOrder): Promise<void> {

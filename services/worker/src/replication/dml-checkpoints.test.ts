@@ -114,6 +114,32 @@ describe('DML checkpoints', () => {
     expect(progress.caughtUp).toBe(false);
   });
 
+  it('applies changes held back by the bound once it rises, without waiting for another tick', async () => {
+    // The source went quiet after tick 70 (a test producer, a source being shut down after its last writes): a
+    // raised bound must not wait for a tick that may never come.
+    const writer = new FakeTargetWriter();
+    const progress = new FakeLeaseProgress();
+    progress.applyUntil = 45n;
+    const lease = new AbortController();
+    let drainedReads = 0;
+    const replicator = booksReplicator({
+      reader: new FakeSourceReader(channelLog().records, () => {
+        drainedReads++;
+        if (drainedReads === 3) progress.applyUntil = 100n; // a report answer raised the bound
+        if (drainedReads === 20) lease.abort(new Error('drained'));
+      }),
+      writer,
+      progress,
+      readBatchSize: 4,
+    });
+    await replicator.run(lease.signal);
+    const upserted = writer.callsOf('upsert').flatMap((a) => (a[2] as Row[]).map((r) => r['id']));
+    expect(upserted.map(String)).toEqual(['1', '7', '9']);
+    const last = progress.checkpoints.at(-1)!;
+    expect([decodeKafkaMessageId(last.msgId), last.timestamp]).toEqual([5n, 70n]);
+    expect(progress.caughtUp).toBe(true);
+  });
+
   it('says it is caught up when a read drained the reader with nothing left buffered', async () => {
     const { progress } = await run(channelLog());
     expect(progress.caughtUp).toBe(true);

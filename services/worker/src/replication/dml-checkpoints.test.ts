@@ -140,6 +140,33 @@ describe('DML checkpoints', () => {
     expect(progress.caughtUp).toBe(true);
   });
 
+  it('reaches a pause on a quiet channel once the bound releases what it held back', async () => {
+    const writer = new FakeTargetWriter();
+    const progress = new FakeLeaseProgress();
+    progress.applyUntil = 45n;
+    progress.pause = { timestamp: 80n, immediate: false };
+    let drainedReads = 0;
+    const replicator = booksReplicator({
+      reader: new FakeSourceReader(channelLog().records, () => {
+        drainedReads++;
+        if (drainedReads === 3) progress.applyUntil = 100n;
+      }),
+      writer,
+      progress,
+      readBatchSize: 4,
+    });
+    const lease = new AbortController();
+    const safety = setTimeout(() => {
+      lease.abort(new Error('never paused'));
+    }, 2_000);
+    await replicator.run(lease.signal);
+    clearTimeout(safety);
+    expect(lease.signal.aborted).toBe(false);
+    expect(progress.pausedAt).toBeDefined();
+    const upserted = writer.callsOf('upsert').flatMap((a) => (a[2] as Row[]).map((r) => r['id']));
+    expect(upserted.map(String)).toEqual(['1', '7', '9']);
+  });
+
   it('says it is caught up when a read drained the reader with nothing left buffered', async () => {
     const { progress } = await run(channelLog());
     expect(progress.caughtUp).toBe(true);

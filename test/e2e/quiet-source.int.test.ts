@@ -9,7 +9,7 @@
  * insert of a workload that way); now they are applied at the next answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2eHarness, env } from './harness.js';
+import { E2eHarness } from './harness.js';
 import { allRows } from '../helpers/milvus-compare.js';
 import { MsgstreamProducer } from '../helpers/msgstream-producer.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -46,11 +46,7 @@ describe('a quiet source', () => {
     await h.client!.call('CreateTask', {
       task_id: `quiet-${h.id}`,
       spec: {
-        source: {
-          etcd: { endpoints: env.etcdEndpoints, root_path: producer.etcdRoot },
-          mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
-          channel_prefix: producer.prefix,
-        },
+        source: producer.sourceSpec(),
         target: { uri: h.targetAddress, mode: 'TARGET_MODE_API' },
         scope: { include: [{ database: 'quiet', collection: 'items' }], exclude: [] },
         name_mapping: [{ source_database: 'quiet', target_database: target.db, collections: {} }],

@@ -107,6 +107,16 @@ export class MsgstreamProducer {
     return parsed;
   }
 
+  /** A task spec's `source` reading this producer's records: its etcd root and channel prefix, on the stack's Kafka. */
+  sourceSpec(): Record<string, unknown> {
+    const env = stackEnv();
+    return {
+      etcd: { endpoints: env.etcdEndpoints, root_path: this.etcdRoot },
+      mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
+      channel_prefix: this.prefix,
+    };
+  }
+
   dmlChannel(i: number): string {
     return `${this.prefix}-rootcoord-dml_${i}`;
   }

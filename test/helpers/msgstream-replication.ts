@@ -4,7 +4,7 @@
  */
 import { ConsistencyLevelEnum, LoadState } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2eHarness, env } from '../e2e/harness.js';
+import { E2eHarness } from '../e2e/harness.js';
 import { allRows, canonical, countRows } from './milvus-compare.js';
 import type { CollectionRef } from './milvus-compare.js';
 import { MsgstreamProducer } from './msgstream-producer.js';
@@ -162,11 +162,7 @@ export function describeMsgstreamReplication(suite: MsgstreamSuite): void {
       await h.client!.call('CreateTask', {
         task_id: `${suite.producer}-${h.id}`,
         spec: {
-          source: {
-            etcd: { endpoints: env.etcdEndpoints, root_path: producer.etcdRoot },
-            mq: { type: 'MQ_TYPE_KAFKA', address: env.kafkaBrokers.join(',') },
-            channel_prefix: producer.prefix,
-          },
+          source: producer.sourceSpec(),
           target: { uri: h.targetAddress, mode: 'TARGET_MODE_API' },
           scope: {
             include: [

@@ -127,3 +127,36 @@ describe('MilvusTargetWriter shared by the channel leases of a new collection', 
     await w.close();
   });
 });
+
+describe('MilvusTargetWriter loading a collection', () => {
+  it('asks the target to load and returns without waiting for the segments', async () => {
+    // The SDK's loadCollection polls the loading progress until 100%: a big collection, or a target without the
+    // memory for it, would hold every later op of the replicate channel for as long.
+    const w = writer();
+    const load = vi
+      .spyOn(TargetMilvusClient.prototype, 'loadCollectionAsync')
+      .mockResolvedValue(ok);
+    const progress = vi
+      .spyOn(TargetMilvusClient.prototype, 'getLoadingProgress')
+      .mockResolvedValue({ status: ok, progress: '0' });
+    await w.loadCollection(target, 2);
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(load.mock.calls[0]?.[0]).toMatchObject({
+      db_name: 'd',
+      collection_name: 'c',
+      replica_number: 2,
+    });
+    expect(progress).not.toHaveBeenCalled();
+    await w.close();
+  });
+
+  it('a refusal the target may lift (not enough resources yet) is retryable, not a rejection', async () => {
+    const w = writer();
+    vi.spyOn(TargetMilvusClient.prototype, 'loadCollectionAsync').mockResolvedValue(
+      status('UnexpectedError', 12, 'resource insufficient: no enough memory to load'),
+    );
+    const err = await failureOf(w.loadCollection(target, 1));
+    expect(err.code).toBe('SINK_UNAVAILABLE');
+    await w.close();
+  });
+});

@@ -304,10 +304,14 @@ export class MilvusTargetWriter implements TargetWriter {
   }
 
   async loadCollection(target: TargetCollection, replicaNumber: number): Promise<void> {
-    // Asynchronous on the server: replication does not wait for segments to load.
+    // The request only: the target loads the segments in the background, as the source did. (The SDK's
+    // loadCollection polls the progress until 100%: a big collection, or a target short of memory, would hold every
+    // later op of the replicate channel that long, and its failures arrive as plain Errors, unclassified.)
     const base = this.calls.req(target);
     const req = replicaNumber > 0 ? { ...base, replica_number: replicaNumber } : base;
-    await this.must('loading collection', { ...target }, () => this.client.loadCollection(req));
+    await this.must('loading collection', { ...target }, () =>
+      this.client.loadCollectionAsync(req),
+    );
   }
 
   async releaseCollection(target: TargetCollection): Promise<void> {

@@ -10,6 +10,7 @@ export {
 export type { ErrorCode, CdcErrorOptions } from './errors.js';
 export { createLogger, REDACTED_PATHS } from './logger.js';
 export { closeAll, handleShutdown, serverStep } from './lifecycle.js';
+export { DEFAULT_METRICS_OPTIONS } from './process-metrics.js';
 export { ConfigError, configOrExit, EX_CONFIG, withRenamedVariables } from './config-env.js';
 export type { RenamedVariable } from './config-env.js';
 export type {

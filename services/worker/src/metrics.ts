@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { DEFAULT_METRICS_OPTIONS } from '@cdc/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LeaseHooks } from './lease/lease-runner.js';
 import type { LeaseRef } from './ports/worker-control.js';
@@ -50,7 +51,7 @@ export class WorkerMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, ...DEFAULT_METRICS_OPTIONS });
     const leases = this.appliedRows;
     this.applied = new Gauge({
       name: 'cdc_worker_applied_rows',

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '@cdc/shared';
+import { DEFAULT_METRICS_OPTIONS } from '@cdc/shared';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { TaskRecord } from '../domain/model.js';
 import type { WorkerRpcObserver } from '../handlers/worker-handlers.js';
@@ -99,7 +100,7 @@ export class ControlMetrics implements WorkerRpcObserver {
     private readonly source: ControlStateSource,
     private readonly log: Logger,
   ) {
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, ...DEFAULT_METRICS_OPTIONS });
     this.leader.set(0);
   }
 

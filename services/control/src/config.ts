@@ -109,6 +109,9 @@ export const ControlConfigSchema = z
     CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(
       'checkpoint report interval recommended to workers',
     ),
+    CONTROL_IDLE_REPORT_INTERVAL_MS: intMs(5_000, 0, 60_000).describe(
+      'report interval of an idle lease (caught up, nothing to apply) of a task without a replicate-mode target: its write validity may run out between two such reports and is renewed before it writes again; a pause reaches it up to this late (0: idle leases report every CONTROL_REPORT_INTERVAL_MS)',
+    ),
     CONTROL_REPLICATE_REPORT_INTERVAL_MS: intMs(250, 100, 60_000).describe(
       'report interval for the leases of tasks with a replicate-mode target (at most CONTROL_REPORT_INTERVAL_MS): the target time moves only as far as their reported checkpoints',
     ),
@@ -290,6 +293,15 @@ export const ControlConfigSchema = z
         path: ['CONTROL_REPORT_INTERVAL_MS'],
         message:
           'must be at most a third of CONTROL_LEASE_WRITE_VALIDITY_MS: a lease is confirmed by its reports, and one late report must not stop its writes',
+      });
+    if (
+      c.CONTROL_IDLE_REPORT_INTERVAL_MS !== 0 &&
+      c.CONTROL_IDLE_REPORT_INTERVAL_MS < c.CONTROL_REPORT_INTERVAL_MS
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONTROL_IDLE_REPORT_INTERVAL_MS'],
+        message: 'must be 0 (off) or at least CONTROL_REPORT_INTERVAL_MS',
       });
     const txn = quarantineTxnBytes(c.CONTROL_ETCD_ROOT, c.CONTROL_QUARANTINE_PAYLOAD_CAP);
     if (txn > c.CONTROL_ETCD_MAX_REQUEST_BYTES)

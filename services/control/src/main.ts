@@ -39,6 +39,7 @@ import { LeaseScheduler } from './scheduling/lease-scheduler.js';
 import { loadServerSecurity, type ServerSecurity } from './security/server-security.js';
 import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
+import { reportSilenceMs } from './tasks/lease-timing.js';
 import { QuarantineService } from './tasks/quarantine-service.js';
 import { systemClock } from './tasks/ports.js';
 import { SnapshotService } from './tasks/snapshot-service.js';
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
     reachability: config.CONTROL_CHECK_REACHABILITY ? probes : { check: () => Promise.resolve() },
     discovery,
     clock: systemClock,
-    staleReportMs: 5_000,
+    staleReportMs: reportSilenceMs(5_000, { idleReportMs: config.CONTROL_IDLE_REPORT_INTERVAL_MS }),
     pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
     // Called only after start-up (scheduler exists by then); does nothing on a replica that is not the leader.
     onRunnable: () => {
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
       writeValidityMs: config.CONTROL_LEASE_WRITE_VALIDITY_MS,
       handoverMs: config.CONTROL_LEASE_HANDOVER_MS,
       pauseLeadMs: config.CONTROL_PAUSE_LEAD_MS,
+      idleReportMs: config.CONTROL_IDLE_REPORT_INTERVAL_MS,
     },
   });
   const quarantine = new QuarantineService({

@@ -121,6 +121,7 @@ export function workerHandlers(
           report_interval_ms: lease.reportIntervalMs,
           target_positions: positionsToProto(lease.targetPositions),
           write_validity_ms: lease.writeValidityMs,
+          idle_report_interval_ms: lease.idleReportIntervalMs,
           apply_until: lease.applyUntil,
           pause: lease.pause === undefined ? null : pauseToProto(lease.pause),
         };

@@ -1,7 +1,7 @@
 import { replicateChannelName } from '@cdc/shared';
 import type { ChannelRecord, PausePoint, Position, TaskRecord } from '../domain/model.js';
 import { staleEpoch } from './lease-errors.js';
-import { handoverIn, type LeaseTiming } from './lease-timing.js';
+import { goneIn, type LeaseTiming } from './lease-timing.js';
 import { hasReplicateTarget } from '../domain/model.js';
 import { stateLabel } from '../domain/state-machine.js';
 import { channelCheckpoints } from './channel-checkpoints.js';
@@ -70,7 +70,7 @@ export function acceptReport(
   timing: LeaseTiming,
   judged: ReportJudgement,
 ): { readonly next: ChannelRecord; readonly reason: string } {
-  if (rec.epoch !== r.epoch || rec.released === true || handoverIn(rec, now, timing) === 0)
+  if (rec.epoch !== r.epoch || rec.released === true || goneIn(rec, now, timing) === 0)
     throw staleEpoch(r.taskId, r.channel, r.epoch, rec.epoch);
   const reason =
     rec.endRequested !== undefined && judged.reason === '' ? rec.endRequested : judged.reason;

@@ -37,6 +37,8 @@ export class FairShare {
     private readonly channels: ChannelStore,
     private readonly clock: Clock,
     private readonly liveWindowMs: number,
+    /** A lease counts as held while it reported within this window (longer than `liveWindowMs` with idle reports). */
+    private readonly leaseLiveWindowMs = liveWindowMs,
   ) {}
 
   /** `workerId` took the lease of `key`; `takenFrom`: the holder that went silent, whose lease it took over. */
@@ -100,7 +102,7 @@ export class FairShare {
         rec.released === true ||
         rec.endRequested !== undefined ||
         rec.workerId === '' ||
-        now - rec.updateTimeMs > this.liveWindowMs ||
+        now - rec.updateTimeMs > this.leaseLiveWindowMs ||
         silent(rec.workerId, rec.updateTimeMs)
       )
         continue;

@@ -61,16 +61,16 @@ describe('lease handover waits for the old holder to stop writing', () => {
     taskId = task.taskId;
   });
 
-  const report = (epoch: string, workerId: string) =>
-    leases.report({
-      taskId,
-      channel: CHANNEL,
-      epoch,
-      workerId,
-      sourceHeadTimestamp: '0',
-      appliedRows: '0',
-      appliedBytes: '0',
-    });
+  const reportOf = (epoch: string, workerId: string) => ({
+    taskId,
+    channel: CHANNEL,
+    epoch,
+    workerId,
+    sourceHeadTimestamp: '0',
+    appliedRows: '0',
+    appliedBytes: '0',
+  });
+  const report = (epoch: string, workerId: string) => leases.report(reportOf(epoch, workerId));
 
   it('grants the write validity with the lease', async () => {
     const grant = await leases.acquire(taskId, CHANNEL, 'a');
@@ -149,6 +149,55 @@ describe('lease handover waits for the old holder to stop writing', () => {
     const a = await leases.acquire(taskId, CHANNEL, 'a');
     now.t += TIMING.handoverMs;
     expect(codeOf(await report(a.epoch, 'a').catch((e: unknown) => e))).toBe('LEASE_LOST');
+  });
+
+  describe('with idle reports', () => {
+    const IDLE = { ...TIMING, idleReportMs: 5_000 };
+
+    it('grants the idle interval to API-mode leases only', async () => {
+      const idle = leaseService(tasks, { timing: IDLE });
+      expect((await idle.acquire(taskId, CHANNEL, 'a')).idleReportIntervalMs).toBe(5_000);
+      const base = spec({ initial_sync: { enabled: false, batch_rows: 0 } });
+      const { task } = await tasks.create({
+        taskId: 'replica-idle',
+        spec: {
+          ...base,
+          target: { ...base.target, uri: '127.0.0.1:19550', mode: 'TARGET_MODE_REPLICATE' },
+        },
+        startPaused: false,
+      });
+      expect((await idle.acquire(task.taskId, CHANNEL, 'a')).idleReportIntervalMs).toBe(0);
+    });
+
+    it('confirms a lease silent past the handover time while nobody took the channel over', async () => {
+      const idle = leaseService(tasks, { timing: IDLE });
+      const a = await idle.acquire(taskId, CHANNEL, 'a');
+      now.t += TIMING.handoverMs + 4_000;
+      await expect(idle.report({ ...reportOf(a.epoch, 'a') })).resolves.toMatchObject({
+        keepLease: true,
+      });
+      expect(stores.channelRows.get(`${taskId}/${CHANNEL}`)?.value.confirmedMs).toBe(now.t);
+    });
+
+    it('still hands the channel over at the handover time, and then fences the old holder off', async () => {
+      const idle = leaseService(tasks, { timing: IDLE });
+      const a = await idle.acquire(taskId, CHANNEL, 'a');
+      now.t += TIMING.handoverMs;
+      const b = await idle.acquire(taskId, CHANNEL, 'b');
+      expect(BigInt(b.epoch)).toBe(BigInt(a.epoch) + 1n);
+      expect(codeOf(await idle.report(reportOf(a.epoch, 'a')).catch((e: unknown) => e))).toBe(
+        'LEASE_LOST',
+      );
+    });
+
+    it('a lease silent for one idle gap past the handover time is gone for good', async () => {
+      const idle = leaseService(tasks, { timing: IDLE });
+      const a = await idle.acquire(taskId, CHANNEL, 'a');
+      now.t += TIMING.handoverMs + IDLE.idleReportMs;
+      expect(codeOf(await idle.report(reportOf(a.epoch, 'a')).catch((e: unknown) => e))).toBe(
+        'LEASE_LOST',
+      );
+    });
   });
 
   it('a lease told to stop is never confirmed again, and moves once released or expired', async () => {

@@ -15,7 +15,7 @@ import { updateChannelRecord } from './compare-and-set.js';
 import { FairShare } from './fair-share.js';
 import { leaseHeld, staleEpoch } from './lease-errors.js';
 import { leaseStartFor, type LeaseStart } from './lease-start.js';
-import { applyUntil, handoverIn, type LeaseTiming } from './lease-timing.js';
+import { applyUntil, handoverIn, reportSilenceMs, type LeaseTiming } from './lease-timing.js';
 import { settlePause } from './pause-settlement.js';
 import type { ChannelStore, Clock, ReportBatchStore } from './ports.js';
 import { reportBatch, settleReport, type ReportOutcome } from './report-batch.js';
@@ -62,7 +62,13 @@ export class LeaseService {
   private readonly fairShare: FairShare;
 
   constructor(private readonly deps: LeaseServiceDeps) {
-    this.fairShare = new FairShare(deps.channels, deps.clock, deps.liveWindowMs);
+    // Idle leases report less often: one of their gaps must not make the worker look as if it held fewer channels.
+    this.fairShare = new FairShare(
+      deps.channels,
+      deps.clock,
+      deps.liveWindowMs,
+      reportSilenceMs(deps.liveWindowMs, deps.timing),
+    );
   }
 
   async acquire(
@@ -75,6 +81,7 @@ export class LeaseService {
     start: LeaseStart;
     targetPositions: Record<string, Position>;
     writeValidityMs: number;
+    idleReportIntervalMs: number;
     reportIntervalMs: number;
     applyUntil: string;
     pause?: PausePoint;
@@ -128,6 +135,10 @@ export class LeaseService {
       ...leaseStartFor(record, task, channel),
       writeValidityMs: this.deps.timing.writeValidityMs,
       reportIntervalMs: this.reportIntervalFor(task, channel),
+      // Replicate-mode leases keep reporting: the target's time moves only as far as their checkpoints.
+      idleReportIntervalMs: hasReplicateTarget(task.spec)
+        ? 0
+        : (this.deps.timing.idleReportMs ?? 0),
       applyUntil: applyUntil(this.deps.clock.now(), this.deps.timing),
       ...(task.pause === undefined ? {} : { pause: task.pause }),
     };

@@ -1,5 +1,5 @@
 import type { ChannelRecord } from '../domain/model.js';
-import { handoverIn, type LeaseTiming } from './lease-timing.js';
+import { goneIn, type LeaseTiming } from './lease-timing.js';
 import type { ChannelStore, Clock } from './ports.js';
 import type { TaskService } from './task-service.js';
 
@@ -12,7 +12,7 @@ export interface PauseSettlementDeps {
 
 /**
  * PAUSING → PAUSED once every channel of the task has stopped: it released its lease (or its holder went silent
- * past the handover time) after reaching the pause point; for an immediate pause, stopping anywhere will do. Returns
+ * for good: `goneIn`) after reaching the pause point; for an immediate pause, stopping anywhere will do. Returns
  * the channels still running.
  */
 export async function settlePause(
@@ -26,7 +26,7 @@ export async function settlePause(
   const records = await deps.channels.list(taskId);
   const now = deps.clock.now();
   const stopped = (rec: ChannelRecord | undefined): boolean => {
-    const idle = rec === undefined || rec.epoch === '0' || handoverIn(rec, now, deps.timing) === 0;
+    const idle = rec === undefined || rec.epoch === '0' || goneIn(rec, now, deps.timing) === 0;
     if (pause.immediate) return idle;
     return rec !== undefined && rec.pausedAt === pause.timestamp && idle;
   };

@@ -130,6 +130,38 @@ describe('pause is a point in time', () => {
     expect(task.reason).toBe(`${DML}: target schema conflict`);
   });
 
+  it('with idle reports, a silent lease counts as stopped only once it can never be confirmed again', async () => {
+    const idle = new LeaseService({
+      tasks,
+      channels: stores.channelStore(),
+      clock: { now: () => now.t },
+      liveWindowMs: 10_000,
+      reportIntervalMs: 1_000,
+      timing: { ...TIMING, idleReportMs: 5_000 },
+    });
+    const dml = await idle.acquire(taskId, DML, 'w');
+    const ops = await idle.acquire(taskId, OPS, 'w');
+    await tasks.pause(taskId, 'now', 'user', true);
+    await idle.release(taskId, OPS, ops.epoch);
+    now.t += TIMING.handoverMs; // an idle lease may still be reporting: its next report would be confirmed
+    expect(await idle.settlePause(taskId)).toEqual({ running: [DML] });
+    now.t += 5_000;
+    expect(await idle.settlePause(taskId)).toEqual({ running: [] });
+    expect((await tasks.get(taskId)).state).toBe('TASK_STATE_PAUSED');
+    const late = await idle
+      .report({
+        taskId,
+        channel: DML,
+        epoch: dml.epoch,
+        workerId: 'w',
+        sourceHeadTimestamp: '0',
+        appliedRows: '0',
+        appliedBytes: '0',
+      })
+      .catch((e: unknown) => e);
+    expect(late).toMatchObject({ code: 'LEASE_LOST' });
+  });
+
   it('a second PauseTask can only make a pending pause immediate', async () => {
     const first = await tasks.pause(taskId, 'a');
     const same = await tasks.pause(taskId, 'b');

@@ -167,6 +167,7 @@ export class GrpcWorkerControl implements WorkerControl {
       start: res.start,
       reportIntervalMs: res.report_interval_ms || 1000,
       writeValidityMs: res.write_validity_ms,
+      idleReportIntervalMs: res.idle_report_interval_ms,
       applyUntil: BigInt(res.apply_until || '0'),
       ...(res.pause === null ? {} : { pause: pauseFromProto(res.pause) }),
       targetPositions: new Map(

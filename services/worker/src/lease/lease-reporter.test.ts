@@ -130,6 +130,77 @@ describe('LeaseReporter', () => {
     expect(ended).toEqual(['stale epoch 7']);
   });
 
+  describe('idle reports', () => {
+    function idleSetup(idleIntervalMs: number) {
+      const control = new FakeWorkerControl();
+      const quiet: boolean[] = [];
+      const reporter = new LeaseReporter({
+        control,
+        lease,
+        workerId: 'w1',
+        intervalMs: 20,
+        idleIntervalMs,
+        log: silentLogger(),
+        onLeaseEnd: () => undefined,
+        onQuietChange: (q) => quiet.push(q),
+      });
+      return { control, reporter, quiet };
+    }
+
+    it('reports on the idle rhythm once caught up with nothing applied since its answered report', async () => {
+      const { control, reporter, quiet } = idleSetup(60_000);
+      reporter.start();
+      reporter.setCaughtUp(true);
+      await waitFor(() => quiet.length === 1);
+      const reports = control.reports.length;
+      await new Promise((r) => setTimeout(r, 200)); // ten busy intervals
+      expect(control.reports).toHaveLength(reports);
+      expect(quiet).toEqual([true]);
+      await reporter.stop();
+    });
+
+    it('reports at once, and on the busy rhythm again, when a quiet lease reads something to apply', async () => {
+      const { control, reporter, quiet } = idleSetup(60_000);
+      reporter.start();
+      reporter.setCaughtUp(true);
+      await waitFor(() => quiet.length === 1);
+      const reports = control.reports.length;
+      reporter.setCaughtUp(false);
+      expect(quiet).toEqual([true, false]);
+      await waitFor(() => control.reports.length >= reports + 3);
+      expect(control.urgent[reports]).toBe(true);
+      await reporter.stop();
+    });
+
+    it('stays on the busy rhythm while rows are applied, or when a report was not answered', async () => {
+      const { control, reporter, quiet } = idleSetup(60_000);
+      control.answers = [new CdcError('UNAVAILABLE', 'control down', { retryable: true })];
+      reporter.start();
+      reporter.setCaughtUp(true);
+      await waitFor(() => control.reports.length >= 4);
+      expect(quiet).toEqual([]);
+      control.answers = [{ keepLease: true, reason: '' }];
+      const applying = setInterval(() => {
+        reporter.addApplied(1, 10);
+      }, 5);
+      const reports = control.reports.length;
+      await waitFor(() => control.reports.length >= reports + 4);
+      expect(quiet).toEqual([]);
+      clearInterval(applying);
+      await waitFor(() => quiet.length === 1);
+      await reporter.stop();
+    });
+
+    it('is off without an idle interval', async () => {
+      const { control, reporter, quiet } = idleSetup(0);
+      reporter.start();
+      reporter.setCaughtUp(true);
+      await waitFor(() => control.reports.length >= 6);
+      expect(quiet).toEqual([]);
+      await reporter.stop();
+    });
+  });
+
   it('reports the first catch-up of the lease at once, later ones at the interval', async () => {
     const { control, reporter } = setup(60_000);
     reporter.start();

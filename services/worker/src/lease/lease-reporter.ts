@@ -25,6 +25,13 @@ export interface LeaseReporterOptions {
   readonly applyUntil?: bigint;
   /** Targets the lease replicates into (fan-out): the lease is caught up, or paused, when all of them are. */
   readonly targets?: number;
+  /**
+   * Report interval while the lease is quiet (one target, caught up, no pause, nothing applied or quarantined since
+   * its last report, which was answered); 0 or absent: always `intervalMs`.
+   */
+  readonly idleIntervalMs?: number;
+  /** The lease became quiet, or stopped being quiet (its write validity may lapse only while quiet). */
+  readonly onQuietChange?: (quiet: boolean) => void;
 }
 
 /** Key of the main target in the per-target maps; fan-out targets use their URI. */
@@ -62,6 +69,12 @@ export class LeaseReporter implements LeaseProgress {
   private pauseReported = 0n;
   private bound: bigint | undefined;
   private checkpoints: ReadonlyMap<string, bigint> | undefined;
+  private quiet = false;
+  /** The last report was answered with the lease kept. */
+  private answered = false;
+  /** Rows applied when the last report went out, and whether any were applied in the interval before it. */
+  private rowsAtReport = 0;
+  private appliedBeforeReport = false;
 
   private readonly quarantined: QuarantineBatcher;
 
@@ -102,6 +115,37 @@ export class LeaseReporter implements LeaseProgress {
   private markCaughtUp(target: string, caughtUp: boolean): void {
     this.caughtUpBy.set(target, caughtUp);
     this.announceFirstCatchUp();
+    // Something to apply on a quiet lease: its bound and validity are as old as its last report, so renew them now,
+    // while the change waits for the tick that closes its pack.
+    if (!caughtUp && this.quiet) this.requestConfirmation();
+  }
+
+  /** A write waits for a confirmation, or will soon: report now, and on the busy rhythm from here on. */
+  requestConfirmation(): void {
+    this.setQuiet(false);
+    this.reportNow();
+  }
+
+  private setQuiet(quiet: boolean): void {
+    if (quiet === this.quiet) return;
+    this.quiet = quiet;
+    this.opts.onQuietChange?.(quiet);
+  }
+
+  /** Whether the lease may report on the idle rhythm now (see `idleIntervalMs`). */
+  private idleNow(): boolean {
+    return (
+      (this.opts.idleIntervalMs ?? 0) > 0 &&
+      (this.opts.targets ?? 1) === 1 &&
+      this.answered &&
+      !this.ended &&
+      !this.urgent &&
+      this.caughtUp &&
+      this.pausePoint === undefined &&
+      this.quarantined.size === 0 &&
+      !this.appliedBeforeReport &&
+      this.rows === this.rowsAtReport
+    );
   }
 
   /**
@@ -268,6 +312,7 @@ export class LeaseReporter implements LeaseProgress {
       try {
         await this.reportOnce();
       } catch (err) {
+        this.answered = false;
         if (err instanceof CdcError && err.code === 'LEASE_LOST') {
           this.opts.onFenced?.(errorMessage(err));
           this.end(errorMessage(err));
@@ -280,7 +325,9 @@ export class LeaseReporter implements LeaseProgress {
         // (busy control service or worker) the confirmations would otherwise come further apart than the write
         // validity they renew (3 s against 1 s reports + 2 s answers), and the lease would end although every report
         // was answered.
-        await this.untilNextReport(signal, this.opts.intervalMs - (performance.now() - handedOver));
+        this.setQuiet(this.idleNow());
+        const interval = this.quiet ? (this.opts.idleIntervalMs ?? 0) : this.opts.intervalMs;
+        await this.untilNextReport(signal, interval - (performance.now() - handedOver));
       } catch {
         return;
       }
@@ -341,6 +388,7 @@ export class LeaseReporter implements LeaseProgress {
     const reached = settled ? unsettledPause : 0n;
     const urgent = this.urgent;
     this.urgent = false;
+    const rows = this.rows;
     const sentAt = performance.now();
     const res = await this.opts.control.reportCheckpoint(
       {
@@ -364,6 +412,9 @@ export class LeaseReporter implements LeaseProgress {
     );
     this.opts.log.debug({ rttMs: Math.round(performance.now() - sentAt) }, 'checkpoint reported');
     if (res.keepLease) this.opts.onConfirmed?.(sentAt);
+    this.answered = res.keepLease;
+    this.appliedBeforeReport = rows !== this.rowsAtReport;
+    this.rowsAtReport = rows;
     if (res.keepLease && res.applyUntil > (this.bound ?? 0n)) this.bound = res.applyUntil;
     if (settled) this.pauseReported = reached;
     // A pause the control service no longer asks for (resumed) must not stop the replicators.

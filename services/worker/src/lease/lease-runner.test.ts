@@ -42,6 +42,7 @@ function grant(extra: Partial<LeaseGrant> = {}): LeaseGrant {
     }),
     reportIntervalMs: 60_000,
     writeValidityMs: 120_000,
+    idleReportIntervalMs: 0,
     applyUntil: 0n,
     targetPositions: new Map(),
     ...extra,

@@ -121,9 +121,14 @@ export class LeaseRunner {
       channel: job.channel,
       epoch: grant.epoch,
     });
+    // The validity asks the reporter for a confirmation, and the reporter renews the validity: bound once both exist.
+    let askForConfirmation = (): void => undefined;
     const validity = new LeaseValidity({
       validityMs: grant.writeValidityMs > 0 ? grant.writeValidityMs : DEFAULT_WRITE_VALIDITY_MS,
       grantSentAt: sentAt,
+      onConfirmationNeeded: () => {
+        askForConfirmation();
+      },
     });
     const ending = new AbortController();
     // The worker shuts down, or this job's lock was lost (LeaseWorker says which).
@@ -165,7 +170,14 @@ export class LeaseRunner {
       ...(grant.pause === undefined ? {} : { pause: grant.pause }),
       applyUntil: grant.applyUntil,
       targets: targetsOf(grant.spec).length,
+      idleIntervalMs: grant.idleReportIntervalMs,
+      onQuietChange: (quiet) => {
+        validity.setQuiet(quiet);
+      },
     });
+    askForConfirmation = () => {
+      reporter.requestConfirmation();
+    };
     // Start-up milestones (the bench breaks the time to the first row down with them): once per lease.
     log.info(
       { start: readerStartOf(grant.start).kind, waitedMs: Math.round(sentAt - jobStarted) },
@@ -288,7 +300,10 @@ export class LeaseRunner {
                 objectWaitMs: settings.objectWaitMs,
                 // Idle ticks only move the checkpoint, which reaches the control service once per report. Replicate
                 // mode forwards ticks to the replica, and fan-out reads in lock step: both take every tick.
-                idleTickWaitMs: targets.length === 1 && !t.replicate ? grant.reportIntervalMs : 0,
+                idleTickWaitMs:
+                  targets.length === 1 && !t.replicate
+                    ? Math.max(grant.reportIntervalMs, grant.idleReportIntervalMs)
+                    : 0,
                 ...(settings.maxClockLeadMs === undefined
                   ? {}
                   : { maxClockLeadMs: settings.maxClockLeadMs }),

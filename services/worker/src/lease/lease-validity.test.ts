@@ -84,4 +84,107 @@ describe('LeaseValidity', () => {
     expect(v.signal.aborted).toBe(true);
     expect(() => v.callDeadline()).toThrow(/stale lease epoch/);
   });
+
+  describe('a quiet lease (idle reports)', () => {
+    it('lapses instead of ending, writes nothing while lapsed, and a confirmation renews it', () => {
+      vi.useFakeTimers();
+      const c = clocks();
+      const v = new LeaseValidity({ validityMs: 3_000, grantSentAt: c.t.mono, ...c.opts });
+      v.setQuiet(true);
+      c.advance(3_001);
+      expect(v.signal.aborted).toBe(false);
+      expect(v.isLapsed).toBe(true);
+      c.advance(60_000); // quiet: no deadline while nothing wants to write
+      expect(v.signal.aborted).toBe(false);
+      expect(() => v.callDeadline()).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+      v.confirm(c.t.mono);
+      expect(v.isLapsed).toBe(false);
+      expect(v.callDeadline()).toBe(c.t.wall + 3_000 - 250);
+      v.stop();
+    });
+
+    it('asks for a confirmation when a write waits, and gives the lease up if none comes within the validity', async () => {
+      vi.useFakeTimers();
+      const c = clocks();
+      let asked = 0;
+      const v = new LeaseValidity({
+        validityMs: 3_000,
+        grantSentAt: c.t.mono,
+        onConfirmationNeeded: () => {
+          asked++;
+        },
+        ...c.opts,
+      });
+      v.setQuiet(true);
+      c.advance(3_001);
+      const write = v.ready(new AbortController().signal);
+      const outcome = write.then(
+        () => 'written',
+        (err: unknown) => (err as CdcError).code,
+      );
+      expect(asked).toBe(1);
+      c.advance(2_999);
+      expect(v.signal.aborted).toBe(false);
+      c.advance(2);
+      expect(v.signal.aborted).toBe(true);
+      expect(await outcome).toBe('LEASE_LOST');
+    });
+
+    it('lets a waiting write go once the confirmation comes', async () => {
+      vi.useFakeTimers();
+      const c = clocks();
+      const v = new LeaseValidity({ validityMs: 3_000, grantSentAt: c.t.mono, ...c.opts });
+      v.setQuiet(true);
+      c.advance(5_000);
+      let written = false;
+      const write = v.ready(new AbortController().signal).then(() => {
+        written = true;
+      });
+      await Promise.resolve();
+      expect(written).toBe(false);
+      c.advance(1_000);
+      v.confirm(c.t.mono - 100);
+      await write;
+      expect(written).toBe(true);
+      c.advance(10_000); // the wait's deadline went with the confirmation; still quiet, so it lapses again
+      expect(v.signal.aborted).toBe(false);
+      expect(v.isLapsed).toBe(true);
+    });
+
+    it('a lapsed lease that stops being quiet needs a confirmation within the validity', () => {
+      vi.useFakeTimers();
+      const c = clocks();
+      let asked = 0;
+      const v = new LeaseValidity({
+        validityMs: 3_000,
+        grantSentAt: c.t.mono,
+        onConfirmationNeeded: () => {
+          asked++;
+        },
+        ...c.opts,
+      });
+      v.setQuiet(true);
+      c.advance(4_000);
+      v.setQuiet(false); // e.g. its last report failed: the control service may be out of reach
+      expect(asked).toBe(1);
+      c.advance(3_001);
+      expect(v.signal.aborted).toBe(true);
+    });
+
+    it('ends at expiry like any lease once it is not quiet', () => {
+      vi.useFakeTimers();
+      const c = clocks();
+      const v = new LeaseValidity({ validityMs: 3_000, grantSentAt: c.t.mono, ...c.opts });
+      v.setQuiet(true);
+      v.setQuiet(false);
+      c.advance(3_001);
+      expect(v.signal.aborted).toBe(true);
+    });
+
+    it('ready() resolves at once while the lease is confirmed', async () => {
+      const v = new LeaseValidity({ validityMs: 3_000, grantSentAt: 0, monotonicNow: () => 0 });
+      await expect(v.ready(new AbortController().signal)).resolves.toBeUndefined();
+      v.stop();
+    });
+  });
 });

@@ -25,7 +25,8 @@ export interface LeaseProgress {
   observeHead(timestamp: bigint): void;
   /**
    * Whether the reader has delivered everything the channel held and every change read is applied (lag 0). Set after
-   * each read.
+   * each read (false also before applying what was read, where that may take a while): a lease idle until then reports
+   * at once, renewing its apply bound and write validity before its first write.
    */
   setCaughtUp(caughtUp: boolean): void;
   /** Where the task pauses, as the control service last said; undefined while it runs. */
@@ -40,6 +41,8 @@ export interface LeaseProgress {
    * and ends.
    */
   pauseReached(): void;
+  /** Calls `listener` once a pause is in force (at once if it is); returns the unsubscribe. */
+  onPause?(listener: () => void): () => void;
   addApplied(rows: number, bytes: number): void;
   quarantine(entry: QuarantinedMessage): Promise<void>;
   /**

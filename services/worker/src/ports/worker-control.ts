@@ -13,6 +13,8 @@ export interface LeaseGrant {
   readonly reportIntervalMs: number;
   /** How long after sending a confirmed request the lease may write (0: the control service did not say). */
   readonly writeValidityMs: number;
+  /** Report interval while the lease is idle (0: always `reportIntervalMs`); its validity may lapse in between. */
+  readonly idleReportIntervalMs: number;
   /** The task is pausing: where to stop. */
   readonly pause?: PausePoint;
   /** Source TSO up to which the lease may apply until an answer raises it (0n: no bound given). */

@@ -12,6 +12,12 @@ export interface WriteFence {
    * retryable error while too little validity is left for a call (until the control service confirms the lease).
    */
   callDeadline(): number;
+  /**
+   * Resolves once a call may start: at once while the lease is confirmed, else when a confirmation comes (a quiet
+   * lease lets its validity lapse between reports). Rejects once the lease may no longer write. Writers call it before
+   * a batch of calls, so they wait for the confirmation instead of failing and backing off.
+   */
+  ready?(signal: AbortSignal): Promise<void>;
 }
 
 /**

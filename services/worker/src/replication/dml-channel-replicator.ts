@@ -20,6 +20,7 @@ import type {
 } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { DelayObserver } from '../ports/delay-observer.js';
+import { writeFences } from '../ports/write-fence.js';
 import type { LeaseProgress } from '../ports/lease-progress.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
@@ -124,9 +125,10 @@ export class DmlChannelReplicator {
     let caughtUp = false;
     while (!signal.aborted) {
       const coalesce: boolean = caughtUp && idleWaitMs > 0 && progress.pause === undefined;
-      const records: ChannelRecord[] = coalesce
-        ? await reader.read(readBatchSize, idleWaitMs, signal, { coalesceTicks: true })
-        : await reader.read(readBatchSize, 500, signal);
+      const read: { readonly records: ChannelRecord[]; readonly cutShort: boolean } = coalesce
+        ? await this.readCoalesced(idleWaitMs, signal)
+        : { records: await reader.read(readBatchSize, 500, signal), cutShort: false };
+      const records: ChannelRecord[] = read.records;
       for (const record of records) {
         if (signal.aborted) return;
         // A tick that waited for the coalescing says nothing of how late ticks are read.
@@ -143,10 +145,42 @@ export class DmlChannelReplicator {
         records.length < readBatchSize && this.buffer.size === 0 && reader.hasMore?.() !== true;
       progress.setCaughtUp(caughtUp);
       // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.
-      if (progress.pause !== undefined && records.length === 0 && this.buffer.size === 0) {
+      if (
+        progress.pause !== undefined &&
+        !read.cutShort &&
+        records.length === 0 &&
+        this.buffer.size === 0
+      ) {
         this.stopForPause();
         return;
       }
+    }
+  }
+
+  /**
+   * A read of an idle channel (ReadOptions.coalesceTicks), which may wait as long as an idle report interval: a pause
+   * heard meanwhile cuts it short (`cutShort`: its emptiness says nothing of the source), so the channel reaches the
+   * pause point at its next read rather than an idle wait later.
+   */
+  private async readCoalesced(
+    waitMs: number,
+    signal: AbortSignal,
+  ): Promise<{ readonly records: ChannelRecord[]; readonly cutShort: boolean }> {
+    const { reader, readBatchSize, progress } = this.deps;
+    const wake = new AbortController();
+    const cut = (): void => {
+      wake.abort();
+    };
+    signal.addEventListener('abort', cut, { once: true });
+    const unwatchPause = progress.onPause?.(cut);
+    try {
+      const records = await reader.read(readBatchSize, waitMs, wake.signal, {
+        coalesceTicks: true,
+      });
+      return { records, cutShort: wake.signal.aborted };
+    } finally {
+      signal.removeEventListener('abort', cut);
+      unwatchPause?.();
     }
   }
 
@@ -290,6 +324,7 @@ export class DmlChannelReplicator {
   }
 
   private async applyPack(pack: Pack, signal: AbortSignal): Promise<void> {
+    if (pack.messages.length > 0) await writeFences.getStore()?.ready?.(signal);
     const batcher = new WriteBatcher({
       writer: this.deps.writer,
       progress: this.deps.progress,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeKafkaMessageId } from '@cdc/shared';
 import type { Row } from '@cdc/shared';
 import type { PausePoint } from '../ports/lease-progress.js';
+import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import { booksReplicator } from '../testing/dml-replicator.js';
 import {
   FakeLeaseProgress,
@@ -152,4 +153,79 @@ describe('DML checkpoints', () => {
     const { upserted } = await run(channelLog(), { floor: 60n });
     expect(upserted).toEqual(['9']);
   });
+
+  it('an idle channel hears a pause during its long idle wait, and still applies everything up to the pause point', async () => {
+    const log = new RecordLog('dml_0').add(
+      timeTickMsg(10n),
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 40n }),
+      timeTickMsg(50n),
+    );
+    const [tick10, insert, tick50] = log.records;
+    // Hands out the first tick, then waits (as long as asked, unless aborted) before the rest arrives.
+    const waits: { ms: number; cut: boolean }[] = [];
+    let arrived: ChannelRecord[] = [tick10!];
+    const progress = new PausableProgress();
+    const reader: SourceReader = {
+      open: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+      compareIds: (a, b) => Number(decodeKafkaMessageId(a) - decodeKafkaMessageId(b)),
+      hasMore: () => arrived.length > 0,
+      read: async (max, maxWaitMs, signal) => {
+        if (arrived.length === 0) {
+          const wait = { ms: maxWaitMs, cut: false };
+          waits.push(wait);
+          if (waits.length === 1) {
+            // The pause lands while the channel waits; the rest of the channel arrives meanwhile.
+            setTimeout(() => {
+              arrived = [insert!, tick50!];
+              progress.startPause({ timestamp: 45n, immediate: false });
+            }, 20);
+          }
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(maxWaitMs, 2_000));
+            signal?.addEventListener('abort', () => {
+              clearTimeout(timer);
+              wait.cut = true;
+              resolve();
+            });
+          });
+          if (signal?.aborted) return [];
+        }
+        return arrived.splice(0, max);
+      },
+    };
+    const writer = new FakeTargetWriter();
+    const lease = new AbortController();
+    const stopper = setTimeout(() => {
+      lease.abort(new Error('never paused'));
+    }, 5_000);
+    await booksReplicator({
+      reader,
+      writer,
+      progress,
+      readBatchSize: 4,
+      idleTickWaitMs: 60_000,
+    }).run(lease.signal);
+    clearTimeout(stopper);
+    expect(waits[0]).toEqual({ ms: 60_000, cut: true });
+    const upserted = writer
+      .callsOf('upsert')
+      .flatMap((args) => (args[2] as Row[]).map((r) => String(r['id'])));
+    expect(upserted).toEqual(['1']);
+    expect(progress.checkpoints.at(-1)?.timestamp).toBe(45n);
+    expect(progress.pausedAt).toBe(progress.checkpoints.length);
+  });
 });
+
+/** A progress whose pause arrives later, telling the replicator's pause listeners (as a report answer does). */
+class PausableProgress extends FakeLeaseProgress {
+  private readonly listeners = new Set<() => void>();
+  onPause(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  startPause(pause: PausePoint): void {
+    this.pause = pause;
+    for (const l of [...this.listeners]) l();
+  }
+}

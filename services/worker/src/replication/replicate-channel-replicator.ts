@@ -1,6 +1,7 @@
 import { CdcError, errorMessage } from '@cdc/shared';
 import type { KnownMessage, Logger } from '@cdc/shared';
 import type { LeaseProgress } from '../ports/lease-progress.js';
+import { writeFences } from '../ports/write-fence.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import { decodeRecord } from './decode-record.js';
 import type { TargetCollection, TargetWriter } from '../ports/target-writer.js';
@@ -40,6 +41,8 @@ export class ReplicateChannelReplicator {
     const { progress } = this.deps;
     while (!signal.aborted) {
       const records = await this.deps.reader.read(READ_BATCH, 500, signal);
+      // Ops to apply: a quiet lease renews its bound and write validity now (see LeaseProgress.setCaughtUp).
+      if (records.length > 0) progress.setCaughtUp(false);
       for (const record of records) {
         if (signal.aborted) return;
         if ((await this.onRecord(record, signal)) === 'paused') {
@@ -111,6 +114,7 @@ export class ReplicateChannelReplicator {
       await sleep(100, signal).catch(() => undefined);
     }
     try {
+      await writeFences.getStore()?.ready?.(signal);
       await this.apply(message, signal);
     } catch (err) {
       if (!(err instanceof CdcError) || err.code !== 'SINK_REJECTED') throw err;

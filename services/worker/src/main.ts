@@ -108,6 +108,10 @@ const heartbeat = new ControlHeartbeat({
   log,
   intervalMs: 1_000,
   maxBackoffMs: 30_000,
+  onReachable: (reachable) => {
+    if (reachable) leaseWorker.resumeTaking();
+    else leaseWorker.pauseTaking();
+  },
 });
 
 handleShutdown({

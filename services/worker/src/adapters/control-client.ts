@@ -38,6 +38,10 @@ import type {
   WorkerControl,
 } from '../ports/worker-control.js';
 
+/** Deadlines of ReleaseLease and Heartbeat (see those). */
+const RELEASE_DEADLINE_MS = 2_000;
+const HEARTBEAT_DEADLINE_MS = 3_000;
+
 /** TLS to the control service: PEM contents, not paths. No `ca`: the system roots. `cert` + `key`: mutual TLS. */
 export interface ControlTls {
   readonly ca?: Buffer;
@@ -262,17 +266,26 @@ export class GrpcWorkerControl implements WorkerControl {
     } satisfies Required<pb.ReportFailureRequest>);
   }
 
+  /**
+   * Short deadline: releasing only lets the channel move at once (else it moves after the handover time), and the
+   * lease's job, which no other worker can take meanwhile, waits for this call when the control service is out of reach.
+   */
   async releaseLease(lease: LeaseRef, workerId: string): Promise<void> {
-    await this.call('ReleaseLease', {
-      task_id: lease.taskId,
-      channel: lease.channel,
-      epoch: lease.epoch,
-      worker_id: workerId,
-    } satisfies Required<pb.ReleaseLeaseRequest>);
+    await this.call(
+      'ReleaseLease',
+      {
+        task_id: lease.taskId,
+        channel: lease.channel,
+        epoch: lease.epoch,
+        worker_id: workerId,
+      } satisfies Required<pb.ReleaseLeaseRequest>,
+      RELEASE_DEADLINE_MS,
+    );
   }
 
+  /** A short deadline: a control service out of reach stops the worker taking leases (ControlHeartbeat). */
   async heartbeat(workerId: string): Promise<void> {
-    await this.call('Heartbeat', { worker_id: workerId });
+    await this.call('Heartbeat', { worker_id: workerId }, HEARTBEAT_DEADLINE_MS);
   }
 
   async acquireSnapshot(

@@ -87,4 +87,25 @@ describe('ControlHeartbeat', () => {
     expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
     expect(lines.filter((l) => l.level === 'error')).toHaveLength(0);
   });
+
+  it('says when the control service stops answering after accepting the worker, and when it answers again', async () => {
+    const down = (): CdcError => new CdcError('UNAVAILABLE', 'Heartbeat: deadline exceeded');
+    const control = scripted([down(), 'ok', down(), down(), 'ok']);
+    const reachable: boolean[] = [];
+    const hb = new ControlHeartbeat({
+      control,
+      workerId: 'w1',
+      log: recordingLog([]),
+      intervalMs: 2,
+      maxBackoffMs: 4,
+      onReachable: (r) => reachable.push(r),
+    });
+    hb.start();
+    await hb.accepted;
+    expect(reachable).toEqual([]); // not accepted before: nothing was taken yet
+    while (control.calls.length < 6) await new Promise((r) => setTimeout(r, 2));
+    hb.stop();
+    expect(reachable).toEqual([false, true]);
+  });
 });
+

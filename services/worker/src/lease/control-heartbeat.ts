@@ -10,6 +10,12 @@ export interface ControlHeartbeatOptions {
   readonly intervalMs: number;
   /** Retry delays double up to this. */
   readonly maxBackoffMs: number;
+  /**
+   * The control service answered again (true) or stopped answering (false), after it first accepted this worker. A
+   * worker that cannot reach it cannot acquire a lease either: it stops taking lease jobs meanwhile, which then go to
+   * workers that can (each attempt would hold a job for a call deadline).
+   */
+  readonly onReachable?: (reachable: boolean) => void;
 }
 
 const refused = (err: unknown): boolean =>
@@ -42,19 +48,24 @@ export class ControlHeartbeat {
     const { control, workerId, log, intervalMs, maxBackoffMs } = this.opts;
     let failures = 0;
     let state: 'ok' | 'refused' | 'unreachable' | 'starting' = 'starting';
+    let acceptedOnce = false;
     while (!this.stopping.signal.aborted) {
       let delay = intervalMs;
       try {
         await control.heartbeat(workerId);
-        if (state !== 'ok')
+        if (state !== 'ok') {
           log.info({ after: state }, 'control service accepted this worker; taking leases');
+          if (acceptedOnce) this.opts.onReachable?.(true);
+        }
         state = 'ok';
+        acceptedOnce = true;
         failures = 0;
         this.accept();
       } catch (err) {
         failures++;
         delay = Math.min(intervalMs * 2 ** (failures - 1), maxBackoffMs);
         const reason = errorMessage(err);
+        if (state === 'ok') this.opts.onReachable?.(false);
         if (refused(err)) {
           state = 'refused';
           log.error(
@@ -63,7 +74,10 @@ export class ControlHeartbeat {
           );
         } else if (state !== 'unreachable') {
           state = 'unreachable';
-          log.warn({ reason, retryInMs: delay }, 'control service unreachable; retrying');
+          log.warn(
+            { reason, retryInMs: delay },
+            'control service unreachable; taking no new leases until it answers',
+          );
         }
       }
       await sleep(delay, this.stopping.signal).catch(() => undefined);

@@ -40,6 +40,7 @@ import { loadServerSecurity, type ServerSecurity } from './security/server-secur
 import { ControlServer } from './server.js';
 import { LeaseService } from './tasks/lease-service.js';
 import { reportSilenceMs } from './tasks/lease-timing.js';
+import { ReportDemand } from './tasks/report-demand.js';
 import { QuarantineService } from './tasks/quarantine-service.js';
 import { systemClock } from './tasks/ports.js';
 import { SnapshotService } from './tasks/snapshot-service.js';
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
     config.CONTROL_ASSUMED_DML_CHANNELS,
   );
   const probes = new NetworkReachability(config.CONTROL_PROBE_TIMEOUT_MS);
+  const reportDemand = new ReportDemand(systemClock);
   const tasks = new TaskService({
     tasks: taskStore,
     channels: channelStore,
@@ -125,6 +127,9 @@ async function main(): Promise<void> {
     onRunnable: () => {
       scheduler.nudge();
     },
+    onLeasesToTell: (taskId) => {
+      reportDemand.want(taskId);
+    },
   });
   const leases = new LeaseService({
     tasks,
@@ -135,6 +140,7 @@ async function main(): Promise<void> {
     replicateReportIntervalMs: config.CONTROL_REPLICATE_REPORT_INTERVAL_MS,
     replicateTickerReportIntervalMs: config.CONTROL_REPLICATE_TICKER_REPORT_INTERVAL_MS,
     batch: reportBatchStore,
+    demand: reportDemand,
     // As onRunnable above: the scheduler exists by the first call.
     onRebalanceMove: () => {
       scheduler.nudgeSoon();
@@ -164,7 +170,7 @@ async function main(): Promise<void> {
         connectTimeoutMs: config.CONTROL_PROBE_TIMEOUT_MS,
         callTimeoutMs: config.CONTROL_VERIFY_CALL_TIMEOUT_MS,
       }),
-    applied: appliedCheckpoints(tasks),
+    applied: appliedCheckpoints(tasks, reportDemand),
   });
   const snapshots = new SnapshotService({
     tasks,

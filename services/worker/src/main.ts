@@ -51,8 +51,11 @@ const resources = new TaskResources(redis, config.CDC_QUEUE_PREFIX, log, {
   fetchMaxBytes: config.WORKER_KAFKA_FETCH_BYTES,
   maxRecordBytes: config.WORKER_MAX_RECORD_BYTES,
 });
+// False while heartbeats fail after the control service accepted this worker (ControlHeartbeat.onReachable).
+let controlReachable = true;
 const runner = new LeaseRunner({
   control,
+  controlReachable: () => controlReachable,
   factories: resources,
   workerId: config.WORKER_ID,
   log,
@@ -108,9 +111,11 @@ const heartbeat = new ControlHeartbeat({
   log,
   intervalMs: 1_000,
   maxBackoffMs: 30_000,
+  onReportNow: (taskIds) => {
+    runner.reportIfIdle(taskIds);
+  },
   onReachable: (reachable) => {
-    if (reachable) leaseWorker.resumeTaking();
-    else leaseWorker.pauseTaking();
+    controlReachable = reachable;
   },
 });
 

@@ -222,10 +222,9 @@ export function workerHandlers(
     Heartbeat: unary(
       log,
       'Heartbeat',
-      async (req: pb.HeartbeatRequest__Output): Promise<pb.HeartbeatResponse> => {
-        await leases.heartbeat(req.worker_id);
-        return {};
-      },
+      async (req: pb.HeartbeatRequest__Output): Promise<Required<pb.HeartbeatResponse>> => ({
+        report_now_task_ids: await leases.heartbeat(req.worker_id),
+      }),
     ),
     AcquireSnapshot: unary(
       log,

@@ -123,7 +123,9 @@ describe('requireToken', () => {
     const cdc = stub(root.cdc.v1.CdcService, guardedPort);
     const worker = stub(root.cdc.v1.WorkerService, guardedPort);
     await expect(call(cdc, 'ListTasks', {}, API)).resolves.toMatchObject({ tasks: [] });
-    await expect(call(worker, 'Heartbeat', { worker_id: 'w' }, WORKER)).resolves.toEqual({});
+    await expect(call(worker, 'Heartbeat', { worker_id: 'w' }, WORKER)).resolves.toEqual({
+      report_now_task_ids: [],
+    });
     expect(ran).toEqual(['ListTasks', 'Heartbeat']);
   });
 

@@ -19,6 +19,7 @@ import { applyUntil, handoverIn, reportSilenceMs, type LeaseTiming } from './lea
 import { settlePause } from './pause-settlement.js';
 import type { ChannelStore, Clock, ReportBatchStore } from './ports.js';
 import { reportBatch, settleReport, type ReportOutcome } from './report-batch.js';
+import type { ReportDemand } from './report-demand.js';
 import { notFound } from './task-record-update.js';
 import type { TaskService } from './task-service.js';
 
@@ -48,6 +49,8 @@ export interface LeaseServiceDeps {
    * from was refused it (the scheduler's `nudgeSoon`).
    */
   readonly onRebalanceMove?: () => void;
+  /** Tasks whose idle leases should report now, told in heartbeat answers. */
+  readonly demand?: ReportDemand;
 }
 
 /**
@@ -292,9 +295,11 @@ export class LeaseService {
     await this.settlePause(taskId).catch(() => undefined); // the scheduler settles it otherwise
   }
 
-  async heartbeat(workerId: string): Promise<void> {
+  /** Records the worker as live; returns the tasks whose idle leases should report now (ReportDemand). */
+  async heartbeat(workerId: string): Promise<string[]> {
     validateWorkerId(workerId);
     await this.deps.channels.touchWorker(workerId, this.deps.clock.now());
+    return this.deps.demand?.wanted() ?? [];
   }
 
   private async assertCurrent(taskId: string, channel: string, epoch: string): Promise<void> {

@@ -41,6 +41,8 @@ export interface TaskServiceDeps {
   readonly pauseLeadMs: number;
   /** A task became RUNNING (started, resumed): its channels want leases now (the scheduler's nudge). */
   readonly onRunnable?: () => void;
+  /** A task began pausing or deleting: its idle leases should hear it now (ReportDemand). */
+  readonly onLeasesToTell?: (taskId: string) => void;
 }
 
 /** Bytes of stored task records in one ListTasks answer: under gRPC's 4 MiB default receive limit of clients. */
@@ -162,7 +164,9 @@ export class TaskService {
       immediate,
       pauseLeadMs: this.deps.pauseLeadMs,
     };
-    return this.mutate(taskId, (t) => pausedRecord(t, request, this.deps.clock));
+    const task = await this.mutate(taskId, (t) => pausedRecord(t, request, this.deps.clock));
+    if (task.state === 'TASK_STATE_PAUSING') this.deps.onLeasesToTell?.(taskId);
+    return task;
   }
 
   /** PAUSING → PAUSED, if the task still waits for the same pause (LeaseService checks that every channel stopped). */
@@ -188,10 +192,12 @@ export class TaskService {
 
   async delete(taskId: string, ignoreNotFound: boolean): Promise<TaskRecord | undefined> {
     try {
-      return await this.mutate(taskId, (t) => {
+      const task = await this.mutate(taskId, (t) => {
         if (t.state === 'TASK_STATE_DELETING') return undefined;
         return this.withState(t, 'TASK_STATE_DELETING', 'deleted by user', '');
       });
+      this.deps.onLeasesToTell?.(taskId);
+      return task;
     } catch (err) {
       if (ignoreNotFound && err instanceof CdcError && err.code === 'NOT_FOUND') return undefined;
       throw err;

@@ -38,7 +38,12 @@ import type {
   WorkerControl,
 } from '../ports/worker-control.js';
 
-/** Deadlines of ReleaseLease and Heartbeat (see those). */
+/**
+ * Deadlines of AcquireLease, ReleaseLease and Heartbeat: short, since a lease job waits for each and no other worker
+ * can take it meanwhile (the control service answers them in milliseconds; a grant whose answer was lost is taken
+ * again after the handover time).
+ */
+const ACQUIRE_DEADLINE_MS = 5_000;
 const RELEASE_DEADLINE_MS = 2_000;
 const HEARTBEAT_DEADLINE_MS = 3_000;
 
@@ -161,7 +166,11 @@ export class GrpcWorkerControl implements WorkerControl {
   }
 
   async acquireLease(taskId: string, channel: string, workerId: string): Promise<LeaseGrant> {
-    const res = await this.call('AcquireLease', { task_id: taskId, channel, worker_id: workerId });
+    const res = await this.call(
+      'AcquireLease',
+      { task_id: taskId, channel, worker_id: workerId },
+      ACQUIRE_DEADLINE_MS,
+    );
     const spec = res.task?.spec;
     if (!spec || !res.start)
       throw new CdcError('INTERNAL', 'AcquireLease returned no task spec', { retryable: true });
@@ -266,10 +275,7 @@ export class GrpcWorkerControl implements WorkerControl {
     } satisfies Required<pb.ReportFailureRequest>);
   }
 
-  /**
-   * Short deadline: releasing only lets the channel move at once (else it moves after the handover time), and the
-   * lease's job, which no other worker can take meanwhile, waits for this call when the control service is out of reach.
-   */
+  /** Releasing only lets the channel move at once; without it, it moves after the handover time. */
   async releaseLease(lease: LeaseRef, workerId: string): Promise<void> {
     await this.call(
       'ReleaseLease',
@@ -283,9 +289,10 @@ export class GrpcWorkerControl implements WorkerControl {
     );
   }
 
-  /** A short deadline: a control service out of reach stops the worker taking leases (ControlHeartbeat). */
-  async heartbeat(workerId: string): Promise<void> {
-    await this.call('Heartbeat', { worker_id: workerId }, HEARTBEAT_DEADLINE_MS);
+  /** A control service out of reach makes the worker give lease jobs back (ControlHeartbeat.onReachable). */
+  async heartbeat(workerId: string): Promise<readonly string[]> {
+    const res = await this.call('Heartbeat', { worker_id: workerId }, HEARTBEAT_DEADLINE_MS);
+    return res.report_now_task_ids;
   }
 
   async acquireSnapshot(

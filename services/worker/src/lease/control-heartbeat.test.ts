@@ -18,15 +18,16 @@ function recordingLog(lines: Line[]): Logger {
   return { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger;
 }
 
-/** A control plane answering heartbeats from a script: errors to throw, then success. */
-function scripted(answers: (Error | 'ok')[]) {
+/** A control plane answering heartbeats from a script: errors to throw, 'ok', or tasks to report now; then 'ok'. */
+function scripted(answers: (Error | 'ok' | string[])[]) {
   const calls: number[] = [];
   return {
     calls,
-    heartbeat: (): Promise<void> => {
+    heartbeat: (): Promise<readonly string[]> => {
       calls.push(Date.now());
       const next = answers.shift() ?? 'ok';
-      return next === 'ok' ? Promise.resolve() : Promise.reject(next);
+      if (next instanceof Error) return Promise.reject(next);
+      return Promise.resolve(next === 'ok' ? [] : next);
     },
   };
 }
@@ -107,5 +108,21 @@ describe('ControlHeartbeat', () => {
     hb.stop();
     expect(reachable).toEqual([false, true]);
   });
-});
 
+  it('passes on the tasks whose idle leases the control service wants to report now', async () => {
+    const control = scripted(['ok', ['t1', 't2'], 'ok', ['t3']]);
+    const asked: (readonly string[])[] = [];
+    const hb = new ControlHeartbeat({
+      control,
+      workerId: 'w1',
+      log: recordingLog([]),
+      intervalMs: 2,
+      maxBackoffMs: 4,
+      onReportNow: (ids) => asked.push(ids),
+    });
+    hb.start();
+    while (control.calls.length < 5) await new Promise((r) => setTimeout(r, 2));
+    hb.stop();
+    expect(asked).toEqual([['t1', 't2'], ['t3']]);
+  });
+});

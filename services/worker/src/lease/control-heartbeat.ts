@@ -12,10 +12,12 @@ export interface ControlHeartbeatOptions {
   readonly maxBackoffMs: number;
   /**
    * The control service answered again (true) or stopped answering (false), after it first accepted this worker. A
-   * worker that cannot reach it cannot acquire a lease either: it stops taking lease jobs meanwhile, which then go to
-   * workers that can (each attempt would hold a job for a call deadline).
+   * worker that cannot reach it cannot acquire a lease either: it gives lease jobs back at once meanwhile, for workers
+   * that can (each attempt would hold a job for a call deadline).
    */
   readonly onReachable?: (reachable: boolean) => void;
+  /** The control service asks the idle leases of these tasks to report now (HeartbeatResponse). */
+  readonly onReportNow?: (taskIds: readonly string[]) => void;
 }
 
 const refused = (err: unknown): boolean =>
@@ -52,7 +54,8 @@ export class ControlHeartbeat {
     while (!this.stopping.signal.aborted) {
       let delay = intervalMs;
       try {
-        await control.heartbeat(workerId);
+        const reportNow = await control.heartbeat(workerId);
+        if (reportNow.length > 0) this.opts.onReportNow?.(reportNow);
         if (state !== 'ok') {
           log.info({ after: state }, 'control service accepted this worker; taking leases');
           if (acceptedOnce) this.opts.onReachable?.(true);
@@ -76,7 +79,7 @@ export class ControlHeartbeat {
           state = 'unreachable';
           log.warn(
             { reason, retryInMs: delay },
-            'control service unreachable; taking no new leases until it answers',
+            'control service unreachable; giving lease jobs back until it answers',
           );
         }
       }

@@ -19,11 +19,24 @@ const HELD_RETRY_SLACK_MS = 20;
  * and asks again when the control service said the channel can move. `sentAt` is when the granted request was sent.
  */
 export async function acquireLease(
-  deps: { readonly control: WorkerControl; readonly workerId: string; readonly log: Logger },
+  deps: {
+    readonly control: WorkerControl;
+    readonly workerId: string;
+    readonly log: Logger;
+    readonly controlReachable?: () => boolean;
+  },
   job: LeaseJobData,
   shutdown: AbortSignal,
 ): Promise<{ grant: LeaseGrant; sentAt: number } | undefined> {
   const { control, workerId, log } = deps;
+  if (deps.controlReachable?.() === false) {
+    // The job goes back at once (after the same pause as a failed call) for a worker that can reach the control
+    // service, instead of waiting out a call deadline here.
+    await sleep(1_000, shutdown).catch(() => undefined);
+    throw new CdcError('UNAVAILABLE', 'control service unreachable: lease job given back', {
+      retryable: true,
+    });
+  }
   for (;;) {
     const sentAt = performance.now();
     try {

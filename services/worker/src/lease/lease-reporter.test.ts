@@ -191,6 +191,21 @@ describe('LeaseReporter', () => {
       await reporter.stop();
     });
 
+    it('reports at once when asked while idle (someone waits for its checkpoint), then idles again', async () => {
+      const { control, reporter, quiet } = idleSetup(60_000);
+      reporter.start();
+      reporter.setCaughtUp(true);
+      await waitFor(() => quiet.length === 1);
+      const reports = control.reports.length;
+      reporter.reportIfIdle();
+      await waitFor(() => control.reports.length === reports + 1 && quiet.length === 3);
+      expect(control.urgent[reports]).toBe(true);
+      expect(quiet).toEqual([true, false, true]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(control.reports).toHaveLength(reports + 1);
+      await reporter.stop();
+    });
+
     it('is off without an idle interval', async () => {
       const { control, reporter, quiet } = idleSetup(0);
       reporter.start();

@@ -120,6 +120,11 @@ export class LeaseReporter implements LeaseProgress {
     if (!caughtUp && this.quiet) this.requestConfirmation();
   }
 
+  /** Someone waits for this lease's checkpoint, or for it to hear news (a pause): an idle lease reports now. */
+  reportIfIdle(): void {
+    if (this.quiet) this.requestConfirmation();
+  }
+
   /** A write waits for a confirmation, or will soon: report now, and on the busy rhythm from here on. */
   requestConfirmation(): void {
     this.setQuiet(false);

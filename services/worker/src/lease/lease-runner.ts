@@ -78,6 +78,8 @@ export interface LeaseHooks {
 
 export interface LeaseRunnerDeps {
   readonly control: WorkerControl;
+  /** False while the control service does not answer heartbeats: a lease job is given back without asking it. */
+  readonly controlReachable?: () => boolean;
   readonly factories: LeaseFactories;
   readonly workerId: string;
   readonly log: Logger;
@@ -107,7 +109,16 @@ const DEFAULT_WRITE_VALIDITY_MS = 5_000;
  * final checkpoint and releases the lease.
  */
 export class LeaseRunner {
+  /** The reporters of the leases running, by task. */
+  private readonly reporters = new Map<string, Set<LeaseReporter>>();
+
   constructor(private readonly deps: LeaseRunnerDeps) {}
+
+  /** The control service asked these tasks' idle leases to report now (someone waits for their checkpoints). */
+  reportIfIdle(taskIds: readonly string[]): void {
+    for (const taskId of taskIds)
+      for (const r of this.reporters.get(taskId) ?? []) r.reportIfIdle();
+  }
 
   async run(job: LeaseJobData, shutdown: AbortSignal): Promise<LeaseOutcome> {
     const { control, workerId } = this.deps;
@@ -184,6 +195,8 @@ export class LeaseRunner {
       'lease acquired',
     );
     this.deps.hooks?.onLeaseStart?.(lease, () => reporter.appliedRows);
+    const ofTask = this.reporters.get(job.taskId) ?? new Set<LeaseReporter>();
+    this.reporters.set(job.taskId, ofTask.add(reporter));
     let endReason = 'ended';
     try {
       // Every target call this lease makes carries its write deadline (fenceInterceptor).
@@ -213,6 +226,9 @@ export class LeaseRunner {
       validity.stop();
       // Every write of this lease is over (replicate() waited for all of them): the channel may move at once.
       await control.releaseLease(lease, workerId).catch(() => undefined);
+      ofTask.delete(reporter);
+      if (ofTask.size === 0 && this.reporters.get(job.taskId) === ofTask)
+        this.reporters.delete(job.taskId);
       this.deps.hooks?.onLeaseEnd?.(lease, endReason);
       log.info({ reason: endReason, appliedRows: reporter.appliedRows }, 'lease ended');
     }
@@ -298,12 +314,10 @@ export class LeaseRunner {
                 maxBatchRows: settings.maxBatchRows,
                 readBatchSize: settings.readBatchSize,
                 objectWaitMs: settings.objectWaitMs,
-                // Idle ticks only move the checkpoint, which reaches the control service once per report. Replicate
-                // mode forwards ticks to the replica, and fan-out reads in lock step: both take every tick.
-                idleTickWaitMs:
-                  targets.length === 1 && !t.replicate
-                    ? Math.max(grant.reportIntervalMs, grant.idleReportIntervalMs)
-                    : 0,
+                // Idle ticks only move the checkpoint, which reaches the control service once per report (not once per
+                // idle report: a report asked for by someone waiting on the checkpoint must carry a fresh one).
+                // Replicate mode forwards ticks to the replica, and fan-out reads in lock step: both take every tick.
+                idleTickWaitMs: targets.length === 1 && !t.replicate ? grant.reportIntervalMs : 0,
                 ...(settings.maxClockLeadMs === undefined
                   ? {}
                   : { maxClockLeadMs: settings.maxClockLeadMs }),

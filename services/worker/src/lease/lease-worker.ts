@@ -91,19 +91,6 @@ export class LeaseWorker<T = LeaseJobData> {
     });
   }
 
-  /** Takes no new job until `resumeTaking`; the jobs it runs go on. */
-  pauseTaking(): void {
-    if (this.closing !== undefined) return;
-    void this.worker.pause(true).catch((err: unknown) => {
-      this.opts.log.warn({ err: errorMessage(err) }, 'pausing the bullmq worker failed');
-    });
-  }
-
-  resumeTaking(): void {
-    if (this.closing !== undefined) return;
-    this.worker.resume();
-  }
-
   private async process(job: Job<T>, lockLost: AbortSignal | undefined): Promise<string> {
     const id = job.id ?? '';
     this.lockHeld.set(id, Date.now());

@@ -135,7 +135,8 @@ export interface WorkerControl {
   ): Promise<void>;
   reportFailure(lease: LeaseRef, reason: string, needsPerson: boolean): Promise<void>;
   releaseLease(lease: LeaseRef, workerId: string): Promise<void>;
-  heartbeat(workerId: string): Promise<void>;
+  /** Liveness; answers with the tasks whose idle leases should report now. */
+  heartbeat(workerId: string): Promise<readonly string[]>;
   acquireSnapshot(taskId: string, collectionId: string, workerId: string): Promise<SnapshotGrant>;
   /** LEASE_LOST when another worker took the copy over (stale epoch). */
   reportSnapshot(input: ReportSnapshotInput): Promise<{ keepGoing: boolean; reason: string }>;

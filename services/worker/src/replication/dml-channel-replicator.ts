@@ -158,9 +158,9 @@ export class DmlChannelReplicator {
   }
 
   /**
-   * A read of an idle channel (ReadOptions.coalesceTicks), which may wait as long as an idle report interval: a pause
-   * heard meanwhile cuts it short (`cutShort`: its emptiness says nothing of the source), so the channel reaches the
-   * pause point at its next read rather than an idle wait later.
+   * A read of an idle channel (ReadOptions.coalesceTicks), which waits up to `idleTickWaitMs` for a change: a pause
+   * heard meanwhile cuts it short (`cutShort`: its emptiness says nothing of the source), so the channel heads for the
+   * pause point at once.
    */
   private async readCoalesced(
     waitMs: number,

@@ -767,8 +767,8 @@ export class FakeWorkerControl implements WorkerControl {
     this.releases.push(lease);
     return Promise.resolve();
   }
-  heartbeat(): Promise<void> {
-    return Promise.resolve();
+  heartbeat(): Promise<readonly string[]> {
+    return Promise.resolve([]);
   }
 
   // Initial sync: `reportSnapshot` answers from `snapshotAnswers` like `reportCheckpoint` does.

@@ -206,6 +206,22 @@ describe('LeaseReporter', () => {
       await reporter.stop();
     });
 
+    it('reports a quarantined message at once while idle, not an idle interval later', async () => {
+      const { control, reporter, quiet } = idleSetup(60_000);
+      reporter.start();
+      reporter.setCaughtUp(true);
+      await waitFor(() => quiet.length === 1);
+      await reporter.quarantine({
+        msgId: offsetId(9n),
+        timestamp: 0n,
+        reason: 'undecodable record',
+        payload: new Uint8Array([1]),
+      });
+      await waitFor(() => control.quarantines.length === 1);
+      expect(quiet.slice(0, 2)).toEqual([true, false]); // then idle again, once it is reported
+      await reporter.stop();
+    });
+
     it('is off without an idle interval', async () => {
       const { control, reporter, quiet } = idleSetup(0);
       reporter.start();

@@ -280,6 +280,8 @@ export class LeaseReporter implements LeaseProgress {
   private async enqueueQuarantine(entry: QuarantinedMessage, target: string): Promise<void> {
     this.opts.onQuarantine?.();
     this.opts.log.warn({ reason: entry.reason }, 'message quarantined');
+    // An idle lease would hold a part batch for an idle interval: quarantined messages are reported promptly.
+    if (this.quiet) this.requestConfirmation();
     if (!this.quarantined.push(entry, target)) return;
     await this.flushQuarantine(() =>
       withRetry(() => this.quarantined.flush(), {

@@ -6,32 +6,15 @@
  *   leases end once they have something to write (or their next report fails), and another worker applies the writes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataType, type RowData } from '@zilliz/milvus2-sdk-node';
 import { E2eHarness, env } from './harness.js';
 import { compareCollection, countRows, isConverged } from '../helpers/milvus-compare.js';
 import { freePort, waitUntil } from '../helpers/processes.js';
 import { kafkaSourceSpec } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { createTaggedCollection, milvusOk, taggedRows } from './tagged-collection.js';
 
 const IDLE_REPORT_MS = 4_000;
 const DIM = 8;
-
-function rows(from: number, count: number, tag: string): RowData[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: from + i,
-    tag: `${tag}-${String(from + i)}`,
-    vec: Array.from({ length: DIM }, (_, d) => ((from + i) * 3 + d) % 11),
-  }));
-}
-
-async function ok(
-  what: string,
-  p: Promise<{ error_code?: string | number; status?: { error_code?: string | number } }>,
-): Promise<void> {
-  const res = await p;
-  const code = res.error_code ?? res.status?.error_code;
-  if (code !== 'Success') throw new Error(`${what}: ${JSON.stringify(res)}`);
-}
 
 describe('idle leases', () => {
   const h = new E2eHarness();
@@ -58,24 +41,8 @@ describe('idle leases', () => {
         start: { kind: 'START_KIND_LATEST' },
       },
     });
-    await ok('create db', h.source.createDatabase({ db_name: ref.db }));
-    await ok(
-      'create collection',
-      h.source.createCollection({
-        ...base,
-        fields: [
-          { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
-          { name: 'tag', data_type: DataType.VarChar, max_length: 64 },
-          { name: 'vec', data_type: DataType.FloatVector, dim: DIM },
-        ],
-      }),
-    );
-    await ok(
-      'create index',
-      h.source.createIndex({ ...base, field_name: 'vec', index_type: 'FLAT', metric_type: 'L2' }),
-    );
-    await ok('load', h.source.loadCollectionSync(base));
-    await ok('insert', h.source.insert({ ...base, data: rows(0, 100, 'v1') }));
+    await createTaggedCollection(h.source, ref, DIM);
+    await milvusOk('insert', h.source.insert({ ...base, data: taggedRows(0, 100, 'v1', DIM) }));
     await converge('the first rows', 120_000);
   }, 300_000);
 
@@ -126,8 +93,8 @@ describe('idle leases', () => {
     expect(reports).toBeLessThan((leases * windowMs) / 1_000 / 2);
 
     const wroteAt = Date.now();
-    await ok('insert', h.source.insert({ ...base, data: rows(1_000, 50, 'v1') }));
-    await ok('delete', h.source.deleteEntities({ ...base, filter: 'id < 20' }));
+    await milvusOk('insert', h.source.insert({ ...base, data: taggedRows(1_000, 50, 'v1', DIM) }));
+    await milvusOk('delete', h.source.deleteEntities({ ...base, filter: 'id < 20' }));
     await converge('the writes after the idle time', 60_000);
     console.log(
       `idle leases: writes after the idle time converged in ${String(Date.now() - wroteAt)} ms`,
@@ -141,8 +108,8 @@ describe('idle leases', () => {
     // Whatever validity A held at the cut has run out (3 s after its last confirmed report): A reads these writes from
     // Kafka but cannot have them confirmed, so B must take their channels over and apply them.
     await new Promise((r) => setTimeout(r, 3_500));
-    await ok('upsert', h.source.upsert({ ...base, data: rows(20, 40, 'v2') }));
-    await ok('insert', h.source.insert({ ...base, data: rows(2_000, 30, 'v1') }));
+    await milvusOk('upsert', h.source.upsert({ ...base, data: taggedRows(20, 40, 'v2', DIM) }));
+    await milvusOk('insert', h.source.insert({ ...base, data: taggedRows(2_000, 30, 'v1', DIM) }));
     await converge('the writes after the cut', 120_000);
     const res = await h.client!.call<{ channels: { channel: string; worker_id: string }[] }>(
       'GetTaskPositions',

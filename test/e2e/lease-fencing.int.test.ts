@@ -10,33 +10,17 @@
  * source by key, content and count(*), also after A had every chance to write late.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataType, type MilvusClient, type RowData } from '@zilliz/milvus2-sdk-node';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { E2eHarness, env } from './harness.js';
 import { compareCollection, countRows, isConverged } from '../helpers/milvus-compare.js';
 import { waitUntil } from '../helpers/processes.js';
 import { kafkaSourceSpec } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { createTaggedCollection, milvusOk, taggedRows } from './tagged-collection.js';
 
 const DIM = 16;
 const BATCHES = 40;
 const BATCH_ROWS = 50;
-
-function rows(from: number, count: number, tag: string): RowData[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: from + i,
-    tag: `${tag}-${String(from + i)}`,
-    vec: Array.from({ length: DIM }, (_, d) => ((from + i) * 7 + d) % 13),
-  }));
-}
-
-async function ok(
-  what: string,
-  p: Promise<{ error_code?: string | number; status?: { error_code?: string | number } }>,
-): Promise<void> {
-  const res = await p;
-  const code = res.error_code ?? res.status?.error_code;
-  if (code !== 'Success') throw new Error(`${what}: ${JSON.stringify(res)}`);
-}
 
 describe('a worker cut off from the control plane writes nothing after its lease moved', () => {
   const h = new E2eHarness();
@@ -90,34 +74,21 @@ describe('a worker cut off from the control plane writes nothing after its lease
       60_000,
     );
 
-    await ok('create db', source.createDatabase({ db_name: ref.db }));
-    await ok(
-      'create collection',
-      source.createCollection({
-        ...base,
-        fields: [
-          { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
-          { name: 'tag', data_type: DataType.VarChar, max_length: 64 },
-          { name: 'vec', data_type: DataType.FloatVector, dim: DIM },
-        ],
-      }),
-    );
-    await ok(
-      'create index',
-      source.createIndex({ ...base, field_name: 'vec', index_type: 'FLAT', metric_type: 'L2' }),
-    );
-    await ok('load', source.loadCollectionSync(base));
+    await createTaggedCollection(source, ref, DIM);
 
-    await ok('warm-up insert', source.insert({ ...base, data: rows(0, 100, 'v1') }));
+    await milvusOk(
+      'warm-up insert',
+      source.insert({ ...base, data: taggedRows(0, 100, 'v1', DIM) }),
+    );
     await converge(120_000);
     console.log('fencing: warm-up replicated');
 
     // A slow target for A only, then many small packs (one per time tick) that A applies one slow call at a time.
     targetProxy.delayResponses(2_000);
     for (let b = 0; b < BATCHES; b++) {
-      await ok(
+      await milvusOk(
         'insert',
-        source.insert({ ...base, data: rows(1_000 + b * BATCH_ROWS, BATCH_ROWS, 'v1') }),
+        source.insert({ ...base, data: taggedRows(1_000 + b * BATCH_ROWS, BATCH_ROWS, 'v1', DIM) }),
       );
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -133,9 +104,12 @@ describe('a worker cut off from the control plane writes nothing after its lease
     // Rows A still has to write: deleted, rewritten, and new ones.
     const total = BATCHES * BATCH_ROWS;
     const deleted = `id >= 1000 and id < ${String(1_000 + total / 2)}`;
-    await ok('delete', source.deleteEntities({ ...base, filter: deleted }));
-    await ok('upsert', source.upsert({ ...base, data: rows(1_000 + total / 2, total / 4, 'v2') }));
-    await ok('insert', source.insert({ ...base, data: rows(9_000, 100, 'v1') }));
+    await milvusOk('delete', source.deleteEntities({ ...base, filter: deleted }));
+    await milvusOk(
+      'upsert',
+      source.upsert({ ...base, data: taggedRows(1_000 + total / 2, total / 4, 'v2', DIM) }),
+    );
+    await milvusOk('insert', source.insert({ ...base, data: taggedRows(9_000, 100, 'v1', DIM) }));
 
     // B has applied every source write once its checkpoints on the collection's channels passed the last one.
     const lastWriteMs = Date.now();

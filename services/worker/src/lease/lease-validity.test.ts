@@ -86,11 +86,25 @@ describe('LeaseValidity', () => {
   });
 
   describe('a quiet lease (idle reports)', () => {
-    it('lapses instead of ending, writes nothing while lapsed, and a confirmation renews it', () => {
+    /** A lease with 3 s of validity, quiet from the start; `asked()` counts its requests for a confirmation. */
+    function quietLease() {
       vi.useFakeTimers();
       const c = clocks();
-      const v = new LeaseValidity({ validityMs: 3_000, grantSentAt: c.t.mono, ...c.opts });
+      let asked = 0;
+      const v = new LeaseValidity({
+        validityMs: 3_000,
+        grantSentAt: c.t.mono,
+        onConfirmationNeeded: () => {
+          asked++;
+        },
+        ...c.opts,
+      });
       v.setQuiet(true);
+      return { c, v, asked: () => asked };
+    }
+
+    it('lapses instead of ending, writes nothing while lapsed, and a confirmation renews it', () => {
+      const { c, v } = quietLease();
       c.advance(3_001);
       expect(v.signal.aborted).toBe(false);
       expect(v.isLapsed).toBe(true);
@@ -104,25 +118,14 @@ describe('LeaseValidity', () => {
     });
 
     it('asks for a confirmation when a write waits, and gives the lease up if none comes within the validity', async () => {
-      vi.useFakeTimers();
-      const c = clocks();
-      let asked = 0;
-      const v = new LeaseValidity({
-        validityMs: 3_000,
-        grantSentAt: c.t.mono,
-        onConfirmationNeeded: () => {
-          asked++;
-        },
-        ...c.opts,
-      });
-      v.setQuiet(true);
+      const { c, v, asked } = quietLease();
       c.advance(3_001);
       const write = v.ready(new AbortController().signal);
       const outcome = write.then(
         () => 'written',
         (err: unknown) => (err as CdcError).code,
       );
-      expect(asked).toBe(1);
+      expect(asked()).toBe(1);
       c.advance(2_999);
       expect(v.signal.aborted).toBe(false);
       c.advance(2);
@@ -131,10 +134,7 @@ describe('LeaseValidity', () => {
     });
 
     it('lets a waiting write go once the confirmation comes', async () => {
-      vi.useFakeTimers();
-      const c = clocks();
-      const v = new LeaseValidity({ validityMs: 3_000, grantSentAt: c.t.mono, ...c.opts });
-      v.setQuiet(true);
+      const { c, v } = quietLease();
       c.advance(5_000);
       let written = false;
       const write = v.ready(new AbortController().signal).then(() => {
@@ -152,30 +152,16 @@ describe('LeaseValidity', () => {
     });
 
     it('a lapsed lease that stops being quiet needs a confirmation within the validity', () => {
-      vi.useFakeTimers();
-      const c = clocks();
-      let asked = 0;
-      const v = new LeaseValidity({
-        validityMs: 3_000,
-        grantSentAt: c.t.mono,
-        onConfirmationNeeded: () => {
-          asked++;
-        },
-        ...c.opts,
-      });
-      v.setQuiet(true);
+      const { c, v, asked } = quietLease();
       c.advance(4_000);
       v.setQuiet(false); // e.g. its last report failed: the control service may be out of reach
-      expect(asked).toBe(1);
+      expect(asked()).toBe(1);
       c.advance(3_001);
       expect(v.signal.aborted).toBe(true);
     });
 
     it('ends at expiry like any lease once it is not quiet', () => {
-      vi.useFakeTimers();
-      const c = clocks();
-      const v = new LeaseValidity({ validityMs: 3_000, grantSentAt: c.t.mono, ...c.opts });
-      v.setQuiet(true);
+      const { c, v } = quietLease();
       v.setQuiet(false);
       c.advance(3_001);
       expect(v.signal.aborted).toBe(true);

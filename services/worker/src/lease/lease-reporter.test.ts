@@ -206,6 +206,25 @@ describe('LeaseReporter', () => {
       await reporter.stop();
     });
 
+    it('asked while idle with a replicator waiting out ticks, lets it take them first, then reports', async () => {
+      const { control, reporter, quiet } = idleSetup(60_000);
+      reporter.start();
+      reporter.setCaughtUp(true);
+      await waitFor(() => quiet.length === 1);
+      const reports = control.reports.length;
+      let cuts = 0;
+      const unwatch = reporter.onCheckpointWanted(() => cuts++);
+      reporter.reportIfIdle();
+      expect(cuts).toBe(1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(control.reports).toHaveLength(reports);
+      unwatch();
+      reporter.checkpointFresh();
+      await waitFor(() => control.reports.length === reports + 1);
+      expect(control.urgent[reports]).toBe(true);
+      await reporter.stop();
+    });
+
     it('reports a quarantined message at once while idle, not an idle interval later', async () => {
       const { control, reporter, quiet } = idleSetup(60_000);
       reporter.start();

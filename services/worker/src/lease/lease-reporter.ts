@@ -62,6 +62,7 @@ export class LeaseReporter implements LeaseProgress {
   private readonly stopper = new AbortController();
   private pausePoint: PausePoint | undefined;
   private readonly pauseListeners = new Set<() => void>();
+  private readonly checkpointListeners = new Set<() => void>();
   private readonly caughtUpBy = new Map<string, boolean>();
   private nothingToRead = false;
   private readonly pausedTargets = new Set<string>();
@@ -120,9 +121,26 @@ export class LeaseReporter implements LeaseProgress {
     if (!caughtUp && this.quiet) this.requestConfirmation();
   }
 
-  /** Someone waits for this lease's checkpoint, or for it to hear news (a pause): an idle lease reports now. */
+  /**
+   * Someone waits for this lease's checkpoint, or for it to hear news (a pause): an idle lease reports now. A replicator
+   * waiting out idle ticks takes the queued ones first (`onCheckpointWanted`), so the report carries them.
+   */
   reportIfIdle(): void {
-    if (this.quiet) this.requestConfirmation();
+    if (!this.quiet) return;
+    if (this.checkpointListeners.size === 0) {
+      this.requestConfirmation();
+      return;
+    }
+    for (const listener of [...this.checkpointListeners]) listener();
+  }
+
+  onCheckpointWanted(listener: () => void): () => void {
+    this.checkpointListeners.add(listener);
+    return () => this.checkpointListeners.delete(listener);
+  }
+
+  checkpointFresh(): void {
+    this.requestConfirmation();
   }
 
   /** A write waits for a confirmation, or will soon: report now, and on the busy rhythm from here on. */

@@ -103,6 +103,11 @@ function delaysOf(hooks: LeaseHooks, lease: LeaseRef): DelayObserver {
 
 /** Write validity assumed when the control service does not grant one (older control versions). */
 const DEFAULT_WRITE_VALIDITY_MS = 5_000;
+
+/** How long an idle DML channel waits out time ticks: as long as its lease reports while idle. */
+function idleTickWaitMs(grant: LeaseGrant): number {
+  return grant.idleReportIntervalMs > 0 ? grant.idleReportIntervalMs : grant.reportIntervalMs;
+}
 /**
  * Runs one channel lease from acquisition to release: takes a new epoch from the control plane, opens the channel at
  * the checkpoint, replicates until the lease ends (pause, delete, rebalancing, stale epoch, shutdown), then reports the
@@ -314,10 +319,10 @@ export class LeaseRunner {
                 maxBatchRows: settings.maxBatchRows,
                 readBatchSize: settings.readBatchSize,
                 objectWaitMs: settings.objectWaitMs,
-                // Idle ticks only move the checkpoint, which reaches the control service once per report (not once per
-                // idle report: a report asked for by someone waiting on the checkpoint must carry a fresh one).
+                // Idle ticks only move the checkpoint, which reaches the control service once per (idle) report; a
+                // report asked for by someone waiting on the checkpoint takes the queued ticks first.
                 // Replicate mode forwards ticks to the replica, and fan-out reads in lock step: both take every tick.
-                idleTickWaitMs: targets.length === 1 && !t.replicate ? grant.reportIntervalMs : 0,
+                idleTickWaitMs: targets.length === 1 && !t.replicate ? idleTickWaitMs(grant) : 0,
                 ...(settings.maxClockLeadMs === undefined
                   ? {}
                   : { maxClockLeadMs: settings.maxClockLeadMs }),

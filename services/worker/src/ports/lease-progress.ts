@@ -43,6 +43,13 @@ export interface LeaseProgress {
   pauseReached(): void;
   /** Calls `listener` once a pause is in force (at once if it is); returns the unsubscribe. */
   onPause?(listener: () => void): () => void;
+  /**
+   * Calls `listener` when someone waits for this idle lease's checkpoint (VerifyTask, a pause): the replicator cuts its
+   * tick wait short, takes what is queued, then calls `checkpointFresh`. Returns the unsubscribe.
+   */
+  onCheckpointWanted?(listener: () => void): () => void;
+  /** The checkpoint now holds what was queued when it was wanted: report it at once. */
+  checkpointFresh?(): void;
   addApplied(rows: number, bytes: number): void;
   quarantine(entry: QuarantinedMessage): Promise<void>;
   /**

@@ -37,6 +37,13 @@ import { keptColumns, targetRows } from './target-rows.js';
 import { WriteBatcher, type ColumnsUpsert } from './write-batcher.js';
 import type { TaskScope } from './task-scope.js';
 
+/** One read of the run loop; `cutShort` and `checkpointWanted`: see `readCoalesced`. */
+interface CoalescedRead {
+  readonly records: ChannelRecord[];
+  readonly cutShort: boolean;
+  readonly checkpointWanted?: boolean;
+}
+
 export interface DmlReplicatorDeps {
   readonly channel: string;
   readonly reader: SourceReader;
@@ -125,7 +132,7 @@ export class DmlChannelReplicator {
     let caughtUp = false;
     while (!signal.aborted) {
       const coalesce: boolean = caughtUp && idleWaitMs > 0 && progress.pause === undefined;
-      const read: { readonly records: ChannelRecord[]; readonly cutShort: boolean } = coalesce
+      const read: CoalescedRead = coalesce
         ? await this.readCoalesced(idleWaitMs, signal)
         : { records: await reader.read(readBatchSize, 500, signal), cutShort: false };
       const records: ChannelRecord[] = read.records;
@@ -144,6 +151,7 @@ export class DmlChannelReplicator {
       caughtUp =
         records.length < readBatchSize && this.buffer.size === 0 && reader.hasMore?.() !== true;
       progress.setCaughtUp(caughtUp);
+      if (read.checkpointWanted === true) progress.checkpointFresh?.();
       // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.
       if (
         progress.pause !== undefined &&
@@ -158,29 +166,41 @@ export class DmlChannelReplicator {
   }
 
   /**
-   * A read of an idle channel (ReadOptions.coalesceTicks), which waits up to `idleTickWaitMs` for a change: a pause
+   * A read of an idle channel (ReadOptions.coalesceTicks), which waits up to `idleTickWaitMs` for a change. A pause
    * heard meanwhile cuts it short (`cutShort`: its emptiness says nothing of the source), so the channel heads for the
-   * pause point at once.
+   * pause point at once. So does someone waiting for this lease's checkpoint (`checkpointWanted`): the ticks the wait
+   * held back are taken at once, so the report that follows carries them.
    */
-  private async readCoalesced(
-    waitMs: number,
-    signal: AbortSignal,
-  ): Promise<{ readonly records: ChannelRecord[]; readonly cutShort: boolean }> {
+  private async readCoalesced(waitMs: number, signal: AbortSignal): Promise<CoalescedRead> {
     const { reader, readBatchSize, progress } = this.deps;
     const wake = new AbortController();
+    let checkpointWanted = false;
     const cut = (): void => {
+      wake.abort();
+    };
+    const cutForCheckpoint = (): void => {
+      checkpointWanted = true;
       wake.abort();
     };
     signal.addEventListener('abort', cut, { once: true });
     const unwatchPause = progress.onPause?.(cut);
+    const unwatchCheckpoint = progress.onCheckpointWanted?.(cutForCheckpoint);
     try {
       const records = await reader.read(readBatchSize, waitMs, wake.signal, {
         coalesceTicks: true,
       });
-      return { records, cutShort: wake.signal.aborted };
+      const cutShort = wake.signal.aborted;
+      if (!checkpointWanted || signal.aborted || records.length >= readBatchSize) {
+        return { records, cutShort, checkpointWanted };
+      }
+      const queued = await reader.read(readBatchSize - records.length, 0, signal, {
+        coalesceTicks: true,
+      });
+      return { records: [...records, ...queued], cutShort, checkpointWanted };
     } finally {
       signal.removeEventListener('abort', cut);
       unwatchPause?.();
+      unwatchCheckpoint?.();
     }
   }
 

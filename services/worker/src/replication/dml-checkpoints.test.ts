@@ -215,6 +215,61 @@ describe('DML checkpoints', () => {
     expect(progress.checkpoints.at(-1)?.timestamp).toBe(45n);
     expect(progress.pausedAt).toBe(progress.checkpoints.length);
   });
+
+  it('an idle channel asked for its checkpoint cuts its long wait short and reports the ticks queued meanwhile', async () => {
+    const log = new RecordLog('dml_0').add(timeTickMsg(10n), timeTickMsg(20n), timeTickMsg(30n));
+    const [tick10, tick20, tick30] = log.records;
+    const waits: { ms: number; cut: boolean }[] = [];
+    let arrived: ChannelRecord[] = [tick10!];
+    const progress = new CheckpointWantedProgress();
+    const lease = new AbortController();
+    // The checkpoint the lease holds when it reports at the request.
+    let reported: bigint | undefined;
+    progress.onFresh = () => {
+      reported = progress.checkpoints.at(-1)?.timestamp;
+      lease.abort(new Error('reported'));
+    };
+    const reader: SourceReader = {
+      open: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+      compareIds: (a, b) => Number(decodeKafkaMessageId(a) - decodeKafkaMessageId(b)),
+      // Ticks queued during a coalesced wait do not end it (as the Kafka reader's queue does).
+      hasMore: () => false,
+      read: async (max, maxWaitMs, signal) => {
+        if (maxWaitMs > 0 && arrived.length === 0) {
+          const wait = { ms: maxWaitMs, cut: false };
+          waits.push(wait);
+          setTimeout(() => {
+            arrived = [tick20!, tick30!];
+            progress.wantCheckpoint();
+          }, 20);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(maxWaitMs, 2_000));
+            signal?.addEventListener('abort', () => {
+              clearTimeout(timer);
+              wait.cut = true;
+              resolve();
+            });
+          });
+          if (signal?.aborted) return [];
+        }
+        return arrived.splice(0, max);
+      },
+    };
+    const stopper = setTimeout(() => {
+      lease.abort(new Error('never reported'));
+    }, 5_000);
+    await booksReplicator({
+      reader,
+      writer: new FakeTargetWriter(),
+      progress,
+      readBatchSize: 4,
+      idleTickWaitMs: 60_000,
+    }).run(lease.signal);
+    clearTimeout(stopper);
+    expect(waits[0]).toEqual({ ms: 60_000, cut: true });
+    expect(reported).toBe(30n);
+  });
 });
 
 /** A progress whose pause arrives later, telling the replicator's pause listeners (as a report answer does). */
@@ -227,5 +282,21 @@ class PausableProgress extends FakeLeaseProgress {
   startPause(pause: PausePoint): void {
     this.pause = pause;
     for (const l of [...this.listeners]) l();
+  }
+}
+
+/** A progress that someone asks for a fresh checkpoint (as a heartbeat answer naming the task does). */
+class CheckpointWantedProgress extends FakeLeaseProgress {
+  private readonly listeners = new Set<() => void>();
+  onFresh: () => void = () => undefined;
+  onCheckpointWanted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  wantCheckpoint(): void {
+    for (const l of [...this.listeners]) l();
+  }
+  checkpointFresh(): void {
+    this.onFresh();
   }
 }

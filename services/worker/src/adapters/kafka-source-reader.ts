@@ -341,8 +341,9 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
 
   private async doOpen(start: ReaderStart): Promise<void> {
     // Metadata only (never creates the topic, unlike a consumer subscription with auto-creation on).
-    if (!(await topicLookupOf(this.opts).exists(this.channel)))
-      throw channelWithoutTopic(this.channel);
+    const topics = topicLookupOf(this.opts);
+    if (!(await topics.exists(this.channel)))
+      throw channelWithoutTopic(this.channel, (signal) => topics.whenExists(this.channel, signal));
     this.stopIfClosed();
     this.joined = joinSession(this.opts);
     const { session } = this.joined;

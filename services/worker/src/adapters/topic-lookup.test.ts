@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { FOUND_TOPIC_TTL_MS, MISSING_TOPIC_RECHECK_MS, TopicLookup } from './topic-lookup.js';
 
@@ -63,5 +64,69 @@ describe('TopicLookup', () => {
     await expect(lookup.exists('dml_0')).rejects.toThrow('broker gone');
     expect(await lookup.exists('dml_0')).toBe(true);
     expect(asked).toEqual(['dml_0', 'dml_0']);
+  });
+
+  describe('whenExists', () => {
+    function watched(topics: Set<string>) {
+      const asked: string[] = [];
+      let fail = false;
+      const lookup = new TopicLookup(
+        (topic) => {
+          asked.push(topic);
+          return fail
+            ? Promise.reject(new Error('broker gone'))
+            : Promise.resolve(topics.has(topic));
+        },
+        () => performance.now(),
+        10,
+      );
+      return { lookup, asked, setFail: (f: boolean) => (fail = f) };
+    }
+
+    it('serves every reader waiting for a topic with one look per poll, and lets them all go when it appears', async () => {
+      const topics = new Set<string>();
+      const { lookup, asked } = watched(topics);
+      const stop = new AbortController();
+      let resolved = 0;
+      const waits = Array.from({ length: 30 }, () =>
+        lookup.whenExists('dml_7', stop.signal).then(() => resolved++),
+      );
+      await new Promise((r) => setTimeout(r, 55));
+      expect(resolved).toBe(0);
+      // About one look per 10 ms poll for the 30 waiters together.
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked.length).toBeLessThan(10);
+      topics.add('dml_7');
+      await Promise.all(waits);
+      expect(resolved).toBe(30);
+      const looks = asked.length;
+      await new Promise((r) => setTimeout(r, 40));
+      expect(asked).toHaveLength(looks);
+    });
+
+    it('rejects an aborted wait and stops polling once nobody waits', async () => {
+      const { lookup, asked } = watched(new Set());
+      const stop = new AbortController();
+      const wait = lookup.whenExists('dml_7', stop.signal);
+      await new Promise((r) => setTimeout(r, 25));
+      stop.abort(new Error('task pausing'));
+      await expect(wait).rejects.toThrow('task pausing');
+      const looks = asked.length;
+      await new Promise((r) => setTimeout(r, 40));
+      expect(asked.length).toBeLessThanOrEqual(looks + 1);
+      await expect(lookup.whenExists('dml_7', stop.signal)).rejects.toThrow('task pausing');
+    });
+
+    it('keeps waiting through failed looks (broker unreachable)', async () => {
+      const topics = new Set<string>();
+      const { lookup, asked, setFail } = watched(topics);
+      setFail(true);
+      const wait = lookup.whenExists('dml_7', new AbortController().signal);
+      await new Promise((r) => setTimeout(r, 35));
+      expect(asked.length).toBeGreaterThan(1);
+      topics.add('dml_7');
+      setFail(false);
+      await wait;
+    });
   });
 });

@@ -17,13 +17,23 @@ interface Answer {
   readonly at: number;
 }
 
+/** A reader waiting for its topic to appear (`whenExists`). */
+interface Waiter {
+  readonly topic: string;
+  readonly found: () => void;
+}
+
 export class TopicLookup {
   private readonly answers = new Map<string, Answer>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly waiters = new Set<Waiter>();
+  private poll: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly lookUp: (topic: string) => Promise<boolean>,
     private readonly now: () => number = () => performance.now(),
+    /** How often the topics that readers wait for are looked up again. */
+    private readonly pollMs = MISSING_TOPIC_RECHECK_MS,
   ) {}
 
   exists(topic: string): Promise<boolean> {
@@ -33,6 +43,64 @@ export class TopicLookup {
     const trustedFor = known?.exists === true ? FOUND_TOPIC_TTL_MS : MISSING_TOPIC_RECHECK_MS;
     if (known !== undefined && this.now() - known.at < trustedFor)
       return Promise.resolve(known.exists);
+    return this.look(topic);
+  }
+
+  /**
+   * Resolves once `topic` exists; rejects with the abort reason when `signal` aborts. Every waiting reader of a topic
+   * is served by one look per `pollMs` (one timer for all of them), so a lease waiting for its topic costs nothing
+   * while it waits. A failed look (broker unreachable) is retried at the next poll.
+   */
+  whenExists(topic: string, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
+      const onAbort = (): void => {
+        this.waiters.delete(waiter);
+        reject(abortReason(signal));
+      };
+      const waiter: Waiter = {
+        topic,
+        found: () => {
+          signal.removeEventListener('abort', onAbort);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+      this.schedulePoll();
+    });
+  }
+
+  private schedulePoll(): void {
+    if (this.poll !== undefined || this.waiters.size === 0) return;
+    this.poll = setTimeout(() => {
+      void this.lookForWaited().finally(() => {
+        this.poll = undefined;
+        this.schedulePoll();
+      });
+    }, this.pollMs);
+    this.poll.unref();
+  }
+
+  private async lookForWaited(): Promise<void> {
+    const topics = new Set([...this.waiters].map((w) => w.topic));
+    await Promise.all(
+      [...topics].map(async (topic) => {
+        const exists = await this.look(topic).catch(() => false);
+        if (!exists) return;
+        for (const waiter of [...this.waiters]) if (waiter.topic === topic) waiter.found();
+      }),
+    );
+  }
+
+  /** Asks the broker (one request for everyone asking meanwhile) and remembers the answer. */
+  private look(topic: string): Promise<boolean> {
+    const pending = this.inFlight.get(topic);
+    if (pending !== undefined) return pending;
     const look = this.lookUp(topic).then(
       (exists) => {
         this.remember(topic, exists);
@@ -54,4 +122,9 @@ export class TopicLookup {
     this.answers.set(topic, { exists, at: this.now() });
     if (this.answers.size > MAX_TOPICS) this.answers.delete(this.answers.keys().next().value ?? '');
   }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('aborted');
 }

@@ -319,6 +319,48 @@ describe('LeaseRunner', () => {
     expect(h.factories.readers.length).toBeLessThan(10);
   });
 
+  it('waits for a missing topic where the reader watches for it, opening once more only when it appeared', async () => {
+    const log = new RecordLog(DML).add(timeTickMsg(30n));
+    const h = setup(DML, log);
+    let appear: () => void = () => undefined;
+    const appeared = new Promise<void>((resolve) => (appear = resolve));
+    h.factories.openFailures = [channelWithoutTopic(DML, () => appeared)];
+    h.control.grant = grant({ reportIntervalMs: 20 });
+    const run = h.run();
+    await vi.waitFor(
+      () => {
+        expect(h.control.reports.some((r) => r.caughtUp && r.position === undefined)).toBe(true);
+      },
+      { timeout: 3000, interval: 20 },
+    );
+    // Well past the first backoff (200 ms): still one reader, waiting on the watch.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(h.factories.readers).toHaveLength(1);
+    appear();
+    expect(await run).toBe('ended');
+    expect(h.factories.readers).toHaveLength(2);
+    expect(h.control.reports.at(-1)?.position?.timestamp).toBe(30n);
+  });
+
+  it('stops watching for a missing topic when a report answer brings a pause', async () => {
+    const h = setup(DML, new RecordLog(DML));
+    const never = (signal: AbortSignal): Promise<void> =>
+      new Promise((_, reject) => {
+        signal.addEventListener('abort', () => {
+          reject(new Error('aborted'));
+        });
+      });
+    h.factories.openFailures = [channelWithoutTopic(DML, never)];
+    h.control.grant = grant({ reportIntervalMs: 20 });
+    h.control.answers = [
+      { keepLease: true, reason: '' },
+      { keepLease: true, reason: '', pause: { timestamp: 45n, immediate: false } },
+    ];
+    expect(await h.run()).toBe('ended');
+    expect(h.control.reports.at(-1)?.pauseReached).toBe(45n);
+    expect(h.factories.readers).toHaveLength(1);
+  });
+
   it('pauses the task with the reason on an error a person must act on', async () => {
     const log = new RecordLog(DML).add(
       insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),

@@ -8,6 +8,7 @@ import type { SourceProperties } from '../ports/source-properties.js';
 import type { StandbyTarget } from '../ports/standby-target.js';
 import {
   isChannelWithoutTopic,
+  topicAppearanceOf,
   type ReaderStart,
   type SourceReader,
 } from '../ports/source-reader.js';
@@ -387,15 +388,22 @@ export class LeaseRunner {
     try {
       await withRetry(
         async () => {
-          const candidate = this.deps.factories.sourceReader(spec, channel);
-          try {
-            await candidate.open(start);
-            reader = candidate;
-            reporter.setNothingToRead(false);
-          } catch (err) {
-            await candidate.close();
-            if (isChannelWithoutTopic(err)) reporter.setNothingToRead(true);
-            throw err;
+          for (;;) {
+            const candidate = this.deps.factories.sourceReader(spec, channel);
+            try {
+              await candidate.open(start);
+              reader = candidate;
+              reporter.setNothingToRead(false);
+              return;
+            } catch (err) {
+              await candidate.close();
+              if (!isChannelWithoutTopic(err)) throw err;
+              reporter.setNothingToRead(true);
+              // Wait for the topic where the reader can watch for it, instead of opening again every few seconds.
+              const appeared = topicAppearanceOf(err);
+              if (appeared === undefined) throw err;
+              await appeared(waiting.signal);
+            }
           }
         },
         { signal: waiting.signal, log, action: 'opening channel', maxDelayMs: 5_000, quiet: true },

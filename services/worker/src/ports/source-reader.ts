@@ -75,17 +75,35 @@ export interface SourceReaderFactory {
   create(channel: string): SourceReader;
 }
 
+/** Resolves once a channel's topic exists; rejects when `signal` aborts. */
+export type TopicAppearance = (signal: AbortSignal) => Promise<void>;
+
 /**
  * A retryable open() failure saying the channel has no topic yet (a pchannel no collection has used): the source has
- * written nothing there, so the lease counts as caught up while it waits for the topic to appear.
+ * written nothing there, so the lease counts as caught up while it waits for the topic to appear. Readers that can
+ * watch for the topic say how (`whenTopicAppears`), so the lease waits instead of opening again and again.
  */
-export function channelWithoutTopic(channel: string): CdcError {
-  return new CdcError('SOURCE_UNAVAILABLE', `opening topic ${channel}: topic does not exist`, {
-    retryable: true,
-    details: { channel, nothingToRead: true },
-  });
+export class ChannelWithoutTopicError extends CdcError {
+  constructor(
+    channel: string,
+    readonly whenTopicAppears?: TopicAppearance,
+  ) {
+    super('SOURCE_UNAVAILABLE', `opening topic ${channel}: topic does not exist`, {
+      retryable: true,
+      details: { channel, nothingToRead: true },
+    });
+  }
+}
+
+export function channelWithoutTopic(channel: string, whenTopicAppears?: TopicAppearance): CdcError {
+  return new ChannelWithoutTopicError(channel, whenTopicAppears);
 }
 
 export function isChannelWithoutTopic(err: unknown): boolean {
   return err instanceof CdcError && err.details['nothingToRead'] === true;
+}
+
+/** How to wait for the missing topic of a `channelWithoutTopic` failure, when its reader can watch for it. */
+export function topicAppearanceOf(err: unknown): TopicAppearance | undefined {
+  return err instanceof ChannelWithoutTopicError ? err.whenTopicAppears : undefined;
 }

@@ -109,7 +109,7 @@ export const ControlConfigSchema = z
     CONTROL_REPORT_INTERVAL_MS: intMs(1000, 100, 60_000).describe(
       'checkpoint report interval recommended to workers',
     ),
-    CONTROL_IDLE_REPORT_INTERVAL_MS: intMs(5_000, 0, 60_000).describe(
+    CONTROL_IDLE_REPORT_INTERVAL_MS: intMs(10_000, 0, 60_000).describe(
       'report interval of an idle lease (caught up, nothing to apply) of a task without a replicate-mode target: its write validity may run out between two such reports and is renewed before it writes again; a pause reaches it up to this late (0: idle leases report every CONTROL_REPORT_INTERVAL_MS)',
     ),
     CONTROL_REPLICATE_REPORT_INTERVAL_MS: intMs(250, 100, 60_000).describe(

@@ -161,39 +161,12 @@ describe('DML checkpoints', () => {
       timeTickMsg(50n),
     );
     const [tick10, insert, tick50] = log.records;
-    // Hands out the first tick, then waits (as long as asked, unless aborted) before the rest arrives.
-    const waits: { ms: number; cut: boolean }[] = [];
-    let arrived: ChannelRecord[] = [tick10!];
     const progress = new PausableProgress();
-    const reader: SourceReader = {
-      open: () => Promise.resolve(),
-      close: () => Promise.resolve(),
-      compareIds: (a, b) => Number(decodeKafkaMessageId(a) - decodeKafkaMessageId(b)),
-      hasMore: () => arrived.length > 0,
-      read: async (max, maxWaitMs, signal) => {
-        if (arrived.length === 0) {
-          const wait = { ms: maxWaitMs, cut: false };
-          waits.push(wait);
-          if (waits.length === 1) {
-            // The pause lands while the channel waits; the rest of the channel arrives meanwhile.
-            setTimeout(() => {
-              arrived = [insert!, tick50!];
-              progress.startPause({ timestamp: 45n, immediate: false });
-            }, 20);
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.min(maxWaitMs, 2_000));
-            signal?.addEventListener('abort', () => {
-              clearTimeout(timer);
-              wait.cut = true;
-              resolve();
-            });
-          });
-          if (signal?.aborted) return [];
-        }
-        return arrived.splice(0, max);
-      },
-    };
+    // The pause lands while the channel waits; the rest of the channel arrives meanwhile.
+    const { reader, waits } = waitingReader([tick10!], (arrive) => {
+      arrive([insert!, tick50!]);
+      progress.startPause({ timestamp: 45n, immediate: false });
+    });
     const writer = new FakeTargetWriter();
     const lease = new AbortController();
     const stopper = setTimeout(() => {
@@ -219,8 +192,6 @@ describe('DML checkpoints', () => {
   it('an idle channel asked for its checkpoint cuts its long wait short and reports the ticks queued meanwhile', async () => {
     const log = new RecordLog('dml_0').add(timeTickMsg(10n), timeTickMsg(20n), timeTickMsg(30n));
     const [tick10, tick20, tick30] = log.records;
-    const waits: { ms: number; cut: boolean }[] = [];
-    let arrived: ChannelRecord[] = [tick10!];
     const progress = new CheckpointWantedProgress();
     const lease = new AbortController();
     // The checkpoint the lease holds when it reports at the request.
@@ -229,33 +200,10 @@ describe('DML checkpoints', () => {
       reported = progress.checkpoints.at(-1)?.timestamp;
       lease.abort(new Error('reported'));
     };
-    const reader: SourceReader = {
-      open: () => Promise.resolve(),
-      close: () => Promise.resolve(),
-      compareIds: (a, b) => Number(decodeKafkaMessageId(a) - decodeKafkaMessageId(b)),
-      // Ticks queued during a coalesced wait do not end it (as the Kafka reader's queue does).
-      hasMore: () => false,
-      read: async (max, maxWaitMs, signal) => {
-        if (maxWaitMs > 0 && arrived.length === 0) {
-          const wait = { ms: maxWaitMs, cut: false };
-          waits.push(wait);
-          setTimeout(() => {
-            arrived = [tick20!, tick30!];
-            progress.wantCheckpoint();
-          }, 20);
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.min(maxWaitMs, 2_000));
-            signal?.addEventListener('abort', () => {
-              clearTimeout(timer);
-              wait.cut = true;
-              resolve();
-            });
-          });
-          if (signal?.aborted) return [];
-        }
-        return arrived.splice(0, max);
-      },
-    };
+    const { reader, waits } = waitingReader([tick10!], (arrive) => {
+      arrive([tick20!, tick30!]);
+      progress.wantCheckpoint();
+    });
     const stopper = setTimeout(() => {
       lease.abort(new Error('never reported'));
     }, 5_000);
@@ -271,6 +219,46 @@ describe('DML checkpoints', () => {
     expect(reported).toBe(30n);
   });
 });
+
+/**
+ * A reader that hands out `first`, then, whenever it has nothing, waits as long as asked (at most 2 s) unless aborted.
+ * 20 ms into the first wait `onFirstWait` runs with `arrive`, which queues records without ending the wait (as time
+ * ticks do not end the Kafka reader's coalesced wait).
+ */
+function waitingReader(
+  first: ChannelRecord[],
+  onFirstWait: (arrive: (records: ChannelRecord[]) => void) => void,
+): { reader: SourceReader; waits: { ms: number; cut: boolean }[] } {
+  const waits: { ms: number; cut: boolean }[] = [];
+  let arrived = [...first];
+  const reader: SourceReader = {
+    open: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    compareIds: (a, b) => Number(decodeKafkaMessageId(a) - decodeKafkaMessageId(b)),
+    hasMore: () => arrived.length > 0,
+    read: async (max, maxWaitMs, signal) => {
+      if (maxWaitMs > 0 && arrived.length === 0) {
+        const wait = { ms: maxWaitMs, cut: false };
+        waits.push(wait);
+        if (waits.length === 1)
+          setTimeout(() => {
+            onFirstWait((records) => (arrived = records));
+          }, 20);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(maxWaitMs, 2_000));
+          signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            wait.cut = true;
+            resolve();
+          });
+        });
+        if (signal?.aborted) return [];
+      }
+      return arrived.splice(0, max);
+    },
+  };
+  return { reader, waits };
+}
 
 /** A progress whose pause arrives later, telling the replicator's pause listeners (as a report answer does). */
 class PausableProgress extends FakeLeaseProgress {

@@ -43,6 +43,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class KafkaFetchSession {
   private readonly partitions = new Set<FetchedPartition>();
+  /**
+   * The same readers by topic: a round looks only at the readers of the topics it fetched (with 30 tasks a worker
+   * holds ~250 readers of 16 topics, and scanning all of them for each partition was ~9% of an idle worker's time).
+   */
+  private readonly byTopic = new Map<string, Set<FetchedPartition>>();
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private connected: Promise<void> | undefined;
@@ -69,6 +74,12 @@ export class KafkaFetchSession {
 
   add(p: FetchedPartition): void {
     this.partitions.add(p);
+    let readers = this.byTopic.get(p.topic);
+    if (readers === undefined) {
+      readers = new Set();
+      this.byTopic.set(p.topic, readers);
+    }
+    readers.add(p);
     this.ensureLoop();
     this.wake();
   }
@@ -84,6 +95,9 @@ export class KafkaFetchSession {
 
   remove(p: FetchedPartition): void {
     this.partitions.delete(p);
+    const readers = this.byTopic.get(p.topic);
+    readers?.delete(p);
+    if (readers?.size === 0) this.byTopic.delete(p.topic);
     this.wake();
   }
 
@@ -133,14 +147,19 @@ export class KafkaFetchSession {
 
   /** The readers to fetch for this round, each topic once. */
   private pick(): FetchedPartition[] {
-    const byTopic = new Map<string, FetchedPartition>();
-    const all = [...this.partitions];
-    const start = all.length === 0 ? 0 : this.round++ % all.length;
-    for (let i = 0; i < all.length; i++) {
-      const p = all[(start + i) % all.length];
-      if (p !== undefined && !byTopic.has(p.topic) && p.wantsRecords()) byTopic.set(p.topic, p);
+    const start = this.round++;
+    const picked: FetchedPartition[] = [];
+    for (const readers of this.byTopic.values()) {
+      const all = [...readers];
+      for (let i = 0; i < all.length; i++) {
+        const p = all[(start + i) % all.length];
+        if (p !== undefined && p.wantsRecords()) {
+          picked.push(p);
+          break;
+        }
+      }
     }
-    return [...byTopic.values()];
+    return picked;
   }
 
   private async fetchRound(wanted: readonly FetchedPartition[]): Promise<void> {
@@ -189,8 +208,8 @@ export class KafkaFetchSession {
     if (last === undefined) return [fetched];
     const end = BigInt(last.offset);
     const readers = [fetched];
-    for (const other of this.partitions) {
-      if (other === fetched || other.topic !== fetched.topic || !other.wantsRecords()) continue;
+    for (const other of this.byTopic.get(fetched.topic) ?? []) {
+      if (other === fetched || !other.wantsRecords()) continue;
       const next = other.nextOffset();
       if (next >= from && next <= end) readers.push(other);
     }

@@ -168,18 +168,7 @@ describe('DML checkpoints', () => {
       progress.startPause({ timestamp: 45n, immediate: false });
     });
     const writer = new FakeTargetWriter();
-    const lease = new AbortController();
-    const stopper = setTimeout(() => {
-      lease.abort(new Error('never paused'));
-    }, 5_000);
-    await booksReplicator({
-      reader,
-      writer,
-      progress,
-      readBatchSize: 4,
-      idleTickWaitMs: 60_000,
-    }).run(lease.signal);
-    clearTimeout(stopper);
+    await runIdleChannel({ reader, writer, progress }, new AbortController(), 'never paused');
     expect(waits[0]).toEqual({ ms: 60_000, cut: true });
     const upserted = writer
       .callsOf('upsert')
@@ -204,21 +193,31 @@ describe('DML checkpoints', () => {
       arrive([tick20!, tick30!]);
       progress.wantCheckpoint();
     });
-    const stopper = setTimeout(() => {
-      lease.abort(new Error('never reported'));
-    }, 5_000);
-    await booksReplicator({
-      reader,
-      writer: new FakeTargetWriter(),
-      progress,
-      readBatchSize: 4,
-      idleTickWaitMs: 60_000,
-    }).run(lease.signal);
-    clearTimeout(stopper);
+    await runIdleChannel(
+      { reader, writer: new FakeTargetWriter(), progress },
+      lease,
+      'never reported',
+    );
     expect(waits[0]).toEqual({ ms: 60_000, cut: true });
     expect(reported).toBe(30n);
   });
 });
+
+/**
+ * Runs a replicator with a long idle tick wait (60 s) until `lease` ends, or for at most 5 s (then the lease ends with
+ * `ifStuck`, and the test's expectations say what did not happen).
+ */
+async function runIdleChannel(
+  deps: { reader: SourceReader; writer: FakeTargetWriter; progress: FakeLeaseProgress },
+  lease: AbortController,
+  ifStuck: string,
+): Promise<void> {
+  const stopper = setTimeout(() => {
+    lease.abort(new Error(ifStuck));
+  }, 5_000);
+  await booksReplicator({ ...deps, readBatchSize: 4, idleTickWaitMs: 60_000 }).run(lease.signal);
+  clearTimeout(stopper);
+}
 
 /**
  * A reader that hands out `first`, then, whenever it has nothing, waits as long as asked (at most 2 s) unless aborted.

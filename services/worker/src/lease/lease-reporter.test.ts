@@ -241,6 +241,48 @@ describe('LeaseReporter', () => {
       await reporter.stop();
     });
 
+    it('reports on the worker idle slots: quiet leases that went quiet apart report together', async () => {
+      const control = new FakeWorkerControl();
+      const idleMs = 300;
+      const reporterOn = (channel: string) =>
+        new LeaseReporter({
+          control,
+          lease: { ...lease, channel },
+          workerId: 'w1',
+          intervalMs: 20,
+          idleIntervalMs: idleMs,
+          idleSlotPhaseMs: 0,
+          log: silentLogger(),
+          onLeaseEnd: () => undefined,
+        });
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const first = reporterOn('dml_0');
+      first.start();
+      first.setCaughtUp(true);
+      await sleep(idleMs / 2); // half an interval apart: reporting an interval after their own reports, never together
+      const second = reporterOn('dml_1');
+      second.start();
+      second.setCaughtUp(true);
+      await sleep(4 * idleMs);
+      // Stop between two slots, so the last report of each is from the same slot.
+      await sleep(idleMs - (performance.now() % idleMs) + idleMs / 2);
+      await Promise.all([first.stop(), second.stop()]);
+      const timesOf = (channel: string) =>
+        control.reports
+          .map((r, i) => ({ channel: r.channel, at: control.reportedAt[i]! }))
+          .filter((r) => r.channel === channel)
+          .slice(0, -1) // the final report of stop()
+          .map((r) => r.at);
+      const a = timesOf('dml_0').slice(-3);
+      const b = timesOf('dml_1').slice(-3);
+      expect(a).toHaveLength(3);
+      expect(b).toHaveLength(3);
+      for (let i = 0; i < 3; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(idleMs / 4);
+      // Each stays within an idle interval of its last report (timers may fire a little late).
+      for (const times of [a, b])
+        for (let i = 1; i < 3; i++) expect(times[i]! - times[i - 1]!).toBeLessThan(idleMs + 60);
+    });
+
     it('is off without an idle interval', async () => {
       const { control, reporter, quiet } = idleSetup(0);
       reporter.start();

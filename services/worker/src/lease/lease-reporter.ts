@@ -4,6 +4,7 @@ import type { Logger } from '@cdc/shared';
 import type { LeaseProgress, PausePoint, QuarantinedMessage } from '../ports/lease-progress.js';
 import type { CheckpointPosition, LeaseRef, WorkerControl } from '../ports/worker-control.js';
 import { abortError, withRetry } from '../replication/retry.js';
+import { idleReportSlot } from './idle-report-slots.js';
 import { QuarantineBatcher } from './quarantine-batcher.js';
 
 export interface LeaseReporterOptions {
@@ -30,6 +31,12 @@ export interface LeaseReporterOptions {
    * its last report, which was answered); 0 or absent: always `intervalMs`.
    */
   readonly idleIntervalMs?: number;
+  /**
+   * Quiet reports go at the worker's idle slots (idle-report-slots.ts): `phaseMs + k × idleIntervalMs` on the
+   * `performance.now()` clock, never later than an idle interval after the last report. Absent: an idle interval after
+   * the last report.
+   */
+  readonly idleSlotPhaseMs?: number;
   /** The lease became quiet, or stopped being quiet (its write validity may lapse only while quiet). */
   readonly onQuietChange?: (quiet: boolean) => void;
 }
@@ -352,7 +359,10 @@ export class LeaseReporter implements LeaseProgress {
         // was answered.
         this.setQuiet(this.idleNow());
         const interval = this.quiet ? (this.opts.idleIntervalMs ?? 0) : this.opts.intervalMs;
-        await this.untilNextReport(signal, interval - (performance.now() - handedOver));
+        const due = handedOver + interval;
+        const phase = this.opts.idleSlotPhaseMs;
+        const at = this.quiet && phase !== undefined ? idleReportSlot(due, interval, phase) : due;
+        await this.untilNextReport(signal, at - performance.now());
       } catch {
         return;
       }

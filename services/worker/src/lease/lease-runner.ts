@@ -22,6 +22,7 @@ import type { TaskSpecWire } from '../task-spec.js';
 import { isReplicateMode, mappingsOf, scopeOf, targetsOf } from '../task-spec.js';
 import { StandbyIssues } from '../standby/standby-issues.js';
 import { acquireLease } from './lease-acquire.js';
+import { idleReportPhaseMs } from './idle-report-slots.js';
 import { LeaseReporter } from './lease-reporter.js';
 import { LeaseValidity } from './lease-validity.js';
 import { needsPerson } from './needs-person.js';
@@ -117,8 +118,12 @@ function idleTickWaitMs(grant: LeaseGrant): number {
 export class LeaseRunner {
   /** The reporters of the leases running, by task. */
   private readonly reporters = new Map<string, Set<LeaseReporter>>();
+  /** Every quiet lease of this worker reports on one grid, so their reports go in one call. */
+  private readonly idleSlotPhaseMs: number;
 
-  constructor(private readonly deps: LeaseRunnerDeps) {}
+  constructor(private readonly deps: LeaseRunnerDeps) {
+    this.idleSlotPhaseMs = idleReportPhaseMs(deps.workerId);
+  }
 
   /** The control service asked these tasks' idle leases to report now (someone waits for their checkpoints). */
   reportIfIdle(taskIds: readonly string[]): void {
@@ -188,6 +193,7 @@ export class LeaseRunner {
       applyUntil: grant.applyUntil,
       targets: targetsOf(grant.spec).length,
       idleIntervalMs: grant.idleReportIntervalMs,
+      idleSlotPhaseMs: this.idleSlotPhaseMs,
       onQuietChange: (quiet) => {
         validity.setQuiet(quiet);
       },

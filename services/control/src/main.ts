@@ -44,6 +44,7 @@ import { ReportDemand } from './tasks/report-demand.js';
 import { QuarantineService } from './tasks/quarantine-service.js';
 import { systemClock } from './tasks/ports.js';
 import { SnapshotService } from './tasks/snapshot-service.js';
+import { SharedChannelDiscovery } from './tasks/shared-discovery.js';
 import { TaskService } from './tasks/task-service.js';
 import { SdkRowSide } from './adapters/milvus-row-side.js';
 import { appliedCheckpoints } from './verify/applied-checkpoints.js';
@@ -108,9 +109,8 @@ async function main(): Promise<void> {
     keys,
     config.CONTROL_ETCD_MAX_REQUEST_BYTES,
   );
-  const discovery = new EtcdChannelDiscovery(
-    config.CONTROL_PROBE_TIMEOUT_MS,
-    config.CONTROL_ASSUMED_DML_CHANNELS,
+  const discovery = new SharedChannelDiscovery(
+    new EtcdChannelDiscovery(config.CONTROL_PROBE_TIMEOUT_MS, config.CONTROL_ASSUMED_DML_CHANNELS),
   );
   const probes = new NetworkReachability(config.CONTROL_PROBE_TIMEOUT_MS);
   const reportDemand = new ReportDemand(systemClock);

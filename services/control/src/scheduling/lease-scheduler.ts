@@ -282,7 +282,10 @@ export class LeaseScheduler {
     if (now - last < this.opts.discoveryIntervalMs) return task;
     this.lastDiscovery.set(task.taskId, now);
     try {
-      const channels = await this.discovery.discover(this.tasks.fullSpec(task));
+      // Half an interval old will do: tasks on one source re-discover at different times, and share a read.
+      const channels = await this.discovery.discover(this.tasks.fullSpec(task), {
+        maxAgeMs: this.opts.discoveryIntervalMs / 2,
+      });
       if (channels.join(',') === task.channels.join(',')) return task;
       this.log.info({ taskId: task.taskId, channels: channels.length }, 'task channels changed');
       return await this.tasks.setChannels(task.taskId, channels);

@@ -180,7 +180,12 @@ export interface Reachability {
  * Rejects with CdcError('FAILED_PRECONDITION') when the source metadata can't be read.
  */
 export interface ChannelDiscovery {
-  discover(spec: TaskSpec): Promise<string[]>;
+  discover(spec: TaskSpec, opts?: DiscoverOptions): Promise<string[]>;
+}
+
+export interface DiscoverOptions {
+  /** A result read this long ago (ms) or less, for any task on the same source, will do (absent: a fresh read). */
+  readonly maxAgeMs?: number;
 }
 
 export interface Clock {

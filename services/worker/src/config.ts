@@ -122,6 +122,11 @@ export const WorkerConfigSchema = z.object({
     64 * 1024,
     'Memory budget: most compressed bytes one Kafka fetch asks for per channel (less when its queue has less room)',
   ),
+  WORKER_IDLE_FETCH_WAIT_MS: int(
+    500,
+    0,
+    'Broker wait of a Kafka fetch while every channel the worker reads is idle (only time ticks): one fetch per wait instead of one per tick; a change on an idle channel is read up to this much later (0 = a fetch per tick)',
+  ),
   WORKER_READ_AHEAD_BYTES: int(
     16 * 1024 * 1024,
     1024 * 1024,

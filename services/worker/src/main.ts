@@ -50,6 +50,7 @@ workerReadBudget.configure({
 const resources = new TaskResources(redis, config.CDC_QUEUE_PREFIX, log, {
   fetchMaxBytes: config.WORKER_KAFKA_FETCH_BYTES,
   maxRecordBytes: config.WORKER_MAX_RECORD_BYTES,
+  idleFetchWaitMs: config.WORKER_IDLE_FETCH_WAIT_MS,
 });
 // False while heartbeats fail after the control service accepted this worker (ControlHeartbeat.onReachable).
 let controlReachable = true;

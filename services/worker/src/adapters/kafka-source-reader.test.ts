@@ -53,9 +53,16 @@ class FakeWire implements KafkaWire {
   offsetAtTime(): Promise<bigint | undefined> {
     return Promise.resolve(42n);
   }
-  async fetch(parts: readonly FetchPart[]): Promise<FetchOutcome[]> {
+  /** What each fetch asked the broker to wait for. */
+  waits: { maxWaitMs: number; minBytes: number }[] = [];
+
+  async fetch(
+    parts: readonly FetchPart[],
+    opts?: { maxWaitMs: number; minBytes?: number },
+  ): Promise<FetchOutcome[]> {
     await new Promise((r) => setTimeout(r, 1));
     this.fetches.push([...parts]);
+    this.waits.push({ maxWaitMs: opts?.maxWaitMs ?? 0, minBytes: opts?.minBytes ?? 1 });
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('broker gone');
@@ -386,6 +393,57 @@ describe('KafkaSourceReader over the shared fetch loop (in-memory brokers)', () 
     expect(Date.now() - t1).toBeLessThan(2_000); // a change ends it at once
     await r.close();
   });
+  it('asks the broker to wait longer once every reader waited quiet a while, and as before after a change', async () => {
+    const wire = new FakeWire();
+    wire.topics = new Set(['a', 'b']);
+    wire.high = 0n; // nothing to read: every round comes back empty
+    const session = new KafkaFetchSession(wire, {
+      maxWaitMs: 20,
+      partitionMaxBytes: 1024,
+      idleMaxWaitMs: 300,
+    });
+    const quietReader = (channel: string) =>
+      new KafkaSourceReader({
+        kafka: Object.create(null) as Kafka,
+        channel,
+        session,
+        budget: budget(),
+        quietBeforeIdleMs: 400,
+      });
+    const a = quietReader('a');
+    const b = quietReader('b');
+    await a.open({ kind: 'earliest' });
+    await b.open({ kind: 'earliest' });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const lastWait = () => wire.waits[wire.waits.length - 1];
+    const usual = { maxWaitMs: 20, minBytes: 1 };
+
+    const plainB = b.read(10, 300); // waits for any record, a time tick included: not idle
+    const idleA = a.read(10, 5_000, undefined, { coalesceTicks: true });
+    await sleep(200);
+    expect(lastWait()).toEqual(usual);
+    await plainB;
+    const idleB = b.read(10, 5_000, undefined, { idle: true });
+    await sleep(250); // both quiet for the 400 ms since they opened
+    expect(lastWait()?.maxWaitMs).toBe(300);
+    expect(lastWait()?.minBytes).toBeGreaterThan(1);
+
+    wire.high = 1n; // a change on both channels ends both waits
+    expect(texts(await idleA)).toEqual(['v0']);
+    expect(texts(await idleB)).toEqual(['v0']);
+    const again = [
+      a.read(10, 5_000, undefined, { coalesceTicks: true }),
+      b.read(10, 5_000, undefined, { idle: true }),
+    ];
+    await sleep(50);
+    expect(lastWait()).toEqual(usual); // a change came less than the quiet time ago
+    await sleep(500);
+    expect(lastWait()?.maxWaitMs).toBe(300);
+    await a.close();
+    await b.close();
+    await Promise.all(again);
+  });
+
   it('says it has more while records wait beyond a byte-capped read, and not once at the end', async () => {
     const wire = new FakeWire();
     wire.high = 10n; // values v0..v9, 2 bytes each

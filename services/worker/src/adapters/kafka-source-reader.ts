@@ -54,6 +54,10 @@ export interface KafkaSourceReaderOptions {
   readonly maxQueuedBytes?: number;
   /** Broker long-poll time of a fetch round when no channel has records. Default 200 (see the default). */
   readonly fetchMaxWaitMs?: number;
+  /** Broker wait of a fetch round while every reader of the session is idle (KafkaFetchSession `idleMaxWaitMs`). */
+  readonly idleFetchWaitMs?: number;
+  /** How long the channel waits for a change before the reader counts as idle. Default QUIET_BEFORE_IDLE_MS. */
+  readonly quietBeforeIdleMs?: number;
   /**
    * Compressed bytes one fetch asks for this channel (Fetch partition `max_bytes`). The broker still returns a first
    * batch larger than this whole (up to its `message.max.bytes`). Default 1 MiB.
@@ -84,6 +88,9 @@ export const DEFAULT_MAX_READ_BYTES = 4 * 1024 * 1024;
  * time to its first row on a fresh source.
  */
 const DEFAULT_FETCH_MAX_WAIT_MS = 200;
+
+/** How long a channel waits for a change before its reader counts as idle (see `idle`). */
+export const QUIET_BEFORE_IDLE_MS = 2_000;
 
 /** A reader's first fetch, before it knows its records' size (fetchBytes); the broker still returns a whole batch. */
 const FIRST_FETCH_BYTES = 64 * 1024;
@@ -202,6 +209,7 @@ function joinSession(opts: KafkaSourceReaderOptions): {
       session: new KafkaFetchSession(kafkaWireOf(kafka), {
         maxWaitMs: opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
         partitionMaxBytes: opts.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
+        ...(opts.idleFetchWaitMs === undefined ? {} : { idleMaxWaitMs: opts.idleFetchWaitMs }),
         ...(opts.logger === undefined ? {} : { log: opts.logger }),
       }),
       readers: 0,
@@ -236,6 +244,10 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private reading = false;
+  /** A read waits for a change and takes only time ticks meanwhile (see `idle`). */
+  private waitingForChange = false;
+  /** When the last record that is not a time tick was fetched (or the reader joined the fetch loop), ms. */
+  private lastChangeAt = 0;
   /** Offset of the next record to hand out; everything below it was delivered (or precedes the start). */
   private next = 0n;
   /** The broker's end of the partition at the last fetch that said (-1: not known yet). */
@@ -309,7 +321,9 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     this.reading = true;
     try {
       const coalesce = options?.coalesceTicks === true;
+      this.waitingForChange = (coalesce || options?.idle === true) && maxWaitMs > 0;
       await this.queue.wait(Math.max(0, maxWaitMs), signal, coalesce ? isNotTimeTick : undefined);
+      this.waitingForChange = false;
       // An aborted caller may drop what it gets, so nothing is dequeued for it.
       if (signal?.aborted || this.stateValue !== 'running') return [];
       const taken = this.queue.take(maxRecords, this.opts.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
@@ -321,6 +335,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       return out;
     } finally {
       this.reading = false;
+      this.waitingForChange = false;
     }
   }
 
@@ -354,6 +369,7 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       start.kind === 'timestamp' ? await wire.offsetAtTime(this.channel, start.unixMs) : undefined;
     this.next = resolveStartOffset(this.channel, start, marks, byTimestamp);
     this.stopIfClosed();
+    this.lastChangeAt = Date.now();
     session.add(this);
     this.stateValue = 'running';
     this.opts.logger?.debug(
@@ -389,6 +405,18 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
     return Math.min(max, Math.max(MIN_FETCH_BYTES, Math.ceil(wanted)));
   }
 
+  /**
+   * Its replicator waits for a change, and none came for `quietBeforeIdleMs`: a channel that changes every second or
+   * so keeps its fetch rounds prompt, only a quiet one lets them wait longer (KafkaFetchSession `idleMaxWaitMs`).
+   */
+  idle(): boolean {
+    return (
+      this.waitingForChange &&
+      this.stateValue === 'running' &&
+      Date.now() - this.lastChangeAt >= (this.opts.quietBeforeIdleMs ?? QUIET_BEFORE_IDLE_MS)
+    );
+  }
+
   wantsRecords(): boolean {
     return (
       this.stateValue === 'running' &&
@@ -416,7 +444,9 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
         this.rejectedThrough = refused.lastOffset;
         this.queue.push(toRecord(this.channel, message, refused.reason));
       } else {
-        this.queue.push(this.recordOf(message));
+        const record = this.recordOf(message);
+        if (isNotTimeTick(record)) this.lastChangeAt = Date.now();
+        this.queue.push(record);
       }
     }
   }
@@ -509,6 +539,7 @@ export interface KafkaSourceReaderFactoryOptions extends KafkaClientOptions {
   readonly maxQueuedRecords?: number;
   readonly maxQueuedBytes?: number;
   readonly fetchMaxWaitMs?: number;
+  readonly idleFetchWaitMs?: number;
   readonly fetchMaxBytes?: number;
   readonly maxRecordBytes?: number;
 }
@@ -529,6 +560,7 @@ export function createKafkaSourceReaderFactory(
         ...(opts.maxQueuedRecords === undefined ? {} : { maxQueuedRecords: opts.maxQueuedRecords }),
         ...(opts.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: opts.maxQueuedBytes }),
         ...(opts.fetchMaxWaitMs === undefined ? {} : { fetchMaxWaitMs: opts.fetchMaxWaitMs }),
+        ...(opts.idleFetchWaitMs === undefined ? {} : { idleFetchWaitMs: opts.idleFetchWaitMs }),
         ...(opts.fetchMaxBytes === undefined ? {} : { fetchMaxBytes: opts.fetchMaxBytes }),
         ...(opts.maxRecordBytes === undefined ? {} : { maxRecordBytes: opts.maxRecordBytes }),
       }),

@@ -49,7 +49,12 @@ export interface KafkaWire {
   /** One Fetch per leader for partition 0 of each part; resolves with what each returned. */
   fetch(
     parts: readonly FetchPart[],
-    opts: { readonly maxWaitMs: number; readonly partitionMaxBytes: number },
+    opts: {
+      readonly maxWaitMs: number;
+      readonly partitionMaxBytes: number;
+      /** Bytes the broker waits for (up to `maxWaitMs`) before it answers; absent: 1. */
+      readonly minBytes?: number;
+    },
   ): Promise<FetchOutcome[]>;
   /** After a failed fetch: leaders may have moved. */
   refreshMetadata(): Promise<void>;
@@ -173,7 +178,7 @@ export function kafkaWireOf(kafka: Kafka): KafkaWire {
             const res = await broker.fetch({
               isolationLevel: READ_COMMITTED,
               maxWaitTime: opts.maxWaitMs,
-              minBytes: 1,
+              minBytes: opts.minBytes ?? 1,
               maxBytes: list.reduce((sum, p) => sum + (p.maxBytes ?? opts.partitionMaxBytes), 0),
               topics: list.map((p) => ({
                 topic: p.topic,

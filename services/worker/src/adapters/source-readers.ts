@@ -28,10 +28,15 @@ function kafkaSecurity(mq: MqWire): Pick<KafkaClientOptions, 'tls' | 'sasl'> {
   return out;
 }
 
-/** The worker's memory bounds for Kafka reads (see config.ts: WORKER_KAFKA_FETCH_BYTES, WORKER_MAX_RECORD_BYTES). */
+/**
+ * The worker's bounds for Kafka reads (see config.ts: WORKER_KAFKA_FETCH_BYTES, WORKER_MAX_RECORD_BYTES,
+ * WORKER_IDLE_FETCH_WAIT_MS).
+ */
 export interface SourceReaderLimits {
   readonly fetchMaxBytes?: number;
   readonly maxRecordBytes?: number;
+  /** Broker wait of a fetch round while every channel read is idle (WORKER_IDLE_FETCH_WAIT_MS). */
+  readonly idleFetchWaitMs?: number;
 }
 
 /**

@@ -38,6 +38,12 @@ export interface ReadOptions {
    * on each of the source's ticks (every 200 ms), while a change still wakes the consumer at once.
    */
   readonly coalesceTicks?: boolean;
+  /**
+   * Nothing the consumer waits for is urgent (a channel without time ticks waiting for its next op): while every
+   * channel read with it waits like this, a reader may fetch less often, so a record can arrive up to
+   * WORKER_IDLE_FETCH_WAIT_MS later. Implied by `coalesceTicks`.
+   */
+  readonly idle?: boolean;
 }
 
 /**

@@ -40,7 +40,8 @@ export class ReplicateChannelReplicator {
   async run(signal: AbortSignal): Promise<void> {
     const { progress } = this.deps;
     while (!signal.aborted) {
-      const records = await this.deps.reader.read(READ_BATCH, 500, signal);
+      // Ops are rare and none is urgent: an idle worker may fetch this channel less often (ReadOptions.idle).
+      const records = await this.deps.reader.read(READ_BATCH, 500, signal, { idle: true });
       // Ops to apply: a quiet lease renews its bound and write validity now (see LeaseProgress.setCaughtUp).
       if (records.length > 0) progress.setCaughtUp(false);
       for (const record of records) {

@@ -29,7 +29,9 @@ export class SharedChannelDiscovery implements ChannelDiscovery {
     const now = this.clock.now();
     const kept = this.reads.get(key);
     const maxAge = opts.maxAgeMs;
-    if (kept !== undefined && maxAge !== undefined && now - kept.at <= maxAge) return kept.channels;
+    // A copy each: callers may keep or sort what they get.
+    if (kept !== undefined && maxAge !== undefined && now - kept.at <= maxAge)
+      return kept.channels.then((c) => [...c]);
     const channels = this.inner.discover(spec);
     const read = { at: now, channels };
     this.reads.delete(key); // re-inserted last: the map stays ordered by age

@@ -16,7 +16,7 @@ export interface FetchedPartition {
   nextOffset(): bigint;
   /** Whether to fetch for it this round (its queue has room and the read-ahead budget allows). */
   wantsRecords(): boolean;
-  /** Its replicator waits for a change with nothing but time ticks to take (an idle channel). */
+  /** Its replicator waits for a change, and none came for a while (a quiet channel): its rounds may wait longer. */
   idle?(): boolean;
   /** Compressed bytes to ask for it this round, at most `max` (absent: `max`). */
   fetchBytes?(max: number): number;

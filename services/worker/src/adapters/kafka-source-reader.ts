@@ -323,7 +323,6 @@ export class KafkaSourceReader implements SourceReader, FetchedPartition {
       const coalesce = options?.coalesceTicks === true;
       this.waitingForChange = (coalesce || options?.idle === true) && maxWaitMs > 0;
       await this.queue.wait(Math.max(0, maxWaitMs), signal, coalesce ? isNotTimeTick : undefined);
-      this.waitingForChange = false;
       // An aborted caller may drop what it gets, so nothing is dequeued for it.
       if (signal?.aborted || this.stateValue !== 'running') return [];
       const taken = this.queue.take(maxRecords, this.opts.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);

@@ -54,6 +54,14 @@ describe('SharedChannelDiscovery', () => {
     expect(await shared.discover(spec(), { maxAgeMs: 15_000 })).toEqual(['read-2']);
   });
 
+  it('gives every caller its own copy, the first one included', async () => {
+    const source = countingSource();
+    const shared = new SharedChannelDiscovery(source.discovery, clock());
+    const first = await shared.discover(spec(), { maxAgeMs: 15_000 });
+    first.push('changed by its caller');
+    expect(await shared.discover(spec(), { maxAgeMs: 15_000 })).toEqual(['read-1']);
+  });
+
   it('shares a read in flight', async () => {
     const source = countingSource();
     const shared = new SharedChannelDiscovery(source.discovery, clock());

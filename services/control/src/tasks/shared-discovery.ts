@@ -29,9 +29,8 @@ export class SharedChannelDiscovery implements ChannelDiscovery {
     const now = this.clock.now();
     const kept = this.reads.get(key);
     const maxAge = opts.maxAgeMs;
-    // A copy each: callers may keep or sort what they get.
     if (kept !== undefined && maxAge !== undefined && now - kept.at <= maxAge)
-      return kept.channels.then((c) => [...c]);
+      return copyOf(kept.channels);
     const channels = this.inner.discover(spec);
     const read = { at: now, channels };
     this.reads.delete(key); // re-inserted last: the map stays ordered by age
@@ -43,9 +42,12 @@ export class SharedChannelDiscovery implements ChannelDiscovery {
     channels.catch(() => {
       if (this.reads.get(key) === read) this.reads.delete(key);
     });
-    return channels;
+    return copyOf(channels);
   }
 }
+
+/** A copy for each caller, the first included: callers may keep or sort what they get. */
+const copyOf = (channels: Promise<string[]>): Promise<string[]> => channels.then((c) => [...c]);
 
 /** What the discovered channels depend on, hashed: the key holds credentials, and is never shown. */
 function sourceKey(spec: TaskSpec): string {

@@ -78,6 +78,16 @@ function startBuilt(
   };
 }
 
+/** Environment overrides from a `K=V,K2=V2` argument (`--control-env`, `--worker-env`). */
+export function envListArg(arg: string): Record<string, string> {
+  return Object.fromEntries(
+    arg
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split('=') as [string, string]),
+  );
+}
+
 export interface DeploymentOptions {
   /** Checkout whose builds run (default this one). */
   readonly root?: string;

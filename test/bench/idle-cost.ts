@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { stackEnv } from '../helpers/stack.js';
-import { CdcDeployment, type DeploymentOptions } from './cdc-run.js';
+import { CdcDeployment, envListArg, type DeploymentOptions } from './cdc-run.js';
 import { workersReady } from './catch-up.js';
 import { SOURCE_DB } from './data.js';
 import { runManyTasks } from './many-tasks.js';
@@ -22,12 +22,7 @@ const { values: args } = parseArgs({
 });
 const counts = args.tasks.split(',').map(Number);
 const windowMs = Number(args['window-s']) * 1_000;
-const controlEnv = Object.fromEntries(
-  args['control-env']
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => kv.split('=') as [string, string]),
-);
+const controlEnv = envListArg(args['control-env']);
 const options: DeploymentOptions = { controlEnv };
 const env = stackEnv();
 const say = (line: string): void => {

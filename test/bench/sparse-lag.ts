@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { milvusClient } from '../helpers/milvus-compare.js';
 import { stackEnv } from '../helpers/stack.js';
 import { percentile } from './report.js';
+import { envListArg } from './cdc-run.js';
 import { runLag } from './lag-run.js';
 import { SOURCE_DB } from './data.js';
 
@@ -21,12 +22,7 @@ const { values: args } = parseArgs({
 });
 const writes = Number(args.writes);
 const gapS = Number(args['gap-s']);
-const workerEnv = Object.fromEntries(
-  args['worker-env']
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => kv.split('=') as [string, string]),
-);
+const workerEnv = envListArg(args['worker-env']);
 const env = stackEnv();
 const say = (line: string): void => {
   process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);

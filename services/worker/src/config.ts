@@ -122,6 +122,13 @@ export const WorkerConfigSchema = z.object({
     64 * 1024,
     'Memory budget: most compressed bytes one Kafka fetch asks for per channel (less when its queue has less room)',
   ),
+  WORKER_APPLY_AHEAD_OF_TICKS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true')
+    .describe(
+      'API mode: at the head of a channel, write Inserts and Deletes as soon as they are read instead of after the time tick that closes them (~0.2–0.6 s later); false = pack by pack',
+    ),
   WORKER_IDLE_FETCH_WAIT_MS: int(
     500,
     0,

@@ -65,6 +65,7 @@ const runner = new LeaseRunner({
     readBatchSize: config.WORKER_READ_BATCH,
     objectWaitMs: config.WORKER_OBJECT_WAIT_MS,
     maxClockLeadMs: config.WORKER_MAX_CLOCK_LEAD_MS,
+    applyAheadOfTicks: config.WORKER_APPLY_AHEAD_OF_TICKS,
   },
   hooks: metrics.hooks(),
 });

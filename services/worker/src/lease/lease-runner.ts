@@ -63,6 +63,8 @@ export interface LeaseSettings {
   readonly objectWaitMs: number;
   /** See DmlReplicatorDeps.maxClockLeadMs. */
   readonly maxClockLeadMs?: number;
+  /** See DmlReplicatorDeps.applyAheadOfTicks. */
+  readonly applyAheadOfTicks?: boolean;
 }
 
 export interface LeaseHooks {
@@ -333,6 +335,9 @@ export class LeaseRunner {
                 ...(settings.maxClockLeadMs === undefined
                   ? {}
                   : { maxClockLeadMs: settings.maxClockLeadMs }),
+                ...(settings.applyAheadOfTicks === undefined
+                  ? {}
+                  : { applyAheadOfTicks: settings.applyAheadOfTicks }),
                 ...(onRetry ? { onRetry } : {}),
                 ...(t.standby
                   ? {

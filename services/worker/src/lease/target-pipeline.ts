@@ -36,6 +36,8 @@ export interface TargetPipelineDeps {
   readonly readBatchSize: number;
   readonly objectWaitMs: number;
   readonly maxClockLeadMs?: number;
+  /** See DmlReplicatorDeps.applyAheadOfTicks. */
+  readonly applyAheadOfTicks?: boolean;
   /** DML channels: see DmlReplicatorDeps.idleTickWaitMs. */
   readonly idleTickWaitMs?: number;
   readonly onRetry?: () => void;
@@ -152,6 +154,9 @@ export async function runTargetPipeline(
         scope,
         ...(deps.maxClockLeadMs === undefined ? {} : { maxClockLeadMs: deps.maxClockLeadMs }),
         ...(deps.idleTickWaitMs === undefined ? {} : { idleTickWaitMs: deps.idleTickWaitMs }),
+        ...(deps.applyAheadOfTicks === undefined
+          ? {}
+          : { applyAheadOfTicks: deps.applyAheadOfTicks }),
         ...(replicateTarget ? { replicateTarget } : {}),
         ...(deps.resumeAfter === undefined ? {} : { resumeAfter: deps.resumeAfter }),
         ...(deps.floor === undefined ? {} : { floor: deps.floor }),

@@ -17,6 +17,7 @@ import type {
   DmlView,
   InsertMessage,
   Logger,
+  PrimaryKeys,
 } from '@cdc/shared';
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { DelayObserver } from '../ports/delay-observer.js';
@@ -28,8 +29,10 @@ import { decodeRecord, decodeRecordForPassThrough } from './decode-record.js';
 import type { TargetWriter } from '../ports/target-writer.js';
 import type { CollectionCatalog, ReplicatedCollection } from './collection-catalog.js';
 import { CollectionDdl } from './collection-ddl.js';
+import { KeysAppliedAhead } from './keys-applied-ahead.js';
+import type { KeyValue } from './keys-applied-ahead.js';
 import { changeType, PackBuffer, messageTimestamp, undecodableInsert } from './pack-buffer.js';
-import type { OutOfOrder } from './pack-buffer.js';
+import type { ApplyOrder, OrderedMessage, OutOfOrder } from './pack-buffer.js';
 import { ReplicateForwarder } from './replicate-forwarder.js';
 import type { ChannelMessage, Pack } from './pack-buffer.js';
 import { retryStep, type RetryStep } from './retry-step.js';
@@ -77,7 +80,22 @@ export interface DmlReplicatorDeps {
    * lease's report interval, when nothing needs the checkpoint sooner; 0 or absent: every tick is handled.
    */
   readonly idleTickWaitMs?: number;
+  /**
+   * API mode: once the reader has nothing more to give, apply the Inserts and Deletes read so far without waiting for
+   * the tick that closes their pack (see `applyAhead`); default true. Replicate mode forwards whole packs and ignores
+   * it.
+   */
+  readonly applyAheadOfTicks?: boolean;
 }
+
+/** How one change is applied: its place in the apply order, and whether it goes ahead of its closing tick. */
+interface ApplyStep {
+  readonly order: ApplyOrder;
+  readonly ahead: boolean;
+}
+
+/** No limit on what may be applied ahead of a tick (above every 64-bit timestamp). */
+const NO_LIMIT = 1n << 64n;
 
 /**
  * Replicates one source DML pchannel: Insert/Delete (upserts included) and the collection DDL that Milvus broadcasts
@@ -96,6 +114,7 @@ export class DmlChannelReplicator {
   private readonly ddl: CollectionDdl;
   private lastMsgId: Uint8Array | undefined;
   private paused = false;
+  private readonly keysAhead = new KeysAppliedAhead();
   /**
    * The last tick, when its pack left changes at or before it buffered because the lease's apply bound was below it.
    * They are applied as soon as the bound rises: the source may write no further tick (a test producer, a source shut
@@ -129,9 +148,9 @@ export class DmlChannelReplicator {
   async run(signal: AbortSignal): Promise<void> {
     const { reader, readBatchSize, progress } = this.deps;
     const idleWaitMs = this.deps.idleTickWaitMs ?? 0;
-    let caughtUp = false;
+    let checkpointed = false;
     while (!signal.aborted) {
-      const coalesce: boolean = caughtUp && idleWaitMs > 0 && progress.pause === undefined;
+      const coalesce: boolean = checkpointed && idleWaitMs > 0 && progress.pause === undefined;
       const read: CoalescedRead = coalesce
         ? await this.readCoalesced(idleWaitMs, signal)
         : { records: await reader.read(readBatchSize, 500, signal), cutShort: false };
@@ -146,11 +165,13 @@ export class DmlChannelReplicator {
       if (signal.aborted) return;
       await this.releaseHeld(signal);
       if (this.paused) return;
-      // A short read with nothing more known to the reader drained the channel; with nothing buffered, everything
-      // read is applied.
-      caughtUp =
-        records.length < readBatchSize && this.buffer.size === 0 && reader.hasMore?.() !== true;
-      progress.setCaughtUp(caughtUp);
+      const drained = records.length < readBatchSize && reader.hasMore?.() !== true;
+      if (drained) await this.applyAhead(signal);
+      // A short read with nothing more known to the reader drained the channel; with nothing left to apply, the
+      // target holds everything the source wrote (caught up), and with nothing buffered, the checkpoint says so too.
+      // Ticks are coalesced only then: they would hold back the checkpoint past changes applied ahead.
+      progress.setCaughtUp(drained && !this.buffer.holdsUnapplied);
+      checkpointed = drained && this.buffer.size === 0;
       if (read.checkpointWanted === true) progress.checkpointFresh?.();
       // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.
       if (
@@ -343,8 +364,38 @@ export class DmlChannelReplicator {
     return this.retry('checking collection scope', () => catalog.excludes(m.collectionId), signal);
   }
 
+  /**
+   * Applies the Inserts and Deletes buffered so far, before the tick that closes their pack: the tick comes ~0.2–0.6 s
+   * after the change (Milvus publishes it well after stamping it), and waiting for it was most of the lag at the
+   * head of a channel. Called only when the reader has nothing more to give, so a backlog still goes pack by pack in
+   * large batches. A change that arrives later but comes earlier in the apply order skips the keys a change applied
+   * ahead already wrote (KeysAppliedAhead), which leaves each key as the pack order would. DDL, and what follows it,
+   * waits for its tick; nothing goes past the pause point or the lease's apply bound.
+   */
+  private async applyAhead(signal: AbortSignal): Promise<void> {
+    if (this.deps.applyAheadOfTicks === false || this.forwarder !== undefined) return;
+    const { pause, applyUntil } = this.deps.progress;
+    if (pause?.immediate === true) return;
+    let limit = NO_LIMIT;
+    if (pause !== undefined && pause.timestamp < limit) limit = pause.timestamp;
+    if (applyUntil !== undefined && applyUntil < limit) limit = applyUntil;
+    const taken = this.buffer.takeAhead(limit);
+    if (taken.length > 0) await this.applyInOrder(taken, true, signal);
+  }
+
   private async applyPack(pack: Pack, signal: AbortSignal): Promise<void> {
-    if (pack.messages.length > 0) await writeFences.getStore()?.ready?.(signal);
+    await this.applyInOrder(pack.changes, false, signal);
+    this.keysAhead.forgetThrough(pack.endTimestamp);
+    if (pack.checkpointable) this.deps.progress.checkpoint(pack.endMsgId, pack.endTimestamp);
+  }
+
+  /** Applies changes in apply order; `ahead`: before their closing tick (`applyAhead`). */
+  private async applyInOrder(
+    changes: readonly OrderedMessage[],
+    ahead: boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (changes.length > 0) await writeFences.getStore()?.ready?.(signal);
     const batcher = new WriteBatcher({
       writer: this.deps.writer,
       progress: this.deps.progress,
@@ -359,18 +410,19 @@ export class DmlChannelReplicator {
       await batcher.flush();
       await this.forwarder?.flush(signal);
     };
-    for (const item of pack.messages) {
+    for (const { item, order } of changes) {
       const m = item.message;
+      const step: ApplyStep = { order, ahead };
       switch (m.type) {
         case 'Insert':
-          await this.onInsert(m, item, batcher, signal);
+          await this.onInsert(m, item, step, batcher, signal);
           break;
         case 'Delete':
-          await this.onDelete(m, item, batcher, signal);
+          await this.onDelete(m, item, step, batcher, signal);
           break;
         case 'DmlView':
           if (this.forwarder) await this.forward(m.header, (c) => rewriteDml(m, c), item, signal);
-          else await this.onInsertView(m, item, batcher, signal);
+          else await this.onInsertView(m, item, step, batcher, signal);
           break;
         case 'CreateCollection':
           await flush();
@@ -394,15 +446,33 @@ export class DmlChannelReplicator {
       }
     }
     await flush();
-    const oldest = pack.messages[0];
+    const oldest = changes[0];
     if (oldest !== undefined)
-      this.deps.delays?.applied(Date.now() - tsToUnixMs(messageTimestamp(oldest.message)));
-    if (pack.checkpointable) this.deps.progress.checkpoint(pack.endMsgId, pack.endTimestamp);
+      this.deps.delays?.applied(Date.now() - tsToUnixMs(messageTimestamp(oldest.item.message)));
+  }
+
+  /**
+   * What of a change to write: the items whose key no change applied ahead of its tick and later in the apply order
+   * already wrote. A change applied ahead notes the keys it writes.
+   */
+  private writable<T>(
+    collectionId: bigint,
+    items: readonly T[],
+    keyOf: (item: T) => KeyValue,
+    step: ApplyStep,
+  ): readonly T[] {
+    const keys = this.keysAhead;
+    const kept = keys.empty
+      ? items
+      : items.filter((x) => !keys.superseded(collectionId, keyOf(x), step.order));
+    if (step.ahead) keys.note(collectionId, kept.map(keyOf), step.order);
+    return kept;
   }
 
   private async onInsert(
     m: InsertMessage,
     item: ChannelMessage,
+    step: ApplyStep,
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
@@ -411,7 +481,7 @@ export class DmlChannelReplicator {
       return;
     }
     const c = await this.ddl.collectionFor(m.collectionId, signal);
-    if (c) await this.upsertRows(m, c, item, batcher, signal);
+    if (c) await this.upsertRows(m, c, item, step, batcher, signal);
   }
 
   /** The row path: an Insert's rows decoded and checked (quarantined if they cannot be), then upserted. */
@@ -419,17 +489,21 @@ export class DmlChannelReplicator {
     m: InsertMessage,
     c: ReplicatedCollection,
     item: ChannelMessage,
+    step: ApplyStep,
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
     const partition = m.partitionName || '_default';
-    let rows;
+    let decoded;
     try {
-      rows = targetRows(m, c);
+      decoded = targetRows(m, c);
     } catch (err) {
       await this.deps.progress.quarantine(undecodableInsert(item, err));
       return;
     }
+    const pk = c.primaryKeyField;
+    const rows = this.writable(m.collectionId, decoded, (r) => r[pk] as KeyValue, step);
+    if (rows.length === 0) return;
     await this.ddl.ensurePartition(c, partition, signal);
     await batcher.upsert(c, partition, rows, item);
   }
@@ -441,17 +515,25 @@ export class DmlChannelReplicator {
   private async onInsertView(
     view: DmlView,
     item: ChannelMessage,
+    step: ApplyStep,
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
     const c = await this.ddl.collectionFor(view.header.collectionId, signal);
     if (!c) return;
+    const collectionId = view.header.collectionId;
     let carried: ColumnsUpsert | InsertMessage;
     try {
       const columns = readInsertColumns(view.payload);
       const keys = columns && primaryKeyValues(columns, c.primaryKeyField);
+      // Columns go as they are only whole: when a change applied ahead of its tick and later in the apply order wrote
+      // one of their keys, the row path leaves that key out.
+      const whole =
+        keys !== undefined &&
+        (this.keysAhead.empty ||
+          !keys.some((k) => this.keysAhead.superseded(collectionId, k, step.order)));
       carried =
-        columns && keys
+        columns && keys && whole
           ? { columns, keys, rows: () => targetRows(insertOf(view), c), keep: keptColumns(c) }
           : insertOf(view);
     } catch (err) {
@@ -459,9 +541,10 @@ export class DmlChannelReplicator {
       return;
     }
     if ('type' in carried) {
-      await this.upsertRows(carried, c, item, batcher, signal);
+      await this.upsertRows(carried, c, item, step, batcher, signal);
       return;
     }
+    if (step.ahead) this.keysAhead.note(collectionId, carried.keys, step.order);
     const partition = view.header.partitionName || '_default';
     await this.ddl.ensurePartition(c, partition, signal);
     await batcher.upsertColumns(c, partition, carried, item);
@@ -470,6 +553,7 @@ export class DmlChannelReplicator {
   private async onDelete(
     m: DeleteMessage,
     item: ChannelMessage,
+    step: ApplyStep,
     batcher: WriteBatcher,
     signal: AbortSignal,
   ): Promise<void> {
@@ -481,7 +565,10 @@ export class DmlChannelReplicator {
     if (!c) return;
     // partitionID -1 means "all partitions"; a named partition restricts the delete.
     const partition = m.partitionId === -1n || m.partitionName === '' ? undefined : m.partitionName;
-    await batcher.delete(c, partition, m.primaryKeys, item);
+    const keys = writableKeys(m.primaryKeys, (values) =>
+      this.writable<KeyValue>(m.collectionId, values, (k) => k, step),
+    );
+    if (keys.values.length > 0) await batcher.delete(c, partition, keys, item);
   }
 
   /** Replicate mode, a message a reader decoded itself (2.6 WAL): re-encoded with the target's header. */
@@ -512,6 +599,18 @@ export class DmlChannelReplicator {
       await this.ddl.ensurePartition(c, h.partitionName || '_default', signal);
     await forwarder.add(c, h, rewrite, item, signal);
   }
+}
+
+/** A Delete's keys narrowed by `keep` (the same object when it keeps them all). */
+function writableKeys(
+  keys: PrimaryKeys,
+  keep: (values: readonly KeyValue[]) => readonly KeyValue[],
+): PrimaryKeys {
+  const kept = keep(keys.values);
+  if (kept.length === keys.values.length) return keys;
+  return keys.type === 'Int64'
+    ? { type: 'Int64', values: kept as readonly bigint[] }
+    : { type: 'VarChar', values: kept as readonly string[] };
 }
 
 /** The Insert a header view stands for, fully decoded (throws DECODE_FAILED). */

@@ -11,7 +11,7 @@ import {
   timeTickMsg,
 } from '../testing/fakes.js';
 import { PackBuffer, messageTimestamp } from './pack-buffer.js';
-import type { ChannelMessage } from './pack-buffer.js';
+import type { ChannelMessage, OrderedMessage } from './pack-buffer.js';
 
 let offset = 0n;
 function item(message: KnownMessage): ChannelMessage {
@@ -19,8 +19,8 @@ function item(message: KnownMessage): ChannelMessage {
 }
 
 /** A short label per message: type and its ordering timestamp, plus the first primary key of rows. */
-function label(m: ChannelMessage): string {
-  const msg = m.message;
+function label({ item }: OrderedMessage): string {
+  const msg = item.message;
   const key =
     msg.type === 'Insert' && msg.fields[0]?.values.kind === 'long'
       ? `:${msg.fields[0].values.data[0]}`
@@ -57,7 +57,7 @@ describe('PackBuffer', () => {
     buf.add(item(insertMsg({ collectionId: 1n, ids: [1n], ts: 10n })));
     buf.add(item(deleteMsg({ collectionId: 1n, ids: [2n], ts: 20n })));
     const pack = buf.close(offsetId(99n), 100n);
-    expect(pack.messages.map(label)).toEqual(['Insert@10:1', 'Delete@20:2', 'Insert@30:3']);
+    expect(pack.changes.map(label)).toEqual(['Insert@10:1', 'Delete@20:2', 'Insert@30:3']);
   });
 
   it('puts the Delete of an upsert before its Insert at the same timestamp', () => {
@@ -66,7 +66,7 @@ describe('PackBuffer', () => {
     buf.add(item(insertMsg({ collectionId: 1n, ids: [7n], ts: 50n, baseTs: 0n })));
     buf.add(item(deleteMsg({ collectionId: 1n, ids: [7n], ts: 50n })));
     const pack = buf.close(offsetId(99n), 50n);
-    expect(pack.messages.map(label)).toEqual(['Delete@50:7', 'Insert@50:7']);
+    expect(pack.changes.map(label)).toEqual(['Delete@50:7', 'Insert@50:7']);
   });
 
   it('keeps arrival order among messages of equal timestamp and rank', () => {
@@ -78,7 +78,7 @@ describe('PackBuffer', () => {
     buf.add(item(createCollectionMsg(collectionInfo({ id: 2n, name: 'b' }), 5n)));
     buf.add(item(insertMsg({ collectionId: 1n, ids: [3n], ts: 5n })));
     const pack = buf.close(offsetId(99n), 5n);
-    expect(pack.messages.map(label)).toEqual([
+    expect(pack.changes.map(label)).toEqual([
       'Delete@5:8',
       'Delete@5:9',
       'Insert@5:1',
@@ -105,12 +105,12 @@ describe('PackBuffer', () => {
     buf.add(item(insertMsg({ collectionId: 1n, ids: [1n], ts: 10n })));
     buf.add(item(insertMsg({ collectionId: 1n, ids: [3n], ts: 15n, baseTs: 0n, rowTs: [12n] })));
     const first = buf.close(offsetId(3n), 15n);
-    expect(first.messages.map(label)).toEqual(['Insert@10:1', 'Insert@12:3']);
+    expect(first.changes.map(label)).toEqual(['Insert@10:1', 'Insert@12:3']);
     expect(first.checkpointable).toBe(false);
     expect(buf.size).toBe(1);
 
     const second = buf.close(offsetId(4n), 20n);
-    expect(second.messages.map(label)).toEqual(['Insert@20:2']);
+    expect(second.changes.map(label)).toEqual(['Insert@20:2']);
     expect(second.checkpointable).toBe(true);
     expect(buf.size).toBe(0);
   });
@@ -119,7 +119,7 @@ describe('PackBuffer', () => {
     const buf = new PackBuffer();
     buf.add(item(insertMsg({ collectionId: 1n, ids: [1n, 2n], ts: 0n, rowTs: [5n, 25n] })));
     const pack = buf.close(offsetId(1n), 20n);
-    expect(pack.messages).toEqual([]);
+    expect(pack.changes).toEqual([]);
     expect(pack.checkpointable).toBe(false);
   });
 
@@ -132,7 +132,7 @@ describe('PackBuffer', () => {
     buf.add(newer);
     buf.add({ ...item(insertMsg({ collectionId: 1n, ids: [1n], ts: 10n })), after: offsetId(41n) });
     const pack = buf.close(offsetId(43n), 15n);
-    expect(pack.messages.map(label)).toEqual(['Insert@10:1']);
+    expect(pack.changes.map(label)).toEqual(['Insert@10:1']);
     // Resuming after offset 40 reads the pending message again; the floor (15) skips the applied one.
     expect(pack).toMatchObject({
       endMsgId: offsetId(40n),
@@ -146,18 +146,18 @@ describe('PackBuffer', () => {
     buf.add({ ...item(insertMsg({ collectionId: 1n, ids: [1n], ts: 10n })), after: offsetId(50n) });
     buf.add({ ...item(insertMsg({ collectionId: 1n, ids: [2n], ts: 12n })), after: offsetId(51n) });
     const pack = buf.close(offsetId(53n), 15n, 11n);
-    expect(pack.messages.map(label)).toEqual(['Insert@10:1']);
+    expect(pack.changes.map(label)).toEqual(['Insert@10:1']);
     expect(pack).toMatchObject({
       endMsgId: offsetId(51n),
       endTimestamp: 11n,
       checkpointable: true,
     });
-    expect(buf.close(offsetId(54n), 16n).messages.map(label)).toEqual(['Insert@12:2']);
+    expect(buf.close(offsetId(54n), 16n).changes.map(label)).toEqual(['Insert@12:2']);
   });
 
   it('closes an empty pack at every tick', () => {
     const buf = new PackBuffer();
     const pack = buf.close(offsetId(0n), timeTickMsg(9n).base.timestamp);
-    expect(pack).toMatchObject({ messages: [], endTimestamp: 9n, checkpointable: true });
+    expect(pack).toMatchObject({ changes: [], endTimestamp: 9n, checkpointable: true });
   });
 });

@@ -21,9 +21,34 @@ export interface ChannelMessage {
   readonly after?: Uint8Array;
 }
 
-/** Everything between two time ticks of a pchannel (up to a limit), in apply order, and its checkpoint. */
+/**
+ * Where a change stands in the order Milvus applies a channel: by timestamp, a Delete before anything else stamped the
+ * same (an upsert's Delete follows its Insert on the channel), then by arrival.
+ */
+export interface ApplyOrder {
+  readonly ts: bigint;
+  readonly rank: number;
+  readonly seq: number;
+}
+
+/** Negative when `a` is applied before `b`. */
+export function compareApplyOrder(a: ApplyOrder, b: ApplyOrder): number {
+  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
+  return a.rank - b.rank || a.seq - b.seq;
+}
+
+/** A buffered message with its place in the apply order. */
+export interface OrderedMessage {
+  readonly item: ChannelMessage;
+  readonly order: ApplyOrder;
+}
+
+/**
+ * Everything between two time ticks of a pchannel (up to a limit) not applied ahead of the tick, in apply order, and
+ * its checkpoint.
+ */
 export interface Pack {
-  readonly messages: readonly ChannelMessage[];
+  readonly changes: readonly OrderedMessage[];
   /**
    * The checkpoint once the pack is applied: resume after `endMsgId`, every change at or before `endTimestamp`
    * applied. That is the closing tick, or, when messages read before it stay buffered (newer than the tick or the
@@ -90,9 +115,10 @@ export function changeType(m: ChannelChange): KnownMessage['type'] {
  * (timestamp, Delete before anything else, arrival order) before it is applied.
  */
 export class PackBuffer {
-  private pending: { readonly item: ChannelMessage; readonly ts: bigint; readonly seq: number }[] =
-    [];
+  private pending: Pending[] = [];
   private seq = 0;
+  /** The last tick a pack was closed at (0n: none yet). */
+  private lastTickTs = 0n;
 
   /**
    * Tick order (what makes a pack the source order): after TimeTick(T) no message with ts ≤ T appears, and a message
@@ -108,8 +134,14 @@ export class PackBuffer {
     private readonly clockMs: () => number = Date.now,
   ) {}
 
+  /** Messages buffered: not yet applied, or applied ahead of a tick that has not covered them yet. */
   get size(): number {
     return this.pending.length;
+  }
+
+  /** Whether a buffered message waits to be applied (is not only waiting for a tick to cover it). */
+  get holdsUnapplied(): boolean {
+    return this.pending.some((p) => !p.appliedAhead);
   }
 
   /**
@@ -117,41 +149,68 @@ export class PackBuffer {
    * than quarantined: a forged tick far ahead would otherwise cost every real message after it.
    */
   add(item: ChannelMessage): void {
-    this.pending.push({ item, ts: messageTimestamp(item.message), seq: this.seq++ });
+    const ts = messageTimestamp(item.message);
+    const rank = changeType(item.message) === 'Delete' ? 0 : 1;
+    this.pending.push({ item, order: { ts, rank, seq: this.seq++ }, appliedAhead: false });
+  }
+
+  /**
+   * Takes the Inserts and Deletes that may be applied before their closing tick, in apply order, and marks them
+   * applied: those read before the first message that is anything else (DDL waits for its tick, and so does what
+   * follows it), stamped at or before `limit` (a pause point, the lease's apply bound) and not ahead of the present
+   * (such a message is expired at the next tick, never written). They stay buffered for the checkpoint: the tick that
+   * covers them is the first checkpoint past them.
+   */
+  takeAhead(limit: bigint): OrderedMessage[] {
+    const presentMs = Math.max(this.clockMs(), tsToUnixMs(this.lastTickTs));
+    const taken: Pending[] = [];
+    for (const p of this.pending) {
+      if (p.appliedAhead) continue;
+      const type = changeType(p.item.message);
+      if (type !== 'Insert' && type !== 'Delete') break;
+      if (p.order.ts > limit || tsToUnixMs(p.order.ts) - presentMs > this.maxClockLeadMs) break;
+      p.appliedAhead = true;
+      taken.push(p);
+    }
+    return taken.sort((a, b) => compareApplyOrder(a.order, b.order));
   }
 
   /**
    * Closes the pack at a TimeTick: the messages at or before `limit` (the tick, or less: a pause point, the lease's
-   * apply bound). Later ones stay for a later pack (Milvus writes messages newer than a tick before it when several
-   * proxies write a channel); one stamped too far ahead of the present is taken out (`expired`).
+   * apply bound) not applied ahead of it. Later ones stay for a later pack (Milvus writes messages newer than a tick
+   * before it when several proxies write a channel); one stamped too far ahead of the present is taken out (`expired`).
    */
   close(tickMsgId: Uint8Array, tickTs: bigint, limit: bigint = tickTs): Pack {
-    const ready = this.pending.filter((p) => p.ts <= limit);
+    if (tickTs > this.lastTickTs) this.lastTickTs = tickTs;
+    const ready = this.pending.filter((p) => p.order.ts <= limit && !p.appliedAhead);
     const presentMs = Math.max(this.clockMs(), tsToUnixMs(tickTs));
     const expired: OutOfOrder[] = [];
     this.pending = this.pending.filter((p) => {
-      if (p.ts <= limit) return false;
-      const leadMs = tsToUnixMs(p.ts) - presentMs;
-      if (leadMs <= this.maxClockLeadMs) return true;
+      if (p.order.ts <= limit) return false;
+      const leadMs = tsToUnixMs(p.order.ts) - presentMs;
+      if (p.appliedAhead || leadMs <= this.maxClockLeadMs) return true;
       expired.push({
         item: p.item,
-        timestamp: p.ts,
-        reason: `timestamp ${p.ts} is ${leadMs} ms ahead of both the worker's clock and the channel's time tick ${tickTs}; no source clock is that far ahead, and the ticks would not cover it before then`,
+        timestamp: p.order.ts,
+        reason: `timestamp ${p.order.ts} is ${leadMs} ms ahead of both the worker's clock and the channel's time tick ${tickTs}; no source clock is that far ahead, and the ticks would not cover it before then`,
       });
       return false;
     });
-    ready.sort((a, b) => {
-      if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
-      const rank = (p: typeof a): number => (changeType(p.item.message) === 'Delete' ? 0 : 1);
-      return rank(a) - rank(b) || a.seq - b.seq;
-    });
+    ready.sort((a, b) => compareApplyOrder(a.order, b.order));
     const first = this.pending[0]?.item;
     return {
-      messages: ready.map((p) => p.item),
+      changes: ready.map(({ item, order }) => ({ item, order })),
       endMsgId: first === undefined ? tickMsgId : (first.after ?? tickMsgId),
       endTimestamp: limit < tickTs ? limit : tickTs,
       checkpointable: first === undefined || first.after !== undefined,
       expired,
     };
   }
+}
+
+interface Pending {
+  readonly item: ChannelMessage;
+  readonly order: ApplyOrder;
+  /** Applied before its closing tick (`takeAhead`); kept until a tick covers it, for the checkpoint. */
+  appliedAhead: boolean;
 }

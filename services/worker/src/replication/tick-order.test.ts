@@ -90,9 +90,9 @@ describe('PackBuffer tick order', () => {
     for (let ms = 0; ms <= 14_000; ms += 200) {
       const pack = buf.close(offsetId(BigInt(1 + ms / 200)), at(ms));
       expect(pack.expired).toEqual([]);
-      expect(pack.messages).toEqual([]);
+      expect(pack.changes).toEqual([]);
     }
-    expect(buf.close(offsetId(100n), at(14_200)).messages).toHaveLength(1);
+    expect(buf.close(offsetId(100n), at(14_200)).changes).toHaveLength(1);
   });
 
   it('expires nothing while ticks stand still (a stalled proxy holds them back)', () => {
@@ -105,7 +105,7 @@ describe('PackBuffer tick order', () => {
     const buf = bufferAt(0);
     buf.add(item(at(900)));
     expect(buf.close(offsetId(1n), at(0)).expired).toEqual([]);
-    expect(buf.close(offsetId(2n), at(1_000)).messages).toHaveLength(1);
+    expect(buf.close(offsetId(2n), at(1_000)).changes).toHaveLength(1);
   });
 
   it('takes a source clock ahead of the worker’s from its ticks', () => {
@@ -114,14 +114,14 @@ describe('PackBuffer tick order', () => {
     buf.add(item(at(7_000)));
     const pack = buf.close(offsetId(1n), at(5_000)); // the source's clock runs 5 s ahead
     expect(pack.expired.map((e) => e.timestamp)).toEqual([at(7_000)]);
-    expect(buf.close(offsetId(2n), at(5_600)).messages).toHaveLength(1);
+    expect(buf.close(offsetId(2n), at(5_600)).changes).toHaveLength(1);
   });
 
   it('a message one tick ahead is applied with the next pack, not expired', () => {
     const buf = new PackBuffer(1_000);
     buf.add(item(at(250)));
-    expect(buf.close(offsetId(1n), at(200)).messages).toHaveLength(0);
-    expect(buf.close(offsetId(2n), at(400)).messages).toHaveLength(1);
+    expect(buf.close(offsetId(1n), at(200)).changes).toHaveLength(0);
+    expect(buf.close(offsetId(2n), at(400)).changes).toHaveLength(1);
   });
 });
 

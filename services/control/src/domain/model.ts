@@ -165,6 +165,8 @@ export interface ChannelRecord {
   endRequested?: string;
   /** The holder read everything the channel held and applied it, as of its last report (`updateTimeMs`). */
   caughtUp?: boolean;
+  /** How late the changes its holder applied last before its last report reached the target (ms; 0: none). */
+  applyDelayMs?: number;
   /** The `PausePoint.timestamp` this channel stopped at (its checkpoint is final for that pause). */
   pausedAt?: string;
 }

@@ -42,6 +42,7 @@ export function reportFromProto(req: pb.ReportCheckpointRequest__Output): Checkp
     appliedRows: decimal(req.applied_rows),
     appliedBytes: decimal(req.applied_bytes),
     caughtUp: req.caught_up,
+    applyDelayMs: req.apply_delay_ms,
     pauseReached: decimal(req.pause_reached),
   };
 }

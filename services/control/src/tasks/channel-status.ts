@@ -30,7 +30,9 @@ export function channelStatuses(
       channel,
       record,
       caughtUp,
-      lagMs: caughtUp ? 0 : lagMs(task, record, now, staleReportMs),
+      // Caught up, the checkpoint trails what is applied (it moves at time ticks): the lag is how late the last
+      // changes reached the target.
+      lagMs: caughtUp ? (record.applyDelayMs ?? 0) : lagMs(task, record, now, staleReportMs),
       paused: task.pause !== undefined && record.pausedAt === task.pause.timestamp,
     };
   });

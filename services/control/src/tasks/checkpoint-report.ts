@@ -21,6 +21,8 @@ export interface CheckpointReport {
   appliedBytes: string;
   /** The lease read everything the channel held and applied it. */
   caughtUp?: boolean;
+  /** How late the changes applied last since the previous report reached the target (ms; 0: none). */
+  applyDelayMs?: number;
   /** The pause point (decimal TSO) the lease stopped at; '0' or absent while it runs. */
   pauseReached?: string;
 }
@@ -118,6 +120,7 @@ export function withReport(
     appliedBytes: r.appliedBytes,
     updateTimeMs: now,
     caughtUp: r.caughtUp === true,
+    applyDelayMs: r.applyDelayMs ?? 0,
     lastError: reason === 'rebalancing' ? 'rebalancing' : rec.lastError,
   };
   if (reason === '') next.confirmedMs = now;

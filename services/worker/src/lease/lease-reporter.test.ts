@@ -45,11 +45,23 @@ describe('LeaseReporter', () => {
         appliedRows: 5,
         appliedBytes: 50,
         caughtUp: false,
+        applyDelayMs: 0,
         pauseReached: 0n,
       },
     ]);
     expect(reporter.appliedRows).toBe(5);
     expect(reporter.lastPosition).toEqual({ msgId: offsetId(5n), timestamp: 45n, batchIndex: 0 });
+  });
+
+  it('reports how late the last changes applied since the previous report reached the target', async () => {
+    const { control, reporter } = setup();
+    reporter.appliedAfter(300);
+    reporter.appliedAfter(90); // the latest counts: the lag as it stands
+    const fanOut = reporter.forFanOutTarget('milvus://b');
+    fanOut.appliedAfter?.(140); // the slowest target counts
+    await reporter.reportOnce();
+    await reporter.reportOnce(); // nothing applied since: no delay
+    expect(control.reports.map((r) => r.applyDelayMs)).toEqual([140, 0]);
   });
 
   it('sends the position only when it changed since the last report', async () => {

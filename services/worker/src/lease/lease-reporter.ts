@@ -71,6 +71,8 @@ export class LeaseReporter implements LeaseProgress {
   private readonly pauseListeners = new Set<() => void>();
   private readonly checkpointListeners = new Set<() => void>();
   private readonly caughtUpBy = new Map<string, boolean>();
+  /** By target: how late its last changes applied since the previous report reached it (ms). */
+  private readonly applyDelays = new Map<string, number>();
   private nothingToRead = false;
   private readonly pausedTargets = new Set<string>();
   private pausedBeforeReading = false;
@@ -270,6 +272,9 @@ export class LeaseReporter implements LeaseProgress {
       addApplied: (rows, bytes) => {
         this.addApplied(rows, bytes);
       },
+      appliedAfter: (delayMs) => {
+        this.applyDelays.set(uri, delayMs);
+      },
       quarantine: (entry) =>
         this.enqueueQuarantine({ ...entry, reason: `target ${uri}: ${entry.reason}` }, uri),
       get replicateWatermark() {
@@ -295,6 +300,10 @@ export class LeaseReporter implements LeaseProgress {
     if (this.rows === 0 && rows > 0) this.opts.log.info({ rows }, 'first rows applied');
     this.rows += rows;
     this.bytes += bytes;
+  }
+
+  appliedAfter(delayMs: number): void {
+    this.applyDelays.set(MAIN, delayMs);
   }
 
   quarantine(entry: QuarantinedMessage): Promise<void> {
@@ -424,6 +433,8 @@ export class LeaseReporter implements LeaseProgress {
     const urgent = this.urgent;
     this.urgent = false;
     const rows = this.rows;
+    const applyDelayMs = Math.max(0, ...this.applyDelays.values());
+    this.applyDelays.clear();
     const sentAt = performance.now();
     const res = await this.opts.control.reportCheckpoint(
       {
@@ -435,6 +446,7 @@ export class LeaseReporter implements LeaseProgress {
         appliedRows: this.rows,
         appliedBytes: this.bytes,
         caughtUp: this.caughtUp,
+        applyDelayMs,
         pauseReached: reached,
       },
       // A report that hangs must not keep the next one from confirming the lease in time.

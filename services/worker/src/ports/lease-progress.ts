@@ -51,6 +51,11 @@ export interface LeaseProgress {
   /** The checkpoint now holds what was queued when it was wanted: report it at once. */
   checkpointFresh?(): void;
   addApplied(rows: number, bytes: number): void;
+  /**
+   * Changes reached the target `delayMs` after the source stamped the oldest of them: the lag a caught-up channel
+   * reports (its checkpoint trails what is applied until the next time tick).
+   */
+  appliedAfter?(delayMs: number): void;
   quarantine(entry: QuarantinedMessage): Promise<void>;
   /**
    * Replicate mode: the task's lowest checkpoint over its DML channels, as last reported by the control plane to the

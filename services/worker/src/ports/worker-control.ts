@@ -55,6 +55,8 @@ export interface ReportCheckpointInput extends LeaseRef {
   readonly appliedBytes: number;
   /** Everything the channel held is read and applied. */
   readonly caughtUp: boolean;
+  /** How late the changes applied last since the previous report reached the target (ms; 0: none applied). */
+  readonly applyDelayMs?: number;
   /** The pause timestamp this lease stopped at (0n while it runs). */
   readonly pauseReached: bigint;
 }

@@ -133,6 +133,12 @@ describe('DmlChannelReplicator applies ahead of the closing tick', () => {
     expect(keysOf(r)).toEqual(['1']);
   });
 
+  it('counts how late changes reach the target as lag only once the channel was caught up before reading them', async () => {
+    // The first read is the start of the lease, the tail of a backlog for all it knows; the second is the head.
+    const r = await replicate([[ins(1n, 5)], [ins(2n, 8)], [timeTickMsg(at(10))]]);
+    expect(r.progress.applyDelays).toHaveLength(1);
+  });
+
   it('waits for the tick when turned off', async () => {
     const r = await replicate([[timeTickMsg(at(0))], [ins(1n, 5)], [timeTickMsg(at(10))]], {
       applyAheadOfTicks: false,

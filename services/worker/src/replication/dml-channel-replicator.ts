@@ -116,6 +116,11 @@ export class DmlChannelReplicator {
   private paused = false;
   private readonly keysAhead = new KeysAppliedAhead();
   /**
+   * The channel was caught up before the current read: what this read brings is the source's latest writes, so how
+   * late they reach the target is the channel's lag (`appliedAfter`). The tail of a backlog says nothing of it.
+   */
+  private caughtUpBeforeRead = false;
+  /**
    * The last tick, when its pack left changes at or before it buffered because the lease's apply bound was below it.
    * They are applied as soon as the bound rises: the source may write no further tick (a test producer, a source shut
    * down after its last writes), and waiting for one would hold them back indefinitely.
@@ -170,7 +175,8 @@ export class DmlChannelReplicator {
       // A short read with nothing more known to the reader drained the channel; with nothing left to apply, the
       // target holds everything the source wrote (caught up), and with nothing buffered, the checkpoint says so too.
       // Ticks are coalesced only then: they would hold back the checkpoint past changes applied ahead.
-      progress.setCaughtUp(drained && !this.buffer.holdsUnapplied);
+      this.caughtUpBeforeRead = drained && !this.buffer.holdsUnapplied;
+      progress.setCaughtUp(this.caughtUpBeforeRead);
       checkpointed = drained && this.buffer.size === 0;
       if (read.checkpointWanted === true) progress.checkpointFresh?.();
       // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.
@@ -447,8 +453,10 @@ export class DmlChannelReplicator {
     }
     await flush();
     const oldest = changes[0];
-    if (oldest !== undefined)
-      this.deps.delays?.applied(Date.now() - tsToUnixMs(messageTimestamp(oldest.item.message)));
+    if (oldest === undefined) return;
+    const delayMs = Date.now() - tsToUnixMs(messageTimestamp(oldest.item.message));
+    this.deps.delays?.applied(delayMs);
+    if (this.caughtUpBeforeRead) this.deps.progress.appliedAfter?.(delayMs);
   }
 
   /**

@@ -604,6 +604,8 @@ export const conflict = (msg = 'earlier incarnation'): CdcError =>
 /** What a replicator reported, in order. */
 export class FakeLeaseProgress implements LeaseProgress {
   readonly checkpoints: { msgId: Uint8Array; timestamp: bigint }[] = [];
+  /** `appliedAfter` calls: how late applied changes reached the target (ms). */
+  readonly applyDelays: number[] = [];
   readonly heads: bigint[] = [];
   readonly quarantined: QuarantinedMessage[] = [];
   rows = 0;
@@ -625,6 +627,9 @@ export class FakeLeaseProgress implements LeaseProgress {
   }
   observeHead(timestamp: bigint): void {
     this.heads.push(timestamp);
+  }
+  appliedAfter(delayMs: number): void {
+    this.applyDelays.push(delayMs);
   }
   addApplied(rows: number, bytes: number): void {
     this.rows += rows;

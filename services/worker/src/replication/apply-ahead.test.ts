@@ -24,6 +24,8 @@ const target = { db: 'default', collection: 'books' };
  * nothing more to give. `before(i)` runs as chunk i is asked for (what the target holds then, say).
  */
 class ChunkedReader implements SourceReader {
+  /** The wait each read asked for, ms. */
+  readonly waits: number[] = [];
   private next = 0;
   private offset = 0n;
   private readonly chunks: ChannelRecord[][];
@@ -48,7 +50,8 @@ class ChunkedReader implements SourceReader {
     return Promise.resolve();
   }
 
-  async read(): Promise<ChannelRecord[]> {
+  async read(_max: number, maxWaitMs = 0): Promise<ChannelRecord[]> {
+    this.waits.push(maxWaitMs);
     const chunk = this.chunks[this.next];
     if (chunk === undefined) {
       this.onDrained();
@@ -77,6 +80,8 @@ interface Run {
   readonly keysBefore: string[][];
   /** Whether the lease said it was caught up, as each chunk was asked for. */
   readonly caughtUpBefore: boolean[];
+  /** The wait each read asked for, ms. */
+  readonly waits: number[];
 }
 
 async function replicate(
@@ -85,6 +90,8 @@ async function replicate(
     readonly applyAheadOfTicks?: boolean;
     readonly existing?: readonly bigint[];
     readonly progress?: FakeLeaseProgress;
+    /** Runs as chunk i is asked for. */
+    readonly before?: (chunk: number) => void;
   } = {},
 ): Promise<Run> {
   const writer = new FakeTargetWriter().withReplicaOf(10n, target);
@@ -96,9 +103,10 @@ async function replicate(
   const lease = new AbortController();
   const reader = new ChunkedReader(
     chunks,
-    () => {
+    (i) => {
       keysBefore.push([...(writer.rowsOf.get('default.books')?.keys() ?? [])].sort());
       caughtUpBefore.push(progress.caughtUp);
+      o.before?.(i);
     },
     () => {
       lease.abort(new Error('drained'));
@@ -114,7 +122,7 @@ async function replicate(
     maxClockLeadMs: 10_000,
   });
   await replicator.run(lease.signal);
-  return { writer, progress, keysBefore, caughtUpBefore };
+  return { writer, progress, keysBefore, caughtUpBefore, waits: reader.waits };
 }
 
 const keysOf = (r: Run): string[] =>
@@ -205,6 +213,20 @@ describe('DmlChannelReplicator applies ahead of the closing tick', () => {
       progress: pausing,
     });
     expect(p.keysBefore[1]).toEqual(['1']);
+  });
+
+  it('reads again soon while a change waits for the apply bound, and writes it once the bound rose', async () => {
+    // A quiet lease's bound is as old as its last report; the report the change asks for raises it.
+    const progress = new FakeLeaseProgress();
+    progress.applyUntil = at(3);
+    const r = await replicate([[ins(1n, 5)], [], [], [timeTickMsg(at(10))]], {
+      progress,
+      before: (i) => {
+        if (i === 1) progress.applyUntil = at(20);
+      },
+    });
+    expect(r.keysBefore.slice(1)).toEqual([[], ['1'], ['1']]); // before the tick
+    expect(r.waits.slice(0, 4)).toEqual([500, 20, 500, 500]);
   });
 
   it('never writes ahead a change stamped beyond the present; the next tick quarantines it', async () => {

@@ -22,7 +22,7 @@ import type {
 import type { DropBarrier } from '../ports/drop-barrier.js';
 import type { DelayObserver } from '../ports/delay-observer.js';
 import { writeFences } from '../ports/write-fence.js';
-import type { LeaseProgress } from '../ports/lease-progress.js';
+import type { LeaseProgress, PausePoint } from '../ports/lease-progress.js';
 import type { ReplicateTarget } from '../ports/replicate-target.js';
 import type { ChannelRecord, SourceReader } from '../ports/source-reader.js';
 import { decodeRecord, decodeRecordForPassThrough } from './decode-record.js';
@@ -97,6 +97,10 @@ interface ApplyStep {
 /** No limit on what may be applied ahead of a tick (above every 64-bit timestamp). */
 const NO_LIMIT = 1n << 64n;
 
+/** How long a read waits for a record: normally, and while changes read at the head wait to be applied (see run). */
+const READ_WAIT_MS = 500;
+const HELD_READ_WAIT_MS = 20;
+
 /**
  * Replicates one source DML pchannel: Insert/Delete (upserts included) and the collection DDL that Milvus broadcasts
  * into it (CreateCollection, DropCollection, DropPartition). Messages are applied pack by pack (see PackBuffer), and
@@ -154,11 +158,16 @@ export class DmlChannelReplicator {
     const { reader, readBatchSize, progress } = this.deps;
     const idleWaitMs = this.deps.idleTickWaitMs ?? 0;
     let checkpointed = false;
+    let held = false;
     while (!signal.aborted) {
       const coalesce: boolean = checkpointed && idleWaitMs > 0 && progress.pause === undefined;
+      // Changes at the head held back (by the lease's apply bound, most often: a quiet lease's is as old as its last
+      // report, and the report it asked for raises it within a round trip) are tried again soon, not at the next
+      // record, which may be the tick ~0.5 s away.
+      const waitMs = held ? HELD_READ_WAIT_MS : READ_WAIT_MS;
       const read: CoalescedRead = coalesce
         ? await this.readCoalesced(idleWaitMs, signal)
-        : { records: await reader.read(readBatchSize, 500, signal), cutShort: false };
+        : { records: await reader.read(readBatchSize, waitMs, signal), cutShort: false };
       const records: ChannelRecord[] = read.records;
       for (const record of records) {
         if (signal.aborted) return;
@@ -171,7 +180,7 @@ export class DmlChannelReplicator {
       await this.releaseHeld(signal);
       if (this.paused) return;
       const drained = records.length < readBatchSize && reader.hasMore?.() !== true;
-      if (drained) await this.applyAhead(signal);
+      if (drained) held = await this.applyAhead(signal);
       // A short read with nothing more known to the reader drained the channel; with nothing left to apply, the
       // target holds everything the source wrote (caught up), and with nothing buffered, the checkpoint says so too.
       // Ticks are coalesced only then: they would hold back the checkpoint past changes applied ahead.
@@ -376,17 +385,20 @@ export class DmlChannelReplicator {
    * head of a channel. Called only when the reader has nothing more to give, so a backlog still goes pack by pack in
    * large batches. A change that arrives later but comes earlier in the apply order skips the keys a change applied
    * ahead already wrote (KeysAppliedAhead), which leaves each key as the pack order would. DDL, and what follows it,
-   * waits for its tick; nothing goes past the pause point or the lease's apply bound.
+   * waits for its tick; nothing goes past the pause point or the lease's apply bound. Returns whether a change waits
+   * for the apply bound to rise (the report that raises it is on its way).
    */
-  private async applyAhead(signal: AbortSignal): Promise<void> {
-    if (this.deps.applyAheadOfTicks === false || this.forwarder !== undefined) return;
+  private async applyAhead(signal: AbortSignal): Promise<boolean> {
+    if (this.deps.applyAheadOfTicks === false || this.forwarder !== undefined) return false;
     const { pause, applyUntil } = this.deps.progress;
-    if (pause?.immediate === true) return;
-    let limit = NO_LIMIT;
-    if (pause !== undefined && pause.timestamp < limit) limit = pause.timestamp;
+    if (pause?.immediate === true) return false;
+    let limit = limitOf(pause);
     if (applyUntil !== undefined && applyUntil < limit) limit = applyUntil;
     const taken = this.buffer.takeAhead(limit);
     if (taken.length > 0) await this.applyInOrder(taken, true, signal);
+    const next = this.buffer.nextAheadTs();
+    const bound = this.deps.progress.applyUntil;
+    return next !== undefined && bound !== undefined && next > bound && next <= limitOf(pause);
   }
 
   private async applyPack(pack: Pack, signal: AbortSignal): Promise<void> {
@@ -607,6 +619,11 @@ export class DmlChannelReplicator {
       await this.ddl.ensurePartition(c, h.partitionName || '_default', signal);
     await forwarder.add(c, h, rewrite, item, signal);
   }
+}
+
+/** The latest timestamp a pause lets a channel apply. */
+function limitOf(pause: PausePoint | undefined): bigint {
+  return pause === undefined ? NO_LIMIT : pause.timestamp;
 }
 
 /** A Delete's keys narrowed by `keep` (the same object when it keeps them all). */

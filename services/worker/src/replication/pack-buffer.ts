@@ -154,6 +154,20 @@ export class PackBuffer {
     this.pending.push({ item, order: { ts, rank, seq: this.seq++ }, appliedAhead: false });
   }
 
+  /** The timestamp of the next Insert or Delete `takeAhead` would take with a limit high enough (undefined: none). */
+  nextAheadTs(): bigint | undefined {
+    const next = this.pending.find((p) => !p.appliedAhead);
+    return next !== undefined && this.mayGoAhead(next) ? next.order.ts : undefined;
+  }
+
+  /** An Insert or Delete not stamped beyond the present (such a message is expired at the next tick, never written). */
+  private mayGoAhead(p: Pending): boolean {
+    const type = changeType(p.item.message);
+    if (type !== 'Insert' && type !== 'Delete') return false;
+    const presentMs = Math.max(this.clockMs(), tsToUnixMs(this.lastTickTs));
+    return tsToUnixMs(p.order.ts) - presentMs <= this.maxClockLeadMs;
+  }
+
   /**
    * Takes the Inserts and Deletes that may be applied before their closing tick, in apply order, and marks them
    * applied: those read before the first message that is anything else (DDL waits for its tick, and so does what
@@ -162,13 +176,10 @@ export class PackBuffer {
    * covers them is the first checkpoint past them.
    */
   takeAhead(limit: bigint): OrderedMessage[] {
-    const presentMs = Math.max(this.clockMs(), tsToUnixMs(this.lastTickTs));
     const taken: Pending[] = [];
     for (const p of this.pending) {
       if (p.appliedAhead) continue;
-      const type = changeType(p.item.message);
-      if (type !== 'Insert' && type !== 'Delete') break;
-      if (p.order.ts > limit || tsToUnixMs(p.order.ts) - presentMs > this.maxClockLeadMs) break;
+      if (p.order.ts > limit || !this.mayGoAhead(p)) break;
       p.appliedAhead = true;
       taken.push(p);
     }

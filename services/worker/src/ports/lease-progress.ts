@@ -24,9 +24,9 @@ export interface LeaseProgress {
   /** Latest source time tick seen on the channel. */
   observeHead(timestamp: bigint): void;
   /**
-   * Whether the reader has delivered everything the channel held and every change read is applied (lag 0). Set after
-   * each read (false also before applying what was read, where that may take a while): a lease idle until then reports
-   * at once, renewing its apply bound and write validity before its first write.
+   * Whether the reader has delivered everything the channel held and every change read is applied (its lag is then
+   * `appliedAfter`'s). Set after each read; false while a change read waits (for its tick, or for an apply bound too
+   * old for it): a lease idle until then reports at once, renewing its apply bound and write validity.
    */
   setCaughtUp(caughtUp: boolean): void;
   /** Where the task pauses, as the control service last said; undefined while it runs. */

@@ -43,6 +43,7 @@ export function reportFromProto(req: pb.ReportCheckpointRequest__Output): Checkp
     appliedBytes: decimal(req.applied_bytes),
     caughtUp: req.caught_up,
     applyDelayMs: req.apply_delay_ms,
+    waitingTimestamp: decimal(req.waiting_timestamp),
     pauseReached: decimal(req.pause_reached),
   };
 }

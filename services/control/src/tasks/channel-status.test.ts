@@ -53,6 +53,21 @@ describe('channel lag', () => {
     ).toBe(2_000);
   });
 
+  it('a channel with everything read and a change waiting: the age of that change, not of an older checkpoint', () => {
+    // A quiet channel's first change waits a round trip for the lease's apply bound; its checkpoint is a tick from
+    // before the quiet fetch wait.
+    const sentAt = NOW - 500;
+    const waiting = composeTs(sentAt - 150).toString();
+    expect(
+      lagOf(
+        record({ ageMs: 500, checkpointAgeMs: 1_300, caughtUp: false, waitingTimestamp: waiting }),
+      ),
+    ).toBe(150);
+    expect(
+      lagOf(record({ ageMs: 500, checkpointAgeMs: 1_300, caughtUp: false, waitingTimestamp: '0' })),
+    ).toBe(1_300);
+  });
+
   it('a caught-up report gone stale: the checkpoint age, rising while the lease is silent', () => {
     const silent = record({
       ageMs: 40_000,

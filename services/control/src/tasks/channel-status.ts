@@ -50,7 +50,8 @@ function liveReport(r: ChannelRecord, now: number, staleReportMs: number): boole
 
 /**
  * Lag of a channel that is not caught up: how old the newest time tick whose changes are all applied (the
- * checkpoint) was when the lease last reported; once the lease went silent, how old it is now, so the figure keeps
+ * checkpoint) was when the lease last reported, or, when the lease had read everything and changes waited to be
+ * applied, how old the oldest of them was (every change before it is on the target); once the lease went silent, how old it is now, so the figure keeps
  * rising while the channel is stalled and is right after a restart. A channel with no checkpoint yet counts from
  * when the task (or its position reset) started. A stopped channel of a PAUSING or PAUSED task has no lag: it
  * stands where it was asked to.
@@ -59,10 +60,13 @@ function lagMs(task: TaskRecord, r: ChannelRecord, now: number, staleReportMs: n
   if (task.pause !== undefined && r.pausedAt === task.pause.timestamp) return 0;
   if (task.state !== 'TASK_STATE_RUNNING' && task.state !== 'TASK_STATE_PAUSING') return 0;
   const applied = r.position === undefined ? 0n : BigInt(r.position.timestamp);
+  const waiting = BigInt(r.waitingTimestamp ?? '0');
   const since =
-    applied > 0n
-      ? tsToUnixMs(applied)
-      : Math.max(task.createTimeMs, r.pendingStart === undefined ? 0 : r.updateTimeMs);
+    waiting > applied
+      ? tsToUnixMs(waiting)
+      : applied > 0n
+        ? tsToUnixMs(applied)
+        : Math.max(task.createTimeMs, r.pendingStart === undefined ? 0 : r.updateTimeMs);
   const asOf = liveReport(r, now, staleReportMs) ? r.updateTimeMs : now;
   return Math.max(0, asOf - since);
 }

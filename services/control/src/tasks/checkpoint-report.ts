@@ -23,6 +23,8 @@ export interface CheckpointReport {
   caughtUp?: boolean;
   /** How late the changes applied last since the previous report reached the target (ms; 0: none). */
   applyDelayMs?: number;
+  /** Not caught up with nothing more to read: the decimal stamp of the oldest change waiting ('0' or absent: none). */
+  waitingTimestamp?: string;
   /** The pause point (decimal TSO) the lease stopped at; '0' or absent while it runs. */
   pauseReached?: string;
 }
@@ -121,6 +123,7 @@ export function withReport(
     updateTimeMs: now,
     caughtUp: r.caughtUp === true,
     applyDelayMs: r.applyDelayMs ?? 0,
+    waitingTimestamp: r.waitingTimestamp ?? '0',
     lastError: reason === 'rebalancing' ? 'rebalancing' : rec.lastError,
   };
   if (reason === '') next.confirmedMs = now;

@@ -129,6 +129,9 @@ export class LeaseService {
         lastError: rec.endRequested === 'rebalancing' ? '' : rec.lastError,
       };
       delete next.endRequested;
+      // What the old holder had waiting says nothing of the new one: its lag counts from the checkpoint.
+      delete next.waitingTimestamp;
+      delete next.applyDelayMs;
       return next;
     });
     this.fairShare.noteLease(key, workerId, takenFrom);

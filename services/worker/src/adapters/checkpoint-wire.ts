@@ -32,6 +32,7 @@ export function reportToProto(input: ReportCheckpointInput): Required<pb.ReportC
     applied_bytes: String(input.appliedBytes),
     caught_up: input.caughtUp,
     apply_delay_ms: Math.min(0xffff_ffff, Math.max(0, Math.round(input.applyDelayMs ?? 0))),
+    waiting_timestamp: (input.waitingTimestamp ?? 0n).toString(),
     pause_reached: input.pauseReached.toString(),
   };
 }

@@ -46,6 +46,7 @@ describe('LeaseReporter', () => {
         appliedBytes: 50,
         caughtUp: false,
         applyDelayMs: 0,
+        waitingTimestamp: 0n,
         pauseReached: 0n,
       },
     ]);
@@ -62,6 +63,21 @@ describe('LeaseReporter', () => {
     await reporter.reportOnce();
     await reporter.reportOnce(); // nothing applied since: no delay
     expect(control.reports.map((r) => r.applyDelayMs)).toEqual([140, 0]);
+  });
+
+  it('reports the oldest change waiting while every target behind has read everything', async () => {
+    const { control, reporter } = setup();
+    reporter.setCaughtUp(false, 70n); // read everything; a change stamped 70 waits
+    await reporter.reportOnce();
+    const fanOut = reporter.forFanOutTarget('milvus://b');
+    fanOut.setCaughtUp(false, 60n);
+    await reporter.reportOnce();
+    fanOut.setCaughtUp(false); // a backlog: the checkpoint says more
+    await reporter.reportOnce();
+    reporter.setCaughtUp(true);
+    fanOut.setCaughtUp(true);
+    await reporter.reportOnce();
+    expect(control.reports.map((r) => r.waitingTimestamp)).toEqual([70n, 60n, 0n, 0n]);
   });
 
   it('sends the position only when it changed since the last report', async () => {

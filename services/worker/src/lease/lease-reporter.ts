@@ -73,6 +73,8 @@ export class LeaseReporter implements LeaseProgress {
   private readonly caughtUpBy = new Map<string, boolean>();
   /** By target: how late its last changes applied since the previous report reached it (ms). */
   private readonly applyDelays = new Map<string, number>();
+  /** By target that is not caught up but read everything: the stamp of its oldest change waiting to be applied. */
+  private readonly waitingBy = new Map<string, bigint>();
   private nothingToRead = false;
   private readonly pausedTargets = new Set<string>();
   private pausedBeforeReading = false;
@@ -118,12 +120,14 @@ export class LeaseReporter implements LeaseProgress {
     return () => this.pauseListeners.delete(listener);
   }
 
-  setCaughtUp(caughtUp: boolean): void {
-    this.markCaughtUp(MAIN, caughtUp);
+  setCaughtUp(caughtUp: boolean, waitingSince?: bigint): void {
+    this.markCaughtUp(MAIN, caughtUp, waitingSince);
   }
 
-  private markCaughtUp(target: string, caughtUp: boolean): void {
+  private markCaughtUp(target: string, caughtUp: boolean, waitingSince?: bigint): void {
     this.caughtUpBy.set(target, caughtUp);
+    if (waitingSince === undefined || caughtUp) this.waitingBy.delete(target);
+    else this.waitingBy.set(target, waitingSince);
     this.announceFirstCatchUp();
     // Something to apply on a quiet lease: its bound and validity are as old as its last report, so renew them now,
     // while the change waits for the tick that closes its pack.
@@ -217,6 +221,22 @@ export class LeaseReporter implements LeaseProgress {
     return this.caughtUpBy.size === targets && [...this.caughtUpBy.values()].every(Boolean);
   }
 
+  /**
+   * Not caught up, and every target behind read everything: the stamp of the oldest change waiting over them (0n when
+   * caught up, or when a target is behind with more to read: its checkpoint says more).
+   */
+  private get waitingTimestamp(): bigint {
+    if (this.caughtUp) return 0n;
+    let oldest = 0n;
+    for (const [target, caughtUp] of this.caughtUpBy) {
+      if (caughtUp) continue;
+      const since = this.waitingBy.get(target);
+      if (since === undefined) return 0n;
+      if (oldest === 0n || since < oldest) oldest = since;
+    }
+    return oldest;
+  }
+
   /** The pause timestamp every target of the lease stopped at, 0n while any still runs. */
   private get pauseReachedAt(): bigint {
     const all = this.pausedBeforeReading || this.pausedTargets.size === (this.opts.targets ?? 1);
@@ -251,8 +271,8 @@ export class LeaseReporter implements LeaseProgress {
     const pause = (): PausePoint | undefined => this.pausePoint;
     const applyUntil = (): bigint | undefined => this.bound;
     return {
-      setCaughtUp: (caughtUp) => {
-        this.markCaughtUp(uri, caughtUp);
+      setCaughtUp: (caughtUp, waitingSince) => {
+        this.markCaughtUp(uri, caughtUp, waitingSince);
       },
       pauseReached: () => {
         this.pausedTargets.add(uri);
@@ -447,6 +467,7 @@ export class LeaseReporter implements LeaseProgress {
         appliedBytes: this.bytes,
         caughtUp: this.caughtUp,
         applyDelayMs,
+        waitingTimestamp: this.waitingTimestamp,
         pauseReached: reached,
       },
       // A report that hangs must not keep the next one from confirming the lease in time.

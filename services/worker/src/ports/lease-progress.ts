@@ -27,8 +27,10 @@ export interface LeaseProgress {
    * Whether the reader has delivered everything the channel held and every change read is applied (its lag is then
    * `appliedAfter`'s). Set after each read; false while a change read waits (for its tick, or for an apply bound too
    * old for it): a lease idle until then reports at once, renewing its apply bound and write validity.
+   * `waitingSince`: not caught up with nothing more to read, the stamp of the oldest change read and not applied (the
+   * lag counts from it).
    */
-  setCaughtUp(caughtUp: boolean): void;
+  setCaughtUp(caughtUp: boolean, waitingSince?: bigint): void;
   /** Where the task pauses, as the control service last said; undefined while it runs. */
   readonly pause: PausePoint | undefined;
   /**

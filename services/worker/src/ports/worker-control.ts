@@ -57,6 +57,8 @@ export interface ReportCheckpointInput extends LeaseRef {
   readonly caughtUp: boolean;
   /** How late the changes applied last since the previous report reached the target (ms; 0: none applied). */
   readonly applyDelayMs?: number;
+  /** Not caught up with nothing more to read: the stamp of the oldest change read and not applied yet (0n: none). */
+  readonly waitingTimestamp?: bigint;
   /** The pause timestamp this lease stopped at (0n while it runs). */
   readonly pauseReached: bigint;
 }

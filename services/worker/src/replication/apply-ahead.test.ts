@@ -82,6 +82,8 @@ interface Run {
   readonly caughtUpBefore: boolean[];
   /** The wait each read asked for, ms. */
   readonly waits: number[];
+  /** The oldest change waiting, as the lease was told when each chunk was asked for. */
+  readonly waitingBefore: (bigint | undefined)[];
 }
 
 async function replicate(
@@ -100,12 +102,14 @@ async function replicate(
   const progress = o.progress ?? new FakeLeaseProgress();
   const keysBefore: string[][] = [];
   const caughtUpBefore: boolean[] = [];
+  const waitingBefore: (bigint | undefined)[] = [];
   const lease = new AbortController();
   const reader = new ChunkedReader(
     chunks,
     (i) => {
       keysBefore.push([...(writer.rowsOf.get('default.books')?.keys() ?? [])].sort());
       caughtUpBefore.push(progress.caughtUp);
+      waitingBefore.push(progress.waitingSince);
       o.before?.(i);
     },
     () => {
@@ -122,7 +126,7 @@ async function replicate(
     maxClockLeadMs: 10_000,
   });
   await replicator.run(lease.signal);
-  return { writer, progress, keysBefore, caughtUpBefore, waits: reader.waits };
+  return { writer, progress, keysBefore, caughtUpBefore, waits: reader.waits, waitingBefore };
 }
 
 const keysOf = (r: Run): string[] =>
@@ -227,6 +231,9 @@ describe('DmlChannelReplicator applies ahead of the closing tick', () => {
     });
     expect(r.keysBefore.slice(1)).toEqual([[], ['1'], ['1']]); // before the tick
     expect(r.waits.slice(0, 4)).toEqual([500, 20, 500, 500]);
+    // While it waited, the lag counted from it, not from a checkpoint that may be older.
+    expect(r.waitingBefore[1]).toBe(at(5));
+    expect(r.waitingBefore[2]).toBeUndefined();
   });
 
   it('never writes ahead a change stamped beyond the present; the next tick quarantines it', async () => {

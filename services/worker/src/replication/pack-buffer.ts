@@ -139,9 +139,12 @@ export class PackBuffer {
     return this.pending.length;
   }
 
-  /** Whether a buffered message waits to be applied (is not only waiting for a tick to cover it). */
-  get holdsUnapplied(): boolean {
-    return this.pending.some((p) => !p.appliedAhead);
+  /** The stamp of the oldest buffered message not applied yet (undefined: none). */
+  oldestUnappliedTs(): bigint | undefined {
+    let oldest: bigint | undefined;
+    for (const p of this.pending)
+      if (!p.appliedAhead && (oldest === undefined || p.order.ts < oldest)) oldest = p.order.ts;
+    return oldest;
   }
 
   /**

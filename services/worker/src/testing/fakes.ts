@@ -619,8 +619,11 @@ export class FakeLeaseProgress implements LeaseProgress {
   checkpoint(msgId: Uint8Array, timestamp: bigint): void {
     this.checkpoints.push({ msgId, timestamp });
   }
-  setCaughtUp(caughtUp: boolean): void {
+  /** The stamp of the oldest change waiting, as the last `setCaughtUp` gave it. */
+  waitingSince: bigint | undefined;
+  setCaughtUp(caughtUp: boolean, waitingSince?: bigint): void {
     this.caughtUp = caughtUp;
+    this.waitingSince = waitingSince;
   }
   pauseReached(): void {
     this.pausedAt ??= this.checkpoints.length;

@@ -167,7 +167,7 @@ export interface ChannelRecord {
   caughtUp?: boolean;
   /** How late the changes its holder applied last before its last report reached the target (ms; 0: none). */
   applyDelayMs?: number;
-  /** Not caught up with nothing more to read: the stamp of the oldest change waiting, as of the last report ('0': none). */
+  /** Not caught up with nothing more to read: the stamp of the oldest change waiting at the last report ('0': none). */
   waitingTimestamp?: string;
   /** The `PausePoint.timestamp` this channel stopped at (its checkpoint is final for that pause). */
   pausedAt?: string;

@@ -51,10 +51,10 @@ function liveReport(r: ChannelRecord, now: number, staleReportMs: number): boole
 /**
  * Lag of a channel that is not caught up: how old the newest time tick whose changes are all applied (the
  * checkpoint) was when the lease last reported, or, when the lease had read everything and changes waited to be
- * applied, how old the oldest of them was (every change before it is on the target); once the lease went silent, how old it is now, so the figure keeps
- * rising while the channel is stalled and is right after a restart. A channel with no checkpoint yet counts from
- * when the task (or its position reset) started. A stopped channel of a PAUSING or PAUSED task has no lag: it
- * stands where it was asked to.
+ * applied, how old the oldest of them was (every change before it is on the target); once the lease went silent,
+ * how old it is now, so the figure keeps rising while the channel is stalled and is right after a restart. A
+ * channel with no checkpoint yet counts from when the task (or its position reset) started. A stopped channel of a
+ * PAUSING or PAUSED task has no lag: it stands where it was asked to.
  */
 function lagMs(task: TaskRecord, r: ChannelRecord, now: number, staleReportMs: number): number {
   if (task.pause !== undefined && r.pausedAt === task.pause.timestamp) return 0;

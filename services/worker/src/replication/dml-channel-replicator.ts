@@ -184,9 +184,9 @@ export class DmlChannelReplicator {
       // A short read with nothing more known to the reader drained the channel; with nothing left to apply, the
       // target holds everything the source wrote (caught up), and with nothing buffered, the checkpoint says so too.
       // Ticks are coalesced only then: they would hold back the checkpoint past changes applied ahead.
-      const waiting = this.buffer.oldestUnappliedTs();
+      const waiting = drained ? this.buffer.oldestUnappliedTs() : undefined;
       this.caughtUpBeforeRead = drained && waiting === undefined;
-      progress.setCaughtUp(this.caughtUpBeforeRead, drained ? waiting : undefined);
+      progress.setCaughtUp(this.caughtUpBeforeRead, waiting);
       checkpointed = drained && this.buffer.size === 0;
       if (read.checkpointWanted === true) progress.checkpointFresh?.();
       // Not even a time tick for a whole read: the source no longer writes this channel, nothing is left to reach.

@@ -213,7 +213,7 @@ export class PackBuffer {
     ready.sort((a, b) => compareApplyOrder(a.order, b.order));
     const first = this.pending[0]?.item;
     return {
-      changes: ready.map(({ item, order }) => ({ item, order })),
+      changes: ready,
       endMsgId: first === undefined ? tickMsgId : (first.after ?? tickMsgId),
       endTimestamp: limit < tickTs ? limit : tickTs,
       checkpointable: first === undefined || first.after !== undefined,

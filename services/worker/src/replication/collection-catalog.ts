@@ -261,16 +261,27 @@ export class CollectionCatalog {
 
   /** Partitions are created in 2.3–2.5 without an MQ message, so the first row written to one creates it. */
   async ensurePartition(c: ReplicatedCollection, partition: string): Promise<void> {
-    if (
-      partition === '' ||
-      partition === '_default' ||
-      c.schema.fields.some((f) => f.isPartitionKey)
-    )
-      return;
-    const key = `${c.id}/${partition}`;
-    if (this.partitions.has(key)) return;
+    if (!this.needsPartition(c, partition)) return;
     await this.writer.createPartition(c.target, partition);
-    this.partitions.add(key);
+    this.partitions.add(`${c.id}/${partition}`);
+  }
+
+  /** True when `ensurePartition` would create the partition: not known on the target in this lease yet. */
+  needsPartition(c: ReplicatedCollection, partition: string): boolean {
+    if (partition === '' || partition === '_default') return false;
+    if (c.schema.fields.some((f) => f.isPartitionKey)) return false;
+    return !this.partitions.has(`${c.id}/${partition}`);
+  }
+
+  /** True once this lease created (or found) the collection on the target. */
+  isOnTarget(collectionId: bigint): boolean {
+    return this.ensured.has(collectionId);
+  }
+
+  /** From now on the collection's messages are skipped (see `skips`). */
+  skip(collectionId: bigint): void {
+    this.forget(collectionId);
+    this.byId.set(collectionId, null);
   }
 
   forgetPartition(c: ReplicatedCollection, partition: string): void {

@@ -42,12 +42,23 @@ export class CollectionDdl {
     return (await this.ensureOnTarget(c, signal)) ? c : undefined;
   }
 
-  ensurePartition(c: ReplicatedCollection, partition: string, signal: AbortSignal): Promise<void> {
-    return this.deps.retry(
-      'creating target partition',
-      () => this.deps.catalog.ensurePartition(c, partition),
-      signal,
-    );
+  /**
+   * The partition of a change, created on the target if needed. False: this task dropped it already (its drop barrier
+   * is done), so the change is one a resumed lease reads again from before that drop, and is skipped: creating the
+   * partition again would bring back the rows the drop removed. Partition ids are never reused, so a partition
+   * created again under the same name is not mistaken for it.
+   */
+  async ensurePartition(
+    c: ReplicatedCollection,
+    partition: string,
+    partitionId: bigint,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const { catalog, retry } = this.deps;
+    if (!catalog.needsPartition(c, partition)) return true;
+    if (await this.dropApplied(partitionDropKey(c.id, partitionId), signal)) return false;
+    await retry('creating target partition', () => catalog.ensurePartition(c, partition), signal);
+    return true;
   }
 
   async createCollection(m: CreateCollectionMessage, signal: AbortSignal): Promise<void> {
@@ -68,7 +79,7 @@ export class CollectionDdl {
       () => catalog.resolve(m.collectionId),
       signal,
     );
-    const key = `drop-collection-${m.collectionId}`;
+    const key = collectionDropKey(m.collectionId);
     if (!c) {
       await this.barrierSteps.pass(key, signal);
       return false;
@@ -89,20 +100,16 @@ export class CollectionDdl {
     const c = await this.collectionFor(m.collectionId, signal);
     if (!c) {
       if (m.type === 'DropPartition') {
-        await this.barrierSteps.pass(`drop-partition-${m.collectionId}-${m.partitionId}`, signal);
+        await this.barrierSteps.pass(partitionDropKey(m.collectionId, m.partitionId), signal);
       }
       return;
     }
     if (m.type === 'CreatePartition') {
-      await retry(
-        'creating target partition',
-        () => catalog.ensurePartition(c, m.partitionName),
-        signal,
-      );
+      await this.ensurePartition(c, m.partitionName, m.partitionId, signal);
       return;
     }
     await this.barrierSteps.at(
-      `drop-partition-${m.collectionId}-${m.partitionId}`,
+      partitionDropKey(m.collectionId, m.partitionId),
       c.physicalChannels,
       signal,
       async () => {
@@ -122,14 +129,26 @@ export class CollectionDdl {
     catalog.forgetPartition(c, m.partitionName);
   }
 
-  /** False: a later incarnation of the name replaced this collection, whose messages are then skipped. */
-  private ensureOnTarget(c: ReplicatedCollection, signal: AbortSignal): Promise<boolean> {
-    return this.deps.retry(
+  /**
+   * False: the collection's messages are skipped from now on. Either a later incarnation of the name replaced it, or
+   * this task dropped it already and a resumed lease reads its changes again from before that drop (see
+   * `ensurePartition`).
+   */
+  private async ensureOnTarget(c: ReplicatedCollection, signal: AbortSignal): Promise<boolean> {
+    const { catalog, retry } = this.deps;
+    if (!catalog.isOnTarget(c.id) && (await this.dropApplied(collectionDropKey(c.id), signal))) {
+      catalog.skip(c.id);
+      return false;
+    }
+    return retry(
       'creating target collection',
-      () =>
-        this.deps.catalog.ensureOnTarget(c, signal, this.leftEarlierIncarnation(c.target, signal)),
+      () => catalog.ensureOnTarget(c, signal, this.leftEarlierIncarnation(c.target, signal)),
       signal,
     );
+  }
+
+  private dropApplied(key: string, signal: AbortSignal): Promise<boolean> {
+    return this.deps.retry('reading drop barrier', () => this.barrierSteps.isDone(key), signal);
   }
 
   /**
@@ -156,7 +175,7 @@ export class CollectionDdl {
         )
       )
         return;
-      const key = `drop-collection-${earlier}`;
+      const key = collectionDropKey(BigInt(earlier));
       const arrived = await this.barrierSteps.join(key, signal);
       if (await this.barrierSteps.isDone(key)) return;
       const old = await retry(
@@ -174,4 +193,12 @@ export class CollectionDdl {
       log.info({ barrier: key }, 'earlier incarnation dropped before its DropCollection message');
     };
   }
+}
+
+function collectionDropKey(collectionId: bigint): string {
+  return `drop-collection-${collectionId}`;
+}
+
+function partitionDropKey(collectionId: bigint, partitionId: bigint): string {
+  return `drop-partition-${collectionId}-${partitionId}`;
 }

@@ -365,6 +365,42 @@ describe('DmlChannelReplicator', () => {
     expect(barrier.done).toEqual(new Set(['drop-partition-10-5']));
   });
 
+  // Regression (fan-out e2e): a lease failed after its drop barrier was done but before its checkpoint passed the
+  // drop. The next lease read the partition's rows again, created the partition again for them, and then found the
+  // barrier done, so the dropped partition stayed on the target with its rows.
+  it('a lease resumed behind an applied partition drop does not bring the partition back', async () => {
+    const log = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n, partition: 'p1', partitionId: 5n }),
+      dropPartitionMsg(10n, 5n, 'p1', 25n),
+      // The name made again: a new partition id.
+      insertMsg({ collectionId: 10n, ids: [2n], ts: 26n, partition: 'p1', partitionId: 6n }),
+      timeTickMsg(30n),
+    );
+    const barrier = new FakeDropBarrier();
+    barrier.done.add('drop-partition-10-5');
+    const writer = new FakeTargetWriter();
+    const ch = channel('dml_0', log, { writer, metadata: new FakeSourceMetadata(books), barrier });
+    await ch.run();
+    expect(writer.ops('createDatabase', 'createCollection')).toEqual(['createPartition', 'upsert']);
+    expect(writes(writer)).toEqual(['upsert:2']);
+    expect(checkpoints(ch.progress)).toEqual([[3n, 30n]]);
+  });
+
+  it('a lease resumed behind an applied collection drop does not bring the collection back', async () => {
+    const log = new RecordLog('dml_0').add(
+      insertMsg({ collectionId: 10n, ids: [1n], ts: 20n }),
+      dropCollectionMsg(10n, 25n),
+      timeTickMsg(30n),
+    );
+    const barrier = new FakeDropBarrier();
+    barrier.done.add('drop-collection-10');
+    const writer = new FakeTargetWriter();
+    const ch = channel('dml_0', log, { writer, metadata: new FakeSourceMetadata(books), barrier });
+    await ch.run();
+    expect(writer.calls).toEqual([]);
+    expect(checkpoints(ch.progress)).toEqual([[2n, 30n]]);
+  });
+
   // Regression: Milvus writes DropCollection when it garbage-collects, with a fresh timestamp, so on a pchannel shared
   // by both incarnations the new create came first and the channel waited for its own drop until the task paused.
   it('drops an earlier incarnation whose DropCollection comes after the new create on the same pchannel', async () => {

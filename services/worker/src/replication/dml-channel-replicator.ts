@@ -522,11 +522,10 @@ export class DmlChannelReplicator {
       await this.deps.progress.quarantine(undecodableInsert(item, err));
       return;
     }
+    if (!(await this.ddl.ensurePartition(c, partition, m.partitionId, signal))) return;
     const pk = c.primaryKeyField;
     const rows = this.writable(m.collectionId, decoded, (r) => r[pk] as KeyValue, step);
-    if (rows.length === 0) return;
-    await this.ddl.ensurePartition(c, partition, signal);
-    await batcher.upsert(c, partition, rows, item);
+    if (rows.length > 0) await batcher.upsert(c, partition, rows, item);
   }
 
   /**
@@ -565,9 +564,9 @@ export class DmlChannelReplicator {
       await this.upsertRows(carried, c, item, step, batcher, signal);
       return;
     }
-    if (step.ahead) this.keysAhead.note(collectionId, carried.keys, step.order);
     const partition = view.header.partitionName || '_default';
-    await this.ddl.ensurePartition(c, partition, signal);
+    if (!(await this.ddl.ensurePartition(c, partition, view.header.partitionId, signal))) return;
+    if (step.ahead) this.keysAhead.note(collectionId, carried.keys, step.order);
     await batcher.upsertColumns(c, partition, carried, item);
   }
 
@@ -616,8 +615,12 @@ export class DmlChannelReplicator {
     }
     const c = await this.ddl.collectionFor(h.collectionId, signal);
     if (!c) return;
-    if (h.type === 'Insert')
-      await this.ddl.ensurePartition(c, h.partitionName || '_default', signal);
+    const partition = h.partitionName || '_default';
+    if (
+      h.type === 'Insert' &&
+      !(await this.ddl.ensurePartition(c, partition, h.partitionId, signal))
+    )
+      return;
     await forwarder.add(c, h, rewrite, item, signal);
   }
 }

@@ -177,6 +177,8 @@ export interface InsertSpec {
   readonly ids: readonly bigint[];
   readonly ts: bigint;
   readonly partition?: string;
+  /** Default 1. */
+  readonly partitionId?: bigint;
   /** MsgBase timestamp; 2.3.5 upserts write 0 there and only fill the per-row timestamps. */
   readonly baseTs?: bigint;
   /** Per-row timestamps (default: `ts` for every row). */
@@ -194,7 +196,7 @@ export function insertMsg(s: InsertSpec): InsertMessage {
     partitionName: s.partition ?? '_default',
     dbId: 1n,
     collectionId: s.collectionId,
-    partitionId: 1n,
+    partitionId: s.partitionId ?? 1n,
     segmentId: 1n,
     timestamps: s.rowTs ?? s.ids.map(() => s.ts),
     rowIds: s.ids.map((_, i) => BigInt(i + 1)),

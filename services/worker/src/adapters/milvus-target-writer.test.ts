@@ -160,3 +160,41 @@ describe('MilvusTargetWriter loading a collection', () => {
     await w.close();
   });
 });
+
+describe('MilvusTargetWriter dropping a partition', () => {
+  const loaded = status(
+    'UnexpectedError',
+    1100,
+    'partition cannot be dropped, partition is loaded, please release it first',
+  );
+
+  // Regression: the replicate channel's load of the collection landed between the DML channel's release and drop, and
+  // the refused drop failed the lease.
+  it('releases again and retries when a load raced in between the release and the drop', async () => {
+    const w = writer();
+    const drop = vi.spyOn(TargetMilvusClient.prototype, 'dropPartition');
+    drop.mockResolvedValueOnce(loaded).mockResolvedValueOnce(ok);
+    const release = vi
+      .spyOn(TargetMilvusClient.prototype, 'releasePartitions')
+      .mockResolvedValue(ok);
+    await w.dropPartition(target, 'p');
+    expect(drop).toHaveBeenCalledTimes(2);
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(release.mock.calls[0]?.[0]).toMatchObject({ partition_names: ['p'] });
+    await w.close();
+  });
+
+  it('gives up after a few refusals, and does not retry other refusals', async () => {
+    const w = writer();
+    const drop = vi.spyOn(TargetMilvusClient.prototype, 'dropPartition').mockResolvedValue(loaded);
+    vi.spyOn(TargetMilvusClient.prototype, 'releasePartitions').mockResolvedValue(ok);
+    expect((await failureOf(w.dropPartition(target, 'p'))).code).toBe('SINK_REJECTED');
+    expect(drop).toHaveBeenCalledTimes(4);
+
+    drop.mockClear();
+    drop.mockResolvedValue(refused('some other refusal'));
+    await failureOf(w.dropPartition(target, 'p'));
+    expect(drop).toHaveBeenCalledTimes(1);
+    await w.close();
+  });
+});

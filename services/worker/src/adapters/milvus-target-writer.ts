@@ -37,6 +37,15 @@ import { SharedAttempts } from './shared-attempts.js';
 import { indexDifferences } from './milvus-index.js';
 import { kvRecord, schemaDifferences, toCreateCollectionRequest } from './milvus-schema.js';
 
+/** Drops of a partition refused because a load raced in (see `dropPartition`). */
+const DROP_LOADED_ATTEMPTS = 4;
+
+/** Milvus (2.3–2.5) answers a drop of a loaded partition with a parameter error whose reason says so. */
+function refusedAsLoaded(o: Outcome<unknown>): boolean {
+  const reason = o.details['reason'];
+  return typeof reason === 'string' && /partition is loaded/i.test(reason);
+}
+
 export interface MilvusTargetWriterOptions extends MilvusEndpointOptions {
   /** Deadline of each RPC (default 30 s). */
   readonly timeoutMs?: number;
@@ -228,10 +237,21 @@ export class MilvusTargetWriter implements TargetWriter {
     throw failure('creating partition', o, { ...target, partition });
   }
 
+  /**
+   * The caller releases the partition first (Milvus refuses to drop a loaded one), but a load of the collection can
+   * land in between: loads travel on the replicate channel, which is not ordered with the DML channel that carries
+   * the drop. Such a refusal releases the partition again and retries, a few times.
+   */
   async dropPartition(target: TargetCollection, partition: string): Promise<void> {
     const req = { ...this.calls.req(target), partition_name: partition };
-    const o = await this.calls.attempt(() => this.client.dropPartition(req), plainStatus);
-    if (!doneOrGone(o)) throw failure('dropping partition', o, { ...target, partition });
+    for (let attempt = 1; ; attempt++) {
+      const o = await this.calls.attempt(() => this.client.dropPartition(req), plainStatus);
+      if (doneOrGone(o)) return;
+      if (attempt >= DROP_LOADED_ATTEMPTS || !refusedAsLoaded(o))
+        throw failure('dropping partition', o, { ...target, partition });
+      await this.releasePartitions(target, [partition]);
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
   }
 
   async createIndex(

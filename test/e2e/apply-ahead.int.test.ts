@@ -9,7 +9,6 @@
  * the source wrote for the collection. Each crossing first waits until the target shows the change that went ahead,
  * which also proves it went before its tick: no tick follows it until the end.
  */
-import { DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeTs, decodeMessage, encodeMessage } from '@cdc/shared';
 import type { DeleteMessage, InsertMessage, TimeTickMessage } from '@cdc/shared';
@@ -17,8 +16,14 @@ import { connectKafka, readTopicRange, topicHighWatermarks } from '../helpers/ka
 import type { CapturedRecord } from '../helpers/kafka.js';
 import { allRows, compareCollection, countRows, isConverged } from '../helpers/milvus-compare.js';
 import { waitUntil } from '../helpers/processes.js';
-import { kafkaSourceSpec } from '../helpers/stack.js';
 import { E2eHarness, env } from './harness.js';
+import {
+  createIdVecCollection,
+  indexAndLoad,
+  createOwnChannelTask,
+  ownChannel,
+  sourceOpsTopic,
+} from './own-channel.js';
 
 const h = new E2eHarness();
 
@@ -42,29 +47,12 @@ describe('changes applied ahead of their tick', () => {
     const channelPrefix = `ahead${h.id}`;
     const taskId = `ahead-${h.id}`;
     const kafka = connectKafka(env.kafkaBrokers);
-    await client.call('CreateTask', {
-      task_id: taskId,
-      spec: {
-        source: kafkaSourceSpec(env, channelPrefix),
-        target: { uri: env.targetMilvusAddress },
-        scope: { include: [{ database: db, collection: 'ahead' }] },
-        start: { kind: 'START_KIND_EARLIEST' },
-      },
-    });
+    await createOwnChannelTask(h, taskId, channelPrefix, coll);
 
     // The collection as the source writes it: ids 0..9, then 9 deleted (a real Delete to craft from).
-    const dmlPrefix = `${env.sourceChannelPrefix}-rootcoord-dml_`;
-    const opsTopic = `${env.sourceChannelPrefix}-replicate-msg`;
     const marks0 = await topicHighWatermarks(kafka, env.sourceChannelPrefix);
     await h.source.createDatabase({ db_name: db });
-    await h.source.createCollection({
-      ...coll,
-      shards_num: 1,
-      fields: [
-        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-        { name: 'vec', data_type: DataType.FloatVector, dim: 4 },
-      ],
-    });
+    await createIdVecCollection(h.source, coll, 1);
     const info = await h.source.describeCollection(coll);
     const pchannel = info.physical_channel_names[0]!;
     await h.source.insert({
@@ -72,13 +60,7 @@ describe('changes applied ahead of their tick', () => {
       data: Array.from({ length: 10 }, (_, i) => ({ id: String(i), vec: [i, 1, 2, 3] })),
     });
     await h.source.delete({ ...coll, filter: 'id in [9]' });
-    await h.source.createIndex({
-      ...coll,
-      field_name: 'vec',
-      index_type: 'FLAT',
-      metric_type: 'L2',
-    });
-    await h.source.loadCollectionSync(coll);
+    await indexAndLoad(h.source, coll);
     await new Promise((r) => setTimeout(r, 1_500)); // the ticks after the delete
     const copied = await readTopicRange(
       kafka,
@@ -88,9 +70,9 @@ describe('changes applied ahead of their tick', () => {
     );
     const ops = await readTopicRange(
       kafka,
-      opsTopic,
-      marks0.get(opsTopic) ?? 0n,
-      (await topicHighWatermarks(kafka, opsTopic)).get(opsTopic)!,
+      sourceOpsTopic,
+      marks0.get(sourceOpsTopic) ?? 0n,
+      (await topicHighWatermarks(kafka, sourceOpsTopic)).get(sourceOpsTopic)!,
     );
     const messages = copied.map(decode);
     const ours = (m: { collectionId?: bigint }) => m.collectionId === BigInt(info.collectionID);
@@ -100,7 +82,7 @@ describe('changes applied ahead of their tick', () => {
     if (insert === undefined || del === undefined || tick === undefined)
       throw new Error('no insert, delete or tick of the collection in the copied range');
 
-    const channel = pchannel.replace(dmlPrefix, `${channelPrefix}-rootcoord-dml_`);
+    const channel = ownChannel(pchannel, channelPrefix);
     const producer = kafka.producer();
     await producer.connect();
     const send = (...values: Uint8Array[]) =>

@@ -10,7 +10,6 @@
  * records are the source's real records, copied from its pchannel, so the channel carries exactly what Milvus wrote.
  */
 import { readFileSync } from 'node:fs';
-import { DataType } from '@zilliz/milvus2-sdk-node';
 import { compress, isLoaded } from '@foxglove/wasm-zstd';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,8 +21,14 @@ import type { CapturedRecord } from '../helpers/kafka.js';
 import { compareCollection, countRows, isConverged } from '../helpers/milvus-compare.js';
 import { waitUntil } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
-import { kafkaSourceSpec } from '../helpers/stack.js';
 import { E2eHarness, env } from './harness.js';
+import {
+  createIdVecCollection,
+  indexAndLoad,
+  createOwnChannelTask,
+  ownChannel,
+  sourceOpsTopic,
+} from './own-channel.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 const HEAP_LIMIT_MIB = 1024;
@@ -117,42 +122,18 @@ describe('hostile records on a running channel', () => {
     const taskId = `hostile-${h.id}`;
     const kafka = connectKafka(env.kafkaBrokers);
     useTestZstdCodec();
-    await client.call('CreateTask', {
-      task_id: taskId,
-      spec: {
-        source: kafkaSourceSpec(env, channelPrefix),
-        target: { uri: env.targetMilvusAddress },
-        scope: { include: [{ database: db, collection: 'hostile' }] },
-        start: { kind: 'START_KIND_EARLIEST' },
-      },
-    });
+    await createOwnChannelTask(h, taskId, channelPrefix, coll);
 
     // Good rows through the SDK; their real records are copied from the source pchannel.
-    const dmlPrefix = `${env.sourceChannelPrefix}-rootcoord-dml_`;
-    const opsTopic = `${env.sourceChannelPrefix}-replicate-msg`;
     const marks0 = await topicHighWatermarks(kafka, env.sourceChannelPrefix);
     await h.source.createDatabase({ db_name: db });
-    await h.source.createCollection({
-      ...coll,
-      shards_num: 1,
-      fields: [
-        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-        { name: 'vec', data_type: DataType.FloatVector, dim: 4 },
-      ],
-    });
+    await createIdVecCollection(h.source, coll, 1);
     const info = await h.source.describeCollection(coll);
     const pchannel = info.physical_channel_names[0]!;
-    expect(pchannel.startsWith(dmlPrefix)).toBe(true);
     const rows = (from: number) =>
       Array.from({ length: 200 }, (_, i) => ({ id: String(from + i), vec: [from + i, 1, 2, 3] }));
     await h.source.insert({ ...coll, data: rows(0) });
-    await h.source.createIndex({
-      ...coll,
-      field_name: 'vec',
-      index_type: 'FLAT',
-      metric_type: 'L2',
-    });
-    await h.source.loadCollectionSync(coll);
+    await indexAndLoad(h.source, coll);
     await new Promise((r) => setTimeout(r, 1_500));
     const mid = (await topicHighWatermarks(kafka, pchannel)).get(pchannel)!;
     await h.source.insert({ ...coll, data: rows(200) });
@@ -162,9 +143,9 @@ describe('hostile records on a running channel', () => {
     const second = await readTopicRange(kafka, pchannel, mid, end);
     const ops = await readTopicRange(
       kafka,
-      opsTopic,
-      marks0.get(opsTopic) ?? 0n,
-      (await topicHighWatermarks(kafka, opsTopic)).get(opsTopic)!,
+      sourceOpsTopic,
+      marks0.get(sourceOpsTopic) ?? 0n,
+      (await topicHighWatermarks(kafka, sourceOpsTopic)).get(sourceOpsTopic)!,
     );
 
     // The bad records, framed as Milvus writes them: built from a real Insert of the collection.
@@ -203,7 +184,7 @@ describe('hostile records on a running channel', () => {
     expect(hugeRows.length).toBeLessThan(256); // ~200 bytes declaring 1e8 rows
     expect(bomb.length).toBeLessThan(61_000);
 
-    const poisoned = pchannel.replace(dmlPrefix, `${channelPrefix}-rootcoord-dml_`);
+    const poisoned = ownChannel(pchannel, channelPrefix);
     const producer = kafka.producer();
     await producer.connect();
     const send = (values: Buffer[], compression = CompressionTypes.None) =>

@@ -4,13 +4,13 @@
  * partition back. Replaying the partition's rows used to create it again for them, and the drop, found done at its
  * barrier, was not applied again: the target kept the dropped partition with its rows (seen once in the fan-out e2e).
  */
-import { DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeTs } from '@cdc/shared';
 import { compareCollection, countRows, isConverged } from '../helpers/milvus-compare.js';
 import type { CollectionDiff } from '../helpers/milvus-compare.js';
 import { waitUntil } from '../helpers/processes.js';
 import { E2eHarness } from './harness.js';
+import { indexAndLoad, createIdVecCollection } from './own-channel.js';
 
 const h = new E2eHarness();
 
@@ -39,14 +39,7 @@ describe('a task rewound to before a partition drop it applied', () => {
 
     await h.source.createDatabase({ db_name: db });
     // Two shards: the drop waits at its barrier for both channels.
-    await h.source.createCollection({
-      ...coll,
-      shards_num: 2,
-      fields: [
-        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-        { name: 'vec', data_type: DataType.FloatVector, dim: 4 },
-      ],
-    });
+    await createIdVecCollection(h.source, coll, 2);
     const rows = (from: number) =>
       Array.from({ length: 20 }, (_, i) => ({ id: String(from + i), vec: [from + i, 1, 2, 3] }));
     for (const partition_name of ['gone', 'kept'])
@@ -55,13 +48,7 @@ describe('a task rewound to before a partition drop it applied', () => {
     await h.source.insert({ ...coll, partition_name: 'kept', data: rows(100) });
     await h.source.dropPartition({ ...coll, partition_name: 'gone' });
     await h.source.insert({ ...coll, partition_name: 'kept', data: rows(200) });
-    await h.source.createIndex({
-      ...coll,
-      field_name: 'vec',
-      index_type: 'FLAT',
-      metric_type: 'L2',
-    });
-    await h.source.loadCollectionSync(coll);
+    await indexAndLoad(h.source, coll);
 
     const converged = async (what: string): Promise<void> => {
       let last: CollectionDiff | undefined;

@@ -88,6 +88,8 @@ function client(): MilvusClient {
   return new MilvusClient({
     address: milvusT.address,
     logLevel: 'error',
+    // A Milvus started moments ago, beside the rest of the suite: its first DDL can take longer than the SDK's 15 s.
+    timeout: 60_000,
     tls: {
       rootCert: Buffer.from(pem.ca),
       certChain: Buffer.from(pem.cert),

@@ -23,10 +23,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
+import kafkajs from 'kafkajs';
 import { REPO_ROOT, freePort, waitUntil } from './processes.js';
 import type { TestPki } from './tls-certs.js';
 
 const run = promisify(execFile);
+const { Kafka, logLevel } = kafkajs;
 const CACHE = process.env['CDC_CACHE_DIR'] ?? join(homedir(), '.cache', 'milvus-cdc-ts');
 const PYTHON = join(CACHE, 'venv', 'bin', 'python');
 const KAFKA_LIBS = join(CACHE, 'kafka-libs');
@@ -86,6 +88,49 @@ function startProcess(
   };
 }
 
+/**
+ * Waits until the server serves, and fails at once if its process exits first: a port picked free can be taken by
+ * another process of the parallel test run before the server binds it, and the server then exits.
+ */
+async function untilServing(
+  what: string,
+  started: { child: ChildProcess; proc: ServerProcess },
+  serves: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs: number,
+): Promise<void> {
+  const { child, proc } = started;
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  try {
+    await waitUntil(
+      `${what} (log ${proc.logFile})`,
+      async () => gone() || serves(),
+      timeoutMs,
+      everyMs,
+    );
+  } catch (err) {
+    await proc.stop(0);
+    throw err;
+  }
+  if (gone()) throw new Error(`${what} exited before serving (log ${proc.logFile})`);
+}
+
+/** Starts a server on freshly picked ports until one start serves (see `untilServing`), at most `tries` times. */
+async function onFreshPorts<T>(
+  what: string,
+  start: (attempt: number) => Promise<T>,
+  tries = 3,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(attempt);
+    } catch (err) {
+      if (attempt >= tries) throw err;
+      console.log(`${what}: ${(err as Error).message}; starting again on other ports`);
+    }
+  }
+}
+
 /** `n` consecutive free ports on 127.0.0.1 (Milvus takes a base port and the next nine). */
 async function freePortRange(n: number): Promise<number> {
   const isFree = (port: number): Promise<boolean> =>
@@ -134,31 +179,31 @@ export interface TlsEtcd extends ServerProcess {
 }
 
 export async function startTlsEtcd(dir: string, pki: TestPki): Promise<TlsEtcd> {
-  const [plain, secure, peer] = [await freePort(), await freePort(), await freePort()];
-  const { proc } = startProcess(dir, 'etcd', 'etcd', [
-    '--name=tls-test',
-    `--data-dir=${join(dir, 'etcd-data')}`,
-    `--listen-client-urls=http://127.0.0.1:${plain},https://127.0.0.1:${secure}`,
-    `--advertise-client-urls=https://127.0.0.1:${secure}`,
-    `--listen-peer-urls=http://127.0.0.1:${peer}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
-    `--initial-cluster=tls-test=http://127.0.0.1:${peer}`,
-    `--cert-file=${pki.serverCert}`,
-    `--key-file=${pki.serverKey}`,
-    `--trusted-ca-file=${pki.caCert}`,
-    '--client-cert-auth',
-  ]);
-  const plainEndpoint = `127.0.0.1:${plain}`;
-  await waitUntil(
-    `test etcd (log ${proc.logFile})`,
-    async () => {
-      const res = await fetch(`http://${plainEndpoint}/health`);
-      return res.ok;
-    },
-    30_000,
-    100,
-  );
-  return { ...proc, plainEndpoint, tlsEndpoint: `127.0.0.1:${secure}` };
+  return onFreshPorts('test etcd', async (attempt) => {
+    const [plain, secure, peer] = [await freePort(), await freePort(), await freePort()];
+    const started = startProcess(dir, `etcd-${attempt}`, 'etcd', [
+      '--name=tls-test',
+      `--data-dir=${join(dir, `etcd-data-${attempt}`)}`,
+      `--listen-client-urls=http://127.0.0.1:${plain},https://127.0.0.1:${secure}`,
+      `--advertise-client-urls=https://127.0.0.1:${secure}`,
+      `--listen-peer-urls=http://127.0.0.1:${peer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+      `--initial-cluster=tls-test=http://127.0.0.1:${peer}`,
+      `--cert-file=${pki.serverCert}`,
+      `--key-file=${pki.serverKey}`,
+      `--trusted-ca-file=${pki.caCert}`,
+      '--client-cert-auth',
+    ]);
+    const plainEndpoint = `127.0.0.1:${plain}`;
+    await untilServing(
+      'test etcd',
+      started,
+      async () => (await fetch(`http://${plainEndpoint}/health`)).ok,
+      30_000,
+      100,
+    );
+    return { ...started.proc, plainEndpoint, tlsEndpoint: `127.0.0.1:${secure}` };
+  });
 }
 
 export interface TlsKafka extends ServerProcess {
@@ -178,9 +223,15 @@ function kafkaClusterId(): string {
   }
 }
 
-export async function startTlsKafka(dir: string, pki: TestPki): Promise<TlsKafka> {
+export function startTlsKafka(dir: string, pki: TestPki): Promise<TlsKafka> {
+  return onFreshPorts('test Kafka', (attempt) =>
+    startTlsKafkaOnce(join(dir, `kafka-${attempt}`), pki),
+  );
+}
+
+async function startTlsKafkaOnce(kdir: string, pki: TestPki): Promise<TlsKafka> {
   const [plain, ssl, controller] = [await freePort(), await freePort(), await freePort()];
-  const kdir = join(dir, 'kafka');
+  const clusterId = kafkaClusterId();
   mkdirSync(kdir, { recursive: true });
   // A PEM key store holds the private key (PKCS#8) and the certificate chain in one file.
   const keystore = join(kdir, 'server.pem');
@@ -228,31 +279,40 @@ export async function startTlsKafka(dir: string, pki: TestPki): Promise<TlsKafka
     '-Djava.awt.headless=true',
     `-Dlog4j.configuration=file:${join(REPO_ROOT, 'deploy/local/kafka/log4j.properties')}`,
   ];
-  await run(
-    'java',
-    [...java, 'kafka.tools.StorageTool', 'format', '-t', kafkaClusterId(), '-c', props],
-    { cwd: kdir },
-  );
-  const { proc } = startProcess(kdir, 'kafka', 'java', [...java, 'kafka.Kafka', props]);
-  await waitUntil(
-    `test Kafka (log ${proc.logFile})`,
-    () =>
-      new Promise<boolean>((resolve) => {
-        const srv = createServer();
-        // The SSL port is bound once the broker serves.
-        srv.once('error', () => {
-          resolve(true);
-        });
-        srv.listen(ssl, '127.0.0.1', () =>
-          srv.close(() => {
-            resolve(false);
-          }),
-        );
-      }),
+  await run('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
+    cwd: kdir,
+  });
+  const started = startProcess(kdir, 'kafka', 'java', [...java, 'kafka.Kafka', props]);
+  const plainBroker = `127.0.0.1:${plain}`;
+  // Serving means answering a metadata request as the cluster formatted above (not just a bound port, which another
+  // process may hold).
+  await untilServing(
+    'test Kafka',
+    started,
+    async () => (await kafkaClusterIdAt(plainBroker)) === clusterId,
     90_000,
     200,
   );
-  return { ...proc, plainBroker: `127.0.0.1:${plain}`, tlsBroker: `127.0.0.1:${ssl}` };
+  return { ...started.proc, plainBroker, tlsBroker: `127.0.0.1:${ssl}` };
+}
+
+/** The cluster id the broker at `broker` answers with; undefined when it does not answer. */
+async function kafkaClusterIdAt(broker: string): Promise<string | undefined> {
+  const admin = new Kafka({
+    clientId: 'tls-test-probe',
+    brokers: [broker],
+    connectionTimeout: 1_000,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  try {
+    await admin.connect();
+    return (await admin.describeCluster()).clusterId;
+  } catch {
+    return undefined;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 export interface TlsMilvusOptions {
@@ -303,8 +363,8 @@ export async function startTlsMilvus(opts: TlsMilvusOptions, tlsMode: 1 | 2): Pr
   // Hard links: no copy of ~250 MB of binaries per test run.
   if (!existsSync(join(mdir, 'bin')))
     await run('cp', ['-al', await milvusBinaries(), join(mdir, 'bin')]);
-  const base = await freePortRange(10);
-  const metrics = await freePort();
+  let base = 0;
+  let metrics = 0;
   let current: ServerProcess | undefined;
   const start = async (mode: 1 | 2): Promise<void> => {
     const { stdout } = await run(PYTHON, [
@@ -326,21 +386,28 @@ export async function startTlsMilvus(opts: TlsMilvusOptions, tlsMode: 1 | 2): Pr
       `common.security.tlsMode=${mode}`,
     ]);
     const exe = stdout.trim();
-    const { proc } = startProcess(mdir, 'milvus', exe, ['run', 'standalone'], {
+    const started = startProcess(mdir, 'milvus', exe, ['run', 'standalone'], {
       DEPLOY_MODE: 'STANDALONE',
       METRICS_PORT: String(metrics),
       MILVUS_RUN_DIR: join(mdir, 'run'),
       LD_LIBRARY_PATH: join(mdir, 'bin'),
     });
-    current = proc;
-    await waitUntil(
-      `test Milvus (log ${proc.logFile})`,
+    current = started.proc;
+    await untilServing(
+      'test Milvus',
+      started,
       async () => (await fetch(`http://127.0.0.1:${metrics}/healthz`)).ok,
       180_000,
       200,
     );
   };
-  await start(tlsMode);
+  await onFreshPorts('test Milvus', async (attempt) => {
+    // A start that exited left its sessions behind (see forgetSessions).
+    if (attempt > 1) await forgetSessions(opts.etcd, opts.name);
+    base = await freePortRange(10);
+    metrics = await freePort();
+    await start(tlsMode);
+  });
   return {
     address: `127.0.0.1:${base}`,
     get logFile() {

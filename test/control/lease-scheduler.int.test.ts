@@ -4,8 +4,10 @@
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { createLogger, leaseJobId, type LeaseJobData } from '@cdc/shared';
 import type { TaskRecord } from '../../services/control/src/domain/model.js';
+import { RedisDropBarrier } from '../../services/worker/src/adapters/redis-drop-barrier.js';
 import { LeaseScheduler } from '../../services/control/src/scheduling/lease-scheduler.js';
 import { TaskService } from '../../services/control/src/tasks/task-service.js';
 import { MemoryStores, spec } from '../../services/control/src/testing/memory-stores.js';
@@ -113,5 +115,32 @@ describe('LeaseScheduler (real BullMQ queue)', () => {
     );
     expect(passes.mock.calls.length - before).toBe(1);
     await scheduler.stop();
+  });
+
+  it('removes a deleted task’s drop barriers from Redis, and no other task’s', async () => {
+    const stores = new MemoryStores();
+    await stores.create({ ...task('TASK_STATE_DELETING'), taskId: 'gone-task' });
+    const prefix = queue.opts.prefix ?? 'bull';
+    const client = new Redis({ host: redis.hostname, port: Number(redis.port || 6379) });
+    // As the workers key them (TaskResources.dropBarrier): per task, and per fan-out target.
+    const barrier = (taskId: string, target = '') =>
+      new RedisDropBarrier(client, `${prefix}:cdc:${taskId}${target}`);
+    const keysOf = (taskId: string) => client.keys(`${prefix}:cdc:${taskId}:*`);
+    for (const taskId of ['gone-task', 'gone-task-2']) {
+      await barrier(taskId).arrive('drop-partition-1-2', 'dml_0');
+      await barrier(taskId).markDone('drop-partition-1-2');
+      await barrier(taskId, ':fan-out:127.0.0.1%3A19550').markDone('drop-collection-1');
+    }
+    expect(await keysOf('gone-task')).toHaveLength(3);
+
+    const scheduler = schedulerOver(stores);
+    scheduler.state = 'running';
+    await scheduler.reconcile();
+    scheduler.state = 'stopped';
+    expect(await stores.get('gone-task')).toBeUndefined();
+    expect(await keysOf('gone-task')).toEqual([]);
+    expect(await keysOf('gone-task-2')).toHaveLength(3);
+    await client.del(...(await keysOf('gone-task-2')));
+    client.disconnect();
   });
 });

@@ -233,6 +233,7 @@ export class LeaseScheduler {
           const stillActive = await this.hasActiveJob(task.taskId, active);
           if (!stillActive || now - task.updateTimeMs > this.opts.deletingGraceMs) {
             await this.store.remove(task.taskId);
+            await this.forgetWorkerKeys(task.taskId);
             this.log.info({ taskId: task.taskId }, 'task deleted');
           }
           break;
@@ -245,6 +246,28 @@ export class LeaseScheduler {
     await this.removeUnwanted(this.queue, leaseIds, wanted, active);
     if (snapshotQueue !== undefined)
       await this.removeUnwanted(snapshotQueue, snapshotIds, wanted, active);
+  }
+
+  /**
+   * The keys the workers keep in Redis for the task (its drop barriers, `{prefix}:cdc:{taskId}:…`), removed with it: a
+   * task created again under the same id must not find the old one's drops done. Best effort: they expire in 7 days.
+   */
+  private async forgetWorkerKeys(taskId: string): Promise<void> {
+    try {
+      const redis = await this.queue.client;
+      const match = `${globEscaped(this.queue.opts.prefix ?? 'bull')}:cdc:${globEscaped(taskId)}:*`;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, { MATCH: match, COUNT: 500 });
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } catch (err) {
+      this.log.warn(
+        { taskId, err: errorMessage(err) },
+        'drop barriers of the deleted task not removed (they expire in 7 days)',
+      );
+    }
   }
 
   /** Removes the queue's jobs no task wants; active ones end through their worker's next report. */
@@ -297,4 +320,9 @@ export class LeaseScheduler {
       return task;
     }
   }
+}
+
+/** `s` matched literally in a Redis glob pattern. */
+function globEscaped(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
 }

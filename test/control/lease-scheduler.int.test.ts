@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createLogger, leaseJobId, type LeaseJobData } from '@cdc/shared';
+import { createLogger, leaseJobId, taskKeyPrefix, type LeaseJobData } from '@cdc/shared';
 import type { TaskRecord } from '../../services/control/src/domain/model.js';
 import { RedisDropBarrier } from '../../services/worker/src/adapters/redis-drop-barrier.js';
 import { LeaseScheduler } from '../../services/control/src/scheduling/lease-scheduler.js';
@@ -124,8 +124,8 @@ describe('LeaseScheduler (real BullMQ queue)', () => {
     const client = new Redis({ host: redis.hostname, port: Number(redis.port || 6379) });
     // As the workers key them (TaskResources.dropBarrier): per task, and per fan-out target.
     const barrier = (taskId: string, target = '') =>
-      new RedisDropBarrier(client, `${prefix}:cdc:${taskId}${target}`);
-    const keysOf = (taskId: string) => client.keys(`${prefix}:cdc:${taskId}:*`);
+      new RedisDropBarrier(client, `${taskKeyPrefix(prefix, taskId)}${target}`);
+    const keysOf = (taskId: string) => client.keys(`${taskKeyPrefix(prefix, taskId)}:*`);
     for (const taskId of ['gone-task', 'gone-task-2']) {
       await barrier(taskId).arrive('drop-partition-1-2', 'dml_0');
       await barrier(taskId).markDone('drop-partition-1-2');

@@ -113,6 +113,7 @@ export {
   LEASE_JOB_NAME,
   DEFAULT_QUEUE_PREFIX,
   leaseJobId,
+  taskKeyPrefix,
   dmlChannelName,
   replicateChannelName,
   SNAPSHOT_QUEUE_NAME,

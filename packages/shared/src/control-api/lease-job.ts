@@ -18,6 +18,14 @@ export function leaseJobId(taskId: string, channel: string): string {
   return `${taskId}--${channel}`;
 }
 
+/**
+ * Where the workers keep a task's own Redis keys (its drop barriers), beside the queue's: the control service removes
+ * every key under it with the task. Task ids never contain ':', so no task's keys lie under another's.
+ */
+export function taskKeyPrefix(queuePrefix: string, taskId: string): string {
+  return `${queuePrefix}:cdc:${taskId}`;
+}
+
 /** Channel names of a source Milvus (`msgChannel.chanNamePrefix.cluster` = prefix). */
 export function dmlChannelName(prefix: string, index: number): string {
   return `${prefix}-rootcoord-dml_${index}`;

@@ -1,7 +1,9 @@
 import {
+  DEFAULT_QUEUE_PREFIX,
   errorMessage,
   LEASE_JOB_NAME,
   leaseJobId,
+  taskKeyPrefix,
   SNAPSHOT_JOB_NAME,
   snapshotJobId,
   type LeaseJobData,
@@ -249,13 +251,14 @@ export class LeaseScheduler {
   }
 
   /**
-   * The keys the workers keep in Redis for the task (its drop barriers, `{prefix}:cdc:{taskId}:…`), removed with it: a
-   * task created again under the same id must not find the old one's drops done. Best effort: they expire in 7 days.
+   * The keys the workers keep in Redis for the task (its drop barriers, under `taskKeyPrefix`), removed with it: a task
+   * created again under the same id must not find the old one's drops done. Best effort: they expire in 7 days.
    */
   private async forgetWorkerKeys(taskId: string): Promise<void> {
     try {
       const redis = await this.queue.client;
-      const match = `${globEscaped(this.queue.opts.prefix ?? 'bull')}:cdc:${globEscaped(taskId)}:*`;
+      const prefix = taskKeyPrefix(this.queue.opts.prefix ?? DEFAULT_QUEUE_PREFIX, taskId);
+      const match = `${globEscaped(prefix)}:*`;
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, { MATCH: match, COUNT: 500 });

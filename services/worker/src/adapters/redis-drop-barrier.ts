@@ -8,7 +8,7 @@ const BARRIER_TTL_S = 7 * 24 * 3600;
 export class RedisDropBarrier implements DropBarrier {
   constructor(
     private readonly redis: Redis,
-    /** Namespaces the keys per task: `{prefix}:{taskId}`. */
+    /** Namespaces the keys per task (`taskKeyPrefix`) and fan-out target. */
     private readonly keyPrefix: string,
   ) {}
 

@@ -7,6 +7,7 @@ import {
   errorMessage,
   etcdGrpcOptions,
   etcdTlsOptions,
+  taskKeyPrefix,
 } from '@cdc/shared';
 import type { Logger, pb, SourceMetadata } from '@cdc/shared';
 import { MilvusSourceRows, missingSourceMilvus } from '../adapters/milvus-source-rows.js';
@@ -253,6 +254,6 @@ export class TaskResources implements LeaseFactories {
 
   dropBarrier(taskId: string, targetUri?: string): DropBarrier {
     const target = targetUri === undefined ? '' : `:fan-out:${encodeURIComponent(targetUri)}`;
-    return new RedisDropBarrier(this.redis, `${this.queuePrefix}:cdc:${taskId}${target}`);
+    return new RedisDropBarrier(this.redis, `${taskKeyPrefix(this.queuePrefix, taskId)}${target}`);
   }
 }

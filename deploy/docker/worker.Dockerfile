@@ -55,6 +55,7 @@ RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
 COPY --from=build /src/proto ./proto
 COPY --from=build /src/packages/shared/dist ./packages/shared/dist
 COPY --from=build /src/services/worker/dist ./services/worker/dist
+COPY --from=build /src/services/worker/bin ./services/worker/bin
 
 # ---- libpulsar: the self-contained C client library inside the PyPI wheel pulsar-client ---------------------------
 FROM ${PYTHON_IMAGE} AS libpulsar
@@ -94,4 +95,5 @@ EXPOSE 9400
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_METRICS_PORT||9400)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "services/worker/dist/main.js"]
+# The launcher sets the worker's runtime memory profile (glibc and V8 settings; see the script) and execs node.
+CMD ["services/worker/bin/cdc-worker"]

@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
-import { REPO_ROOT, freePort } from '../helpers/processes.js';
+import { REPO_ROOT, WORKER_LAUNCHER, freePort } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import type { StackEnv } from '../helpers/stack.js';
 import { kafkaSourceSpec } from '../helpers/stack.js';
@@ -29,7 +29,15 @@ export interface TargetRef {
   readonly mode: string;
 }
 
-/** A node process from `root`'s build, logging into this checkout's .stack/test-logs (node flags as arguments). */
+/**
+ * How the worker image starts the worker: its launcher, with the worker's runtime memory profile
+ * (services/worker/bin/cdc-worker); a build from before the launcher, directly.
+ */
+function workerEntry(root: string): string {
+  return existsSync(join(root, WORKER_LAUNCHER)) ? WORKER_LAUNCHER : 'services/worker/dist/main.js';
+}
+
+/** A process from `root`'s build, logging into this checkout's .stack/test-logs (node flags as arguments, or for a launcher in WORKER_NODE_OPTIONS). */
 function startBuilt(
   root: string,
   name: string,
@@ -44,10 +52,29 @@ function startBuilt(
   // `--cpu-prof` is refused in NODE_OPTIONS, so flags go on the command line; BENCH_NODE_ARGS adds some to every
   // CDC process (e.g. `--trace-gc`, `--max-old-space-size=256`).
   const extra = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, ...nodeArgs, join(root, script)], {
-    env: { ...process.env, NODE_OPTIONS: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const flags = [...extra, ...nodeArgs];
+  const path = join(root, script);
+  // A launcher script (the worker's, with its runtime profile) gets the flags through its environment and runs the
+  // node that runs the bench.
+  const launcher = !script.endsWith('.js');
+  const child = spawn(
+    launcher ? '/bin/sh' : process.execPath,
+    launcher ? [path] : [...flags, path],
+    {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        ...(launcher
+          ? {
+              WORKER_NODE_OPTIONS: flags.join(' '),
+              PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`,
+            }
+          : {}),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const gone = () => child.exitCode !== null || child.signalCode !== null;
@@ -153,7 +180,7 @@ export class CdcDeployment {
         startBuilt(
           this.root,
           `bench-worker-${this.label}-${index}`,
-          'services/worker/dist/main.js',
+          workerEntry(this.root),
           this.opts.nodeArgs ?? [],
           {
             WORKER_ID: `bench-${this.label}-${index}-${this.id}`,

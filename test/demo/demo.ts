@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DataType } from '@zilliz/milvus2-sdk-node';
 import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
 import { compareCollection, isConverged, milvusClient } from '../helpers/milvus-compare.js';
-import { freePort, startNodeProcess } from '../helpers/processes.js';
+import { WORKER_LAUNCHER, freePort, startNodeProcess } from '../helpers/processes.js';
 import { kafkaSourceSpec, stackEnv } from '../helpers/stack.js';
 
 const env = stackEnv();
@@ -48,7 +48,7 @@ const control = startNodeProcess('demo-control', 'services/control/dist/main.js'
   CDC_REDIS_URL: env.redisUrl,
   CONTROL_SECRET_KEY: randomBytes(32).toString('base64'),
 });
-const worker = startNodeProcess('demo-worker', 'services/worker/dist/main.js', {
+const worker = startNodeProcess('demo-worker', WORKER_LAUNCHER, {
   WORKER_CONTROL_ADDRESS: `127.0.0.1:${port}`,
   CDC_QUEUE_PREFIX: `cdc-demo-${id}`,
   CDC_REDIS_URL: env.redisUrl,

@@ -14,7 +14,7 @@ import {
 } from '../helpers/milvus-compare.js';
 import type { CollectionDiff, CollectionRef } from '../helpers/milvus-compare.js';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
-import { REPO_ROOT, freePort, startNodeProcess } from '../helpers/processes.js';
+import { REPO_ROOT, WORKER_LAUNCHER, freePort, startNodeProcess } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import { kafkaSourceSpec, pulsarSourceSpec, stackEnv } from '../helpers/stack.js';
 
@@ -86,7 +86,7 @@ export class E2eHarness {
   ): Promise<RunningProcess> {
     const metricsPort = await freePort();
     this.metricsPorts.set(name, metricsPort);
-    const worker = startNodeProcess(name, 'services/worker/dist/main.js', {
+    const worker = startNodeProcess(name, WORKER_LAUNCHER, {
       WORKER_ID: `${name}-${this.id}`,
       WORKER_CONTROL_ADDRESS: this.controlAddress,
       CDC_REDIS_URL: env.redisUrl,

@@ -45,6 +45,9 @@ function exited(child: ChildProcess): Promise<void> {
   );
 }
 
+/** How the worker image and `pnpm start` start a worker: with its runtime memory profile (see the script). */
+export const WORKER_LAUNCHER = 'services/worker/bin/cdc-worker';
+
 export function startNodeProcess(
   name: string,
   script: string,
@@ -55,8 +58,15 @@ export function startNodeProcess(
   const log = createWriteStream(logFile);
   rememberLog(name, logFile);
   // A relative script is of this checkout's builds; an absolute one may be another checkout's (benchmarks).
-  const child = spawn(process.execPath, [isAbsolute(script) ? script : join(REPO_ROOT, script)], {
-    env: { ...process.env, ...env },
+  const path = isAbsolute(script) ? script : join(REPO_ROOT, script);
+  // A launcher (WORKER_LAUNCHER) is a shell script that execs the node running the tests: same process id.
+  const launcher = !script.endsWith('.js');
+  const child = spawn(launcher ? '/bin/sh' : process.execPath, [path], {
+    env: {
+      ...process.env,
+      ...(launcher ? { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log);

@@ -3,12 +3,11 @@
  * processes from the builds (of this checkout, or of `root` to compare another build in the same conditions), and
  * tasks mapping the bench source database to fresh target databases.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
-import { REPO_ROOT, WORKER_LAUNCHER, freePort } from '../helpers/processes.js';
+import { REPO_ROOT, WORKER_LAUNCHER, freePort, spawnEntry } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import type { StackEnv } from '../helpers/stack.js';
 import { kafkaSourceSpec } from '../helpers/stack.js';
@@ -37,7 +36,7 @@ function workerEntry(root: string): string {
   return existsSync(join(root, WORKER_LAUNCHER)) ? WORKER_LAUNCHER : 'services/worker/dist/main.js';
 }
 
-/** A process from `root`'s build, logging into this checkout's .stack/test-logs (node flags as arguments, or for a launcher in WORKER_NODE_OPTIONS). */
+/** A process from `root`'s build (spawnEntry), logging into this checkout's .stack/test-logs. */
 function startBuilt(
   root: string,
   name: string,
@@ -52,29 +51,11 @@ function startBuilt(
   // `--cpu-prof` is refused in NODE_OPTIONS, so flags go on the command line; BENCH_NODE_ARGS adds some to every
   // CDC process (e.g. `--trace-gc`, `--max-old-space-size=256`).
   const extra = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const flags = [...extra, ...nodeArgs];
-  const path = join(root, script);
-  // A launcher script (the worker's, with its runtime profile) gets the flags through its environment and runs the
-  // node that runs the bench.
-  const launcher = !script.endsWith('.js');
-  const child = spawn(
-    launcher ? '/bin/sh' : process.execPath,
-    launcher ? [path] : [...flags, path],
-    {
-      env: {
-        ...process.env,
-        NODE_OPTIONS: '',
-        ...(launcher
-          ? {
-              WORKER_NODE_OPTIONS: flags.join(' '),
-              PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`,
-            }
-          : {}),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnEntry(join(root, script), [...extra, ...nodeArgs], {
+    ...process.env,
+    NODE_OPTIONS: '',
+    ...env,
+  });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const gone = () => child.exitCode !== null || child.signalCode !== null;

@@ -3,10 +3,11 @@
  * stops them by pid. Each process logs to a file under .stack/test-logs/ so a failing test can point at it.
  */
 import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, ChildProcessByStdio } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { rememberLog } from './log-tails.js';
 
@@ -48,6 +49,27 @@ function exited(child: ChildProcess): Promise<void> {
 /** How the worker image and `pnpm start` start a worker: with its runtime memory profile (see the script). */
 export const WORKER_LAUNCHER = 'services/worker/bin/cdc-worker';
 
+/**
+ * Runs a built entry point with the node running this process: a `.js` file with `nodeFlags` before it, or a launcher
+ * script (WORKER_LAUNCHER), which execs that node itself (same process id) with the flags from WORKER_NODE_OPTIONS.
+ */
+export function spawnEntry(
+  path: string,
+  nodeFlags: readonly string[],
+  env: NodeJS.ProcessEnv,
+): ChildProcessByStdio<null, Readable, Readable> {
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  if (path.endsWith('.js')) return spawn(process.execPath, [...nodeFlags, path], { env, stdio });
+  return spawn('/bin/sh', [path], {
+    env: {
+      ...env,
+      PATH: `${dirname(process.execPath)}:${env['PATH'] ?? ''}`,
+      WORKER_NODE_OPTIONS: [env['WORKER_NODE_OPTIONS'] ?? '', ...nodeFlags].join(' ').trim(),
+    },
+    stdio,
+  });
+}
+
 export function startNodeProcess(
   name: string,
   script: string,
@@ -58,16 +80,9 @@ export function startNodeProcess(
   const log = createWriteStream(logFile);
   rememberLog(name, logFile);
   // A relative script is of this checkout's builds; an absolute one may be another checkout's (benchmarks).
-  const path = isAbsolute(script) ? script : join(REPO_ROOT, script);
-  // A launcher (WORKER_LAUNCHER) is a shell script that execs the node running the tests: same process id.
-  const launcher = !script.endsWith('.js');
-  const child = spawn(launcher ? '/bin/sh' : process.execPath, [path], {
-    env: {
-      ...process.env,
-      ...(launcher ? { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` } : {}),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawnEntry(isAbsolute(script) ? script : join(REPO_ROOT, script), [], {
+    ...process.env,
+    ...env,
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

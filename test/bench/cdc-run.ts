@@ -4,10 +4,10 @@
  * tasks mapping the bench source database to fresh target databases.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdcTestClient, waitForControl } from '../helpers/cdc-client.js';
-import { REPO_ROOT, WORKER_LAUNCHER, freePort, spawnEntry } from '../helpers/processes.js';
+import { REPO_ROOT, WORKER_LAUNCHER, freePort, startNodeProcess } from '../helpers/processes.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import type { StackEnv } from '../helpers/stack.js';
 import { kafkaSourceSpec } from '../helpers/stack.js';
@@ -36,7 +36,7 @@ function workerEntry(root: string): string {
   return existsSync(join(root, WORKER_LAUNCHER)) ? WORKER_LAUNCHER : 'services/worker/dist/main.js';
 }
 
-/** A process from `root`'s build (spawnEntry), logging into this checkout's .stack/test-logs. */
+/** A process from `root`'s build (startNodeProcess), node flags on its command line. */
 function startBuilt(
   root: string,
   name: string,
@@ -44,46 +44,13 @@ function startBuilt(
   nodeArgs: readonly string[],
   env: Record<string, string>,
 ): RunningProcess {
-  const dir = join(REPO_ROOT, '.stack', 'test-logs');
-  mkdirSync(dir, { recursive: true });
-  const logFile = join(dir, `${name}-${Date.now()}.log`);
-  const log = createWriteStream(logFile);
   // `--cpu-prof` is refused in NODE_OPTIONS, so flags go on the command line; BENCH_NODE_ARGS adds some to every
   // CDC process (e.g. `--trace-gc`, `--max-old-space-size=256`).
   const extra = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawnEntry(join(root, script), [...extra, ...nodeArgs], {
-    ...process.env,
-    NODE_OPTIONS: '',
-    ...env,
-  });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const exited = () =>
-    gone()
-      ? Promise.resolve()
-      : new Promise<void>((r) =>
-          child.once('exit', () => {
-            r();
-          }),
-        );
-  return {
-    name,
-    child,
-    logFile,
-    async stop(graceMs = 15_000) {
-      if (gone()) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited();
-      clearTimeout(timer);
-    },
-    async kill() {
-      if (gone()) return;
-      child.kill('SIGKILL');
-      await exited();
-    },
-  };
+  return startNodeProcess(name, join(root, script), { NODE_OPTIONS: '', ...env }, [
+    ...extra,
+    ...nodeArgs,
+  ]);
 }
 
 /** Environment overrides from a `K=V,K2=V2` argument (`--control-env`, `--worker-env`). */

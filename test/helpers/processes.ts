@@ -70,22 +70,24 @@ export function spawnEntry(
   });
 }
 
+/** A built entry point (spawnEntry) with `nodeFlags`, logging to .stack/test-logs; stopped by process id. */
 export function startNodeProcess(
   name: string,
   script: string,
   env: Record<string, string>,
+  nodeFlags: readonly string[] = [],
 ): RunningProcess {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
   rememberLog(name, logFile);
   // A relative script is of this checkout's builds; an absolute one may be another checkout's (benchmarks).
-  const child = spawnEntry(isAbsolute(script) ? script : join(REPO_ROOT, script), [], {
+  const child = spawnEntry(isAbsolute(script) ? script : join(REPO_ROOT, script), nodeFlags, {
     ...process.env,
     ...env,
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   return {
     name,
     child,
